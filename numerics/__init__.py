@@ -1,0 +1,18 @@
+"""iclft.numerics: exact closed forms in NumPy for any matrices at a concrete ``d``.
+
+Conventions (THEORY.md section 1): token ``z = (1, x, y)`` with index 0 constant,
+indices ``1..d`` the features and index ``d+1`` the label, ``D = d + 2``; the attention
+average ``S`` is normalised by the token count ``n + 1`` (the query is a token);
+``W`` is the merged key-query matrix acting on the query, ``M = W^T`` in row-token code.
+This package never imports :mod:`theory` or :mod:`proofs_check`.
+"""
+from .gradients import expected_loss_grad, expected_loss_grad_kq, pretrain_loss_grad
+from .objectives import expected_loss, pretrain_loss
+from .sampling import (Prompts, monte_carlo_loss, monte_carlo_pretrain_loss, predict,
+                       sample_prompts)
+
+__all__ = [
+    "expected_loss", "expected_loss_grad", "expected_loss_grad_kq",
+    "pretrain_loss", "pretrain_loss_grad",
+    "predict", "sample_prompts", "Prompts", "monte_carlo_loss", "monte_carlo_pretrain_loss",
+]

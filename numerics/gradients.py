@@ -1,0 +1,193 @@
+r"""Exact Frobenius gradients of the closed-form losses, merged and separate forms.
+
+Conventions (THEORY.md section 1)
+---------------------------------
+* ``D = d + 2``; token ``z = (1, x, y)`` (index 0 constant, ``1..d`` features, ``d+1`` label).
+* ``S`` is normalised by the token count ``n+1``; the query token is part of the sum.
+* ``W`` is the merged key-query matrix acting on the query (``M = W^T`` in row-token
+  code); the separate form is ``W = K^T Q``.
+* Gradients are Frobenius gradients of full ``D x D`` matrices: ``dL = tr(dV^T G_V) +
+  tr(dW^T G_W)``.  Only row ``y`` of ``G_V`` can be nonzero; column ``y`` of ``G_W`` is 0.
+
+Derivation (reverse mode, by hand, on the terms of :mod:`numerics.objectives`)
+------------------------------------------------------------------------------
+All ``C``-dependent terms form ``tr(C Gamma)`` with ``C = W J_q W^T`` and
+
+``Gamma = n/(n+1)^2 [ (s_1 + 2 v_y v_x.mu) A_1 + e_y (2 s_1 P mu + 4 v_y P M v_x)^T
+           + 4 v_0 (r_1 + R mu) e_0^T + 2 (r_1 r_1^T + 2 R mu r_1^T + R M R^T) ]
+        + n(n-1)/(n+1)^2 [ a_1 a_1^T + 2 R mu a_1^T + R M R^T ]``,
+
+so ``G_W += (Gamma + Gamma^T) W J_q``.  With ``L_mu y = P mu y_y + e_y mu.y_x``
+(so ``R mu = L_mu v``), ``Sigma_mu = Sigma_1 + L_mu`` and ``A_mu = A_1 + L_mu``:
+
+* ``grad_v E[s tr AC] = 2 t_1 (a_1 + R mu) + 4 (c_xy.mu) a_1 + 4 (e_y c_xy^T M v_x + v_y P M c_xy)``;
+* ``grad_v 4 v_0 e_0^T C Sigma_mu v = 4 (e_0 e_0^T C Sigma_mu v + v_0 Sigma_mu C e_0)``;
+* ``grad_v E[r^T C r] = 2 Sigma_1 C r_1 + 2 (Sigma_1 C R mu + L_mu C r_1) + grad T_R``;
+* ``grad_v E[m1^2] = 2 A_1 C a_1 + 2 (A_1 C R mu + L_mu C a_1) + grad T_R``;
+* ``grad_v T_R = e_y (2 v_y tr(M C_xx) + 2 v_x^T M c_xy) + P (2 v_y M c_xy + 2 C_yy M v_x)``.
+
+The query terms are ``2n (A_mu v).omega``, ``omega = W e_0 k0 + W_x k``; ``E t_q^2``;
+``-2n (a_1^T W_x mu + v_y tr(M W_xx) + W_{yx} M v_x)`` and ``-2 mu.k``.  They depend on
+``W`` through ``W e_0``, ``W_x`` and ``(c0, c1, Q)``, with ``dc0 -> W_00``,
+``dc1 -> W_{0x}`` and ``W_{x0}``, ``dQ`` (symmetric) ``-> W_xx``.  With
+``b0 = (A_mu v).W e_0`` and ``b = W_x^T A_mu v``:
+
+* ``grad (2n (A_mu v).omega)``: ``v``: ``2n A_mu omega``; ``W e_0``: ``2n k0 A_mu v``;
+  ``W_x``: ``2n A_mu v k^T``; ``p0``: ``2n (b0 (c0+tq) + b.c1)``;
+  ``p``: ``2n (b0 c1 + (c0+tq) b + 2 Q b)``; ``c0``: ``2n (b0 p0 + b.p)``;
+  ``c1``: ``2n (b0 p + p0 b)``; ``Q``: ``2n (b0 p0 I + (b.p) I + b p^T + p b^T)``;
+* ``grad (-2 mu.k)``: ``p0``: ``-2 mu.c1``; ``p``: ``-2 ((c0+tq) mu + 2 Q mu)``;
+  ``c0``: ``-2 mu.p``; ``c1``: ``-2 p0 mu``; ``Q``: ``-2 ((mu.p) I + mu p^T + p mu^T)``;
+* ``grad E t_q^2`` is :meth:`numerics.moments.QueryPolynomial.second_moment_grad`.
+
+The separate form uses the chain rule of ``W = K^T Q``: ``G_K = Q G_W^T``, ``G_Q = K G_W``.
+Every step is a matrix-vector product except ``C``, ``Gamma W`` and the chain rule, so
+one gradient costs a few ``D x D`` matmuls.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .moments import TaskMoments, fixed_task, sphere_task
+from .objectives import LossTerms, apply_L
+from .validation import check_count, check_matrix, check_nonneg, check_pair, check_theta
+
+__all__ = ["expected_loss_grad", "pretrain_loss_grad", "expected_loss_grad_kq",
+           "generalized_loss_grad"]
+
+
+def _grad(t: LossTerms) -> tuple[np.ndarray, np.ndarray]:
+    n, tm, v, W, C = t.n, t.tm, t.v, t.W, t.C
+    mu, M = tm.mu, tm.M
+    D = v.shape[0]
+    v0, vx, vy = v[0], v[1:-1], v[-1]
+    a1, r1, Rmu, cxy, Mvx = t.a1, t.r1, t.Rmu, t.cxy, t.Mvx
+    a_diag, s_diag = t.a_diag, t.s_diag
+    cn = n / (n + 1) ** 2
+    cK = n * (n - 1) / (n + 1) ** 2
+    c2 = 1.0 / (n + 1) ** 2
+    c1f = 1.0 / (n + 1)
+    Cxx = C[1:-1, 1:-1]
+    Mcxy = M @ cxy
+
+    # ---- tr(C Gamma): the gradient in v -------------------------------------------
+    gv = np.zeros(D)
+    gTR = np.zeros(D)
+    gTR[-1] = 2.0 * vy * np.sum(M * Cxx) + 2.0 * (vx @ Mcxy)
+    gTR[1:-1] = 2.0 * vy * Mcxy + 2.0 * C[-1, -1] * Mvx
+    g_sAC = 2.0 * t.t1 * (a1 + Rmu) + 4.0 * (cxy @ mu) * a1
+    g_sAC[-1] += 4.0 * (cxy @ Mvx)
+    g_sAC[1:-1] += 4.0 * vy * Mcxy
+    C0 = C[0]
+    sig_mu_v = r1 + Rmu
+    g_e0 = 4.0 * v0 * (s_diag * C0 + apply_L(mu, C0))
+    g_e0[0] += 4.0 * (C0 @ sig_mu_v)
+    Cr1 = C @ r1
+    CRmu = C @ Rmu
+    g_rCr = 2.0 * s_diag * Cr1 + 2.0 * (s_diag * CRmu + apply_L(mu, Cr1)) + gTR
+    Ca1 = C @ a1
+    g_m1sq = 2.0 * a_diag * Ca1 + 2.0 * (a_diag * CRmu + apply_L(mu, Ca1)) + gTR
+    gv += cn * (g_sAC + g_e0 + 2.0 * g_rCr) + cK * g_m1sq
+
+    # ---- tr(C Gamma): the gradient in W through C ----------------------------------
+    Gam = np.zeros((D, D))
+    Gam[np.diag_indices(D)] += cn * (t.s1 + 2.0 * vy * (vx @ mu)) * a_diag
+    Gam[-1, 1:-1] += cn * (2.0 * t.s1 * mu + 4.0 * vy * Mvx)
+    Gam[:, 0] += cn * 4.0 * v0 * sig_mu_v
+    RMRt = np.zeros((D, D))
+    RMRt[1:-1, 1:-1] = vy * vy * M
+    RMRt[1:-1, -1] = vy * Mvx
+    RMRt[-1, 1:-1] = vy * Mvx
+    RMRt[-1, -1] = vx @ Mvx
+    Gam += cn * 2.0 * (np.outer(r1, r1) + 2.0 * np.outer(Rmu, r1) + RMRt)
+    Gam += cK * (np.outer(a1, a1) + 2.0 * np.outer(Rmu, a1) + RMRt)
+    gW = (Gam + Gam.T) @ W
+    gW[:, -1] = 0.0  # W J_q: column y never enters
+
+    # ---- query terms -----------------------------------------------------------------
+    qp = t.qp
+    p0, p, c0, c1, Q, tq = qp.p0, qp.p, qp.c0, qp.c1, qp.Q, qp.tq
+    k0, k = t.k0, t.k
+    abar = a1 + Rmu  # A_mu v
+    Wx = W[:, 1:-1]
+    b0 = abar @ W[:, 0]
+    b = Wx.T @ abar
+    eye = np.eye(D - 2)
+    # 2n (A_mu v).omega, scaled by 1/(n+1)^2
+    f3 = 2.0 * n * c2
+    gv += f3 * (a_diag * t.omega + apply_L(mu, t.omega))
+    gW[:, 0] += f3 * k0 * abar
+    gW[:, 1:-1] += f3 * np.outer(abar, k)
+    g_p0 = f3 * (b0 * (c0 + tq) + b @ c1)
+    g_p = f3 * (b0 * c1 + (c0 + tq) * b + 2.0 * (Q @ b))
+    g_c0 = f3 * (b0 * p0 + b @ p)
+    g_c1 = f3 * (b0 * p + p0 * b)
+    g_Q = f3 * ((b0 * p0 + b @ p) * eye + np.outer(b, p) + np.outer(p, b))
+    # E t_q^2, scaled by 1/(n+1)^2
+    e_p0, e_p, e_c0, e_c1, e_Q = qp.second_moment_grad()
+    g_p0 += c2 * e_p0
+    g_p += c2 * e_p
+    g_c0 += c2 * e_c0
+    g_c1 += c2 * e_c1
+    g_Q += c2 * e_Q
+    # -2 mu.k, scaled by 1/(n+1)
+    g_p0 += -2.0 * c1f * (mu @ c1)
+    g_p += -2.0 * c1f * ((c0 + tq) * mu + 2.0 * (Q @ mu))
+    g_c0 += -2.0 * c1f * (mu @ p)
+    g_c1 += -2.0 * c1f * p0 * mu
+    g_Q += -2.0 * c1f * ((mu @ p) * eye + np.outer(mu, p) + np.outer(p, mu))
+    # -2n (a_1^T W_x mu + v_y tr(M W_xx) + W_yx M v_x), scaled by 1/(n+1)
+    f5 = -2.0 * n * c1f
+    Wxmu = Wx @ mu
+    gv += f5 * a_diag * Wxmu
+    gv[-1] += f5 * np.sum(M * W[1:-1, 1:-1])
+    gv[1:-1] += f5 * (M @ W[-1, 1:-1])
+    gW[:, 1:-1] += f5 * np.outer(a1, mu)
+    gW[1:-1, 1:-1] += f5 * vy * M
+    gW[-1, 1:-1] += f5 * Mvx
+    # scatter (p0, p, c0, c1, Q) onto v and W
+    gv[0] += g_p0
+    gv[1:-1] += g_p
+    gW[0, 0] += g_c0
+    gW[0, 1:-1] += g_c1
+    gW[1:-1, 0] += g_c1
+    gW[1:-1, 1:-1] += g_Q
+
+    gV = np.zeros((D, D))
+    gV[-1] = gv
+    return gV, gW
+
+
+def generalized_loss_grad(V: np.ndarray, W: np.ndarray, tm: TaskMoments, n: int):
+    """Frobenius gradient ``(G_V, G_W)`` of ``E_theta L_n`` for task moments ``tm``."""
+    return _grad(LossTerms.build(V[-1].copy(), W, tm, n))
+
+
+def expected_loss_grad(V, W, theta, n, sigma2=0.0):
+    """``(dL/dV, dL/dW)`` of ``L_n(V, W; theta)``, exact (module docstring)."""
+    V, W = check_pair(V, W)
+    theta = check_theta(theta, V.shape[0] - 2)
+    n = check_count("n", n)
+    sigma2 = check_nonneg("sigma2", sigma2)
+    return generalized_loss_grad(V, W, fixed_task(theta, sigma2), n)
+
+
+def pretrain_loss_grad(V, W, m, sigma2=0.0):
+    """``(dL_pre/dV, dL_pre/dW)`` with ``theta ~ U(S^{d-1})`` (``mu = 0``, ``M = I/d``)."""
+    V, W = check_pair(V, W)
+    m = check_count("m", m)
+    sigma2 = check_nonneg("sigma2", sigma2)
+    return generalized_loss_grad(V, W, sphere_task(V.shape[0] - 2, sigma2), m)
+
+
+def expected_loss_grad_kq(V, K, Q, theta, n, sigma2=0.0):
+    """``(dL/dV, dL/dK, dL/dQ)`` in the separate form ``W = K^T Q``:
+    ``dL/dK = Q (dL/dW)^T`` and ``dL/dQ = K (dL/dW)``."""
+    V = check_matrix("V", V)
+    K = check_matrix("K", K, dim=V.shape[0])
+    Q = check_matrix("Q", Q, dim=V.shape[0])
+    theta = check_theta(theta, V.shape[0] - 2)
+    n = check_count("n", n)
+    sigma2 = check_nonneg("sigma2", sigma2)
+    gV, gW = generalized_loss_grad(V, K.T @ Q, fixed_task(theta, sigma2), n)
+    return gV, Q @ gW.T, K @ gW

@@ -1,0 +1,252 @@
+r"""Reduced coordinates of the invariant fine-tuning manifold (THEORY.md section 4).
+
+Conventions (THEORY.md section 1)
+---------------------------------
+* ``D = d + 2``; token ``z = (1, x, y)``: index 0 is the constant, ``1..d`` the features,
+  ``d+1`` (written ``y``) the label.  ``P`` embeds ``x``: ``P x = (0, x, 0)``.
+* ``yhat = e_y^T V S W z_q`` with ``S`` normalised by the token count ``n+1`` (the query
+  is a token).  ``W`` is the merged key-query matrix acting on the query (``M = W^T`` in
+  row-token code ``Z M Z^T``); the separate form is ``W = K^T Q``.
+* Only the value row ``v = V[y, :]`` and the columns ``0..d`` of ``W`` enter ``yhat``.
+
+The manifold
+------------
+With ``t = theta0`` (unit) and ``Pi = I_d - t t^T``, the symmetries that fix the
+fine-tuning problem are ``B_R = diag(1, R, 1)`` for orthogonal ``R`` with ``R t = t`` and
+the flip ``F = diag(1, -I_d, -1)`` acting by ``X -> B X B^T``.  The matrices invariant
+under both form the *invariant algebra*, spanned by the six mutually Frobenius-orthogonal
+
+=========  ==========================  ================
+name       matrix                      squared norm
+=========  ==========================  ================
+``00``     ``e_0 e_0^T``               1
+``perp``   ``P Pi P^T``                ``d - 1``
+``par``    ``P t t^T P^T``             1
+``yx``     ``e_y (P t)^T``             1
+``xy``     ``(P t) e_y^T``             1
+``yy``     ``e_y e_y^T``               1
+=========  ==========================  ================
+
+(``e_0 e_y^T``, ``e_0 (Pt)^T`` and their transposes change sign under ``F``).
+
+*Merged form* ``(a, b, q, alpha, beta, h)``:
+
+``V = a B_a + b B_b`` with ``B_a = e_y (P t)^T``, ``B_b = e_y e_y^T`` (so
+``v = (0, a t, b)``) and ``W = q B_q + alpha B_alpha + beta B_beta + h B_h`` with
+``B_q = e_0 e_0^T``, ``B_alpha = P Pi P^T`` (squared norm ``d-1``),
+``B_beta = P t t^T P^T``, ``B_h = e_y (P t)^T``.  Column ``y`` of ``W`` never enters the
+loss; the merged projection ignores it (it is set to 0 in the residual).
+
+*Separate form*: ``V`` as above, ``K = sum_c k_c A_c`` and ``Q = sum_c q_c A_c`` over the
+six algebra elements ``A_c``; here column ``y`` of ``K`` does matter (``W = K^T Q``).
+
+Projection
+----------
+Because the basis is Frobenius-orthogonal, the orthogonal projection of a matrix ``G``
+onto the span has coefficients ``g_c = <G, B_c> / <B_c, B_c>``, and the residual
+``G - sum_c g_c B_c`` is the off-manifold part.  A gradient flow ``dX/dt = -G`` that stays
+on the span moves its coordinates by ``dx_c/dt = -g_c``; this is the correct metric of the
+full matrix space (``alpha`` is weighted by ``d - 1``).  For ``d = 1`` the element ``perp``
+is the zero matrix: its coefficient is defined as 0 and ``alpha`` (``K_perp``, ``Q_perp``)
+is inert.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .validation import check_matrix, check_pair, check_theta
+
+__all__ = [
+    "MERGED_NAMES", "ALGEBRA_NAMES", "SEPARATE_NAMES",
+    "Projection", "unit_theta0",
+    "merged_basis", "algebra_basis",
+    "merged_point", "merged_coords", "project",
+    "separate_point", "separate_coords", "project_kq",
+]
+
+MERGED_NAMES = ("a", "b", "q", "alpha", "beta", "h")
+ALGEBRA_NAMES = ("00", "perp", "par", "yx", "xy", "yy")
+SEPARATE_NAMES = ("a", "b") + tuple("K_" + s for s in ALGEBRA_NAMES) + tuple("Q_" + s for s in ALGEBRA_NAMES)
+
+
+@dataclass(frozen=True)
+class Projection:
+    """Orthogonal projection onto the manifold basis.
+
+    ``coeffs``: name -> ``<G, B_c>/<B_c, B_c>``; ``residual``: Frobenius norm of the
+    off-manifold part (all slots together); ``residuals``: the same per slot;
+    ``norm``: Frobenius norm of the projected part ``sum_c g_c B_c``
+    (``sqrt(sum_c g_c^2 <B_c, B_c>)``)."""
+
+    coeffs: dict
+    residual: float
+    residuals: dict
+    norm: float
+
+
+def unit_theta0(theta0, d: int | None = None, name: str = "theta0") -> np.ndarray:
+    """Check ``theta0``: a finite vector (of length ``d`` if given) with ``|theta0| = 1``
+    to 1e-10."""
+    arr = np.asarray(theta0, dtype=np.float64)
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be a 1-D vector, got shape {arr.shape}")
+    arr = check_theta(arr, arr.shape[0] if d is None else d, name)
+    if arr.shape[0] < 1:
+        raise ValueError(f"{name} must have length d >= 1")
+    if abs(float(arr @ arr) - 1.0) > 1e-10:
+        raise ValueError(f"{name} must be a unit vector, got |{name}| = {np.linalg.norm(arr)!r}")
+    return arr
+
+
+def _algebra(t: np.ndarray) -> np.ndarray:
+    """The six algebra elements as an array of shape (6, D, D), order ``ALGEBRA_NAMES``."""
+    d = t.shape[0]
+    D = d + 2
+    A = np.zeros((6, D, D))
+    A[0, 0, 0] = 1.0
+    A[1, 1:-1, 1:-1] = np.eye(d) - np.outer(t, t)
+    A[2, 1:-1, 1:-1] = np.outer(t, t)
+    A[3, -1, 1:-1] = t
+    A[4, 1:-1, -1] = t
+    A[5, -1, -1] = 1.0
+    return A
+
+
+def algebra_basis(theta0) -> dict:
+    """The invariant algebra: name -> ``D x D`` matrix (module docstring table)."""
+    t = unit_theta0(theta0)
+    return dict(zip(ALGEBRA_NAMES, _algebra(t)))
+
+
+def _merged_slots(t: np.ndarray):
+    """(V basis (2, D, D), W basis (4, D, D)) in the order of ``MERGED_NAMES``."""
+    A = _algebra(t)
+    BV = np.stack([A[3], A[5]])           # a: e_y (Pt)^T, b: e_y e_y^T
+    BW = np.stack([A[0], A[1], A[2], A[3]])  # q, alpha, beta, h
+    return BV, BW
+
+
+def merged_basis(theta0) -> dict:
+    """Merged basis: name -> ``(slot, matrix)`` with slot ``'V'`` or ``'W'``."""
+    t = unit_theta0(theta0)
+    BV, BW = _merged_slots(t)
+    out = {"a": ("V", BV[0]), "b": ("V", BV[1])}
+    for nm, B in zip(MERGED_NAMES[2:], BW):
+        out[nm] = ("W", B)
+    return out
+
+
+def _coeffs(G: np.ndarray, basis: np.ndarray):
+    """``g_c = <G, B_c>/<B_c, B_c>`` (0 for a zero ``B_c``) and the residual matrix."""
+    nsq = np.einsum("cij,cij->c", basis, basis)
+    dots = np.einsum("cij,ij->c", basis, G)
+    g = np.where(nsq > 0, dots / np.where(nsq > 0, nsq, 1.0), 0.0)
+    resid = G - np.einsum("c,cij->ij", g, basis)
+    return g, resid, float(np.sqrt(np.sum(g * g * nsq)))
+
+
+def _project_merged(gV, gW, t):
+    BV, BW = _merged_slots(t)
+    GW = gW.copy()
+    GW[:, -1] = 0.0  # column y of W never enters the loss
+    cv, rv, nv = _coeffs(gV, BV)
+    cw, rw, nw = _coeffs(GW, BW)
+    coeffs = np.concatenate([cv, cw])
+    res = {"V": float(np.linalg.norm(rv)), "W": float(np.linalg.norm(rw))}
+    return coeffs, res, float(np.hypot(nv, nw))
+
+
+def project(gV, gW, theta0) -> Projection:
+    """Project a pair ``(G_V, G_W)`` (a gradient or a point) on the merged basis.
+
+    ``g_c = <G, B_c>/<B_c, B_c>`` for ``c`` in ``(a, b, q, alpha, beta, h)``; the residual
+    is ``|G_V - g_a B_a - g_b B_b|_F`` and ``|G_W' - sum g_c B_c|_F`` with ``G_W'`` equal to
+    ``G_W`` with column ``y`` set to 0 (it never enters the loss)."""
+    gV, gW = check_pair(gV, gW, names=("gV", "gW"))
+    t = unit_theta0(theta0, gV.shape[0] - 2)
+    c, res, nrm = _project_merged(gV, gW, t)
+    return Projection(dict(zip(MERGED_NAMES, map(float, c))),
+                      float(np.hypot(res["V"], res["W"])), res, nrm)
+
+
+def _merged_matrices(x: np.ndarray, t: np.ndarray):
+    BV, BW = _merged_slots(t)
+    return np.einsum("c,cij->ij", x[:2], BV), np.einsum("c,cij->ij", x[2:], BW)
+
+
+def merged_point(coords, theta0):
+    """``(V, W)`` from ``coords`` (a mapping with keys ``a b q alpha beta h`` or a
+    sequence in that order): ``v = V[y,:] = (0, a theta0, b)`` and
+    ``W = [[q, 0, 0], [0, alpha (I - t t^T) + beta t t^T, 0], [0, h t^T, 0]]``."""
+    t = unit_theta0(theta0)
+    x = _as_vector(coords, MERGED_NAMES)
+    return _merged_matrices(x, t)
+
+
+def merged_coords(V, W, theta0) -> Projection:
+    """Coordinates of a point ``(V, W)``: the projection of :func:`project`."""
+    return project(V, W, theta0)
+
+
+def _separate_matrices(x: np.ndarray, t: np.ndarray):
+    A = _algebra(t)
+    V = x[0] * A[3] + x[1] * A[5]
+    K = np.einsum("c,cij->ij", x[2:8], A)
+    Q = np.einsum("c,cij->ij", x[8:14], A)
+    return V, K, Q
+
+
+def separate_point(coords, theta0):
+    """``(V, K, Q)`` from ``coords`` (keys ``a, b, K_00 .. K_yy, Q_00 .. Q_yy`` or a
+    sequence in the order of ``SEPARATE_NAMES``): ``V = a e_y (Pt)^T + b e_y e_y^T``,
+    ``K = sum_c K_c A_c``, ``Q = sum_c Q_c A_c``."""
+    t = unit_theta0(theta0)
+    x = _as_vector(coords, SEPARATE_NAMES)
+    return _separate_matrices(x, t)
+
+
+def _project_separate(gV, gK, gQ, t):
+    A = _algebra(t)
+    BV = np.stack([A[3], A[5]])
+    cv, rv, nv = _coeffs(gV, BV)
+    ck, rk, nk = _coeffs(gK, A)
+    cq, rq, nq = _coeffs(gQ, A)
+    res = {"V": float(np.linalg.norm(rv)), "K": float(np.linalg.norm(rk)),
+           "Q": float(np.linalg.norm(rq))}
+    return np.concatenate([cv, ck, cq]), res, float(np.sqrt(nv ** 2 + nk ** 2 + nq ** 2))
+
+
+def project_kq(gV, gK, gQ, theta0) -> Projection:
+    """Project ``(G_V, G_K, G_Q)`` (a gradient or a point of the separate form):
+    ``g_c = <G, A_c>/<A_c, A_c>`` per slot, residuals of the full matrices (column ``y``
+    of ``K`` and ``Q`` included: it matters in ``W = K^T Q``)."""
+    gV = check_matrix("gV", gV)
+    gK = check_matrix("gK", gK, dim=gV.shape[0])
+    gQ = check_matrix("gQ", gQ, dim=gV.shape[0])
+    t = unit_theta0(theta0, gV.shape[0] - 2)
+    c, res, nrm = _project_separate(gV, gK, gQ, t)
+    return Projection(dict(zip(SEPARATE_NAMES, map(float, c))),
+                      float(np.sqrt(sum(r * r for r in res.values()))), res, nrm)
+
+
+def separate_coords(V, K, Q, theta0) -> Projection:
+    """Coordinates of a separate-form point: the projection of :func:`project_kq`."""
+    return project_kq(V, K, Q, theta0)
+
+
+def _as_vector(coords, names) -> np.ndarray:
+    if isinstance(coords, dict):
+        missing = [k for k in names if k not in coords]
+        extra = [k for k in coords if k not in names]
+        if missing or extra:
+            raise ValueError(f"coords must have exactly the keys {names}; missing {missing}, unknown {extra}")
+        x = np.array([coords[k] for k in names], dtype=np.float64)
+    else:
+        x = np.asarray(coords, dtype=np.float64)
+        if x.shape != (len(names),):
+            raise ValueError(f"coords must have length {len(names)} ({', '.join(names)}), got shape {x.shape}")
+    if not np.all(np.isfinite(x)):
+        raise ValueError("coords must have only finite entries")
+    return x

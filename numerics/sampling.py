@@ -1,0 +1,154 @@
+r"""Prompt sampling, the vectorised forward pass and Monte Carlo estimates.
+
+Conventions (THEORY.md section 1)
+---------------------------------
+* ``D = d + 2``; token ``z = (1, x, y)`` (index 0 constant, ``1..d`` features, ``d+1`` label).
+* ``yhat = e_y^T V S W z_q`` with ``S = (sum_i z_i z_i^T + z_q z_q^T)/(n+1)``: the query
+  ``z_q = (1, x_q, 0)`` is in the sum, normalisation by the token count ``n+1``.
+* ``W`` is the merged key-query matrix acting on the query (``M = W^T`` in row-token code).
+
+Monte Carlo is the third, independent witness for the closed forms: it samples prompts
+and never uses a moment identity.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .validation import (check_count, check_nonneg, check_pair, check_positive_int,
+                         check_theta)
+
+__all__ = ["Prompts", "sample_prompts", "predict", "monte_carlo_loss",
+           "monte_carlo_pretrain_loss", "sample_sphere"]
+
+_CHUNK_FLOATS = 4_000_000  # bound on the working set of one chunk
+
+
+@dataclass(frozen=True)
+class Prompts:
+    """A batch of prompts: ``X`` (B, n, d), ``y`` (B, n), ``xq`` (B, d), ``yq`` (B,)."""
+
+    X: np.ndarray
+    y: np.ndarray
+    xq: np.ndarray
+    yq: np.ndarray
+
+
+def _generator(seed) -> np.random.Generator:
+    if isinstance(seed, np.random.Generator):
+        return seed
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer or a numpy.random.Generator, got {seed!r}")
+    return np.random.default_rng(int(seed))
+
+
+def sample_sphere(d: int, size: int, rng: np.random.Generator) -> np.ndarray:
+    """``size`` tasks uniform on the unit sphere ``S^{d-1}`` (normalised Gaussians)."""
+    g = rng.standard_normal((size, d))
+    return g / np.linalg.norm(g, axis=1, keepdims=True)
+
+
+def _draw(theta: np.ndarray, n: int, size: int, sigma2: float, rng) -> Prompts:
+    """``theta`` is (d,) or (size, d): one task per prompt."""
+    d = theta.shape[-1]
+    th = np.broadcast_to(theta, (size, d))
+    X = rng.standard_normal((size, n, d))
+    xq = rng.standard_normal((size, d))
+    s = np.sqrt(sigma2)
+    y = np.einsum("bnd,bd->bn", X, th) + s * rng.standard_normal((size, n))
+    yq = np.einsum("bd,bd->b", xq, th) + s * rng.standard_normal(size)
+    return Prompts(X, y, xq, yq)
+
+
+def sample_prompts(theta, n, size, sigma2=0.0, seed=0) -> Prompts:
+    """Draw ``size`` prompts for the task ``theta``: ``x_i, x_q ~ N(0, I_d)``,
+    ``y = theta.x + eps``, ``eps ~ N(0, sigma2)``.  ``seed`` is an int or a Generator."""
+    theta = np.asarray(theta, dtype=np.float64)
+    if theta.ndim != 1:
+        raise ValueError(f"theta must be a 1-D vector, got shape {theta.shape}")
+    theta = check_theta(theta, theta.shape[0])
+    if theta.shape[0] < 1:
+        raise ValueError("theta must have length d >= 1")
+    return _draw(theta, check_count("n", n), check_positive_int("size", size),
+                 check_nonneg("sigma2", sigma2), _generator(seed))
+
+
+def _predict(v: np.ndarray, W: np.ndarray, X, y, xq) -> np.ndarray:
+    B, n, d = X.shape
+    Z = np.empty((B, n + 1, d + 2))
+    Z[:, :, 0] = 1.0
+    Z[:, :n, 1:-1] = X
+    Z[:, :n, -1] = y
+    Z[:, n, 1:-1] = xq
+    Z[:, n, -1] = 0.0
+    u = Z[:, n, :] @ W.T  # u = W z_q, batched
+    vz = Z @ v  # v.z_j
+    uz = np.einsum("bjD,bD->bj", Z, u)  # z_j^T W z_q
+    return np.einsum("bj,bj->b", vz, uz) / (n + 1)
+
+
+def predict(V, W, X, y, xq) -> np.ndarray:
+    """Vectorised forward pass ``yhat = e_y^T V S W z_q`` for a batch.
+
+    ``X`` (B, n, d) demonstrations, ``y`` (B, n) labels, ``xq`` (B, d) queries.
+    ``yhat_b = sum_j (v.z_j)(z_j^T W z_q) / (n+1)`` over the ``n+1`` tokens, query included.
+    """
+    V, W = check_pair(V, W)
+    d = V.shape[0] - 2
+    X = np.asarray(X, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    xq = np.asarray(xq, dtype=np.float64)
+    if X.ndim != 3 or X.shape[2] != d:
+        raise ValueError(f"X must have shape (B, n, {d}), got {X.shape}")
+    if y.shape != X.shape[:2]:
+        raise ValueError(f"y must have shape {X.shape[:2]}, got {y.shape}")
+    if xq.shape != (X.shape[0], d):
+        raise ValueError(f"xq must have shape {(X.shape[0], d)}, got {xq.shape}")
+    for name, arr in (("X", X), ("y", y), ("xq", xq)):
+        if not np.all(np.isfinite(arr)):
+            raise ValueError(f"{name} must have only finite entries")
+    return _predict(V[-1], W, X, y, xq)
+
+
+def _mc(v, W, theta_draw, n, samples, sigma2, rng):
+    d = W.shape[0] - 2
+    chunk = max(1, _CHUNK_FLOATS // ((n + 1) * (d + 2)))
+    total, total_sq, done = 0.0, 0.0, 0
+    while done < samples:
+        b = min(chunk, samples - done)
+        pr = _draw(theta_draw(b), n, b, sigma2, rng)
+        err = (_predict(v, W, pr.X, pr.y, pr.xq) - pr.yq) ** 2
+        total += err.sum()
+        total_sq += (err * err).sum()
+        done += b
+    mean = total / samples
+    var = max(total_sq / samples - mean * mean, 0.0)
+    return float(mean), float(np.sqrt(var / max(samples - 1, 1)))
+
+
+def monte_carlo_loss(V, W, theta, n, sigma2=0.0, samples=100_000, seed=0):
+    """Monte Carlo estimate of ``L_n(V, W; theta)``: ``(mean, standard error)`` of the
+    squared error over ``samples`` independent prompts."""
+    V, W = check_pair(V, W)
+    theta = check_theta(theta, V.shape[0] - 2)
+    n = check_count("n", n)
+    sigma2 = check_nonneg("sigma2", sigma2)
+    samples = check_positive_int("samples", samples)
+    if samples < 2:
+        raise ValueError("samples must be >= 2 to estimate a standard error")
+    rng = _generator(seed)
+    return _mc(V[-1], W, lambda b: theta, n, samples, sigma2, rng)
+
+
+def monte_carlo_pretrain_loss(V, W, m, sigma2=0.0, samples=100_000, seed=0):
+    """Monte Carlo estimate of ``L_pre``: a fresh ``theta ~ U(S^{d-1})`` for every prompt."""
+    V, W = check_pair(V, W)
+    m = check_count("m", m)
+    sigma2 = check_nonneg("sigma2", sigma2)
+    samples = check_positive_int("samples", samples)
+    if samples < 2:
+        raise ValueError("samples must be >= 2 to estimate a standard error")
+    rng = _generator(seed)
+    d = V.shape[0] - 2
+    return _mc(V[-1], W, lambda b: sample_sphere(d, b, rng), m, samples, sigma2, rng)

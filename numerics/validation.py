@@ -1,0 +1,94 @@
+"""Argument checking shared by every public function of :mod:`numerics`.
+
+Conventions (THEORY.md section 1): a token is ``z = (1, x, y)`` (index 0 constant,
+indices ``1..d`` the features, index ``d+1`` the label), ``D = d + 2``, the attention
+average is normalised by the token count ``n + 1``, and ``W`` is the merged key-query
+matrix acting on the query (``M = W^T`` in row-token code).
+
+Every check raises :class:`ValueError` whose message names the offending argument and
+the rule it broke.  Nothing is coerced silently: a float ``n`` such as ``2.5`` is
+rejected, not rounded.
+"""
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+__all__ = [
+    "check_matrix",
+    "check_pair",
+    "check_theta",
+    "check_count",
+    "check_nonneg",
+    "check_positive_int",
+]
+
+
+def check_matrix(name: str, value, dim: int | None = None) -> np.ndarray:
+    """Return ``value`` as a finite float64 square matrix of side ``D >= 3``."""
+    try:
+        arr = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a real square matrix, got {type(value).__name__}") from None
+    if arr.ndim != 2 or arr.shape[0] != arr.shape[1]:
+        raise ValueError(f"{name} must be a square (D x D) matrix, got shape {arr.shape}")
+    if arr.shape[0] < 3:
+        raise ValueError(f"{name} must have side D = d + 2 >= 3 (d >= 1), got {arr.shape[0]}")
+    if dim is not None and arr.shape[0] != dim:
+        raise ValueError(f"{name} must have shape ({dim}, {dim}), got {arr.shape}")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} must have only finite entries")
+    return arr
+
+
+def check_pair(V, W, *, names=("V", "W")) -> tuple[np.ndarray, np.ndarray]:
+    """Check two ``D x D`` matrices of the same side."""
+    Va = check_matrix(names[0], V)
+    Wa = check_matrix(names[1], W, dim=Va.shape[0])
+    return Va, Wa
+
+
+def check_theta(theta, d: int, name: str = "theta") -> np.ndarray:
+    """Return ``theta`` as a finite vector of length ``d = D - 2``."""
+    try:
+        arr = np.asarray(theta, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a real vector, got {type(theta).__name__}") from None
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be a 1-D vector, got shape {arr.shape}")
+    if arr.shape[0] != d:
+        raise ValueError(f"{name} must have length D - 2 = {d}, got {arr.shape[0]}")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} must have only finite entries")
+    return arr
+
+
+def check_count(name: str, value) -> int:
+    """A shot count: an integer ``>= 0`` (``bool`` is not a count)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ValueError(f"{name} must be an integer >= 0, got {value!r}")
+    if value < 0:
+        raise ValueError(f"{name} must be >= 0, got {value}")
+    return int(value)
+
+
+def check_positive_int(name: str, value) -> int:
+    """An integer ``>= 1``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+    if value < 1:
+        raise ValueError(f"{name} must be >= 1, got {value}")
+    return int(value)
+
+
+def check_nonneg(name: str, value) -> float:
+    """A finite real ``>= 0`` (a noise variance, a weight)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ValueError(f"{name} must be a real number >= 0, got {value!r}")
+    x = float(value)
+    if not np.isfinite(x):
+        raise ValueError(f"{name} must be finite, got {value!r}")
+    if x < 0:
+        raise ValueError(f"{name} must be >= 0, got {value!r}")
+    return x

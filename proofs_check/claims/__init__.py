@@ -1,0 +1,35 @@
+"""The claims registry: one :class:`~proofs_check.claims.base.Claim` per id of THEORY.md
+section 5, in the order of that section.
+
+Conventions: token ``z = (1, x, y)``, normalisation by ``n+1``, ``W`` acting on the query
+(``M = W^T`` in row-token code).  To add a claim, write its check in the module of its
+topic (it returns an :class:`Outcome` of evidence) and append a :class:`Claim` to that
+module's ``CLAIMS`` list; see README.md.
+"""
+from __future__ import annotations
+
+import importlib
+
+from .base import Claim, ClaimResult, Config, Evidence, Outcome, run_claim
+
+__all__ = ["registry", "claim_ids", "Claim", "ClaimResult", "Config", "Evidence", "Outcome", "run_claim"]
+
+_MODULES = ("pretrain", "zero_shot", "few_shot", "gradients")
+
+
+def registry() -> list[Claim]:
+    """Every registered claim, in THEORY.md order (modules imported on demand)."""
+    out = []
+    for mod in _MODULES:
+        try:
+            module = importlib.import_module(f"{__name__}.{mod}")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"{__name__}.{mod}":
+                continue
+            raise
+        out.extend(module.CLAIMS)
+    return out
+
+
+def claim_ids() -> list[str]:
+    return [c.id for c in registry()]

@@ -1,0 +1,60 @@
+"""The declared grids of configurations and exact evaluation of derived expressions.
+
+A configuration is ``(d, m, N, sigma2, lam)`` (THEORY.md section 5).  Derived SymPy
+expressions are evaluated *exactly* at a configuration (``sigma2`` and ``lam`` become
+the rationals of their decimal strings) and turned into floats only for display.
+"""
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import sympy as sp
+
+from theory.symbols import N, d, lam, m, sigma2
+
+from .base import Config
+
+__all__ = ["GRID", "FLOW_GRID", "exact", "exact_subs", "num", "rational", "embed_task"]
+
+#: closed-form claims: 4 x 3 x 2 x 3 x 2 = 144 configurations
+GRID = [Config(dd, mm, NN, s2, ll) for dd, mm, NN, s2, ll in itertools.product(
+    (2, 3, 5, 10), (5, 20, 40), (5, 20), (0.0, 0.1, 0.5), (1.0, 4.0))]
+
+#: claims that need a gradient-flow end point (each flow is integrated): 12 configurations
+FLOW_GRID = [Config(dd, mm, NN, s2, ll) for dd, mm, NN, s2, ll in (
+    (5, 20, 20, 0.1, 1.0), (2, 20, 20, 0.1, 1.0), (3, 10, 5, 0.0, 1.0), (10, 40, 20, 0.5, 1.0),
+    (5, 5, 5, 0.1, 1.0), (5, 40, 40, 0.0, 1.0), (3, 20, 10, 0.5, 4.0), (8, 20, 20, 0.1, 0.5),
+    (2, 5, 20, 0.5, 1.0), (5, 20, 20, 1.0, 1.0), (4, 30, 10, 0.1, 2.0), (6, 10, 30, 0.2, 1.0))]
+
+
+def rational(x: float) -> sp.Rational:
+    """The rational of a float's shortest decimal string: ``0.1 -> 1/10``."""
+    return sp.Rational(repr(float(x)))
+
+
+def exact_subs(cfg: Config) -> dict:
+    return {d: sp.Integer(cfg.d), m: sp.Integer(cfg.m), N: sp.Integer(cfg.N),
+            sigma2: rational(cfg.sigma2), lam: rational(cfg.lam)}
+
+
+def exact(expr, cfg: Config, extra: dict | None = None):
+    """``expr`` at ``cfg`` (and ``extra``), exactly, simplified by ``cancel``."""
+    sub = exact_subs(cfg)
+    if extra:
+        sub.update(extra)
+    return sp.cancel(sp.sympify(expr).subs(sub))
+
+
+def num(expr, cfg: Config, extra: dict | None = None) -> float:
+    return float(sp.N(exact(expr, cfg, extra), 30))
+
+
+def embed_task(d_: int):
+    """The concrete unit vectors ``theta0 = e_1`` and ``theta_perp = e_2`` (``d >= 2``)."""
+    t0 = np.zeros(d_)
+    t0[0] = 1.0
+    tp = np.zeros(d_)
+    if d_ >= 2:
+        tp[1] = 1.0
+    return t0, tp

@@ -1,0 +1,157 @@
+"""The ``iclft`` command line (also ``python -m proofs_check``).
+
+Conventions are those of THEORY.md: token ``z = (1, x, y)``, the attention average
+normalised by the token count ``n+1``, ``W`` the merged key-query matrix acting on the
+query (``M = W^T`` in row-token code), ``W = K^T Q`` in the separate form.
+
+Every subcommand takes ``--format text|json|markdown``.  Bad arguments exit with status
+2 and one line on stderr; Ctrl-C exits with status 130 and leaves no partial file.
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+
+__all__ = ["main", "build_parser"]
+
+PROG = "iclft"
+
+
+class UsageError(Exception):
+    """A bad command-line argument: reported on one line, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # argparse would print the usage block and exit
+        raise UsageError(message)
+
+
+def _int_at_least(lo, name):
+    def parse(text):
+        try:
+            val = int(text, 10)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name} must be an integer, got {text!r}") from None
+        if val < lo:
+            raise argparse.ArgumentTypeError(f"{name} must be >= {lo}, got {val}")
+        if val > 100_000:
+            raise argparse.ArgumentTypeError(f"{name} must be <= 100000, got {val}")
+        return val
+    return parse
+
+
+def _float_at_least(lo, name, hi=1e6):
+    def parse(text):
+        try:
+            val = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name} must be a number, got {text!r}") from None
+        if not math.isfinite(val):
+            raise argparse.ArgumentTypeError(f"{name} must be finite, got {text!r}")
+        if val < lo or val > hi:
+            raise argparse.ArgumentTypeError(f"{name} must be in [{lo}, {hi:g}], got {text!r}")
+        return val
+    return parse
+
+
+def _shots(text):
+    parts = text.split(":")
+    if len(parts) != 2:
+        raise argparse.ArgumentTypeError(f"shots must look like A:B, got {text!r}")
+    try:
+        a, b = (int(p, 10) for p in parts)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"shots must be two integers A:B, got {text!r}") from None
+    if a < 0 or b < a:
+        raise argparse.ArgumentTypeError(f"shots must satisfy 0 <= A <= B, got {text!r}")
+    if b > 100_000:
+        raise argparse.ArgumentTypeError(f"shots must have B <= 100000, got {text!r}")
+    return a, b
+
+
+def _config_args(p, with_shots=False):
+    p.add_argument("--d", type=_int_at_least(1, "d"), default=5, help="feature dimension (default 5)")
+    p.add_argument("--m", type=_int_at_least(0, "m"), default=20, help="pretraining shots (default 20)")
+    p.add_argument("--N", type=_int_at_least(0, "N"), default=20, help="fine-tuning few-shot N (default 20)")
+    p.add_argument("--sigma2", type=_float_at_least(0.0, "sigma2", 1e3), default=0.1,
+                   help="label noise variance (default 0.1)")
+    p.add_argument("--lam", type=_float_at_least(0.0, "lam", 1e3), default=1.0,
+                   help="few-shot weight lambda in ZS + lambda FS (default 1)")
+    if with_shots:
+        p.add_argument("--shots", type=_shots, default=(0, 40), help="A:B, inclusive (default 0:40)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    fmt = _Parser(add_help=False)
+    fmt.add_argument("--format", choices=("text", "json", "markdown"), default="text",
+                     help="output format (default text)")
+    parser = _Parser(prog=PROG, description="Verify fine-tuning vs in-context learning claims for "
+                     "one-layer linear attention (symbolic + closed-form numerics).")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+
+    p = sub.add_parser("check", parents=[fmt], help="re-derive and re-check every claim")
+    p.add_argument("--only", action="append", default=None, metavar="ID",
+                   help="run only this claim id (repeatable)")
+
+    p = sub.add_parser("curve", parents=[fmt], help="exact n-shot error of a model on a task")
+    p.add_argument("--method", required=True,
+                   choices=("pretrained", "zs-all", "zs-v", "zs-w", "zsfs-all", "zsfs-v", "zsfs-w"))
+    p.add_argument("--task", required=True, choices=("target", "negated", "orthogonal", "sphere"))
+    _config_args(p, with_shots=True)
+
+    p = sub.add_parser("finetune", parents=[fmt], help="exact population gradient flow")
+    p.add_argument("--objective", required=True, choices=("zs", "fs", "zsfs"))
+    p.add_argument("--train", required=True, choices=("all", "v", "w", "kq", "k", "q"))
+    p.add_argument("--form", choices=("merged", "separate"), default=None,
+                   help="merged W or separate W = K^T Q (default: separate for kq/k/q)")
+    _config_args(p)
+
+    p = sub.add_parser("derive", parents=[fmt], help="print the derived gradient updates")
+    p.add_argument("--objective", required=True, choices=("pretrain", "zs", "fs", "zsfs"))
+    p.add_argument("--train", required=True, choices=("all", "v", "w", "kq", "k", "q"))
+    p.add_argument("--form", choices=("merged", "separate"), default=None)
+    p.add_argument("--latex", action="store_true", help="print LaTeX")
+
+    p = sub.add_parser("export-latex", parents=[fmt], help="write a standalone LaTeX document")
+    p.add_argument("path", help="output .tex file (written atomically)")
+
+    p = sub.add_parser("figures", parents=[fmt], help="make the paper's figures (PNG and PDF)")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--sgd", choices=("on", "off"), default="on", help="add SGD markers (default on)")
+    _config_args(p)
+    return parser
+
+
+def main(argv=None) -> int:
+    from . import commands  # imported late: argument errors report fast
+
+    argv = sys.argv[1:] if argv is None else list(argv)
+    try:
+        args = build_parser().parse_args(argv)
+        if args.command in ("finetune", "derive") and args.form is None:
+            args.form = "separate" if args.train in ("kq", "k", "q") else "merged"
+        if getattr(args, "form", None) == "merged" and args.train in ("kq", "k", "q"):
+            raise UsageError(f"--train {args.train} needs --form separate (W = K^T Q)")
+        if getattr(args, "form", None) == "separate" and args.train == "w":
+            raise UsageError("--train w is the merged form; use kq, k or q with --form separate")
+        text, code = commands.run(args)
+    except UsageError as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return 2
+    except ValueError as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
+    except OSError as exc:
+        print(f"{PROG}: error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), file=sys.stderr)
+        return 2
+    try:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+        sys.stdout.flush()
+    except BrokenPipeError:
+        return 0
+    return code

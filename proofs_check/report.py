@@ -1,0 +1,110 @@
+"""Rendering of claim results as text, JSON or Markdown.
+
+JSON keys (stable; documented in README.md):
+``{"claims": [{"id", "title", "status", "statement", "latex", "evidence": [{"kind",
+"description", "passed", "details"}], "grid", "region", "disagreements", "seconds",
+"error"}], "summary": {"total", "verified", "refuted", "error", "all_verified",
+"seconds"}}``.
+"""
+from __future__ import annotations
+
+import json
+import math
+
+from .claims.base import ClaimResult
+
+__all__ = ["summary", "render_claims", "to_json", "fmt_num"]
+
+
+def fmt_num(x) -> str:
+    if isinstance(x, bool):
+        return str(x)
+    if isinstance(x, int):
+        return str(x)
+    if isinstance(x, float):
+        if math.isnan(x) or math.isinf(x):
+            return str(x)
+        return f"{x:.6g}"
+    return str(x)
+
+
+def _clean(obj):
+    """JSON-safe copy: numpy scalars to Python, non-finite floats to strings."""
+    try:
+        import numpy as np
+    except ImportError:  # pragma: no cover
+        np = None
+    if isinstance(obj, dict):
+        return {str(k): _clean(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_clean(v) for v in obj]
+    if np is not None and isinstance(obj, np.generic):
+        obj = obj.item()
+    if np is not None and isinstance(obj, np.ndarray):
+        return _clean(obj.tolist())
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return str(obj)
+    if isinstance(obj, (str, int, float, bool)) or obj is None:
+        return obj
+    return str(obj)
+
+
+def to_json(obj) -> str:
+    return json.dumps(_clean(obj), indent=2, sort_keys=False)
+
+
+def summary(results: list[ClaimResult], seconds: float) -> dict:
+    counts = {s: sum(r.status == s for r in results) for s in ("verified", "refuted", "error")}
+    return {"total": len(results), **counts, "all_verified": counts["verified"] == len(results),
+            "seconds": round(seconds, 2)}
+
+
+def _details_text(details: dict) -> str:
+    return ", ".join(f"{k}={fmt_num(v)}" for k, v in details.items() if not isinstance(v, (list, dict)))
+
+
+def render_claims(results: list[ClaimResult], seconds: float, fmt: str) -> str:
+    summ = summary(results, seconds)
+    if fmt == "json":
+        return to_json({"claims": [r.as_dict() for r in results], "summary": summ})
+    if fmt == "markdown":
+        lines = ["| claim | status | evidence | grid |", "|---|---|---|---|"]
+        for r in results:
+            ev = "<br>".join(
+                f"{'✔' if e.passed else '✘'} [{e.kind}] {e.description}" for e in r.evidence)
+            if r.error:
+                ev = f"error: {r.error}"
+            if r.region:
+                ev += f"<br>region: {r.region}"
+            for dis in r.disagreements:
+                ev += f"<br>**differs from THEORY.md:** {dis}"
+            grid = f"{len(r.grid)} configs" if r.grid else "exact / default config"
+            stmt = r.statement.replace("|", "\\|")
+            ev = ev.replace("|", "\\|")
+            lines.append(f"| `{r.id}`: {stmt} | {r.status} | {ev} | {grid} |")
+        lines.append("")
+        lines.append(f"**{summ['verified']}/{summ['total']} verified**, {summ['refuted']} refuted, "
+                     f"{summ['error']} errors ({summ['seconds']} s).")
+        return "\n".join(lines)
+    out = []
+    for r in results:
+        out.append(f"[{r.status.upper():8}] {r.id}  ({r.seconds:.2f} s)")
+        out.append(f"    {r.statement}")
+        if r.error:
+            out.append(f"    error: {r.error}")
+        for e in r.evidence:
+            mark = "ok  " if e.passed else "FAIL"
+            out.append(f"    {mark} [{e.kind}] {e.description}")
+            dt = _details_text(e.details)
+            if dt:
+                out.append(f"         {dt}")
+        if r.grid:
+            out.append(f"    grid: {len(r.grid)} configurations of (d, m, N, sigma2, lam)")
+        if r.region:
+            out.append(f"    region: {r.region}")
+        for dis in r.disagreements:
+            out.append(f"    DIFFERS FROM THEORY.md: {dis}")
+        out.append("")
+    out.append(f"{summ['verified']}/{summ['total']} claims verified, {summ['refuted']} refuted, "
+               f"{summ['error']} errors in {summ['seconds']} s")
+    return "\n".join(out)

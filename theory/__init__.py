@@ -1,0 +1,40 @@
+"""iclft.theory: dimension-free SymPy derivations for one-layer linear attention ICL.
+
+Conventions (THEORY.md): token ``z = (1, x, y)`` -- index 0 is the constant 1, indices
+``1..d`` hold ``x`` and index ``d+1`` the label ``y`` (``D = d + 2``); the attention average
+``S = (sum_i z_i z_i^T + z_q z_q^T)/(n+1)`` includes the query token and is normalised by the
+token count ``n+1``; ``yhat = e_y^T V S W z_q`` with the merged key-query matrix ``W``
+(code that keeps tokens as rows and computes ``Attn = Z M Z^T`` uses ``M = W^T``);
+separate form ``W = K^T Q``.
+
+Modules: :mod:`symbols` (shared Symbols), :mod:`wick` (symbolic-``d`` Gaussian expectations),
+:mod:`objectives` (losses), :mod:`manifold` (invariant algebra, embeddings),
+:mod:`gradients` (full-matrix Frobenius gradients), :mod:`optima` (derived optima and
+invariants), :mod:`latex`, :mod:`naive` (brute-force concrete-``d`` reference).
+"""
+from .gradients import GradientResult, flow_lambdified, gradient
+from .latex import derived, latex, registry
+from .objectives import (expected_loss, fs, pretrain_loss, pretrain_objective,
+                         sphere_loss, zs, zsfs)
+
+__all__ = ["expected_loss", "sphere_loss", "pretrain_loss", "pretrain_objective", "zs", "fs",
+           "zsfs", "gradient", "GradientResult", "flow_lambdified", "latex", "derived",
+           "registry", "build_all"]
+
+
+def build_all() -> None:
+    """Build (and cache) every derived expression: losses, all gradients, all optima."""
+    from .gradients import OBJECTIVE_NAMES, SUBSETS
+    for name in registry():
+        derived(name)
+    for obj in OBJECTIVE_NAMES:
+        for form, subsets in SUBSETS.items():
+            for sub in subsets:
+                gradient(obj, sub, form)
+    from .optima import (balancedness_rate, pretrain_gradient_at_optimum,
+                         zs_global_minimisers)
+    zs_global_minimisers()
+    pretrain_gradient_at_optimum("merged")
+    pretrain_gradient_at_optimum("separate")
+    for obj in OBJECTIVE_NAMES:
+        balancedness_rate(obj)

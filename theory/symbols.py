@@ -1,0 +1,78 @@
+"""SymPy symbols shared by every ``theory`` module.
+
+Conventions (THEORY.md sections 1-4): a token is ``z = (1, x, y)`` (index 0 is the
+constant 1, indices ``1..d`` hold ``x``, index ``d+1`` holds the label ``y``);
+``S = (sum_i z_i z_i^T + z_q z_q^T)/(n+1)`` (the query is included, normalisation by the
+token count ``n+1``); ``yhat = e_y^T V S W z_q``.  ``W`` is the merged key-query matrix;
+code that keeps tokens as rows and writes ``Attn = Z M Z^T`` uses ``M = W^T``.
+
+SymPy treats two Symbols with the same name but different assumptions as *different*
+objects, so every other module (and the lead's CLI / verifier) must import the symbols from
+here rather than re-create them.  Assumptions, chosen deliberately:
+
+* ``d`` (feature dimension): positive integer.  ``D = d + 2``.
+* ``n`` (shots in the evaluated loss), ``N`` (fine-tuning shots), ``m`` (pretraining shots):
+  nonnegative integers.  (``m`` is nonnegative too so that ``m = 0`` is a legal input.)
+* ``sigma2`` (label-noise variance) and ``lam`` (fine-tuning weight): nonnegative reals.
+* All model coordinates (``a b q alpha beta h c`` and the separate-form coordinates)
+  and the task coordinates ``kappa rho``: real (no sign assumption: flows can change sign).
+
+Reduced (manifold) coordinates of the merged form:
+``v = (0, a*theta0, b)`` (value row = row ``y`` of ``V``) and
+``W = [[q, 0, *], [0, alpha*(I - theta0 theta0^T) + beta*theta0 theta0^T, *], [0, h*theta0^T, *]]``.
+The pretrained point is ``a=0, b=1, q=0, alpha=beta=c, h=0``.
+
+Separate form ``W = K^T Q``: ``K`` and ``Q`` lie in the invariant algebra (matrices commuting
+with the rotations fixing ``theta0`` and with the flip ``(x,y) -> (-x,-y)``):
+``M = M_00 e_0 e_0^T + M_tt t t^T + M_ty t e_y^T + M_yt e_y t^T + M_yy e_y e_y^T
++ M_p (I - theta0 theta0^T)``, where ``t = (0, theta0, 0)`` and the last term acts on the
+x-block only.  The symbols are ``K_00 K_tt K_ty K_yt K_yy K_p`` and likewise ``Q_..``.
+"""
+from __future__ import annotations
+
+import sympy as sp
+
+_real = dict(real=True)
+
+a, b, q, alpha, beta, h = sp.symbols("a b q alpha beta h", **_real)
+kappa, rho = sp.symbols("kappa rho", **_real)
+c = sp.Symbol("c", **_real)
+
+d = sp.Symbol("d", integer=True, positive=True)
+n = sp.Symbol("n", integer=True, nonnegative=True)
+N = sp.Symbol("N", integer=True, nonnegative=True)
+m = sp.Symbol("m", integer=True, nonnegative=True)
+
+sigma2 = sp.Symbol("sigma2", nonnegative=True, real=True)
+lam = sp.Symbol("lam", nonnegative=True, real=True)
+
+#: merged reduced coordinates, in the canonical order used everywhere
+MERGED_COORDS = (a, b, q, alpha, beta, h)
+V_COORDS = (a, b)
+W_COORDS = (q, alpha, beta, h)
+
+#: names of the entries of an invariant-algebra matrix (see module docstring)
+INV_KEYS = ("00", "tt", "ty", "yt", "yy", "p")
+K = {k: sp.Symbol(f"K_{k}", **_real) for k in INV_KEYS}
+Q = {k: sp.Symbol(f"Q_{k}", **_real) for k in INV_KEYS}
+K_COORDS = tuple(K[k] for k in INV_KEYS)
+Q_COORDS = tuple(Q[k] for k in INV_KEYS)
+SEPARATE_COORDS = V_COORDS + K_COORDS + Q_COORDS
+
+#: the symbols allowed in ``expected_loss()``
+LOSS_SYMBOLS = frozenset({a, b, q, alpha, beta, h, kappa, rho, d, n, sigma2})
+
+#: pretrained point (merged), as a substitution dict in terms of ``c``
+PRETRAINED = {a: 0, b: 1, q: 0, alpha: c, beta: c, h: 0}
+#: pretrained point (separate, balanced factorisation K = Q = sqrt(c) diag(0, I, 0))
+PRETRAINED_SEPARATE = {a: 0, b: 1,
+                       **{K[k]: 0 for k in INV_KEYS}, **{Q[k]: 0 for k in INV_KEYS}}
+PRETRAINED_SEPARATE.update({K["tt"]: sp.sqrt(c), K["p"]: sp.sqrt(c),
+                            Q["tt"]: sp.sqrt(c), Q["p"]: sp.sqrt(c)})
+
+__all__ = [
+    "a", "b", "q", "alpha", "beta", "h", "kappa", "rho", "c", "d", "n", "N", "m",
+    "sigma2", "lam", "MERGED_COORDS", "V_COORDS", "W_COORDS", "INV_KEYS", "K", "Q",
+    "K_COORDS", "Q_COORDS", "SEPARATE_COORDS", "LOSS_SYMBOLS", "PRETRAINED",
+    "PRETRAINED_SEPARATE",
+]
