@@ -8,11 +8,13 @@ This package never imports :mod:`theory` or :mod:`proofs_check`.
 """
 from .gradients import expected_loss_grad, expected_loss_grad_kq, pretrain_loss_grad
 from .objectives import expected_loss, pretrain_loss
-from .sampling import (Prompts, monte_carlo_loss, monte_carlo_pretrain_loss, predict,
+from .sampling import (Prompts, monte_carlo_loss, monte_carlo_loss_grad,
+                       monte_carlo_pretrain_loss, monte_carlo_pretrain_loss_grad, predict,
                        sample_prompts)
 
 __all__ = [
     "expected_loss", "expected_loss_grad", "expected_loss_grad_kq",
     "pretrain_loss", "pretrain_loss_grad",
     "predict", "sample_prompts", "Prompts", "monte_carlo_loss", "monte_carlo_pretrain_loss",
+    "monte_carlo_loss_grad", "monte_carlo_pretrain_loss_grad",
 ]

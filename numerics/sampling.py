@@ -20,7 +20,8 @@ from .validation import (check_count, check_nonneg, check_pair, check_positive_i
                          check_theta)
 
 __all__ = ["Prompts", "sample_prompts", "predict", "monte_carlo_loss",
-           "monte_carlo_pretrain_loss", "sample_sphere"]
+           "monte_carlo_pretrain_loss", "monte_carlo_loss_grad",
+           "monte_carlo_pretrain_loss_grad", "sample_sphere"]
 
 _CHUNK_FLOATS = 4_000_000  # bound on the working set of one chunk
 
@@ -75,13 +76,8 @@ def sample_prompts(theta, n, size, sigma2=0.0, seed=0) -> Prompts:
 
 
 def _predict(v: np.ndarray, W: np.ndarray, X, y, xq) -> np.ndarray:
-    B, n, d = X.shape
-    Z = np.empty((B, n + 1, d + 2))
-    Z[:, :, 0] = 1.0
-    Z[:, :n, 1:-1] = X
-    Z[:, :n, -1] = y
-    Z[:, n, 1:-1] = xq
-    Z[:, n, -1] = 0.0
+    n = X.shape[1]
+    Z = _tokens(X, y, xq)
     u = Z[:, n, :] @ W.T  # u = W z_q, batched
     vz = Z @ v  # v.z_j
     uz = np.einsum("bjD,bD->bj", Z, u)  # z_j^T W z_q
@@ -152,3 +148,76 @@ def monte_carlo_pretrain_loss(V, W, m, sigma2=0.0, samples=100_000, seed=0):
     rng = _generator(seed)
     d = V.shape[0] - 2
     return _mc(V[-1], W, lambda b: sample_sphere(d, b, rng), m, samples, sigma2, rng)
+
+
+def _tokens(X, y, xq):
+    B, n, d = X.shape
+    Z = np.empty((B, n + 1, d + 2))
+    Z[:, :, 0] = 1.0
+    Z[:, :n, 1:-1] = X
+    Z[:, :n, -1] = y
+    Z[:, n, 1:-1] = xq
+    Z[:, n, -1] = 0.0
+    return Z
+
+
+def _mc_grad(V, W, theta_draw, n, sigma2, samples, rng):
+    v = V[-1]
+    D = V.shape[0]
+    chunk = max(1, _CHUNK_FLOATS // ((n + 1 + D) * D))
+    sums = [np.zeros(D), np.zeros((D, D))]
+    sq = [np.zeros(D), np.zeros((D, D))]
+    done = 0
+    while done < samples:
+        b = min(chunk, samples - done)
+        pr = _draw(theta_draw(b), n, b, sigma2, rng)
+        Z = _tokens(pr.X, pr.y, pr.xq)
+        zq = Z[:, n, :]
+        u = zq @ W.T
+        Su = np.einsum("bjD,bj->bD", Z, np.einsum("bjD,bD->bj", Z, u)) / (n + 1)
+        Sv = np.einsum("bjD,bj->bD", Z, Z @ v) / (n + 1)
+        err2 = 2.0 * (Su @ v - pr.yq)
+        gv = err2[:, None] * Su
+        sums[0] += gv.sum(0)
+        sq[0] += (gv * gv).sum(0)
+        sums[1] += np.einsum("b,bD,bE->DE", err2, Sv, zq)
+        sq[1] += np.einsum("b,bD,bE->DE", err2 * err2, Sv * Sv, zq * zq)
+        done += b
+    means = [s_ / samples for s_ in sums]
+    ses = [np.sqrt(np.maximum(q_ / samples - m_ * m_, 0.0) / (samples - 1)) for q_, m_ in zip(sq, means)]
+    gV = np.zeros((D, D))
+    gV[-1] = means[0]
+    seV = np.zeros((D, D))
+    seV[-1] = ses[0]
+    return gV, means[1], seV, ses[1]
+
+
+def monte_carlo_loss_grad(V, W, theta, n, sigma2=0.0, samples=100_000, seed=0):
+    """Monte Carlo estimate of ``(dL/dV, dL/dW)`` with entrywise standard errors.
+
+    Per prompt, with ``S = Z^T Z/(n+1)`` and ``err = yhat - y_q``:
+    ``d err^2/dV = 2 err e_y (S W z_q)^T`` and ``d err^2/dW = 2 err (S v) z_q^T``
+    (``S`` is symmetric).  Returns ``(gV, gW, seV, seW)``.
+    """
+    V, W = check_pair(V, W)
+    theta = check_theta(theta, V.shape[0] - 2)
+    n = check_count("n", n)
+    sigma2 = check_nonneg("sigma2", sigma2)
+    samples = check_positive_int("samples", samples)
+    if samples < 2:
+        raise ValueError("samples must be >= 2 to estimate a standard error")
+    return _mc_grad(V, W, lambda b: theta, n, sigma2, samples, _generator(seed))
+
+
+def monte_carlo_pretrain_loss_grad(V, W, m, sigma2=0.0, samples=100_000, seed=0):
+    """Monte Carlo estimate of ``(dL_pre/dV, dL_pre/dW)``: a fresh ``theta ~ U(S^{d-1})``
+    for every prompt; returns ``(gV, gW, seV, seW)``."""
+    V, W = check_pair(V, W)
+    m = check_count("m", m)
+    sigma2 = check_nonneg("sigma2", sigma2)
+    samples = check_positive_int("samples", samples)
+    if samples < 2:
+        raise ValueError("samples must be >= 2 to estimate a standard error")
+    rng = _generator(seed)
+    d = V.shape[0] - 2
+    return _mc_grad(V, W, lambda b: sample_sphere(d, b, rng), m, sigma2, samples, rng)

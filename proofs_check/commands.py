@@ -29,7 +29,109 @@ def cmd_check(args):
     return render_claims(results, seconds, args.format), 0 if ok else 1
 
 
-COMMANDS = {"check": cmd_check}
+def _cfg(args):
+    from .claims.base import Config
+
+    return Config(args.d, args.m, args.N, args.sigma2, args.lam)
+
+
+def cmd_curve(args):
+    from . import models
+    from .report import fmt_num, to_json
+
+    cfg = _cfg(args)
+    lo, hi = args.shots
+    if hi - lo > 10_000:
+        raise ValueError("shots: at most 10001 values per call")
+    coords, flow = models.endpoint(args.method, cfg)
+    errors = models.curve(args.method, args.task, cfg, (lo, hi))
+    shots = list(range(lo, hi + 1))
+    info = {"method": args.method, "task": args.task, "config": cfg.as_dict(), "model": coords,
+            "flow": None if flow is None else {"grad_norm": flow.grad_norm, "converged": flow.converged,
+                                               "t_final": flow.t_final}}
+    if args.format == "json":
+        return to_json({"shots": shots, "error": errors, **info}), 0
+    head = (f"exact n-shot error of {args.method} on the {args.task} task "
+            f"(d={cfg.d}, m={cfg.m}, N={cfg.N}, sigma2={fmt_num(cfg.sigma2)}, lam={fmt_num(cfg.lam)})")
+    conv = "" if flow is None else (f"flow end point: grad norm {flow.grad_norm:.2e} at t = {flow.t_final:.4g}"
+                                    + ("" if flow.converged else " (NOT converged: a finite-time point)"))
+    if args.format == "markdown":
+        lines = [f"**{head}**", "", conv, "", "| n | error |", "|---|---|"]
+        lines += [f"| {k} | {e:.10g} |" for k, e in zip(shots, errors)]
+        return "\n".join(lines), 0
+    lines = [head, "model: " + ", ".join(f"{k}={v:.6g}" for k, v in coords.items())]
+    if conv:
+        lines.append(conv)
+    lines += [f"{k:6d}  {e:.10g}" for k, e in zip(shots, errors)]
+    return "\n".join(lines), 0
+
+
+def cmd_finetune(args):
+    from numerics.flow import gradient_flow
+
+    from .report import to_json
+
+    cfg = _cfg(args)
+    if cfg.m < 1:
+        raise ValueError("m must be >= 1: with m = 0 pretraining does not determine c")
+    fl = gradient_flow(args.objective, args.train, cfg.d, cfg.m, cfg.N, cfg.sigma2, cfg.lam, form=args.form)
+    traj = fl.trajectory
+    summary = {"points": len(traj["t"]), "t": [float(traj["t"][0]), float(traj["t"][-1])],
+               "loss": [float(traj["loss"][0]), float(traj["loss"][-1])],
+               "grad_norm": [float(traj["grad_norm"][0]), float(traj["grad_norm"][-1])]}
+    out = {"objective": args.objective, "train": args.train, "form": args.form, "config": cfg.as_dict(),
+           "c": fl.c, "final": fl.final, "final_separate": fl.final_separate, "grad_norm": fl.grad_norm,
+           "converged": fl.converged, "t_final": fl.t_final, "loss_start": fl.loss_start, "loss_end": fl.loss_end,
+           "invariant_start": fl.invariant_start, "invariant_end": fl.invariant_end, "trajectory": summary}
+    if args.format == "json":
+        return to_json(out), 0
+    status = "converged" if fl.converged else "NOT converged (finite-time point, not the limit)"
+    rows = [("objective", f"{args.objective} ({args.form} form, train {args.train})"),
+            ("config", ", ".join(f"{k}={v}" for k, v in cfg.as_dict().items())),
+            ("pretrained c", f"{fl.c:.9g}"),
+            ("status", f"{status}: |grad| = {fl.grad_norm:.3e} at t = {fl.t_final:.6g}"),
+            ("loss", f"{fl.loss_start:.9g} -> {fl.loss_end:.9g}")]
+    rows += [(f"final {k}", f"{v:.9g}") for k, v in fl.final.items()]
+    if fl.final_separate:
+        rows += [(f"final {k}", f"{v:.9g}") for k, v in fl.final_separate.items()]
+    rows += [(f"invariant {k}", f"{fl.invariant_start[k]:.9g} -> {fl.invariant_end[k]:.9g}")
+             for k in fl.invariant_start]
+    rows.append(("trajectory", f"{summary['points']} samples, grad norm {summary['grad_norm'][0]:.3e} -> "
+                 f"{summary['grad_norm'][1]:.3e}"))
+    if args.format == "markdown":
+        return "\n".join(["| quantity | value |", "|---|---|"] + [f"| {k} | {v} |" for k, v in rows]), 0
+    w = max(len(k) for k, _ in rows)
+    return "\n".join(f"{k.ljust(w)}  {v}" for k, v in rows), 0
+
+
+def cmd_derive(args):
+    import sympy as sp
+
+    from theory import gradient, latex
+
+    from .report import to_json
+
+    res = gradient(args.objective, args.train, args.form)
+    if args.train not in {"merged": ("all", "v", "w"), "separate": ("all", "v", "kq", "k", "q")}[args.form]:
+        raise ValueError(f"--train {args.train} is not a subset of the {args.form} form")
+    items = [(M, basis, sp.factor(expr)) for M, co in res.matrices.items() for basis, expr in co.items()]
+    if args.format == "json":
+        return to_json({"objective": args.objective, "train": args.train, "form": args.form,
+                        "gradient": {M: {bn: {"text": sp.sstr(e), "latex": latex(e)} for _, bn, e in
+                                         [it for it in items if it[0] == M]} for M in res.matrices},
+                        "flow": {str(k): sp.sstr(sp.factor(v)) for k, v in res.flow.items()}}), 0
+    lines = [f"Frobenius gradient of {args.objective} w.r.t. the {args.train} parameters ({args.form} form), "
+             "as coefficients on the named basis (t = (0, theta0, 0), perp = x-block I - theta0 theta0^T):"]
+    if args.latex or args.format == "markdown":
+        for M, bn, e in items:
+            lines.append(f"$$\\nabla_{{{M}}}\\big|_{{{bn}}} = {latex(e)}$$")
+    else:
+        for M, bn, e in items:
+            lines.append(f"  grad_{M}[{bn}] = {sp.sstr(e)}")
+    return "\n".join(lines), 0
+
+
+COMMANDS = {"check": cmd_check, "curve": cmd_curve, "finetune": cmd_finetune, "derive": cmd_derive}
 
 
 def run(args):

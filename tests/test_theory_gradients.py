@@ -7,13 +7,13 @@ import sympy as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from test_theory_helpers import embed, orthonormal_pair, rationals
+from test_theory_helpers import orthonormal_pair, rationals
 from theory.gradients import (OBJECTIVE_NAMES, SUBSETS, flow_lambdified, gradient,
                               separate_substitution)
 from theory.manifold import BASIS_SQNORM, basis_matrix
 from theory.objectives import objective
-from theory.symbols import (INV_KEYS, K, MERGED_COORDS, N, PRETRAINED, Q, SEPARATE_COORDS, a,
-                            alpha, b, beta, c, d, h, lam, m, q, sigma2)
+from theory.symbols import (INV_KEYS, K, N, PRETRAINED, Q, SEPARATE_COORDS, a, alpha, b, d,
+                            lam, m, sigma2)
 
 SEP_KEYS = {"00": "0,0", "tt": "t0,t0", "ty": "t0,y", "yt": "y,t0", "yy": "y,y", "p": "perp"}
 
@@ -49,7 +49,6 @@ def test_alpha_coefficient_is_polynomial_and_metric_weighted(obj):
     res = gradient(obj, "all", "merged")
     coef = res.matrices["W"]["perp"]
     assert sp.cancel(coef * (d - 1) - sp.diff(objective(obj), alpha)) == 0
-    num, _ = sp.fraction(sp.cancel(coef))
     _, den = sp.fraction(sp.cancel(coef))
     assert not den.has(d - 1) and sp.Poly(den, d).eval(1) != 0
 

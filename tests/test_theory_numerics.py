@@ -2,9 +2,7 @@
 at random concrete sizes d in 2..5, shot counts up to 20 and random manifold points."""
 from __future__ import annotations
 
-import numpy as np
 import pytest
-import sympy as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 

@@ -2,7 +2,6 @@
 with a numerical integration of the symbolic flow."""
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import sympy as sp
 from hypothesis import given, settings
@@ -11,7 +10,7 @@ from hypothesis import strategies as st
 from test_theory_helpers import embed, orthonormal_pair, rationals
 from theory import optima
 from theory.gradients import OBJECTIVE_NAMES, flow_lambdified, gradient
-from theory.objectives import fs, pretrain_loss, zs, zsfs
+from theory.objectives import fs, pretrain_loss, zs
 from theory.symbols import (MERGED_COORDS, PRETRAINED, N, a, alpha, b, beta, c, d, h, lam,
                             m, q, sigma2)
 

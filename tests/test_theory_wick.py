@@ -1,8 +1,6 @@
 """The symbolic-d Wick engine against brute-force coordinate expansion at concrete d."""
 from __future__ import annotations
 
-import itertools
-
 import sympy as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st

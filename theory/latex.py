@@ -83,6 +83,18 @@ def _sym_latex(expr) -> str:
     return sp.latex(expr, symbol_names=SYMBOL_NAMES)
 
 
+@functools.lru_cache(maxsize=None)
+def _tidy(coef: sp.Expr) -> sp.Expr:
+    """Readable but cheap normal form: full factorisation for small coefficients; large ones
+    (and the many-variable separate-form coefficients, where multivariate factoring costs
+    up to a minute) only get their common content pulled out."""
+    num, den = sp.fraction(coef)
+    if len(sp.Add.make_args(num)) <= 40 and len(coef.free_symbols) <= 11:
+        return sp.factor(coef)
+    return sp.factor_terms(num) / sp.factor(den)
+
+
+@functools.lru_cache(maxsize=None)
 def _gradient_latex(name: str) -> str:
     parts = name.split(".")
     if len(parts) != 5:
@@ -97,7 +109,7 @@ def _gradient_latex(name: str) -> str:
                          f"trained: {sorted(res.matrices)}")
     terms = []
     for basis, coef in res.matrices[mat].items():
-        coef = sp.factor(coef)
+        coef = _tidy(coef)
         if coef == 0:
             continue
         terms.append(rf"\left({_sym_latex(coef)}\right) {BASIS_LATEX[basis]}")

@@ -32,8 +32,8 @@ import functools
 
 import sympy as sp
 
-from .symbols import (N, PRETRAINED, a, alpha, b, beta, c, d, h, kappa, lam, m, n, q,
-                      rho, sigma2)
+from .symbols import (N, PRETRAINED, a, alpha, b, beta, d, h, kappa, lam, m, n, q, rho,
+                      sigma2)
 from .wick import expect_polynomial
 
 __all__ = ["expected_loss", "expected_loss_numerator", "sphere_loss", "pretrain_loss",

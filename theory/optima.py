@@ -16,8 +16,7 @@ import sympy as sp
 from .gradients import gradient
 from .manifold import merged_V, merged_W
 from .objectives import fs, pretrain_loss, zs, zsfs
-from .symbols import (MERGED_COORDS, PRETRAINED, N, a, alpha, b, beta, c, d, h, lam, m,
-                      q, sigma2)
+from .symbols import MERGED_COORDS, PRETRAINED, a, alpha, b, beta, c, d, h, q
 
 __all__ = ["pretrain_c_star", "pretrain_min_loss", "pretrain_gradient_at_optimum",
            "zs_v_optimum", "zs_v_min_loss", "zs_independent_of", "zsfs_v_optimum",

@@ -58,3 +58,29 @@ def embed_task(d_: int):
     if d_ >= 2:
         tp[1] = 1.0
     return t0, tp
+
+
+_LOSS_GENS = None
+
+
+def _loss_poly():
+    """``(n+1)^2 L_n`` as a ``Poly`` over ``QQ`` in ``a b q alpha beta h kappa rho d n sigma2``."""
+    global _LOSS_GENS
+    if _LOSS_GENS is None:
+        from theory.objectives import expected_loss_numerator
+        from theory.symbols import a, alpha, b, beta, h, kappa, n, q, rho
+        from theory.symbols import d as d_, sigma2 as s2_
+        gens = (a, b, q, alpha, beta, h, kappa, rho, d_, n, s2_)
+        _LOSS_GENS = (gens, sp.Poly(expected_loss_numerator(), *gens, domain="QQ"))
+    return _LOSS_GENS
+
+
+def exact_loss(coords: dict, kappa_, rho_, d_: int, n_: int, sigma2_) -> sp.Rational:
+    """``L_n`` at rational reduced coordinates ``coords`` (keys ``a b q alpha beta h``),
+    exactly: the derived numerator polynomial evaluated over ``QQ``, divided by ``(n+1)^2``."""
+    gens, P = _loss_poly()
+    vals = [sp.nsimplify(coords[g.name]) if isinstance(coords[g.name], float) else coords[g.name]
+            for g in gens[:6]]
+    vals += [sp.sympify(kappa_), sp.sympify(rho_), sp.Integer(d_), sp.Integer(n_),
+             rational(sigma2_) if isinstance(sigma2_, float) else sp.sympify(sigma2_)]
+    return P.eval(dict(zip(gens, vals))) / sp.Integer(n_ + 1) ** 2

@@ -1,0 +1,77 @@
+"""Fine-tuned models and their exact test-error curves.
+
+Conventions: token ``z = (1, x, y)``, normalisation by ``n+1``, ``W`` acting on the query
+(``M = W^T`` in row-token code).  A method is ``pretrained`` or ``OBJECTIVE-SUBSET``
+(``zs-all``, ``zs-v``, ``zs-w``, ``zsfs-all``, ``zsfs-v``, ``zsfs-w``); a fine-tuned model
+is the end point of the exact population gradient flow from the pretrained point
+(:func:`numerics.flow.gradient_flow`, merged form).  Tasks (``theta0 = e_1``,
+``theta_perp = e_2``): ``target`` ``theta0``, ``negated`` ``-theta0``, ``orthogonal``
+``theta_perp``, ``sphere`` the average over ``theta ~ U(S^{d-1})``.
+"""
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+import numerics
+from numerics.flow import gradient_flow, pretrained_c
+from numerics.manifold import merged_point
+
+from .claims.base import Config
+
+__all__ = ["METHODS", "TASKS", "endpoint", "model", "curve", "task_vector"]
+
+METHODS = {"pretrained": None, "zs-all": ("zs", "all"), "zs-v": ("zs", "v"), "zs-w": ("zs", "w"),
+           "zsfs-all": ("zsfs", "all"), "zsfs-v": ("zsfs", "v"), "zsfs-w": ("zsfs", "w")}
+TASKS = ("target", "negated", "orthogonal", "sphere")
+
+
+@functools.lru_cache(maxsize=256)
+def _flow(objective, train, cfg: Config):
+    return gradient_flow(objective, train, cfg.d, cfg.m, cfg.N, cfg.sigma2, cfg.lam)
+
+
+def endpoint(method: str, cfg: Config):
+    """``(coords, flow)``: the merged reduced coordinates of the model and the
+    :class:`numerics.flow.FlowResult` (``None`` for ``pretrained``)."""
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
+    if cfg.m < 1:
+        raise ValueError("m must be >= 1: with m = 0 pretraining does not determine c")
+    if METHODS[method] is None:
+        c = pretrained_c(cfg.d, cfg.m, cfg.sigma2)
+        return {"a": 0.0, "b": 1.0, "q": 0.0, "alpha": c, "beta": c, "h": 0.0}, None
+    fl = _flow(*METHODS[method], cfg)
+    return dict(fl.final), fl
+
+
+def model(method: str, cfg: Config):
+    """``(V, W)`` of the model, with ``theta0 = e_1``."""
+    coords, _ = endpoint(method, cfg)
+    t0 = np.zeros(cfg.d)
+    t0[0] = 1.0
+    return merged_point(coords, t0)
+
+
+def task_vector(task: str, d: int) -> np.ndarray | None:
+    """The task vector for ``target``/``negated``/``orthogonal``; ``None`` for ``sphere``."""
+    if task not in TASKS:
+        raise ValueError(f"task must be one of {', '.join(TASKS)}, got {task!r}")
+    if task == "sphere":
+        return None
+    if task == "orthogonal" and d < 2:
+        raise ValueError("task: orthogonal needs d >= 2 (no unit vector is orthogonal to theta0 when d = 1)")
+    th = np.zeros(d)
+    th[1 if task == "orthogonal" else 0] = -1.0 if task == "negated" else 1.0
+    return th
+
+
+def curve(method: str, task: str, cfg: Config, shots: tuple[int, int]) -> list[float]:
+    """Exact ``n``-shot test error ``L_n`` for ``n = shots[0] .. shots[1]`` inclusive."""
+    theta = task_vector(task, cfg.d)
+    V, W = model(method, cfg)
+    lo, hi = shots
+    if theta is None:
+        return [numerics.pretrain_loss(V, W, k, cfg.sigma2) for k in range(lo, hi + 1)]
+    return [numerics.expected_loss(V, W, theta, k, cfg.sigma2) for k in range(lo, hi + 1)]
