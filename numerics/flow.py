@@ -545,8 +545,10 @@ def _setup(objective, train, d, m, N, sigma2, lam, form, theta0):
     return _Problem(objective, train, form, d, N, sigma2, lam, theta0), c, (objective, train, form, d, m, N, sigma2, lam)
 
 
-def _integrate(pb, x0, t0, t_max, gtol, method, rtol, atol, fast):
-    """One ``solve_ivp`` run with the terminal gradient-norm event; returns (t, y, hit, msg)."""
+def _integrate(pb, x0, t0, t_max, gtol, method, rtol, atol, fast, deadline):
+    """``solve_ivp`` with the terminal gradient-norm event, in time chunks ``[t0, 10 t0]``
+    (starting from ``t0 = 1``) up to ``t_max`` so that the wall-clock ``deadline`` can be
+    honoured between chunks.  Returns ``(t, y, hit, message)``."""
     rhs = pb.rhs_fast if fast else pb.rhs
     norm = pb.grad_norm_fast if fast else pb.grad_norm
     target = 0.5 * gtol if fast else gtol  # the fast path aims lower, the exact check decides
@@ -555,19 +557,35 @@ def _integrate(pb, x0, t0, t_max, gtol, method, rtol, atol, fast):
         return norm(x) - target
     event.terminal = True
     event.direction = -1
-    sol = solve_ivp(rhs, (t0, t_max), x0, method=method, rtol=rtol, atol=atol, events=event)
-    msg = sol.message if sol.status >= 0 else f"integration failed: {sol.message}"
-    return sol.t, sol.y, sol.status == 1, msg
+    ts, ys = [np.array([t0])], [x0[:, None]]
+    t, x = t0, x0
+    while True:
+        t_next = min(t_max, max(10.0 * t, 1.0))
+        sol = solve_ivp(rhs, (t, t_next), x, method=method, rtol=rtol, atol=atol, events=event)
+        ts.append(sol.t[1:])
+        ys.append(sol.y[:, 1:])
+        t, x = float(sol.t[-1]), sol.y[:, -1]
+        if sol.status < 0:
+            return np.concatenate(ts), np.hstack(ys), False, f"integration failed: {sol.message}"
+        if sol.status == 1:
+            return np.concatenate(ts), np.hstack(ys), True, "gradient norm reached gtol"
+        if t >= t_max:
+            return np.concatenate(ts), np.hstack(ys), False, "time cap t_max reached"
+        if time.perf_counter() > deadline:
+            return np.concatenate(ts), np.hstack(ys), False, f"wall-clock cap reached at t = {t:.3g}"
 
 
 def gradient_flow(objective, train, d, m, N, sigma2=0.0, lam=1.0, form="merged",
                   gtol=DEFAULT_GTOL, t_max=DEFAULT_T_MAX, theta0=None, method="LSODA",
-                  rtol=1e-9, atol=1e-12, max_points=50, rhs="fast") -> FlowResult:
+                  rtol=1e-9, atol=1e-12, max_points=50, rhs="fast",
+                  max_wall=30.0) -> FlowResult:
     """Exact population gradient flow ``dx_c/dt = -<G, B_c>/<B_c, B_c>`` (trainable ``c``)
     from the pretrained point, integrated with ``scipy.integrate.solve_ivp``.
 
     Stops when the Frobenius norm of the projected trainable gradient reaches ``gtol``
-    (terminal event) or at ``t_max``; ``converged`` says which.  ``theta0`` defaults to
+    (terminal event), at the flow time ``t_max`` or, checked between time chunks
+    ``[t, 10 t]``, after about ``max_wall`` seconds; ``converged`` says which and
+    ``message`` why.  ``theta0`` defaults to
     ``e_1`` (the reduced flow does not depend on it).
 
     ``rhs='exact'`` evaluates the full numerics gradient at every right-hand-side call.
@@ -587,6 +605,7 @@ def gradient_flow(objective, train, d, m, N, sigma2=0.0, lam=1.0, form="merged",
         raise ValueError("max_points must be >= 2")
     if method not in ("LSODA", "BDF", "Radau", "RK45", "DOP853", "RK23"):
         raise ValueError(f"method must be a scipy.integrate.solve_ivp method name, got {method!r}")
+    max_wall = _check_pos_real("max_wall", max_wall)
     if rhs not in ("exact", "fast"):
         raise ValueError(f"rhs must be 'exact' or 'fast', got {rhs!r}")
     pb, c, (objective, train, form, d, m, N, sigma2, lam) = _setup(
@@ -600,9 +619,11 @@ def gradient_flow(objective, train, d, m, N, sigma2=0.0, lam=1.0, form="merged",
         fast = rhs == "fast"
         if fast:
             pb.interp = _interpolant(objective, d, N, sigma2, lam, pb.t)
-        ts, ys, hit, msg = _integrate(pb, x0, 0.0, t_max, gtol, method, rtol, atol, fast)
-        if fast and pb.grad_norm(ys[:, -1]) > gtol and ts[-1] < t_max and not msg.startswith("integration failed"):
-            t2, y2, hit, msg2 = _integrate(pb, ys[:, -1], ts[-1], t_max, gtol, method, rtol, atol, False)
+        deadline = start + max_wall
+        ts, ys, hit, msg = _integrate(pb, x0, 0.0, t_max, gtol, method, rtol, atol, fast, deadline)
+        if fast and hit and pb.grad_norm(ys[:, -1]) > gtol:
+            t2, y2, hit, msg2 = _integrate(pb, ys[:, -1], ts[-1], t_max, gtol, method, rtol, atol, False,
+                                           deadline)
             ts, ys = np.concatenate([ts, t2[1:]]), np.hstack([ys, y2[:, 1:]])
             msg = f"{msg}; exact polish: {msg2}"
     x_end = ys[:, -1]

@@ -149,6 +149,10 @@ def main(argv=None) -> int:
     except OSError as exc:
         print(f"{PROG}: error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), file=sys.stderr)
         return 2
+    except Exception as exc:  # a bug: still one line, never a traceback
+        msg = " ".join(str(exc).split())[:300]
+        print(f"{PROG}: internal error: {type(exc).__name__}: {msg}", file=sys.stderr)
+        return 1
     try:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
         sys.stdout.flush()

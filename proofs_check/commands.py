@@ -43,6 +43,7 @@ def cmd_curve(args):
     lo, hi = args.shots
     if hi - lo > 10_000:
         raise ValueError("shots: at most 10001 values per call")
+    models.task_vector(args.task, cfg.d)  # reject a bad task before any flow runs
     coords, flow = models.endpoint(args.method, cfg)
     errors = models.curve(args.method, args.task, cfg, (lo, hi))
     shots = list(range(lo, hi + 1))

@@ -53,7 +53,7 @@ import sympy as sp
 from .manifold import BASIS_NAMES, InvMat, separate_K, separate_Q
 from .objectives import objective_fraction
 from .symbols import (K_COORDS, MERGED_COORDS, Q_COORDS, SEPARATE_COORDS, N, a, alpha,
-                      b, beta, d, h, lam, m, q, sigma2)
+                      b, beta, d, h, lam, m, q, sigma2, to_expr)
 
 __all__ = ["GradientResult", "gradient", "merged_gradient_invmats", "merged_gradient_numerators", "separate_substitution",
            "flow_lambdified", "SUBSETS", "OBJECTIVE_NAMES", "PARAM_SYMBOLS"]
@@ -151,7 +151,7 @@ def gradient(obj: str, subset: str = "all", form: str = "merged") -> GradientRes
     else:
         coords = SEPARATE_COORDS
         sub = separate_substitution()
-        ssub = lambda e: sp.expand(sp.sympify(e).subs(sub, simultaneous=True))  # noqa: E731
+        ssub = lambda e: sp.expand(to_expr(e).subs(sub, simultaneous=True))  # noqa: E731
         inv = {}
         if "V" in trained:
             inv["V"] = gV.applyfunc(ssub)

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-from .symbols import INV_KEYS, K, Q, a, alpha, b, beta, d, h, q
+from .symbols import INV_KEYS, K, Q, a, alpha, b, beta, d, h, q, to_expr
 
 __all__ = ["InvMat", "BASIS_NAMES", "BASIS_SQNORM", "merged_V", "merged_W", "separate_K",
            "separate_Q", "basis_matrix", "embed", "embed_separate", "inv_to_list"]
@@ -58,7 +58,7 @@ class InvMat:
             if key == "p":
                 continue
             B[_IDX[key[0]], _IDX[key[1]]] = val
-        return cls(sp.ImmutableMatrix(B), sp.sympify(coords.get("p", 0)))
+        return cls(sp.ImmutableMatrix(B), to_expr(coords.get("p", 0)))
 
     def coords(self) -> dict:
         """Inverse of :meth:`from_coords`: dict over ``INV_KEYS``, including zeros."""
@@ -133,13 +133,13 @@ def basis_matrix(name: str, d_val: int, theta0) -> list[list[float]]:
 
 def inv_to_list(M: InvMat, d_val: int, theta0, subs: dict | None = None) -> list[list[float]]:
     """Evaluate an :class:`InvMat` (after ``subs``, must become numeric) at concrete ``d``."""
-    subs = {k: sp.sympify(v) for k, v in (subs or {}).items()}
+    subs = {k: to_expr(v) for k, v in (subs or {}).items()}
     subs.setdefault(d, sp.Integer(d_val))
     D = d_val + 2
     out = [[0.0] * D for _ in range(D)]
     for name, coef in M.named().items():
         # xreplace with numbers: exact (rational) evaluation, much faster than subs
-        val = float(sp.sympify(coef).xreplace(subs))
+        val = float(to_expr(coef).xreplace(subs))
         if val == 0.0:
             continue
         B = basis_matrix(name, d_val, theta0)

@@ -16,7 +16,7 @@ import sympy as sp
 from .gradients import gradient
 from .manifold import merged_V, merged_W
 from .objectives import fs, pretrain_loss, zs, zsfs
-from .symbols import MERGED_COORDS, PRETRAINED, a, alpha, b, beta, c, d, h, q
+from .symbols import MERGED_COORDS, PRETRAINED, a, alpha, b, beta, c, d, h, q, to_expr
 
 __all__ = ["pretrain_c_star", "pretrain_min_loss", "pretrain_gradient_at_optimum",
            "zs_v_optimum", "zs_v_min_loss", "zs_independent_of", "zsfs_v_optimum",
@@ -54,7 +54,7 @@ def pretrain_gradient_at_optimum(form: str = "merged") -> dict:
     res = gradient("pretrain", "all", form)
     point = dict(PRETRAINED if form == "merged" else PRETRAINED_SEPARATE)
     cs = pretrain_c_star()
-    return {M: {k: sp.cancel(sp.sympify(v).subs(point).subs(c, cs)) for k, v in co.items()}
+    return {M: {k: sp.cancel(to_expr(v).subs(point).subs(c, cs)) for k, v in co.items()}
             for M, co in res.matrices.items()}
 
 

@@ -74,5 +74,25 @@ __all__ = [
     "a", "b", "q", "alpha", "beta", "h", "kappa", "rho", "c", "d", "n", "N", "m",
     "sigma2", "lam", "MERGED_COORDS", "V_COORDS", "W_COORDS", "INV_KEYS", "K", "Q",
     "K_COORDS", "Q_COORDS", "SEPARATE_COORDS", "LOSS_SYMBOLS", "PRETRAINED",
-    "PRETRAINED_SEPARATE",
+    "PRETRAINED_SEPARATE", "to_expr",
 ]
+
+
+def to_expr(x) -> sp.Basic:
+    """An exact SymPy object from a SymPy object, an ``int``, a ``fractions.Fraction`` or a
+    ``float`` (kept as ``sp.Float``).  Strings are refused: iclft never parses a string into
+    an expression (no ``eval``, no ``sympify``)."""
+    from fractions import Fraction
+    import numbers
+
+    if isinstance(x, sp.Basic):
+        return x
+    if isinstance(x, bool) or isinstance(x, str):
+        raise TypeError(f"expected a number or a SymPy expression, got {type(x).__name__}")
+    if isinstance(x, numbers.Integral):
+        return sp.Integer(int(x))
+    if isinstance(x, Fraction):
+        return sp.Rational(x.numerator, x.denominator)
+    if isinstance(x, numbers.Real):
+        return sp.Float(float(x))
+    raise TypeError(f"expected a number or a SymPy expression, got {type(x).__name__}")

@@ -18,7 +18,7 @@ from theory.symbols import (PRETRAINED, N, a, alpha, b, beta, c, d, h, kappa, la
                             sigma2)
 
 from .. import models
-from .base import DEFAULT_CONFIG, Claim, Evidence, Outcome
+from .base import DEFAULT_CONFIG, Claim, Config, Evidence, Outcome
 from .grid import FLOW_GRID, GRID, exact, exact_loss, num
 from .zero_shot import TASKS_KR
 
@@ -191,12 +191,37 @@ def _tradeoff(method: str) -> Outcome:
     ev.append(Evidence("numeric", "NumPy curve at the default end point agrees with the symbolic L_N",
                        abs(tN - rows[0]["target_N"]) < 1e-9 * max(1.0, abs(tN)) and tN < vN,
                        {"target_N": tN, "target_N_v_only": vN}))
+    if method == "zsfs-all":
+        ev.append(_noise_free_divergence())
     better = sum(x < 0 for x in neg)
     region = (f"on -theta0 (reported, not asserted): the large-n error is below the pretrained one on {better}/{len(neg)} "
               f"configs and above it on {len(neg) - better}")
     if bad_t or bad_p:
         region += f"; target fails at {len(bad_t)} configs, theta_perp fails at {len(bad_p)} configs"
     return Outcome(ev, grid=rows, region=region)
+
+
+def _noise_free_divergence() -> Evidence:
+    """Reported finding: at sigma2 = 0 the full ZS + FS flow has no finite limit."""
+    from numerics.flow import gradient_flow
+
+    cfg = Config(3, 10, 5, 0.0, 1.0)
+    runs = [gradient_flow("zsfs", "all", cfg.d, cfg.m, cfg.N, cfg.sigma2, cfg.lam, t_max=tm)
+            for tm in (1e2, 1e3, 1e4)]
+    a_s = [r.final["a"] for r in runs]
+    h_s = [r.final["h"] for r in runs]
+    ab = [max(abs(r.final["alpha"]), abs(r.final["beta"])) for r in runs]
+    growing = a_s[0] < a_s[1] < a_s[2] and h_s[0] < h_s[1] < h_s[2] and ab[2] < ab[1] < ab[0]
+    perp = _Linf(runs[-1].final, 0, 1, cfg)
+    return Evidence("numeric", "reported (not asserted): at sigma2 = 0 (d=3, m=10, N=5) the full ZS+FS flow does not "
+                    "converge: from t = 1e2 to 1e3 to 1e4, a and h keep growing, b decreases, alpha and beta shrink to 0 "
+                    "and the gradient norm decays like a power of t, so there is no finite-time limit to report; "
+                    "the orthogonal-task ICL is lost along the way", growing,
+                    {"a(t=1e2,1e3,1e4)": ", ".join(f"{x:.4g}" for x in a_s),
+                     "h(t)": ", ".join(f"{x:.4g}" for x in h_s),
+                     "max|alpha|,|beta| (t)": ", ".join(f"{x:.2g}" for x in ab),
+                     "grad_norm(t)": ", ".join(f"{r.grad_norm:.2g}" for r in runs),
+                     "perp_limit_at_t=1e4": perp, "pretrained_perp_limit": (1 - runs[0].c) ** 2})
 
 
 CLAIMS = [

@@ -17,7 +17,7 @@ from numerics.manifold import merged_point, separate_point
 from theory import gradient
 from theory.gradients import OBJECTIVE_NAMES, SUBSETS
 from theory.manifold import basis_matrix
-from theory.symbols import INV_KEYS, K, N, Q, a, alpha, b, beta, d, h, lam, m, q, sigma2
+from theory.symbols import INV_KEYS, K, N, Q, a, alpha, b, beta, d, h, lam, m, q, sigma2, to_expr
 
 from .base import Claim, Config, Evidence, Outcome
 from .grid import rational
@@ -59,7 +59,7 @@ def symbolic_full_gradient(obj, subset, form, cfg, coords, theta0):
     for M, co in res.matrices.items():
         G = np.zeros((cfg.d + 2, cfg.d + 2))
         for name, expr in co.items():
-            G += float(sp.sympify(expr).xreplace(sub)) * np.array(basis_matrix(name, cfg.d, theta0))
+            G += float(to_expr(expr).xreplace(sub)) * np.array(basis_matrix(name, cfg.d, theta0))
         out[M] = G
     return out
 

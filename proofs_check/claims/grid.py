@@ -11,7 +11,7 @@ import itertools
 import numpy as np
 import sympy as sp
 
-from theory.symbols import N, d, lam, m, sigma2
+from theory.symbols import N, d, lam, m, sigma2, to_expr
 
 from .base import Config
 
@@ -21,11 +21,12 @@ __all__ = ["GRID", "FLOW_GRID", "exact", "exact_subs", "num", "rational", "embed
 GRID = [Config(dd, mm, NN, s2, ll) for dd, mm, NN, s2, ll in itertools.product(
     (2, 3, 5, 10), (5, 20, 40), (5, 20), (0.0, 0.1, 0.5), (1.0, 4.0))]
 
-#: claims that need a gradient-flow end point (each flow is integrated): 12 configurations
+#: claims that need a gradient-flow end point (each flow is integrated): 6 configurations,
+#: all with sigma2 > 0 (at sigma2 = 0 the full ZS + FS flow has no finite limit; the
+#: claims report that case separately)
 FLOW_GRID = [Config(dd, mm, NN, s2, ll) for dd, mm, NN, s2, ll in (
-    (5, 20, 20, 0.1, 1.0), (2, 20, 20, 0.1, 1.0), (3, 10, 5, 0.0, 1.0), (10, 40, 20, 0.5, 1.0),
-    (5, 5, 5, 0.1, 1.0), (5, 40, 40, 0.0, 1.0), (3, 20, 10, 0.5, 4.0), (8, 20, 20, 0.1, 0.5),
-    (2, 5, 20, 0.5, 1.0), (5, 20, 20, 1.0, 1.0), (4, 30, 10, 0.1, 2.0), (6, 10, 30, 0.2, 1.0))]
+    (5, 20, 20, 0.1, 1.0), (2, 20, 20, 0.1, 1.0), (10, 40, 20, 0.5, 1.0), (3, 20, 10, 0.5, 4.0),
+    (8, 20, 20, 0.1, 0.5), (4, 30, 10, 0.1, 2.0))]
 
 
 def rational(x: float) -> sp.Rational:
@@ -43,7 +44,7 @@ def exact(expr, cfg: Config, extra: dict | None = None):
     sub = exact_subs(cfg)
     if extra:
         sub.update(extra)
-    return sp.cancel(sp.sympify(expr).subs(sub))
+    return sp.cancel(to_expr(expr).subs(sub))
 
 
 def num(expr, cfg: Config, extra: dict | None = None) -> float:
@@ -81,6 +82,6 @@ def exact_loss(coords: dict, kappa_, rho_, d_: int, n_: int, sigma2_) -> sp.Rati
     gens, P = _loss_poly()
     vals = [sp.nsimplify(coords[g.name]) if isinstance(coords[g.name], float) else coords[g.name]
             for g in gens[:6]]
-    vals += [sp.sympify(kappa_), sp.sympify(rho_), sp.Integer(d_), sp.Integer(n_),
-             rational(sigma2_) if isinstance(sigma2_, float) else sp.sympify(sigma2_)]
+    vals += [to_expr(kappa_), to_expr(rho_), sp.Integer(d_), sp.Integer(n_),
+             rational(sigma2_) if isinstance(sigma2_, float) else to_expr(sigma2_)]
     return P.eval(dict(zip(gens, vals))) / sp.Integer(n_ + 1) ** 2

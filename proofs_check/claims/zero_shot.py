@@ -16,7 +16,7 @@ from numerics.flow import full_matrix_flow, gradient_flow
 from theory import gradient, optima
 from theory.objectives import expected_loss, sphere_loss, zs
 from theory.symbols import (PRETRAINED, PRETRAINED_SEPARATE, a, alpha, b, beta, c, d, h,
-                            kappa, n, q, rho, sigma2)
+                            kappa, n, q, rho, sigma2, to_expr)
 
 from .. import models
 from .base import DEFAULT_CONFIG, Claim, Evidence, Outcome
@@ -129,7 +129,7 @@ def check_w_only_stationary() -> Outcome:
     for form, subs, point in (("merged", ("w",), PRETRAINED), ("separate", ("kq", "k", "q"), PRETRAINED_SEPARATE)):
         for s in subs:
             fl = gradient("zs", s, form).flow
-            flows_zero &= all(sp.simplify(sp.sympify(v).subs(point)) == 0 for v in fl.values())
+            flows_zero &= all(sp.simplify(to_expr(v).subs(point)) == 0 for v in fl.values())
     ev.append(Evidence("symbolic", "the reduced flow field of ZS vanishes at the pretrained point for "
                        "W-only, K-only, Q-only and KQ training", flows_zero))
     rng = np.random.default_rng(4)
