@@ -577,7 +577,7 @@ def _integrate(pb, x0, t0, t_max, gtol, method, rtol, atol, fast, deadline):
 
 def gradient_flow(objective, train, d, m, N, sigma2=0.0, lam=1.0, form="merged",
                   gtol=DEFAULT_GTOL, t_max=DEFAULT_T_MAX, theta0=None, method="LSODA",
-                  rtol=1e-9, atol=1e-12, max_points=50, rhs="fast",
+                  rtol=1e-11, atol=1e-14, max_points=50, rhs="fast",
                   max_wall=30.0) -> FlowResult:
     """Exact population gradient flow ``dx_c/dt = -<G, B_c>/<B_c, B_c>`` (trainable ``c``)
     from the pretrained point, integrated with ``scipy.integrate.solve_ivp``.

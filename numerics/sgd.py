@@ -264,7 +264,7 @@ def sgd_finetune(objective, train, d, m, N, sigma2=0.0, lam=1.0, lr=0.01, steps=
             hist_coords.append(coords_of(v, mats))
             hist_loss.append(ema)
             if bar is not None:
-                bar.set_postfix(loss=f"{ema:.4g}")
+                bar.set_postfix(loss=f"{ema:.4g}", refresh=False)
     wall = time.perf_counter() - start
     if bar is not None:
         bar.close()

@@ -94,7 +94,7 @@ def cmd_finetune(args):
             ("loss", f"{fl.loss_start:.9g} -> {fl.loss_end:.9g}")]
     rows += [(f"final {k}", f"{v:.9g}") for k, v in fl.final.items()]
     if fl.final_separate:
-        rows += [(f"final {k}", f"{v:.9g}") for k, v in fl.final_separate.items()]
+        rows += [(f"final {k}", f"{v:.9g}") for k, v in fl.final_separate.items() if k not in fl.final]
     rows += [(f"invariant {k}", f"{fl.invariant_start[k]:.9g} -> {fl.invariant_end[k]:.9g}")
              for k in fl.invariant_start]
     rows.append(("trajectory", f"{summary['points']} samples, grad norm {summary['grad_norm'][0]:.3e} -> "

@@ -71,7 +71,8 @@ def render_claims(results: list[ClaimResult], seconds: float, fmt: str) -> str:
         lines = ["| claim | status | evidence | grid |", "|---|---|---|---|"]
         for r in results:
             ev = "<br>".join(
-                f"{'✔' if e.passed else '✘'} [{e.kind}] {e.description}" for e in r.evidence)
+                f"{'✔' if e.passed else '✘'} [{e.kind}] {e.description}"
+                + (f" ({_details_text(e.details)})" if _details_text(e.details) else "") for e in r.evidence)
             if r.error:
                 ev = f"error: {r.error}"
             if r.region:

@@ -20,7 +20,7 @@ from theory.symbols import (PRETRAINED, N, a, alpha, b, beta, c, d, h, kappa, la
 from .. import models
 from .base import DEFAULT_CONFIG, Claim, Config, Evidence, Outcome
 from .grid import FLOW_GRID, GRID, exact, exact_loss, num
-from .zero_shot import TASKS_KR
+from .zero_shot import TASKS_KR, sgd_evidence
 
 __all__ = ["CLAIMS", "large_n_limit"]
 
@@ -92,6 +92,7 @@ def check_v_optimum() -> Outcome:
                        "closed-form (a, b) to 1e-6", worst < 1e-6,
                        {"max_abs_error": worst, "default_a": rows[0]["a"], "default_b": rows[0]["b"],
                         "default_c*b": rows[0]["b"] * models.endpoint("pretrained", DEFAULT_CONFIG)[0]["alpha"]}))
+    ev.append(sgd_evidence("zsfs", "v", ("a", "b")))
     return Outcome(ev, grid=rows, disagreements=dis)
 
 

@@ -1,0 +1,583 @@
+"""The paper's figures, from the exact closed forms (lines) and SGD runs (markers).
+
+Conventions (THEORY.md section 1): token ``z = (1, x, y)``, ``S`` normalised by the token
+count ``n+1`` (the query is a token), ``yhat = e_y^T V S W z_q`` with the merged ``W``
+acting on the query (``M = W^T`` in row-token code).  Tasks: ``theta0 = e_1`` (target),
+``-theta0`` (negated), ``theta_perp = e_2`` (orthogonal).  Fine-tuned models are the end
+points of the exact population gradient flow (:mod:`proofs_check.models`).
+
+Figures (each written as ``NAME.png`` (150 dpi) and ``NAME.pdf``):
+
+1. ``icl_curves``: exact ``n``-shot error ``L_n`` for ``n = 0..40`` on the three tasks, for
+   every method of :data:`proofs_check.models.METHODS`; SGD-trained models
+   (:func:`numerics.sgd.sgd_finetune`, evaluated with the exact
+   :func:`numerics.expected_loss`) as markers.
+2. ``w_star``: the authors' ``w*(N) = c*b`` (FS-optimal ``b`` at the V-only ZS ``a``) and the
+   V-only ``ZS + lam FS`` optimum ``c*b``, both from the SymPy derivations of
+   :mod:`theory.optima`, against ``N = 0..60``.
+3. ``flow_trajectories``: ``a(t)`` and ``alpha(t)`` along the exact gradient flows.
+4. ``pretrained_threshold``: the pretrained curve on the target for several ``d`` with the
+   threshold of claim 2, ``n + 1 = c d (1 + sigma2)/(2 - c)``.
+
+Each ``*_data`` function returns the plotted numbers (a dict); each ``draw_*`` turns them
+into a :class:`matplotlib.figure.Figure` (no pyplot, so no global backend state: the
+figures are rendered by the Agg canvas).  :func:`make_figures` writes every file through
+:class:`proofs_check.atomic.atomic_path`, so an interrupted run leaves no partial file.
+"""
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+
+import numerics
+from numerics.flow import gradient_flow, pretrained_c
+
+from .atomic import atomic_path
+from .claims.base import Config, DEFAULT_CONFIG
+from .models import METHODS, endpoint, model, task_vector
+
+__all__ = ["FIGURES", "SHOTS", "SGD_SETTINGS", "LABELS", "make_figures",
+           "icl_curves_data", "w_star_data", "flow_trajectories_data", "pretrained_threshold_data",
+           "draw_icl_curves", "draw_w_star", "draw_flow_trajectories", "draw_pretrained_threshold",
+           "save_figure", "summary", "render_summary", "figures_command"]
+
+FIGURES = ("icl_curves", "w_star", "flow_trajectories", "pretrained_threshold")
+SHOTS = (0, 40)
+SGD_SHOTS = tuple(range(0, 41, 5))
+CURVE_TASKS = ("target", "negated", "orthogonal")
+TASK_TITLES = {"target": r"target task $\theta_0$", "negated": r"negated task $-\theta_0$",
+               "orthogonal": r"orthogonal task $\theta_\perp$"}
+LABELS = {"pretrained": "pretrained", "zs-all": "ZS-all", "zs-v": "ZS-V", "zs-w": "ZS-W",
+          "zsfs-all": "ZS+FS-all", "zsfs-v": "ZS+FS-V", "zsfs-w": "ZS+FS-W"}
+STYLE = {  # colour, line style, marker
+    "pretrained": ("black", "-", None),
+    "zs-all": ("tab:red", "-", "o"),
+    "zs-v": ("tab:blue", "-", "s"),
+    "zs-w": ("tab:green", (0, (1, 1.5)), "^"),
+    "zsfs-all": ("tab:orange", "--", "D"),
+    "zsfs-v": ("tab:purple", "--", "v"),
+    "zsfs-w": ("tab:brown", "--", "P"),
+}
+#: SGD settings at the default d = 5: (learning rate, steps); batch 64, Polyak averaging of
+#: the last half.  The rate is scaled by 63/((d+2)(d+4)) for other d (the curvature of
+#: ZS in V grows like (d+2)(d+4)) and halved on divergence.  ZS+FS-W has a flat direction
+#: (alpha -> 0 while h grows; the exact flow needs t ~ 4e3), hence its large rate.
+SGD_SETTINGS = {"zs-all": (0.02, 4000), "zs-v": (0.01, 3000), "zs-w": (0.01, 1000),
+                "zsfs-all": (0.02, 6000), "zsfs-v": (0.01, 3000), "zsfs-w": (0.2, 6000)}
+SGD_BATCH = 64
+TRAJ_METHODS = ("zs-all", "zs-v", "zsfs-all", "zsfs-v", "zsfs-w")
+THRESHOLD_DS = (2, 5, 10, 20)
+#: N starts at 1: at N = 0 the label slot is empty (z_q[y] = 0), FS does not depend on b and
+#: the derived c*b formula only gives its N -> 0 limit, not an optimum.
+W_STAR_NS = (1, 60)
+DPI = 150
+
+
+# ----------------------------------------------------------------------------- checks
+def _check_cfg(cfg) -> Config:
+    if cfg is None:
+        return DEFAULT_CONFIG
+    if not isinstance(cfg, Config):
+        raise ValueError(f"cfg must be a proofs_check.claims.base.Config, got {type(cfg).__name__}")
+    for name in ("d", "m", "N"):
+        v = getattr(cfg, name)
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
+            raise ValueError(f"{name} must be an integer, got {v!r}")
+    for name in ("sigma2", "lam"):
+        v = getattr(cfg, name)
+        if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) or not math.isfinite(v):
+            raise ValueError(f"{name} must be a finite number, got {v!r}")
+        if v < 0:
+            raise ValueError(f"{name} must be >= 0, got {v!r}")
+    if cfg.d < 2:
+        raise ValueError(f"d must be >= 2 for the figures (the orthogonal task needs it), got {cfg.d}")
+    if cfg.m < 1:
+        raise ValueError(f"m must be >= 1 (with m = 0 pretraining does not determine c), got {cfg.m}")
+    if cfg.N < 0:
+        raise ValueError(f"N must be >= 0, got {cfg.N}")
+    return cfg
+
+
+def _check_bool(name, v) -> bool:
+    if not isinstance(v, bool):
+        raise ValueError(f"{name} must be a bool, got {v!r}")
+    return v
+
+
+def _cfg_text(cfg: Config) -> str:
+    return f"d={cfg.d}, m={cfg.m}, N={cfg.N}, $\\sigma^2$={cfg.sigma2:g}, $\\lambda$={cfg.lam:g}"
+
+
+def _bar(iterable, progress, desc, total=None):
+    if not progress:
+        return iterable
+    from tqdm import tqdm
+    return tqdm(iterable, desc=desc, total=total, unit="item", leave=False)
+
+
+# ----------------------------------------------------------------------------- figure 1
+def _sgd_run(method: str, cfg: Config, progress: bool, seed: int = 0) -> dict:
+    """One SGD fine-tuning run from the pretrained point (rate halved on divergence)."""
+    from numerics.sgd import sgd_finetune
+
+    objective, train = METHODS[method]
+    lr0, steps = SGD_SETTINGS[method]
+    lr = lr0 * min(1.0, 63.0 / ((cfg.d + 2) * (cfg.d + 4)))
+    last = None
+    for _ in range(6):
+        try:
+            with np.errstate(over="ignore", invalid="ignore"):
+                res = sgd_finetune(objective, train, cfg.d, cfg.m, cfg.N, cfg.sigma2, cfg.lam,
+                                   lr=lr, steps=steps, batch=SGD_BATCH, seed=seed, progress=progress)
+            return {"result": res, "lr": lr, "steps": steps}
+        except FloatingPointError as exc:
+            last = exc
+            lr /= 2.0
+    raise RuntimeError(f"SGD for {method} diverged at every rate tried: {last}")  # pragma: no cover
+
+
+def icl_curves_data(cfg: Config | None = None, sgd: bool = True, progress: bool = False,
+                    methods=tuple(METHODS), sgd_shots=SGD_SHOTS) -> dict:
+    """Exact ``L_n`` for ``n = 0..40`` per method and task (``exact[method][task]``), the
+    flow convergence of each method, and (``sgd=True``) the exact ``L_n`` of each SGD end
+    point at ``sgd_shots`` (``sgd[method][task]``) with the run's settings."""
+    cfg = _check_cfg(cfg)
+    _check_bool("sgd", sgd)
+    _check_bool("progress", progress)
+    for mth in methods:
+        if mth not in METHODS:
+            raise ValueError(f"methods: unknown method {mth!r}")
+    shots = list(range(SHOTS[0], SHOTS[1] + 1))
+    thetas = {t: task_vector(t, cfg.d) for t in CURVE_TASKS}
+    exact, conv = {}, {}
+    for mth in _bar(methods, progress, "exact curves"):
+        coords, fl = endpoint(mth, cfg)
+        V, W = model(mth, cfg)
+        exact[mth] = {t: [numerics.expected_loss(V, W, th, n, cfg.sigma2) for n in shots]
+                      for t, th in thetas.items()}
+        conv[mth] = {"coords": dict(coords),
+                     "converged": True if fl is None else bool(fl.converged),
+                     "grad_norm": 0.0 if fl is None else float(fl.grad_norm),
+                     "t_final": 0.0 if fl is None else float(fl.t_final)}
+    out = {"config": cfg.as_dict(), "shots": shots, "tasks": list(CURVE_TASKS), "methods": list(methods),
+           "exact": exact, "flow": conv, "sgd": None}
+    if sgd:
+        out["sgd"] = {}
+        for mth in methods:
+            if METHODS[mth] is None:
+                continue
+            t0 = time.perf_counter()
+            run = _sgd_run(mth, cfg, progress)
+            res = run["result"]
+            out["sgd"][mth] = {
+                "shots": list(sgd_shots),
+                **{t: [numerics.expected_loss(res.V, res.W, th, n, cfg.sigma2) for n in sgd_shots]
+                   for t, th in thetas.items()},
+                "coords": dict(res.coords), "off_manifold": float(res.off_manifold),
+                "loss_end": float(res.loss_end), "lr": run["lr"], "steps": run["steps"],
+                "batch": SGD_BATCH, "seconds": time.perf_counter() - t0,
+            }
+    return out
+
+
+def _positive_floor(values) -> float:
+    return max(min(v for v in values if v > 0), 1e-6)
+
+
+_LOG_TICKS = [k * 10.0 ** e for e in range(-4, 4) for k in (1, 2, 5)]
+
+
+def draw_icl_curves(data: dict):
+    from matplotlib.figure import Figure
+    from matplotlib.lines import Line2D
+    from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter
+
+    cfg = data["config"]
+    fig = Figure(figsize=(13.5, 5.0), layout="constrained")
+    axes = fig.subplots(1, len(data["tasks"]), sharey=True)
+    allv = [v for m in data["exact"].values() for vs in m.values() for v in vs]
+    if data["sgd"]:
+        allv += [v for m in data["sgd"].values() for t in data["tasks"] for v in m[t]]
+    lo, hi = _positive_floor(allv), max(allv)
+    for ax, task in zip(axes, data["tasks"]):
+        for mth in data["methods"]:
+            col, ls, mk = STYLE[mth]
+            lw = 2.6 if mth == "pretrained" else 1.7
+            ax.plot(data["shots"], data["exact"][mth][task], color=col, ls=ls, lw=lw,
+                    zorder=3 if mth == "zs-w" else 2)
+            if data["sgd"] and mth in data["sgd"]:
+                s = data["sgd"][mth]
+                ax.plot(s["shots"], s[task], ls="none", marker=mk, ms=6.5, mfc="none", mew=1.5, color=col,
+                        zorder=4)
+        ax.axhline(1 + cfg["sigma2"], color="0.5", lw=0.8, ls=":")
+        ax.axhline(cfg["sigma2"], color="0.5", lw=0.8, ls="-.")
+        ax.set_yscale("log")
+        ax.set_ylim(lo / 1.25, hi * 1.25)
+        ticks = [t for t in _LOG_TICKS if lo / 1.25 <= t <= hi * 1.25]
+        ax.yaxis.set_major_locator(FixedLocator(ticks))
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}"))
+        ax.yaxis.set_minor_formatter(NullFormatter())
+        ax.set_xlim(data["shots"][0] - 0.5, data["shots"][-1] + 0.5)
+        ax.set_xlabel("shots $n$ (demonstrations in the prompt)")
+        ax.set_title(TASK_TITLES[task])
+        ax.grid(True, which="major", alpha=0.3)
+        ax.grid(True, which="minor", alpha=0.12)
+        ax.axvline(cfg["N"], color="0.75", lw=0.8, ls="--", zorder=0)
+    axes[0].set_ylabel("test error $L_n$ (log scale)")
+    handles = [Line2D([], [], color=STYLE[m][0], ls=STYLE[m][1], lw=2.6 if m == "pretrained" else 1.7,
+                      marker=None if not data["sgd"] or m not in data["sgd"] else STYLE[m][2],
+                      mfc="none", mew=1.5,
+                      label=LABELS[m] + ("" if data["flow"][m]["converged"] else " (flow NOT converged)"))
+               for m in data["methods"]]
+    handles += [Line2D([], [], color="0.5", lw=0.8, ls=":", label=r"$1+\sigma^2$ (no information)"),
+                Line2D([], [], color="0.5", lw=0.8, ls="-.", label=r"$\sigma^2$ (noise floor)"),
+                Line2D([], [], color="0.75", lw=0.8, ls="--", label=f"fine-tuning shots N={cfg['N']}")]
+    fig.legend(handles=handles, loc="outside lower center", ncol=5, frameon=False, fontsize=10)
+    sub = "lines: exact population error of the gradient-flow limit"
+    if data["sgd"]:
+        sub += f"; open markers: SGD-trained models (batch {SGD_BATCH}, Polyak average), exact error"
+    c = Config(**cfg)
+    fig.suptitle(f"In-context learning after fine-tuning ({_cfg_text(c)})\n{sub}", fontsize=11)
+    return fig
+
+
+# ----------------------------------------------------------------------------- figure 2
+def _num(x):
+    import sympy as sp
+    if isinstance(x, (int, np.integer)):
+        return sp.Integer(int(x))
+    return sp.Float(float(x), 30)
+
+
+def w_star_data(cfg: Config | None = None, Ns=W_STAR_NS) -> dict:
+    """``w*(N) = c*b`` of :func:`theory.optima.fs_b_at_zs_a` and the V-only ``ZS + lam FS``
+    optimum ``c*b`` of :func:`theory.optima.zsfs_v_optimum` (at ``c = c*``, and its ``a``),
+    for ``N = Ns[0]..Ns[1]`` (``Ns[0] >= 1``), evaluated by substituting numbers into the
+    SymPy results."""
+    from theory import symbols as S
+    from theory.optima import fs_b_at_zs_a, zsfs_v_optimum
+
+    cfg = _check_cfg(cfg)
+    if len(Ns) != 2 or any(isinstance(x, bool) or not isinstance(x, (int, np.integer)) for x in Ns) \
+            or not 1 <= Ns[0] <= Ns[1]:
+        raise ValueError(f"Ns must be integers (lo, hi) with 1 <= lo <= hi (at N = 0 FS does not "
+                         f"depend on b, so there is no optimal b), got {Ns!r}")
+    c = pretrained_c(cfg.d, cfg.m, cfg.sigma2)
+    wexpr = fs_b_at_zs_a()["c*b"]
+    opt = zsfs_v_optimum()
+    bexpr, aexpr = opt[S.b], opt[S.a]
+    Nlist = list(range(int(Ns[0]), int(Ns[1]) + 1))
+    base = {S.d: _num(cfg.d), S.sigma2: _num(cfg.sigma2), S.lam: _num(cfg.lam), S.c: _num(c)}
+    w, cb, av = [], [], []
+    for n_ in Nlist:
+        sub = dict(base)
+        sub[S.N] = _num(n_)
+        w.append(float(wexpr.xreplace(sub)))
+        cb.append(float(c * bexpr.xreplace(sub)))
+        av.append(float(aexpr.xreplace(sub)))
+    return {"config": cfg.as_dict(), "c": c, "N": Nlist, "w_star": w, "zsfs_v_cb": cb, "zsfs_v_a": av,
+            "default_N": cfg.N}
+
+
+def draw_w_star(data: dict):
+    from matplotlib.figure import Figure
+
+    cfg = data["config"]
+    fig = Figure(figsize=(7.5, 5.0), layout="constrained")
+    ax = fig.subplots()
+    ax.plot(data["N"], data["w_star"], color="tab:blue", lw=2,
+            label=r"$w^*(N)=c\,b$: FS-optimal $b$ at the V-only ZS $a=1/(c(d+4))$")
+    ax.plot(data["N"], data["zsfs_v_cb"], color="tab:purple", lw=2, ls="--",
+            label=rf"$c\,b$ of the V-only ZS+$\lambda$FS optimum ($\lambda$={cfg['lam']:g}, $c=c^*$)")
+    ax.axhline(data["c"], color="0.3", lw=0.8, ls="-.", label=rf"pretrained $c\,b = c^* = {data['c']:.3f}$")
+    N0 = data["default_N"]
+    if data["N"][0] <= N0 <= data["N"][-1]:
+        i = data["N"].index(N0)
+        ax.axvline(N0, color="0.7", lw=0.8, ls="--", zorder=0)
+        ax.plot([N0], [data["w_star"][i]], "o", color="tab:blue", ms=7)
+        ax.plot([N0], [data["zsfs_v_cb"][i]], "o", color="tab:purple", ms=7)
+        ax.annotate(f"N={N0}: $w^*$={data['w_star'][i]:.3f}", (N0, data["w_star"][i]), textcoords="offset points",
+                    xytext=(-12, 12), ha="right", color="tab:blue", fontsize=9.5)
+        ax.annotate(f"ZS+FS-V: {data['zsfs_v_cb'][i]:.3f}", (N0, data["zsfs_v_cb"][i]),
+                    textcoords="offset points", xytext=(10, -16), ha="left", color="tab:purple", fontsize=9.5)
+    ax.set_xlabel("fine-tuning shots $N$")
+    ax.set_ylabel(r"optimal $c\,b$ (weight of the label-slot value)")
+    ax.set_xlim(data["N"][0], data["N"][-1])
+    ax.grid(True, alpha=0.3)
+    ax.legend(loc="lower right", fontsize=9)
+    c = Config(**cfg)
+    ax.set_title(f"Optimal value weight against N ({_cfg_text(c)})", fontsize=11)
+    return fig
+
+
+# ----------------------------------------------------------------------------- figure 3
+def flow_trajectories_data(cfg: Config | None = None, methods=TRAJ_METHODS, max_points: int = 400) -> dict:
+    """The exact gradient flows (merged form) of ``methods``: times and coordinates ``a``,
+    ``alpha`` (plus ``beta``, ``q``, ``h``, ``b``) along each, with its convergence."""
+    cfg = _check_cfg(cfg)
+    out = {"config": cfg.as_dict(), "methods": list(methods), "flows": {}}
+    for mth in methods:
+        if METHODS.get(mth) is None:
+            raise ValueError(f"methods: {mth!r} is not a fine-tuning method")
+        fl = gradient_flow(*METHODS[mth], cfg.d, cfg.m, cfg.N, cfg.sigma2, cfg.lam, max_points=max_points)
+        tr = fl.trajectory
+        names = list(tr["names"])
+        rec = {"t": tr["t"].tolist(), "converged": bool(fl.converged), "grad_norm": float(fl.grad_norm),
+               "t_final": float(fl.t_final), "final": dict(fl.final)}
+        for nm in names:
+            rec[nm] = tr["coords"][:, names.index(nm)].tolist()
+        out["flows"][mth] = rec
+    out["c"] = pretrained_c(cfg.d, cfg.m, cfg.sigma2)
+    return out
+
+
+def draw_flow_trajectories(data: dict):
+    from matplotlib.figure import Figure
+    from matplotlib.lines import Line2D
+
+    cfg = data["config"]
+    fig = Figure(figsize=(12.5, 5.0), layout="constrained")
+    axes = fig.subplots(1, 2)
+    # the start (t = 0) is drawn at the left edge t_lo (below 1e-5 the coordinates have not moved visibly)
+    positive_t = [t for f in data["flows"].values() for t in f["t"] if t > 0]
+    t_lo = max(10 ** math.floor(math.log10(min(positive_t))), 1e-5) if positive_t else 1e-5
+    t_hi = max([f["t_final"] for f in data["flows"].values()] + [1.0])
+    for ax, coord, lab in ((axes[0], "a", r"$a$ (value row on $x$: $v_x = a\,\theta_0$)"),
+                           (axes[1], "alpha", r"$\alpha$ (attention on $x$ orthogonal to $\theta_0$)")):
+        for mth in data["methods"]:
+            f = data["flows"][mth]
+            col, ls, _ = STYLE[mth]
+            t = np.asarray(f["t"])
+            y = np.asarray(f[coord])
+            keep = t > t_lo
+            # the start (t = 0) is drawn at the left edge, and the limit held to the right edge
+            tt = np.concatenate([[t_lo], t[keep], [t_hi * 3]])
+            yy = np.concatenate([[y[0]], y[keep], [y[-1]]])
+            ax.plot(tt, yy, color=col, ls=ls, lw=1.9)
+            ax.plot([f["t_final"]], [y[-1]], marker="o", color=col, ms=5)
+        ax.set_xscale("log")
+        ax.set_xlim(t_lo, t_hi * 3)
+        ax.set_xlabel("gradient-flow time $t$ (log scale; start at the left edge)")
+        ax.set_ylabel(lab)
+        ax.grid(True, which="major", alpha=0.3)
+    axes[1].axhline(data["c"], color="0.5", lw=0.8, ls=":")
+    axes[1].annotate(rf"pretrained $c^*={data['c']:.3f}$", (t_lo, data["c"]), textcoords="offset points",
+                     xytext=(4, 4), fontsize=9, color="0.35")
+    axes[0].set_title(r"value weight $a$ along the flow")
+    axes[1].set_title(r"attention weight $\alpha$ along the flow")
+    handles = []
+    for mth in data["methods"]:
+        f = data["flows"][mth]
+        tag = "converged" if f["converged"] else "NOT converged"
+        handles.append(Line2D([], [], color=STYLE[mth][0], ls=STYLE[mth][1], lw=1.9,
+                              label=f"{LABELS[mth]} ({tag}, |grad|={f['grad_norm']:.0e} at t={f['t_final']:.3g})"))
+    handles.append(Line2D([], [], ls="none", marker="o", color="0.3", label="end of the flow"))
+    fig.legend(handles=handles, loc="outside lower center", ncol=3, frameon=False, fontsize=9.5)
+    c = Config(**cfg)
+    fig.suptitle(f"Exact population gradient flow from the pretrained point ({_cfg_text(c)})", fontsize=11)
+    return fig
+
+
+# ----------------------------------------------------------------------------- figure 4
+def pretrained_threshold_data(cfg: Config | None = None, ds=THRESHOLD_DS, shots=SHOTS) -> dict:
+    """Pretrained ``L_n`` on the target for each ``d`` in ``ds`` (``c = c*(d)``), with the
+    claim-2 threshold ``T = c d (1 + sigma2)/(2 - c)`` (``L_n > L_0`` iff ``n + 1 < T``),
+    the zero-shot level ``L_0`` and the shots where the exact curve exceeds it."""
+    cfg = _check_cfg(cfg)
+    n_list = list(range(int(shots[0]), int(shots[1]) + 1))
+    per_d = {}
+    for d_ in ds:
+        sub = Config(d=int(d_), m=cfg.m, N=cfg.N, sigma2=cfg.sigma2, lam=cfg.lam)
+        c = pretrained_c(sub.d, sub.m, sub.sigma2)
+        V, W = model("pretrained", sub)
+        th = task_vector("target", sub.d)
+        L = [numerics.expected_loss(V, W, th, n, sub.sigma2) for n in n_list]
+        L0 = numerics.expected_loss(V, W, th, 0, sub.sigma2)
+        T = c * sub.d * (1 + sub.sigma2) / (2 - c)
+        per_d[int(d_)] = {"c": c, "L": L, "L0": L0, "threshold": T, "n_threshold": T - 1,
+                          "above": [n for n, v in zip(n_list, L) if v > L0 * (1 + 1e-12)]}
+    return {"config": cfg.as_dict(), "shots": n_list, "ds": [int(x) for x in ds], "per_d": per_d}
+
+
+def draw_pretrained_threshold(data: dict):
+    from matplotlib.figure import Figure
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    cfg = data["config"]
+    k = len(data["ds"])
+    ncol = 2 if k > 1 else 1
+    nrow = math.ceil(k / ncol)
+    fig = Figure(figsize=(11.0, 3.6 * nrow + 0.9), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(nrow, ncol)).ravel()
+    n = np.asarray(data["shots"])
+    for ax, d_ in zip(axes, data["ds"]):
+        r = data["per_d"][d_]
+        L = np.asarray(r["L"])
+        nt = r["n_threshold"]
+        if nt > n[0]:
+            ax.axvspan(n[0] - 0.5, min(nt, n[-1] + 0.5), color="tab:red", alpha=0.12, lw=0)
+        ax.axvline(nt, color="tab:red", lw=1.3, ls="--")
+        ax.axhline(r["L0"], color="0.35", lw=1.0, ls=":")
+        ax.plot(n, L, color="black", lw=1.8)
+        up = np.isin(n, r["above"])
+        ax.plot(n[up], L[up], "o", color="tab:red", ms=5)
+        ax.plot(n[~up], L[~up], "o", color="black", ms=2.5)
+        ax.set_xlim(n[0] - 0.5, n[-1] + 0.5)
+        ax.set_title(rf"d = {d_}:  $c^*$ = {r['c']:.3f},  threshold $n+1 = {r['threshold']:.2f}$", fontsize=10.5)
+        ax.set_xlabel("shots $n$")
+        ax.set_ylabel("test error $L_n$ (target task)")
+        ax.grid(True, alpha=0.3)
+    for ax in axes[k:]:
+        ax.set_visible(False)
+    handles = [Line2D([], [], color="black", lw=1.8, label="pretrained $L_n$ (exact)"),
+               Line2D([], [], color="0.35", lw=1.0, ls=":", label=r"zero-shot level $L_0 = 1+\sigma^2$"),
+               Line2D([], [], color="tab:red", lw=1.3, ls="--",
+                      label=r"claim 2: $n+1 = c\,d(1+\sigma^2)/(2-c)$"),
+               Patch(color="tab:red", alpha=0.12, label=r"predicted region $L_n > L_0$"),
+               Line2D([], [], ls="none", marker="o", color="tab:red", ms=5, label=r"computed $L_n > L_0$")]
+    fig.legend(handles=handles, loc="outside lower center", ncol=3, frameon=False, fontsize=10)
+    fig.suptitle(f"Pretrained model: few-shot error above zero-shot error for small n "
+                 f"(m={cfg['m']}, $\\sigma^2$={cfg['sigma2']:g}, $c = c^*(d)$)", fontsize=11)
+    return fig
+
+
+# ----------------------------------------------------------------------------- output
+def save_figure(fig, out_dir, name: str, formats=("png", "pdf")) -> list[Path]:
+    """Write ``fig`` as ``out_dir/name.FMT`` for each format, each through
+    :class:`atomic_path` (temporary file beside the target, renamed on success)."""
+    paths = []
+    for fmt in formats:
+        target = Path(out_dir) / f"{name}.{fmt}"
+        meta = {"CreationDate": None} if fmt == "pdf" else {"Software": None}
+        with atomic_path(target) as tmp:
+            fig.savefig(tmp, format=fmt, dpi=DPI, metadata=meta)
+        paths.append(target)
+    return paths
+
+
+def _prepare_out(out_dir) -> Path:
+    if isinstance(out_dir, bool) or not isinstance(out_dir, (str, Path)) or str(out_dir) == "":
+        raise ValueError(f"out_dir must be a folder path, got {out_dir!r}")
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"out_dir: {str(out)!r} exists and is not a folder")
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+def make_figures(out_dir, cfg: Config | None = None, sgd: bool = True, progress: bool = False,
+                 return_data: bool = False):
+    """Compute and write the four figures (PNG at 150 dpi and PDF) into ``out_dir`` (created
+    if missing).  Returns the list of written paths (8 files), or ``(paths, data)`` with
+    ``return_data=True`` (``data[name]`` is the dict each ``*_data`` function returned).
+    ``sgd=False`` skips the SGD markers of ``icl_curves``; ``progress`` shows tqdm bars on
+    stderr.  Files are written atomically: an interrupt leaves no partial file."""
+    cfg = _check_cfg(cfg)
+    _check_bool("sgd", sgd)
+    _check_bool("progress", progress)
+    _check_bool("return_data", return_data)
+    out = _prepare_out(out_dir)
+    builders = {
+        "icl_curves": (lambda: icl_curves_data(cfg, sgd=sgd, progress=progress), draw_icl_curves),
+        "w_star": (lambda: w_star_data(cfg), draw_w_star),
+        "flow_trajectories": (lambda: flow_trajectories_data(cfg), draw_flow_trajectories),
+        "pretrained_threshold": (lambda: pretrained_threshold_data(cfg), draw_pretrained_threshold),
+    }
+    paths, datas = [], {}
+    for name in _bar(FIGURES, progress, "figures"):
+        compute, draw = builders[name]
+        data = compute()
+        fig = draw(data)
+        paths += save_figure(fig, out, name)
+        datas[name] = data
+    return (paths, datas) if return_data else paths
+
+
+# ----------------------------------------------------------------------------- CLI glue
+def summary(paths, data: dict, seconds: float) -> dict:
+    """A JSON-serialisable account of a :func:`make_figures` run: the files, the config and
+    the numbers behind the qualitative picture (``L_n`` at ``n = N`` and ``n = 40``, flow
+    convergence, ``w*(N)``, SGD settings and end points)."""
+    icl = data["icl_curves"]
+    N = icl["config"]["N"]
+    last = icl["shots"][-1]
+    methods = {}
+    for mth in icl["methods"]:
+        ex = icl["exact"][mth]
+        methods[mth] = {"flow": icl["flow"][mth],
+                        f"target_at_N={N}": ex["target"][N] if N <= last else None,
+                        **{f"{t}_at_{last}": ex[t][last] for t in icl["tasks"]}}
+        if icl["sgd"] and mth in icl["sgd"]:
+            sg = icl["sgd"][mth]
+            methods[mth]["sgd"] = {k: sg[k] for k in ("lr", "steps", "batch", "seconds", "loss_end",
+                                                      "off_manifold", "coords")}
+            methods[mth]["sgd"].update({f"{t}_at_{sg['shots'][-1]}": sg[t][-1] for t in icl["tasks"]})
+    ws = data["w_star"]
+    i = ws["N"].index(N) if N in ws["N"] else None
+    return {"out": str(Path(paths[0]).parent) if paths else None, "files": [str(p) for p in paths],
+            "seconds": round(seconds, 2), "config": icl["config"], "sgd": icl["sgd"] is not None,
+            "methods": methods,
+            "w_star_at_N": None if i is None else ws["w_star"][i],
+            "zsfs_v_cb_at_N": None if i is None else ws["zsfs_v_cb"][i],
+            "threshold": {d_: {"c": r["c"], "threshold": r["threshold"], "above": r["above"]}
+                          for d_, r in data["pretrained_threshold"]["per_d"].items()}}
+
+
+def render_summary(info: dict, fmt: str = "text") -> str:
+    """``fmt``: ``text``, ``markdown`` or ``json`` (the :func:`summary` dict)."""
+    if fmt == "json":
+        from .report import to_json
+        return to_json(info)
+    if fmt not in ("text", "markdown"):
+        raise ValueError(f"format must be text, markdown or json, got {fmt!r}")
+    cfg = info["config"]
+    N = cfg["N"]
+    head = (f"wrote {len(info['files'])} files to {info['out']} in {info['seconds']:.1f} s "
+            f"(d={cfg['d']}, m={cfg['m']}, N={N}, sigma2={cfg['sigma2']:g}, lam={cfg['lam']:g}; "
+            f"SGD markers {'on' if info['sgd'] else 'off'})")
+    last_keys = [k for k in next(iter(info["methods"].values()))
+                 if k.split("_at_")[0] in CURVE_TASKS and not k.startswith("target_at_N=")]
+    cols = ["method", f"L_N target (N={N})"] + [k.replace("_at_", " n=") for k in last_keys] + ["flow"]
+    rows = []
+    for mth, r in info["methods"].items():
+        fl = r["flow"]
+        conv = "-" if mth == "pretrained" else (f"converged |g|={fl['grad_norm']:.0e}" if fl["converged"]
+                                                else f"NOT converged |g|={fl['grad_norm']:.0e}")
+        tN = r[f"target_at_N={N}"]
+        rows.append([LABELS[mth], "-" if tN is None else f"{tN:.4f}"] + [f"{r[k]:.4f}" for k in last_keys] + [conv])
+    extra = []
+    for mth, r in info["methods"].items():
+        if "sgd" in r:
+            sg = r["sgd"]
+            ks = [k for k in sg if k.split("_at_")[0] in CURVE_TASKS]
+            extra.append(f"SGD {LABELS[mth]}: lr {sg['lr']:.3g}, {sg['steps']} steps, batch {sg['batch']}, "
+                         f"{sg['seconds']:.1f} s, objective {sg['loss_end']:.4f}; exact "
+                         + ", ".join(f"{k.replace('_at_', ' n=')} {sg[k]:.4f}" for k in ks))
+    if info["w_star_at_N"] is not None:
+        extra.append(f"w*(N={N}) = c*b = {info['w_star_at_N']:.6f}; V-only ZS+FS optimum c*b = "
+                     f"{info['zsfs_v_cb_at_N']:.6f}")
+    for d_, r in info["threshold"].items():
+        extra.append(f"pretrained d={d_}: c*={r['c']:.4f}, L_n > L_0 iff n+1 < {r['threshold']:.3f}; "
+                     f"computed n with L_n > L_0: {r['above'] or 'none'}")
+    files = [f"  {f}" for f in info["files"]]
+    if fmt == "markdown":
+        lines = [f"**{head}**", "", "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+        lines += ["| " + " | ".join(r) + " |" for r in rows]
+        return "\n".join(lines + [""] + [f"- {e}" for e in extra] + [""] + [f"- `{f.strip()}`" for f in files])
+    widths = [max(len(str(x)) for x in col) for col in zip(cols, *rows)]
+    fmt_row = lambda r: "  ".join(str(x).ljust(w) for x, w in zip(r, widths)).rstrip()  # noqa: E731
+    return "\n".join([head, fmt_row(cols)] + [fmt_row(r) for r in rows] + extra + ["files:"] + files)
+
+
+def figures_command(out_dir, cfg: Config | None = None, sgd: bool = True, fmt: str = "text",
+                    progress: bool = False) -> tuple[str, int]:
+    """``iclft figures``: make the figures and return ``(report text, exit status 0)``."""
+    if fmt not in ("text", "markdown", "json"):
+        raise ValueError(f"format must be text, markdown or json, got {fmt!r}")
+    t0 = time.perf_counter()
+    paths, data = make_figures(out_dir, cfg, sgd=sgd, progress=progress, return_data=True)
+    return render_summary(summary(paths, data, time.perf_counter() - t0), fmt), 0

@@ -1,0 +1,266 @@
+"""``proofs_check.figures``: files written, plotted numbers checked against independent
+computations, atomic output under interruption.
+
+Conventions (THEORY.md section 1): token ``z = (1, x, y)``, normalisation by ``n+1``,
+``yhat = e_y^T V S W z_q`` with the merged ``W`` acting on the query.
+"""
+import struct
+
+import numpy as np
+import pytest
+
+import numerics
+from numerics.flow import gradient_flow, pretrained_c, pretrained_point
+from proofs_check import figures
+from proofs_check.claims.base import Config
+
+CFG = Config()  # d=5, m=20, N=20, sigma2=0.1, lam=1
+PNG_SIG = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def written(tmp_path_factory):
+    out = tmp_path_factory.mktemp("figs")
+    paths, data = figures.make_figures(out, CFG, sgd=False, return_data=True)
+    return out, paths, data
+
+
+# ----------------------------------------------------------------------------- files
+def test_make_figures_writes_eight_files(written):
+    out, paths, _ = written
+    names = sorted(p.name for p in paths)
+    assert names == sorted(f"{n}.{e}" for n in figures.FIGURES for e in ("png", "pdf"))
+    assert sorted(p.name for p in out.iterdir()) == names  # no temporary file left over
+    for p in paths:
+        head = p.read_bytes()[:8]
+        if p.suffix == ".png":
+            assert head == PNG_SIG
+        else:
+            assert head.startswith(b"%PDF")
+
+
+def test_png_resolution_is_150_dpi(written):
+    out, _, _ = written
+    raw = (out / "icl_curves.png").read_bytes()
+    width, height = struct.unpack(">II", raw[16:24])  # IHDR
+    assert (width, height) == (int(13.5 * 150), int(5.0 * 150))
+
+
+def test_output_folder_is_created(tmp_path):
+    fig = figures.draw_w_star(figures.w_star_data(CFG, Ns=(1, 3)))
+    target = tmp_path / "a" / "b"
+    paths = figures.save_figure(fig, figures._prepare_out(target), "w")
+    assert [p.name for p in paths] == ["w.png", "w.pdf"]
+
+
+# ----------------------------------------------------------------------------- figure 1
+def _e(d, i, sign=1.0):
+    v = np.zeros(d)
+    v[i] = sign
+    return v
+
+
+def test_icl_curves_equal_exact_loss_at_flow_matrices(written):
+    """The plotted values are ``expected_loss`` at the end matrices of an independent
+    gradient flow (and at the pretrained point built by numerics)."""
+    data = written[2]["icl_curves"]
+    d, s2 = CFG.d, CFG.sigma2
+    thetas = {"target": _e(d, 0), "negated": _e(d, 0, -1.0), "orthogonal": _e(d, 1)}
+    assert data["shots"] == list(range(41))
+    mats = {"pretrained": pretrained_point(d, CFG.m, s2)}
+    for mth in ("zs-all", "zs-v", "zsfs-w"):
+        fl = gradient_flow(*mth.split("-"), d, CFG.m, CFG.N, s2, CFG.lam)
+        mats[mth] = (fl.V, fl.W)
+    for mth, (V, W) in mats.items():
+        for task, th in thetas.items():
+            for n in (0, 1, 7, 20, 40):
+                want = numerics.expected_loss(V, W, th, n, s2)
+                assert data["exact"][mth][task][n] == pytest.approx(want, rel=1e-9, abs=1e-12)
+
+
+def test_icl_curves_show_the_paper_picture(written):
+    ex = written[2]["icl_curves"]["exact"]
+    s2 = CFG.sigma2
+    # ZS-all destroys ICL: worse than pretrained on every task for n >= 1, and no better
+    # than the no-information level 1 + sigma2 at n = 40 on the target
+    for task in ("target", "negated", "orthogonal"):
+        assert all(z > p for z, p in zip(ex["zs-all"][task][1:], ex["pretrained"][task][1:]))
+    assert ex["zs-all"]["target"][40] > 1 + s2
+    # ZS-V keeps ICL: within 25% of the pretrained error at n = 40 on every task
+    for task in ("target", "negated", "orthogonal"):
+        assert ex["zs-v"][task][40] < 1.25 * ex["pretrained"][task][40]
+    # ZS-W does not move
+    assert ex["zs-w"] == ex["pretrained"]
+    # ZS+FS trades: better than ZS-V on the target at n = N, worse on the unseen tasks at n = 40
+    for mth in ("zsfs-all", "zsfs-v", "zsfs-w"):
+        assert ex[mth]["target"][CFG.N] < ex["zs-v"]["target"][CFG.N]
+        assert ex[mth]["negated"][40] > ex["zs-v"]["negated"][40]
+        assert ex[mth]["orthogonal"][40] > ex["zs-v"]["orthogonal"][40]
+
+
+def test_icl_curves_tiny_sgd_markers_are_exact_losses_of_sgd_models():
+    data = figures.icl_curves_data(CFG, sgd=True, methods=("zs-v",), sgd_shots=(0, 10, 40))
+    s = data["sgd"]["zs-v"]
+    assert s["shots"] == [0, 10, 40]
+    # V-only ZS has a unique, fast-reached optimum: SGD lands on the exact curve
+    for task in ("target", "negated", "orthogonal"):
+        for n, v in zip(s["shots"], s[task]):
+            assert v == pytest.approx(data["exact"]["zs-v"][task][n], rel=0.05)
+    assert abs(s["coords"]["a"] - data["flow"]["zs-v"]["coords"]["a"]) < 0.01
+
+
+# ----------------------------------------------------------------------------- figure 2
+def _value(a, b, d):
+    V = np.zeros((d + 2, d + 2))
+    V[-1, 1] = a
+    V[-1, -1] = b
+    return V
+
+
+def _vertex(f, x0=0.0, h=1.0):
+    """Minimiser of a quadratic from three evaluations."""
+    fm, f0, fp = f(x0 - h), f(x0), f(x0 + h)
+    return x0 - h * (fp - fm) / (2.0 * (fp + fm - 2.0 * f0))
+
+
+@pytest.mark.parametrize("N", [1, 7, 20, 60])
+def test_w_star_equals_numerics_vertex(written, N):
+    """``w*(N) = c*b``: ZS is quadratic in ``a`` and FS in ``b`` at the pretrained W, so the
+    vertices of three numerics evaluations give ``a*`` and then ``b*``."""
+    data = written[2]["w_star"]
+    d, s2 = CFG.d, CFG.sigma2
+    _, W = pretrained_point(d, CFG.m, s2)
+    c = pretrained_c(d, CFG.m, s2)
+    th = _e(d, 0)
+    a_star = _vertex(lambda a: numerics.expected_loss(_value(a, 1.0, d), W, th, 0, s2))
+    b_star = _vertex(lambda b: numerics.expected_loss(_value(a_star, b, d), W, th, N, s2))
+    assert data["N"][N - 1] == N
+    assert data["w_star"][N - 1] == pytest.approx(c * b_star, rel=1e-9, abs=1e-12)
+    assert data["default_N"] == CFG.N
+
+
+@pytest.mark.parametrize("N", [3, 20, 45])
+def test_zsfs_v_optimum_equals_numerics_quadratic_fit(written, N):
+    """The V-only ``ZS + lam FS`` objective is a quadratic in ``(a, b)``: fit it from six
+    numerics evaluations and solve the 2x2 system."""
+    data = written[2]["w_star"]
+    d, s2, lam = CFG.d, CFG.sigma2, CFG.lam
+    _, W = pretrained_point(d, CFG.m, s2)
+    c = pretrained_c(d, CFG.m, s2)
+    th = _e(d, 0)
+
+    def F(a, b):
+        V = _value(a, b, d)
+        return numerics.expected_loss(V, W, th, 0, s2) + lam * numerics.expected_loss(V, W, th, N, s2)
+
+    f0 = F(0, 0)
+    faa = F(1, 0) + F(-1, 0) - 2 * f0          # 2 A
+    fbb = F(0, 1) + F(0, -1) - 2 * f0          # 2 C
+    fab = F(1, 1) - F(1, 0) - F(0, 1) + f0     # B (cross term)
+    ga = (F(1, 0) - F(-1, 0)) / 2
+    gb = (F(0, 1) - F(0, -1)) / 2
+    a, b = np.linalg.solve([[faa, fab], [fab, fbb]], [-ga, -gb])
+    i = data["N"].index(N)
+    assert data["zsfs_v_cb"][i] == pytest.approx(c * b, rel=1e-8)
+    assert data["zsfs_v_a"][i] == pytest.approx(a, rel=1e-8)
+
+
+def test_w_star_rejects_N_zero():
+    """At N = 0 the label slot is empty, FS does not depend on b: no optimal b exists."""
+    d, s2 = CFG.d, CFG.sigma2
+    V0, W = pretrained_point(d, CFG.m, s2)
+    th = _e(d, 0)
+    vals = {numerics.expected_loss(_value(0.1, b, d), W, th, 0, s2) for b in (-1.0, 0.0, 2.0)}
+    assert max(vals) - min(vals) < 1e-12
+    with pytest.raises(ValueError, match="Ns"):
+        figures.w_star_data(CFG, Ns=(0, 10))
+
+
+# ----------------------------------------------------------------------------- figure 3
+def test_flow_trajectories(written):
+    data = written[2]["flow_trajectories"]
+    c = pretrained_c(CFG.d, CFG.m, CFG.sigma2)
+    assert data["methods"] == list(figures.TRAJ_METHODS)
+    for mth, f in data["flows"].items():
+        assert f["t"][0] == 0.0 and f["a"][0] == 0.0 and f["alpha"][0] == pytest.approx(c)
+        assert all(np.diff(f["t"]) > 0)
+        assert f["converged"]
+        fl = gradient_flow(*mth.split("-"), CFG.d, CFG.m, CFG.N, CFG.sigma2, CFG.lam)
+        assert f["a"][-1] == pytest.approx(fl.final["a"], abs=1e-7)
+        assert f["alpha"][-1] == pytest.approx(fl.final["alpha"], abs=1e-7)
+    # V-only flows keep the attention; ZS-all removes it (alpha -> 0)
+    assert data["flows"]["zs-v"]["alpha"] == pytest.approx([c] * len(data["flows"]["zs-v"]["t"]))
+    assert abs(data["flows"]["zs-all"]["alpha"][-1]) < 1e-4
+
+
+# ----------------------------------------------------------------------------- figure 4
+def test_pretrained_threshold(written):
+    data = written[2]["pretrained_threshold"]
+    assert data["ds"] == list(figures.THRESHOLD_DS)
+    s2 = CFG.sigma2
+    for d in data["ds"]:
+        r = data["per_d"][d]
+        V, W = pretrained_point(d, CFG.m, s2)
+        for n in (0, 1, 5, 40):
+            assert r["L"][n] == pytest.approx(numerics.expected_loss(V, W, _e(d, 0), n, s2), rel=1e-10)
+        assert r["L0"] == pytest.approx(1 + s2)
+        # the computed region L_n > L_0 is the claim-2 region n + 1 < T
+        assert r["above"] == [n for n in data["shots"] if n >= 1 and n + 1 < r["threshold"]]
+    assert data["per_d"][2]["above"] == [] and len(data["per_d"][20]["above"]) == 6
+
+
+# ----------------------------------------------------------------------------- atomic output
+class _Interrupted(KeyboardInterrupt):
+    pass
+
+
+def test_interrupted_save_leaves_no_file(tmp_path, monkeypatch):
+    from matplotlib.figure import Figure
+
+    fig = figures.draw_w_star(figures.w_star_data(CFG, Ns=(1, 3)))
+
+    def broken(self, fname, *args, **kwargs):
+        with open(fname, "wb") as fh:  # a partial file, then Ctrl-C
+            fh.write(PNG_SIG + b"partial")
+        raise _Interrupted()
+
+    monkeypatch.setattr(Figure, "savefig", broken)
+    with pytest.raises(KeyboardInterrupt):
+        figures.save_figure(fig, tmp_path, "w_star")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_interrupted_save_keeps_the_old_file(tmp_path, monkeypatch):
+    from matplotlib.figure import Figure
+
+    old = tmp_path / "w_star.png"
+    old.write_bytes(b"old figure")
+    fig = figures.draw_w_star(figures.w_star_data(CFG, Ns=(1, 3)))
+    monkeypatch.setattr(Figure, "savefig", lambda *a, **k: (_ for _ in ()).throw(_Interrupted()))
+    with pytest.raises(KeyboardInterrupt):
+        figures.save_figure(fig, tmp_path, "w_star")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["w_star.png"]
+    assert old.read_bytes() == b"old figure"
+
+
+# ----------------------------------------------------------------------------- arguments
+@pytest.mark.parametrize("kwargs, word", [
+    ({"cfg": Config(d=1)}, "d"),
+    ({"cfg": Config(m=0)}, "m"),
+    ({"cfg": Config(sigma2=float("nan"))}, "sigma2"),
+    ({"cfg": Config(lam=-1.0)}, "lam"),
+    ({"cfg": {"d": 5}}, "cfg"),
+    ({"sgd": "yes"}, "sgd"),
+    ({"progress": 1}, "progress"),
+])
+def test_bad_arguments_raise_value_error_naming_them(tmp_path, kwargs, word):
+    with pytest.raises(ValueError, match=word):
+        figures.make_figures(tmp_path / "out", **kwargs)
+    assert not (tmp_path / "out").exists()
+
+
+def test_out_dir_that_is_a_file_is_rejected(tmp_path):
+    f = tmp_path / "file"
+    f.write_text("x")
+    with pytest.raises(ValueError, match="out_dir"):
+        figures.make_figures(f, CFG, sgd=False)
