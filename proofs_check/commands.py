@@ -132,7 +132,23 @@ def cmd_derive(args):
     return "\n".join(lines), 0
 
 
-COMMANDS = {"check": cmd_check, "curve": cmd_curve, "finetune": cmd_finetune, "derive": cmd_derive}
+def cmd_export_latex(args):
+    import sys
+
+    from .latex_export import export_latex
+    from .report import to_json
+
+    summary = export_latex(args.path, progress=sys.stderr.isatty())
+    if args.format == "json":
+        return to_json(summary), 0
+    st = ", ".join(f"{v} {k}" for k, v in sorted(summary["statuses"].items()))
+    line = (f"wrote {summary['path']}: {summary['expressions']} expressions, "
+            f"{summary['claims']} claims ({st}) in {summary['seconds']:.1f} s")
+    return (f"**{line}**" if args.format == "markdown" else line), 0
+
+
+COMMANDS = {"check": cmd_check, "curve": cmd_curve, "finetune": cmd_finetune, "derive": cmd_derive,
+            "export-latex": cmd_export_latex}
 
 
 def run(args):

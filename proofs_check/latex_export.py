@@ -12,7 +12,8 @@ reads it back to an expression equal to the original (:func:`roundtrip_check`). 
 stock lark grammar (SymPy 1.14) cannot read ``\sigma``, two-digit subscripts such as
 ``K_{00}``, ``K_{\theta_0 y}`` or implicit products like ``a^{2} b``, and it reads an
 implicit ``d x`` as a differential.  The export therefore uses its own symbol names
-(:data:`EXPORT_SYMBOL_NAMES`: the noise variance ``sigma2`` is written ``s^{2}``, the
+(:data:`EXPORT_SYMBOL_NAMES`: the noise variance ``sigma2`` is written ``\sigma^{2}`` and read
+back through the alias ``s`` (the only rewriting before parsing), the
 separate-form coordinates ``K_{0} K_{tt} K_{ty} K_{yt} K_{yy} K_{p}``) and writes every
 product with an explicit ``\cdot``.  ``theory.latex`` is left untouched.
 
@@ -69,7 +70,7 @@ def _export_names() -> dict:
     S = _symbols()
     names = {S.a: "a", S.b: "b", S.q: "q", S.alpha: r"\alpha", S.beta: r"\beta", S.h: "h",
              S.kappa: r"\kappa", S.rho: r"\rho", S.c: "c", S.d: "d", S.n: "n", S.N: "N",
-             S.m: "m", S.lam: r"\lambda", NOISE_STD: "s"}
+             S.m: "m", S.lam: r"\lambda", NOISE_STD: r"\sigma"}
     names.update({S.K[k]: f"K_{{{_KEY_SUB[k]}}}" for k in S.INV_KEYS})
     names.update({S.Q[k]: f"Q_{{{_KEY_SUB[k]}}}" for k in S.INV_KEYS})
     return names
@@ -106,7 +107,7 @@ class _Names(dict):
         return self._d().get(k, default)
 
 
-#: symbol -> LaTeX name used by the export (``sigma2`` itself is printed as ``s^{2}``)
+#: symbol -> LaTeX name used by the export (``sigma2`` itself is printed as ``\sigma^{2}``)
 EXPORT_SYMBOL_NAMES = _Names()
 
 _PRINT_SETTINGS = dict(mul_symbol="dot", mat_str="bmatrix", mat_delim="")
@@ -402,11 +403,21 @@ def _back_map() -> dict:
     S = _symbols()
     out = {}
     for sym, name in _export_names().items():
-        parsed = _parse(name)
+        parsed = _parse(_sigma_alias(name))
         if not isinstance(parsed, sp.Symbol):
             raise RuntimeError(f"export name {name!r} does not parse to a symbol")
         out[parsed] = sp.sqrt(S.sigma2) if sym is NOISE_STD else sym
     return out
+
+
+_SIGMA = re.compile(r"\\sigma(?![A-Za-z])")
+
+
+def _sigma_alias(text: str) -> str:
+    """SymPy's lark grammar has no ``\\sigma`` (``greek_symbols.lark``: "TODO: What should we
+    do about sigma?"), so the round trip reads the noise scale through the one-letter alias
+    ``s``.  This is the only rewriting applied before parsing."""
+    return _SIGMA.sub("s", text)
 
 
 def _parse(s: str):
@@ -422,7 +433,7 @@ def parse_exported(expr_latex: str):
     """Parse LaTeX written by this module back to SymPy with ``theory.symbols``.
     Returns ``None`` when the parser fails, is ambiguous or yields unknown symbols."""
     try:
-        parsed = _parse(expr_latex)
+        parsed = _parse(_sigma_alias(expr_latex))
     except Exception:
         return None
     if not isinstance(parsed, (sp.Expr, sp.MatrixBase)):
@@ -611,7 +622,8 @@ conventions of the project's \texttt{THEORY.md}; every expression below was deri
 \end{itemize}
 \paragraph{Notation in the displayed formulas.} So that every formula is read back exactly
 by SymPy's LaTeX parser (lark backend), products are written with an explicit $\cdot$, the
-noise variance $\sigma^2$ is written $s^{2}$ (that is, $s=\sigma$), and the separate-form
+noise variance is written $\sigma^{2}$ (SymPy's lark grammar has no $\sigma$, so the round-trip
+check reads $\sigma$ through the alias $s$), and the separate-form
 coordinate of $e_0e_0^\top$ is written $K_{0}$, $Q_{0}$. Symbols: $d$, $n$ (shots of the
 evaluated loss), $N$ (fine-tuning shots), $m$ (pretraining shots), $\lambda$ (fine-tuning
 weight), $c$ (pretrained scale).
@@ -721,6 +733,13 @@ def export_latex(path, results=None, progress=False) -> dict:
     """Write the document to ``path`` atomically; run every claim when ``results`` is
     ``None``.  Returns ``{"path", "expressions", "claims", "statuses", "seconds"}``."""
     t0 = time.perf_counter()
+    from pathlib import Path
+    target = Path(path)
+    folder = target.parent if str(target.parent) else Path(".")
+    if target.is_dir():
+        raise ValueError(f"path: {str(target)!r} is a folder, not a file")
+    if not folder.is_dir():  # checked before the (slow) claims run
+        raise ValueError(f"path: folder {str(folder)!r} does not exist")
 
     def say(msg):
         if progress:

@@ -145,9 +145,9 @@ def check_v_tradeoff() -> Outcome:
     region = "target gain holds on every config"
     if bad_neg:
         desc = sorted({(g.d, g.m, g.N, g.sigma2, g.lam) for g in bad_neg})
+        mn = sorted({(g.m, g.N) for g in bad_neg})
         region += ("; the -theta0 limit is NOT raised where (1 + c a_FS - c b_FS)^2 <= (1 + c a_ZS - c)^2, on "
-                   f"{len(bad_neg)} configs with (d, m, N, sigma2, lam) in " + ", ".join(map(str, desc[:12]))
-                   + (" ..." if len(desc) > 12 else ""))
+                   f"{len(bad_neg)} configs, all with (m, N) in {mn}; (d, m, N, sigma2, lam) = " + ", ".join(map(str, desc)))
         dis.append("'raises the -theta0 error for large n' does not hold everywhere: it holds exactly when "
                    f"(1 + c a_FS - c b_FS)^2 > (1 + c a_ZS - c)^2; it fails on {len(bad_neg)}/{len(GRID)} grid configs")
     return Outcome(ev, grid=[g_.as_dict() for g_ in GRID], region=region, disagreements=dis)

@@ -1,0 +1,207 @@
+"""Tests of ``proofs_check.latex_export`` (``iclft export-latex PATH``).
+
+Conventions: token ``z = (1, x, y)``, normalisation by ``n+1``, merged ``W`` (``M = W^T`` in
+row-token code), separate ``W = K^T Q``.  Checks: every exported expression parses back
+(SymPy's lark LaTeX parser) to an expression equal to the original, the broken lines join
+to the un-broken string, the document compiles with pdflatex, and the file is written
+atomically.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from concurrent.futures import ProcessPoolExecutor
+
+import pytest
+import sympy as sp
+
+pytest.importorskip("lark")
+
+from proofs_check import latex_export as LE  # noqa: E402
+from proofs_check.claims.base import ClaimResult, Evidence  # noqa: E402
+
+
+def _fake_results():
+    nasty = r"under_score 100% a&b #1 x^2 ~y back\slash <lt> >gt| {brace} $ θ0 ⊥ σ² ≥ → ∞ é"
+    return [
+        ClaimResult("fake.ok", "A verified claim", "statement " + nasty, r"c^\star = \frac{m+1}{m+1+d}",
+                    "verified", [Evidence("symbolic", "desc " + nasty, True,
+                                          {"value": 0.123456789, "list": list(range(20)),
+                                           "text": nasty, "nested": {"a": 1.5, "b": [1, 2]}})],
+                    grid=[{"d": 2, "m": 5, "sigma2": 0.1}, {"d": 3, "m": 5, "sigma2": 0.0, "passed": False}],
+                    region="fails where (1 + c a)^2 <= 1_x & 50%", disagreements=["THEORY.md says m/(m+1+d) #x"],
+                    seconds=1.25),
+        ClaimResult("fake.refuted", "Refuted", "s", r"\frac{1}{2", "refuted",
+                    [Evidence("numeric", "long " + "N**2*d*lam*sigma2+" * 40, False, {})]),
+        ClaimResult("fake.error", "Error", "s", r"\begin{evil}", "error", [],
+                    error="ValueError: bad \\input{x} (file.py:3)"),
+    ]
+
+
+@pytest.fixture(scope="module")
+def exports():
+    return LE.exported_expressions()
+
+
+def test_symbol_names_parse_back():
+    from theory import symbols as S
+    back = LE._back_map()
+    assert set(back.values()) >= {S.a, S.b, S.q, S.alpha, S.beta, S.h, S.kappa, S.rho, S.c, S.d,
+                                  S.n, S.N, S.m, S.lam, *S.K.values(), *S.Q.values()}
+    assert sp.sqrt(S.sigma2) in back.values()
+
+
+def test_roundtrip_small_and_negative():
+    from theory.symbols import a, c, d, sigma2
+    e = (a ** 2 * d + 3 * sigma2 ** 2) / (c * (d + 4))
+    assert LE.roundtrip_check(LE.to_latex(e), e)
+    assert not LE.roundtrip_check(LE.to_latex(e), e + 1)
+    assert not LE.roundtrip_check(r"\frac{1}{", e)          # parse error -> False
+    assert not LE.roundtrip_check("x + a", a)                # unknown symbol -> False
+
+
+def test_lines_join_to_unbroken_string(exports):
+    keys = [e.key for e in exports]
+    assert len(keys) == len(set(keys))
+    assert {"expected_loss", "sphere_loss", "pretrain_loss", "zs", "fs", "zsfs", "pretrain.c_star",
+            "balancedness", "zs.all.flow_limit.a"} <= set(keys)
+    for obj in ("pretrain", "zs", "fs", "zsfs"):
+        for form in ("merged", "separate"):
+            assert any(k.startswith(f"grad.{obj}.{form}.") for k in keys)
+    for e in exports:
+        assert " ".join(e.lines) == e.latex
+        for ln in e.lines:
+            assert len(ln) <= LE.LINE_CHARS + 40, (e.key, ln)
+            if not isinstance(e.expr, sp.MatrixBase):
+                assert "\\\\" not in ln and "&" not in ln
+    assert max(len(e.lines) for e in exports) > 10  # long expressions really are broken
+
+
+def test_document_contains_every_line(exports):
+    doc = LE.render_document(_fake_results())
+    for e in exports:
+        for ln in e.lines:
+            assert ln in doc, (e.key, ln)
+
+
+def _check_one(i):
+    e = LE.exported_expressions()[i]
+    return e.key, LE.roundtrip_check(e.latex, e.expr)
+
+
+@pytest.mark.slow
+def test_every_exported_expression_roundtrips(exports):
+    """Parse every exported (un-broken) string with SymPy's lark parser; ~4 CPU-minutes."""
+    n = len(exports)
+    workers = max(1, min(8, os.cpu_count() or 1))
+    if workers == 1:
+        results = [_check_one(i) for i in range(n)]
+    else:
+        with ProcessPoolExecutor(workers) as pool:
+            results = list(pool.map(_check_one, range(n)))
+    bad = [k for k, ok in results if not ok]
+    assert not bad, f"do not round-trip: {bad}"
+
+
+def test_escape_text_specials():
+    out = LE.escape_text(r"a_b 5% & # ^ ~ \ < > | { } $ θ é", breakable=False)
+    for raw in ("a_b", " % ", " & ", " # "):
+        assert raw not in out
+    assert r"\_" in out and r"\%" in out and r"\&" in out and r"\#" in out
+    assert r"\textbackslash{}" in out and "$<$" in out and "$>$" in out and "$|$" in out
+    assert r"$\theta$" in out and "[U+00E9]" in out
+    assert all(ord(ch) < 127 for ch in out)
+
+
+def _pdflatex_or_skip():
+    exe = shutil.which("pdflatex")
+    if exe is None:
+        if os.environ.get("CI"):
+            pytest.fail("pdflatex is not on PATH but CI is set: install texlive-latex-base")
+        pytest.skip("pdflatex not installed (set CI to make this a failure)")
+    return exe
+
+
+def _compile(exe, tmp_path, text):
+    tex = tmp_path / "doc.tex"
+    tex.write_text(text, encoding="utf-8")
+    proc = subprocess.run([exe, "-halt-on-error", "-interaction=nonstopmode", "doc.tex"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    log = (tmp_path / "doc.log").read_text(errors="replace") if (tmp_path / "doc.log").exists() else ""
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert (tmp_path / "doc.pdf").stat().st_size > 10_000
+    return log
+
+
+def test_document_compiles_with_fake_claims(tmp_path):
+    exe = _pdflatex_or_skip()
+    log = _compile(exe, tmp_path, LE.render_document(_fake_results()))
+    assert "Overfull \\hbox" not in log or log.count("Overfull \\hbox") <= 3
+
+
+def test_real_claims_export_compiles(tmp_path):
+    """A real (cheap) pair of claims through export_latex, then pdflatex."""
+    from proofs_check.claims import registry, run_claim
+    picked = [c for c in registry() if c.id in ("pretrain.optimum", "zs.v.optimum")]
+    assert len(picked) == 2
+    results = [run_claim(c) for c in picked]
+    target = tmp_path / "out.tex"
+    summary = LE.export_latex(target, results)
+    assert summary["path"] == str(target) and summary["claims"] == 2
+    assert summary["expressions"] == len(LE.exported_expressions())
+    text = target.read_text(encoding="utf-8")
+    assert text.startswith(r"\documentclass") and text.rstrip().endswith(r"\end{document}")
+    for r in results:
+        assert LE.escape_text(r.id) in text
+    exe = _pdflatex_or_skip()
+    _compile(exe, tmp_path, text)
+
+
+def test_write_is_atomic(tmp_path, monkeypatch):
+    target = tmp_path / "doc.tex"
+
+    def boom(results):
+        raise KeyboardInterrupt  # as if the user pressed Ctrl-C while rendering
+
+    monkeypatch.setattr(LE, "render_document", boom)
+    with pytest.raises(KeyboardInterrupt):
+        LE.export_latex(target, _fake_results())
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_write_failure_keeps_old_file(tmp_path, monkeypatch):
+    import proofs_check.atomic as atomic
+    target = tmp_path / "doc.tex"
+    target.write_text("old")
+    real = atomic.os.fsync
+
+    def fail(fd):
+        real(fd)
+        raise OSError("disk full")
+
+    monkeypatch.setattr(atomic.os, "fsync", fail)
+    with pytest.raises(OSError):
+        LE.export_latex(target, _fake_results())
+    assert target.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["doc.tex"]
+
+
+def test_no_eval_or_sympify_on_strings():
+    import inspect
+    src = inspect.getsource(LE)
+    for bad in ("eval(", "sympify(", "parse_expr(", "exec("):
+        assert bad not in src
+
+
+def test_bad_path_fails_before_running_claims(tmp_path, monkeypatch):
+    import proofs_check.claims as claims_pkg
+
+    def no_run():
+        raise AssertionError("claims must not run for a bad path")
+
+    monkeypatch.setattr(claims_pkg, "registry", no_run)
+    with pytest.raises(ValueError, match="path"):
+        LE.export_latex(tmp_path / "missing" / "x.tex")
+    with pytest.raises(ValueError, match="path"):
+        LE.export_latex(tmp_path)
