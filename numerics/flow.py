@@ -58,6 +58,7 @@ from .validation import (check_count, check_matrix, check_nonneg, check_pair,
                          check_positive_int, check_theta)
 
 __all__ = [
+    "pretrain_family",
     "OBJECTIVES", "TRAIN_MERGED", "TRAIN_SEPARATE",
     "pretrained_c", "pretrained_point", "objective_value", "objective_grad",
     "objective_grad_kq", "gradient_flow", "full_matrix_flow", "FlowResult", "FullFlowResult",
@@ -108,7 +109,8 @@ def _terms(objective: str, N: int, lam: float):
 
 
 # ----------------------------------------------------------------------------- pretrained
-def _pretrain_family(d: int, c: float):
+def pretrain_family(d: int, c: float):
+    """``(V, W) = (e_y e_y^T, c diag(0, I_d, 0))``: the isotropic pretraining family."""
     D = d + 2
     V = np.zeros((D, D))
     V[-1, -1] = 1.0
@@ -127,7 +129,7 @@ def pretrained_c(d, m, sigma2=0.0) -> float:
     d = _check_d(d)
     m = check_count("m", m)
     sigma2 = check_nonneg("sigma2", sigma2)
-    f = [pretrain_loss(*_pretrain_family(d, float(k)), m, sigma2) for k in (-1, 0, 1)]
+    f = [pretrain_loss(*pretrain_family(d, float(k)), m, sigma2) for k in (-1, 0, 1)]
     A = (f[2] + f[0] - 2.0 * f[1]) / 2.0
     B = (f[2] - f[0]) / 2.0
     if not A > 1e-14 * max(1.0, abs(f[1])):
@@ -141,12 +143,12 @@ def pretrained_point(d, m, sigma2=0.0, form="merged"):
     (the balanced factorisation; requires ``c > 0``)."""
     form = _check_form(form)
     c = pretrained_c(d, m, sigma2)
-    V, W = _pretrain_family(d, c)
+    V, W = pretrain_family(d, c)
     if form == "merged":
         return V, W
     if c <= 0:
         raise ValueError(f"the separate form needs c > 0, got c = {c}")
-    _, K = _pretrain_family(d, np.sqrt(c))
+    _, K = pretrain_family(d, np.sqrt(c))
     return V, K, K.copy()
 
 

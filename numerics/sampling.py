@@ -16,8 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .validation import (check_count, check_nonneg, check_pair, check_positive_int,
-                         check_theta)
+from .validation import (check_batch, check_count, check_nonneg, check_pair,
+                         check_positive_int, check_theta)
 
 __all__ = ["Prompts", "sample_prompts", "predict", "monte_carlo_loss",
            "monte_carlo_pretrain_loss", "monte_carlo_loss_grad",
@@ -91,19 +91,7 @@ def predict(V, W, X, y, xq) -> np.ndarray:
     ``yhat_b = sum_j (v.z_j)(z_j^T W z_q) / (n+1)`` over the ``n+1`` tokens, query included.
     """
     V, W = check_pair(V, W)
-    d = V.shape[0] - 2
-    X = np.asarray(X, dtype=np.float64)
-    y = np.asarray(y, dtype=np.float64)
-    xq = np.asarray(xq, dtype=np.float64)
-    if X.ndim != 3 or X.shape[2] != d:
-        raise ValueError(f"X must have shape (B, n, {d}), got {X.shape}")
-    if y.shape != X.shape[:2]:
-        raise ValueError(f"y must have shape {X.shape[:2]}, got {y.shape}")
-    if xq.shape != (X.shape[0], d):
-        raise ValueError(f"xq must have shape {(X.shape[0], d)}, got {xq.shape}")
-    for name, arr in (("X", X), ("y", y), ("xq", xq)):
-        if not np.all(np.isfinite(arr)):
-            raise ValueError(f"{name} must have only finite entries")
+    X, y, xq = check_batch(V.shape[0] - 2, X, y, xq)
     return _predict(V[-1], W, X, y, xq)
 
 
@@ -123,28 +111,28 @@ def _mc(v, W, theta_draw, n, samples, sigma2, rng):
     return float(mean), float(np.sqrt(var / max(samples - 1, 1)))
 
 
-def monte_carlo_loss(V, W, theta, n, sigma2=0.0, samples=100_000, seed=0):
-    """Monte Carlo estimate of ``L_n(V, W; theta)``: ``(mean, standard error)`` of the
-    squared error over ``samples`` independent prompts."""
+def _check_mc(V, W, n_name, n, sigma2, samples):
     V, W = check_pair(V, W)
-    theta = check_theta(theta, V.shape[0] - 2)
-    n = check_count("n", n)
+    n = check_count(n_name, n)
     sigma2 = check_nonneg("sigma2", sigma2)
     samples = check_positive_int("samples", samples)
     if samples < 2:
         raise ValueError("samples must be >= 2 to estimate a standard error")
+    return V, W, n, sigma2, samples
+
+
+def monte_carlo_loss(V, W, theta, n, sigma2=0.0, samples=100_000, seed=0):
+    """Monte Carlo estimate of ``L_n(V, W; theta)``: ``(mean, standard error)`` of the
+    squared error over ``samples`` independent prompts."""
+    V, W, n, sigma2, samples = _check_mc(V, W, "n", n, sigma2, samples)
+    theta = check_theta(theta, V.shape[0] - 2)
     rng = _generator(seed)
     return _mc(V[-1], W, lambda b: theta, n, samples, sigma2, rng)
 
 
 def monte_carlo_pretrain_loss(V, W, m, sigma2=0.0, samples=100_000, seed=0):
     """Monte Carlo estimate of ``L_pre``: a fresh ``theta ~ U(S^{d-1})`` for every prompt."""
-    V, W = check_pair(V, W)
-    m = check_count("m", m)
-    sigma2 = check_nonneg("sigma2", sigma2)
-    samples = check_positive_int("samples", samples)
-    if samples < 2:
-        raise ValueError("samples must be >= 2 to estimate a standard error")
+    V, W, m, sigma2, samples = _check_mc(V, W, "m", m, sigma2, samples)
     rng = _generator(seed)
     d = V.shape[0] - 2
     return _mc(V[-1], W, lambda b: sample_sphere(d, b, rng), m, samples, sigma2, rng)
@@ -199,25 +187,15 @@ def monte_carlo_loss_grad(V, W, theta, n, sigma2=0.0, samples=100_000, seed=0):
     ``d err^2/dV = 2 err e_y (S W z_q)^T`` and ``d err^2/dW = 2 err (S v) z_q^T``
     (``S`` is symmetric).  Returns ``(gV, gW, seV, seW)``.
     """
-    V, W = check_pair(V, W)
+    V, W, n, sigma2, samples = _check_mc(V, W, "n", n, sigma2, samples)
     theta = check_theta(theta, V.shape[0] - 2)
-    n = check_count("n", n)
-    sigma2 = check_nonneg("sigma2", sigma2)
-    samples = check_positive_int("samples", samples)
-    if samples < 2:
-        raise ValueError("samples must be >= 2 to estimate a standard error")
     return _mc_grad(V, W, lambda b: theta, n, sigma2, samples, _generator(seed))
 
 
 def monte_carlo_pretrain_loss_grad(V, W, m, sigma2=0.0, samples=100_000, seed=0):
     """Monte Carlo estimate of ``(dL_pre/dV, dL_pre/dW)``: a fresh ``theta ~ U(S^{d-1})``
     for every prompt; returns ``(gV, gW, seV, seW)``."""
-    V, W = check_pair(V, W)
-    m = check_count("m", m)
-    sigma2 = check_nonneg("sigma2", sigma2)
-    samples = check_positive_int("samples", samples)
-    if samples < 2:
-        raise ValueError("samples must be >= 2 to estimate a standard error")
+    V, W, m, sigma2, samples = _check_mc(V, W, "m", m, sigma2, samples)
     rng = _generator(seed)
     d = V.shape[0] - 2
     return _mc_grad(V, W, lambda b: sample_sphere(d, b, rng), m, sigma2, samples, rng)

@@ -41,21 +41,10 @@ from .flow import (_check_d, _check_form, _check_objective, _check_pos_real, _ch
                    _terms, objective_value, pretrained_point)
 from .manifold import (MERGED_NAMES, SEPARATE_NAMES, _project_merged, _project_separate,
                        unit_theta0)
-from .sampling import _draw, _generator
-from .validation import check_count, check_nonneg, check_positive_int
+from .sampling import _draw, _generator, _tokens
+from .validation import check_batch, check_count, check_nonneg, check_pair, check_positive_int
 
 __all__ = ["minibatch_grad", "sgd_finetune", "SGDResult"]
-
-
-def _tokens(X, y, xq):
-    B, n, d = X.shape
-    Z = np.empty((B, n + 1, d + 2))
-    Z[:, :, 0] = 1.0
-    Z[:, :n, 1:-1] = X
-    Z[:, :n, -1] = y
-    Z[:, n, 1:-1] = xq
-    Z[:, n, -1] = 0.0
-    return Z
 
 
 def _batch_grad(v, W, X, y, xq, yq):
@@ -80,24 +69,8 @@ def minibatch_grad(V, W, X, y, xq, yq):
     by the explicit backward pass of the module docstring: returns ``(loss, G_V, G_W)``
     (Frobenius gradients of the full ``D x D`` matrices; only row ``y`` of ``G_V`` and
     columns ``0..d`` of ``G_W`` can be nonzero)."""
-    from .validation import check_pair
     V, W = check_pair(V, W)
-    d = V.shape[0] - 2
-    X = np.asarray(X, dtype=np.float64)
-    y = np.asarray(y, dtype=np.float64)
-    xq = np.asarray(xq, dtype=np.float64)
-    yq = np.asarray(yq, dtype=np.float64)
-    if X.ndim != 3 or X.shape[2] != d:
-        raise ValueError(f"X must have shape (B, n, {d}), got {X.shape}")
-    if y.shape != X.shape[:2]:
-        raise ValueError(f"y must have shape {X.shape[:2]}, got {y.shape}")
-    if xq.shape != (X.shape[0], d):
-        raise ValueError(f"xq must have shape {(X.shape[0], d)}, got {xq.shape}")
-    if yq.shape != (X.shape[0],):
-        raise ValueError(f"yq must have shape {(X.shape[0],)}, got {yq.shape}")
-    for name, arr in (("X", X), ("y", y), ("xq", xq), ("yq", yq)):
-        if not np.all(np.isfinite(arr)):
-            raise ValueError(f"{name} must have only finite entries")
+    X, y, xq, yq = check_batch(V.shape[0] - 2, X, y, xq, yq)
     loss, gv, gW = _batch_grad(V[-1], W, X, y, xq, yq)
     gV = np.zeros_like(V)
     gV[-1] = gv

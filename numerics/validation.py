@@ -22,6 +22,7 @@ __all__ = [
     "check_count",
     "check_nonneg",
     "check_positive_int",
+    "check_batch",
 ]
 
 
@@ -92,3 +93,27 @@ def check_nonneg(name: str, value) -> float:
     if x < 0:
         raise ValueError(f"{name} must be >= 0, got {value!r}")
     return x
+
+
+def check_batch(d: int, X, y, xq, yq=None):
+    """A batch of prompts: ``X`` (B, n, d), ``y`` (B, n), ``xq`` (B, d) and optionally
+    ``yq`` (B,), all finite; returned as float64 arrays."""
+    X = np.asarray(X, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    xq = np.asarray(xq, dtype=np.float64)
+    if X.ndim != 3 or X.shape[2] != d:
+        raise ValueError(f"X must have shape (B, n, {d}), got {X.shape}")
+    if y.shape != X.shape[:2]:
+        raise ValueError(f"y must have shape {X.shape[:2]}, got {y.shape}")
+    if xq.shape != (X.shape[0], d):
+        raise ValueError(f"xq must have shape {(X.shape[0], d)}, got {xq.shape}")
+    arrays = [("X", X), ("y", y), ("xq", xq)]
+    if yq is not None:
+        yq = np.asarray(yq, dtype=np.float64)
+        if yq.shape != (X.shape[0],):
+            raise ValueError(f"yq must have shape {(X.shape[0],)}, got {yq.shape}")
+        arrays.append(("yq", yq))
+    for name, arr in arrays:
+        if not np.all(np.isfinite(arr)):
+            raise ValueError(f"{name} must have only finite entries")
+    return (X, y, xq) if yq is None else (X, y, xq, yq)

@@ -10,7 +10,7 @@ import numpy as np
 import sympy as sp
 
 import numerics
-from numerics.flow import pretrained_c
+from numerics.flow import pretrain_family, pretrained_c
 from theory import optima
 from theory.objectives import expected_loss, pretrain_loss
 from theory.symbols import PRETRAINED, c, d, kappa, m, n, rho, sigma2
@@ -20,14 +20,6 @@ from .grid import GRID, exact, num
 
 __all__ = ["CLAIMS"]
 
-
-def _pretrained_mats(d_, c_):
-    D = d_ + 2
-    V = np.zeros((D, D))
-    V[-1, -1] = 1.0
-    W = np.zeros((D, D))
-    W[1:-1, 1:-1] = c_ * np.eye(d_)
-    return V, W
 
 
 def check_optimum() -> Outcome:
@@ -62,7 +54,7 @@ def check_optimum() -> Outcome:
         c_sym = num(cstar, cfg)
         c_num = pretrained_c(cfg.d, cfg.m, cfg.sigma2)
         worst_c = max(worst_c, abs(c_num - c_sym) / c_sym)
-        V, W = _pretrained_mats(cfg.d, c_sym)
+        V, W = pretrain_family(cfg.d, c_sym)
         gV, gW = numerics.pretrain_loss_grad(V, W, cfg.m, cfg.sigma2)
         worst_g = max(worst_g, float(max(np.abs(gV).max(), np.abs(gW).max())))
         L = numerics.pretrain_loss(V, W, cfg.m, cfg.sigma2)
@@ -74,7 +66,7 @@ def check_optimum() -> Outcome:
     ev.append(Evidence("numeric", "NumPy L_pre at c* equals the symbolic minimum", worst_l < 1e-10,
                        {"max_rel_diff": worst_l}))
     cfg = DEFAULT_CONFIG
-    V, W = _pretrained_mats(cfg.d, num(cstar, cfg))
+    V, W = pretrain_family(cfg.d, num(cstar, cfg))
     mean, se = numerics.monte_carlo_pretrain_loss(V, W, cfg.m, cfg.sigma2, samples=200_000, seed=2026)
     Lc = num(lmin, cfg)
     ev.append(Evidence("monte-carlo", f"sampled L_pre at the default config within 5 standard errors "
@@ -133,7 +125,7 @@ def check_fewshot_vs_zeroshot() -> Outcome:
     bad, rising = [], 0
     for cfg in GRID:
         c_ = num(cstar, cfg)
-        V, W = _pretrained_mats(cfg.d, c_)
+        V, W = pretrain_family(cfg.d, c_)
         t0 = np.zeros(cfg.d)
         t0[0] = 1.0
         L0 = numerics.expected_loss(V, W, t0, 0, cfg.sigma2)

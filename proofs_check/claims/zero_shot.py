@@ -12,7 +12,7 @@ import numpy as np
 import sympy as sp
 
 import numerics
-from numerics.flow import full_matrix_flow, gradient_flow
+from numerics.flow import full_matrix_flow, gradient_flow, pretrain_family
 from theory import gradient, optima
 from theory.objectives import expected_loss, sphere_loss, zs
 from theory.symbols import (PRETRAINED, PRETRAINED_SEPARATE, a, alpha, b, beta, c, d, h,
@@ -36,14 +36,6 @@ def _unit(d_, seed):
     v = np.random.default_rng(seed).standard_normal(d_)
     return v / np.linalg.norm(v)
 
-
-def _pre_mats(d_, c_):
-    D = d_ + 2
-    V = np.zeros((D, D))
-    V[-1, -1] = 1.0
-    W = np.zeros((D, D))
-    W[1:-1, 1:-1] = c_ * np.eye(d_)
-    return V, W
 
 
 def n_polynomial_positive(expr, n0=1, digits=40):
@@ -132,7 +124,7 @@ def check_initial_gradient() -> Outcome:
     for i, cfg in enumerate(GRID[::6]):
         t0 = _unit(cfg.d, i)
         c_ = num(_c_star(), cfg)
-        V, W = _pre_mats(cfg.d, c_)
+        V, W = pretrain_family(cfg.d, c_)
         gV, gW = numerics.expected_loss_grad(V, W, t0, 0, cfg.sigma2)
         expect = np.zeros_like(gV)
         expect[-1, 1:-1] = num(gvx, cfg, {c: sp.nsimplify(c_)}) * t0
