@@ -550,7 +550,8 @@ def _setup(objective, train, d, m, N, sigma2, lam, form, theta0):
 def _integrate(pb, x0, t0, t_max, gtol, method, rtol, atol, fast, deadline):
     """``solve_ivp`` with the terminal gradient-norm event, in time chunks ``[t0, 10 t0]``
     (starting from ``t0 = 1``) up to ``t_max`` so that the wall-clock ``deadline`` can be
-    honoured between chunks.  Returns ``(t, y, hit, message)``."""
+    honoured between chunks (and, through a second terminal event, within a chunk).
+    Returns ``(t, y, hit, message)``."""
     rhs = pb.rhs_fast if fast else pb.rhs
     norm = pb.grad_norm_fast if fast else pb.grad_norm
     target = 0.5 * gtol if fast else gtol  # the fast path aims lower, the exact check decides
@@ -559,18 +560,32 @@ def _integrate(pb, x0, t0, t_max, gtol, method, rtol, atol, fast, deadline):
         return norm(x) - target
     event.terminal = True
     event.direction = -1
+
+    late = []
+
+    def out_of_time(t, _x):
+        # a wall-clock "event": once the deadline has passed, the flow time t* at which that
+        # was first seen becomes a root (t* - t), so even a long time chunk stops there
+        if not late and time.perf_counter() > deadline:
+            late.append(t)
+        return 1.0 if not late else late[0] - t
+    out_of_time.terminal = True
+    out_of_time.direction = -1
     ts, ys = [np.array([t0])], [x0[:, None]]
     t, x = t0, x0
     while True:
         t_next = min(t_max, max(10.0 * t, 1.0))
-        sol = solve_ivp(rhs, (t, t_next), x, method=method, rtol=rtol, atol=atol, events=event)
+        sol = solve_ivp(rhs, (t, t_next), x, method=method, rtol=rtol, atol=atol,
+                        events=(event, out_of_time))
         ts.append(sol.t[1:])
         ys.append(sol.y[:, 1:])
         t, x = float(sol.t[-1]), sol.y[:, -1]
         if sol.status < 0:
             return np.concatenate(ts), np.hstack(ys), False, f"integration failed: {sol.message}"
-        if sol.status == 1:
+        if sol.status == 1 and sol.t_events[0].size:
             return np.concatenate(ts), np.hstack(ys), True, "gradient norm reached gtol"
+        if sol.status == 1:
+            return np.concatenate(ts), np.hstack(ys), False, f"wall-clock cap reached at t = {t:.3g}"
         if t >= t_max:
             return np.concatenate(ts), np.hstack(ys), False, "time cap t_max reached"
         if time.perf_counter() > deadline:

@@ -33,6 +33,10 @@ class atomic_path:
     def __exit__(self, exc_type, exc, tb):
         assert self.tmp is not None
         if exc_type is None:
+            # mkstemp creates 0600; give the result the mode a plain open() would
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(self.tmp, 0o666 & ~umask)
             os.replace(self.tmp, self.target)
         else:
             try:

@@ -147,7 +147,16 @@ def cmd_export_latex(args):
     return (f"**{line}**" if args.format == "markdown" else line), 0
 
 
-COMMANDS = {"check": cmd_check, "curve": cmd_curve, "finetune": cmd_finetune, "derive": cmd_derive,
+def cmd_figures(args):
+    import sys
+
+    from .figures import figures_command
+
+    return figures_command(args.out, _cfg(args), sgd=args.sgd == "on", fmt=args.format,
+                           progress=sys.stderr.isatty())
+
+
+COMMANDS = {"check": cmd_check, "figures": cmd_figures, "curve": cmd_curve, "finetune": cmd_finetune, "derive": cmd_derive,
             "export-latex": cmd_export_latex}
 
 

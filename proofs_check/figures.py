@@ -150,7 +150,7 @@ def icl_curves_data(cfg: Config | None = None, sgd: bool = True, progress: bool 
     for mth in methods:
         if mth not in METHODS:
             raise ValueError(f"methods: unknown method {mth!r}")
-    shots = list(range(SHOTS[0], SHOTS[1] + 1))
+    shots = list(range(SHOTS[0], max(SHOTS[1], min(cfg.N, 200)) + 1))  # show n = N when N <= 200
     thetas = {t: task_vector(t, cfg.d) for t in CURVE_TASKS}
     exact, conv = {}, {}
     for mth in _bar(methods, progress, "exact curves"):
@@ -201,7 +201,12 @@ def draw_icl_curves(data: dict):
     allv = [v for m in data["exact"].values() for vs in m.values() for v in vs]
     if data["sgd"]:
         allv += [v for m in data["sgd"].values() for t in data["tasks"] for v in m[t]]
+    s2 = cfg["sigma2"]
     lo, hi = _positive_floor(allv), max(allv)
+    # clip the scale to [1e-3 (1 + sigma2), 30 (1 + sigma2)]: degenerate configurations
+    # (sigma2 = 0, diverging flows) otherwise squash every curve; clipped curves are named
+    y_lo = max(lo / 1.25, 1e-3 * (1 + s2))
+    y_hi = min(hi * 1.25, 30.0 * (1 + s2))
     for ax, task in zip(axes, data["tasks"]):
         for mth in data["methods"]:
             col, ls, mk = STYLE[mth]
@@ -212,11 +217,21 @@ def draw_icl_curves(data: dict):
                 s = data["sgd"][mth]
                 ax.plot(s["shots"], s[task], ls="none", marker=mk, ms=6.5, mfc="none", mew=1.5, color=col,
                         zorder=4)
-        ax.axhline(1 + cfg["sigma2"], color="0.5", lw=0.8, ls=":")
-        ax.axhline(cfg["sigma2"], color="0.5", lw=0.8, ls="-.")
+        ax.axhline(1 + s2, color="0.5", lw=0.8, ls=":")
+        if s2 > 0:
+            ax.axhline(s2, color="0.5", lw=0.8, ls="-.")
         ax.set_yscale("log")
-        ax.set_ylim(lo / 1.25, hi * 1.25)
-        ticks = [t for t in _LOG_TICKS if lo / 1.25 <= t <= hi * 1.25]
+        ax.set_ylim(y_lo, y_hi)
+        ticks = [t for t in _LOG_TICKS if y_lo <= t <= y_hi]
+        if len(ticks) > 9:
+            ticks = [t for t in ticks if f"{t:g}".lstrip("0.").startswith("1")]
+        off = [f"{LABELS[m]} (max {max(data['exact'][m][task]):.3g})" for m in data["methods"]
+               if max(data["exact"][m][task]) > y_hi]
+        off += [f"{LABELS[m]} (min {min(data['exact'][m][task]):.2g})" for m in data["methods"]
+                if min(data["exact"][m][task]) < y_lo]
+        if off:
+            ax.text(0.98, 0.98, "off scale: " + ", ".join(off), transform=ax.transAxes, ha="right", va="top",
+                    fontsize=8, color="0.3", wrap=True)
         ax.yaxis.set_major_locator(FixedLocator(ticks))
         ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}"))
         ax.yaxis.set_minor_formatter(NullFormatter())
@@ -232,9 +247,11 @@ def draw_icl_curves(data: dict):
                       mfc="none", mew=1.5,
                       label=LABELS[m] + ("" if data["flow"][m]["converged"] else " (flow NOT converged)"))
                for m in data["methods"]]
-    handles += [Line2D([], [], color="0.5", lw=0.8, ls=":", label=r"$1+\sigma^2$ (no information)"),
-                Line2D([], [], color="0.5", lw=0.8, ls="-.", label=r"$\sigma^2$ (noise floor)"),
-                Line2D([], [], color="0.75", lw=0.8, ls="--", label=f"fine-tuning shots N={cfg['N']}")]
+    handles.append(Line2D([], [], color="0.5", lw=0.8, ls=":", label=r"$1+\sigma^2$ (no information)"))
+    if s2 > 0:
+        handles.append(Line2D([], [], color="0.5", lw=0.8, ls="-.", label=r"$\sigma^2$ (noise floor)"))
+    if cfg["N"] <= data["shots"][-1]:
+        handles.append(Line2D([], [], color="0.75", lw=0.8, ls="--", label=f"fine-tuning shots N={cfg['N']}"))
     fig.legend(handles=handles, loc="outside lower center", ncol=5, frameon=False, fontsize=10)
     sub = "lines: exact population error of the gradient-flow limit"
     if data["sgd"]:
@@ -314,19 +331,27 @@ def draw_w_star(data: dict):
 
 
 # ----------------------------------------------------------------------------- figure 3
-def flow_trajectories_data(cfg: Config | None = None, methods=TRAJ_METHODS, max_points: int = 400) -> dict:
+def flow_trajectories_data(cfg: Config | None = None, methods=TRAJ_METHODS, max_points: int = 400,
+                           rerun_below: float = 10.0) -> dict:
     """The exact gradient flows (merged form) of ``methods``: times and coordinates ``a``,
-    ``alpha`` (plus ``beta``, ``q``, ``h``, ``b``) along each, with its convergence."""
+    ``alpha`` (plus ``beta``, ``q``, ``h``, ``b``) along each, with its convergence.
+
+    The flow of :func:`proofs_check.models.endpoint` (cached) keeps 50 samples of the
+    accepted solver steps, too coarse for a smooth curve; it is rerun with ``max_points``
+    samples when it took under ``rerun_below`` seconds, otherwise (a slow, usually
+    non-converging flow) its 50 samples are plotted (``samples`` says which)."""
     cfg = _check_cfg(cfg)
     out = {"config": cfg.as_dict(), "methods": list(methods), "flows": {}}
     for mth in methods:
         if METHODS.get(mth) is None:
             raise ValueError(f"methods: {mth!r} is not a fine-tuning method")
-        fl = gradient_flow(*METHODS[mth], cfg.d, cfg.m, cfg.N, cfg.sigma2, cfg.lam, max_points=max_points)
+        _, fl = endpoint(mth, cfg)
+        if fl.wall_time < rerun_below:
+            fl = gradient_flow(*METHODS[mth], cfg.d, cfg.m, cfg.N, cfg.sigma2, cfg.lam, max_points=max_points)
         tr = fl.trajectory
         names = list(tr["names"])
         rec = {"t": tr["t"].tolist(), "converged": bool(fl.converged), "grad_norm": float(fl.grad_norm),
-               "t_final": float(fl.t_final), "final": dict(fl.final)}
+               "t_final": float(fl.t_final), "final": dict(fl.final), "samples": int(len(tr["t"]))}
         for nm in names:
             rec[nm] = tr["coords"][:, names.index(nm)].tolist()
         out["flows"][mth] = rec

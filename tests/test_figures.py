@@ -31,6 +31,7 @@ def test_make_figures_writes_eight_files(written):
     names = sorted(p.name for p in paths)
     assert names == sorted(f"{n}.{e}" for n in figures.FIGURES for e in ("png", "pdf"))
     assert sorted(p.name for p in out.iterdir()) == names  # no temporary file left over
+    assert all(p.stat().st_size > 10_000 for p in paths)
     for p in paths:
         head = p.read_bytes()[:8]
         if p.suffix == ".png":
@@ -264,3 +265,26 @@ def test_out_dir_that_is_a_file_is_rejected(tmp_path):
     f.write_text("x")
     with pytest.raises(ValueError, match="out_dir"):
         figures.make_figures(f, CFG, sgd=False)
+
+
+# ----------------------------------------------------------------------------- CLI glue
+def test_summary_renders_in_every_format(written):
+    import json
+
+    _, paths, data = written
+    info = figures.summary(paths, data, 1.0)
+    assert info["files"] == [str(p) for p in paths] and info["sgd"] is False
+    assert info["methods"]["zs-all"]["target_at_40"] == data["icl_curves"]["exact"]["zs-all"]["target"][40]
+    assert info["w_star_at_N"] == data["w_star"]["w_star"][CFG.N - 1]
+    text = figures.render_summary(info, "text")
+    assert text.splitlines()[0].startswith("wrote 8 files") and "ZS+FS-W" in text
+    md = figures.render_summary(info, "markdown")
+    assert "| method |" in md and "|---|" in md
+    assert json.loads(figures.render_summary(info, "json"))["config"] == CFG.as_dict()
+    with pytest.raises(ValueError, match="format"):
+        figures.render_summary(info, "yaml")
+
+
+def test_shot_range_extends_to_N():
+    data = figures.icl_curves_data(Config(N=45), sgd=False, methods=("pretrained", "zs-v"))
+    assert data["shots"] == list(range(46))

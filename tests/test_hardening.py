@@ -110,3 +110,13 @@ def test_atomic_write_keeps_old_file_on_failure(tmp_path):
 def test_atomic_write_rejects_missing_folder(tmp_path):
     with pytest.raises(ValueError, match="path"):
         write_text_atomic(tmp_path / "nope" / "x.tex", "x")
+
+
+def test_atomic_write_gives_the_usual_file_mode(tmp_path):
+    import os
+    umask = os.umask(0o022)
+    try:
+        write_text_atomic(tmp_path / "x.tex", "x")
+        assert (tmp_path / "x.tex").stat().st_mode & 0o777 == 0o644
+    finally:
+        os.umask(umask)
