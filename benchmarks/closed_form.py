@@ -39,14 +39,14 @@ def main(argv=None):
     mean, se = numerics.monte_carlo_loss(V, W, theta, n, sigma2, samples=args.samples, seed=1)
     t_mc = time.perf_counter() - t0
     exact = numerics.expected_loss(V, W, theta, n, sigma2)
-    print(f"## Closed form vs Monte Carlo (d={d}, n={n}, sigma2={sigma2})\n")
-    print("| method | time (s) | value | |error| / stderr |")
+    print(f"Closed form vs Monte Carlo (d={d}, n={n}, sigma2={sigma2}):\n")
+    print("| method | time (s) | value | abs(error) / stderr |")
     print("|---|---|---|---|")
     print(f"| closed form `expected_loss` | {t_cf:.3g} | {exact:.8f} | exact |")
     print(f"| Monte Carlo, {args.samples:,} prompts | {t_mc:.3g} | {mean:.8f} ± {se:.2g} | {abs(mean - exact) / se:.2f} |")
     print(f"\nMonte Carlo / closed-form time ratio: **{t_mc / t_cf:,.0f}x**\n")
 
-    print("## `expected_loss_grad` cost in units of one (d+2)x(d+2) matmul\n")
+    print("Scaling in d: one `expected_loss_grad` in units of one (d+2)x(d+2) matmul:\n")
     print("| d | matmul (s) | gradient (s) | gradient / matmul |")
     print("|---|---|---|---|")
     for dd in args.dims:
