@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 
-import numpy as np
 import sympy as sp
 
 from theory import optima
@@ -20,7 +19,7 @@ from theory.symbols import (PRETRAINED, N, a, alpha, b, beta, c, d, h, kappa, la
 from .. import models
 from .base import DEFAULT_CONFIG, Claim, Config, Evidence, Outcome
 from .grid import FLOW_GRID, GRID, exact, exact_loss, num
-from .zero_shot import TASKS_KR, sgd_evidence
+from .zero_shot import sgd_evidence
 
 __all__ = ["CLAIMS", "large_n_limit"]
 

@@ -16,7 +16,7 @@ from theory.objectives import expected_loss, pretrain_loss
 from theory.symbols import PRETRAINED, c, d, kappa, m, n, rho, sigma2
 
 from .base import DEFAULT_CONFIG, Claim, Evidence, Outcome
-from .grid import GRID, exact, num
+from .grid import GRID, num
 
 __all__ = ["CLAIMS"]
 
@@ -69,8 +69,8 @@ def check_optimum() -> Outcome:
     V, W = pretrain_family(cfg.d, num(cstar, cfg))
     mean, se = numerics.monte_carlo_pretrain_loss(V, W, cfg.m, cfg.sigma2, samples=200_000, seed=2026)
     Lc = num(lmin, cfg)
-    ev.append(Evidence("monte-carlo", f"sampled L_pre at the default config within 5 standard errors "
-                       f"(200000 prompts, seed 2026)", abs(mean - Lc) < 5 * se,
+    ev.append(Evidence("monte-carlo", "sampled L_pre at the default config within 5 standard errors "
+                       "(200000 prompts, seed 2026)", abs(mean - Lc) < 5 * se,
                        {"c_star": num(cstar, cfg), "L_pre": Lc, "mc_mean": mean, "mc_stderr": se}))
     # the authors' value m/(m+1+d)
     c_auth = m / (m + 1 + d)
