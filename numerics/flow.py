@@ -529,15 +529,17 @@ class FullFlowResult:
 
 
 # ----------------------------------------------------------------------------- flows
-def _setup(objective, train, d, m, N, sigma2, lam, form, theta0):
+def _check_problem(objective, train, d, m, N, sigma2, lam, form):
+    """Validate the arguments shared by the flows and SGD; returns them normalised."""
     objective = _check_objective(objective)
     form = _check_form(form)
     train = _check_train(train, form)
-    d = _check_d(d)
-    m = check_count("m", m)
-    N = check_count("N", N)
-    sigma2 = check_nonneg("sigma2", sigma2)
-    lam = check_nonneg("lam", lam)
+    return (objective, train, _check_d(d), check_count("m", m), check_count("N", N),
+            check_nonneg("sigma2", sigma2), check_nonneg("lam", lam), form)
+
+
+def _setup(objective, train, d, m, N, sigma2, lam, form, theta0):
+    objective, train, d, m, N, sigma2, lam, form = _check_problem(objective, train, d, m, N, sigma2, lam, form)
     if theta0 is None:
         theta0 = np.eye(d)[0]
     theta0 = unit_theta0(theta0, d)

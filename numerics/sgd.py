@@ -37,12 +37,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .flow import (_check_d, _check_form, _check_objective, _check_pos_real, _check_train,
-                   _terms, objective_value, pretrained_point)
+from .flow import _check_pos_real, _check_problem, _terms, objective_value, pretrained_point
 from .manifold import (MERGED_NAMES, SEPARATE_NAMES, _project_merged, _project_separate,
                        unit_theta0)
 from .sampling import _draw, _generator, _tokens
-from .validation import check_batch, check_count, check_nonneg, check_pair, check_positive_int
+from .validation import check_batch, check_pair, check_positive_int
 
 __all__ = ["minibatch_grad", "sgd_finetune", "SGDResult"]
 
@@ -129,14 +128,7 @@ def sgd_finetune(objective, train, d, m, N, sigma2=0.0, lam=1.0, lr=0.01, steps=
     target ``theta0`` (default ``e_1``).  ``batch`` prompts per term of the objective.
     With ``polyak`` the returned point averages the last ``avg_frac`` of the iterates.
     ``progress=True`` shows a tqdm bar.  See :class:`SGDResult`."""
-    objective = _check_objective(objective)
-    form = _check_form(form)
-    train = _check_train(train, form)
-    d = _check_d(d)
-    m = check_count("m", m)
-    N = check_count("N", N)
-    sigma2 = check_nonneg("sigma2", sigma2)
-    lam = check_nonneg("lam", lam)
+    objective, train, d, m, N, sigma2, lam, form = _check_problem(objective, train, d, m, N, sigma2, lam, form)
     lr = _check_pos_real("lr", lr)
     steps = check_positive_int("steps", steps)
     batch = check_positive_int("batch", batch)
