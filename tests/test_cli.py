@@ -48,3 +48,47 @@ def test_main_returns_status_in_process(capsys):
     assert main(["derive", "--objective", "zs", "--train", "v", "--format", "json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert set(out["gradient"]) == {"V"}
+
+
+def test_check_json_keys_are_the_documented_ones():
+    """The keys listed in README.md ("JSON output") and in proofs_check/report.py."""
+    r = run("check", "--only", "pretrain.fewshot_vs_zeroshot", "--only", "zs.initial_gradient", "--format", "json")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert set(out) == {"claims", "summary"}
+    assert set(out["summary"]) == {"total", "verified", "refuted", "error", "all_verified", "seconds"}
+    assert [c["id"] for c in out["claims"]] == ["pretrain.fewshot_vs_zeroshot", "zs.initial_gradient"]
+    for c in out["claims"]:
+        assert set(c) == {"id", "title", "status", "statement", "latex", "evidence", "grid", "region",
+                          "disagreements", "seconds", "error"}
+        assert c["status"] == "verified"
+        for e in c["evidence"]:
+            assert set(e) == {"kind", "description", "passed", "details"}
+            assert e["kind"] in {"symbolic", "numeric", "monte-carlo"}
+
+
+def test_check_markdown_is_a_table():
+    r = run("check", "--only", "zs.initial_gradient", "--format", "markdown")
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.strip().splitlines()
+    assert lines[0] == "| claim | status | evidence | grid |" and lines[1] == "|---|---|---|---|"
+    assert lines[2].startswith("| `zs.initial_gradient`") and "| verified |" in lines[2]
+    assert lines[-1].startswith("**1/1 verified**")
+
+
+def test_registry_has_the_fourteen_ids():
+    from proofs_check.claims import claim_ids
+    assert claim_ids() == [
+        "pretrain.optimum", "pretrain.fewshot_vs_zeroshot", "zs.initial_gradient", "zs.w_only_stationary",
+        "zs.all.minimizers", "zs.all.flow_limit", "zs.all.icl_degraded", "zs.v.optimum", "zs.v.icl_preserved",
+        "zsfs.v.optimum", "zsfs.v.tradeoff", "zsfs.all.tradeoff", "zsfs.w.tradeoff", "gradients.agree"]
+
+
+@pytest.mark.slow
+def test_full_check_verifies_every_claim():
+    """The main job end to end: every claim is re-derived and verified (exit status 0)."""
+    r = run("check", "--format", "json")
+    out = json.loads(r.stdout)
+    bad = [(c["id"], c["status"], c["error"]) for c in out["claims"] if c["status"] != "verified"]
+    assert r.returncode == 0 and not bad, bad
+    assert out["summary"]["total"] == 14 and out["summary"]["all_verified"] is True
