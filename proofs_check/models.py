@@ -37,9 +37,7 @@ def endpoint(method: str, cfg: Config):
     :class:`numerics.flow.FlowResult` (``None`` for ``pretrained``)."""
     if method not in METHODS:
         raise ValueError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
-    if cfg.m < 1:
-        raise ValueError("m must be >= 1: with m = 0 pretraining does not determine c")
-    if METHODS[method] is None:
+    if METHODS[method] is None:  # pretrained_c rejects m = 0 (L_pre is flat in c)
         c = pretrained_c(cfg.d, cfg.m, cfg.sigma2)
         return {"a": 0.0, "b": 1.0, "q": 0.0, "alpha": c, "beta": c, "h": 0.0}, None
     fl = _flow(*METHODS[method], cfg)
@@ -49,9 +47,7 @@ def endpoint(method: str, cfg: Config):
 def model(method: str, cfg: Config):
     """``(V, W)`` of the model, with ``theta0 = e_1``."""
     coords, _ = endpoint(method, cfg)
-    t0 = np.zeros(cfg.d)
-    t0[0] = 1.0
-    return merged_point(coords, t0)
+    return merged_point(coords, task_vector("target", cfg.d))
 
 
 def task_vector(task: str, d: int) -> np.ndarray | None:

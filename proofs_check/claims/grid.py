@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import itertools
 
-import numpy as np
 import sympy as sp
 
 from theory.symbols import N, d, lam, m, sigma2, to_expr
 
 from .base import Config
 
-__all__ = ["GRID", "FLOW_GRID", "exact", "exact_subs", "num", "rational", "embed_task"]
+__all__ = ["GRID", "FLOW_GRID", "exact", "exact_subs", "num", "rational"]
 
 #: closed-form claims: 4 x 3 x 2 x 3 x 2 = 144 configurations
 GRID = [Config(dd, mm, NN, s2, ll) for dd, mm, NN, s2, ll in itertools.product(
@@ -54,15 +53,6 @@ def exact(expr, cfg: Config, extra: dict | None = None):
 def num(expr, cfg: Config, extra: dict | None = None) -> float:
     return float(sp.N(exact(expr, cfg, extra), 30))
 
-
-def embed_task(d_: int):
-    """The concrete unit vectors ``theta0 = e_1`` and ``theta_perp = e_2`` (``d >= 2``)."""
-    t0 = np.zeros(d_)
-    t0[0] = 1.0
-    tp = np.zeros(d_)
-    if d_ >= 2:
-        tp[1] = 1.0
-    return t0, tp
 
 
 _LOSS_GENS = None
