@@ -1,6 +1,6 @@
 """iclft.numerics: exact closed forms in NumPy for any matrices at a concrete ``d``.
 
-Conventions (THEORY.md section 1): token ``z = (1, x, y)`` with index 0 constant,
+Conventions (docs/theory.md section 1): token ``z = (1, x, y)`` with index 0 constant,
 indices ``1..d`` the features and index ``d+1`` the label, ``D = d + 2``; the attention
 average ``S`` is normalised by the token count ``n + 1`` (the query is a token);
 ``W`` is the merged key-query matrix acting on the query, ``M = W^T`` in row-token code.

@@ -1,6 +1,6 @@
 r"""Exact population gradient flow of the fine-tuning objectives, from the pretrained point.
 
-Conventions (THEORY.md section 1)
+Conventions (docs/theory.md section 1)
 ---------------------------------
 * ``D = d + 2``; token ``z = (1, x, y)``: index 0 constant, ``1..d`` features, ``d+1`` label.
 * ``yhat = e_y^T V S W z_q``, ``S = (sum_i z_i z_i^T + z_q z_q^T)/(n+1)``: the query is a
@@ -8,12 +8,12 @@ Conventions (THEORY.md section 1)
 * ``W`` is the merged key-query matrix acting on the query (``M = W^T`` in row-token code);
   the separate form is ``W = K^T Q``.
 
-Objectives (THEORY.md section 2), for a unit target ``theta0``:
+Objectives (docs/theory.md section 2), for a unit target ``theta0``:
 ``zs = L_0(theta0)``, ``fs = L_N(theta0)``, ``zsfs = L_0(theta0) + lam L_N(theta0)``, each
 the exact closed form of :mod:`numerics.objectives` with its exact Frobenius gradient of
 :mod:`numerics.gradients`.
 
-Pretrained point (THEORY.md section 3): ``V = e_y e_y^T``, ``W = c diag(0, I_d, 0)``
+Pretrained point (docs/theory.md section 3): ``V = e_y e_y^T``, ``W = c diag(0, I_d, 0)``
 (separate: ``K = Q = sqrt(c) diag(0, I_d, 0)``), ``c`` the exact minimiser of
 ``L_pre(c) = pretrain_loss(e_y e_y^T, c diag(0, I, 0), m, sigma2)``.  ``L_pre`` is a
 quadratic polynomial in ``c`` (``yhat`` is linear in ``W``), so with ``f_k = L_pre(k)``,

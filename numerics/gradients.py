@@ -1,6 +1,6 @@
 r"""Exact Frobenius gradients of the closed-form losses, merged and separate forms.
 
-Conventions (THEORY.md section 1)
+Conventions (docs/theory.md section 1)
 ---------------------------------
 * ``D = d + 2``; token ``z = (1, x, y)`` (index 0 constant, ``1..d`` features, ``d+1`` label).
 * ``S`` is normalised by the token count ``n+1``; the query token is part of the sum.

@@ -1,6 +1,6 @@
-r"""Reduced coordinates of the invariant fine-tuning manifold (THEORY.md section 4).
+r"""Reduced coordinates of the invariant fine-tuning manifold (docs/theory.md section 4).
 
-Conventions (THEORY.md section 1)
+Conventions (docs/theory.md section 1)
 ---------------------------------
 * ``D = d + 2``; token ``z = (1, x, y)``: index 0 is the constant, ``1..d`` the features,
   ``d+1`` (written ``y``) the label.  ``P`` embeds ``x``: ``P x = (0, x, 0)``.

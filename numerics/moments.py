@@ -1,6 +1,6 @@
 r"""Gaussian moments behind the closed-form ICL loss.
 
-Conventions (THEORY.md section 1)
+Conventions (docs/theory.md section 1)
 ---------------------------------
 * ``D = d + 2``; a token is ``z = (1, x, y)``: index ``0`` is the constant 1, indices
   ``1..d`` are ``x`` and index ``d+1`` (written ``y``) is the label.

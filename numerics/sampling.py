@@ -1,6 +1,6 @@
 r"""Prompt sampling, the vectorised forward pass and Monte Carlo estimates.
 
-Conventions (THEORY.md section 1)
+Conventions (docs/theory.md section 1)
 ---------------------------------
 * ``D = d + 2``; token ``z = (1, x, y)`` (index 0 constant, ``1..d`` features, ``d+1`` label).
 * ``yhat = e_y^T V S W z_q`` with ``S = (sum_i z_i z_i^T + z_q z_q^T)/(n+1)``: the query

@@ -1,6 +1,6 @@
 """The ``iclft`` command line (also ``python -m proofs_check``).
 
-Conventions are those of THEORY.md: token ``z = (1, x, y)``, the attention average
+Conventions are those of docs/theory.md: token ``z = (1, x, y)``, the attention average
 normalised by the token count ``n+1``, ``W`` the merged key-query matrix acting on the
 query (``M = W^T`` in row-token code), ``W = K^T Q`` in the separate form.
 

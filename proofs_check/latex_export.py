@@ -1,7 +1,7 @@
 r"""``iclft export-latex PATH``: a standalone LaTeX document of every derived expression
 and of the claim results.
 
-Conventions (THEORY.md sections 1-4): a token is ``z = (1, x, y)`` (index 0 is the
+Conventions (docs/theory.md sections 1-4): a token is ``z = (1, x, y)`` (index 0 is the
 constant 1, indices ``1..d`` hold ``x``, index ``d+1`` holds ``y``); ``S`` sums the
 demonstrations *and* the query and is normalised by the token count ``n+1``;
 ``yhat = e_y^T V S W z_q`` with the merged key-query matrix ``W`` (row-token code
@@ -592,7 +592,7 @@ _PREAMBLE = r"""\documentclass[10pt]{article}
 _CONVENTIONS = r"""\section{Conventions}
 Linear attention model of \emph{Fine-Tuning Without Forgetting In-Context Learning: A
 Theoretical Analysis of Linear Attention Models} (Lee, Sohn, Lee, 2026), with the
-conventions of the project's \texttt{THEORY.md}; every expression below was derived by
+conventions of the project's \texttt{docs/theory.md}; every expression below was derived by
 \texttt{iclft} (SymPy, dimension-free: $d$ and $n$ are symbols).
 \begin{itemize}
 \item Feature dimension $d\ge 1$, $D=d+2$. A token is $z=(1,x,y)$: index $0$ is the constant
@@ -700,7 +700,7 @@ def _claim_tex(r) -> str:
     if getattr(r, "region", None):
         out.append(r"\par\textbf{Region:} " + escape_text(_short(str(r.region), 1500)))
     if getattr(r, "disagreements", None):
-        out.append(r"\textbf{Disagreements with THEORY.md:}")
+        out.append(r"\textbf{Disagreements with the paper or the authors' code:}")
         out.append(r"\begin{itemize}")
         out.extend(r"\item " + escape_text(_short(str(x), 1500)) for x in r.disagreements)
         out.append(r"\end{itemize}")

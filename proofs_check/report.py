@@ -6,7 +6,7 @@ JSON keys (stable; documented in README.md):
 "error"}], "summary": {"total", "verified", "refuted", "error", "all_verified",
 "seconds"}}``.
 
-Conventions (THEORY.md): token ``z = (1, x, y)``, attention average normalised by the
+Conventions (docs/theory.md): token ``z = (1, x, y)``, attention average normalised by the
 token count ``n+1`` (query included), ``W`` acting on the query (``M = W^T`` in
 row-token code), ``W = K^T Q`` in the separate form.
 """
@@ -82,7 +82,7 @@ def render_claims(results: list[ClaimResult], seconds: float, fmt: str) -> str:
             if r.region:
                 ev += f"<br>region: {r.region}"
             for dis in r.disagreements:
-                ev += f"<br>**differs from THEORY.md:** {dis}"
+                ev += f"<br>**differs from the paper or the authors' code:** {dis}"
             grid = f"{len(r.grid)} configs" if r.grid else "exact / default config"
             stmt = r.statement.replace("|", "\\|")
             ev = ev.replace("|", "\\|")
@@ -108,7 +108,7 @@ def render_claims(results: list[ClaimResult], seconds: float, fmt: str) -> str:
         if r.region:
             out.append(f"    region: {r.region}")
         for dis in r.disagreements:
-            out.append(f"    DIFFERS FROM THEORY.md: {dis}")
+            out.append(f"    DIFFERS FROM THE PAPER OR THE AUTHORS' CODE: {dis}")
         out.append("")
     out.append(f"{summ['verified']}/{summ['total']} claims verified, {summ['refuted']} refuted, "
                f"{summ['error']} errors in {summ['seconds']} s")

@@ -1,7 +1,7 @@
 """``proofs_check.figures``: files written, plotted numbers checked against independent
 computations, atomic output under interruption.
 
-Conventions (THEORY.md section 1): token ``z = (1, x, y)``, normalisation by ``n+1``,
+Conventions (docs/theory.md section 1): token ``z = (1, x, y)``, normalisation by ``n+1``,
 ``yhat = e_y^T V S W z_q`` with the merged ``W`` acting on the query.
 """
 import struct

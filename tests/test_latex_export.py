@@ -30,7 +30,7 @@ def _fake_results():
                                           {"value": 0.123456789, "list": list(range(20)),
                                            "text": nasty, "nested": {"a": 1.5, "b": [1, 2]}})],
                     grid=[{"d": 2, "m": 5, "sigma2": 0.1}, {"d": 3, "m": 5, "sigma2": 0.0, "passed": False}],
-                    region="fails where (1 + c a)^2 <= 1_x & 50%", disagreements=["THEORY.md says m/(m+1+d) #x"],
+                    region="fails where (1 + c a)^2 <= 1_x & 50%", disagreements=["the authors' code says m/(m+1+d) #x"],
                     seconds=1.25),
         ClaimResult("fake.refuted", "Refuted", "s", r"\frac{1}{2", "refuted",
                     [Evidence("numeric", "long " + "N**2*d*lam*sigma2+" * 40, False, {})]),

@@ -1,6 +1,6 @@
 """iclft.theory: dimension-free SymPy derivations for one-layer linear attention ICL.
 
-Conventions (THEORY.md): token ``z = (1, x, y)`` -- index 0 is the constant 1, indices
+Conventions (docs/theory.md): token ``z = (1, x, y)`` -- index 0 is the constant 1, indices
 ``1..d`` hold ``x`` and index ``d+1`` the label ``y`` (``D = d + 2``); the attention average
 ``S = (sum_i z_i z_i^T + z_q z_q^T)/(n+1)`` includes the query token and is normalised by the
 token count ``n+1``; ``yhat = e_y^T V S W z_q`` with the merged key-query matrix ``W``

@@ -6,7 +6,7 @@ normalisation is by the token count ``n+1``; ``yhat = e_y^T V S W z_q``; ``W`` i
 key-query matrix (row-token code with ``Attn = Z M Z^T`` has ``M = W^T``);
 ``L_n = E[(yhat - y_q)^2]`` including the noise floor ``sigma2``.
 
-Reduced manifold (THEORY.md section 4): value row ``v = (0, a theta0, b)`` and
+Reduced manifold (docs/theory.md section 4): value row ``v = (0, a theta0, b)`` and
 ``W = [[q,0,*],[0, alpha (I - theta0 theta0^T) + beta theta0 theta0^T, *],[0, h theta0^T, *]]``
 (``*`` = column ``y``, irrelevant because ``z_q[y] = 0``).  Task
 ``theta = kappa theta0 + rho theta_perp``.

@@ -1,9 +1,9 @@
-"""Claims about the auxiliary few-shot loss, ``ZS + lam FS`` (THEORY.md section 5, claims
+"""Claims about the auxiliary few-shot loss, ``ZS + lam FS`` (docs/theory.md section 5, claims
 10 to 12).
 
 Conventions: token ``z = (1, x, y)``, normalisation by ``n+1``, ``W`` acting on the query
 (``M = W^T`` in row-token code).  ``FS = L_N(theta0)``.  Reduced coordinates
-``(a, b, q, alpha, beta, h)`` of THEORY.md section 4.
+``(a, b, q, alpha, beta, h)`` of docs/theory.md section 4.
 """
 from __future__ import annotations
 
@@ -77,7 +77,7 @@ def check_v_optimum() -> Outcome:
     ev.append(Evidence("symbolic", f"FS-optimal b at a = 1/(c(d+4)): c b = {sp.sstr(wstar)}, equal to "
                        "((N+1) - (N+3+2d)/(d+4))/(N+1+d(1+sigma2)) (the authors' w*(n))", ok))
     if not ok:
-        dis.append(f"derived c*b = {sp.sstr(wstar)} differs from THEORY.md's w*(n)")
+        dis.append(f"derived c*b = {sp.sstr(wstar)} differs from the authors' code's w*(n)")
     worst, rows = 0.0, []
     for cfg in FLOW_GRID:
         coords, fl = models.endpoint("zsfs-v", cfg)
@@ -147,7 +147,7 @@ def check_v_tradeoff() -> Outcome:
         mn = sorted({(g.m, g.N) for g in bad_neg})
         region += ("; the -theta0 limit is NOT raised where (1 + c a_FS - c b_FS)^2 <= (1 + c a_ZS - c)^2, on "
                    f"{len(bad_neg)} configs, all with (m, N) in {mn}; (d, m, N, sigma2, lam) = " + ", ".join(map(str, desc)))
-        dis.append("'raises the -theta0 error for large n' does not hold everywhere: it holds exactly when "
+        dis.append("the paper's statement 'raises the -theta0 error for large n' does not hold everywhere: it holds exactly when "
                    f"(1 + c a_FS - c b_FS)^2 > (1 + c a_ZS - c)^2; it fails on {len(bad_neg)}/{len(GRID)} grid configs")
     return Outcome(ev, grid=[g_.as_dict() for g_ in GRID], region=region, disagreements=dis)
 

@@ -1,8 +1,8 @@
-"""Claims about zero-shot (ZS) fine-tuning (THEORY.md section 5, claims 3 to 9).
+"""Claims about zero-shot (ZS) fine-tuning (docs/theory.md section 5, claims 3 to 9).
 
 Conventions: token ``z = (1, x, y)``, normalisation by ``n+1``, ``W`` acting on the query
 (``M = W^T`` in row-token code).  ``ZS = L_0(theta0)``.  Reduced coordinates
-``(a, b, q, alpha, beta, h)`` as in THEORY.md section 4; pretrained point
+``(a, b, q, alpha, beta, h)`` as in docs/theory.md section 4; pretrained point
 ``a=0, b=1, q=0, alpha=beta=c, h=0``.
 """
 from __future__ import annotations
@@ -278,7 +278,7 @@ def check_flow_limit() -> Outcome:
                        {"separate_final_a": sep.final["a"], "separate_final_q": sep.final["q"],
                         "separate_final_alpha": sep.final["alpha"], "separate_final_beta": sep.final["beta"],
                         "separate_converged": sep.converged}))
-    dis = [f"the flow limit holds for the merged W; in the separate form W = K^T Q full ZS flow keeps q = 0 and ends "
+    dis = [f"the paper's statement (fine-tuning all parameters destroys ICL) holds for the merged W; in the separate form W = K^T Q full ZS flow keeps q = 0 and ends "
            f"at a = {sep.final['a']:.6g}, alpha = {sep.final['alpha']:.6g}, beta = {sep.final['beta']:.6g} "
            "(default config): the attention keeps comparing x_i with x_q"]
     ev.append(sgd_evidence_valley())
@@ -376,7 +376,7 @@ def check_icl_degraded() -> Outcome:
     else:
         region = f"holds on every checked pair ({checked})"
     return Outcome(ev, grid=[g_.as_dict() for g_ in GRID[::3]], region=region,
-                   disagreements=([f"'worse for every n >= 1' fails on part of the grid: {region}"] if fails else []))
+                   disagreements=([f"the paper's statement 'worse for every n >= 1' fails on part of the grid: {region}"] if fails else []))
 
 
 # --- claim 8 --------------------------------------------------------------------------

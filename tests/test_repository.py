@@ -1,0 +1,39 @@
+"""Repository hygiene: the project stands alone.
+
+No tracked file may cite a document that lives outside the repository (the project's
+own theory document is ``docs/theory.md``).
+"""
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+# spelled in pieces so that this file does not match itself
+FORBIDDEN = ("THEORY" + ".md", "INTERFACE" + ".md", ".." + "/shared")
+
+
+def _tracked_files() -> list[Path]:
+    try:
+        out = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True)
+    except (OSError, subprocess.CalledProcessError):
+        pytest.skip("not a git checkout: the tracked files are unknown")
+    return [ROOT / p for p in out.stdout.decode().split("\0") if p]
+
+
+def test_no_reference_to_files_outside_the_repository():
+    hits = []
+    for path in _tracked_files():
+        if not path.is_file():
+            continue
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            continue  # binary (figures)
+        for lineno, line in enumerate(text.splitlines(), 1):
+            for word in FORBIDDEN:
+                if word in line:
+                    hits.append(f"{path.relative_to(ROOT)}:{lineno}: {word}")
+    assert not hits, "references to files outside the repository:\n" + "\n".join(hits)
