@@ -1,12 +1,6 @@
 r"""Exact population gradient flow of the fine-tuning objectives, from the pretrained point.
 
-Conventions (docs/theory.md section 1)
----------------------------------
-* ``D = d + 2``; token ``z = (1, x, y)``: index 0 constant, ``1..d`` features, ``d+1`` label.
-* ``yhat = e_y^T V S W z_q``, ``S = (sum_i z_i z_i^T + z_q z_q^T)/(n+1)``: the query is a
-  token and the normalisation is by the token count ``n+1``.
-* ``W`` is the merged key-query matrix acting on the query (``M = W^T`` in row-token code);
-  the separate form is ``W = K^T Q``.
+Conventions: see :mod:`numerics` (stated once there) and docs/theory.md section 1.
 
 Objectives (docs/theory.md section 2), for a unit target ``theta0``:
 ``zs = L_0(theta0)``, ``fs = L_N(theta0)``, ``zsfs = L_0(theta0) + lam L_N(theta0)``, each

@@ -1,13 +1,9 @@
 r"""Exact Frobenius gradients of the closed-form losses, merged and separate forms.
 
-Conventions (docs/theory.md section 1)
----------------------------------
-* ``D = d + 2``; token ``z = (1, x, y)`` (index 0 constant, ``1..d`` features, ``d+1`` label).
-* ``S`` is normalised by the token count ``n+1``; the query token is part of the sum.
-* ``W`` is the merged key-query matrix acting on the query (``M = W^T`` in row-token
-  code); the separate form is ``W = K^T Q``.
-* Gradients are Frobenius gradients of full ``D x D`` matrices: ``dL = tr(dV^T G_V) +
-  tr(dW^T G_W)``.  Only row ``y`` of ``G_V`` can be nonzero; column ``y`` of ``G_W`` is 0.
+Conventions: see :mod:`numerics` (stated once there) and docs/theory.md section 1.
+
+Gradients are Frobenius gradients of full ``D x D`` matrices: ``dL = tr(dV^T G_V) +
+tr(dW^T G_W)``.  Only row ``y`` of ``G_V`` can be nonzero; column ``y`` of ``G_W`` is 0.
 
 Derivation (reverse mode, by hand, on the terms of :mod:`numerics.objectives`)
 ------------------------------------------------------------------------------

@@ -1,13 +1,7 @@
 r"""Exact expected ICL losses for arbitrary ``(V, W)`` at a concrete dimension ``d``.
 
-Conventions (docs/theory.md section 1)
----------------------------------
-* ``D = d + 2``; token ``z = (1, x, y)`` (index 0 constant, ``1..d`` features, ``d+1`` label).
-* ``yhat = e_y^T V S W z_q`` with ``S = (sum_i z_i z_i^T + z_q z_q^T)/(n+1)``; the query is
-  part of the sum and the normalisation is by the token count ``n+1``.
-* ``W`` is the merged key-query matrix (``M_row = W^T`` for row-token code ``Z M Z^T``);
-  ``v = V[y, :]`` is the value row.
-* ``L_n(V, W; theta) = E[(yhat - y_q)^2]``, noise floor ``sigma2`` included.
+Conventions: see :mod:`numerics` (stated once there) and docs/theory.md section 1.
+``v = V[y, :]`` is the value row.
 
 Derivation (Isserlis/Wick, conditioned on the query)
 ----------------------------------------------------

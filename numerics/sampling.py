@@ -1,11 +1,6 @@
 r"""Prompt sampling, the vectorised forward pass and Monte Carlo estimates.
 
-Conventions (docs/theory.md section 1)
----------------------------------
-* ``D = d + 2``; token ``z = (1, x, y)`` (index 0 constant, ``1..d`` features, ``d+1`` label).
-* ``yhat = e_y^T V S W z_q`` with ``S = (sum_i z_i z_i^T + z_q z_q^T)/(n+1)``: the query
-  ``z_q = (1, x_q, 0)`` is in the sum, normalisation by the token count ``n+1``.
-* ``W`` is the merged key-query matrix acting on the query (``M = W^T`` in row-token code).
+Conventions: see :mod:`numerics` (stated once there) and docs/theory.md section 1.
 
 Monte Carlo is the third, independent witness for the closed forms: it samples prompts
 and never uses a moment identity.

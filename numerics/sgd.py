@@ -1,12 +1,6 @@
 r"""Minibatch SGD on sampled prompts: the empirical check of the exact flow.
 
-Conventions (docs/theory.md section 1)
----------------------------------
-* ``D = d + 2``; token ``z = (1, x, y)``: index 0 constant, ``1..d`` features, ``d+1`` label.
-* ``yhat = e_y^T V S W z_q`` with ``S = (sum_i z_i z_i^T + z_q z_q^T)/(n+1)``: the query
-  ``z_q = (1, x_q, 0)`` is a token and the normalisation is by the token count ``n+1``.
-* ``W`` is the merged key-query matrix acting on the query (``M = W^T`` in row-token code
-  ``Z M Z^T``); the separate form is ``W = K^T Q``.
+Conventions: see :mod:`numerics` (stated once there) and docs/theory.md section 1.
 
 Forward pass and hand-written backward pass (per prompt ``b``, tokens ``z_j``, ``T = n+1``)
 ---------------------------------------------------------------------------------------

@@ -2,10 +2,6 @@
 
 An interrupted run (Ctrl-C, a crash) leaves either the old file or no file, never a
 partial one.
-
-Conventions (docs/theory.md): token ``z = (1, x, y)``, attention average normalised by the
-token count ``n+1`` (query included), ``W`` acting on the query (``M = W^T`` in
-row-token code), ``W = K^T Q`` in the separate form.
 """
 from __future__ import annotations
 

@@ -1,8 +1,6 @@
 """The ``iclft`` command line (also ``python -m proofs_check``).
 
-Conventions are those of docs/theory.md: token ``z = (1, x, y)``, the attention average
-normalised by the token count ``n+1``, ``W`` the merged key-query matrix acting on the
-query (``M = W^T`` in row-token code), ``W = K^T Q`` in the separate form.
+Conventions: see :mod:`proofs_check` (stated once there) and docs/theory.md section 1.
 
 Every subcommand takes ``--format text|json|markdown``.  Bad arguments exit with status
 2 and one line on stderr; Ctrl-C exits with status 130 and leaves no partial file.

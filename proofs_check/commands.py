@@ -1,7 +1,6 @@
 """The subcommands of ``iclft``: each returns ``(text, exit status)``.
 
-Conventions: token ``z = (1, x, y)``, normalisation by ``n+1``, ``W`` acting on the query
-(``M = W^T`` in row-token code), ``W = K^T Q`` in the separate form.
+Conventions: see :mod:`proofs_check` (stated once there) and docs/theory.md section 1.
 """
 from __future__ import annotations
 

@@ -1,8 +1,7 @@
 """The paper's figures, from the exact closed forms (lines) and SGD runs (markers).
 
-Conventions (docs/theory.md section 1): token ``z = (1, x, y)``, ``S`` normalised by the token
-count ``n+1`` (the query is a token), ``yhat = e_y^T V S W z_q`` with the merged ``W``
-acting on the query (``M = W^T`` in row-token code).  Tasks: ``theta0 = e_1`` (target),
+Conventions: see :mod:`proofs_check` (stated once there) and docs/theory.md section 1.
+Tasks: ``theta0 = e_1`` (target),
 ``-theta0`` (negated), ``theta_perp = e_2`` (orthogonal).  Fine-tuned models are the end
 points of the exact population gradient flow (:mod:`proofs_check.models`).
 

@@ -1,11 +1,7 @@
 r"""``iclft export-latex PATH``: a standalone LaTeX document of every derived expression
 and of the claim results.
 
-Conventions (docs/theory.md sections 1-4): a token is ``z = (1, x, y)`` (index 0 is the
-constant 1, indices ``1..d`` hold ``x``, index ``d+1`` holds ``y``); ``S`` sums the
-demonstrations *and* the query and is normalised by the token count ``n+1``;
-``yhat = e_y^T V S W z_q`` with the merged key-query matrix ``W`` (row-token code
-``Attn = Z M Z^T`` has ``M = W^T``); the separate form is ``W = K^T Q``.
+Conventions: see :mod:`proofs_check` (stated once there) and docs/theory.md section 1.
 
 Every exported expression is printed so that SymPy's own LaTeX parser (lark backend)
 reads it back to an expression equal to the original (:func:`roundtrip_check`).  The

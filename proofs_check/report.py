@@ -5,10 +5,6 @@ JSON keys (stable; documented in README.md):
 "description", "passed", "details"}], "grid", "region", "disagreements", "seconds",
 "error"}], "summary": {"total", "verified", "refuted", "error", "all_verified",
 "seconds"}}``.
-
-Conventions (docs/theory.md): token ``z = (1, x, y)``, attention average normalised by the
-token count ``n+1`` (query included), ``W`` acting on the query (``M = W^T`` in
-row-token code), ``W = K^T Q`` in the separate form.
 """
 from __future__ import annotations
 

@@ -1,8 +1,5 @@
 """``proofs_check.figures``: files written, plotted numbers checked against independent
 computations, atomic output under interruption.
-
-Conventions (docs/theory.md section 1): token ``z = (1, x, y)``, normalisation by ``n+1``,
-``yhat = e_y^T V S W z_q`` with the merged ``W`` acting on the query.
 """
 import struct
 

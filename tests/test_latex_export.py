@@ -1,7 +1,6 @@
 """Tests of ``proofs_check.latex_export`` (``iclft export-latex PATH``).
 
-Conventions: token ``z = (1, x, y)``, normalisation by ``n+1``, merged ``W`` (``M = W^T`` in
-row-token code), separate ``W = K^T Q``.  Checks: every exported expression parses back
+Conventions: docs/theory.md section 1.  Checks: every exported expression parses back
 (SymPy's lark LaTeX parser) to an expression equal to the original, the broken lines join
 to the un-broken string, the document compiles with pdflatex, and the file is written
 atomically.

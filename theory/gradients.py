@@ -1,9 +1,6 @@
 """Frobenius gradients of the full ``D x D`` attention matrices at manifold points.
 
-Conventions: token ``z = (1, x, y)``, ``D = d + 2``; ``S`` averages the ``n`` demonstration
-tokens *and* the query token, normalised by ``n+1``; ``yhat = e_y^T V S W z_q`` with the
-merged ``W`` (row-token code ``Attn = Z M Z^T`` has ``M = W^T``); separate form
-``W = K^T Q``.
+Conventions: see :mod:`theory` (stated once there) and docs/theory.md section 1.
 
 Derivation (why coefficients on a basis are the *full* gradient)
 ----------------------------------------------------------------

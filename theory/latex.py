@@ -1,7 +1,6 @@
 """LaTeX rendering of derived expressions with stable, readable symbol names.
 
-Conventions: token ``z = (1, x, y)``; ``S`` normalised by ``n+1`` with the query included;
-merged ``W`` (row-token code ``Attn = Z M Z^T`` has ``M = W^T``); separate ``W = K^T Q``.
+Conventions: see :mod:`theory` (stated once there) and docs/theory.md section 1.
 
 ``latex(x)`` accepts either a SymPy expression or the *name* of a derived expression in
 :func:`registry` (strings are only ever looked up, never parsed).  Gradient names have the

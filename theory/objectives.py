@@ -1,10 +1,6 @@
 """Exact population losses on the reduced manifold, with symbolic ``d``, ``n``, ``sigma2``.
 
-Conventions: token ``z = (1, x, y)`` (index 0 constant, ``1..d`` = ``x``, ``d+1`` = ``y``);
-``S = (sum_i z_i z_i^T + z_q z_q^T)/(n+1)`` -- the query token is in the sum and the
-normalisation is by the token count ``n+1``; ``yhat = e_y^T V S W z_q``; ``W`` is the merged
-key-query matrix (row-token code with ``Attn = Z M Z^T`` has ``M = W^T``);
-``L_n = E[(yhat - y_q)^2]`` including the noise floor ``sigma2``.
+Conventions: see :mod:`theory` (stated once there) and docs/theory.md section 1.
 
 Reduced manifold (docs/theory.md section 4): value row ``v = (0, a theta0, b)`` and
 ``W = [[q,0,*],[0, alpha (I - theta0 theta0^T) + beta theta0 theta0^T, *],[0, h theta0^T, *]]``

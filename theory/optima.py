@@ -1,8 +1,7 @@
 """Closed-form optima and invariants, each *derived* here by SymPy (nothing typed in).
 
-Conventions: token ``z = (1, x, y)``, ``S`` averages the ``n`` demonstrations and the query
-with normalisation ``n+1``, ``yhat = e_y^T V S W z_q`` (merged ``W``; ``M = W^T`` for row-token
-code).  Reduced coordinates as in :mod:`theory.symbols`; the pretrained point is
+Conventions: see :mod:`theory` (stated once there) and docs/theory.md section 1.
+Reduced coordinates as in :mod:`theory.symbols`; the pretrained point is
 ``a=0, b=1, q=0, alpha=beta=c, h=0``.
 
 All functions are cached and return SymPy objects (or dicts of them).

@@ -5,9 +5,6 @@ that returns evidence: symbolic items (exact SymPy results: an expression that
 simplifies to 0, the sign of a derived expression) and numeric items (closed forms in
 NumPy, Monte Carlo where sampling adds evidence).  A claim is ``verified`` when every
 item passed, ``refuted`` when one failed, and ``error`` when its check raised.
-
-Conventions are those of docs/theory.md: token ``(1, x, y)``, normalisation by ``n+1``,
-``W`` acting on the query (``M = W^T`` in row-token code).
 """
 from __future__ import annotations
 

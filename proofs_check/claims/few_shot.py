@@ -1,8 +1,8 @@
 """Claims about the auxiliary few-shot loss, ``ZS + lam FS`` (docs/theory.md section 5, claims
 10 to 12).
 
-Conventions: token ``z = (1, x, y)``, normalisation by ``n+1``, ``W`` acting on the query
-(``M = W^T`` in row-token code).  ``FS = L_N(theta0)``.  Reduced coordinates
+Conventions: see :mod:`proofs_check` (stated once there) and docs/theory.md section 1.
+``FS = L_N(theta0)``.  Reduced coordinates
 ``(a, b, q, alpha, beta, h)`` of docs/theory.md section 4.
 """
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Claims about the pretrained model (docs/theory.md section 5, claims 1 and 2).
 
-Conventions: token ``z = (1, x, y)``, normalisation by ``n+1``, ``W`` acting on the query
-(``M = W^T`` in row-token code).  The pretrained family is ``V = e_y e_y^T``,
+Conventions: see :mod:`proofs_check` (stated once there) and docs/theory.md section 1.
+The pretrained family is ``V = e_y e_y^T``,
 ``W = c diag(0, I_d, 0)``; on the reduced manifold ``a=0, b=1, q=0, alpha=beta=c, h=0``.
 """
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Claims about zero-shot (ZS) fine-tuning (docs/theory.md section 5, claims 3 to 9).
 
-Conventions: token ``z = (1, x, y)``, normalisation by ``n+1``, ``W`` acting on the query
-(``M = W^T`` in row-token code).  ``ZS = L_0(theta0)``.  Reduced coordinates
+Conventions: see :mod:`proofs_check` (stated once there) and docs/theory.md section 1.
+``ZS = L_0(theta0)``.  Reduced coordinates
 ``(a, b, q, alpha, beta, h)`` as in docs/theory.md section 4; pretrained point
 ``a=0, b=1, q=0, alpha=beta=c, h=0``.
 """
