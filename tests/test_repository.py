@@ -37,3 +37,10 @@ def test_no_reference_to_files_outside_the_repository():
                 if word in line:
                     hits.append(f"{path.relative_to(ROOT)}:{lineno}: {word}")
     assert not hits, "references to files outside the repository:\n" + "\n".join(hits)
+
+
+def test_no_work_reports_inside_the_packages():
+    """Design notes live in docs/; reports about the work belong in issue notes."""
+    found = [p.relative_to(ROOT) for pkg in ("vocabulary", "theory", "numerics", "proofs_check")
+             for p in (ROOT / pkg).rglob("*NOTES*.md")]
+    assert not found, f"work reports inside the packages: {found}"
