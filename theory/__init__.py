@@ -25,7 +25,13 @@ __all__ = ["expected_loss", "sphere_loss", "pretrain_loss", "pretrain_objective"
 
 
 def build_all() -> None:
-    """Build (and cache) every derived expression: losses, all gradients, all optima."""
+    """Build (and cache) every derived expression: losses, all gradients, all optima.
+
+    Takes a few seconds cold; later calls of the functions above are then cache hits.
+
+    Returns:
+        None.
+    """
     from .gradients import OBJECTIVE_NAMES, SUBSETS
     for name in registry():
         derived(name)

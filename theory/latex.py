@@ -43,7 +43,15 @@ _OBJ_TEX = {"pretrain": r"L_{\mathrm{pre}}", "zs": r"\mathrm{ZS}", "fs": r"\math
 
 @functools.lru_cache(maxsize=None)
 def registry() -> dict[str, Callable[[], sp.Expr]]:
-    """Name -> zero-argument callable returning the derived expression (lazy, cached)."""
+    """Every named derived expression.
+
+    Returns:
+        A dict name -> zero-argument callable returning the expression (lazy, cached).
+
+    >>> from theory import registry
+    >>> "zs.v.a" in registry()
+    True
+    """
     reg: dict[str, Callable[[], sp.Expr]] = {
         "expected_loss": _obj.expected_loss,
         "sphere_loss": _obj.sphere_loss,
@@ -70,7 +78,21 @@ def registry() -> dict[str, Callable[[], sp.Expr]]:
 
 
 def derived(name: str) -> sp.Expr:
-    """The derived expression registered under ``name`` (``ValueError`` if unknown)."""
+    """The derived expression registered under ``name``.
+
+    Args:
+        name: a key of :func:`registry`, or ``grad.<objective>.<form>.<subset>.<matrix>``.
+
+    Returns:
+        A SymPy expression (a matrix-valued sum for gradient names).
+
+    Raises:
+        ValueError: an unknown name.
+
+    >>> from theory import derived
+    >>> derived("pretrain.c_star")
+    (m + 1)/(d*sigma2 + d + m + 1)
+    """
     reg = registry()
     if name not in reg:
         raise ValueError(f"unknown expression name {name!r}; known: {sorted(reg)} "
@@ -117,7 +139,23 @@ def _gradient_latex(name: str) -> str:
 
 
 def latex(expr_or_name) -> str:
-    """LaTeX string for a SymPy expression or a registered name (see module docstring)."""
+    """LaTeX string for a SymPy expression or a registered name (see module docstring).
+
+    Args:
+        expr_or_name: a SymPy expression, or the name of a derived expression (a key of
+            :func:`registry`, or ``grad.<objective>.<form>.<subset>.<matrix>``).  A string
+            is only looked up, never parsed.
+
+    Returns:
+        The LaTeX source, a str.
+
+    Raises:
+        ValueError: an unknown name.
+
+    >>> from theory import latex
+    >>> latex("pretrain.c_star").startswith(r"\\frac{m + 1}")
+    True
+    """
     if isinstance(expr_or_name, str):
         if expr_or_name.startswith("grad."):
             return _gradient_latex(expr_or_name)
