@@ -44,3 +44,15 @@ def test_no_work_reports_inside_the_packages():
     found = [p.relative_to(ROOT) for pkg in ("vocabulary", "theory", "numerics", "proofs_check")
              for p in (ROOT / pkg).rglob("*NOTES*.md")]
     assert not found, f"work reports inside the packages: {found}"
+
+
+def test_theory_document_states_every_registered_claim():
+    """docs/theory.md lists each registry id (and no id the registry does not have)."""
+    import re
+
+    from proofs_check.claims import claim_ids
+
+    text = (ROOT / "docs" / "theory.md").read_text(encoding="utf-8")
+    section = text.split("## 5.", 1)[1].split("\n## ", 1)[0]
+    documented = re.findall(r"\*\*`([a-z_.]+)`\*\*", section)
+    assert sorted(documented) == sorted(claim_ids())
