@@ -61,7 +61,6 @@ DEFAULT_MAX_NFEV = 50_000
 # names kept for code written against the single-module flow
 _check_problem = check_problem
 _check_pos_real = check_positive
-_Problem = ReducedProblem
 _initial_state = pretrained_state
 
 
@@ -79,8 +78,8 @@ class FlowResult:
     ``grad_norm`` (k,), subsampled from the accepted steps (the first and last included);
     ``loss_start/loss_end``: objective values; ``stop_reason``: one of
     :data:`STOP_REASONS`; ``nfev``: right-hand-side evaluations used (cap ``max_nfev``);
-    ``wall_time``: seconds, for information only (no result depends on it); ``invariant_start/invariant_end``: dicts of
-    the invariants (``conserved`` names those the flow must conserve for this subset);
+    ``wall_time``: seconds, for information only (no result depends on it, and it is not
+    in :meth:`summary`); ``invariant_start/invariant_end``: dicts of the invariants (``conserved`` names those the flow must conserve for this subset);
     ``off_manifold``: largest relative off-manifold residual of the full gradient seen at
     the trajectory samples; ``c``: the pretrained constant."""
 

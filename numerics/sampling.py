@@ -75,7 +75,7 @@ def sample_prompts(theta, n, size, sigma2=0.0, seed=0) -> Prompts:
     if theta.shape[0] < 1:
         raise ValueError("theta must have length d >= 1")
     return draw_prompts(theta, check_count("n", n), check_positive_int("size", size),
-                 check_nonneg("sigma2", sigma2), rng_from_seed(seed))
+                        check_nonneg("sigma2", sigma2), rng_from_seed(seed))
 
 
 def _predict(v: np.ndarray, W: np.ndarray, X, y, xq) -> np.ndarray:
@@ -104,7 +104,7 @@ def _mc(v, W, theta_draw, n, samples, sigma2, rng):
     total, total_sq, done = 0.0, 0.0, 0
     while done < samples:
         b = min(chunk, samples - done)
-        pr = draw_prompts(thetadraw_prompts(b), n, b, sigma2, rng)
+        pr = draw_prompts(theta_draw(b), n, b, sigma2, rng)
         err = (_predict(v, W, pr.X, pr.y, pr.xq) - pr.yq) ** 2
         total += err.sum()
         total_sq += (err * err).sum()
@@ -163,7 +163,7 @@ def _mc_grad(V, W, theta_draw, n, sigma2, samples, rng):
     done = 0
     while done < samples:
         b = min(chunk, samples - done)
-        pr = draw_prompts(thetadraw_prompts(b), n, b, sigma2, rng)
+        pr = draw_prompts(theta_draw(b), n, b, sigma2, rng)
         Z = token_array(pr.X, pr.y, pr.xq)
         zq = Z[:, n, :]
         u = zq @ W.T

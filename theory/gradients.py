@@ -54,8 +54,8 @@ import vocabulary
 
 from .manifold import InvMat, separate_K, separate_Q
 from .objectives import objective_fraction
-from .symbols import (K_COORDS, MERGED_COORDS, Q_COORDS, SEPARATE_COORDS, N, a, alpha,
-                      b, beta, d, h, lam, m, q, sigma2, to_expr)
+from .symbols import (MERGED_COORDS, SEPARATE_COORDS, N, alpha, beta, d, h, lam, m, q,
+                      sigma2, to_expr)
 
 __all__ = ["GradientResult", "gradient", "merged_gradient_invmats", "merged_gradient_numerators", "separate_substitution",
            "flow_lambdified", "SUBSETS", "OBJECTIVE_NAMES", "PARAM_SYMBOLS"]
