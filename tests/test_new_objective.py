@@ -85,6 +85,20 @@ def test_flow_runs_and_decreases_the_new_objective(new_objectives, name):
     assert r.stop_reason in flow.STOP_REASONS and r.loss_end < r.loss_start
 
 
+@pytest.mark.parametrize("name", tuple(NEW))
+def test_sgd_runs_on_the_new_objective(new_objectives, name):
+    from numerics.finetune_objective import objective_value
+    from numerics.sgd import sgd_finetune
+
+    from numerics.pretrained import pretrained_point
+
+    t0 = np.eye(3)[0]
+    start = objective_value(name, *pretrained_point(3, 10, 0.1), t0, 5, 0.1, 1.0, m=10)
+    r = sgd_finetune(name, "v", 3, 10, 5, 0.1, 1.0, lr=0.01, steps=400, batch=32, seed=1)
+    assert r.loss_end == pytest.approx(objective_value(name, r.V, r.W, t0, 5, 0.1, 1.0, m=10))
+    assert r.loss_end < start
+
+
 def test_cli_offers_the_new_objectives(new_objectives, capsys):
     from proofs_check.cli import main
 
