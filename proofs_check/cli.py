@@ -147,7 +147,7 @@ def _experiment_args(p):
     p.add_argument("--lr-finetune", type=_float_at_least(1e-300, "lr-finetune", 1e3), default=None)
     p.add_argument("--optimizer", choices=("sgd", "adam"), default=None, help="default sgd (momentum 0.9)")
     p.add_argument("--momentum", type=_float_at_least(0.0, "momentum", 0.999), default=None)
-    p.add_argument("--clip", type=_float_at_least(1e-300, "clip", 1e6), default=None, help="global-norm clip (default 1)")
+    p.add_argument("--clip", type=_float_at_least(1e-300, "clip", 1e300), default=None, help="global-norm clip (default 1)")
     p.add_argument("--lam-schedule", choices=("constant", "linear-decay"), default=None,
                    help="FS weight schedule (default linear-decay)")
     p.add_argument("--dataset-size", type=nonneg_int("dataset-size"), default=None,
@@ -192,7 +192,8 @@ def main(argv=None) -> int:
         print(f"{PROG}: internal error: {type(exc).__name__}: {msg}", file=sys.stderr)
         return 1
     try:
-        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+        if text:
+            sys.stdout.write(text if text.endswith("\n") else text + "\n")
         sys.stdout.flush()
     except BrokenPipeError:
         return 0

@@ -349,10 +349,10 @@ def draw_figures(out: Path, result: dict) -> list[Path]:
                                        else " (Monte Carlo)"))
     cfg = result["config"]
     fig.legend(handles, labels, ncol=4, fontsize=9, loc="upper center", bbox_to_anchor=(0.5, 1.02))
-    fig.text(0.5, -0.02, f"markers: trained ({cfg['form']}, H={cfg['heads']}, L={cfg['layers']}, {cfg['optimizer']}, "
+    fig.text(0.5, 0.01, f"markers: trained ({cfg['form']}, H={cfg['heads']}, L={cfg['layers']}, {cfg['optimizer']}, "
              f"seed {cfg['seed']}); lines: exact-flow end point (theory, start "
              f"{next(iter(methods.values()))['theory']['start']})", ha="center", fontsize=8)
-    fig.subplots_adjust(top=0.78, bottom=0.16, wspace=0.08)
+    fig.subplots_adjust(top=0.78, bottom=0.2, wspace=0.08)
     paths += save_figure(fig, out, "linear_tf_thetas_qkv")
     plt.close(fig)
 

@@ -65,7 +65,7 @@ class Divergence(RuntimeError):
 
     def __init__(self, phase: str, step: int):
         super().__init__(f"{phase}: the training loss is not finite at step {step} (diverged; "
-                         "lower the learning rate); no parameters were written for it")
+                         "lower the learning rate); no file was written")
         self.phase, self.step = phase, step
 
 
