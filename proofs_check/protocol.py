@@ -51,7 +51,7 @@ from vocabulary import EXPERIMENT_METHODS, METHODS
 
 __all__ = ["require_jax", "MissingJax", "Protocol", "Divergence", "forward", "predict",
            "trainable_for", "train", "pretrain", "finetune", "make_dataset", "sample_theta0",
-           "tokens", "sphere_prompts", "rng_for", "merged_heads", "monte_carlo_errors"]
+           "tokens", "sphere_prompts", "rng_for", "merged_heads", "monte_carlo_errors", "forward_numpy"]
 
 CHUNK = 50  # steps per compiled scan: the progress bar and the NaN check run between chunks
 
@@ -431,6 +431,20 @@ def merged_heads(params: dict) -> tuple[np.ndarray, np.ndarray]:
     return V, np.einsum("lhba,lhbc->lhac", K, Q)
 
 
+def forward_numpy(params: dict, Z: np.ndarray) -> np.ndarray:
+    """The same forward pass as :func:`forward` in NumPy (no compilation per prompt length;
+    used by the Monte Carlo evaluation)."""
+    V, W = merged_heads(params)
+    T = Z.shape[1]
+    for layer in range(V.shape[0]):
+        out = np.zeros_like(Z)
+        for Vh, Wh in zip(V[layer], W[layer]):
+            attn = np.einsum("bti,ji,bsj->bts", Z, Wh, Z)   # Z M Z^T with M = W^T
+            out += attn @ (Z @ Vh.T) / T
+        Z = Z + out / V.shape[1]
+    return Z
+
+
 def monte_carlo_errors(params, theta, shots, proto: Protocol, rng, samples: int, chunk: int = 20_000):
     """Monte Carlo ``n``-shot error of the full model (any ``L``, ``H``) for each ``n`` in
     ``shots``; ``theta`` a vector or ``None`` for the sphere; ``rng`` a NumPy generator.
@@ -438,9 +452,7 @@ def monte_carlo_errors(params, theta, shots, proto: Protocol, rng, samples: int,
     Returns:
         ``(means, stderrs)``: lists of floats (standard error of the mean of the squared error).
     """
-    jax, jnp, _ = require_jax()
-    err = jax.jit(lambda p, Z, yq: (predict(p, Z) - yq) ** 2)
-    params = {k: jnp.asarray(v) for k, v in params.items()}
+    params = {k: np.asarray(v, dtype=float) for k, v in params.items()}
     means, ses = [], []
     for n in shots:
         tot = tot2 = 0.0
@@ -448,7 +460,7 @@ def monte_carlo_errors(params, theta, shots, proto: Protocol, rng, samples: int,
         while done < samples:
             b = min(chunk, samples - done)
             Z, yq = sphere_prompts(rng, (b,), n + 1, proto.d, proto.sigma2, theta=theta)
-            e = np.asarray(err(params, jnp.asarray(Z), jnp.asarray(yq)))
+            e = (forward_numpy(params, Z)[:, -1, -1] - yq) ** 2
             tot += float(e.sum())
             tot2 += float((e * e).sum())
             done += b

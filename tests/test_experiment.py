@@ -212,3 +212,23 @@ def test_a_diverging_run_names_the_method_and_step_and_writes_nothing(tmp_path):
     assert "zs-all" in line and "step" in line and "not finite" in line
     assert not (out / "experiment.json").exists()
     assert not list((out / "params").glob("*.npz"))
+
+
+def test_numpy_forward_matches_the_jax_forward_for_layers_and_heads():
+    rng = np.random.default_rng(5)
+    D = 4
+    params = {k: 0.5 * rng.standard_normal((2, 3, D, D)) for k in ("V", "K", "Q")}
+    _, _, _, Z = _prompt(rng, 3, 2, 4)
+    assert np.allclose(P.forward_numpy(params, Z), np.asarray(P.forward(params, Z)), rtol=1e-12, atol=1e-12)
+
+
+def test_two_layers_are_evaluated_by_monte_carlo_with_a_standard_error(tmp_path):
+    r = _cli("experiment", "--quick", "--layers", "2", "--methods", "zs-v", "--pretrain-steps", "50",
+             "--finetune-steps", "20", "--shots", "0:2", "--mc-samples", "2000", "--out", str(tmp_path / "l2"),
+             "--format", "json")
+    assert r.returncode == 0, r.stderr
+    e = json.loads(r.stdout)["methods"]["zs-v"]
+    assert e["evaluation"] == "monte-carlo"
+    assert all(s > 0 for s in e["stderr"]["target"])
+    with np.load(tmp_path / "l2" / "params" / "zs-v.npz") as f:
+        assert f["V"].shape == (2, 1, 5, 5)
