@@ -25,8 +25,8 @@ Pipeline
 """
 from __future__ import annotations
 
-import math
 import os
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -225,7 +225,7 @@ def run_experiment(proto: Protocol, out, shots=(0, 20), mc_samples: int = 20_000
     if progress:
         from tqdm import tqdm
         bar = tqdm(total=proto.pretrain_steps + proto.finetune_steps * len(proto.methods),
-                   desc="pretraining", unit="step", leave=False, file=__import__("sys").stderr)
+                   desc="pretraining", unit="step", leave=False, file=sys.stderr)
     try:
         pre_params, pre_losses = P.pretrain(proto, progress=bar)
         theta0 = P.sample_theta0(proto.seed, proto.d)
@@ -421,8 +421,6 @@ def protocol_from_args(args) -> tuple[Protocol, tuple, int]:
 
 def experiment_command(args):
     """``(text, status)`` for the CLI; a divergence is exit 1 with one line."""
-    import sys
-
     from .protocol import Divergence, MissingJax
     from .report import to_json
 

@@ -4,7 +4,6 @@ parameters against an independent NumPy forward pass by Monte Carlo, and bad inp
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
