@@ -240,9 +240,14 @@ def methods_for(form: str) -> tuple[str, ...]:
     Returns:
         A tuple of keys of :data:`METHODS`, ``pretrained`` first.
 
+    Raises:
+        ValueError: ``form`` is not one of :data:`FORMS`.
+
     >>> methods_for("merged")
     ('pretrained', 'zs-all', 'zs-v', 'zs-w', 'zsfs-all', 'zsfs-v', 'zsfs-w')
     """
+    if form not in FORMS:
+        raise ValueError(f"form must be one of {', '.join(FORMS)}, got {form!r}")
     out = []
     for name, meth in METHODS.items():
         try:
