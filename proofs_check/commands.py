@@ -134,12 +134,14 @@ def cmd_export_latex(args):
     from .latex_export import export_latex
     from .report import to_json
 
-    summary = export_latex(args.path, progress=sys.stderr.isatty())
+    no_claims = getattr(args, "no_claims", False)
+    summary = export_latex(args.path, progress=sys.stderr.isatty(), claims=not no_claims)
     if args.format == "json":
         return to_json(summary), 0
     st = ", ".join(f"{v} {k}" for k, v in sorted(summary["statuses"].items()))
+    claims = "no claims (--no-claims)" if no_claims else f"{summary['claims']} claims ({st})"
     line = (f"wrote {summary['path']}: {summary['expressions']} expressions, "
-            f"{summary['claims']} claims ({st}) in {summary['seconds']:.1f} s")
+            f"{claims} in {summary['seconds']:.1f} s")
     return (f"**{line}**" if args.format == "markdown" else line), 0
 
 

@@ -35,7 +35,7 @@ import numpy as np
 import numerics
 from numerics.flow import gradient_flow, pretrained_c
 
-from .atomic import atomic_path
+from .atomic import atomic_path, prepare_output
 from .claims.base import Config, DEFAULT_CONFIG
 from .models import METHODS, endpoint, model, task_vector
 
@@ -485,13 +485,11 @@ def save_figure(fig, out_dir, name: str, formats=("png", "pdf")) -> list[Path]:
 
 
 def _prepare_out(out_dir) -> Path:
+    """The shared output rule (:func:`proofs_check.atomic.prepare_output`): the folder is
+    created if missing, its parent must exist, and it must be writable."""
     if isinstance(out_dir, bool) or not isinstance(out_dir, (str, Path)) or str(out_dir) == "":
         raise ValueError(f"out_dir must be a folder path, got {out_dir!r}")
-    out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"out_dir: {str(out)!r} exists and is not a folder")
-    out.mkdir(parents=True, exist_ok=True)
-    return out
+    return prepare_output(out_dir, kind="dir")
 
 
 def make_figures(out_dir, cfg: Config | None = None, sgd: bool = True, progress: bool = False,

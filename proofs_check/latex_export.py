@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-from .atomic import write_text_atomic
+from .atomic import prepare_output, write_text_atomic
 
 __all__ = ["EXPORT_SYMBOL_NAMES", "NOISE_STD", "ExportedExpr", "to_latex", "tidy",
            "break_lines", "exported_expressions", "roundtrip_check", "parse_exported",
@@ -716,9 +716,12 @@ def _claim_tex(r) -> str:
 
 
 def render_document(results) -> str:
-    """The whole standalone LaTeX document for a list of ``ClaimResult``."""
-    results = list(results)
+    """The whole standalone LaTeX document for a list of ``ClaimResult`` (``None``: the
+    derivations only, no claims section)."""
     body, _count = _expressions_tex()
+    if results is None:
+        return _PREAMBLE + _CONVENTIONS + "\n" + body + "\n\\end{document}\n"
+    results = list(results)
     counts = {}
     for r in results:
         counts[r.status] = counts.get(r.status, 0) + 1
@@ -729,37 +732,42 @@ def render_document(results) -> str:
             + "\n\\end{document}\n")
 
 
-def export_latex(path, results=None, progress=False) -> dict:
-    """Write the document to ``path`` atomically; run every claim when ``results`` is
-    ``None``.  Returns ``{"path", "expressions", "claims", "statuses", "seconds"}``."""
+def export_latex(path, results=None, progress=False, claims=True) -> dict:
+    """Write the document to ``path`` atomically.
+
+    Args:
+        path: the output ``.tex`` file; its folder must exist and be writable (checked
+            first, by :func:`proofs_check.atomic.prepare_output`, before any computation).
+        results: ``ClaimResult`` list; ``None`` runs every claim (when ``claims``).
+        progress: print progress lines on stderr.
+        claims: ``False`` exports the derivations only (no claims section, seconds).
+
+    Returns:
+        ``{"path", "expressions", "claims", "statuses", "seconds"}``.
+    """
     t0 = time.perf_counter()
-    from pathlib import Path
-    target = Path(path)
-    folder = target.parent if str(target.parent) else Path(".")
-    if target.is_dir():
-        raise ValueError(f"path: {str(target)!r} is a folder, not a file")
-    if not folder.is_dir():  # checked before the (slow) claims run
-        raise ValueError(f"path: folder {str(folder)!r} does not exist")
+    prepare_output(path, kind="file")  # checked before the (slow) claims run
 
     def say(msg):
         if progress:
             print(f"export-latex: {msg}", file=sys.stderr, flush=True)
 
-    if results is None:
+    if not claims:
+        results = None
+    elif results is None:
         from .claims import registry, run_claim
-        claims = registry()
+        reg = registry()
         results = []
-        for i, cl in enumerate(claims, 1):
-            say(f"claim {i}/{len(claims)} {cl.id}")
+        for i, cl in enumerate(reg, 1):
+            say(f"claim {i}/{len(reg)} {cl.id}")
             results.append(run_claim(cl))
-    results = list(results)
     say("deriving and rendering expressions")
     text = render_document(results)
     n_expr = len(exported_expressions())
     say(f"writing {path}")
     write_text_atomic(path, text)
     statuses = {}
-    for r in results:
+    for r in results or ():
         statuses[r.status] = statuses.get(r.status, 0) + 1
-    return {"path": str(path), "expressions": n_expr, "claims": len(results),
+    return {"path": str(path), "expressions": n_expr, "claims": len(results or ()),
             "statuses": statuses, "seconds": round(time.perf_counter() - t0, 3)}

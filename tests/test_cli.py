@@ -23,8 +23,13 @@ def run(*argv):
     ["finetune", "--objective", "zs", "--train", "kq", "--form", "merged"],
     ["finetune", "--objective", "zs", "--train", "w", "--form", "separate"],
     ["check", "--only", "no.such.claim"],
+    ["check", "--only", "zs.v.optimum,,pretrain.optimum"],
     ["frobnicate"],
-    [],
+    ["curve", "--method", "zs-v", "--task", "target", "--shots", "-1:3"],
+    ["curve", "--method", "zs-v", "--task", "target", "--m", "0"],
+    ["finetune", "--objective", "zs", "--train", "all", "--m", "0"],
+    ["figures", "--out", "/nonexistent-parent/figs"],
+    ["export-latex", "/nonexistent-parent/x.tex", "--no-claims"],
 ])
 def test_bad_arguments_exit_2_with_one_line(argv):
     r = run(*argv)
@@ -92,3 +97,93 @@ def test_full_check_verifies_every_claim():
     bad = [(c["id"], c["status"], c["error"]) for c in out["claims"] if c["status"] != "verified"]
     assert r.returncode == 0 and not bad, bad
     assert out["summary"]["total"] == 14 and out["summary"]["all_verified"] is True
+
+
+# --------------------------------------------------------------------------- a CLI that explains itself
+def test_no_arguments_prints_usage_with_subcommands():
+    r = run()
+    assert r.returncode == 0 and r.stderr == ""
+    assert r.stdout.startswith("usage: iclft")
+    for cmd in ("check", "curve", "finetune", "derive", "export-latex", "figures"):
+        assert cmd in r.stdout
+
+
+def test_version_comes_from_package_metadata():
+    from importlib import metadata
+    r = run("--version")
+    assert r.returncode == 0
+    assert r.stdout.strip() == f"iclft {metadata.version('iclft')}"
+
+
+def _subparsers():
+    import argparse
+
+    from proofs_check.cli import build_parser
+    parser = build_parser()
+    action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return parser, action.choices
+
+
+def test_every_option_has_help_and_every_subcommand_an_example():
+    parser, subs = _subparsers()
+    for name, sp_ in subs.items():
+        for action in sp_._actions:
+            assert action.help, (name, action.dest)
+        text = sp_.format_help()
+        assert "examples:" in text and f"iclft {name}" in text.split("examples:")[1], name
+        # examples are printed verbatim (RawDescriptionHelpFormatter), one per line
+        for ex in text.split("examples:")[1].strip("\n").splitlines():
+            assert ex.startswith("  iclft "), ex
+
+
+def test_choices_list_their_meanings_from_vocabulary():
+    import vocabulary as V
+    _, subs = _subparsers()
+    help_text = " ".join(subs["curve"].format_help().split())
+    for name in V.methods_for("merged"):
+        assert f"{name}:" in help_text
+    for name, task in V.TASKS.items():
+        assert f"{name}: {task.text}" in help_text
+    ft = " ".join(subs["finetune"].format_help().split())
+    for name in V.FINETUNE_OBJECTIVES:
+        assert f"{name}: {V.OBJECTIVES[name].description}" in ft
+    for key in ("all", "v", "w", "kq", "k", "q"):
+        assert f"{key}:" in ft
+
+
+def test_unknown_claim_id_suggests_and_lists():
+    from proofs_check.claims import registry
+    r = run("check", "--only", "zs.v.optimun")
+    assert r.returncode == 2
+    line = r.stderr.strip()
+    assert "did you mean 'zs.v.optimum'?" in line
+    for c in registry():
+        assert c.id in line
+
+
+def test_only_takes_comma_separated_ids():
+    from proofs_check.cli import check_claim_ids
+    assert check_claim_ids([["a", "b"], ["a"]], ["a", "b", "c"]) == ["a", "b"]
+    r = run("check", "--only", "zs.v.optimum,pretrain.optimum", "--format", "json")
+    assert r.returncode == 0, r.stderr
+    ids = [c["id"] for c in json.loads(r.stdout)["claims"]]
+    assert ids == ["pretrain.optimum", "zs.v.optimum"]  # registry order
+
+
+def test_negative_shots_reach_their_own_validator():
+    r = run("curve", "--method", "zs-v", "--task", "target", "--shots", "-1:3")
+    assert "expected one argument" not in r.stderr
+    assert "0 <= A <= B" in r.stderr and "'-1:3'" in r.stderr
+
+
+@pytest.mark.parametrize("argv, expected", [
+    (["--m", "0"], "argument --m: m must be >= 1, got 0"),
+    (["--d", "0"], "argument --d: d must be >= 1, got 0"),
+    (["--N", "-1"], "argument --N: N must be >= 0, got -1"),
+    (["--sigma2", "-1"], "argument --sigma2: sigma2 must be in [0.0, 1000], got '-1'"),
+    (["--task", "orthogonal", "--d", "1"], "argument --d: the orthogonal task needs d >= 2, got 1"),
+])
+def test_domain_rules_in_the_parser_one_format(argv, expected, capsys):
+    base = ["curve", "--method", "zs-v"] + ([] if "--task" in argv else ["--task", "target"])
+    assert main(base + argv) == 2
+    assert capsys.readouterr().err.strip() == f"iclft: error: {expected}"

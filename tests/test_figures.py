@@ -49,9 +49,12 @@ def test_png_resolution_is_150_dpi(written):
 
 def test_output_folder_is_created(tmp_path):
     fig = figures.draw_w_star(figures.w_star_data(CFG, Ns=(1, 3)))
-    target = tmp_path / "a" / "b"
+    target = tmp_path / "a"
     paths = figures.save_figure(fig, figures._prepare_out(target), "w")
     assert [p.name for p in paths] == ["w.png", "w.pdf"]
+    # the shared rule (proofs_check.atomic.prepare_output): the parent must exist
+    with pytest.raises(ValueError, match="does not exist"):
+        figures._prepare_out(tmp_path / "b" / "c")
 
 
 # ----------------------------------------------------------------------------- figure 1

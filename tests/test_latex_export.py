@@ -205,3 +205,54 @@ def test_bad_path_fails_before_running_claims(tmp_path, monkeypatch):
         LE.export_latex(tmp_path / "missing" / "x.tex")
     with pytest.raises(ValueError, match="path"):
         LE.export_latex(tmp_path)
+
+
+def test_unwritable_folder_fails_before_work_and_names_the_users_path(tmp_path, monkeypatch):
+    """A read-only folder (simulated: root ignores permission bits) is reported before the
+    claims run, with the user's path and never the hidden temporary file."""
+    import errno
+
+    import proofs_check.atomic as atomic
+    import proofs_check.claims as claims_pkg
+
+    def no_run():
+        raise AssertionError("claims must not run for an unwritable folder")
+
+    def refuse(*a, dir=None, **k):
+        raise PermissionError(errno.EACCES, "Permission denied", str(dir) + "/.x.tex.tmp")
+
+    monkeypatch.setattr(claims_pkg, "registry", no_run)
+    monkeypatch.setattr(atomic.tempfile, "mkstemp", refuse)
+    target = tmp_path / "x.tex"
+    with pytest.raises(OSError) as info:
+        LE.export_latex(target)
+    assert info.value.filename == str(target)
+    assert ".tmp" not in str(info.value)
+
+
+def test_rename_failure_names_the_users_path(tmp_path, monkeypatch):
+    import proofs_check.atomic as atomic
+
+    def fail(src, dst):
+        raise OSError(28, "No space left on device", str(src))
+
+    monkeypatch.setattr(atomic.os, "replace", fail)
+    target = tmp_path / "doc.tex"
+    with pytest.raises(OSError) as info:
+        atomic.write_text_atomic(target, "x")
+    assert info.value.filename == str(target)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_prepare_output_one_rule(tmp_path):
+    from proofs_check.atomic import prepare_output
+    assert prepare_output(tmp_path / "f.tex") == tmp_path / "f.tex"
+    assert not (tmp_path / "f.tex").exists()          # a file target is not created early
+    assert prepare_output(tmp_path / "out", kind="dir").is_dir()   # a folder target is
+    for bad, kind in ((tmp_path / "no" / "f.tex", "file"), (tmp_path / "no" / "out", "dir")):
+        with pytest.raises(ValueError, match="does not exist"):
+            prepare_output(bad, kind=kind)
+    with pytest.raises(ValueError, match="is a folder"):
+        prepare_output(tmp_path, kind="file")
+    with pytest.raises(ValueError):
+        prepare_output("", kind="file")
