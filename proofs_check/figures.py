@@ -588,8 +588,9 @@ def render_summary(info: dict, fmt: str = "text") -> str:
                      f"computed n with L_n > L_0: {r['above'] or 'none'}")
     files = [f"  {f}" for f in info["files"]]
     if fmt == "markdown":
-        lines = [f"**{head}**", "", "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-        lines += ["| " + " | ".join(r) + " |" for r in rows]
+        from .report import md_cell
+        lines = [f"**{head}**", "", "| " + " | ".join(md_cell(c) for c in cols) + " |", "|" + "---|" * len(cols)]
+        lines += ["| " + " | ".join(md_cell(x) for x in r) + " |" for r in rows]
         return "\n".join(lines + [""] + [f"- {e}" for e in extra] + [""] + [f"- `{f.strip()}`" for f in files])
     widths = [max(len(str(x)) for x in col) for col in zip(cols, *rows)]
     fmt_row = lambda r: "  ".join(str(x).ljust(w) for x, w in zip(r, widths)).rstrip()  # noqa: E731

@@ -187,3 +187,67 @@ def test_domain_rules_in_the_parser_one_format(argv, expected, capsys):
     base = ["curve", "--method", "zs-v"] + ([] if "--task" in argv else ["--task", "target"])
     assert main(base + argv) == 2
     assert capsys.readouterr().err.strip() == f"iclft: error: {expected}"
+
+
+# --------------------------------------------------------------------------- valid and complete output
+def _md_rows(text):
+    return [ln for ln in text.splitlines() if ln.startswith("|")]
+
+
+def _unescaped_pipes(row):
+    import re
+    return len(re.findall(r"(?<!\\)\|", row))
+
+
+def test_markdown_cells_are_escaped():
+    from proofs_check.report import md_cell
+    assert md_cell("|g| = 1") == "\\|g\\| = 1"
+    assert md_cell("a\nb") == "a<br>b"
+    r = run("finetune", "--objective", "zs", "--train", "v", "--format", "markdown")
+    assert r.returncode == 0, r.stderr
+    rows = _md_rows(r.stdout)
+    assert len(rows) > 5 and "\\|grad\\|" in r.stdout
+    assert all(_unescaped_pipes(row) == 3 for row in rows), rows  # two cells per row
+
+
+def test_finetune_names_precision_and_full_trajectory():
+    import vocabulary as V
+    r = run("finetune", "--objective", "zs", "--train", "all", "--form", "separate", "--format", "json")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert list(out["final_separate"]) == list(V.coordinate_names("separate"))
+    traj = out["trajectory"]
+    assert traj["points"] == len(traj["t"]) == len(traj["loss"]) == len(traj["grad_norm"]) >= 2
+    for series in traj.get("coords", {}).values():
+        assert len(series) == traj["points"]
+    assert set(traj.get("coords", {})) <= set(V.coordinate_names("separate"))
+    assert "stop_reason" in out
+    t = run("finetune", "--objective", "zs", "--train", "v")
+    text = t.stdout
+    assert "final q                0 (not trained: exact start value)" in text
+    assert "final alpha            42/53 (not trained: exact start value)" in text
+    assert "e-2" not in text  # no sub-tolerance noise such as -8.37e-27
+    for line in text.splitlines():
+        if line.startswith("final a"):
+            assert len(line.split()[-1].split(".")[-1]) <= 7  # printed to the 1e-7 accuracy
+
+
+def test_fmt_tol_rounds_to_the_accuracy():
+    from proofs_check.commands import fmt_tol, vocab_name
+    assert fmt_tol(-8.37e-27) == "0"
+    assert fmt_tol(0.53984389612) == "0.5398439"
+    assert fmt_tol(1.0) == "1"
+    assert fmt_tol(0.539843896, 1e-3) == "0.54"
+    assert [vocab_name(k) for k in ("K_00", "K_par", "K_xy", "K_yx", "Q_perp", "KKt_minus_QQt_par", "a")] == \
+        ["K_0", "K_tt", "K_ty", "K_yt", "Q_perp", "KKt_minus_QQt_tt", "a"]
+
+
+def test_derive_uses_the_vocabulary_names():
+    r = run("derive", "--objective", "zs", "--train", "kq", "--format", "json")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert set(out["gradient"]["K"]) == {"0", "tt", "ty", "yt", "yy", "perp"}
+    assert "K_perp" in out["flow"] and "K_00" not in out["flow"] and "K_p" not in out["flow"]
+    assert "K_00" not in r.stdout and "K_{p}" not in r.stdout and "\\cdot" not in r.stdout
+    t = run("derive", "--objective", "zs", "--train", "w", "--latex")
+    assert "\\Pi" in t.stdout and "\\cdot" not in t.stdout
