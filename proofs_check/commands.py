@@ -55,16 +55,21 @@ def cmd_curve(args):
         return to_json({"shots": shots, "error": errors, **info}), 0
     head = (f"exact n-shot error of {args.method} on the {args.task} task "
             f"(d={cfg.d}, m={cfg.m}, N={cfg.N}, sigma2={fmt_num(cfg.sigma2)}, lam={fmt_num(cfg.lam)})")
-    conv = "" if flow is None else (f"flow end point: grad norm {flow.grad_norm:.2e} at t = {flow.t_final:.4g}"
+    conv = "" if flow is None else (f"flow end point: grad norm {flow.grad_norm:.1e} at t = {flow.t_final:.4g}"
                                     + ("" if flow.converged else " (NOT converged: a finite-time point)"))
+    # the errors are exact at the model; the model (a flow end point) is good to FLOW_TOL
+    precision = f"values printed to {FLOW_TOL:g}, the accuracy of the flow end point" if flow is not None else ""
+
+    def show(e):  # the pretrained model is exact: full float precision
+        return fmt_tol(e) if flow is not None else f"{e:.10g}"
     if args.format == "markdown":
         lines = [f"**{head}**", "", conv, "", "| n | error |", "|---|---|"]
-        lines += [f"| {k} | {e:.10g} |" for k, e in zip(shots, errors)]
-        return "\n".join(lines), 0
-    lines = [head, "model: " + ", ".join(f"{k}={v:.6g}" for k, v in coords.items())]
+        lines += [f"| {k} | {show(e)} |" for k, e in zip(shots, errors)]
+        return "\n".join(lines + ([] if not precision else ["", precision])), 0
+    lines = [head, "model: " + ", ".join(f"{vocab_name(k)}={fmt_tol(v)}" for k, v in coords.items())]
     if conv:
-        lines.append(conv)
-    lines += [f"{k:6d}  {e:.10g}" for k, e in zip(shots, errors)]
+        lines.append(conv + f"; {precision}")
+    lines += [f"{k:6d}  {show(e)}" for k, e in zip(shots, errors)]
     return "\n".join(lines), 0
 
 

@@ -256,9 +256,30 @@ def draw_icl_curves(data: dict):
     sub = "lines: exact population error of the gradient-flow limit"
     if data["sgd"]:
         sub += f"; open markers: SGD-trained models (batch {SGD_BATCH}, Polyak average), exact error"
+        sub += "\n" + sgd_note(data)
     c = Config(**cfg)
     fig.suptitle(f"In-context learning after fine-tuning ({_cfg_text(c)})\n{sub}", fontsize=11)
     return fig
+
+
+def sgd_note(data: dict) -> str:
+    """Why SGD markers may sit off the exact lines, with each run's learning rate, steps and
+    batch: SGD at a finite learning rate ends biased by its gradient noise, a finite number
+    of steps stops short of the flow limit, and on a non-convex objective it may settle in
+    a different basin than the flow.
+
+    Args:
+        data: the output of :func:`icl_curves_data` with ``sgd`` runs.
+
+    Returns:
+        One line of text (empty without SGD runs).
+    """
+    runs = data.get("sgd") or {}
+    if not runs:
+        return ""
+    settings = ", ".join(f"{LABELS[m]} lr {r['lr']:g} x {r['steps']} steps" for m, r in runs.items())
+    return (f"markers differ from lines by SGD noise bias at finite lr, finite steps, or another basin "
+            f"(batch {SGD_BATCH}; {settings})")
 
 
 # ----------------------------------------------------------------------------- figure 2

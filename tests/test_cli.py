@@ -46,7 +46,7 @@ def test_curve_json_matches_text():
     assert out["shots"] == [0, 1, 2, 3] and len(out["error"]) == 4
     t = run("curve", "--method", "zs-v", "--task", "target", "--shots", "0:3")
     vals = [float(line.split()[1]) for line in t.stdout.strip().splitlines()[-4:]]
-    assert vals == pytest.approx(out["error"], rel=1e-9)
+    assert vals == pytest.approx(out["error"], abs=1e-7)  # text is rounded to the flow's accuracy
 
 
 def test_main_returns_status_in_process(capsys):
