@@ -16,7 +16,9 @@ import difflib
 import math
 import sys
 
-import vocabulary as _vocab
+import vocabulary
+
+_vocab = vocabulary
 
 __all__ = ["main", "build_parser"]
 
@@ -147,6 +149,23 @@ def _add(sub, name, fmt, help_text):
                           epilog=_epilog(name))
 
 
+def _finetune_objectives() -> tuple:
+    """The objectives a flow may use: ``vocabulary.OBJECTIVES`` without ``pretrain``."""
+    return tuple(k for k in vocabulary.OBJECTIVES if k != "pretrain")
+
+
+def _subsets() -> tuple:
+    """Every trained-subset key of ``vocabulary.TRAIN`` (both forms), merged first."""
+    out = []
+    for subsets in vocabulary.TRAIN.values():
+        out += [k for k in subsets if k not in out]
+    return tuple(out)
+
+
+def _separate_only() -> tuple:
+    return tuple(k for k in vocabulary.TRAIN["separate"] if k not in vocabulary.TRAIN["merged"])
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``iclft`` argument parser (every option has help; choices list their meanings)."""
     fmt = _Parser(add_help=False)
@@ -176,8 +195,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help=_choices_help("the evaluation task", {k: t.text for k, t in _vocab.TASKS.items()}))
     _config_args(p, with_shots=True)
 
-    objectives = {k: _vocab.OBJECTIVES[k].description for k in _vocab.FINETUNE_OBJECTIVES}
-    trains = {k: _TRAIN_MEANING[k] for k in ("all", "v", "w", "kq", "k", "q")}
+    objectives = {k: _vocab.OBJECTIVES[k].description for k in _finetune_objectives()}
+    trains = {k: _TRAIN_MEANING.get(k, k) for k in _subsets()}
     p = _add(sub, "finetune", fmt, "exact population gradient flow")
     p.add_argument("--objective", required=True, choices=tuple(objectives), metavar="OBJECTIVE",
                    help=_choices_help("the fine-tuning objective", objectives))
@@ -272,11 +291,11 @@ def _join_dash_values(argv: list[str]) -> list[str]:
 def _domain_rules(args) -> None:
     """Rules that involve several arguments, in the parser's one-line format."""
     if args.command in ("finetune", "derive") and args.form is None:
-        args.form = "separate" if args.train in ("kq", "k", "q") else "merged"
-    if getattr(args, "form", None) == "merged" and args.train in ("kq", "k", "q"):
+        args.form = "separate" if args.train in _separate_only() else "merged"
+    if getattr(args, "form", None) == "merged" and args.train in _separate_only():
         raise UsageError(f"--train {args.train} needs --form separate (W = K^T Q)")
-    if getattr(args, "form", None) == "separate" and args.train == "w":
-        raise UsageError("--train w is the merged form; use kq, k or q with --form separate")
+    if getattr(args, "form", None) == "separate" and args.train not in vocabulary.TRAIN["separate"]:
+        raise UsageError(f"--train {args.train} is the merged form; use kq, k or q with --form separate")
     if args.command == "curve" and args.task == "orthogonal" and args.d < 2:
         raise UsageError(f"argument --d: the orthogonal task needs d >= 2, got {args.d}")
     if args.command == "curve" and args.shots[1] - args.shots[0] > 10_000:

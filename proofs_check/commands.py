@@ -50,12 +50,14 @@ def cmd_curve(args):
     shots = list(range(lo, hi + 1))
     info = {"method": args.method, "task": args.task, "config": cfg.as_dict(), "model": coords,
             "flow": None if flow is None else {"grad_norm": flow.grad_norm, "converged": flow.converged,
-                                               "t_final": flow.t_final}}
+                                               "stop_reason": flow.stop_reason, "t_final": flow.t_final,
+                                               "nfev": flow.nfev}}
     if args.format == "json":
         return to_json({"shots": shots, "error": errors, **info}), 0
     head = (f"exact n-shot error of {args.method} on the {args.task} task "
             f"(d={cfg.d}, m={cfg.m}, N={cfg.N}, sigma2={fmt_num(cfg.sigma2)}, lam={fmt_num(cfg.lam)})")
-    conv = "" if flow is None else (f"flow end point: grad norm {flow.grad_norm:.1e} at t = {flow.t_final:.4g}"
+    conv = "" if flow is None else (f"flow end point: grad norm {flow.grad_norm:.1e} at t = {flow.t_final:.4g}, "
+                                    f"stop reason: {flow.stop_reason}"
                                     + ("" if flow.converged else " (NOT converged: a finite-time point)"))
     # the errors are exact at the model; the model (a flow end point) is good to FLOW_TOL
     precision = f"values printed to {FLOW_TOL:g}, the accuracy of the flow end point" if flow is not None else ""
@@ -157,7 +159,7 @@ def cmd_finetune(args):
                   "grad_norm": [float(x) for x in traj["grad_norm"]]}
     if coords is not None and names:
         trajectory["coords"] = {nm: [float(row[i]) for row in coords] for i, nm in enumerate(names)}
-    stop_reason = getattr(fl, "stop_reason", None)  # hook: the flow's stop reason when it reports one
+    stop_reason = fl.stop_reason
     frozen = _frozen_names(args.form, args.train)
     exact = _exact_start(cfg, args.form)
     final = _renamed(fl.final)
@@ -165,14 +167,13 @@ def cmd_finetune(args):
     out = {"objective": args.objective, "train": args.train, "form": args.form, "config": cfg.as_dict(),
            "c": fl.c, "final": final, "final_separate": final_sep, "frozen": sorted(frozen),
            "grad_norm": fl.grad_norm, "converged": fl.converged, "stop_reason": stop_reason,
-           "t_final": fl.t_final, "loss_start": fl.loss_start, "loss_end": fl.loss_end,
+           "t_final": fl.t_final, "nfev": fl.nfev, "max_nfev": fl.max_nfev, "t_max": fl.t_max,
+           "loss_start": fl.loss_start, "loss_end": fl.loss_end,
            "invariant_start": _renamed(fl.invariant_start), "invariant_end": _renamed(fl.invariant_end),
            "tolerance": FLOW_TOL, "trajectory": trajectory}
     if args.format == "json":
         return to_json(out), 0
     status = "converged" if fl.converged else "NOT converged (finite-time point, not the limit)"
-    if stop_reason:
-        status += f" ({stop_reason})"
 
     def value(name, x):
         if name in frozen and name in exact:
@@ -183,6 +184,8 @@ def cmd_finetune(args):
             ("config", ", ".join(f"{k}={v}" for k, v in cfg.as_dict().items())),
             ("pretrained c", f"{_exact_start(cfg, 'merged')['alpha']} = {fmt_tol(fl.c)}"),
             ("status", f"{status}: |grad| = {fl.grad_norm:.1e} at t = {fl.t_final:.6g}"),
+            ("stop reason", f"{fl.stop_reason} ({fl.nfev} of at most {fl.max_nfev} evaluations, "
+                            f"t cap {fl.t_max:g})"),
             ("loss", f"{fmt_tol(fl.loss_start)} -> {fmt_tol(fl.loss_end)}")]
     rows += [(f"final {k}", value(k, v)) for k, v in final.items()]
     if final_sep:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 import theory
+import vocabulary
 from theory.gradients import OBJECTIVE_NAMES, SUBSETS, gradient
 from theory.latex import SYMBOL_NAMES, registry
 from theory.symbols import LOSS_SYMBOLS, alpha, lam, sigma2
@@ -39,6 +40,7 @@ def test_every_gradient_renders():
                     assert s.startswith(r"\nabla_{" + mat + "}")
     assert r"e_y t^\top" in theory.latex("grad.zs.merged.all.V")
     assert r"K_{\perp}" in theory.latex("grad.zs.separate.k.K") or r"\Pi" in theory.latex("grad.zs.separate.k.K")
+    assert vocabulary.BASIS["yt"].tex_matrix in theory.latex("grad.zs.merged.all.V")
 
 
 def test_unknown_names_are_rejected_not_parsed():

@@ -54,6 +54,8 @@ NOISE_STD = sp.Symbol("sigma", positive=True)
 #: invariant-algebra key of ``theory.symbols`` -> basis name of :data:`vocabulary.BASIS`
 KEY_BASIS = {"00": "0", "tt": "tt", "ty": "ty", "yt": "yt", "yy": "yy", "p": "perp",
              **{bn: bn for bn in _vocab.BASIS_NAMES}}
+#: basis name of :data:`vocabulary.BASIS` -> invariant-algebra key of ``theory.symbols``
+_INV_KEY = {KEY_BASIS[k]: k for k in INV_KEYS}
 #: basis name of :mod:`theory.manifold` (``row,col``) -> basis name of :data:`vocabulary.BASIS`
 _MANIFOLD_BASIS = {"0,0": "0", "t0,t0": "tt", "t0,y": "ty", "y,t0": "yt", "y,y": "yy",
                    "perp": "perp", **{bn: bn for bn in _vocab.BASIS_NAMES}}
@@ -311,7 +313,7 @@ def chain_rule() -> dict:
     """
     from .manifold import InvMat, separate_K, separate_Q
 
-    Gm = InvMat.from_coords({"00": G["0"], "tt": G["tt"], "yt": G["yt"], "p": G["perp"]})
+    Gm = InvMat.from_coords({_INV_KEY[bn]: G[bn] for bn in ("0", "tt", "yt", "perp")})
     out = {}
     for name, M in (("K", separate_Q() @ Gm.T), ("Q", separate_K() @ Gm)):
         out[name] = {KEY_BASIS[k]: sp.expand(v) for k, v in M.coords().items() if sp.expand(v) != 0}
