@@ -9,7 +9,8 @@ Usage (from the repository root)::
 An example is a fenced block whose lines start with ``$ iclft ARGS``; the lines after it
 (up to the next ``$`` line or the closing fence) are its output and are replaced by the
 output of ``python -m proofs_check ARGS`` run in a scratch folder with this checkout on
-``PYTHONPATH``.  Other ``$`` lines (``pdflatex ...``) are kept as written.  Wall-clock
+``PYTHONPATH``.  Other ``$`` lines (``pdflatex ...``) and illustrative ``$ iclft`` lines
+that carry a ``# comment`` are kept as written.  Wall-clock
 timings (``2.73 s``) are masked when comparing, never when writing.
 """
 from __future__ import annotations
@@ -53,7 +54,7 @@ def examples(text: str) -> list[tuple[int, int, list[str]]]:
         if ln.startswith("```"):
             in_block = not in_block
             continue
-        if in_block and ln.startswith("$ iclft "):
+        if in_block and ln.startswith("$ iclft ") and " #" not in ln:
             j = i + 1
             while j < len(lines) and not lines[j].startswith("$ ") and not lines[j].startswith("```"):
                 j += 1

@@ -21,6 +21,12 @@ def test_examples_are_found():
     assert {"check", "curve", "finetune", "derive", "export-latex", "figures"} <= set(found)
 
 
+def test_illustrative_lines_are_not_examples():
+    mod = _script()
+    text = "```\n$ iclft derive --objective new --train all   # illustrative\n```\n"
+    assert mod.examples(text) == []
+
+
 def test_mask_hides_timings_only():
     mod = _script()
     assert mod.mask("[VERIFIED] x  (2.73 s) in 9 s; 1.5 seconds") == "[VERIFIED] x  (T s) in T s; 1.5 seconds"
