@@ -345,7 +345,7 @@ def _groups() -> tuple:
     S = _symbols()
     R = sp.Symbol("R", positive=True)
     out = [(R, "R", S.m + 1 + S.d * (1 + S.sigma2),
-            r"the pretraining normaliser, $c^\star = (m+1)/R$", "opt")]
+            r"the denominator of $c^\star$, so $c^\star = (m+1)/R$", "opt")]
     Z = sp.Symbol("Z", positive=True)
     out.append((Z, "Z", _common_denominator("zsfs.v.a", "zsfs.v.b"),
                 r"the common denominator of the V-only $\mathrm{ZS}+\lambda\,\mathrm{FS}$ optimum", "opt"))
@@ -463,7 +463,8 @@ def _all_exports() -> tuple:
         e = TL.derived(name)
         suffix = " = 0" if name.endswith(".equation") else ""
         shown = _loss_split_expr() if name == "expected_loss" else None
-        out.append(_make(name, "" if suffix else lhs, e, suffix, shown=shown))
+        # c* itself is shown whole, (m+1)/(d(sigma^2+1)+m+1); R names it in what follows
+        out.append(_make(name, "" if suffix else lhs, e, suffix, shown=shown, group=name != "pretrain.c_star"))
     OT = _OBJ_TEX()
     for obj, M, bn, e in _merged_gradients():
         if obj == "zsfs":

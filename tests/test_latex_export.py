@@ -99,7 +99,8 @@ def test_paste_ready_printing(exports):
         assert f"K_{{{bs.tex}}}" in chain or bs.name in ("ty", "yy") and f"Q_{{{bs.tex}}}" in chain
     assert r"K_{\perp}" in chain and "K_{p}" not in chain
     by_key = {e.key: e for e in exports}
-    assert by_key["pretrain.c_star"].latex == r"\frac{m + 1}{R}"
+    assert by_key["pretrain.c_star"].latex == r"\frac{m + 1}{d \left(\sigma^{2} + 1\right) + m + 1}"
+    assert by_key["pretrain.min_loss"].latex.endswith("}{R}")  # R named once, used thereafter
     assert by_key["group.R"].latex == r"d \left(\sigma^{2} + 1\right) + m + 1"
     assert r"\sigma^{2}" in by_key["zs"].latex
 
