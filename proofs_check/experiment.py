@@ -58,19 +58,22 @@ QUICK = dict(DEFAULT, d=3, m=10, N=10, pretrain_steps=400, finetune_steps=150, b
 # ----------------------------------------------------------------------------- output folder
 def prepare_out(out) -> Path:
     """Create ``out`` (and ``out/params``) if needed and check it is writable, before any
-    training.  Raises ``ValueError`` naming the path."""
+    training, by the shared output rule (:func:`proofs_check.atomic.prepare_output`: the
+    folder may be created, its parent must exist).  Raises ``ValueError`` naming the path."""
+    from .atomic import prepare_output
+
     if not isinstance(out, (str, Path)) or str(out) == "":
         raise ValueError(f"--out must be a folder path, got {out!r}")
-    path = Path(out)
-    if path.exists() and not path.is_dir():
-        raise ValueError(f"--out: {str(path)!r} exists and is not a folder")
     try:
-        (path / "params").mkdir(parents=True, exist_ok=True)
+        path = prepare_output(out, kind="dir")
+        (path / "params").mkdir(exist_ok=True)
         fd, probe = tempfile.mkstemp(prefix=".iclft-write-check.", dir=path / "params")
         os.close(fd)
         os.unlink(probe)
     except OSError as exc:
-        raise ValueError(f"--out: cannot write to {str(path)!r} ({exc.strerror or exc})") from None
+        raise ValueError(f"--out: cannot write to {str(out)!r} ({exc.strerror or exc})") from None
+    except ValueError as exc:
+        raise ValueError(f"--out: {exc}") from None
     return path
 
 

@@ -13,7 +13,7 @@ import math
 
 from .claims.base import ClaimResult
 
-__all__ = ["summary", "render_claims", "to_json", "fmt_num"]
+__all__ = ["summary", "render_claims", "to_json", "fmt_num", "md_cell"]
 
 
 def fmt_num(x) -> str:
@@ -26,6 +26,11 @@ def fmt_num(x) -> str:
             return str(x)
         return f"{x:.6g}"
     return str(x)
+
+
+def md_cell(x) -> str:
+    """Text safe inside a Markdown table cell: ``|`` escaped, line breaks as ``<br>``."""
+    return str(x).replace("\\|", "|").replace("|", "\\|").replace("\r\n", "\n").replace("\n", "<br>")
 
 
 def _clean(obj):
