@@ -13,6 +13,8 @@ import argparse
 import math
 import sys
 
+from vocabulary import METHODS, methods_for
+
 __all__ = ["main", "build_parser"]
 
 PROG = "iclft"
@@ -70,6 +72,29 @@ def _shots(text):
     return a, b
 
 
+def _scale(text):
+    """``--pretrained-scale``: a finite number > 0 or ``balanced``."""
+    if text == "balanced":
+        return text
+    try:
+        val = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"pretrained-scale must be a number > 0 or 'balanced', got {text!r}") from None
+    if not math.isfinite(val) or val <= 0 or val > 1e6:
+        raise argparse.ArgumentTypeError(f"pretrained-scale must be a finite number in (0, 1e6] or 'balanced', "
+                                         f"got {text!r}")
+    return val
+
+
+def _outcome_args(p, start_default):
+    p.add_argument("--start", choices=("symmetric", "generic"), default=start_default,
+                   help="symmetric: the flow end point from the exactly symmetric pretrained point; "
+                        "generic: the end point after escaping saddles (the stable outcome) "
+                        f"(default {start_default})")
+    p.add_argument("--pretrained-scale", dest="pretrained_scale", type=_scale, default=1.0,
+                   help="the pretrained member (s V, W/s): a number > 0 or 'balanced' (default 1)")
+
+
 def _config_args(p, with_shots=False):
     p.add_argument("--d", type=_int_at_least(1, "d"), default=5, help="feature dimension (default 5)")
     p.add_argument("--m", type=_int_at_least(0, "m"), default=20, help="pretraining shots (default 20)")
@@ -96,9 +121,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="run only this claim id (repeatable)")
 
     p = sub.add_parser("curve", parents=[fmt], help="exact n-shot error of a model on a task")
-    p.add_argument("--method", required=True,
-                   choices=("pretrained", "zs-all", "zs-v", "zs-w", "zsfs-all", "zsfs-v", "zsfs-w"))
+    p.add_argument("--method", required=True, choices=tuple(METHODS))
     p.add_argument("--task", required=True, choices=("target", "negated", "orthogonal", "sphere"))
+    p.add_argument("--form", choices=("merged", "separate"), default="merged",
+                   help="merged W or separate W = K^T Q (default merged)")
+    _outcome_args(p, "generic")
     _config_args(p, with_shots=True)
 
     p = sub.add_parser("finetune", parents=[fmt], help="exact population gradient flow")
@@ -106,6 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--train", required=True, choices=("all", "v", "w", "kq", "k", "q"))
     p.add_argument("--form", choices=("merged", "separate"), default=None,
                    help="merged W or separate W = K^T Q (default: separate for kq/k/q)")
+    _outcome_args(p, "symmetric")
     _config_args(p)
 
     p = sub.add_parser("derive", parents=[fmt], help="print the derived gradient updates")
@@ -132,9 +160,11 @@ def main(argv=None) -> int:
         args = build_parser().parse_args(argv)
         if args.command in ("finetune", "derive") and args.form is None:
             args.form = "separate" if args.train in ("kq", "k", "q") else "merged"
-        if getattr(args, "form", None) == "merged" and args.train in ("kq", "k", "q"):
+        if args.command == "curve" and args.method not in methods_for(args.form):
+            raise UsageError(f"--method {args.method} needs --form separate (it trains K or Q alone)")
+        if args.command in ("finetune", "derive") and args.form == "merged" and args.train in ("kq", "k", "q"):
             raise UsageError(f"--train {args.train} needs --form separate (W = K^T Q)")
-        if getattr(args, "form", None) == "separate" and args.train == "w":
+        if args.command in ("finetune", "derive") and args.form == "separate" and args.train == "w":
             raise UsageError("--train w is the merged form; use kq, k or q with --form separate")
         text, code = commands.run(args)
     except UsageError as exc:

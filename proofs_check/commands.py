@@ -35,8 +35,12 @@ def _cfg(args):
     return Config(args.d, args.m, args.N, args.sigma2, args.lam)
 
 
+def _stability_json(st) -> dict:
+    return st.summary()
+
+
 def cmd_curve(args):
-    from . import models
+    from . import models, outcomes
     from .report import fmt_num, to_json
 
     cfg = _cfg(args)
@@ -44,57 +48,136 @@ def cmd_curve(args):
     if hi - lo > 10_000:
         raise ValueError("shots: at most 10001 values per call")
     models.task_vector(args.task, cfg.d)  # reject a bad task before any flow runs
-    coords, flow = models.endpoint(args.method, cfg)
-    errors = models.curve(args.method, args.task, cfg, (lo, hi))
+    form, start, scale = args.form, args.start, args.pretrained_scale
+    o = outcomes.outcome(args.method, cfg, form, start, scale)
+    V, W = outcomes.model(args.method, cfg, form, start, scale)
+    coords, off = outcomes.coords(V, W, cfg.d)
+    errors = outcomes.curve(args.method, args.task, cfg, (lo, hi), form, start, scale)
     shots = list(range(lo, hi + 1))
-    info = {"method": args.method, "task": args.task, "config": cfg.as_dict(), "model": coords,
+    flow = None if o is None else o.flow
+    info = {"method": args.method, "task": args.task, "form": form, "start": start,
+            "pretrained_scale": scale if o is None else o.scale, "config": cfg.as_dict(), "model": coords,
+            "off_manifold": off,
             "flow": None if flow is None else {"grad_norm": flow.grad_norm, "converged": flow.converged,
-                                               "t_final": flow.t_final}}
+                                               "t_final": flow.t_final, "stop": flow.stop,
+                                               "message": flow.message, "nfev": flow.nfev,
+                                               "stages": [s.label for s in o.stages]},
+            "stability": None if o is None else _stability_json(o.stability)}
     if args.format == "json":
         return to_json({"shots": shots, "error": errors, **info}), 0
     head = (f"exact n-shot error of {args.method} on the {args.task} task "
-            f"(d={cfg.d}, m={cfg.m}, N={cfg.N}, sigma2={fmt_num(cfg.sigma2)}, lam={fmt_num(cfg.lam)})")
-    conv = "" if flow is None else (f"flow end point: grad norm {flow.grad_norm:.2e} at t = {flow.t_final:.4g}"
-                                    + ("" if flow.converged else " (NOT converged: a finite-time point)"))
+            f"(d={cfg.d}, m={cfg.m}, N={cfg.N}, sigma2={fmt_num(cfg.sigma2)}, lam={fmt_num(cfg.lam)}; "
+            f"{form} form, {start} start, pretrained scale {fmt_num(info['pretrained_scale'])})")
+    conv = "" if flow is None else (
+        f"flow end point ({start}: {' -> '.join(s.label for s in o.stages)}): {flow.stop}, "
+        f"grad norm {flow.grad_norm:.2e} at t = {flow.t_final:.4g}"
+        + ("" if flow.converged else " (NOT converged: a finite-time point)")
+        + f"; stability: {o.stability.verdict}"
+        + (f" (index {o.stability.index})" if o.stability.verdict == "saddle" else "")
+        + f", tolerance {o.stability.tolerance:.2g}")
     if args.format == "markdown":
         lines = [f"**{head}**", "", conv, "", "| n | error |", "|---|---|"]
         lines += [f"| {k} | {e:.10g} |" for k, e in zip(shots, errors)]
         return "\n".join(lines), 0
-    lines = [head, "model: " + ", ".join(f"{k}={v:.6g}" for k, v in coords.items())]
+    lines = [head, "model: " + ", ".join(f"{k}={v:.6g}" for k, v in coords.items())
+             + (f" (projection; off-manifold part {off:.3g})" if off > 1e-9 else "")]
     if conv:
         lines.append(conv)
     lines += [f"{k:6d}  {e:.10g}" for k, e in zip(shots, errors)]
     return "\n".join(lines), 0
 
 
+def _finetune_outcome(args, cfg):
+    """finetune through :mod:`numerics.outcomes` (a generic start or a scale other than 1)."""
+    import numpy as np
+
+    from numerics.manifold import merged_coords, separate_coords
+    from numerics.outcomes import generic_outcome, symmetric_outcome
+
+    fn = generic_outcome if args.start == "generic" else symmetric_outcome
+    o = fn(args.objective, args.form, args.train, cfg.d, cfg.m, cfg.N, cfg.sigma2, cfg.lam,
+           scale=args.pretrained_scale)
+    pb = o.problem
+    t0 = np.eye(cfg.d)[0]
+    V, W = o.merged
+    final = dict(merged_coords(V, W, t0).coeffs)
+    mats = o.matrices
+    fsep = None if args.form == "merged" else dict(separate_coords(mats["V"], mats["K"], mats["Q"], t0).coeffs)
+    first = o.stages[0].flow
+
+    def inv(x):
+        mt = pb.matrices(x)
+        v2 = float(mt["V"][-1] @ mt["V"][-1])
+        if args.form == "merged":
+            return {"v2_minus_W2": v2 - float(np.sum(mt["W"] ** 2))}
+        K2, Q2 = float(np.sum(mt["K"] ** 2)), float(np.sum(mt["Q"] ** 2))
+        return {"v2_minus_K2": v2 - K2, "v2_minus_Q2": v2 - Q2, "K2_minus_Q2": K2 - Q2}
+
+    x0 = first.samples[0]
+    fl = o.flow
+    return o, {"c": o.c, "final": final, "final_separate": fsep, "grad_norm": fl.grad_norm,
+               "converged": fl.converged, "t_final": fl.t_final, "loss_start": pb.loss(x0),
+               "loss_end": pb.loss(o.x), "invariant_start": inv(x0), "invariant_end": inv(o.x),
+               "stop": fl.stop, "message": fl.message,
+               "stages": [{"label": s.label, "stop": s.flow.stop, "t_final": s.flow.t_final,
+                           "nfev": s.flow.nfev, "value": s.stability.value, "verdict": s.stability.verdict}
+                          for s in o.stages],
+               "trajectory": {"points": sum(len(s.flow.t) for s in o.stages),
+                              "t": [0.0, float(fl.t_final)], "loss": [pb.loss(x0), pb.loss(o.x)],
+                              "grad_norm": [float(np.linalg.norm(pb.grad(x0))), fl.grad_norm]}}
+
+
 def cmd_finetune(args):
     from numerics.flow import gradient_flow
+    from numerics.hessian import Problem
+    from numerics.stability import classify
 
     from .report import to_json
 
     cfg = _cfg(args)
-    fl = gradient_flow(args.objective, args.train, cfg.d, cfg.m, cfg.N, cfg.sigma2, cfg.lam, form=args.form)
-    traj = fl.trajectory
-    summary = {"points": len(traj["t"]), "t": [float(traj["t"][0]), float(traj["t"][-1])],
-               "loss": [float(traj["loss"][0]), float(traj["loss"][-1])],
-               "grad_norm": [float(traj["grad_norm"][0]), float(traj["grad_norm"][-1])]}
-    out = {"objective": args.objective, "train": args.train, "form": args.form, "config": cfg.as_dict(),
-           "c": fl.c, "final": fl.final, "final_separate": fl.final_separate, "grad_norm": fl.grad_norm,
-           "converged": fl.converged, "t_final": fl.t_final, "loss_start": fl.loss_start, "loss_end": fl.loss_end,
-           "invariant_start": fl.invariant_start, "invariant_end": fl.invariant_end, "trajectory": summary}
+    if args.start == "symmetric" and args.pretrained_scale == 1.0:
+        fl = gradient_flow(args.objective, args.train, cfg.d, cfg.m, cfg.N, cfg.sigma2, cfg.lam, form=args.form)
+        traj = fl.trajectory
+        summary = {"points": len(traj["t"]), "t": [float(traj["t"][0]), float(traj["t"][-1])],
+                   "loss": [float(traj["loss"][0]), float(traj["loss"][-1])],
+                   "grad_norm": [float(traj["grad_norm"][0]), float(traj["grad_norm"][-1])]}
+        mats = (fl.V, fl.W) if args.form == "merged" else (fl.V, fl.K, fl.Q)
+        pb = Problem.build(args.objective, args.form, args.train, mats, fl.theta0, N=cfg.N, m=cfg.m,
+                           sigma2=cfg.sigma2, lam=cfg.lam)
+        st = classify(pb)
+        body = {"c": fl.c, "final": fl.final, "final_separate": fl.final_separate, "grad_norm": fl.grad_norm,
+                "converged": fl.converged, "t_final": fl.t_final, "loss_start": fl.loss_start,
+                "loss_end": fl.loss_end, "invariant_start": fl.invariant_start,
+                "invariant_end": fl.invariant_end, "stop": "converged" if fl.converged else "not converged",
+                "message": fl.message, "trajectory": summary}
+        scale = 1.0
+    else:
+        o, body = _finetune_outcome(args, cfg)
+        st, scale, summary = o.stability, o.scale, body["trajectory"]
+    out = {"objective": args.objective, "train": args.train, "form": args.form, "start": args.start,
+           "pretrained_scale": scale, "config": cfg.as_dict(), **body, "stability": _stability_json(st)}
     if args.format == "json":
         return to_json(out), 0
-    status = "converged" if fl.converged else "NOT converged (finite-time point, not the limit)"
+    status = "converged" if out["converged"] else "NOT converged (finite-time point, not the limit)"
+    verdict = st.verdict + (f" (index {st.index}, most negative eigenvalue {st.min_eigenvalue:.4g})"
+                            if st.verdict == "saddle" else "")
     rows = [("objective", f"{args.objective} ({args.form} form, train {args.train})"),
+            ("start", f"{args.start}, pretrained scale {scale:.9g}"),
             ("config", ", ".join(f"{k}={v}" for k, v in cfg.as_dict().items())),
-            ("pretrained c", f"{fl.c:.9g}"),
-            ("status", f"{status}: |grad| = {fl.grad_norm:.3e} at t = {fl.t_final:.6g}"),
-            ("loss", f"{fl.loss_start:.9g} -> {fl.loss_end:.9g}")]
-    rows += [(f"final {k}", f"{v:.9g}") for k, v in fl.final.items()]
-    if fl.final_separate:
-        rows += [(f"final {k}", f"{v:.9g}") for k, v in fl.final_separate.items() if k not in fl.final]
-    rows += [(f"invariant {k}", f"{fl.invariant_start[k]:.9g} -> {fl.invariant_end[k]:.9g}")
-             for k in fl.invariant_start]
+            ("pretrained c", f"{out['c']:.9g}"),
+            ("status", f"{status}: |grad| = {out['grad_norm']:.3e} at t = {out['t_final']:.6g}"),
+            ("loss", f"{out['loss_start']:.9g} -> {out['loss_end']:.9g}"),
+            ("stability", verdict),
+            ("  null / symmetry", f"{st.null_dim} / {st.symmetry_dim} (tolerance {st.tolerance:.3g})"),
+            ("  reason", st.reason)]
+    if "stages" in out:
+        rows += [("  stage", f"{s['label']}: {s['stop']} at t = {s['t_final']:.6g}, value {s['value']:.9g}, "
+                  f"{s['verdict']}") for s in out["stages"]]
+    rows += [(f"final {k}", f"{v:.9g}") for k, v in out["final"].items()]
+    if out["final_separate"]:
+        rows += [(f"final {k}", f"{v:.9g}") for k, v in out["final_separate"].items() if k not in out["final"]]
+    rows += [(f"invariant {k}", f"{out['invariant_start'][k]:.9g} -> {out['invariant_end'][k]:.9g}")
+             for k in out["invariant_start"]]
     rows.append(("trajectory", f"{summary['points']} samples, grad norm {summary['grad_norm'][0]:.3e} -> "
                  f"{summary['grad_norm'][1]:.3e}"))
     if args.format == "markdown":
