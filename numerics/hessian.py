@@ -28,7 +28,10 @@ in ``(V, K, Q)``.  Along any line ``x + t u`` the gradient is therefore a polyno
   (exact to degree 6),
 
 have no truncation error on such polynomials, so ``H u = d/dt grad L(x + t u)|_0`` is exact
-up to rounding.  The step is then chosen for rounding alone: the error is about
+up to rounding.  Along a *coordinate* line the degree is lower: ``yhat`` is linear in each
+single entry of ``V``, ``W``, ``K`` or ``Q`` (``W = K^T Q`` is linear in each entry of ``K``),
+so the loss is quadratic in one entry and the gradient has degree 2 along ``e_j``; the
+columns ``H e_j`` are then exact even with 3 points (a test checks both facts).  The step is then chosen for rounding alone: the error is about
 ``eps_mach * max_k |g(x + k h u)| * (sum |coef|) / h``, which *falls* as ``h`` grows, until
 the large ``h^p`` terms of ``g`` (which the stencil cancels exactly in exact arithmetic)
 dominate the magnitudes.  ``h = 0.05 max(1, |x|_inf)`` (unit ``u``) keeps
