@@ -45,15 +45,23 @@ def test_finetune_json_has_stability_keys(capsys):
 
 
 def test_pretrained_scale_changes_the_zs_all_limit(capsys):
-    # merged ZS-all from the member of scale s: a^4 + (c^2 d / s^2) a^2 - 1 = 0 (theory.optima)
+    # merged ZS-all from the member of scale s reaches the root of the equation derived in
+    # theory (a^4 + (c^2 d / s^2) a^2 - 1 = 0): the numeric flow against the SymPy derivation
     from numerics.flow import pretrained_c
+    from theory.optima import zs_all_flow_limit_scaled
+    from theory.symbols import a as a_sym, c as c_sym, d as d_sym
+
+    lim = zs_all_flow_limit_scaled()
+    assert lim["matches"]
     d, m = 2, 10
     c = pretrained_c(d, m, 0.1)
     for s in (0.5, 2.0):
         out = _json(capsys, ["finetune", "--objective", "zs", "--train", "all", "--d", str(d), "--m", str(m),
                              "--pretrained-scale", str(s), "--format", "json"])
         a = out["final"]["a"]
-        assert a ** 4 + (c * c * d / s ** 2) * a * a - 1 == pytest.approx(0, abs=1e-6)
+        a_theory = float(lim["a"].subs({c_sym: c, d_sym: d, lim["s"]: s}))
+        assert a == pytest.approx(a_theory, rel=1e-6)
+        assert float(lim["equation"].subs({a_sym: a, c_sym: c, d_sym: d, lim["s"]: s})) == pytest.approx(0, abs=1e-6)
         assert out["final"]["b"] == pytest.approx(s, abs=1e-9)
         assert out["stability"]["verdict"] == "minimum"
 
