@@ -169,8 +169,22 @@ def _problem(objective, form, train, d, m, N, sigma2, lam, scale):
     return Problem.build(objective, form, train, mats, None, N=N, m=m, sigma2=sigma2, lam=lam), s, c
 
 
+def _reduced(pb, objective, form, train, d, m, N, sigma2, lam, gtol, t_max) -> FullFlow:
+    """The member ``s = 1`` through :func:`numerics.flow.gradient_flow` (the reduced flow on
+    the manifold coordinates), packaged as a :class:`FullFlow`."""
+    from .flow import gradient_flow
+
+    fr = gradient_flow(objective, train, d, m, N, sigma2, lam, form=form, gtol=gtol, t_max=t_max)
+    mats = {"V": fr.V, "W": fr.W} if form == "merged" else {"V": fr.V, "K": fr.K, "Q": fr.Q}
+    x = pb.pack(mats)
+    x0 = pb.pack()
+    return FullFlow(x, fr.t_final, fr.nfev, float(np.linalg.norm(pb.grad(x))),
+                    "converged" if fr.converged else "t cap", f"reduced flow: {fr.message}",
+                    np.array([0.0, fr.t_final]), np.array([pb.loss(x0), pb.loss(x)]), np.vstack([x0, x]))
+
+
 def symmetric_outcome(objective, form, train, d, m, N, sigma2=0.0, lam=1.0, *, scale=1.0,
-                      gtol=1e-10, max_nfev=100_000, t_max=1e8) -> Outcome:
+                      gtol=1e-10, max_nfev=100_000, t_max=1e8, engine="auto") -> Outcome:
     """The symmetric flow end point (module docstring), classified.
 
     Args:
@@ -178,13 +192,21 @@ def symmetric_outcome(objective, form, train, d, m, N, sigma2=0.0, lam=1.0, *, s
         d, m, N, sigma2, lam: the configuration.
         scale: the pretrained member (``s > 0`` or ``'balanced'``).
         gtol, max_nfev, t_max: the flow's caps.
+        engine: ``reduced`` (:func:`numerics.flow.gradient_flow`, member ``s = 1`` only),
+            ``subspace`` (the full-space flow on the invariant subspace, any member) or
+            ``auto`` (reduced for ``s = 1``); the tests check that both agree.
 
     Returns:
         An :class:`Outcome` with ``start = 'symmetric'``.
     """
     pb, s, c = _problem(objective, form, train, d, m, N, sigma2, lam, scale)
-    B = invariant_basis(pb, flip=True)
-    fl = full_flow(pb, pb.pack(), gtol=gtol, max_nfev=max_nfev, t_max=t_max, basis=B)
+    if engine not in ("auto", "reduced", "subspace"):
+        raise ValueError(f"engine must be auto, reduced or subspace, got {engine!r}")
+    if engine == "reduced" or (engine == "auto" and s == 1.0):
+        fl = _reduced(pb, objective, form, train, d, m, N, sigma2, lam, gtol, t_max)
+    else:
+        B = invariant_basis(pb, flip=True)
+        fl = full_flow(pb, pb.pack(), gtol=gtol, max_nfev=max_nfev, t_max=t_max, basis=B)
     st = classify(pb, fl.x)
     return Outcome("symmetric", pb, [Stage("symmetric", fl, st)], fl.x, st, s, c)
 

@@ -263,3 +263,18 @@ def test_bad_input():
         Problem.build("zs", "merged", "kq", (np.eye(3), np.eye(3)))
     with pytest.raises(ValueError, match="W"):
         Problem.build("zs", "merged", "all", (np.eye(3), np.full((3, 3), np.nan)))
+
+
+@pytest.mark.parametrize("objective,form", [("zs", "separate"), ("zsfs", "merged")])
+def test_symmetric_subspace_flow_equals_reduced_flow(objective, form):
+    from numerics.outcomes import symmetric_outcome
+
+    a = symmetric_outcome(objective, form, "all", 2, 10, 20, 0.2, engine="reduced")
+    b = symmetric_outcome(objective, form, "all", 2, 10, 20, 0.2, engine="subspace")
+    Va, Wa = a.merged
+    Vb, Wb = b.merged
+    assert np.abs(Va - Vb).max() < 1e-8 and np.abs(Wa - Wb).max() < 1e-8
+    assert a.stability.verdict == b.stability.verdict
+    # the balanced-factorisation saddle survives the subspace flow (no rounding escape)
+    if form == "separate":
+        assert b.stability.verdict == "saddle"
