@@ -179,7 +179,8 @@ def _reduced(pb, objective, form, train, d, m, N, sigma2, lam, gtol, t_max) -> F
     x = pb.pack(mats)
     x0 = pb.pack()
     return FullFlow(x, fr.t_final, fr.nfev, float(np.linalg.norm(pb.grad(x))),
-                    "converged" if fr.converged else "t cap", f"reduced flow: {fr.message}",
+                    fr.stop_reason or ("converged" if fr.converged else "t cap"),
+                    f"reduced flow: {fr.stop_reason}: {fr.message}",
                     np.array([0.0, fr.t_final]), np.array([pb.loss(x0), pb.loss(x)]), np.vstack([x0, x]))
 
 

@@ -59,7 +59,7 @@ def cmd_curve(args):
             "pretrained_scale": scale if o is None else o.scale, "config": cfg.as_dict(), "model": coords,
             "off_manifold": off,
             "flow": None if flow is None else {"grad_norm": flow.grad_norm, "converged": flow.converged,
-                                               "t_final": flow.t_final, "stop": flow.stop,
+                                               "t_final": flow.t_final, "stop": flow.stop, "stop_reason": flow.stop,
                                                "message": flow.message, "nfev": flow.nfev,
                                                "stages": [s.label for s in o.stages]},
             "stability": None if o is None else _stability_json(o.stability)}
@@ -70,7 +70,7 @@ def cmd_curve(args):
             f"{form} form, {start} start, pretrained scale {fmt_num(info['pretrained_scale'])})")
     conv = "" if flow is None else (
         f"flow end point ({start}: {' -> '.join(s.label for s in o.stages)}): {flow.stop}, "
-        f"grad norm {flow.grad_norm:.2e} at t = {flow.t_final:.4g}"
+        f"grad norm {flow.grad_norm:.2e} at t = {flow.t_final:.4g}, stop reason: {flow.message}"
         + ("" if flow.converged else " (NOT converged: a finite-time point)")
         + f"; stability: {o.stability.verdict}"
         + (f" (index {o.stability.index})" if o.stability.verdict == "saddle" else "")
@@ -118,7 +118,8 @@ def _finetune_outcome(args, cfg):
     return o, {"c": o.c, "final": final, "final_separate": fsep, "grad_norm": fl.grad_norm,
                "converged": fl.converged, "t_final": fl.t_final, "loss_start": pb.loss(x0),
                "loss_end": pb.loss(o.x), "invariant_start": inv(x0), "invariant_end": inv(o.x),
-               "stop": fl.stop, "message": fl.message,
+               "stop": fl.stop, "stop_reason": f"{fl.stop}: {fl.message}", "nfev": fl.nfev,
+               "message": fl.message,
                "stages": [{"label": s.label, "stop": s.flow.stop, "t_final": s.flow.t_final,
                            "nfev": s.flow.nfev, "value": s.stability.value, "verdict": s.stability.verdict}
                           for s in o.stages],
@@ -149,6 +150,7 @@ def cmd_finetune(args):
                 "converged": fl.converged, "t_final": fl.t_final, "loss_start": fl.loss_start,
                 "loss_end": fl.loss_end, "invariant_start": fl.invariant_start,
                 "invariant_end": fl.invariant_end, "stop": "converged" if fl.converged else "not converged",
+                "stop_reason": fl.stop_reason, "nfev": fl.nfev, "max_nfev": fl.max_nfev, "t_max": fl.t_max,
                 "message": fl.message, "trajectory": summary}
         scale = 1.0
     else:
@@ -166,6 +168,7 @@ def cmd_finetune(args):
             ("config", ", ".join(f"{k}={v}" for k, v in cfg.as_dict().items())),
             ("pretrained c", f"{out['c']:.9g}"),
             ("status", f"{status}: |grad| = {out['grad_norm']:.3e} at t = {out['t_final']:.6g}"),
+            ("stop reason", f"{out['stop_reason']}"),
             ("loss", f"{out['loss_start']:.9g} -> {out['loss_end']:.9g}"),
             ("stability", verdict),
             ("  null / symmetry", f"{st.null_dim} / {st.symmetry_dim} (tolerance {st.tolerance:.3g})"),
