@@ -278,3 +278,18 @@ def test_symmetric_subspace_flow_equals_reduced_flow(objective, form):
     # the balanced-factorisation saddle survives the subspace flow (no rounding escape)
     if form == "separate":
         assert b.stability.verdict == "saddle"
+
+
+def test_escape_figure_data_and_drawing(tmp_path):
+    from proofs_check.claims.base import Config
+    from proofs_check.escape_figure import draw_escape, escape_data
+    from proofs_check.figures import save_figure
+
+    cfg = Config(2, 10, 20, 0.2, 1.0)
+    data = escape_data(cfg, sizes=(1e-3,))
+    sym, pert = data["runs"]["symmetric start"], data["runs"]["perturbation 0.001"]
+    assert sym["verdict"] == "saddle" and pert["verdict"] == "minimum"
+    assert pert["objective"][-1] < sym["objective"][-1] - 0.01
+    assert pert["L_perp"][-1] > data["one_plus_sigma2"]
+    paths = save_figure(draw_escape(data), tmp_path, "escape")
+    assert all(p.exists() and p.stat().st_size > 0 for p in paths)
