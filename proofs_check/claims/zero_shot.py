@@ -275,8 +275,8 @@ def check_flow_limit() -> Outcome:
     sep = gradient_flow("zs", "all", DEFAULT_CONFIG.d, DEFAULT_CONFIG.m, DEFAULT_CONFIG.N, DEFAULT_CONFIG.sigma2,
                         DEFAULT_CONFIG.lam, form="separate")
     ev.append(Evidence("symbolic", "reported: in the separate form W = K^T Q the ZS flow field of K_0 and Q_0 vanishes "
-                       "on K_0 = Q_0 = 0, so from the balanced pretrained point q = K_0 Q_0 stays 0 and the merged "
-                       "limit above is never reached", stuck,
+                       "on K_0 = Q_0 = 0, so the flow from the exactly symmetric balanced pretrained point keeps "
+                       "q = K_0 Q_0 = 0 and stops short of the merged limit, at a saddle (see the stability item)", stuck,
                        {"separate_final_a": sep.final["a"], "separate_final_q": sep.final["q"],
                         "separate_final_alpha": sep.final["alpha"], "separate_final_beta": sep.final["beta"],
                         "separate_converged": sep.converged}))
