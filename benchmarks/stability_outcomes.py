@@ -27,7 +27,7 @@ def curves(o, d, sigma2, n=40):
 
 
 def table(d=5, m=20, N=20, sigma2=0.1, lam=1.0):
-    print(f"| form | method | symmetric: value, verdict (index) | generic: value, verdict | L_40 target/negated/orthogonal/sphere (generic) |")
+    print("| form | method | symmetric: value, verdict (index) | generic: value, verdict | L_40 target/negated/orthogonal/sphere (generic) |")
     print("|---|---|---|---|---|")
     for form in ("merged", "separate"):
         for name in methods_for(form):

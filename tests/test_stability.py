@@ -9,13 +9,12 @@ saddle and on known minima.
 from __future__ import annotations
 
 import functools
-import json
 
 import numpy as np
 import pytest
 import sympy as sp
 
-from numerics.flow import gradient_flow, pretrained_c, pretrained_point
+from numerics.flow import gradient_flow, pretrained_point
 from numerics.hessian import Problem, hessian, hessian_vector_product
 from numerics.stability import classify, full_flow, invariant_basis, unread_basis
 
