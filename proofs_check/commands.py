@@ -238,8 +238,15 @@ def cmd_figures(args):
                            progress=sys.stderr.isatty())
 
 
+def cmd_experiment(args):
+    from .experiment import experiment_command
+
+    return experiment_command(args)
+
+
 COMMANDS = {"check": cmd_check, "figures": cmd_figures, "curve": cmd_curve, "finetune": cmd_finetune, "derive": cmd_derive,
             "export-latex": cmd_export_latex}
+COMMANDS["experiment"] = cmd_experiment
 
 
 def run(args):
