@@ -111,6 +111,29 @@ def _shots(text):
     return a, b
 
 
+def _scale(text):
+    """``--pretrained-scale``: a finite number > 0 or ``balanced``."""
+    if text == "balanced":
+        return text
+    try:
+        val = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"pretrained-scale must be a number > 0 or 'balanced', got {text!r}") from None
+    if not math.isfinite(val) or val <= 0 or val > 1e6:
+        raise argparse.ArgumentTypeError(f"pretrained-scale must be a finite number in (0, 1e6] or 'balanced', "
+                                         f"got {text!r}")
+    return val
+
+
+def _outcome_args(p, start_default):
+    p.add_argument("--start", choices=("symmetric", "generic"), default=start_default,
+                   help="symmetric: the flow end point from the exactly symmetric pretrained point; "
+                        "generic: the end point after escaping saddles (the stable outcome) "
+                        f"(default {start_default})")
+    p.add_argument("--pretrained-scale", dest="pretrained_scale", type=_scale, default=1.0,
+                   help="the pretrained member (s V, W/s): a number > 0 or 'balanced' (default 1)")
+
+
 def _config_args(p, with_shots=False):
     p.add_argument("--d", type=_int_at_least(1, "d"), default=5, help="feature dimension, >= 1 (default 5; the orthogonal task needs d >= 2)")
     p.add_argument("--m", type=_int_at_least(1, "m"), default=20,
@@ -127,8 +150,10 @@ def _config_args(p, with_shots=False):
 _EXAMPLES = {
     "check": ["iclft check", "iclft check --only zs.v.optimum,pretrain.optimum --format markdown"],
     "curve": ["iclft curve --method zs-all --task orthogonal --shots 0:4",
+              "iclft curve --method zs-all --form separate --task orthogonal --shots 40:40",
               "iclft curve --method pretrained --task sphere --d 10 --format json"],
     "finetune": ["iclft finetune --objective zs --train all",
+                 "iclft finetune --objective zs --train all --form separate --format json  # a saddle",
                  "iclft finetune --objective zsfs --train kq --lam 0.5 --format json"],
     "derive": ["iclft derive --objective zs --train w",
                "iclft derive --objective zsfs --train kq --latex"],
@@ -184,14 +209,17 @@ def build_parser() -> argparse.ArgumentParser:
                    help="run only these claim ids (comma-separated, repeatable); an unknown id "
                         "lists the valid ones")
 
-    merged_methods = _vocab.methods_for("merged")
+    all_methods = tuple(_vocab.METHODS)
     p = _add(sub, "curve", fmt, "exact n-shot error of a model on a task")
-    p.add_argument("--method", required=True, choices=merged_methods, metavar="METHOD",
-                   help=_choices_help("the model (merged form; a fine-tuned model is the end point of the "
-                                      "exact gradient flow from the pretrained point)",
-                                      {k: _method_meaning(k) for k in merged_methods}))
+    p.add_argument("--method", required=True, choices=all_methods, metavar="METHOD",
+                   help=_choices_help("the model (a fine-tuned model is the end point of the exact gradient "
+                                      "flow from the pretrained point; -k and -q methods need --form separate)",
+                                      {k: _method_meaning(k) for k in all_methods}))
     p.add_argument("--task", required=True, choices=_vocab.EVALUATION_TASKS, metavar="TASK",
                    help=_choices_help("the evaluation task", {k: t.text for k, t in _vocab.TASKS.items()}))
+    p.add_argument("--form", choices=_vocab.FORMS, default="merged", metavar="FORM",
+                   help=_choices_help("the parametrisation", _FORM_MEANING, default="merged"))
+    _outcome_args(p, "generic")
     _config_args(p, with_shots=True)
 
     objectives = {k: _vocab.OBJECTIVES[k].description for k in _finetune_objectives()}
@@ -204,6 +232,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--form", choices=_vocab.FORMS, default=None, metavar="FORM",
                    help=_choices_help("the parametrisation", _FORM_MEANING,
                                       default="separate for kq/k/q, merged otherwise"))
+    _outcome_args(p, "symmetric")
     _config_args(p)
 
     all_objectives = {k: o.description for k, o in _vocab.OBJECTIVES.items()}
@@ -298,6 +327,8 @@ def _domain_rules(args) -> None:
         raise UsageError(f"--train {args.train} needs --form separate (W = K^T Q)")
     if train is not None and getattr(args, "form", None) == "separate" and train not in vocabulary.TRAIN["separate"]:
         raise UsageError(f"--train {args.train} is the merged form; use kq, k or q with --form separate")
+    if args.command == "curve" and args.method not in vocabulary.methods_for(args.form):
+        raise UsageError(f"--method {args.method} needs --form separate (it trains K or Q alone)")
     if args.command == "curve" and args.task == "orthogonal" and args.d < 2:
         raise UsageError(f"argument --d: the orthogonal task needs d >= 2, got {args.d}")
     if args.command == "curve" and args.shots[1] - args.shots[0] > 10_000:

@@ -35,8 +35,12 @@ def _cfg(args):
     return Config(args.d, args.m, args.N, args.sigma2, args.lam)
 
 
+def _stability_json(st) -> dict:
+    return st.summary()
+
+
 def cmd_curve(args):
-    from . import models
+    from . import models, outcomes
     from .report import fmt_num, to_json
 
     cfg = _cfg(args)
@@ -44,20 +48,33 @@ def cmd_curve(args):
     if hi - lo > 10_000:
         raise ValueError("shots: at most 10001 values per call")
     models.task_vector(args.task, cfg.d)  # reject a bad task before any flow runs
-    coords, flow = models.endpoint(args.method, cfg)
-    errors = models.curve(args.method, args.task, cfg, (lo, hi))
+    form, start, scale = args.form, args.start, args.pretrained_scale
+    o = outcomes.outcome(args.method, cfg, form, start, scale)
+    V, W = outcomes.model(args.method, cfg, form, start, scale)
+    coords, off = outcomes.coords(V, W, cfg.d)
+    errors = outcomes.curve(args.method, args.task, cfg, (lo, hi), form, start, scale)
     shots = list(range(lo, hi + 1))
-    info = {"method": args.method, "task": args.task, "config": cfg.as_dict(), "model": coords,
+    flow = None if o is None else o.flow
+    info = {"method": args.method, "task": args.task, "form": form, "start": start,
+            "pretrained_scale": scale if o is None else o.scale, "config": cfg.as_dict(), "model": coords,
+            "off_manifold": off,
             "flow": None if flow is None else {"grad_norm": flow.grad_norm, "converged": flow.converged,
-                                               "stop_reason": flow.stop_reason, "t_final": flow.t_final,
-                                               "nfev": flow.nfev}}
+                                               "t_final": flow.t_final, "stop": flow.stop, "stop_reason": flow.stop,
+                                               "message": flow.message, "nfev": flow.nfev,
+                                               "stages": [s.label for s in o.stages]},
+            "stability": None if o is None else _stability_json(o.stability)}
     if args.format == "json":
         return to_json({"shots": shots, "error": errors, **info}), 0
     head = (f"exact n-shot error of {args.method} on the {args.task} task "
-            f"(d={cfg.d}, m={cfg.m}, N={cfg.N}, sigma2={fmt_num(cfg.sigma2)}, lam={fmt_num(cfg.lam)})")
-    conv = "" if flow is None else (f"flow end point: grad norm {flow.grad_norm:.1e} at t = {flow.t_final:.4g}, "
-                                    f"stop reason: {flow.stop_reason}"
-                                    + ("" if flow.converged else " (NOT converged: a finite-time point)"))
+            f"(d={cfg.d}, m={cfg.m}, N={cfg.N}, sigma2={fmt_num(cfg.sigma2)}, lam={fmt_num(cfg.lam)}; "
+            f"{form} form, {start} start, pretrained scale {fmt_num(info['pretrained_scale'])})")
+    conv = "" if flow is None else (
+        f"flow end point ({start}: {' -> '.join(s.label for s in o.stages)}): {flow.stop}, "
+        f"grad norm {flow.grad_norm:.1e} at t = {flow.t_final:.4g}, stop reason: {flow.message}"
+        + ("" if flow.converged else " (NOT converged: a finite-time point)")
+        + f"; stability: {o.stability.verdict}"
+        + (f" (index {o.stability.index})" if o.stability.verdict == "saddle" else "")
+        + f", tolerance {o.stability.tolerance:.2g}")
     # the errors are exact at the model; the model (a flow end point) is good to FLOW_TOL
     precision = f"values printed to {FLOW_TOL:g}, the accuracy of the flow end point" if flow is not None else ""
 
@@ -67,7 +84,8 @@ def cmd_curve(args):
         lines = [f"**{head}**", "", conv, "", "| n | error |", "|---|---|"]
         lines += [f"| {k} | {show(e)} |" for k, e in zip(shots, errors)]
         return "\n".join(lines + ([] if not precision else ["", precision])), 0
-    lines = [head, "model: " + ", ".join(f"{vocab_name(k)}={fmt_tol(v)}" for k, v in coords.items())]
+    lines = [head, "model: " + ", ".join(f"{vocab_name(k)}={fmt_tol(v)}" for k, v in coords.items())
+             + (f" (projection; off-manifold part {off:.3g})" if off > 1e-9 else "")]
     if conv:
         lines.append(conv + f"; {precision}")
     lines += [f"{k:6d}  {show(e)}" for k, e in zip(shots, errors)]
@@ -143,36 +161,92 @@ def _exact_start(cfg, form: str) -> dict:
     return out
 
 
+def _finetune_outcome(args, cfg):
+    """finetune through :mod:`numerics.outcomes` (a generic start or a scale other than 1)."""
+    import numpy as np
+
+    from numerics.manifold import merged_coords, separate_coords
+    from numerics.outcomes import generic_outcome, symmetric_outcome
+
+    fn = generic_outcome if args.start == "generic" else symmetric_outcome
+    o = fn(args.objective, args.form, args.train, cfg.d, cfg.m, cfg.N, cfg.sigma2, cfg.lam,
+           scale=args.pretrained_scale)
+    pb = o.problem
+    t0 = np.eye(cfg.d)[0]
+    V, W = o.merged
+    final = dict(merged_coords(V, W, t0).coeffs)
+    mats = o.matrices
+    fsep = None if args.form == "merged" else dict(separate_coords(mats["V"], mats["K"], mats["Q"], t0).coeffs)
+    first = o.stages[0].flow
+
+    def inv(x):
+        mt = pb.matrices(x)
+        v2 = float(mt["V"][-1] @ mt["V"][-1])
+        if args.form == "merged":
+            return {"v2_minus_W2": v2 - float(np.sum(mt["W"] ** 2))}
+        K2, Q2 = float(np.sum(mt["K"] ** 2)), float(np.sum(mt["Q"] ** 2))
+        return {"v2_minus_K2": v2 - K2, "v2_minus_Q2": v2 - Q2, "K2_minus_Q2": K2 - Q2}
+
+    x0 = first.samples[0]
+    fl = o.flow
+    return o, {"c": o.c, "final": final, "final_separate": fsep, "grad_norm": fl.grad_norm,
+               "converged": fl.converged, "t_final": fl.t_final, "loss_start": pb.loss(x0),
+               "loss_end": pb.loss(o.x), "invariant_start": inv(x0), "invariant_end": inv(o.x),
+               "stop": fl.stop, "stop_reason": f"{fl.stop}: {fl.message}", "nfev": fl.nfev,
+               "message": fl.message,
+               "stages": [{"label": s.label, "stop": s.flow.stop, "t_final": s.flow.t_final,
+                           "nfev": s.flow.nfev, "value": s.stability.value, "verdict": s.stability.verdict}
+                          for s in o.stages],
+               "trajectory": {"points": sum(len(s.flow.t) for s in o.stages),
+                              "t": [0.0, float(fl.t_final)], "loss": [pb.loss(x0), pb.loss(o.x)],
+                              "grad_norm": [float(np.linalg.norm(pb.grad(x0))), fl.grad_norm]}}
+
+
 def cmd_finetune(args):
     from numerics.flow import gradient_flow
+    from numerics.hessian import Problem
+    from numerics.stability import classify
 
     from .report import md_cell, to_json
 
     cfg = _cfg(args)
-    fl = gradient_flow(args.objective, args.train, cfg.d, cfg.m, cfg.N, cfg.sigma2, cfg.lam, form=args.form)
-    traj = fl.trajectory
-    names = [vocab_name(n) for n in traj.get("names", [])]
-    coords = traj.get("coords")
-    trajectory = {"points": len(traj["t"]), "t": [float(x) for x in traj["t"]],
-                  "loss": [float(x) for x in traj["loss"]],
-                  "grad_norm": [float(x) for x in traj["grad_norm"]]}
-    if coords is not None and names:
-        trajectory["coords"] = {nm: [float(row[i]) for row in coords] for i, nm in enumerate(names)}
-    stop_reason = fl.stop_reason
+    if args.start == "symmetric" and args.pretrained_scale == 1.0:
+        fl = gradient_flow(args.objective, args.train, cfg.d, cfg.m, cfg.N, cfg.sigma2, cfg.lam, form=args.form)
+        traj = fl.trajectory
+        names = [vocab_name(n) for n in traj.get("names", [])]
+        coords = traj.get("coords")
+        trajectory = {"points": len(traj["t"]), "t": [float(x) for x in traj["t"]],
+                      "loss": [float(x) for x in traj["loss"]],
+                      "grad_norm": [float(x) for x in traj["grad_norm"]]}
+        if coords is not None and names:
+            trajectory["coords"] = {nm: [float(row[i]) for row in coords] for i, nm in enumerate(names)}
+        mats = (fl.V, fl.W) if args.form == "merged" else (fl.V, fl.K, fl.Q)
+        pb = Problem.build(args.objective, args.form, args.train, mats, fl.theta0, N=cfg.N, m=cfg.m,
+                           sigma2=cfg.sigma2, lam=cfg.lam)
+        st = classify(pb)
+        body = {"c": fl.c, "final": _renamed(fl.final), "final_separate": _renamed(fl.final_separate),
+                "grad_norm": fl.grad_norm, "converged": fl.converged, "t_final": fl.t_final,
+                "loss_start": fl.loss_start, "loss_end": fl.loss_end,
+                "invariant_start": _renamed(fl.invariant_start), "invariant_end": _renamed(fl.invariant_end),
+                "stop": "converged" if fl.converged else "not converged",
+                "stop_reason": fl.stop_reason, "nfev": fl.nfev, "max_nfev": fl.max_nfev, "t_max": fl.t_max,
+                "message": fl.message, "trajectory": trajectory}
+        scale = 1.0
+    else:
+        o, body = _finetune_outcome(args, cfg)
+        body["final"], body["final_separate"] = _renamed(body["final"]), _renamed(body["final_separate"])
+        st, scale = o.stability, o.scale
     frozen = _frozen_names(args.form, args.train)
-    exact = _exact_start(cfg, args.form)
-    final = _renamed(fl.final)
-    final_sep = _renamed(fl.final_separate)
-    out = {"objective": args.objective, "train": args.train, "form": args.form, "config": cfg.as_dict(),
-           "c": fl.c, "final": final, "final_separate": final_sep, "frozen": sorted(frozen),
-           "grad_norm": fl.grad_norm, "converged": fl.converged, "stop_reason": stop_reason,
-           "t_final": fl.t_final, "nfev": fl.nfev, "max_nfev": fl.max_nfev, "t_max": fl.t_max,
-           "loss_start": fl.loss_start, "loss_end": fl.loss_end,
-           "invariant_start": _renamed(fl.invariant_start), "invariant_end": _renamed(fl.invariant_end),
-           "tolerance": FLOW_TOL, "trajectory": trajectory}
+    exact = _exact_start(cfg, args.form) if scale == 1.0 else {}
+    out = {"objective": args.objective, "train": args.train, "form": args.form, "start": args.start,
+           "pretrained_scale": scale, "config": cfg.as_dict(), **body, "frozen": sorted(frozen),
+           "tolerance": FLOW_TOL, "stability": _stability_json(st)}
     if args.format == "json":
         return to_json(out), 0
-    status = "converged" if fl.converged else "NOT converged (finite-time point, not the limit)"
+    status = "converged" if out["converged"] else "NOT converged (finite-time point, not the limit)"
+    verdict = st.verdict + (f" (index {st.index}, most negative eigenvalue {st.min_eigenvalue:.4g})"
+                            if st.verdict == "saddle" else "")
+    trajectory = out["trajectory"]
 
     def value(name, x):
         if name in frozen and name in exact:
@@ -180,19 +254,31 @@ def cmd_finetune(args):
         return fmt_tol(x)
 
     rows = [("objective", f"{args.objective} ({args.form} form, train {args.train})"),
+            ("start", f"{args.start}, pretrained scale {scale:.9g}"),
             ("config", ", ".join(f"{k}={v}" for k, v in cfg.as_dict().items())),
-            ("pretrained c", f"{_exact_start(cfg, 'merged')['alpha']} = {fmt_tol(fl.c)}"),
-            ("status", f"{status}: |grad| = {fl.grad_norm:.1e} at t = {fl.t_final:.6g}"),
-            ("stop reason", f"{fl.stop_reason} ({fl.nfev} of at most {fl.max_nfev} evaluations, "
-                            f"t cap {fl.t_max:g})"),
-            ("loss", f"{fmt_tol(fl.loss_start)} -> {fmt_tol(fl.loss_end)}")]
+            ("pretrained c", (f"{_exact_start(cfg, 'merged')['alpha']} = " if scale == 1.0 else "")
+             + fmt_tol(out["c"])),
+            ("status", f"{status}: |grad| = {out['grad_norm']:.1e} at t = {out['t_final']:.6g}"),
+            ("stop reason", f"{out['stop_reason']}"
+             + (f" ({out['nfev']} of at most {out['max_nfev']} evaluations, t cap {out['t_max']:g})"
+                if "max_nfev" in out else "")),
+            ("loss", f"{fmt_tol(out['loss_start'])} -> {fmt_tol(out['loss_end'])}"),
+            ("stability", verdict),
+            ("  null / symmetry", f"{st.null_dim} / {st.symmetry_dim} (tolerance {st.tolerance:.3g})"),
+            ("  reason", st.reason)]
+    if "stages" in out:
+        rows += [("  stage", f"{s['label']}: {s['stop']} at t = {s['t_final']:.6g}, value {s['value']:.9g}, "
+                  f"{s['verdict']}") for s in out["stages"]]
+    final, final_sep = out["final"], out["final_separate"]
     rows += [(f"final {k}", value(k, v)) for k, v in final.items()]
     if final_sep:
         rows += [(f"final {k}", value(k, v)) for k, v in final_sep.items() if k not in final]
-    inv_s, inv_e = _renamed(fl.invariant_start), _renamed(fl.invariant_end)
+    inv_s, inv_e = _renamed(out["invariant_start"]), _renamed(out["invariant_end"])
     rows += [(f"invariant {k}", f"{fmt_tol(inv_s[k])} -> {fmt_tol(inv_e[k])}") for k in inv_s]
-    rows.append(("trajectory", f"{trajectory['points']} samples (all in --format json), grad norm "
-                 f"{trajectory['grad_norm'][0]:.1e} -> {trajectory['grad_norm'][-1]:.1e}"))
+    rows.append(("trajectory", f"{trajectory['points']} samples"
+                 + (" (all in --format json)" if isinstance(trajectory["t"], list) and
+                    len(trajectory["t"]) == trajectory["points"] else "")
+                 + f", grad norm {trajectory['grad_norm'][0]:.1e} -> {trajectory['grad_norm'][-1]:.1e}"))
     rows.append(("precision", f"flow end points printed to {FLOW_TOL:g} (their accuracy)"))
     if args.format == "markdown":
         return "\n".join(["| quantity | value |", "|---|---|"]

@@ -19,6 +19,7 @@ from theory.symbols import (PRETRAINED, N, a, alpha, b, beta, c, d, h, kappa, la
 from .. import models
 from .base import DEFAULT_CONFIG, Claim, Config, Evidence, Outcome
 from .grid import FLOW_GRID, GRID, exact, exact_loss, num
+from .stability_evidence import verdict_evidence
 from .zero_shot import sgd_evidence
 
 __all__ = ["CLAIMS", "large_n_limit"]
@@ -92,6 +93,7 @@ def check_v_optimum() -> Outcome:
                        {"max_abs_error": worst, "default_a": rows[0]["a"], "default_b": rows[0]["b"],
                         "default_c*b": rows[0]["b"] * models.endpoint("pretrained", DEFAULT_CONFIG)[0]["alpha"]}))
     ev.append(sgd_evidence("zsfs", "v", ("a", "b")))
+    ev.append(verdict_evidence("zsfs-v"))
     return Outcome(ev, grid=rows, disagreements=dis)
 
 
@@ -149,6 +151,7 @@ def check_v_tradeoff() -> Outcome:
                    f"{len(bad_neg)} configs, all with (m, N) in {mn}; (d, m, N, sigma2, lam) = " + ", ".join(map(str, desc)))
         dis.append("the paper's statement 'raises the -theta0 error for large n' does not hold everywhere: it holds exactly when "
                    f"(1 + c a_FS - c b_FS)^2 > (1 + c a_ZS - c)^2; it fails on {len(bad_neg)}/{len(GRID)} grid configs")
+    ev.append(verdict_evidence("zsfs-v"))
     return Outcome(ev, grid=[g_.as_dict() for g_ in GRID], region=region, disagreements=dis)
 
 
@@ -199,6 +202,7 @@ def _tradeoff(method: str) -> Outcome:
               f"configs and above it on {len(neg) - better}")
     if bad_t or bad_p:
         region += f"; target fails at {len(bad_t)} configs, theta_perp fails at {len(bad_p)} configs"
+    ev.append(verdict_evidence(method))
     return Outcome(ev, grid=rows, region=region)
 
 
