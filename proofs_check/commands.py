@@ -106,25 +106,52 @@ def cmd_finetune(args):
 def cmd_derive(args):
     import sympy as sp
 
-    from theory import gradient, latex
+    from theory import latex
+    from theory.present import gradient_presentation
 
     from .report import to_json
 
-    res = gradient(args.objective, args.train, args.form)  # raises ValueError for a bad subset
-    items = [(M, basis, sp.factor(expr)) for M, co in res.matrices.items() for basis, expr in co.items()]
+    # bounded, deterministic presentation (no multivariate factor): theory/present.py
+    full = args.format == "json"
+    pres = gradient_presentation(args.objective, args.train, args.form, full=full)
+    chain = pres["chain_rule"]
+
+    def both(e):
+        return {"text": sp.sstr(e), "latex": latex(e)}
+
     if args.format == "json":
-        return to_json({"objective": args.objective, "train": args.train, "form": args.form,
-                        "gradient": {M: {bn: {"text": sp.sstr(e), "latex": latex(e)} for _, bn, e in
-                                         [it for it in items if it[0] == M]} for M in res.matrices},
-                        "flow": {str(k): sp.sstr(sp.factor(v)) for k, v in res.flow.items()}}), 0
-    lines = [f"Frobenius gradient of {args.objective} w.r.t. the {args.train} parameters ({args.form} form), "
-             "as coefficients on the named basis (t = (0, theta0, 0), perp = x-block I - theta0 theta0^T):"]
+        out = {"objective": args.objective, "train": args.train, "form": args.form,
+               "gradient": {M: {bn: both(e) for bn, e in co.items()} for M, co in pres["matrices"].items()},
+               "flow": {str(k): sp.sstr(v) for k, v in pres["flow"].items()}}
+        if chain is not None:
+            out["chain_rule"] = {"substitution": {str(k): sp.sstr(v) for k, v in chain["substitution"].items()},
+                                 "G": {bn: both(e) for bn, e in chain["G"].items()},
+                                 "V": {bn: both(e) for bn, e in chain.get("V", {}).items()},
+                                 **{M: {bn: both(e) for bn, e in co.items()} for M, co in chain["matrices"].items()}}
+        return to_json(out), 0
+    items = []  # (label, basis, expr)
+    head = [f"Frobenius gradient of {args.objective} w.r.t. the {args.train} parameters ({args.form} form), "
+            "as coefficients on the named basis (t = (0, theta0, 0), perp = x-block I - theta0 theta0^T):"]
+    if chain is None:
+        items = [(M, bn, e) for M, co in pres["matrices"].items() for bn, e in co.items()]
+    else:
+        sub = ", ".join(f"{k} = {sp.sstr(v)}" for k, v in chain["substitution"].items())
+        if chain["G"]:
+            head.append(f"by the chain rule grad_K = Q G^T, grad_Q = K G, where G = grad_W is the merged gradient "
+                        f"at W = K^T Q, i.e. at {sub}; V and G in merged coordinates:")
+        else:
+            head.append(f"in merged coordinates at W = K^T Q, i.e. at {sub}:")
+        items = [("V", bn, e) for bn, e in chain.get("V", {}).items()]
+        items += [("G", bn, e) for bn, e in chain["G"].items()]
+        items += [(M, bn, e) for M, co in chain["matrices"].items() for bn, e in co.items()]
+    lines = head
     if args.latex or args.format == "markdown":
         for M, bn, e in items:
-            lines.append(f"$$\\nabla_{{{M}}}\\big|_{{{bn}}} = {latex(e)}$$")
+            lhs = "G" if M == "G" else f"\\nabla_{{{M}}}"
+            lines.append(f"$${lhs}\\big|_{{{bn}}} = {latex(e)}$$")
     else:
         for M, bn, e in items:
-            lines.append(f"  grad_{M}[{bn}] = {sp.sstr(e)}")
+            lines.append(f"  {'G' if M == 'G' else 'grad_' + M}[{bn}] = {sp.sstr(e)}")
     return "\n".join(lines), 0
 
 
