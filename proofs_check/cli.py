@@ -82,6 +82,12 @@ def _config_args(p, with_shots=False):
         p.add_argument("--shots", type=_shots, default=(0, 40), help="A:B, inclusive (default 0:40)")
 
 
+def _cache_arg(p):
+    p.add_argument("--no-cache", action="store_true",
+                   help="derive every expression afresh; neither read nor write the cache of derived "
+                        "expressions ($XDG_CACHE_HOME/iclft or ~/.cache/iclft)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     fmt = _Parser(add_help=False)
     fmt.add_argument("--format", choices=("text", "json", "markdown"), default="text",
@@ -94,6 +100,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("check", parents=[fmt], help="re-derive and re-check every claim")
     p.add_argument("--only", action="append", default=None, metavar="ID",
                    help="run only this claim id (repeatable)")
+    p.add_argument("--jobs", type=_int_at_least(1, "jobs"), default=None, metavar="J",
+                   help="worker processes for the claims (default: the available cores); "
+                        "output is in registry order and the same for every J")
+    _cache_arg(p)
 
     p = sub.add_parser("curve", parents=[fmt], help="exact n-shot error of a model on a task")
     p.add_argument("--method", required=True,
@@ -113,9 +123,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--train", required=True, choices=("all", "v", "w", "kq", "k", "q"))
     p.add_argument("--form", choices=("merged", "separate"), default=None)
     p.add_argument("--latex", action="store_true", help="print LaTeX")
+    _cache_arg(p)
 
     p = sub.add_parser("export-latex", parents=[fmt], help="write a standalone LaTeX document")
     p.add_argument("path", help="output .tex file (written atomically)")
+    _cache_arg(p)
 
     p = sub.add_parser("figures", parents=[fmt], help="make the paper's figures (PNG and PDF)")
     p.add_argument("--out", required=True, help="output folder")

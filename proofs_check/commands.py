@@ -13,7 +13,7 @@ __all__ = ["run"]
 
 
 def cmd_check(args):
-    from .claims import registry, run_claim
+    from .claims import registry
 
     claims = registry()
     if args.only:
@@ -22,8 +22,10 @@ def cmd_check(args):
         if unknown:
             raise ValueError(f"--only: unknown claim id {unknown[0]!r}")
         claims = [c for c in claims if c.id in args.only]
+    from .parallel import default_jobs, run_claims
+
     t0 = time.perf_counter()
-    results = [run_claim(c) for c in claims]
+    results = run_claims(claims, jobs=args.jobs or default_jobs(), use_cache=not args.no_cache)
     seconds = time.perf_counter() - t0
     ok = all(r.status == "verified" for r in results)
     return render_claims(results, seconds, args.format), 0 if ok else 1
@@ -112,6 +114,9 @@ def cmd_derive(args):
     from .report import to_json
 
     # bounded, deterministic presentation (no multivariate factor): theory/present.py
+    from .derivation_cache import ensure_derived
+
+    ensure_derived(not args.no_cache)
     full = args.format == "json"
     pres = gradient_presentation(args.objective, args.train, args.form, full=full)
     chain = pres["chain_rule"]
@@ -161,6 +166,9 @@ def cmd_export_latex(args):
     from .latex_export import export_latex
     from .report import to_json
 
+    from .derivation_cache import ensure_derived
+
+    ensure_derived(not args.no_cache)
     summary = export_latex(args.path, progress=sys.stderr.isatty())
     if args.format == "json":
         return to_json(summary), 0

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import sympy as sp
 
-from .symbols import K_COORDS, MERGED_COORDS, Q_COORDS, c, kappa, n, rho
+from .symbols import K_COORDS, MERGED_COORDS, Q_COORDS, c, kappa, n, rho, to_expr
 
 __all__ = ["present", "gradient_presentation", "COORD_ORDER", "G_SYMBOLS"]
 
@@ -48,7 +48,7 @@ def present(expr) -> sp.Expr:
     Returns:
         An equal SymPy expression (an unevaluated product when it has several factors).
     """
-    expr = sp.sympify(expr)
+    expr = to_expr(expr)
     if expr.is_Number:
         return expr
     num, den = sp.fraction(sp.together(expr))
