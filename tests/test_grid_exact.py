@@ -31,3 +31,17 @@ def test_fallback_routes_are_the_subs_route():
     assert exact(bad, cfg, {a: 0}) == exact_subs_route(bad, cfg, {a: 0})  # zoo both ways
     assert exact(sp.Integer(3), cfg) == 3
     assert num(sp.sqrt(d), cfg) == float(sp.sqrt(cfg.d))
+
+
+def test_exact_loss_compiled_equals_poly_eval():
+    from proofs_check.claims import grid
+    gens, P = grid._loss_poly()
+    coords = {"a": sp.Rational(1, 3), "b": 1, "q": sp.Rational(-2, 7), "alpha": 0.25, "beta": sp.Rational(5, 4),
+              "h": 0}
+    for cfg in GRID[::11]:
+        got = grid.exact_loss(coords, -1, 0, cfg.d, cfg.N, cfg.sigma2)
+        vals = [sp.nsimplify(coords[g.name]) if isinstance(coords[g.name], float) else sp.Integer(coords[g.name])
+                if isinstance(coords[g.name], int) else coords[g.name] for g in gens[:6]]
+        vals += [sp.Integer(-1), sp.Integer(0), sp.Integer(cfg.d), sp.Integer(cfg.N), grid.rational(cfg.sigma2)]
+        ref = P.eval(dict(zip(gens, vals))) / sp.Integer(cfg.N + 1) ** 2
+        assert got == ref and got.is_Rational

@@ -187,10 +187,19 @@ def _loss_poly():
 
 def exact_loss(coords: dict, kappa_, rho_, d_: int, n_: int, sigma2_) -> sp.Rational:
     """``L_n`` at rational reduced coordinates ``coords`` (keys ``a b q alpha beta h``),
-    exactly: the derived numerator polynomial evaluated over ``QQ``, divided by ``(n+1)^2``."""
+    exactly: the derived numerator polynomial evaluated over ``QQ`` (compiled, integer
+    arithmetic: :class:`_Compiled`), divided by ``(n+1)^2``."""
     gens, P = _loss_poly()
     vals = [sp.nsimplify(coords[g.name]) if isinstance(coords[g.name], float) else coords[g.name]
             for g in gens[:6]]
     vals += [to_expr(kappa_), to_expr(rho_), sp.Integer(d_), sp.Integer(n_),
              rational(sigma2_) if isinstance(sigma2_, float) else to_expr(sigma2_)]
+    vals = [to_expr(v) for v in vals]
+    comp = _compiled(P.as_expr())
+    if comp is not None:
+        point = dict(zip(gens, vals))
+        pairs = [_as_pair(point[s]) if s in point else None for s in comp.syms]
+        if all(p is not None for p in pairs):
+            r = comp(pairs)
+            return sp.Rational(r.numerator, r.denominator) / sp.Integer(n_ + 1) ** 2
     return P.eval(dict(zip(gens, vals))) / sp.Integer(n_ + 1) ** 2
