@@ -383,9 +383,28 @@ _EXP_INT = _EXPONENTS.astype(int)
 _COLS = np.arange(6)
 
 
+# the 90 monomials are (monomial in a, b) x (monomial in q, alpha, beta, h), in the order of
+# _merged_exponents: an outer product of 6 and 15 monomials, each a product of <= 2 factors
+_EV = [tuple(i for i, k in enumerate(e) for _ in range(k)) for e in
+       [(i, j) for i in range(3) for j in range(3) if i + j <= 2]]
+_EW = [tuple(i for i, k in enumerate(e) for _ in range(k)) for e in np.ndindex(3, 3, 3, 3) if sum(e) <= 2]
+
+
+def _prods(vals, index_tuples):
+    out = []
+    for ix in index_tuples:
+        v = 1.0
+        for i in ix:
+            v *= vals[i]
+        out.append(v)
+    return out
+
+
 def _monomials(x: np.ndarray) -> np.ndarray:
-    table = np.stack([np.ones_like(x), x, x * x])  # table[k, i] = x_i^k
-    return table[_EXP_INT, _COLS].prod(axis=1)
+    """The 90 monomials of :func:`_merged_exponents` at ``x`` (same order and values as
+    ``prod_i x_i^{e_i}``)."""
+    xs = x.tolist()
+    return np.outer(_prods(xs[:2], _EV), _prods(xs[2:], _EW)).ravel()
 
 
 class _Interpolant:

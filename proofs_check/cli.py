@@ -70,8 +70,12 @@ def _shots(text):
     return a, b
 
 
-def _config_args(p, with_shots=False):
-    p.add_argument("--d", type=_int_at_least(1, "d"), default=5, help="feature dimension (default 5)")
+def _config_args(p, with_shots=False, quiet=False):
+    if quiet:
+        p.add_argument("--quiet", action="store_true", help="no progress line on stderr")
+    p.add_argument("--d", type=_int_at_least(1, "d"), default=5,
+                   help="feature dimension (default 5; a flow costs O(d^3) per gradient evaluation "
+                        "and a few hundred evaluations: d=200 takes seconds, d=800 minutes, on one core)")
     p.add_argument("--m", type=_int_at_least(0, "m"), default=20, help="pretraining shots (default 20)")
     p.add_argument("--N", type=_int_at_least(0, "N"), default=20, help="fine-tuning few-shot N (default 20)")
     p.add_argument("--sigma2", type=_float_at_least(0.0, "sigma2", 1e3), default=0.1,
@@ -109,14 +113,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--method", required=True,
                    choices=("pretrained", "zs-all", "zs-v", "zs-w", "zsfs-all", "zsfs-v", "zsfs-w"))
     p.add_argument("--task", required=True, choices=("target", "negated", "orthogonal", "sphere"))
-    _config_args(p, with_shots=True)
+    _config_args(p, with_shots=True, quiet=True)
 
     p = sub.add_parser("finetune", parents=[fmt], help="exact population gradient flow")
     p.add_argument("--objective", required=True, choices=("zs", "fs", "zsfs"))
     p.add_argument("--train", required=True, choices=("all", "v", "w", "kq", "k", "q"))
     p.add_argument("--form", choices=("merged", "separate"), default=None,
                    help="merged W or separate W = K^T Q (default: separate for kq/k/q)")
-    _config_args(p)
+    _config_args(p, quiet=True)
 
     p = sub.add_parser("derive", parents=[fmt], help="print the derived gradient updates")
     p.add_argument("--objective", required=True, choices=("pretrain", "zs", "fs", "zsfs"))

@@ -46,8 +46,11 @@ def cmd_curve(args):
     if hi - lo > 10_000:
         raise ValueError("shots: at most 10001 values per call")
     models.task_vector(args.task, cfg.d)  # reject a bad task before any flow runs
-    coords, flow = models.endpoint(args.method, cfg)
-    errors = models.curve(args.method, args.task, cfg, (lo, hi))
+    from .progress import busy, wanted
+
+    with busy(f"{args.method}: exact flow and curve at d={cfg.d}", wanted(args)):
+        coords, flow = models.endpoint(args.method, cfg)
+        errors = models.curve(args.method, args.task, cfg, (lo, hi))
     shots = list(range(lo, hi + 1))
     info = {"method": args.method, "task": args.task, "config": cfg.as_dict(), "model": coords,
             "flow": None if flow is None else {"grad_norm": flow.grad_norm, "converged": flow.converged,
@@ -74,8 +77,11 @@ def cmd_finetune(args):
 
     from .report import to_json
 
+    from .progress import busy, wanted
+
     cfg = _cfg(args)
-    fl = gradient_flow(args.objective, args.train, cfg.d, cfg.m, cfg.N, cfg.sigma2, cfg.lam, form=args.form)
+    with busy(f"{args.objective}/{args.train}: exact flow at d={cfg.d}", wanted(args)):
+        fl = gradient_flow(args.objective, args.train, cfg.d, cfg.m, cfg.N, cfg.sigma2, cfg.lam, form=args.form)
     traj = fl.trajectory
     summary = {"points": len(traj["t"]), "t": [float(traj["t"][0]), float(traj["t"][-1])],
                "loss": [float(traj["loss"][0]), float(traj["loss"][-1])],
