@@ -35,6 +35,9 @@ def _factor_small(e: sp.Expr) -> sp.Expr:
     return sp.factor(e) if e.free_symbols else e
 
 
+_PRESENTED: dict = {}
+
+
 def present(expr) -> sp.Expr:
     """A bounded, deterministic, readable form of the rational expression ``expr``.
 
@@ -51,6 +54,16 @@ def present(expr) -> sp.Expr:
     expr = to_expr(expr)
     if expr.is_Number:
         return expr
+    try:
+        return _PRESENTED[expr]
+    except KeyError:
+        pass
+    out = _present(expr)
+    _PRESENTED[expr] = out
+    return out
+
+
+def _present(expr: sp.Expr) -> sp.Expr:
     num, den = sp.fraction(sp.together(expr))
     num = sp.expand(num)
     if num == 0:
