@@ -1,7 +1,7 @@
 """`iclft check` against a fixed SymPy/NumPy reference workload, CPU and wall time.
 
     python benchmarks/check_speed.py                 # print the table
-    python benchmarks/check_speed.py --write-readme  # also replace the block after <!-- CHECK-TIMING -->
+    python benchmarks/check_speed.py --write-readme  # also replace the block between <!-- CHECK-TIMING --> and <!-- /CHECK-TIMING -->
 
 The reference workload (issue 11): ``expand((x + 2y - z + 1)^32)``, one ``factor`` of a
 small polynomial, and twenty 300 x 300 ``matmul + tanh`` steps, in a fresh interpreter.
@@ -23,6 +23,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 MARK = "<!-- CHECK-TIMING -->"
+END = "<!-- /CHECK-TIMING -->"
 
 REFERENCE = r"""
 import numpy as np, sympy as sp
@@ -80,12 +81,11 @@ def main(argv=None):
         text = readme.read_text()
         if MARK not in text:
             raise SystemExit(f"README.md has no {MARK} marker")
+        if END not in text:
+            raise SystemExit(f"README.md has no {END} marker")
         head, rest = text.split(MARK, 1)
-        tail = rest.split("\n\n", 2)[-1] if rest.startswith("\n\n") else rest
-        # the block is the marker, a blank line, the table, a blank line
-        parts = rest.lstrip("\n").split("\n\n", 1)
-        tail = parts[1] if len(parts) > 1 else ""
-        write_text_atomic(readme, head + MARK + "\n\n" + body + "\n\n" + tail)
+        tail = rest.split(END, 1)[1]
+        write_text_atomic(readme, head + MARK + "\n\n" + body + "\n\n" + END + tail)
         print(f"wrote the check timing into {readme}")
 
 
