@@ -19,7 +19,7 @@ from theory.symbols import N, d, lam, m, sigma2, to_expr
 
 from .base import Config
 
-__all__ = ["GRID", "FLOW_GRID", "exact", "exact_subs", "exact_subs_route", "num", "rational"]
+__all__ = ["GRID", "FLOW_GRID", "exact", "exact_subs", "exact_subs_route", "exact_at", "num", "rational"]
 
 #: closed-form claims: 4 x 3 x 2 x 3 x 2 = 144 configurations
 GRID = [Config(dd, mm, NN, s2, ll) for dd, mm, NN, s2, ll in itertools.product(
@@ -141,20 +141,20 @@ def exact_subs_route(expr, cfg: Config, extra: dict | None = None):
     return sp.cancel(to_expr(expr).subs(sub))
 
 
-def exact(expr, cfg: Config, extra: dict | None = None):
-    """``expr`` at ``cfg`` (and ``extra``), exactly, simplified by ``cancel``.
+def exact_at(expr, values: dict):
+    """``cancel(expr.subs(values))`` for a dict of symbol -> value, through the compiled
+    integer-arithmetic form when every value is rational (see :func:`exact`).
 
-    When ``expr`` is a rational function with rational coefficients and every free symbol
-    gets a rational value, it is evaluated through a compiled form (``_Compiled``,
-    ``fractions.Fraction`` arithmetic); otherwise, or on a zero denominator, through
-    ``cancel(expr.subs(...))``.  Both routes give the same value."""
+    Args:
+        expr: a SymPy expression.
+        values: symbol -> value (int, Fraction or SymPy number).
+
+    Returns:
+        The exact value (a SymPy expression)."""
     expr = to_expr(expr)
-    sub = exact_subs(cfg)
-    if extra:
-        sub.update(extra)
     comp = _compiled(expr) if not expr.is_Number else None
-    if comp is not None and comp.syms and all(s in sub for s in comp.syms):
-        vals = [_as_pair(sub[s]) for s in comp.syms]
+    if comp is not None and comp.syms and all(s in values for s in comp.syms):
+        vals = [_as_pair(values[s]) for s in comp.syms]
         if all(v is not None for v in vals):
             try:
                 r = comp(vals)
@@ -162,12 +162,25 @@ def exact(expr, cfg: Config, extra: dict | None = None):
                 pass
             else:
                 return sp.Rational(r.numerator, r.denominator)
-    return sp.cancel(expr.subs(sub))
+    return sp.cancel(expr.subs(values))
+
+
+def exact(expr, cfg: Config, extra: dict | None = None):
+    """``expr`` at ``cfg`` (and ``extra``), exactly, simplified by ``cancel``.
+
+    When ``expr`` is a rational function with rational coefficients and every free symbol
+    gets a rational value, it is evaluated through a compiled form (``_Compiled``,
+    integer arithmetic); otherwise, or on a zero denominator, through
+    ``cancel(expr.subs(...))``.  Both routes give the same value."""
+    sub = exact_subs(cfg)
+    if extra:
+        sub.update(extra)
+    return exact_at(expr, sub)
 
 
 def num(expr, cfg: Config, extra: dict | None = None) -> float:
+    """:func:`exact`, as a float (through a 30-digit evaluation)."""
     return float(sp.N(exact(expr, cfg, extra), 30))
-
 
 
 _LOSS_GENS = None
