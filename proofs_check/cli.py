@@ -13,6 +13,8 @@ import argparse
 import math
 import sys
 
+import vocabulary
+
 __all__ = ["main", "build_parser"]
 
 PROG = "iclft"
@@ -93,6 +95,23 @@ def _cache_arg(p):
                         "expressions ($XDG_CACHE_HOME/iclft or ~/.cache/iclft)")
 
 
+def _finetune_objectives() -> tuple:
+    """The objectives a flow may use: ``vocabulary.OBJECTIVES`` without ``pretrain``."""
+    return tuple(k for k in vocabulary.OBJECTIVES if k != "pretrain")
+
+
+def _subsets() -> tuple:
+    """Every trained-subset key of ``vocabulary.TRAIN`` (both forms), merged first."""
+    out = []
+    for subsets in vocabulary.TRAIN.values():
+        out += [k for k in subsets if k not in out]
+    return tuple(out)
+
+
+def _separate_only() -> tuple:
+    return tuple(k for k in vocabulary.TRAIN["separate"] if k not in vocabulary.TRAIN["merged"])
+
+
 def build_parser() -> argparse.ArgumentParser:
     fmt = _Parser(add_help=False)
     fmt.add_argument("--format", choices=("text", "json", "markdown"), default="text",
@@ -111,22 +130,21 @@ def build_parser() -> argparse.ArgumentParser:
     _cache_arg(p)
 
     p = sub.add_parser("curve", parents=[fmt], help="exact n-shot error of a model on a task")
-    p.add_argument("--method", required=True,
-                   choices=("pretrained", "zs-all", "zs-v", "zs-w", "zsfs-all", "zsfs-v", "zsfs-w"))
-    p.add_argument("--task", required=True, choices=("target", "negated", "orthogonal", "sphere"))
+    p.add_argument("--method", required=True, choices=vocabulary.methods_for("merged"))
+    p.add_argument("--task", required=True, choices=vocabulary.EVALUATION_TASKS)
     _config_args(p, with_shots=True, quiet=True)
 
     p = sub.add_parser("finetune", parents=[fmt], help="exact population gradient flow")
-    p.add_argument("--objective", required=True, choices=("zs", "fs", "zsfs"))
-    p.add_argument("--train", required=True, choices=("all", "v", "w", "kq", "k", "q"))
-    p.add_argument("--form", choices=("merged", "separate"), default=None,
+    p.add_argument("--objective", required=True, choices=_finetune_objectives())
+    p.add_argument("--train", required=True, choices=_subsets())
+    p.add_argument("--form", choices=vocabulary.FORMS, default=None,
                    help="merged W or separate W = K^T Q (default: separate for kq/k/q)")
     _config_args(p, quiet=True)
 
     p = sub.add_parser("derive", parents=[fmt], help="print the derived gradient updates")
-    p.add_argument("--objective", required=True, choices=("pretrain", "zs", "fs", "zsfs"))
-    p.add_argument("--train", required=True, choices=("all", "v", "w", "kq", "k", "q"))
-    p.add_argument("--form", choices=("merged", "separate"), default=None)
+    p.add_argument("--objective", required=True, choices=tuple(vocabulary.OBJECTIVES))
+    p.add_argument("--train", required=True, choices=_subsets())
+    p.add_argument("--form", choices=vocabulary.FORMS, default=None)
     p.add_argument("--latex", action="store_true", help="print LaTeX")
     _cache_arg(p)
 
@@ -138,7 +156,45 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--sgd", choices=("on", "off"), default="on", help="add SGD markers (default on)")
     _config_args(p)
+
+    _experiment_args(sub.add_parser("experiment", parents=[fmt],
+                                    help="the authors' SGD protocol (JAX/optax) with exact evaluation"))
     return parser
+
+
+def _experiment_args(p):
+    """``iclft experiment``: options left unset take the default or the ``--quick`` preset."""
+    pos_int, nonneg_int = (lambda n: _int_at_least(1, n)), (lambda n: _int_at_least(0, n))
+    p.add_argument("--form", choices=("separate", "merged"), default=None, help="default separate (V, K, Q)")
+    p.add_argument("--methods", default=None, metavar="LIST",
+                   help="comma list (default: zs-all,zsfs-all,zs-q,zsfs-q,zs-k,zsfs-k,zs-v,zsfs-v)")
+    p.add_argument("--d", type=pos_int("d"), default=None, help="feature dimension (default 5; quick 3)")
+    p.add_argument("--m", type=nonneg_int("m"), default=None, help="pretraining shots (default 20)")
+    p.add_argument("--N", type=nonneg_int("N"), default=None, help="fine-tuning shots (default 20)")
+    p.add_argument("--sigma2", type=_float_at_least(0.0, "sigma2", 1e3), default=None, help="noise (default 0.1)")
+    p.add_argument("--lam", type=_float_at_least(0.0, "lam", 1e3), default=None, help="FS weight (default 1)")
+    p.add_argument("--heads", type=pos_int("heads"), default=None, help="heads H (default 1)")
+    p.add_argument("--layers", type=pos_int("layers"), default=None, help="layers L (default 1)")
+    p.add_argument("--pretrain-steps", type=nonneg_int("pretrain-steps"), default=None)
+    p.add_argument("--finetune-steps", type=pos_int("finetune-steps"), default=None)
+    p.add_argument("--batch", type=pos_int("batch"), default=None)
+    p.add_argument("--lr-pretrain", type=_float_at_least(1e-300, "lr-pretrain", 1e3), default=None)
+    p.add_argument("--lr-finetune", type=_float_at_least(1e-300, "lr-finetune", 1e3), default=None)
+    p.add_argument("--optimizer", choices=("sgd", "adam"), default=None, help="default sgd (momentum 0.9)")
+    p.add_argument("--momentum", type=_float_at_least(0.0, "momentum", 0.999), default=None)
+    p.add_argument("--clip", type=_float_at_least(1e-300, "clip", 1e300), default=None, help="global-norm clip (default 1)")
+    p.add_argument("--lam-schedule", choices=("constant", "linear-decay"), default=None,
+                   help="FS weight schedule (default linear-decay)")
+    p.add_argument("--dataset-size", type=nonneg_int("dataset-size"), default=None,
+                   help="fine-tuning pairs (0: fresh samples; default 1000)")
+    p.add_argument("--init-std", type=_float_at_least(1e-300, "init-std", 1e3), default=None)
+    p.add_argument("--seed", type=nonneg_int("seed"), default=None)
+    p.add_argument("--shots", type=_shots, default=None, help="evaluated shots A:B (default 0:20)")
+    p.add_argument("--mc-samples", type=_int_at_least(2, "mc-samples"), default=None,
+                   help="Monte Carlo prompts per point when layers > 1 (default 20000)")
+    p.add_argument("--quick", action="store_true", help="small preset (d=3, few steps; well under a minute)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--out", required=True, help="output folder (created; checked writable before training)")
 
 
 def main(argv=None) -> int:
@@ -148,11 +204,12 @@ def main(argv=None) -> int:
     try:
         args = build_parser().parse_args(argv)
         if args.command in ("finetune", "derive") and args.form is None:
-            args.form = "separate" if args.train in ("kq", "k", "q") else "merged"
-        if getattr(args, "form", None) == "merged" and args.train in ("kq", "k", "q"):
+            args.form = "separate" if args.train in _separate_only() else "merged"
+        train = getattr(args, "train", None)  # subcommands without --train (experiment) skip these
+        if train is not None and getattr(args, "form", None) == "merged" and train in _separate_only():
             raise UsageError(f"--train {args.train} needs --form separate (W = K^T Q)")
-        if getattr(args, "form", None) == "separate" and args.train == "w":
-            raise UsageError("--train w is the merged form; use kq, k or q with --form separate")
+        if train is not None and getattr(args, "form", None) == "separate" and train not in vocabulary.TRAIN["separate"]:
+            raise UsageError(f"--train {args.train} is the merged form; use kq, k or q with --form separate")
         text, code = commands.run(args)
     except UsageError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
@@ -171,7 +228,8 @@ def main(argv=None) -> int:
         print(f"{PROG}: internal error: {type(exc).__name__}: {msg}", file=sys.stderr)
         return 1
     try:
-        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+        if text:
+            sys.stdout.write(text if text.endswith("\n") else text + "\n")
         sys.stdout.flush()
     except BrokenPipeError:
         return 0

@@ -90,7 +90,7 @@ def test_no_cache_reads_and_writes_nothing(cache_home, cheap_build):
 
 def test_no_cache_flag_on_the_cli(cache_home, cheap_build, capsys):
     assert main(["derive", "--objective", "zs", "--train", "v", "--no-cache"]) == 0
-    assert "grad_V[y,t0]" in capsys.readouterr().out
+    assert "grad_V[yt]" in capsys.readouterr().out
     assert not (cache_home / "iclft").exists()
     assert main(["derive", "--objective", "zs", "--train", "v"]) == 0
     assert dc.cache_path().is_file()

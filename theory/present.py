@@ -110,8 +110,8 @@ def _neg(p: sp.Expr) -> sp.Expr:
 
 
 #: symbols of the merged ``grad_W`` coefficients in the chain-rule presentation
-G_SYMBOLS = {"0,0": sp.Symbol("G_00", real=True), "t0,t0": sp.Symbol("G_tt", real=True),
-             "y,t0": sp.Symbol("G_yt", real=True), "perp": sp.Symbol("G_p", real=True)}
+G_SYMBOLS = {"0": sp.Symbol("G_0", real=True), "tt": sp.Symbol("G_tt", real=True),
+             "yt": sp.Symbol("G_yt", real=True), "perp": sp.Symbol("G_perp", real=True)}
 
 
 def gradient_presentation(obj: str, subset: str = "all", form: str = "merged",
@@ -168,8 +168,7 @@ def gradient_presentation(obj: str, subset: str = "all", form: str = "merged",
         gV, gW = merged_gradient_invmats(obj)
         G = {bn: present(e) for bn, e in gW.named().items() if bn in G_SYMBOLS} \
             if {"K", "Q"} & set(res.matrices) else {}
-        Gs = InvMat.from_coords({"00": G_SYMBOLS["0,0"], "tt": G_SYMBOLS["t0,t0"],
-                                 "yt": G_SYMBOLS["y,t0"], "p": G_SYMBOLS["perp"]})
+        Gs = InvMat.from_coords(dict(G_SYMBOLS))
         chain = {"substitution": separate_substitution(), "G": G, "matrices": {}}
         if "V" in res.matrices:
             chain["V"] = {bn: present(e) for bn, e in gV.named().items()
