@@ -10,8 +10,8 @@ For each concrete ``d in {2, 3}`` and ``n in {1, 2, 3}`` it times
   engine recomputes everything; SymPy's internal cache is cleared before every timing) followed by substituting ``d`` and ``n``;
 
 checks that both give the same expression (``expand(difference) == 0``), and prints the
-ratio ``naive / derive``.  Conventions: token ``(1, x, y)``, ``S`` normalised by ``n+1`` with
-the query included, merged ``W`` (``M = W^T`` in row-token code).
+ratio ``naive / derive``.  Conventions: docs/theory.md
+section 1.
 """
 from __future__ import annotations
 

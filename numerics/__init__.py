@@ -1,9 +1,12 @@
 """iclft.numerics: exact closed forms in NumPy for any matrices at a concrete ``d``.
 
-Conventions (THEORY.md section 1): token ``z = (1, x, y)`` with index 0 constant,
-indices ``1..d`` the features and index ``d+1`` the label, ``D = d + 2``; the attention
-average ``S`` is normalised by the token count ``n + 1`` (the query is a token);
-``W`` is the merged key-query matrix acting on the query, ``M = W^T`` in row-token code.
+Conventions (the one statement for the package; modules refer here; the full statement
+is docs/theory.md section 1): token ``z = (1, x, y)`` with index 0 constant, indices
+``1..d`` the features and index ``d+1`` the label, ``D = d + 2``; ``yhat = e_y^T V S W z_q``
+with ``S = (sum_i z_i z_i^T + z_q z_q^T)/(n+1)`` (the query is a token, normalisation by
+the token count ``n + 1``); ``W`` is the merged key-query matrix acting on the query,
+``M = W^T`` in row-token code ``Attn = Z M Z^T``, and the separate form is ``W = K^T Q``;
+``L_n = E[(yhat - y_q)^2]`` includes the noise floor ``sigma2``.
 This package never imports :mod:`theory` or :mod:`proofs_check`.
 """
 from .gradients import expected_loss_grad, expected_loss_grad_kq, pretrain_loss_grad

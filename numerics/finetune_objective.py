@@ -99,8 +99,13 @@ def objective_value(objective, V, W, theta0, N, sigma2=0.0, lam=1.0, m=None) -> 
         N: fine-tuning shots; sigma2: noise variance; lam: the weight ``lam``;
         m: pretraining shots (only for objectives whose terms use ``m``).
 
+    sigma2 defaults to ``0.0`` in the Python API (the ``iclft`` command line uses ``0.1``).
+
     Returns:
         The value as a float.
+
+    Raises:
+        ValueError: an unknown objective, or a bad matrix, task or number (named).
     """
     V, W = check_pair(V, W)
     return weighted_loss(V, W, _checked_terms(objective, V.shape[0] - 2, theta0, N, sigma2, lam, m))
@@ -112,8 +117,13 @@ def objective_grad(objective, V, W, theta0, N, sigma2=0.0, lam=1.0, m=None):
     Args:
         As :func:`objective_value`.
 
+    sigma2 defaults to ``0.0`` in the Python API (the ``iclft`` command line uses ``0.1``).
+
     Returns:
         ``(G_V, G_W)``.
+
+    Raises:
+        ValueError: as :func:`objective_value`.
     """
     V, W = check_pair(V, W)
     return weighted_grad(V, W, _checked_terms(objective, V.shape[0] - 2, theta0, N, sigma2, lam, m))
@@ -126,8 +136,13 @@ def objective_grad_kq(objective, V, K, Q, theta0, N, sigma2=0.0, lam=1.0, m=None
     Args:
         As :func:`objective_value`, with ``K, Q`` in place of ``W``.
 
+    sigma2 defaults to ``0.0`` in the Python API (the ``iclft`` command line uses ``0.1``).
+
     Returns:
         ``(G_V, G_K, G_Q)``.
+
+    Raises:
+        ValueError: as :func:`objective_value`.
     """
     V = check_matrix("V", V)
     K = check_matrix("K", K, dim=V.shape[0])

@@ -1,5 +1,7 @@
 r"""Exact population gradient flow of the fine-tuning objectives, from the pretrained point.
 
+Conventions: see :mod:`numerics` (stated once there) and docs/theory.md section 1.
+
 The objective is a weighted sum of exact losses (:mod:`numerics.finetune_objective`,
 terms from :data:`vocabulary.OBJECTIVES`), the starting point is the pretrained point
 (:mod:`numerics.pretrained`), and the flow ``dX/dt = -grad_X F`` of every trainable matrix
@@ -268,8 +270,13 @@ def gradient_flow(objective, train, d, m, N, sigma2=0.0, lam=1.0, form="merged",
         rhs: ``fast`` or ``exact``.
         max_nfev: cap on right-hand-side evaluations (>= 1).
 
+    sigma2 defaults to ``0.0`` in the Python API (the ``iclft`` command line uses ``0.1``).
+
     Returns:
         A :class:`FlowResult`.
+
+    Raises:
+        ValueError: an unknown objective, form or subset, or a bad number (named).
     """
     gtol = check_positive("gtol", gtol)
     t_max = check_positive("t_max", t_max)
@@ -340,7 +347,23 @@ def full_matrix_flow(objective, train, d, m, N, sigma2=0.0, lam=1.0, form="merge
     ``theta0`` defaults to a generic unit vector drawn from ``seed`` (not a coordinate
     axis, so the off-manifold test is not helped by sparsity).  Returns the largest
     off-manifold norm of the full state along the samples and the largest difference
-    between its projected coordinates and the reduced flow."""
+    between its projected coordinates and the reduced flow.
+
+    Args:
+        objective, train, d, m, N, sigma2, lam, form: the problem, as in
+            :func:`gradient_flow` (sigma2 defaults to ``0.0`` in the Python API (the ``iclft`` command line uses ``0.1``)).
+        t_end: the flow time to integrate to (> 0).
+        n_points: samples compared along the way (>= 1).
+        theta0: unit target; default a generic unit vector drawn from ``seed``.
+        seed: the seed of that draw.
+        rtol, atol: DOP853 tolerances.
+
+    Returns:
+        A :class:`FullFlowResult`.
+
+    Raises:
+        ValueError: a bad argument (named).
+    """
     t_end = check_positive("t_end", t_end)
     n_points = check_positive_int("n_points", n_points)
     rtol = check_positive("rtol", rtol)

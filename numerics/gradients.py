@@ -1,13 +1,9 @@
 r"""Exact Frobenius gradients of the closed-form losses, merged and separate forms.
 
-Conventions (THEORY.md section 1)
----------------------------------
-* ``D = d + 2``; token ``z = (1, x, y)`` (index 0 constant, ``1..d`` features, ``d+1`` label).
-* ``S`` is normalised by the token count ``n+1``; the query token is part of the sum.
-* ``W`` is the merged key-query matrix acting on the query (``M = W^T`` in row-token
-  code); the separate form is ``W = K^T Q``.
-* Gradients are Frobenius gradients of full ``D x D`` matrices: ``dL = tr(dV^T G_V) +
-  tr(dW^T G_W)``.  Only row ``y`` of ``G_V`` can be nonzero; column ``y`` of ``G_W`` is 0.
+Conventions: see :mod:`numerics` (stated once there) and docs/theory.md section 1.
+
+Gradients are Frobenius gradients of full ``D x D`` matrices: ``dL = tr(dV^T G_V) +
+tr(dW^T G_W)``.  Only row ``y`` of ``G_V`` can be nonzero; column ``y`` of ``G_W`` is 0.
 
 Derivation (reverse mode, by hand, on the terms of :mod:`numerics.objectives`)
 ------------------------------------------------------------------------------
@@ -164,7 +160,37 @@ def generalized_loss_grad(V: np.ndarray, W: np.ndarray, tm: TaskMoments, n: int)
 
 
 def expected_loss_grad(V, W, theta, n, sigma2=0.0):
-    """``(dL/dV, dL/dW)`` of ``L_n(V, W; theta)``, exact (module docstring)."""
+    """Exact Frobenius gradient ``(dL/dV, dL/dW)`` of ``L_n(V, W; theta)`` (module docstring).
+
+    Args:
+        V: value matrix, ``D x D`` with ``D = d + 2`` (only its row ``y`` enters).
+        W: merged key-query matrix, ``D x D``, acting on the query.
+        theta: the task, a vector of length ``d``.
+        n: number of demonstrations, an int ``>= 0``.
+        sigma2: label-noise variance, ``>= 0``.  The API default is ``0.0`` (noise-free);
+            the ``iclft`` command line defaults to ``0.1``.
+
+    Returns:
+        ``(G_V, G_W)``, arrays of the shapes of ``V`` and ``W`` with
+        ``dL = tr(dV^T G_V) + tr(dW^T G_W)``.  Only row ``y`` of ``G_V`` and columns
+        ``0..d`` of ``G_W`` can be nonzero.
+
+    Raises:
+        ValueError: an argument has the wrong shape or type, is not finite, or breaks its
+            rule (``n < 0``, ``sigma2 < 0``, ``d < 1``, ``len(theta) != d``); the message
+            names the argument.
+
+    Example: at the pretrained point the zero-shot gradient is ``-2c(d+2) theta0`` in
+    ``V[y, x]`` and zero in ``W`` (claim ``zs.initial_gradient``).
+
+    >>> import numpy as np
+    >>> d = 3; V = np.zeros((d + 2, d + 2)); V[-1, -1] = 1.0   # value row e_y
+    >>> W = 0.5 * np.diag([0.0, 1, 1, 1, 0])                    # W = c diag(0, I, 0), c = 1/2
+    >>> theta0 = np.array([1.0, 0.0, 0.0])
+    >>> gV, gW = expected_loss_grad(V, W, theta0, n=0)
+    >>> np.round(gV[-1], 9).tolist(), float(abs(gW).max())
+    ([0.0, -5.0, 0.0, 0.0, 0.0], 0.0)
+    """
     V, W = check_pair(V, W)
     theta = check_theta(theta, V.shape[0] - 2)
     n = check_count("n", n)
@@ -173,7 +199,38 @@ def expected_loss_grad(V, W, theta, n, sigma2=0.0):
 
 
 def pretrain_loss_grad(V, W, m, sigma2=0.0):
-    """``(dL_pre/dV, dL_pre/dW)`` with ``theta ~ U(S^{d-1})`` (``mu = 0``, ``M = I/d``)."""
+    """Exact Frobenius gradient ``(dL_pre/dV, dL_pre/dW)`` with ``theta ~ U(S^{d-1})``
+    (task moments ``mu = 0``, ``M = I/d``).
+
+    Args:
+        V: value matrix, ``D x D`` with ``D = d + 2`` (only its row ``y`` enters).
+        W: merged key-query matrix, ``D x D``, acting on the query.
+        m: number of pretraining demonstrations, an int ``>= 0``.
+        sigma2: label-noise variance, ``>= 0``.  The API default is ``0.0`` (noise-free);
+            the ``iclft`` command line defaults to ``0.1``.
+
+    Returns:
+        ``(G_V, G_W)``, arrays of the shapes of ``V`` and ``W``.
+
+    Raises:
+        ValueError: bad shapes, non-finite entries, ``m < 0`` or ``sigma2 < 0`` (the
+            message names the argument).
+
+    Example: the gradient vanishes at ``c* = (m+1)/(m+1+d(1+sigma2))`` (claim
+    ``pretrain.optimum``) and not at another ``c``.
+
+    >>> import numpy as np
+    >>> d = 3; V = np.zeros((d + 2, d + 2)); V[-1, -1] = 1.0   # value row e_y
+    >>> W = 0.5 * np.diag([0.0, 1, 1, 1, 0])                    # W = c diag(0, I, 0), c = 1/2
+    >>> theta0 = np.array([1.0, 0.0, 0.0])
+    >>> c_star = 21 / (21 + 3 * 1.1)
+    >>> gV, gW = pretrain_loss_grad(V, W * c_star / 0.5, m=20, sigma2=0.1)
+    >>> bool(abs(gV).max() < 1e-12 and abs(gW).max() < 1e-12)
+    True
+    >>> gV, gW = pretrain_loss_grad(V, W, m=20, sigma2=0.1)
+    >>> bool(abs(gW).max() > 0.1)
+    True
+    """
     V, W = check_pair(V, W)
     m = check_count("m", m)
     sigma2 = check_nonneg("sigma2", sigma2)
@@ -181,8 +238,36 @@ def pretrain_loss_grad(V, W, m, sigma2=0.0):
 
 
 def expected_loss_grad_kq(V, K, Q, theta, n, sigma2=0.0):
-    """``(dL/dV, dL/dK, dL/dQ)`` in the separate form ``W = K^T Q``:
-    ``dL/dK = Q (dL/dW)^T`` and ``dL/dQ = K (dL/dW)``."""
+    """Exact gradient ``(dL/dV, dL/dK, dL/dQ)`` of ``L_n`` in the separate form ``W = K^T Q``:
+    ``dL/dK = Q (dL/dW)^T`` and ``dL/dQ = K (dL/dW)`` (chain rule).
+
+    Args:
+        V: value matrix, ``D x D``.
+        K, Q: key and query matrices, ``D x D``; the model uses ``W = K^T Q``.
+        theta: the task, a vector of length ``d``.
+        n: number of demonstrations, an int ``>= 0``.
+        sigma2: label-noise variance, ``>= 0``.  The API default is ``0.0`` (noise-free);
+            the ``iclft`` command line defaults to ``0.1``.
+
+    Returns:
+        ``(G_V, G_K, G_Q)``, arrays of the shapes of ``V``, ``K``, ``Q``.
+
+    Raises:
+        ValueError: an argument has the wrong shape or type, is not finite, or breaks its
+            rule (``n < 0``, ``sigma2 < 0``, ``d < 1``, ``len(theta) != d``); the message
+            names the argument.
+
+    Example: the balanced pretrained point ``K = Q = sqrt(c) diag(0, I, 0)``.
+
+    >>> import numpy as np
+    >>> d = 3; V = np.zeros((d + 2, d + 2)); V[-1, -1] = 1.0   # value row e_y
+    >>> W = 0.5 * np.diag([0.0, 1, 1, 1, 0])                    # W = c diag(0, I, 0), c = 1/2
+    >>> theta0 = np.array([1.0, 0.0, 0.0])
+    >>> K = np.sqrt(0.5) * np.diag([0.0, 1, 1, 1, 0])
+    >>> gV, gK, gQ = expected_loss_grad_kq(V, K, K, theta0, n=0)
+    >>> np.round(gV[-1], 9).tolist(), float(abs(gK).max()), float(abs(gQ).max())
+    ([0.0, -5.0, 0.0, 0.0, 0.0], 0.0, 0.0)
+    """
     V = check_matrix("V", V)
     K = check_matrix("K", K, dim=V.shape[0])
     Q = check_matrix("Q", Q, dim=V.shape[0])

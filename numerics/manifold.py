@@ -1,13 +1,8 @@
-r"""Reduced coordinates of the invariant fine-tuning manifold (THEORY.md section 4).
+r"""Reduced coordinates of the invariant fine-tuning manifold (docs/theory.md section 4).
 
-Conventions (THEORY.md section 1)
----------------------------------
-* ``D = d + 2``; token ``z = (1, x, y)``: index 0 is the constant, ``1..d`` the features,
-  ``d+1`` (written ``y``) the label.  ``P`` embeds ``x``: ``P x = (0, x, 0)``.
-* ``yhat = e_y^T V S W z_q`` with ``S`` normalised by the token count ``n+1`` (the query
-  is a token).  ``W`` is the merged key-query matrix acting on the query (``M = W^T`` in
-  row-token code ``Z M Z^T``); the separate form is ``W = K^T Q``.
-* Only the value row ``v = V[y, :]`` and the columns ``0..d`` of ``W`` enter ``yhat``.
+Conventions: see :mod:`numerics` (stated once there) and docs/theory.md section 1.
+``P`` embeds ``x``: ``P x = (0, x, 0)``.  Only the value row ``v = V[y, :]`` and the
+columns ``0..d`` of ``W`` enter ``yhat``.
 
 The manifold
 ------------

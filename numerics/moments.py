@@ -1,14 +1,7 @@
 r"""Gaussian moments behind the closed-form ICL loss.
 
-Conventions (THEORY.md section 1)
----------------------------------
-* ``D = d + 2``; a token is ``z = (1, x, y)``: index ``0`` is the constant 1, indices
-  ``1..d`` are ``x`` and index ``d+1`` (written ``y``) is the label.
-* ``yhat = e_y^T V S W z_q`` with ``S = (sum_i z_i z_i^T + z_q z_q^T) / (n+1)``: the query
-  token is in the sum and the normalisation is by the token count ``n+1``.
-* ``W`` is the merged key-query matrix acting on the query token.  Code that keeps tokens
-  as rows and writes ``Attn = Z M Z^T`` has ``M = W^T``.
-* ``v = V[y, :]`` is the value row; only it enters ``yhat``.  ``P`` is the ``D x d``
+Conventions: see :mod:`numerics` (stated once there) and docs/theory.md section 1.
+``v = V[y, :]`` is the value row; only it enters ``yhat``.  ``P`` is the ``D x d``
   embedding of ``x`` (``P x = (0, x, 0)``), ``e_0`` and ``e_y`` are unit vectors.
 
 Two kinds of moment appear.

@@ -1,8 +1,9 @@
 r"""Exact ICL loss of a one-layer linear attention model with ``H`` heads.
 
-Conventions (as in :mod:`numerics.objectives`)
-----------------------------------------------
-* ``D = d + 2``; token ``z = (1, x, y)``; query ``z_q = (1, x_q, 0)``.
+Conventions: see :mod:`numerics` (stated once there) and docs/theory.md section 1.
+
+Heads
+-----
 * Head ``h`` has value matrix ``V_h`` (row ``v_h = V_h[y, :]``) and merged key-query
   matrix ``W_h`` acting on the query (``M_h = W_h^T`` in row-token code, ``W_h = K_h^T Q_h``
   in the separate form).

@@ -1,13 +1,7 @@
 r"""Exact expected ICL losses for arbitrary ``(V, W)`` at a concrete dimension ``d``.
 
-Conventions (THEORY.md section 1)
----------------------------------
-* ``D = d + 2``; token ``z = (1, x, y)`` (index 0 constant, ``1..d`` features, ``d+1`` label).
-* ``yhat = e_y^T V S W z_q`` with ``S = (sum_i z_i z_i^T + z_q z_q^T)/(n+1)``; the query is
-  part of the sum and the normalisation is by the token count ``n+1``.
-* ``W`` is the merged key-query matrix (``M_row = W^T`` for row-token code ``Z M Z^T``);
-  ``v = V[y, :]`` is the value row.
-* ``L_n(V, W; theta) = E[(yhat - y_q)^2]``, noise floor ``sigma2`` included.
+Conventions: see :mod:`numerics` (stated once there) and docs/theory.md section 1.
+``v = V[y, :]`` is the value row.
 
 Derivation (Isserlis/Wick, conditioned on the query)
 ----------------------------------------------------
@@ -154,7 +148,34 @@ def expected_loss(V, W, theta, n, sigma2=0.0) -> float:
     """Exact ``L_n(V, W; theta) = E[(yhat - y_q)^2]`` for any ``D x D`` matrices ``V, W``.
 
     Closed form of the module docstring with ``mu = theta``, ``M = theta theta^T``,
-    ``tau = |theta|^2 + sigma2``.  Raises ``ValueError`` naming a bad argument.
+    ``tau = |theta|^2 + sigma2`` (no sampling).
+
+    Args:
+        V: value matrix, ``D x D`` with ``D = d + 2`` (only its row ``y`` enters).
+        W: merged key-query matrix, ``D x D``, acting on the query.
+        theta: the task, a vector of length ``d`` (any norm).
+        n: number of demonstrations, an int ``>= 0`` (``n = 0`` is the zero-shot error).
+        sigma2: label-noise variance, ``>= 0``.  The API default is ``0.0`` (noise-free);
+            the ``iclft`` command line defaults to ``0.1``.
+
+    Returns:
+        The expected squared error, a float (``sigma2`` noise floor included).
+
+    Raises:
+        ValueError: an argument has the wrong shape or type, is not finite, or breaks its
+            rule (``n < 0``, ``sigma2 < 0``, ``d < 1``, ``len(theta) != d``); the message
+            names the argument.
+
+    Example: at the pretrained-type point the zero-shot error is ``|theta|^2 + sigma2``.
+
+    >>> import numpy as np
+    >>> d = 3; V = np.zeros((d + 2, d + 2)); V[-1, -1] = 1.0   # value row e_y
+    >>> W = 0.5 * np.diag([0.0, 1, 1, 1, 0])                    # W = c diag(0, I, 0), c = 1/2
+    >>> theta0 = np.array([1.0, 0.0, 0.0])
+    >>> expected_loss(V, W, theta0, n=0)
+    1.0
+    >>> round(expected_loss(V, W, theta0, n=10, sigma2=0.1), 6)
+    0.486364
     """
     V, W = check_pair(V, W)
     theta = check_theta(theta, V.shape[0] - 2)
@@ -167,6 +188,29 @@ def pretrain_loss(V, W, m, sigma2=0.0) -> float:
     """Exact pretraining loss ``L_pre = E_{theta ~ U(S^{d-1})} L_m(V, W; theta)``.
 
     Closed form of the module docstring with ``mu = 0``, ``M = I/d``, ``tau = 1 + sigma2``.
+
+    Args:
+        V: value matrix, ``D x D`` with ``D = d + 2`` (only its row ``y`` enters).
+        W: merged key-query matrix, ``D x D``, acting on the query.
+        m: number of pretraining demonstrations, an int ``>= 0``.
+        sigma2: label-noise variance, ``>= 0``.  The API default is ``0.0`` (noise-free);
+            the ``iclft`` command line defaults to ``0.1``.
+
+    Returns:
+        The sphere-averaged expected squared error, a float.
+
+    Raises:
+        ValueError: bad shapes, non-finite entries, ``m < 0`` or ``sigma2 < 0`` (the
+            message names the argument).
+
+    Example:
+
+    >>> import numpy as np
+    >>> d = 3; V = np.zeros((d + 2, d + 2)); V[-1, -1] = 1.0   # value row e_y
+    >>> W = 0.5 * np.diag([0.0, 1, 1, 1, 0])                    # W = c diag(0, I, 0), c = 1/2
+    >>> theta0 = np.array([1.0, 0.0, 0.0])
+    >>> round(pretrain_loss(V, W, m=20, sigma2=0.1), 6)
+    0.423129
     """
     V, W = check_pair(V, W)
     m = check_count("m", m)

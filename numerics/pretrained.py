@@ -28,6 +28,10 @@ def pretrain_family(d: int, c: float):
 
     Returns:
         ``(V, W)``, two ``(d+2) x (d+2)`` arrays.
+
+    Raises:
+        Nothing: ``d`` and ``c`` are not checked (a helper for checked values; use
+        :func:`pretrained_point` for checked input).
     """
     D = d + 2
     V = np.zeros((D, D))
@@ -46,7 +50,8 @@ def pretrained_c(d, m, sigma2=0.0) -> float:
     Args:
         d: feature dimension, ``>= 1``.
         m: pretraining shots, ``>= 1``.
-        sigma2: label-noise variance, ``>= 0``.
+        sigma2: label-noise variance, ``>= 0``; ``0.0`` by default in the Python API (the
+            ``iclft`` command line uses ``0.1``).
 
     Returns:
         ``c`` as a float.
@@ -75,8 +80,13 @@ def pretrained_point(d, m, sigma2=0.0, form="merged"):
         d, m, sigma2: as in :func:`pretrained_c`.
         form: ``merged`` or ``separate``.
 
+    sigma2 defaults to ``0.0`` in the Python API (the ``iclft`` command line uses ``0.1``).
+
     Returns:
         ``(V, W)`` or ``(V, K, Q)``.
+
+    Raises:
+        ValueError: a bad argument, ``m = 0``, or ``form="separate"`` with ``c <= 0``.
     """
     form = check_form(form)
     c = pretrained_c(d, m, sigma2)

@@ -1,11 +1,6 @@
 r"""Prompt sampling, the vectorised forward pass and Monte Carlo estimates.
 
-Conventions (THEORY.md section 1)
----------------------------------
-* ``D = d + 2``; token ``z = (1, x, y)`` (index 0 constant, ``1..d`` features, ``d+1`` label).
-* ``yhat = e_y^T V S W z_q`` with ``S = (sum_i z_i z_i^T + z_q z_q^T)/(n+1)``: the query
-  ``z_q = (1, x_q, 0)`` is in the sum, normalisation by the token count ``n+1``.
-* ``W`` is the merged key-query matrix acting on the query (``M = W^T`` in row-token code).
+Conventions: see :mod:`numerics` (stated once there) and docs/theory.md section 1.
 
 Monte Carlo is the third, independent witness for the closed forms: it samples prompts
 and never uses a moment identity.
@@ -29,7 +24,8 @@ _CHUNK_FLOATS = 4_000_000  # bound on the working set of one chunk
 
 @dataclass(frozen=True)
 class Prompts:
-    """A batch of prompts: ``X`` (B, n, d), ``y`` (B, n), ``xq`` (B, d), ``yq`` (B,)."""
+    """A batch of prompts: ``X`` (B, n, d) demonstrations, ``y`` (B, n) their labels,
+    ``xq`` (B, d) queries, ``yq`` (B,) the query targets (never shown to the model)."""
 
     X: np.ndarray
     y: np.ndarray
@@ -67,7 +63,28 @@ def draw_prompts(theta: np.ndarray, n: int, size: int, sigma2: float, rng) -> Pr
 
 def sample_prompts(theta, n, size, sigma2=0.0, seed=0) -> Prompts:
     """Draw ``size`` prompts for the task ``theta``: ``x_i, x_q ~ N(0, I_d)``,
-    ``y = theta.x + eps``, ``eps ~ N(0, sigma2)``.  ``seed`` is an int or a Generator."""
+    ``y = theta.x + eps``, ``eps ~ N(0, sigma2)``.
+
+    Args:
+        theta: the task, a vector of length ``d >= 1``.
+        n: demonstrations per prompt, an int ``>= 0``.
+        size: number of prompts, an int ``>= 1``.
+        sigma2: label-noise variance, ``>= 0``.  The API default is ``0.0`` (noise-free);
+            the ``iclft`` command line defaults to ``0.1``.
+        seed: an int ``>= 0`` or a ``numpy.random.Generator`` (same seed, same prompts).
+
+    Returns:
+        A :class:`Prompts` batch.
+
+    Raises:
+        ValueError: a bad ``theta``, ``n``, ``size``, ``sigma2`` or ``seed`` (named).
+
+    Example:
+
+    >>> p = sample_prompts([1.0, 0.0, 0.0], n=4, size=2, sigma2=0.1, seed=0)
+    >>> p.X.shape, p.y.shape, p.xq.shape, p.yq.shape
+    ((2, 4, 3), (2, 4), (2, 3), (2,))
+    """
     theta = np.asarray(theta, dtype=np.float64)
     if theta.ndim != 1:
         raise ValueError(f"theta must be a 1-D vector, got shape {theta.shape}")
@@ -90,8 +107,31 @@ def _predict(v: np.ndarray, W: np.ndarray, X, y, xq) -> np.ndarray:
 def predict(V, W, X, y, xq) -> np.ndarray:
     """Vectorised forward pass ``yhat = e_y^T V S W z_q`` for a batch.
 
-    ``X`` (B, n, d) demonstrations, ``y`` (B, n) labels, ``xq`` (B, d) queries.
     ``yhat_b = sum_j (v.z_j)(z_j^T W z_q) / (n+1)`` over the ``n+1`` tokens, query included.
+
+    Args:
+        V: value matrix, ``D x D`` with ``D = d + 2`` (only its row ``y`` enters).
+        W: merged key-query matrix, ``D x D``, acting on the query.
+        X: demonstrations, shape (B, n, d).
+        y: their labels, shape (B, n).
+        xq: queries, shape (B, d).
+
+    Returns:
+        ``yhat``, shape (B,).
+
+    Raises:
+        ValueError: inconsistent shapes or non-finite entries (the argument is named).
+
+    Example: with no demonstrations the pretrained point predicts
+    ``c |x_q|^2 v.z_q = 0`` (its value row ``e_y`` reads the empty label slot).
+
+    >>> import numpy as np
+    >>> d = 3; V = np.zeros((d + 2, d + 2)); V[-1, -1] = 1.0   # value row e_y
+    >>> W = 0.5 * np.diag([0.0, 1, 1, 1, 0])                    # W = c diag(0, I, 0), c = 1/2
+    >>> theta0 = np.array([1.0, 0.0, 0.0])
+    >>> p = sample_prompts(theta0, n=0, size=3, seed=1)
+    >>> predict(V, W, p.X, p.y, p.xq).tolist()
+    [0.0, 0.0, 0.0]
     """
     V, W = check_pair(V, W)
     X, y, xq = check_batch(V.shape[0] - 2, X, y, xq)
@@ -125,8 +165,36 @@ def _check_mc(V, W, n_name, n, sigma2, samples):
 
 
 def monte_carlo_loss(V, W, theta, n, sigma2=0.0, samples=100_000, seed=0):
-    """Monte Carlo estimate of ``L_n(V, W; theta)``: ``(mean, standard error)`` of the
-    squared error over ``samples`` independent prompts."""
+    """Monte Carlo estimate of ``L_n(V, W; theta)`` over ``samples`` independent prompts
+    (the third, sampling-based witness for :func:`numerics.expected_loss`).
+
+    Args:
+        V: value matrix, ``D x D`` with ``D = d + 2`` (only its row ``y`` enters).
+        W: merged key-query matrix, ``D x D``, acting on the query.
+        theta: the task, a vector of length ``d``.
+        n: demonstrations per prompt, an int ``>= 0``.
+        sigma2: label-noise variance, ``>= 0``.  The API default is ``0.0`` (noise-free);
+            the ``iclft`` command line defaults to ``0.1``.
+        samples: number of prompts, an int ``>= 2``.
+        seed: an int ``>= 0`` or a ``numpy.random.Generator``.
+
+    Returns:
+        ``(mean, standard_error)`` of the squared error, floats.
+
+    Raises:
+        ValueError: a bad argument (named), or ``samples < 2``.
+
+    Example: within a few standard errors of the exact value.
+
+    >>> import numpy as np
+    >>> d = 3; V = np.zeros((d + 2, d + 2)); V[-1, -1] = 1.0   # value row e_y
+    >>> W = 0.5 * np.diag([0.0, 1, 1, 1, 0])                    # W = c diag(0, I, 0), c = 1/2
+    >>> theta0 = np.array([1.0, 0.0, 0.0])
+    >>> from numerics import expected_loss
+    >>> mean, se = monte_carlo_loss(V, W, theta0, n=10, sigma2=0.1, samples=20_000, seed=0)
+    >>> bool(abs(mean - expected_loss(V, W, theta0, 10, 0.1)) < 4 * se)
+    True
+    """
     V, W, n, sigma2, samples = _check_mc(V, W, "n", n, sigma2, samples)
     theta = check_theta(theta, V.shape[0] - 2)
     rng = rng_from_seed(seed)
@@ -134,7 +202,34 @@ def monte_carlo_loss(V, W, theta, n, sigma2=0.0, samples=100_000, seed=0):
 
 
 def monte_carlo_pretrain_loss(V, W, m, sigma2=0.0, samples=100_000, seed=0):
-    """Monte Carlo estimate of ``L_pre``: a fresh ``theta ~ U(S^{d-1})`` for every prompt."""
+    """Monte Carlo estimate of ``L_pre``: a fresh ``theta ~ U(S^{d-1})`` for every prompt.
+
+    Args:
+        V: value matrix, ``D x D`` with ``D = d + 2`` (only its row ``y`` enters).
+        W: merged key-query matrix, ``D x D``, acting on the query.
+        m: demonstrations per prompt, an int ``>= 0``.
+        sigma2: label-noise variance, ``>= 0``.  The API default is ``0.0`` (noise-free);
+            the ``iclft`` command line defaults to ``0.1``.
+        samples: number of prompts, an int ``>= 2``.
+        seed: an int ``>= 0`` or a ``numpy.random.Generator``.
+
+    Returns:
+        ``(mean, standard_error)``, floats.
+
+    Raises:
+        ValueError: a bad argument (named), or ``samples < 2``.
+
+    Example:
+
+    >>> import numpy as np
+    >>> d = 3; V = np.zeros((d + 2, d + 2)); V[-1, -1] = 1.0   # value row e_y
+    >>> W = 0.5 * np.diag([0.0, 1, 1, 1, 0])                    # W = c diag(0, I, 0), c = 1/2
+    >>> theta0 = np.array([1.0, 0.0, 0.0])
+    >>> from numerics import pretrain_loss
+    >>> mean, se = monte_carlo_pretrain_loss(V, W, m=20, sigma2=0.1, samples=20_000, seed=0)
+    >>> bool(abs(mean - pretrain_loss(V, W, 20, 0.1)) < 4 * se)
+    True
+    """
     V, W, m, sigma2, samples = _check_mc(V, W, "m", m, sigma2, samples)
     rng = rng_from_seed(seed)
     d = V.shape[0] - 2
@@ -190,7 +285,36 @@ def monte_carlo_loss_grad(V, W, theta, n, sigma2=0.0, samples=100_000, seed=0):
 
     Per prompt, with ``S = Z^T Z/(n+1)`` and ``err = yhat - y_q``:
     ``d err^2/dV = 2 err e_y (S W z_q)^T`` and ``d err^2/dW = 2 err (S v) z_q^T``
-    (``S`` is symmetric).  Returns ``(gV, gW, seV, seW)``.
+    (``S`` is symmetric).
+
+    Args:
+        V: value matrix, ``D x D`` with ``D = d + 2`` (only its row ``y`` enters).
+        W: merged key-query matrix, ``D x D``, acting on the query.
+        theta: the task, a vector of length ``d``.
+        n: demonstrations per prompt, an int ``>= 0``.
+        sigma2: label-noise variance, ``>= 0``.  The API default is ``0.0`` (noise-free);
+            the ``iclft`` command line defaults to ``0.1``.
+        samples: number of prompts, an int ``>= 2``.
+        seed: an int ``>= 0`` or a ``numpy.random.Generator``.
+
+    Returns:
+        ``(gV, gW, seV, seW)``: the mean gradients and their entrywise standard errors,
+        arrays of the shape of ``V`` and ``W``.
+
+    Raises:
+        ValueError: a bad argument (named), or ``samples < 2``.
+
+    Example: the sampled gradient agrees with :func:`numerics.expected_loss_grad`.
+
+    >>> import numpy as np
+    >>> d = 3; V = np.zeros((d + 2, d + 2)); V[-1, -1] = 1.0   # value row e_y
+    >>> W = 0.5 * np.diag([0.0, 1, 1, 1, 0])                    # W = c diag(0, I, 0), c = 1/2
+    >>> theta0 = np.array([1.0, 0.0, 0.0])
+    >>> from numerics import expected_loss_grad
+    >>> gV, gW, seV, seW = monte_carlo_loss_grad(V, W, theta0, n=0, samples=20_000, seed=0)
+    >>> exact_V, exact_W = expected_loss_grad(V, W, theta0, n=0)
+    >>> bool((abs(gV - exact_V) <= 5 * seV + 1e-12).all())
+    True
     """
     V, W, n, sigma2, samples = _check_mc(V, W, "n", n, sigma2, samples)
     theta = check_theta(theta, V.shape[0] - 2)
@@ -199,7 +323,33 @@ def monte_carlo_loss_grad(V, W, theta, n, sigma2=0.0, samples=100_000, seed=0):
 
 def monte_carlo_pretrain_loss_grad(V, W, m, sigma2=0.0, samples=100_000, seed=0):
     """Monte Carlo estimate of ``(dL_pre/dV, dL_pre/dW)``: a fresh ``theta ~ U(S^{d-1})``
-    for every prompt; returns ``(gV, gW, seV, seW)``."""
+    for every prompt.
+
+    Args:
+        V: value matrix, ``D x D`` with ``D = d + 2`` (only its row ``y`` enters).
+        W: merged key-query matrix, ``D x D``, acting on the query.
+        m: demonstrations per prompt, an int ``>= 0``.
+        sigma2: label-noise variance, ``>= 0``.  The API default is ``0.0`` (noise-free);
+            the ``iclft`` command line defaults to ``0.1``.
+        samples: number of prompts, an int ``>= 2``.
+        seed: an int ``>= 0`` or a ``numpy.random.Generator``.
+
+    Returns:
+        ``(gV, gW, seV, seW)``: mean gradients and entrywise standard errors.
+
+    Raises:
+        ValueError: a bad argument (named), or ``samples < 2``.
+
+    Example:
+
+    >>> import numpy as np
+    >>> d = 3; V = np.zeros((d + 2, d + 2)); V[-1, -1] = 1.0   # value row e_y
+    >>> W = 0.5 * np.diag([0.0, 1, 1, 1, 0])                    # W = c diag(0, I, 0), c = 1/2
+    >>> theta0 = np.array([1.0, 0.0, 0.0])
+    >>> gV, gW, seV, seW = monte_carlo_pretrain_loss_grad(V, W, m=20, samples=2_000, seed=0)
+    >>> gV.shape, gW.shape
+    ((5, 5), (5, 5))
+    """
     V, W, m, sigma2, samples = _check_mc(V, W, "m", m, sigma2, samples)
     rng = rng_from_seed(seed)
     d = V.shape[0] - 2

@@ -1,12 +1,6 @@
 r"""Minibatch SGD on sampled prompts: the empirical check of the exact flow.
 
-Conventions (THEORY.md section 1)
----------------------------------
-* ``D = d + 2``; token ``z = (1, x, y)``: index 0 constant, ``1..d`` features, ``d+1`` label.
-* ``yhat = e_y^T V S W z_q`` with ``S = (sum_i z_i z_i^T + z_q z_q^T)/(n+1)``: the query
-  ``z_q = (1, x_q, 0)`` is a token and the normalisation is by the token count ``n+1``.
-* ``W`` is the merged key-query matrix acting on the query (``M = W^T`` in row-token code
-  ``Z M Z^T``); the separate form is ``W = K^T Q``.
+Conventions: see :mod:`numerics` (stated once there) and docs/theory.md section 1.
 
 Forward pass and hand-written backward pass (per prompt ``b``, tokens ``z_j``, ``T = n+1``)
 ---------------------------------------------------------------------------------------
@@ -317,8 +311,13 @@ def sgd_finetune(objective, train, d, m, N, sigma2=0.0, lam=1.0, lr=0.01, steps=
         lr, steps, batch, seed, progress, polyak, avg_frac, lr_decay, n_blocks,
             history_points: the :class:`SGDSettings`.
 
+    sigma2 defaults to ``0.0`` in the Python API (the ``iclft`` command line uses ``0.1``).
+
     Returns:
         An :class:`SGDResult`.
+
+    Raises:
+        ValueError: a bad problem or setting (named).
     """
     objective, train, d, m, N, sigma2, lam, form = check_problem(objective, train, d, m, N, sigma2, lam, form)
     st = SGDSettings(lr=lr, steps=steps, batch=batch, seed=seed, polyak=polyak, avg_frac=avg_frac,

@@ -1,9 +1,6 @@
 """Argument checking shared by every public function of :mod:`numerics`.
 
-Conventions (THEORY.md section 1): a token is ``z = (1, x, y)`` (index 0 constant,
-indices ``1..d`` the features, index ``d+1`` the label), ``D = d + 2``, the attention
-average is normalised by the token count ``n + 1``, and ``W`` is the merged key-query
-matrix acting on the query (``M = W^T`` in row-token code).
+Conventions: see :mod:`numerics` (stated once there) and docs/theory.md section 1.
 
 Every check raises :class:`ValueError` whose message names the offending argument and
 the rule it broke.  Nothing is coerced silently: a float ``n`` such as ``2.5`` is

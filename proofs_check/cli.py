@@ -1,19 +1,22 @@
 """The ``iclft`` command line (also ``python -m proofs_check``).
 
-Conventions are those of THEORY.md: token ``z = (1, x, y)``, the attention average
-normalised by the token count ``n+1``, ``W`` the merged key-query matrix acting on the
-query (``M = W^T`` in row-token code), ``W = K^T Q`` in the separate form.
+Conventions: see :mod:`proofs_check` (stated once there) and docs/theory.md section 1.
 
 Every subcommand takes ``--format text|json|markdown``.  Bad arguments exit with status
 2 and one line on stderr; Ctrl-C exits with status 130 and leaves no partial file.
+``iclft`` with no arguments prints the usage and the list of subcommands on stdout and
+exits 0; ``iclft --version`` prints the installed package version.
 """
 from __future__ import annotations
 
 import argparse
+import difflib
 import math
 import sys
 
 import vocabulary
+
+_vocab = vocabulary
 
 __all__ = ["main", "build_parser"]
 
@@ -25,8 +28,44 @@ class UsageError(Exception):
 
 
 class _Parser(argparse.ArgumentParser):
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("formatter_class", argparse.RawDescriptionHelpFormatter)
+        super().__init__(*args, **kwargs)
+
     def error(self, message):  # argparse would print the usage block and exit
         raise UsageError(message)
+
+
+def _version() -> str:
+    """The installed package version (package metadata), or ``unknown`` when not installed."""
+    from importlib import metadata
+
+    try:
+        return metadata.version("iclft")
+    except metadata.PackageNotFoundError:  # pragma: no cover - running from a bare checkout
+        return "unknown"
+
+
+def _choices_help(intro: str, meanings: dict, default=None) -> str:
+    """Help text listing every choice with its meaning (generated from ``vocabulary``)."""
+    body = "; ".join(f"{k}: {v}" for k, v in meanings.items())
+    tail = f" (default {default})" if default is not None else ""
+    return f"{intro}{tail}. {body}".replace("%", "%%")
+
+
+def _method_meaning(name: str) -> str:
+    meth = _vocab.METHODS[name]
+    if meth.objective is None:
+        return "the pretrained model (no fine-tuning)"
+    what = "every matrix" if meth.trains == "all" else f"{meth.trains} only"
+    return f"{_vocab.OBJECTIVES[meth.objective].text} fine-tuning of {what}"
+
+
+#: meaning of each trained-subset key (both forms)
+_TRAIN_MEANING = {"all": "every matrix (V, W; or V, K, Q)", "v": "V only", "w": "W only (merged form)",
+                  "kq": "K and Q (separate form W = K^T Q)", "k": "K only (separate form)",
+                  "q": "Q only (separate form)"}
+_FORM_MEANING = {"merged": "one key-query matrix W", "separate": "W = K^T Q, K and Q trained separately"}
 
 
 def _int_at_least(lo, name):
@@ -72,21 +111,71 @@ def _shots(text):
     return a, b
 
 
+def _scale(text):
+    """``--pretrained-scale``: a finite number > 0 or ``balanced``."""
+    if text == "balanced":
+        return text
+    try:
+        val = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"pretrained-scale must be a number > 0 or 'balanced', got {text!r}") from None
+    if not math.isfinite(val) or val <= 0 or val > 1e6:
+        raise argparse.ArgumentTypeError(f"pretrained-scale must be a finite number in (0, 1e6] or 'balanced', "
+                                         f"got {text!r}")
+    return val
+
+
+def _outcome_args(p, start_default):
+    p.add_argument("--start", choices=("symmetric", "generic"), default=start_default,
+                   help="symmetric: the flow end point from the exactly symmetric pretrained point; "
+                        "generic: the end point after escaping saddles (the stable outcome) "
+                        f"(default {start_default})")
+    p.add_argument("--pretrained-scale", dest="pretrained_scale", type=_scale, default=1.0,
+                   help="the pretrained member (s V, W/s): a number > 0 or 'balanced' (default 1)")
+
+
 def _config_args(p, with_shots=False, quiet=False):
     if quiet:
         p.add_argument("--quiet", action="store_true", help="no progress line on stderr")
     p.add_argument("--d", type=_int_at_least(1, "d"), default=5,
-                   help="feature dimension (default 5). A flow costs a few hundred O(d^3) gradient "
-                        "evaluations; measured CPU for curve --method zs-v: d=100 3 s, d=400 18 s, d=800 "
-                        "67 s; practical limit about d=800 (d=2000 would take about 20 min)")
-    p.add_argument("--m", type=_int_at_least(0, "m"), default=20, help="pretraining shots (default 20)")
-    p.add_argument("--N", type=_int_at_least(0, "N"), default=20, help="fine-tuning few-shot N (default 20)")
+                   help="feature dimension, >= 1 (default 5; the orthogonal task needs d >= 2). A flow costs a "
+                        "few hundred O(d^3) gradient evaluations; measured CPU for curve --method zs-v: d=100 3 s, "
+                        "d=400 18 s, d=800 67 s; practical limit about d=800 (d=2000: about 20 min)")
+    p.add_argument("--m", type=_int_at_least(1, "m"), default=20,
+                   help="pretraining shots, >= 1 (default 20; at m = 0 the pretraining loss is flat in c)")
+    p.add_argument("--N", type=_int_at_least(0, "N"), default=20, help="shots of the few-shot objective FS = L_N, >= 0 (default 20)")
     p.add_argument("--sigma2", type=_float_at_least(0.0, "sigma2", 1e3), default=0.1,
-                   help="label noise variance (default 0.1)")
+                   help="label noise variance, in [0, 1000] (default 0.1)")
     p.add_argument("--lam", type=_float_at_least(0.0, "lam", 1e3), default=1.0,
-                   help="few-shot weight lambda in ZS + lambda FS (default 1)")
+                   help="few-shot weight lambda in ZS + lambda FS, in [0, 1000] (default 1)")
     if with_shots:
-        p.add_argument("--shots", type=_shots, default=(0, 40), help="A:B, inclusive (default 0:40)")
+        p.add_argument("--shots", type=_shots, default=(0, 40), help="range of shots n, A:B inclusive with 0 <= A <= B (default 0:40)")
+
+
+_EXAMPLES = {
+    "check": ["iclft check", "iclft check --only zs.v.optimum,pretrain.optimum --format markdown"],
+    "curve": ["iclft curve --method zs-all --task orthogonal --shots 0:4",
+              "iclft curve --method zs-all --form separate --task orthogonal --shots 40:40",
+              "iclft curve --method pretrained --task sphere --d 10 --format json"],
+    "finetune": ["iclft finetune --objective zs --train all",
+                 "iclft finetune --objective zs --train all --form separate --format json  # a saddle",
+                 "iclft finetune --objective zsfs --train kq --lam 0.5 --format json"],
+    "derive": ["iclft derive --objective zs --train w",
+               "iclft derive --objective zsfs --train kq --latex"],
+    "export-latex": ["iclft export-latex iclft.tex && pdflatex -halt-on-error iclft.tex",
+                     "iclft export-latex --no-claims derivations.tex"],
+    "figures": ["iclft figures --out figs", "iclft figures --out figs --sgd off --d 10"],
+    "experiment": ["iclft experiment --quick --out exp", "iclft experiment --methods zs-all,zs-v --heads 2 --out exp"],
+}
+
+
+def _epilog(command: str) -> str:
+    return "examples:\n" + "\n".join(f"  {ex}" for ex in _EXAMPLES[command])
+
+
+def _add(sub, name, fmt, help_text):
+    return sub.add_parser(name, parents=[fmt], help=help_text, description=help_text[0].upper() + help_text[1:] + ".",
+                          epilog=_epilog(name))
 
 
 def _cache_arg(p):
@@ -113,53 +202,158 @@ def _separate_only() -> tuple:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``iclft`` argument parser (every option has help; choices list their meanings)."""
     fmt = _Parser(add_help=False)
     fmt.add_argument("--format", choices=("text", "json", "markdown"), default="text",
-                     help="output format (default text)")
+                     help="output format: text (for reading), json (stable keys, see README), "
+                          "markdown (tables) (default text)")
     parser = _Parser(prog=PROG, description="Verify fine-tuning vs in-context learning claims for "
-                     "one-layer linear attention (symbolic + closed-form numerics).")
+                     "one-layer linear attention (symbolic + closed-form numerics).",
+                     epilog="examples:\n  iclft check\n  iclft curve --method zs-all --task orthogonal --shots 0:4\n"
+                            "  iclft COMMAND --help   (options and examples of one subcommand)")
+    parser.add_argument("--version", action="version", version=f"{PROG} {_version()}",
+                        help="print the installed iclft version and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    sub.required = True
 
-    p = sub.add_parser("check", parents=[fmt], help="re-derive and re-check every claim")
-    p.add_argument("--only", action="append", default=None, metavar="ID",
-                   help="run only this claim id (repeatable)")
+    p = _add(sub, "check", fmt, "re-derive and re-check every claim")
+    p.add_argument("--only", action="append", default=None, metavar="ID[,ID...]", type=_id_list,
+                   help="run only these claim ids (comma-separated, repeatable); an unknown id "
+                        "lists the valid ones")
     p.add_argument("--jobs", type=_int_at_least(1, "jobs"), default=None, metavar="J",
                    help="worker processes for the claims (default: the available cores); "
                         "output is in registry order and the same for every J")
     _cache_arg(p)
 
-    p = sub.add_parser("curve", parents=[fmt], help="exact n-shot error of a model on a task")
-    p.add_argument("--method", required=True, choices=vocabulary.methods_for("merged"))
-    p.add_argument("--task", required=True, choices=vocabulary.EVALUATION_TASKS)
+    all_methods = tuple(_vocab.METHODS)
+    p = _add(sub, "curve", fmt, "exact n-shot error of a model on a task")
+    p.add_argument("--method", required=True, choices=all_methods, metavar="METHOD",
+                   help=_choices_help("the model (a fine-tuned model is the end point of the exact gradient "
+                                      "flow from the pretrained point; -k and -q methods need --form separate)",
+                                      {k: _method_meaning(k) for k in all_methods}))
+    p.add_argument("--task", required=True, choices=_vocab.EVALUATION_TASKS, metavar="TASK",
+                   help=_choices_help("the evaluation task", {k: t.text for k, t in _vocab.TASKS.items()}))
+    p.add_argument("--form", choices=_vocab.FORMS, default="merged", metavar="FORM",
+                   help=_choices_help("the parametrisation", _FORM_MEANING, default="merged"))
+    _outcome_args(p, "generic")
     _config_args(p, with_shots=True, quiet=True)
 
-    p = sub.add_parser("finetune", parents=[fmt], help="exact population gradient flow")
-    p.add_argument("--objective", required=True, choices=_finetune_objectives())
-    p.add_argument("--train", required=True, choices=_subsets())
-    p.add_argument("--form", choices=vocabulary.FORMS, default=None,
-                   help="merged W or separate W = K^T Q (default: separate for kq/k/q)")
+    objectives = {k: _vocab.OBJECTIVES[k].description for k in _finetune_objectives()}
+    trains = {k: _TRAIN_MEANING.get(k, k) for k in _subsets()}
+    p = _add(sub, "finetune", fmt, "exact population gradient flow")
+    p.add_argument("--objective", required=True, choices=tuple(objectives), metavar="OBJECTIVE",
+                   help=_choices_help("the fine-tuning objective", objectives))
+    p.add_argument("--train", required=True, choices=tuple(trains), metavar="TRAIN",
+                   help=_choices_help("the trained matrices", trains))
+    p.add_argument("--form", choices=_vocab.FORMS, default=None, metavar="FORM",
+                   help=_choices_help("the parametrisation", _FORM_MEANING,
+                                      default="separate for kq/k/q, merged otherwise"))
+    _outcome_args(p, "symmetric")
     _config_args(p, quiet=True)
 
-    p = sub.add_parser("derive", parents=[fmt], help="print the derived gradient updates")
-    p.add_argument("--objective", required=True, choices=tuple(vocabulary.OBJECTIVES))
-    p.add_argument("--train", required=True, choices=_subsets())
-    p.add_argument("--form", choices=vocabulary.FORMS, default=None)
-    p.add_argument("--latex", action="store_true", help="print LaTeX")
+    all_objectives = {k: o.description for k, o in _vocab.OBJECTIVES.items()}
+    p = _add(sub, "derive", fmt, "print the derived gradient updates")
+    p.add_argument("--objective", required=True, choices=tuple(all_objectives), metavar="OBJECTIVE",
+                   help=_choices_help("the objective", all_objectives))
+    p.add_argument("--train", required=True, choices=tuple(trains), metavar="TRAIN",
+                   help=_choices_help("the trained matrices", trains))
+    p.add_argument("--form", choices=_vocab.FORMS, default=None, metavar="FORM",
+                   help=_choices_help("the parametrisation", _FORM_MEANING,
+                                      default="separate for kq/k/q, merged otherwise"))
+    p.add_argument("--latex", action="store_true",
+                   help="print LaTeX (the printer of export-latex) instead of plain text")
     _cache_arg(p)
 
-    p = sub.add_parser("export-latex", parents=[fmt], help="write a standalone LaTeX document")
-    p.add_argument("path", help="output .tex file (written atomically)")
+    p = _add(sub, "export-latex", fmt, "write a standalone LaTeX document")
+    p.add_argument("path", help="output .tex file (written atomically; its folder must exist and be writable)")
+    p.add_argument("--no-claims", action="store_true",
+                   help="derivations only: skip running the claims (seconds instead of a minute)")
     _cache_arg(p)
 
-    p = sub.add_parser("figures", parents=[fmt], help="make the paper's figures (PNG and PDF)")
-    p.add_argument("--out", required=True, help="output folder")
-    p.add_argument("--sgd", choices=("on", "off"), default="on", help="add SGD markers (default on)")
+    p = _add(sub, "figures", fmt, "make the paper's figures (PNG and PDF)")
+    p.add_argument("--out", required=True, help="output folder (created if missing; its parent must exist)")
+    p.add_argument("--sgd", choices=("on", "off"), default="on",
+                   help="on: add SGD markers (finite-step stochastic training) to the curves; off: exact "
+                        "flows only (default on)")
     _config_args(p)
 
-    _experiment_args(sub.add_parser("experiment", parents=[fmt],
-                                    help="the authors' SGD protocol (JAX/optax) with exact evaluation"))
+    _experiment_args(_add(sub, "experiment", fmt, "the authors' SGD protocol (JAX/optax) with exact evaluation"))
     return parser
+
+
+def _id_list(text: str) -> list[str]:
+    """``--only`` value: comma-separated claim ids (empty items refused)."""
+    ids = [t.strip() for t in text.split(",")]
+    if not all(ids):
+        raise argparse.ArgumentTypeError(f"claim ids must be comma-separated and non-empty, got {text!r}")
+    return ids
+
+
+def check_claim_ids(requested, known) -> list[str]:
+    """The requested claim ids, flattened and de-duplicated in order.
+
+    Args:
+        requested: a list of lists of ids (``--only`` values).
+        known: the valid ids, in registry order.
+
+    Returns:
+        The flat list of requested ids.
+
+    Raises:
+        UsageError: an unknown id, with the closest match and the list of valid ids.
+    """
+    flat: list[str] = []
+    for group in requested:
+        for i in group:
+            if i not in flat:
+                flat.append(i)
+    known = list(known)
+    for i in flat:
+        if i not in known:
+            close = difflib.get_close_matches(i, known, n=1, cutoff=0.6)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise UsageError(f"--only: unknown claim id {i!r}{hint}; valid ids: {', '.join(known)}")
+    return flat
+
+
+#: options whose value may start with "-" (argparse would read "-1:3" as an option)
+_VALUE_OPTIONS = ("--shots",)
+
+
+def _join_dash_values(argv: list[str]) -> list[str]:
+    """``--shots -1:3`` -> ``--shots=-1:3`` so the value reaches its own validator."""
+    out: list[str] = []
+    i = 0
+    while i < len(argv):
+        tok = argv[i]
+        if tok in _VALUE_OPTIONS and i + 1 < len(argv) and argv[i + 1].startswith("-") \
+                and not argv[i + 1].startswith("--"):
+            out.append(f"{tok}={argv[i + 1]}")
+            i += 2
+            continue
+        out.append(tok)
+        i += 1
+    return out
+
+
+def _domain_rules(args) -> None:
+    """Rules that involve several arguments, in the parser's one-line format."""
+    if args.command in ("finetune", "derive") and args.form is None:
+        args.form = "separate" if args.train in _separate_only() else "merged"
+    train = getattr(args, "train", None)  # subcommands without --train (experiment) skip these
+    if train is not None and getattr(args, "form", None) == "merged" and train in _separate_only():
+        raise UsageError(f"--train {args.train} needs --form separate (W = K^T Q)")
+    if train is not None and getattr(args, "form", None) == "separate" and train not in vocabulary.TRAIN["separate"]:
+        raise UsageError(f"--train {args.train} is the merged form; use kq, k or q with --form separate")
+    if args.command == "curve" and args.method not in vocabulary.methods_for(args.form):
+        raise UsageError(f"--method {args.method} needs --form separate (it trains K or Q alone)")
+    if args.command == "curve" and args.task == "orthogonal" and args.d < 2:
+        raise UsageError(f"argument --d: the orthogonal task needs d >= 2, got {args.d}")
+    if args.command == "curve" and args.shots[1] - args.shots[0] > 10_000:
+        raise UsageError(f"argument --shots: at most 10001 values per call, got {args.shots[0]}:{args.shots[1]}")
+    if args.command == "check" and args.only:
+        from .claims import registry
+
+        args.only = check_claim_ids(args.only, [c.id for c in registry()])
 
 
 def _experiment_args(p):
@@ -175,20 +369,21 @@ def _experiment_args(p):
     p.add_argument("--lam", type=_float_at_least(0.0, "lam", 1e3), default=None, help="FS weight (default 1)")
     p.add_argument("--heads", type=pos_int("heads"), default=None, help="heads H (default 1)")
     p.add_argument("--layers", type=pos_int("layers"), default=None, help="layers L (default 1)")
-    p.add_argument("--pretrain-steps", type=nonneg_int("pretrain-steps"), default=None)
-    p.add_argument("--finetune-steps", type=pos_int("finetune-steps"), default=None)
-    p.add_argument("--batch", type=pos_int("batch"), default=None)
-    p.add_argument("--lr-pretrain", type=_float_at_least(1e-300, "lr-pretrain", 1e3), default=None)
-    p.add_argument("--lr-finetune", type=_float_at_least(1e-300, "lr-finetune", 1e3), default=None)
+    p.add_argument("--pretrain-steps", type=nonneg_int("pretrain-steps"), default=None, help="SGD steps of pretraining (0: start from the closed-form pretrained point)")
+    p.add_argument("--finetune-steps", type=pos_int("finetune-steps"), default=None, help="SGD steps of fine-tuning")
+    p.add_argument("--batch", type=pos_int("batch"), default=None, help="prompts per SGD step")
+    p.add_argument("--lr-pretrain", type=_float_at_least(1e-300, "lr-pretrain", 1e3), default=None, help="learning rate of pretraining")
+    p.add_argument("--lr-finetune", type=_float_at_least(1e-300, "lr-finetune", 1e3), default=None, help="learning rate of fine-tuning")
     p.add_argument("--optimizer", choices=("sgd", "adam"), default=None, help="default sgd (momentum 0.9)")
-    p.add_argument("--momentum", type=_float_at_least(0.0, "momentum", 0.999), default=None)
+    p.add_argument("--momentum", type=_float_at_least(0.0, "momentum", 0.999), default=None,
+                   help="SGD momentum, in [0, 0.999] (default 0.9)")
     p.add_argument("--clip", type=_float_at_least(1e-300, "clip", 1e300), default=None, help="global-norm clip (default 1)")
     p.add_argument("--lam-schedule", choices=("constant", "linear-decay"), default=None,
                    help="FS weight schedule (default linear-decay)")
     p.add_argument("--dataset-size", type=nonneg_int("dataset-size"), default=None,
                    help="fine-tuning pairs (0: fresh samples; default 1000)")
-    p.add_argument("--init-std", type=_float_at_least(1e-300, "init-std", 1e3), default=None)
-    p.add_argument("--seed", type=nonneg_int("seed"), default=None)
+    p.add_argument("--init-std", type=_float_at_least(1e-300, "init-std", 1e3), default=None, help="standard deviation of the random initialisation")
+    p.add_argument("--seed", type=nonneg_int("seed"), default=None, help="random seed (same seed, same run)")
     p.add_argument("--shots", type=_shots, default=None, help="evaluated shots A:B (default 0:20)")
     p.add_argument("--mc-samples", type=_int_at_least(2, "mc-samples"), default=None,
                    help="Monte Carlo prompts per point when layers > 1 (default 20000)")
@@ -201,15 +396,15 @@ def main(argv=None) -> int:
     from . import commands  # imported late: argument errors report fast
 
     argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser()
+    if not argv:  # no subcommand: the usage and the list of subcommands, exit 0
+        sys.stdout.write(parser.format_help())
+        return 0
     try:
-        args = build_parser().parse_args(argv)
-        if args.command in ("finetune", "derive") and args.form is None:
-            args.form = "separate" if args.train in _separate_only() else "merged"
-        train = getattr(args, "train", None)  # subcommands without --train (experiment) skip these
-        if train is not None and getattr(args, "form", None) == "merged" and train in _separate_only():
-            raise UsageError(f"--train {args.train} needs --form separate (W = K^T Q)")
-        if train is not None and getattr(args, "form", None) == "separate" and train not in vocabulary.TRAIN["separate"]:
-            raise UsageError(f"--train {args.train} is the merged form; use kq, k or q with --form separate")
+        args = parser.parse_args(_join_dash_values(argv))
+        if args.command is None:
+            raise UsageError("a subcommand is required (run iclft with no arguments for the list)")
+        _domain_rules(args)
         text, code = commands.run(args)
     except UsageError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)

@@ -1,10 +1,10 @@
 """The subcommands of ``iclft``: each returns ``(text, exit status)``.
 
-Conventions: token ``z = (1, x, y)``, normalisation by ``n+1``, ``W`` acting on the query
-(``M = W^T`` in row-token code), ``W = K^T Q`` in the separate form.
+Conventions: see :mod:`proofs_check` (stated once there) and docs/theory.md section 1.
 """
 from __future__ import annotations
 
+import sys
 import time
 
 from .report import render_claims
@@ -37,8 +37,12 @@ def _cfg(args):
     return Config(args.d, args.m, args.N, args.sigma2, args.lam)
 
 
+def _stability_json(st) -> dict:
+    return st.summary()
+
+
 def cmd_curve(args):
-    from . import models
+    from . import models, outcomes
     from .report import fmt_num, to_json
 
     cfg = _cfg(args)
@@ -46,72 +50,247 @@ def cmd_curve(args):
     if hi - lo > 10_000:
         raise ValueError("shots: at most 10001 values per call")
     models.task_vector(args.task, cfg.d)  # reject a bad task before any flow runs
+    form, start, scale = args.form, args.start, args.pretrained_scale
     from .progress import busy, wanted
 
     with busy(f"{args.method}: exact flow and curve at d={cfg.d}", wanted(args)):
-        coords, flow = models.endpoint(args.method, cfg)
-        errors = models.curve(args.method, args.task, cfg, (lo, hi))
+        o = outcomes.outcome(args.method, cfg, form, start, scale)
+        V, W = outcomes.model(args.method, cfg, form, start, scale)
+        coords, off = outcomes.coords(V, W, cfg.d)
+        errors = outcomes.curve(args.method, args.task, cfg, (lo, hi), form, start, scale)
     shots = list(range(lo, hi + 1))
-    info = {"method": args.method, "task": args.task, "config": cfg.as_dict(), "model": coords,
+    flow = None if o is None else o.flow
+    info = {"method": args.method, "task": args.task, "form": form, "start": start,
+            "pretrained_scale": scale if o is None else o.scale, "config": cfg.as_dict(), "model": coords,
+            "off_manifold": off,
             "flow": None if flow is None else {"grad_norm": flow.grad_norm, "converged": flow.converged,
-                                               "stop_reason": flow.stop_reason, "t_final": flow.t_final,
-                                               "nfev": flow.nfev}}
+                                               "t_final": flow.t_final, "stop": flow.stop, "stop_reason": flow.stop,
+                                               "message": flow.message, "nfev": flow.nfev,
+                                               "stages": [s.label for s in o.stages]},
+            "stability": None if o is None else _stability_json(o.stability)}
     if args.format == "json":
         return to_json({"shots": shots, "error": errors, **info}), 0
     head = (f"exact n-shot error of {args.method} on the {args.task} task "
-            f"(d={cfg.d}, m={cfg.m}, N={cfg.N}, sigma2={fmt_num(cfg.sigma2)}, lam={fmt_num(cfg.lam)})")
-    conv = "" if flow is None else (f"flow end point: grad norm {flow.grad_norm:.2e} at t = {flow.t_final:.4g}, "
-                                    f"stop reason: {flow.stop_reason}"
-                                    + ("" if flow.converged else " (NOT converged: a finite-time point)"))
+            f"(d={cfg.d}, m={cfg.m}, N={cfg.N}, sigma2={fmt_num(cfg.sigma2)}, lam={fmt_num(cfg.lam)}; "
+            f"{form} form, {start} start, pretrained scale {fmt_num(info['pretrained_scale'])})")
+    conv = "" if flow is None else (
+        f"flow end point ({start}: {' -> '.join(s.label for s in o.stages)}): {flow.stop}, "
+        f"grad norm {flow.grad_norm:.1e} at t = {flow.t_final:.4g}, stop reason: {flow.message}"
+        + ("" if flow.converged else " (NOT converged: a finite-time point)")
+        + f"; stability: {o.stability.verdict}"
+        + (f" (index {o.stability.index})" if o.stability.verdict == "saddle" else "")
+        + f", tolerance {o.stability.tolerance:.2g}")
+    # the errors are exact at the model; the model (a flow end point) is good to FLOW_TOL
+    precision = f"values printed to {FLOW_TOL:g}, the accuracy of the flow end point" if flow is not None else ""
+
+    def show(e):  # the pretrained model is exact: full float precision
+        return fmt_tol(e) if flow is not None else f"{e:.10g}"
     if args.format == "markdown":
         lines = [f"**{head}**", "", conv, "", "| n | error |", "|---|---|"]
-        lines += [f"| {k} | {e:.10g} |" for k, e in zip(shots, errors)]
-        return "\n".join(lines), 0
-    lines = [head, "model: " + ", ".join(f"{k}={v:.6g}" for k, v in coords.items())]
+        lines += [f"| {k} | {show(e)} |" for k, e in zip(shots, errors)]
+        return "\n".join(lines + ([] if not precision else ["", precision])), 0
+    lines = [head, "model: " + ", ".join(f"{vocab_name(k)}={fmt_tol(v)}" for k, v in coords.items())
+             + (f" (projection; off-manifold part {off:.3g})" if off > 1e-9 else "")]
     if conv:
-        lines.append(conv)
-    lines += [f"{k:6d}  {e:.10g}" for k, e in zip(shots, errors)]
+        lines.append(conv + f"; {precision}")
+    lines += [f"{k:6d}  {show(e)}" for k, e in zip(shots, errors)]
     return "\n".join(lines), 0
+
+
+#: numerics' invariant-algebra slot names -> the basis names of ``vocabulary.BASIS``
+#: (``numerics.manifold.ALGEBRA_NAMES``; identity once numerics uses the vocabulary)
+_SLOT_NAMES = {"00": "0", "par": "tt", "xy": "ty", "yx": "yt", "yy": "yy", "perp": "perp",
+               "0": "0", "tt": "tt", "ty": "ty", "yt": "yt", "p": "perp"}
+
+#: printed precision of flow end points: the flow stops at |grad| <= gtol with integrator
+#: tolerances rtol = 1e-11, atol = 1e-14, so end points are good to about 1e-7
+FLOW_TOL = 1e-7
+
+
+def vocab_name(key: str) -> str:
+    """A coordinate or invariant name with its basis suffix in the vocabulary's spelling
+    (``K_par -> K_tt``, ``K_00 -> K_0``, ``KKt_minus_QQt_yx -> KKt_minus_QQt_yt``)."""
+    head, sep, tail = key.rpartition("_")
+    if sep and tail in _SLOT_NAMES and head:
+        return f"{head}_{_SLOT_NAMES[tail]}"
+    return key
+
+
+def _basis_order(name: str) -> int:
+    import vocabulary as V
+    tail = name.rpartition("_")[2]
+    return V.BASIS_NAMES.index(tail) if tail in V.BASIS_NAMES else -1
+
+
+def _renamed(coords: dict | None) -> dict | None:
+    """``coords`` with vocabulary names, ``a b`` first, then ``K_*`` and ``Q_*`` in basis order."""
+    if coords is None:
+        return None
+    items = [(vocab_name(k), v) for k, v in coords.items()]
+    return dict(sorted(items, key=lambda kv: (kv[0][:2] if "_" in kv[0] else "", _basis_order(kv[0]))))
+
+
+def fmt_tol(x: float, tol: float = FLOW_TOL) -> str:
+    """``x`` rounded to the accuracy ``tol`` of the computation that produced it, without
+    trailing zeros (``2.38e-11 -> 0``, ``0.53984389612 -> 0.539844`` at ``tol = 1e-6``)."""
+    import math
+
+    if not math.isfinite(x):
+        return str(x)
+    digits = max(0, -int(math.floor(math.log10(tol))))
+    text = f"{round(x, digits):.{digits}f}".rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text
+
+
+def _frozen_names(form: str, train: str) -> set:
+    """Coordinates of the matrices a subset does not train (they keep their start value)."""
+    import vocabulary as V
+    trained = V.trained_matrices(form, train)
+    coords = V.MERGED_COORDS if form == "merged" else V.SEPARATE_COORDS
+    return {c.name for c in coords if c.matrix not in trained}
+
+
+def _exact_start(cfg, form: str) -> dict:
+    """The pretrained point in exact arithmetic (``sigma2`` read as the decimal it was given
+    as): ``c* = (m+1)/(m+1+d(1+sigma2))``, ``K_tt = K_perp = Q_tt = Q_perp = sqrt(c*)``."""
+    from fractions import Fraction
+
+    s2 = Fraction(str(cfg.sigma2))
+    c = Fraction(cfg.m + 1) / (cfg.m + 1 + cfg.d * (1 + s2))
+    if form == "merged":
+        return {"a": "0", "b": "1", "q": "0", "alpha": str(c), "beta": str(c), "h": "0"}
+    out = {"a": "0", "b": "1"}
+    for M in ("K", "Q"):
+        for bn in ("0", "tt", "ty", "yt", "yy", "perp"):
+            out[f"{M}_{bn}"] = f"sqrt({c})" if bn in ("tt", "perp") else "0"
+    return out
+
+
+def _finetune_outcome(args, cfg):
+    """finetune through :mod:`numerics.outcomes` (a generic start or a scale other than 1)."""
+    import numpy as np
+
+    from numerics.manifold import merged_coords, separate_coords
+    from numerics.outcomes import generic_outcome, symmetric_outcome
+
+    fn = generic_outcome if args.start == "generic" else symmetric_outcome
+    o = fn(args.objective, args.form, args.train, cfg.d, cfg.m, cfg.N, cfg.sigma2, cfg.lam,
+           scale=args.pretrained_scale)
+    pb = o.problem
+    t0 = np.eye(cfg.d)[0]
+    V, W = o.merged
+    final = dict(merged_coords(V, W, t0).coeffs)
+    mats = o.matrices
+    fsep = None if args.form == "merged" else dict(separate_coords(mats["V"], mats["K"], mats["Q"], t0).coeffs)
+    first = o.stages[0].flow
+
+    def inv(x):
+        mt = pb.matrices(x)
+        v2 = float(mt["V"][-1] @ mt["V"][-1])
+        if args.form == "merged":
+            return {"v2_minus_W2": v2 - float(np.sum(mt["W"] ** 2))}
+        K2, Q2 = float(np.sum(mt["K"] ** 2)), float(np.sum(mt["Q"] ** 2))
+        return {"v2_minus_K2": v2 - K2, "v2_minus_Q2": v2 - Q2, "K2_minus_Q2": K2 - Q2}
+
+    x0 = first.samples[0]
+    fl = o.flow
+    return o, {"c": o.c, "final": final, "final_separate": fsep, "grad_norm": fl.grad_norm,
+               "converged": fl.converged, "t_final": fl.t_final, "loss_start": pb.loss(x0),
+               "loss_end": pb.loss(o.x), "invariant_start": inv(x0), "invariant_end": inv(o.x),
+               "stop": fl.stop, "stop_reason": f"{fl.stop}: {fl.message}", "nfev": fl.nfev,
+               "message": fl.message,
+               "stages": [{"label": s.label, "stop": s.flow.stop, "t_final": s.flow.t_final,
+                           "nfev": s.flow.nfev, "value": s.stability.value, "verdict": s.stability.verdict}
+                          for s in o.stages],
+               "trajectory": {"points": sum(len(s.flow.t) for s in o.stages),
+                              "t": [0.0, float(fl.t_final)], "loss": [pb.loss(x0), pb.loss(o.x)],
+                              "grad_norm": [float(np.linalg.norm(pb.grad(x0))), fl.grad_norm]}}
 
 
 def cmd_finetune(args):
     from numerics.flow import gradient_flow
+    from numerics.hessian import Problem
+    from numerics.stability import classify
 
-    from .report import to_json
+    from .report import md_cell, to_json
 
     from .progress import busy, wanted
 
     cfg = _cfg(args)
     with busy(f"{args.objective}/{args.train}: exact flow at d={cfg.d}", wanted(args)):
-        fl = gradient_flow(args.objective, args.train, cfg.d, cfg.m, cfg.N, cfg.sigma2, cfg.lam, form=args.form)
-    traj = fl.trajectory
-    summary = {"points": len(traj["t"]), "t": [float(traj["t"][0]), float(traj["t"][-1])],
-               "loss": [float(traj["loss"][0]), float(traj["loss"][-1])],
-               "grad_norm": [float(traj["grad_norm"][0]), float(traj["grad_norm"][-1])]}
-    out = {"objective": args.objective, "train": args.train, "form": args.form, "config": cfg.as_dict(),
-           "c": fl.c, "final": fl.final, "final_separate": fl.final_separate, "grad_norm": fl.grad_norm,
-           "converged": fl.converged, "stop_reason": fl.stop_reason, "t_final": fl.t_final, "nfev": fl.nfev,
-           "max_nfev": fl.max_nfev, "t_max": fl.t_max, "loss_start": fl.loss_start, "loss_end": fl.loss_end,
-           "invariant_start": fl.invariant_start, "invariant_end": fl.invariant_end, "trajectory": summary}
+        if args.start == "symmetric" and args.pretrained_scale == 1.0:
+            fl = gradient_flow(args.objective, args.train, cfg.d, cfg.m, cfg.N, cfg.sigma2, cfg.lam, form=args.form)
+            traj = fl.trajectory
+            names = [vocab_name(n) for n in traj.get("names", [])]
+            coords = traj.get("coords")
+            trajectory = {"points": len(traj["t"]), "t": [float(x) for x in traj["t"]],
+                          "loss": [float(x) for x in traj["loss"]],
+                          "grad_norm": [float(x) for x in traj["grad_norm"]]}
+            if coords is not None and names:
+                trajectory["coords"] = {nm: [float(row[i]) for row in coords] for i, nm in enumerate(names)}
+            mats = (fl.V, fl.W) if args.form == "merged" else (fl.V, fl.K, fl.Q)
+            pb = Problem.build(args.objective, args.form, args.train, mats, fl.theta0, N=cfg.N, m=cfg.m,
+                               sigma2=cfg.sigma2, lam=cfg.lam)
+            st = classify(pb)
+            body = {"c": fl.c, "final": _renamed(fl.final), "final_separate": _renamed(fl.final_separate),
+                    "grad_norm": fl.grad_norm, "converged": fl.converged, "t_final": fl.t_final,
+                    "loss_start": fl.loss_start, "loss_end": fl.loss_end,
+                    "invariant_start": _renamed(fl.invariant_start), "invariant_end": _renamed(fl.invariant_end),
+                    "stop": "converged" if fl.converged else "not converged",
+                    "stop_reason": fl.stop_reason, "nfev": fl.nfev, "max_nfev": fl.max_nfev, "t_max": fl.t_max,
+                    "message": fl.message, "trajectory": trajectory}
+            scale = 1.0
+        else:
+            o, body = _finetune_outcome(args, cfg)
+            body["final"], body["final_separate"] = _renamed(body["final"]), _renamed(body["final_separate"])
+            st, scale = o.stability, o.scale
+    frozen = _frozen_names(args.form, args.train)
+    exact = _exact_start(cfg, args.form) if scale == 1.0 else {}
+    out = {"objective": args.objective, "train": args.train, "form": args.form, "start": args.start,
+           "pretrained_scale": scale, "config": cfg.as_dict(), **body, "frozen": sorted(frozen),
+           "tolerance": FLOW_TOL, "stability": _stability_json(st)}
     if args.format == "json":
         return to_json(out), 0
-    status = "converged" if fl.converged else "NOT converged (finite-time point, not the limit)"
+    status = "converged" if out["converged"] else "NOT converged (finite-time point, not the limit)"
+    verdict = st.verdict + (f" (index {st.index}, most negative eigenvalue {st.min_eigenvalue:.4g})"
+                            if st.verdict == "saddle" else "")
+    trajectory = out["trajectory"]
+
+    def value(name, x):
+        if name in frozen and name in exact:
+            return f"{exact[name]} (not trained: exact start value)"
+        return fmt_tol(x)
+
     rows = [("objective", f"{args.objective} ({args.form} form, train {args.train})"),
+            ("start", f"{args.start}, pretrained scale {scale:.9g}"),
             ("config", ", ".join(f"{k}={v}" for k, v in cfg.as_dict().items())),
-            ("pretrained c", f"{fl.c:.9g}"),
-            ("status", f"{status}: |grad| = {fl.grad_norm:.3e} at t = {fl.t_final:.6g}"),
-            ("stop reason", f"{fl.stop_reason} ({fl.nfev} of at most {fl.max_nfev} evaluations, "
-                            f"t cap {fl.t_max:g})"),
-            ("loss", f"{fl.loss_start:.9g} -> {fl.loss_end:.9g}")]
-    rows += [(f"final {k}", f"{v:.9g}") for k, v in fl.final.items()]
-    if fl.final_separate:
-        rows += [(f"final {k}", f"{v:.9g}") for k, v in fl.final_separate.items() if k not in fl.final]
-    rows += [(f"invariant {k}", f"{fl.invariant_start[k]:.9g} -> {fl.invariant_end[k]:.9g}")
-             for k in fl.invariant_start]
-    rows.append(("trajectory", f"{summary['points']} samples, grad norm {summary['grad_norm'][0]:.3e} -> "
-                 f"{summary['grad_norm'][1]:.3e}"))
+            ("pretrained c", (f"{_exact_start(cfg, 'merged')['alpha']} = " if scale == 1.0 else "")
+             + fmt_tol(out["c"])),
+            ("status", f"{status}: |grad| = {out['grad_norm']:.1e} at t = {out['t_final']:.6g}"),
+            ("stop reason", f"{out['stop_reason']}"
+             + (f" ({out['nfev']} of at most {out['max_nfev']} evaluations, t cap {out['t_max']:g})"
+                if "max_nfev" in out else "")),
+            ("loss", f"{fmt_tol(out['loss_start'])} -> {fmt_tol(out['loss_end'])}"),
+            ("stability", verdict),
+            ("  null / symmetry", f"{st.null_dim} / {st.symmetry_dim} (tolerance {st.tolerance:.3g})"),
+            ("  reason", st.reason)]
+    if "stages" in out:
+        rows += [("  stage", f"{s['label']}: {s['stop']} at t = {s['t_final']:.6g}, value {s['value']:.9g}, "
+                  f"{s['verdict']}") for s in out["stages"]]
+    final, final_sep = out["final"], out["final_separate"]
+    rows += [(f"final {k}", value(k, v)) for k, v in final.items()]
+    if final_sep:
+        rows += [(f"final {k}", value(k, v)) for k, v in final_sep.items() if k not in final]
+    inv_s, inv_e = _renamed(out["invariant_start"]), _renamed(out["invariant_end"])
+    rows += [(f"invariant {k}", f"{fmt_tol(inv_s[k])} -> {fmt_tol(inv_e[k])}") for k in inv_s]
+    rows.append(("trajectory", f"{trajectory['points']} samples"
+                 + (" (all in --format json)" if isinstance(trajectory["t"], list) and
+                    len(trajectory["t"]) == trajectory["points"] else "")
+                 + f", grad norm {trajectory['grad_norm'][0]:.1e} -> {trajectory['grad_norm'][-1]:.1e}"))
+    rows.append(("precision", f"flow end points printed to {FLOW_TOL:g} (their accuracy)"))
     if args.format == "markdown":
-        return "\n".join(["| quantity | value |", "|---|---|"] + [f"| {k} | {v} |" for k, v in rows]), 0
+        return "\n".join(["| quantity | value |", "|---|---|"]
+                         + [f"| {md_cell(k)} | {md_cell(v)} |" for k, v in rows]), 0
     w = max(len(k) for k, _ in rows)
     return "\n".join(f"{k.ljust(w)}  {v}" for k, v in rows), 0
 
@@ -119,10 +298,10 @@ def cmd_finetune(args):
 def cmd_derive(args):
     import sympy as sp
 
-    from theory import latex
+    import theory  # noqa: F401  (theory.latex is shadowed by the function of that name)
     from theory.present import gradient_presentation
 
-    from .report import to_json
+    from .report import md_cell, to_json
 
     # bounded, deterministic presentation (no multivariate factor): theory/present.py
     from .derivation_cache import ensure_derived
@@ -131,16 +310,22 @@ def cmd_derive(args):
     full = args.format == "json"
     pres = gradient_presentation(args.objective, args.train, args.form, full=full)
     chain = pres["chain_rule"]
+    TL = sys.modules["theory.latex"]
+    from theory.symbols import K, Q
+    rename = {s_: sp.Symbol(vocab_name(str(s_)), real=True) for s_ in (*K.values(), *Q.values())}
+
+    def text(e):
+        return sp.sstr(e.xreplace(rename) if hasattr(e, "xreplace") else e)
 
     def both(e):
-        return {"text": sp.sstr(e), "latex": latex(e)}
+        return {"text": text(e), "latex": TL.tex(e)}
 
     if args.format == "json":
         out = {"objective": args.objective, "train": args.train, "form": args.form,
                "gradient": {M: {bn: both(e) for bn, e in co.items()} for M, co in pres["matrices"].items()},
-               "flow": {str(k): sp.sstr(v) for k, v in pres["flow"].items()}}
+               "flow": {vocab_name(str(k)): text(v) for k, v in pres["flow"].items()}}
         if chain is not None:
-            out["chain_rule"] = {"substitution": {str(k): sp.sstr(v) for k, v in chain["substitution"].items()},
+            out["chain_rule"] = {"substitution": {str(k): text(v) for k, v in chain["substitution"].items()},
                                  "G": {bn: both(e) for bn, e in chain["G"].items()},
                                  "V": {bn: both(e) for bn, e in chain.get("V", {}).items()},
                                  **{M: {bn: both(e) for bn, e in co.items()} for M, co in chain["matrices"].items()}}
@@ -151,7 +336,7 @@ def cmd_derive(args):
     if chain is None:
         items = [(M, bn, e) for M, co in pres["matrices"].items() for bn, e in co.items()]
     else:
-        sub = ", ".join(f"{k} = {sp.sstr(v)}" for k, v in chain["substitution"].items())
+        sub = ", ".join(f"{k} = {text(v)}" for k, v in chain["substitution"].items())
         if chain["G"]:
             head.append(f"by the chain rule grad_K = Q G^T, grad_Q = K G, where G = grad_W is the merged gradient "
                         f"at W = K^T Q, i.e. at {sub}; V and G in merged coordinates:")
@@ -164,10 +349,11 @@ def cmd_derive(args):
     if args.latex or args.format == "markdown":
         for M, bn, e in items:
             lhs = "G" if M == "G" else f"\\nabla_{{{M}}}"
-            lines.append(f"$${lhs}\\big|_{{{bn}}} = {latex(e)}$$")
+            basis = TL.BASIS_LATEX.get(bn, bn)
+            lines.append(f"$$\\big[{lhs}\\big]_{{{basis}}} = {TL.tex(e)}$$")
     else:
         for M, bn, e in items:
-            lines.append(f"  {'G' if M == 'G' else 'grad_' + M}[{bn}] = {sp.sstr(e)}")
+            lines.append(f"  {'G' if M == 'G' else 'grad_' + M}[{bn}] = {text(e)}")
     return "\n".join(lines), 0
 
 
@@ -180,12 +366,14 @@ def cmd_export_latex(args):
     from .derivation_cache import ensure_derived
 
     ensure_derived(not args.no_cache)
-    summary = export_latex(args.path, progress=sys.stderr.isatty())
+    no_claims = getattr(args, "no_claims", False)
+    summary = export_latex(args.path, progress=sys.stderr.isatty(), claims=not no_claims)
     if args.format == "json":
         return to_json(summary), 0
     st = ", ".join(f"{v} {k}" for k, v in sorted(summary["statuses"].items()))
+    claims = "no claims (--no-claims)" if no_claims else f"{summary['claims']} claims ({st})"
     line = (f"wrote {summary['path']}: {summary['expressions']} expressions, "
-            f"{summary['claims']} claims ({st}) in {summary['seconds']:.1f} s")
+            f"{claims} in {summary['seconds']:.1f} s")
     return (f"**{line}**" if args.format == "markdown" else line), 0
 
 

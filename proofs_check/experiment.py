@@ -1,9 +1,8 @@
 r"""``iclft experiment``: the authors' protocol (:mod:`proofs_check.protocol`) with exact
 evaluation and the theory overlay.
 
-Conventions (``docs/theory.md``): token ``z = (1, x, y)``, normalisation by the token
-count ``n+1``, ``W`` acting on the query (``M = W^T`` in row-token code; the authors'
-``q_matrix`` is ``W^T``), ``W = K^T Q`` in the separate form.
+Conventions: see :mod:`proofs_check` (stated once there) and docs/theory.md section 1;
+the authors' ``q_matrix`` is ``M = W^T``.
 
 Pipeline
 --------
@@ -59,19 +58,22 @@ QUICK = dict(DEFAULT, d=3, m=10, N=10, pretrain_steps=400, finetune_steps=150, b
 # ----------------------------------------------------------------------------- output folder
 def prepare_out(out) -> Path:
     """Create ``out`` (and ``out/params``) if needed and check it is writable, before any
-    training.  Raises ``ValueError`` naming the path."""
+    training, by the shared output rule (:func:`proofs_check.atomic.prepare_output`: the
+    folder may be created, its parent must exist).  Raises ``ValueError`` naming the path."""
+    from .atomic import prepare_output
+
     if not isinstance(out, (str, Path)) or str(out) == "":
         raise ValueError(f"--out must be a folder path, got {out!r}")
-    path = Path(out)
-    if path.exists() and not path.is_dir():
-        raise ValueError(f"--out: {str(path)!r} exists and is not a folder")
     try:
-        (path / "params").mkdir(parents=True, exist_ok=True)
+        path = prepare_output(out, kind="dir")
+        (path / "params").mkdir(exist_ok=True)
         fd, probe = tempfile.mkstemp(prefix=".iclft-write-check.", dir=path / "params")
         os.close(fd)
         os.unlink(probe)
     except OSError as exc:
-        raise ValueError(f"--out: cannot write to {str(path)!r} ({exc.strerror or exc})") from None
+        raise ValueError(f"--out: cannot write to {str(out)!r} ({exc.strerror or exc})") from None
+    except ValueError as exc:
+        raise ValueError(f"--out: {exc}") from None
     return path
 
 
@@ -131,22 +133,36 @@ def _mc_curves(params, theta0, shots, proto: Protocol, samples: int, stream: str
 
 
 # ----------------------------------------------------------------------------- theory
+def _frame(theta0: np.ndarray) -> np.ndarray:
+    """``B = diag(1, H, 1)`` with ``H`` the Householder reflection taking ``e_1`` to ``theta0``
+    (``H = I`` when ``theta0 = e_1``).  The data law is invariant under ``x -> H x``, so a
+    model ``(V, W)`` fine-tuned for ``e_1`` is ``(B V B^T, B W B^T)`` for ``theta0``."""
+    d = theta0.shape[0]
+    e1 = np.eye(d)[0]
+    u = e1 - theta0
+    H = np.eye(d) if float(u @ u) < 1e-30 else np.eye(d) - 2.0 * np.outer(u, u) / float(u @ u)
+    B = np.eye(d + 2)
+    B[1:-1, 1:-1] = H
+    return B
+
+
 def theory_model(method: str, proto: Protocol, theta0: np.ndarray) -> tuple[np.ndarray, np.ndarray, dict]:
     """The theory's prediction for a method: ``(V, W, info)``.
 
-    The end point of the exact population gradient flow
-    (:func:`numerics.flow.gradient_flow`) of the method's objective (``ZS`` or
-    ``ZS + lam FS`` with constant ``lam``) over its trained matrices, in the experiment's
-    form, started from the exact pretrained point (``K = Q = sqrt(c*) diag(0, I, 0)`` in the
-    separate form): ``info["start"] = "symmetric"``.  This is the one place to switch to
-    the generic (stable) outcome.  ``method = "pretrained"`` gives the pretrained point.
+    The *generic* (stable) end point of the exact population gradient flow of the method's
+    objective (``ZS`` or ``ZS + lam FS`` with constant ``lam``) over its trained matrices, in
+    the experiment's form, from the exact pretrained point (``K = Q = sqrt(c*) diag(0, I, 0)``
+    in the separate form): the symmetric flow end point, classified, and every saddle escaped
+    along its most negative eigenvector (:func:`numerics.outcomes.generic_outcome`);
+    ``info["start"] = "generic"``.  ``method = "pretrained"`` gives the pretrained point.
     The theory is the one-layer, one-head model whatever ``heads``/``layers`` are.
 
     Returns:
         ``V, W`` (``D x D``, ``W`` merged) and ``info``: ``start``, ``converged``,
-        ``grad_norm``, ``t_final``, ``objective``, ``train``.
+        ``grad_norm``, ``t_final``, ``objective``, ``train``, ``verdict``.
     """
-    from numerics.flow import gradient_flow, pretrained_point
+    from numerics.flow import pretrained_point
+    from numerics.outcomes import generic_outcome
 
     if method == "pretrained":
         pt = pretrained_point(proto.d, proto.m, proto.sigma2, form="merged")
@@ -155,11 +171,14 @@ def theory_model(method: str, proto: Protocol, theta0: np.ndarray) -> tuple[np.n
                                               "t_final": 0.0, "objective": "pretrain", "train": None}
     meth = METHODS[method]
     train = meth.train_for(proto.form)
-    fl = gradient_flow(meth.objective, train, proto.d, proto.m, proto.N, proto.sigma2, proto.lam,
-                       form=proto.form, theta0=theta0)
-    return fl.V, fl.W, {"start": "symmetric", "converged": bool(fl.converged), "grad_norm": float(fl.grad_norm),
-                        "t_final": float(fl.t_final), "objective": meth.objective, "train": train,
-                        "message": fl.message}
+    o = generic_outcome(meth.objective, proto.form, train, proto.d, proto.m, proto.N, proto.sigma2, proto.lam)
+    B = _frame(np.asarray(theta0, dtype=float))
+    V, W = o.merged
+    fl = o.flow
+    return B @ V @ B.T, B @ W @ B.T, {"start": "generic", "converged": bool(fl.converged),
+                                      "grad_norm": float(fl.grad_norm), "t_final": float(fl.t_final),
+                                      "objective": meth.objective, "train": train, "message": fl.message,
+                                      "verdict": o.stability.verdict}
 
 
 def curve_distance(a: dict, b: dict) -> dict:

@@ -1,8 +1,7 @@
 """The paper's figures, from the exact closed forms (lines) and SGD runs (markers).
 
-Conventions (THEORY.md section 1): token ``z = (1, x, y)``, ``S`` normalised by the token
-count ``n+1`` (the query is a token), ``yhat = e_y^T V S W z_q`` with the merged ``W``
-acting on the query (``M = W^T`` in row-token code).  Tasks: ``theta0 = e_1`` (target),
+Conventions: see :mod:`proofs_check` (stated once there) and docs/theory.md section 1.
+Tasks: ``theta0 = e_1`` (target),
 ``-theta0`` (negated), ``theta_perp = e_2`` (orthogonal).  Fine-tuned models are the end
 points of the exact population gradient flow (:mod:`proofs_check.models`).
 
@@ -36,7 +35,7 @@ import numerics
 import vocabulary
 from numerics.flow import gradient_flow, pretrained_c
 
-from .atomic import atomic_path
+from .atomic import atomic_path, prepare_output
 from .claims.base import Config, DEFAULT_CONFIG
 from .models import METHODS, endpoint, model, task_vector
 
@@ -256,9 +255,30 @@ def draw_icl_curves(data: dict):
     sub = "lines: exact population error of the gradient-flow limit"
     if data["sgd"]:
         sub += f"; open markers: SGD-trained models (batch {SGD_BATCH}, Polyak average), exact error"
+        sub += "\n" + sgd_note(data)
     c = Config(**cfg)
     fig.suptitle(f"In-context learning after fine-tuning ({_cfg_text(c)})\n{sub}", fontsize=11)
     return fig
+
+
+def sgd_note(data: dict) -> str:
+    """Why SGD markers may sit off the exact lines, with each run's learning rate, steps and
+    batch: SGD at a finite learning rate ends biased by its gradient noise, a finite number
+    of steps stops short of the flow limit, and on a non-convex objective it may settle in
+    a different basin than the flow.
+
+    Args:
+        data: the output of :func:`icl_curves_data` with ``sgd`` runs.
+
+    Returns:
+        One line of text (empty without SGD runs).
+    """
+    runs = data.get("sgd") or {}
+    if not runs:
+        return ""
+    settings = ", ".join(f"{LABELS[m]} lr {r['lr']:g} x {r['steps']} steps" for m, r in runs.items())
+    return (f"markers differ from lines by SGD noise bias at finite lr, finite steps, or another basin "
+            f"(batch {SGD_BATCH}; {settings})")
 
 
 # ----------------------------------------------------------------------------- figure 2
@@ -486,13 +506,11 @@ def save_figure(fig, out_dir, name: str, formats=("png", "pdf")) -> list[Path]:
 
 
 def _prepare_out(out_dir) -> Path:
+    """The shared output rule (:func:`proofs_check.atomic.prepare_output`): the folder is
+    created if missing, its parent must exist, and it must be writable."""
     if isinstance(out_dir, bool) or not isinstance(out_dir, (str, Path)) or str(out_dir) == "":
         raise ValueError(f"out_dir must be a folder path, got {out_dir!r}")
-    out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"out_dir: {str(out)!r} exists and is not a folder")
-    out.mkdir(parents=True, exist_ok=True)
-    return out
+    return prepare_output(out_dir, kind="dir")
 
 
 def make_figures(out_dir, cfg: Config | None = None, sgd: bool = True, progress: bool = False,
@@ -591,8 +609,9 @@ def render_summary(info: dict, fmt: str = "text") -> str:
                      f"computed n with L_n > L_0: {r['above'] or 'none'}")
     files = [f"  {f}" for f in info["files"]]
     if fmt == "markdown":
-        lines = [f"**{head}**", "", "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-        lines += ["| " + " | ".join(r) + " |" for r in rows]
+        from .report import md_cell
+        lines = [f"**{head}**", "", "| " + " | ".join(md_cell(c) for c in cols) + " |", "|" + "---|" * len(cols)]
+        lines += ["| " + " | ".join(md_cell(x) for x in r) + " |" for r in rows]
         return "\n".join(lines + [""] + [f"- {e}" for e in extra] + [""] + [f"- `{f.strip()}`" for f in files])
     widths = [max(len(str(x)) for x in col) for col in zip(cols, *rows)]
     fmt_row = lambda r: "  ".join(str(x).ljust(w) for x, w in zip(r, widths)).rstrip()  # noqa: E731

@@ -1,21 +1,22 @@
 r"""``iclft export-latex PATH``: a standalone LaTeX document of every derived expression
 and of the claim results.
 
-Conventions (THEORY.md sections 1-4): a token is ``z = (1, x, y)`` (index 0 is the
-constant 1, indices ``1..d`` hold ``x``, index ``d+1`` holds ``y``); ``S`` sums the
-demonstrations *and* the query and is normalised by the token count ``n+1``;
-``yhat = e_y^T V S W z_q`` with the merged key-query matrix ``W`` (row-token code
-``Attn = Z M Z^T`` has ``M = W^T``); the separate form is ``W = K^T Q``.
+Conventions: see :mod:`proofs_check` (stated once there) and docs/theory.md section 1.
 
-Every exported expression is printed so that SymPy's own LaTeX parser (lark backend)
-reads it back to an expression equal to the original (:func:`roundtrip_check`).  The
-stock lark grammar (SymPy 1.14) cannot read ``\sigma``, two-digit subscripts such as
-``K_{00}``, ``K_{\theta_0 y}`` or implicit products like ``a^{2} b``, and it reads an
-implicit ``d x`` as a differential.  The export therefore uses its own symbol names
-(:data:`EXPORT_SYMBOL_NAMES`: the noise variance ``sigma2`` is written ``\sigma^{2}`` and read
-back through the alias ``s`` (the only rewriting before parsing), the
-separate-form coordinates ``K_{0} K_{tt} K_{ty} K_{yt} K_{yy} K_{p}``) and writes every
-product with an explicit ``\cdot``.  ``theory.latex`` is left untouched.
+Expressions are printed by the one printer of :mod:`theory.latex` (implicit products,
+``\sigma^{2}``, the vocabulary's coordinate names ``K_{0} ... K_{\perp}``), after its
+bounded :func:`theory.latex.tidy`.  The separate-form gradients are shown in chain-rule form
+(``\nabla_K = Q G^\top``, ``\nabla_Q = K G`` over the merged coefficients ``G``), which is
+how a paper writes them and keeps every display short.
+
+Round trip (:func:`roundtrip_check`): every display is also printed in a *parseable*
+spelling (explicit ``\cdot``, subscript ``p`` for ``\perp``: SymPy's lark grammar reads
+neither implicit products nor ``K_{\perp}``), that spelling is parsed back with
+``parse_latex(..., backend="lark")`` and must equal the original expression, and
+:func:`theory.latex.to_display` of it must be exactly the displayed text.  The lark grammar
+has no ``\sigma`` (a TODO in its ``greek_symbols.lark``), so the parse reads it through the
+alias ``s``.  Named groups (``R``, ...) are parsed as symbols and replaced by their
+definitions.  Each distinct string is parsed once.
 
 User strings are never parsed as code: the only parser used is ``parse_latex`` on LaTeX
 this module generated itself, and its symbols are mapped back to ``theory.symbols`` by
@@ -31,9 +32,7 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-import vocabulary
-
-from .atomic import write_text_atomic
+from .atomic import prepare_output, write_text_atomic
 
 __all__ = ["EXPORT_SYMBOL_NAMES", "NOISE_STD", "ExportedExpr", "to_latex", "tidy",
            "break_lines", "exported_expressions", "roundtrip_check", "parse_exported",
@@ -60,29 +59,20 @@ def _symbols():
     return S
 
 
-#: the noise standard deviation, used only for display: ``sigma2 = s**2``
-NOISE_STD = sp.Symbol("s", positive=True)
-
-#: subscripts of the invariant-algebra coordinates (lark reads one digit or letters only)
-_KEY_SUB = {k: ("p" if k == "perp" else k) for k in vocabulary.BASIS_NAMES}
+def _TL():
+    import theory.latex  # noqa: F401  (the module, not the function re-exported by theory)
+    return sys.modules["theory.latex"]
 
 
-@functools.lru_cache(maxsize=None)
-def _export_names() -> dict:
-    S = _symbols()
-    names = {S.a: "a", S.b: "b", S.q: "q", S.alpha: r"\alpha", S.beta: r"\beta", S.h: "h",
-             S.kappa: r"\kappa", S.rho: r"\rho", S.c: "c", S.d: "d", S.n: "n", S.N: "N",
-             S.m: "m", S.lam: r"\lambda", NOISE_STD: r"\sigma"}
-    names.update({S.K[k]: f"K_{{{_KEY_SUB[k]}}}" for k in S.INV_KEYS})
-    names.update({S.Q[k]: f"Q_{{{_KEY_SUB[k]}}}" for k in S.INV_KEYS})
-    return names
+def _names():
+    return _TL().PARSE_NAMES
 
 
 class _Names(dict):
-    """Lazy view of the export symbol names (so importing this module stays cheap)."""
+    """Lazy view of the displayed symbol names (so importing this module stays cheap)."""
 
     def _d(self):
-        return _export_names()
+        return _TL().SYMBOL_NAMES
 
     def __getitem__(self, k):
         return self._d()[k]
@@ -109,43 +99,37 @@ class _Names(dict):
         return self._d().get(k, default)
 
 
-#: symbol -> LaTeX name used by the export (``sigma2`` itself is printed as ``\sigma^{2}``)
+#: symbol -> displayed LaTeX name (:data:`theory.latex.SYMBOL_NAMES`)
 EXPORT_SYMBOL_NAMES = _Names()
 
-_PRINT_SETTINGS = dict(mul_symbol="dot", mat_str="bmatrix", mat_delim="")
 
-
-def _display_form(expr):
-    """Substitute ``sigma2 = s**2`` (display only; exact since ``sigma2 >= 0``)."""
-    S = _symbols()
-    if S.sigma2 in getattr(expr, "free_symbols", ()):
-        return expr.subs(S.sigma2, NOISE_STD ** 2)
-    return expr
+def _noise_std():
+    return _TL().NOISE_STD
 
 
 def _tex(expr) -> str:
-    return sp.latex(expr, symbol_names=_export_names(), **_PRINT_SETTINGS)
+    """Parseable LaTeX (explicit products) of a display-form expression."""
+    return sp.latex(expr, symbol_names=_names(), mul_symbol="dot", mat_str="bmatrix", mat_delim="")
+
+
+def _display_form(expr):
+    return _TL().display_form(expr)
 
 
 def to_latex(expr) -> str:
-    """Parseable LaTeX of a SymPy expression or matrix, without line breaks."""
-    return _tex(_display_form(expr))
+    """Parseable LaTeX of a SymPy expression or matrix, without line breaks
+    (:func:`theory.latex.to_parseable`)."""
+    return _TL().to_parseable(expr)
 
 
-# --------------------------------------------------------------------------- tidy
+def to_display(parseable: str) -> str:
+    """The displayed text of a parseable string (:func:`theory.latex.to_display`)."""
+    return _TL().to_display(parseable)
 
 
-@functools.lru_cache(maxsize=None)
 def tidy(expr):
-    """Readable normal form: full factorisation when cheap, otherwise the common content
-    pulled out of the numerator (``factor_terms``) over the factored denominator."""
-    if not isinstance(expr, sp.Expr) or expr.is_Atom:
-        return expr
-    num, den = sp.fraction(sp.together(expr))
-    nterms = len(sp.Add.make_args(sp.expand(num)))
-    if nterms <= FACTOR_MAX_TERMS and len(expr.free_symbols) <= FACTOR_MAX_SYMBOLS:
-        return sp.factor(expr)
-    return sp.factor_terms(sp.expand(num)) / sp.factor(den)
+    """Bounded readable form (:func:`theory.latex.tidy`)."""
+    return _TL().tidy(expr)
 
 
 # --------------------------------------------------------------------------- breaking
@@ -160,7 +144,7 @@ def _visual_width(s: str) -> float:
     """Rough rendered width of math LaTeX, in characters (fractions count their wider
     part, scripts count 0.7, binary operators count 2)."""
     s = s.replace(r"\left", "").replace(r"\right", "")
-    s = re.sub(r"\\cdot", "\x01", s)
+    s = re.sub(r" ?\\cdot ?", "", s)
     s = re.sub(r"\\(?!frac|sqrt)[A-Za-z]+", "x", s)
     for _ in range(200):
         new = _SCRIPT.sub(lambda mo: "x" * max(1, round(0.7 * len(mo.group(1)))), s)
@@ -172,7 +156,7 @@ def _visual_width(s: str) -> float:
                 break
         s = new
     s = s.replace(" ", "")
-    ops = sum(s.count(ch) for ch in "+-=\x01")
+    ops = sum(s.count(ch) for ch in "+-=")
     return len(s) + ops
 
 
@@ -266,30 +250,47 @@ def break_lines(expr, first_offset: float = 0.0) -> list[str]:
 
 @dataclass
 class ExportedExpr:
-    """One exported display: ``lhs = lines`` (``lhs`` is prose LaTeX, not parsed);
-    ``latex`` is the un-broken expression string (``" ".join(lines)``), ``expr`` the
-    original SymPy object, ``rhs_suffix`` LaTeX printed after the expression (``= 0``)."""
+    """One exported display: ``lhs = lines`` (``lhs`` is prose LaTeX, not parsed).
+
+    ``lines`` are the displayed lines (implicit products), ``parse_lines`` the same lines
+    in the parseable spelling (``lines[i] == to_display(parse_lines[i])``); ``expr`` is the
+    original SymPy object (group symbols such as ``R`` replaced back), ``rhs_suffix`` LaTeX
+    printed after the expression (``= 0``)."""
 
     key: str
     lhs: str
     expr: object
-    lines: list[str]
+    parse_lines: list[str]
     rhs_suffix: str = ""
 
     @property
+    def lines(self) -> list[str]:
+        return [to_display(ln) for ln in self.parse_lines]
+
+    @property
     def latex(self) -> str:
+        """The un-broken displayed string (``" ".join(lines)``)."""
         return " ".join(self.lines)
 
-
-def _obj_tex(name: str) -> str:
-    """The objective's TeX name (:data:`vocabulary.OBJECTIVES`), parenthesised when it has
-    several terms."""
-    o = vocabulary.OBJECTIVES[name]
-    return o.tex if len(o.terms) == 1 else f"({o.tex})"
+    @property
+    def parse_latex(self) -> str:
+        """The un-broken parseable string (``" ".join(parse_lines)``)."""
+        return " ".join(self.parse_lines)
 
 
-_BASIS_TEX = {k: bs.tex_matrix for k, bs in vocabulary.BASIS.items()}
-_BASIS_ORDER = ("yy", "yt", "ty", "tt", "0", "perp")
+def _OBJ_TEX():
+    import vocabulary as V
+    return {k: (f"({o.tex})" if " " in o.tex else o.tex) for k, o in V.OBJECTIVES.items()}
+
+
+def _basis_tex(bn: str) -> str:
+    import vocabulary as V
+    return V.BASIS[_TL()._MANIFOLD_BASIS.get(bn, bn)].tex_matrix
+
+
+def _basis_name(bn: str) -> str:
+    return _TL()._MANIFOLD_BASIS.get(bn, bn)
+
 
 #: (registry name, left-hand side, section, description)
 _DERIVED = [
@@ -301,11 +302,8 @@ _DERIVED = [
     ("pretrain_loss", r"L_{\mathrm{pre}}(c)", "loss",
      r"Pretraining loss $\mathbb{E}_\theta L_m$ on the isotropic family $V=e_ye_y^\top$, "
      r"$W=c\,\mathrm{diag}(0,I_d,0)$."),
-    ("pretrain_objective", r"L_{\mathrm{pre}}", "loss",
-     r"Pretraining loss $\mathbb{E}_\theta L_m$ on the whole manifold ($\bar L_n$ at $n=m$)."),
     ("zs", r"\mathrm{ZS}", "loss", r"Zero-shot objective $\mathrm{ZS}=L_0(\theta_0)$."),
     ("fs", r"\mathrm{FS}", "loss", r"Few-shot objective $\mathrm{FS}=L_N(\theta_0)$."),
-    ("zsfs", r"\mathrm{ZS} + \lambda\,\mathrm{FS}", "loss", r"Combined objective."),
     ("pretrain.c_star", r"c^\star", "opt", r"Exact minimiser of $L_{\mathrm{pre}}(c)$."),
     ("pretrain.min_loss", r"L_{\mathrm{pre}}(c^\star)", "opt", r"Pretraining error at $c^\star$."),
     ("zs.v.a", r"a_{\mathrm{ZS},V}", "opt", r"V-only ZS optimum ($b$ is not moved)."),
@@ -315,9 +313,9 @@ _DERIVED = [
     ("fs.b_at_zs_a", r"b^\star_{\mathrm{FS}}", "opt",
      r"FS-optimal $b$ at fixed $a=1/(c(d+4))$."),
     ("fs.cb_at_zs_a", r"w^\star(N) = c\,b^\star_{\mathrm{FS}}", "opt", r"The authors' $w^\star(N)$."),
-    ("zs.all.min_gram", r"G", "opt",
-     r"$\mathrm{ZS}=\sigma^2+u^\top G u$ with $u=(aq-1,\ a\alpha,\ a(\beta-\alpha))$; "
-     r"$G$ is positive definite for $d\ge 2$, so the global minimisers have $aq=1$, $\alpha=\beta=0$."),
+    ("zs.all.min_gram", r"G_{\mathrm{ZS}}", "opt",
+     r"$\mathrm{ZS}=\sigma^2+u^\top G_{\mathrm{ZS}} u$ with $u=(aq-1,\ a\alpha,\ a(\beta-\alpha))$; "
+     r"$G_{\mathrm{ZS}}$ is positive definite for $d\ge 2$, so the global minimisers have $aq=1$, $\alpha=\beta=0$."),
     ("balancedness", r"|v|^2 - \|W\|_F^2", "inv",
      r"Balancedness $|v|^2-\|W\|_F^2$ on the manifold, conserved by the full gradient flow of "
      r"every objective."),
@@ -327,75 +325,162 @@ _DERIVED = [
     ("zs.all.flow_limit.a", r"a_\infty", "inv", r"Limit of $a$ along the full ZS flow."),
     ("zs.all.flow_limit.q", r"q_\infty", "inv", r"Limit of $q = 1/a$ along the full ZS flow."),
 ]
-
-
-def _subsets():
-    from theory.gradients import SUBSETS
-    return tuple(vocabulary.OBJECTIVES), SUBSETS
+#: registry names that are not displayed, with the reason (stated in the document)
+_NOT_DISPLAYED = {
+    "pretrain_objective": r"$L_{\mathrm{pre}}$ on the whole manifold is $\bar L_n$ at $n=m$",
+    "zsfs": r"$\mathrm{ZS}+\lambda\,\mathrm{FS}$ is the sum of the two displays above",
+}
 
 
 @functools.lru_cache(maxsize=None)
-def _gradient_blocks() -> tuple:
-    """``((objective, form, [(subset, matrices)], [(matrix, basis, subsets, expr)]), ...)``;
-    a coefficient shared by several subsets (it does not depend on which other matrices
-    train) is listed once."""
+def _groups() -> tuple:
+    """Recurring groups named once: ``(symbol, LaTeX name, definition, description,
+    section)``.  ``R`` is the pretraining normaliser; ``A_{..}`` are the coefficients of
+    ``L_n`` as a quadratic in the value coordinates ``(a, b)`` (the prediction is linear in
+    the value row, so ``L_n`` is a quadratic form in it)."""
+    S = _symbols()
+    R = sp.Symbol("R", positive=True)
+    out = [(R, "R", S.m + 1 + S.d * (1 + S.sigma2),
+            r"the denominator of $c^\star$, so $c^\star = (m+1)/R$", "opt")]
+    Z = sp.Symbol("Z", positive=True)
+    out.append((Z, "Z", _common_denominator("zsfs.v.a", "zsfs.v.b"),
+                r"the common denominator of the V-only $\mathrm{ZS}+\lambda\,\mathrm{FS}$ optimum", "opt"))
+    for mono, name, _coef in _loss_split():
+        out.append((sp.Symbol(f"A_{{{name}}}", real=True), f"A_{{{name}}}", _coef,
+                    f"coefficient of ${mono}$ in $L_n$", "loss"))
+    return tuple(out)
+
+
+def _common_denominator(*names) -> sp.Expr:
+    """The largest polynomial factor (in ``d``, free of ``c``) shared by the denominators
+    of the registered expressions ``names``, collected for display."""
+    TL = _TL()
+    S = _symbols()
+    shared = None
+    for nm in names:
+        _num, den = sp.fraction(sp.together(TL.derived(nm)))
+        facs = {f for f in sp.Mul.make_args(sp.factor(den)) if isinstance(f.as_base_exp()[0], sp.Add)
+                and S.c not in f.free_symbols}
+        shared = facs if shared is None else shared & facs
+    if not shared:
+        raise RuntimeError(f"no common denominator factor in {names}")
+    return max(shared, key=lambda f: (len(sp.Add.make_args(sp.expand(f))), sp.default_sort_key(f)))
+
+
+@functools.lru_cache(maxsize=None)
+def _loss_split() -> tuple:
+    """``((monomial LaTeX, group subscript, coefficient), ...)`` of ``L_n`` as a polynomial
+    in ``a, b``; the coefficients are exact rational functions."""
+    S = _symbols()
+    e = _TL().derived("expected_loss")
+    num, den = sp.fraction(sp.together(e))
+    poly = sp.Poly(sp.expand(num), S.a, S.b)
+    names = {(2, 0): ("a^2", "aa"), (1, 1): ("ab", "ab"), (0, 2): ("b^2", "bb"),
+             (1, 0): ("a", "a"), (0, 1): ("b", "b"), (0, 0): ("1", "0")}
+    out = []
+    for monom, coef in poly.terms():
+        mono_tex, sub = names[monom]
+        out.append((mono_tex, sub, sp.cancel(coef / den)))
+    return tuple(out)
+
+
+def _loss_split_expr():
+    """``L_n`` written with the group symbols ``A_{..}`` (equal to ``L_n`` once they are
+    replaced by their definitions)."""
+    S = _symbols()
+    syms = {g[1]: g[0] for g in _groups()}
+    monos = {"aa": S.a ** 2, "ab": S.a * S.b, "bb": S.b ** 2, "a": S.a, "b": S.b, "0": sp.Integer(1)}
+    return sp.Add(*[monos[sub] * syms[f"A_{{{sub}}}"] for _m, sub, _c in _loss_split()])
+
+
+def _name_groups(expr):
+    """Replace a factor equal to a group definition by the group symbol (exact)."""
+    if not isinstance(expr, sp.Expr):
+        return expr
+    out = []
+    for f in sp.Mul.make_args(expr):
+        base, ex = f.as_base_exp()
+        for sym, _name, definition, _desc, _sec in _groups():
+            if _sec != "opt":
+                continue
+            if isinstance(base, sp.Add) and sp.expand(base - definition) == 0:
+                f = sym ** ex
+                break
+        out.append(f)
+    return sp.Mul(*out)
+
+
+@functools.lru_cache(maxsize=None)
+def _merged_gradients() -> tuple:
+    """``((objective, matrix, basis, coefficient), ...)`` of the merged form, subset ``all``
+    (a coefficient does not depend on which other matrices are trained)."""
     from theory import gradient
-    objs, subsets = _subsets()
-    blocks = []
+    objs, _subsets_ = _subsets()
+    out = []
     for obj in objs:
-        for form, subs in subsets.items():
-            trained = []
-            coefs: dict = {}
-            for sub in subs:
-                res = gradient(obj, sub, form)
-                trained.append((sub, tuple(res.matrices)))
-                for M, co in res.matrices.items():
-                    for bn in sorted(co, key=_BASIS_ORDER.index):
-                        e = co[bn]
-                        lst = coefs.setdefault((M, bn), [])
-                        for entry in lst:
-                            if entry[1] == e:
-                                entry[0].append(sub)
-                                break
-                        else:
-                            lst.append(([sub], e))
-            items = []
-            for (M, bn), lst in coefs.items():
-                for subs_, e in lst:
-                    items.append((M, bn, tuple(subs_), e))
-            blocks.append((obj, form, tuple(trained), tuple(items)))
-    return tuple(blocks)
+        res = gradient(obj, "all", "merged")
+        for M, co in res.matrices.items():
+            for bn in sorted(co, key=lambda x: _BASIS_ORDER.index(_basis_name(x))):
+                out.append((obj, M, _basis_name(bn), co[bn]))
+    return tuple(out)
 
 
-def _make(key, lhs, expr, suffix="") -> ExportedExpr:
+_BASIS_ORDER = ("yy", "yt", "ty", "tt", "0", "perp")
+
+
+def _subsets():
+    from theory.gradients import OBJECTIVE_NAMES, SUBSETS
+    return OBJECTIVE_NAMES, SUBSETS
+
+
+def _make(key, lhs, expr, suffix="", group=True, shown=None) -> ExportedExpr:
     if isinstance(expr, sp.MatrixBase):
-        return ExportedExpr(key, lhs, expr, [to_latex(expr)], suffix)
+        shown = tidy(expr)
+        return ExportedExpr(key, lhs, expr, [to_latex(shown)], suffix)
+    if shown is None:
+        shown = tidy(expr)
+        if group:
+            shown = _name_groups(shown)
     offset = _visual_width(lhs) + 3 if lhs else 0.0
-    return ExportedExpr(key, lhs, expr, break_lines(tidy(expr), offset), suffix)
+    return ExportedExpr(key, lhs, expr, break_lines(shown, offset), suffix)
 
 
-def _grad_key(obj, form, M, bn, subs) -> str:
-    return f"grad.{obj}.{form}.{'+'.join(subs)}.{M}.{bn}"
+def _grad_key(obj, M, bn) -> str:
+    return f"grad.{obj}.merged.{M}.{bn}"
 
 
 @functools.lru_cache(maxsize=None)
 def _all_exports() -> tuple:
-    import theory.latex  # noqa: F401  (module, not the function re-exported by theory)
-    reg = sys.modules["theory.latex"]
+    TL = _TL()
     out = []
+    for sym, name, definition, _desc, _sec in _groups():
+        out.append(_make(f"group.{name}", name, definition, group=False))
     for name, lhs, _sec, _desc in _DERIVED:
-        e = reg.derived(name)
+        e = TL.derived(name)
         suffix = " = 0" if name.endswith(".equation") else ""
-        out.append(_make(name, "" if suffix else lhs, e, suffix))
-    for obj, form, _trained, items in _gradient_blocks():
-        for M, bn, subs, e in items:
-            lhs = rf"\big[\nabla_{{{M}}} {_obj_tex(obj)}\big]_{{{_BASIS_TEX[bn]}}}"
-            out.append(_make(_grad_key(obj, form, M, bn, subs), lhs, e))
+        shown = _loss_split_expr() if name == "expected_loss" else None
+        # c* itself is shown whole, (m+1)/(d(sigma^2+1)+m+1); R names it in what follows
+        out.append(_make(name, "" if suffix else lhs, e, suffix, shown=shown, group=name != "pretrain.c_star"))
+    OT = _OBJ_TEX()
+    for obj, M, bn, e in _merged_gradients():
+        if obj == "zsfs":
+            continue  # linear: grad(ZS + lam FS) = grad ZS + lam grad FS, stated in the text
+        lhs = rf"\big[\nabla_{{{M}}} {OT[obj]}\big]_{{{_basis_tex(bn)}}}"
+        out.append(_make(_grad_key(obj, M, bn), lhs, e))
+    S = _symbols()
+    for sym, e in TL.separate_substitution_named().items():
+        out.append(_make(f"separate.W.{sym}", TL.SYMBOL_NAMES[sym], e))
+    for M, co in TL.chain_rule().items():
+        for bn, e in co.items():
+            lhs = rf"\big[\nabla_{{{M}}} F\big]_{{{_basis_tex(bn)}}}"
+            out.append(_make(f"separate.chain.{M}.{bn}", lhs, e))
+    del S
     return tuple(out)
 
 
 def exported_expressions() -> list[ExportedExpr]:
-    """Every expression the document displays (losses, gradients, optima, invariants)."""
+    """Every expression the document displays (groups, losses, gradients, chain rule,
+    optima, invariants)."""
     return list(_all_exports())
 
 
@@ -404,15 +489,21 @@ def exported_expressions() -> list[ExportedExpr]:
 
 @functools.lru_cache(maxsize=None)
 def _back_map() -> dict:
-    """Parsed Symbol -> theory symbol (``s`` -> ``sqrt(sigma2)``), found by parsing each
-    export name on its own, so the map always matches the parser's naming."""
+    """Parsed Symbol -> theory symbol (``s`` -> ``sqrt(sigma2)``, a group symbol -> its
+    definition), found by parsing each name on its own, so the map always matches the
+    parser's naming."""
     S = _symbols()
     out = {}
-    for sym, name in _export_names().items():
+    for sym, name in _names().items():
         parsed = _parse(_sigma_alias(name))
         if not isinstance(parsed, sp.Symbol):
             raise RuntimeError(f"export name {name!r} does not parse to a symbol")
-        out[parsed] = sp.sqrt(S.sigma2) if sym is NOISE_STD else sym
+        out[parsed] = sp.sqrt(S.sigma2) if sym is _noise_std() else sym
+    for _sym, name, definition, _desc, _sec in _groups():
+        parsed = _parse(name)
+        if not isinstance(parsed, sp.Symbol) or parsed in out:
+            raise RuntimeError(f"group name {name!r} does not parse to a new symbol")
+        out[parsed] = definition
     return out
 
 
@@ -422,10 +513,11 @@ _SIGMA = re.compile(r"\\sigma(?![A-Za-z])")
 def _sigma_alias(text: str) -> str:
     """SymPy's lark grammar has no ``\\sigma`` (``greek_symbols.lark``: "TODO: What should we
     do about sigma?"), so the round trip reads the noise scale through the one-letter alias
-    ``s``.  This is the only rewriting applied before parsing."""
+    ``s``."""
     return _SIGMA.sub("s", text)
 
 
+@functools.lru_cache(maxsize=4096)
 def _parse(s: str):
     import warnings
 
@@ -436,8 +528,9 @@ def _parse(s: str):
 
 
 def parse_exported(expr_latex: str):
-    """Parse LaTeX written by this module back to SymPy with ``theory.symbols``.
-    Returns ``None`` when the parser fails, is ambiguous or yields unknown symbols."""
+    """Parse parseable LaTeX written by this module back to SymPy with ``theory.symbols``
+    (each distinct string is parsed once).  Returns ``None`` when the parser fails, is
+    ambiguous or yields unknown symbols."""
     try:
         parsed = _parse(_sigma_alias(expr_latex))
     except Exception:
@@ -460,8 +553,11 @@ def _equal(x, y) -> bool:
     return sp.cancel(diff) == 0
 
 
-def roundtrip_check(expr_latex: str, original) -> bool:
-    """True when SymPy's lark LaTeX parser reads ``expr_latex`` back to ``original``."""
+def roundtrip_check(expr_latex: str, original, displayed: str | None = None) -> bool:
+    """True when SymPy's lark LaTeX parser reads the parseable ``expr_latex`` back to
+    ``original`` and (when given) ``displayed == to_display(expr_latex)``."""
+    if displayed is not None and to_display(expr_latex) != displayed:
+        return False
     parsed = parse_exported(expr_latex)
     if parsed is None:
         return False
@@ -472,6 +568,14 @@ def roundtrip_check(expr_latex: str, original) -> bool:
             return False
         return all(_equal(p, o) for p, o in zip(parsed, original))
     return _equal(parsed, original)
+
+
+def roundtrip_export(ex: ExportedExpr) -> bool:
+    """:func:`roundtrip_check` of one display: its parseable text parses back to its
+    expression and maps line by line to the displayed lines."""
+    if [to_display(ln) for ln in ex.parse_lines] != ex.lines:
+        return False
+    return roundtrip_check(ex.parse_latex, ex.expr, to_display(ex.parse_latex))
 
 
 # --------------------------------------------------------------------------- text
@@ -551,6 +655,8 @@ def _safe_math(s: str) -> str | None:
 
 
 def _fmt_value(v, depth=0) -> str:
+    """Plain text of an evidence value, never cut with "...": a long list is summarised
+    by its length and range, a long dict by its keys."""
     if isinstance(v, bool) or v is None:
         return str(v)
     if isinstance(v, float):
@@ -559,11 +665,17 @@ def _fmt_value(v, depth=0) -> str:
         return str(v)
     if isinstance(v, dict):
         items = list(v.items())
-        body = ", ".join(f"{k}: {_fmt_value(x, depth + 1)}" for k, x in items[:8])
-        return "{" + body + (", ..." if len(items) > 8 else "") + "}"
+        if len(items) > 8:
+            return f"{len(items)} entries (keys {', '.join(map(str, list(v)[:4]))} and {len(items) - 4} more)"
+        return "{" + ", ".join(f"{k}: {_fmt_value(x, depth + 1)}" for k, x in items) + "}"
     if isinstance(v, (list, tuple)):
-        body = ", ".join(_fmt_value(x, depth + 1) for x in list(v)[:8])
-        return "[" + body + (", ..." if len(v) > 8 else "") + "]"
+        v = list(v)
+        if len(v) > 8:
+            nums = [x for x in v if isinstance(x, (int, float)) and not isinstance(x, bool)]
+            if len(nums) == len(v):
+                return f"{len(v)} values in [{_fmt_value(min(nums))}, {_fmt_value(max(nums))}]"
+            return f"{len(v)} items, first {_fmt_value(v[0], depth + 1)}"
+        return "[" + ", ".join(_fmt_value(x, depth + 1) for x in v) + "]"
     try:
         import numpy as np
         if isinstance(v, np.generic):
@@ -575,8 +687,149 @@ def _fmt_value(v, depth=0) -> str:
     return str(v)
 
 
-def _short(s: str, limit: int = 400) -> str:
-    return s if len(s) <= limit else s[: limit - 5] + " ..."
+#: plain-text names (SymPy's ``sstr`` spelling) -> LaTeX, for :func:`math_text`
+_TEXT_NAMES = {
+    "sigma2": r"{\sigma^2}", "sigma": r"\sigma", "lam": r"\lambda", "lambda": r"\lambda",
+    "alpha": r"\alpha", "beta": r"\beta", "kappa": r"\kappa", "rho": r"\rho", "eta": r"\eta",
+    "theta0": r"\theta_0", "theta_0": r"\theta_0", "theta_perp": r"\theta_\perp", "theta": r"\theta",
+    "oo": r"\infty", "inf": r"\infty", "pi": r"\pi", "Pi": r"\Pi",
+}
+_IDENT = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:_[A-Za-z0-9]+)?\*?")
+_NUM = re.compile(r"(\d+(?:\.\d+)?)e([+-]?)0*(\d+)")
+_STRONG = re.compile(r"\*|/|=|\^|<|>|\+|->|\d|\(|\)")
+_TEXT_ONLY = set("\\{}$&#%~\"'`")
+
+
+def _is_formula(tok: str) -> bool:
+    core = tok.rstrip(",;:.")
+    if not core or any(ch in _TEXT_ONLY for ch in core) or any(ord(ch) > 126 for ch in core):
+        return False
+    if core in _TEXT_NAMES or core in ("-", "+", "=", "<", ">", "<=", ">=", "->", "!="):
+        return True
+    if re.fullmatch(r"[KQGVW]_(?:0|00|tt|ty|yt|yy|perp|p)", core):
+        return True
+    if not re.fullmatch(r"[A-Za-z0-9_.*/+\-^()=<>!|\[\],]+", core):
+        return False
+    return bool(_STRONG.search(core)) and not re.fullmatch(r"[A-Za-z]+[.,]?", core)
+
+
+def _is_weak(tok: str) -> bool:
+    """A short identifier (``d``, ``N``, ``a``): math only next to a formula token."""
+    return bool(re.fullmatch(r"[A-Za-z](?:_[A-Za-z0-9]+)?|[A-Za-z][0-9]", tok.rstrip(",;:.")))
+
+
+_TOKEN = re.compile(r"(?P<exp>\d+(?:\.\d+)?e[+-]?\d+)|(?P<num>\d+(?:\.\d+)?)|(?P<pow>\*\*)"
+                    r"|(?P<op>->|<=|>=|!=)|(?P<id>[A-Za-z][A-Za-z0-9]*(?:_[A-Za-z0-9]+)*)(?P<star>\*(?![\w(*]))?"
+                    r"|(?P<ch>.)", re.S)
+_OPS = {"->": r"\to", "<=": r"\le", ">=": r"\ge", "!=": r"\ne"}
+_FUNCS = {"sqrt": r"\sqrt", "exp": r"\exp", "log": r"\log", "max": r"\max", "min": r"\min"}
+
+
+def _ident_tex(w: str) -> str:
+    if w in _TEXT_NAMES:
+        return _TEXT_NAMES[w]
+    if w in _FUNCS:
+        return _FUNCS[w]
+    if w.count("_") > 1 or ("_" in w and len(w.split("_", 1)[1]) > 4):  # a name, not a subscript
+        return r"\mathtt{" + w.replace("_", r"\_") + "}"
+    if "_" in w:
+        base, sub = w.split("_", 1)
+        sub = {"perp": r"\perp", "p": r"\perp", "00": "0"}.get(sub, sub)
+        head = _TEXT_NAMES.get(base, base if len(base) == 1 else r"\mathrm{" + base + "}")
+        return head + "_{" + sub + "}"
+    return w if len(w) == 1 else rf"\mathrm{{{w}}}"
+
+
+def _math_of(run: str) -> str:
+    """LaTeX math of a plain-text formula run (SymPy ``sstr`` style), token by token."""
+    toks = [(mo.lastgroup if mo.lastgroup != "star" else "id", mo) for mo in _TOKEN.finditer(run)]
+    out: list[str] = []
+    i = 0
+
+    def atom(j):
+        """LaTeX of the atom starting at token j (a token or a balanced paren group), next j."""
+        kind, mo = toks[j]
+        if kind == "ch" and mo.group(0) == "(":
+            depth, k = 0, j
+            while k < len(toks):
+                ch = toks[k][1].group(0)
+                depth += (ch == "(") - (ch == ")")
+                if depth == 0:
+                    break
+                k += 1
+            inner = "".join(t[1].group(0) for t in toks[j + 1:k])
+            return _math_of(inner), k + 1
+        return one(j), j + 1
+
+    def one(j):
+        kind, mo = toks[j]
+        text = mo.group(0)
+        if kind == "exp":
+            mant, _, ex = text.partition("e")
+            return rf"{mant}\cdot 10^{{{int(ex)}}}"
+        if kind == "num":
+            return text
+        if kind == "op":
+            return f" {_OPS[text]} "
+        if kind == "id":
+            base = _ident_tex(mo.group("id"))
+            return base + (r"^\star" if mo.group("star") else "")
+        if text == "*":
+            return r"\,"
+        if text == "|":
+            return r"\vert "
+        if text == ",":
+            return r",\allowbreak "
+        return text
+
+    while i < len(toks):
+        kind, mo = toks[i]
+        if kind == "pow" and i + 1 < len(toks):
+            ex, i = atom(i + 1)
+            out.append("^{" + ex + "}")
+            continue
+        if kind == "id" and mo.group("id") == "sqrt" and i + 1 < len(toks) and toks[i + 1][1].group(0) == "(":
+            inner, i = atom(i + 1)
+            out.append(r"\sqrt{" + inner + "}")
+            continue
+        out.append(one(i))
+        i += 1
+    return "".join(out)
+
+
+def math_text(s) -> str:
+    """Plain text (claim statements and evidence, SymPy ``sstr`` spelling) -> LaTeX text
+    with its formulas typeset as mathematics: ``N**2*d`` becomes ``$N^{2}\\,d$``, ``sigma2``
+    ``$\\sigma^2$``, ``(n->oo)`` ``$(n \\to \\infty)$``, ``1e-06`` ``$1\\cdot 10^{-6}$``.
+    Prose words are escaped by :func:`escape_text`.  Nothing is evaluated."""
+    toks = str(s).replace("\n", " ").split(" ")
+    kind = ["F" if _is_formula(t) else ("w" if _is_weak(t) else "T") for t in toks]
+    # weak tokens become math when next to a formula token
+    for i, k in enumerate(kind):
+        if k == "w":
+            near = (i > 0 and kind[i - 1] == "F") or (i + 1 < len(kind) and kind[i + 1] == "F")
+            kind[i] = "W" if near else "T"
+    out, run = [], []
+
+    def flush():
+        if run:
+            text = " ".join(run)
+            trail = ""
+            while text and text[-1] in ",;:.":
+                trail = text[-1] + trail
+                text = text[:-1]
+            out.append("$" + _math_of(text) + "$" + escape_text(trail, breakable=False) if text
+                       else escape_text(trail, breakable=False))
+            run.clear()
+
+    for t, k in zip(toks, kind):
+        if k in "FW" and t:
+            run.append(t)
+        else:
+            flush()
+            out.append(escape_text(t, breakable=False))
+    flush()
+    return " ".join(x for x in out)
 
 
 # --------------------------------------------------------------------------- document
@@ -593,12 +846,13 @@ _PREAMBLE = r"""\documentclass[10pt]{article}
 \date{}
 \begin{document}
 \maketitle
+\sloppy
 """
 
 _CONVENTIONS = r"""\section{Conventions}
 Linear attention model of \emph{Fine-Tuning Without Forgetting In-Context Learning: A
 Theoretical Analysis of Linear Attention Models} (Lee, Sohn, Lee, 2026), with the
-conventions of the project's \texttt{THEORY.md}; every expression below was derived by
+conventions of the project's \texttt{docs/theory.md}; every expression below was derived by
 \texttt{iclft} (SymPy, dimension-free: $d$ and $n$ are symbols).
 \begin{itemize}
 \item Feature dimension $d\ge 1$, $D=d+2$. A token is $z=(1,x,y)$: index $0$ is the constant
@@ -614,25 +868,25 @@ conventions of the project's \texttt{THEORY.md}; every expression below was deri
   Pretraining: $L_{\mathrm{pre}}=\mathbb{E}_{\theta\sim\mathrm{Unif}(S^{d-1})}L_m$. Fine-tuning
   towards $\theta_0$, $|\theta_0|=1$: $\mathrm{ZS}=L_0(\theta_0)$, $\mathrm{FS}=L_N(\theta_0)$
   and $\mathrm{ZS}+\lambda\,\mathrm{FS}$.
-\item Reduced coordinates (the invariant manifold): value row $v=(0,a\theta_0,b)$ and
-  \[ W=\begin{bmatrix} q & 0 & * \\ 0 & \alpha(I-\theta_0\theta_0^\top)+\beta\,\theta_0\theta_0^\top & * \\ 0 & h\,\theta_0^\top & * \end{bmatrix},\]
-  pretrained point $a=0$, $b=1$, $q=0$, $\alpha=\beta=c$, $h=0$. An evaluation task is
+\item Basis of the invariant algebra ($t=(0,\theta_0,0)$, $\Pi$ the $x$-block
+  $I_d-\theta_0\theta_0^\top$ with $\|\Pi\|_F^2=d-1$); the basis names are the subscripts:
+  \[ e_0e_0^\top\ (0),\quad tt^\top\ (tt),\quad te_y^\top\ (ty),\quad e_yt^\top\ (yt),\quad
+     e_ye_y^\top\ (yy),\quad \Pi\ (\perp). \]
+\item Merged coordinates: $V = a\,e_yt^\top + b\,e_ye_y^\top$ (value row $v=(0,a\theta_0,b)$) and
+  $W = q\,e_0e_0^\top + \beta\,tt^\top + h\,e_yt^\top + \alpha\,\Pi$ (column $y$ of $W$ never
+  enters). Pretrained point $a=0$, $b=1$, $q=0$, $\alpha=\beta=c$, $h=0$. An evaluation task is
   $\theta=\kappa\theta_0+\rho\theta_\perp$.
-\item Named basis ($t=\bar\theta_0=(0,\theta_0,0)$): $e_ye_y^\top$, $e_yt^\top$, $te_y^\top$,
-  $tt^\top$, $e_0e_0^\top$ and $\Pi$ = the $x$-block $I-\theta_0\theta_0^\top$
-  ($\|\Pi\|_F^2=d-1$). A gradient is written $\nabla_M F=\sum_B [\nabla_M F]_B\,B$;
-  gradient descent moves $M$ by $-\eta\nabla_M F$.
-\item Separate form: $K$ and $Q$ lie in the invariant algebra,
-  $K=K_{0}\,e_0e_0^\top+K_{tt}\,tt^\top+K_{ty}\,te_y^\top+K_{yt}\,e_yt^\top+K_{yy}\,e_ye_y^\top+K_{p}\,\Pi$
-  (same for $Q$); pretrained point $K_{tt}=K_p=Q_{tt}=Q_p=\sqrt{c}$, all others $0$.
+\item Separate coordinates: $K=\sum_B K_B\,B$ over the six basis names, e.g.
+  $K = K_{0}\,e_0e_0^\top+K_{tt}\,tt^\top+K_{ty}\,te_y^\top+K_{yt}\,e_yt^\top+K_{yy}\,e_ye_y^\top+K_{\perp}\,\Pi$
+  (same for $Q$); pretrained point $K_{tt}=K_{\perp}=Q_{tt}=Q_{\perp}=\sqrt{c}$, all others $0$.
+\item A gradient is written $\nabla_M F=\sum_B [\nabla_M F]_B\,B$ (full Frobenius gradient of
+  the $D\times D$ matrix); gradient flow moves $M$ by $-\nabla_M F$, so
+  $\dot\alpha = -[\nabla_W F]_\Pi$ already carries the metric factor $1/(d-1)$.
 \end{itemize}
-\paragraph{Notation in the displayed formulas.} So that every formula is read back exactly
-by SymPy's LaTeX parser (lark backend), products are written with an explicit $\cdot$, the
-noise variance is written $\sigma^{2}$ (SymPy's lark grammar has no $\sigma$, so the round-trip
-check reads $\sigma$ through the alias $s$), and the separate-form
-coordinate of $e_0e_0^\top$ is written $K_{0}$, $Q_{0}$. Symbols: $d$, $n$ (shots of the
-evaluated loss), $N$ (fine-tuning shots), $m$ (pretraining shots), $\lambda$ (fine-tuning
-weight), $c$ (pretrained scale).
+Symbols: $d$, $n$ (shots of the evaluated loss), $N$ (fine-tuning shots), $m$ (pretraining
+shots), $\lambda$ (fine-tuning weight), $c$ (pretrained scale), $\sigma^2$ (label noise).
+Every display is read back by SymPy's LaTeX parser (lark backend) to an expression equal to
+the derived one (the check inserts the explicit products the parser needs).
 """
 
 
@@ -649,30 +903,59 @@ def _display(ex: ExportedExpr) -> str:
 
 def _expressions_tex() -> tuple[str, int]:
     exports = {e.key: e for e in exported_expressions()}
-    parts = [r"\section{Derived losses}", ""]
+    desc = {name: text for name, _lhs, _sec, text in _DERIVED}
     secs = {"loss": [], "opt": [], "inv": []}
-    desc = {}
-    for name, _lhs, sec, text in _DERIVED:
+    for name, _lhs, sec, _text in _DERIVED:
         secs[sec].append(exports[name])
-        desc[name] = text
+    parts = [r"\section{Derived losses}", ""]
     for e in secs["loss"]:
         parts.append(rf"\paragraph{{\texttt{{{escape_text(e.key)}}}}} {desc[e.key]}")
         parts.append(_display(e))
-    parts.append(r"\section{Gradient updates}")
-    parts.append("Frobenius gradients of each objective with respect to the trained matrices, "
-                 "as coefficients on the named basis; a coefficient does not depend on which "
-                 "other matrices are trained, so each is shown once with the subsets it "
-                 "belongs to. Coefficients not listed are $0$.\n")
-    _objs, subsets = _subsets()
-    for obj, form, trained, items in _gradient_blocks():
-        parts.append(rf"\subsection{{${_obj_tex(obj)}$, {form} form}}")
-        parts.append("Subsets: " + "; ".join(
-            rf"\texttt{{{escape_text(s)}}} trains ${', '.join(ms)}$" for s, ms in trained) + ".\n")
-        for M, bn, subs, _e in items:
-            ex = exports[_grad_key(obj, form, M, bn, subs)]
-            parts.append(rf"\textit{{subsets {escape_text(', '.join(subs))}}}:")
-            parts.append(_display(ex))
+        if e.key == "expected_loss":
+            parts.append(r"The prediction is linear in the value row, so $L_n$ is a quadratic "
+                         r"in $(a, b)$, with coefficients")
+            for _sym, name, _definition, _gdesc, sec in _groups():
+                if sec == "loss":
+                    parts.append(_display(exports[f"group.{name}"]))
+    parts.append("Not displayed: " + "; ".join(_NOT_DISPLAYED.values()) + ".\n")
+
+    OT = _OBJ_TEX()
+    parts.append(r"\section{Gradients}")
+    parts.append(r"\subsection{Merged form}")
+    parts.append("Frobenius gradients of each objective with respect to $V$ and $W$ on the named "
+                 "basis. A coefficient does not depend on which other matrices are trained, so "
+                 r"the subsets \texttt{all}, \texttt{v}, \texttt{w} share these. Coefficients not "
+                 "listed are $0$.\n")
+    objs, _ = _subsets()
+    parts.append(r"$\mathrm{ZS}+\lambda\,\mathrm{FS}$ is linear in its terms: "
+                 r"$\nabla(\mathrm{ZS}+\lambda\,\mathrm{FS}) = \nabla\mathrm{ZS} + \lambda\,\nabla\mathrm{FS}$.")
+    for obj in objs:
+        if obj == "zsfs":
+            continue
+        parts.append(rf"\paragraph{{${OT[obj]}$.}}")
+        for o, M, bn, _e in _merged_gradients():
+            if o == obj:
+                parts.append(_display(exports[_grad_key(obj, M, bn)]))
+    parts.append(r"\subsection{Separate form $W = K^\top Q$ (chain rule)}")
+    parts.append(r"For every objective $F$ and subset (\texttt{all}, \texttt{v}, \texttt{kq}, "
+                 r"\texttt{k}, \texttt{q}): $\nabla_V F$ is the merged $\nabla_V F$ and "
+                 r"$G = \nabla_W F = G_{0}\,e_0e_0^\top + G_{tt}\,tt^\top + G_{yt}\,e_yt^\top + "
+                 r"G_{\perp}\,\Pi$ has the merged coefficients above, both evaluated at the merged "
+                 r"coordinates of $W = K^\top Q$:")
+    for sym_key in [k for k in exports if k.startswith("separate.W.")]:
+        parts.append(_display(exports[sym_key]))
+    parts.append(r"Then $dF = \langle G, dK^\top Q + K^\top dQ\rangle_F$ gives "
+                 r"$\nabla_K F = Q\,G^\top$ and $\nabla_Q F = K\,G$, whose coefficients are")
+    for key in [k for k in exports if k.startswith("separate.chain.")]:
+        parts.append(_display(exports[key]))
+    parts.append("(other coefficients $0$). A frozen matrix keeps its coordinates.\n")
+
     parts.append(r"\section{Optima and invariants}")
+    for sym, name, _definition, gdesc, sec in _groups():
+        if sec != "opt":
+            continue
+        parts.append(rf"\paragraph{{Named group ${name}$}} ({gdesc})")
+        parts.append(_display(exports[f"group.{name}"]))
     for e in secs["opt"] + secs["inv"]:
         parts.append(rf"\paragraph{{\texttt{{{escape_text(e.key)}}}}} {desc[e.key]}")
         parts.append(_display(e))
@@ -687,44 +970,47 @@ def _claim_tex(r) -> str:
     out = [rf"\subsection*{{\texttt{{{escape_text(r.id)}}}: {escape_text(r.title)}}}",
            rf"Status: {_STATUS_TEX.get(r.status, escape_text(r.status))}"
            + (rf" ({r.seconds:.2f}\,s)" if getattr(r, "seconds", None) else "") + r"\\",
-           escape_text(r.statement)]
+           math_text(r.statement)]
     math = _safe_math(getattr(r, "latex", "") or "")
     if math:
         out.append(rf"\[ {math} \]")
     if getattr(r, "error", None):
-        out.append(r"\textbf{Error:} " + escape_text(_short(r.error)))
+        out.append(r"\textbf{Error:} " + escape_text(r.error))
     if r.evidence:
         out.append(r"\begin{itemize}")
         for ev in r.evidence:
             mark = "pass" if ev.passed else r"\textbf{FAIL}"
-            line = rf"\item[{mark}] [{escape_text(ev.kind)}] {escape_text(ev.description)}"
+            line = rf"\item[{mark}] [{escape_text(ev.kind)}] {math_text(ev.description)}"
             if ev.details:
                 det = "; ".join(f"{k} = {_fmt_value(v)}" for k, v in ev.details.items())
-                line += r" \\ {\small " + escape_text(_short(det)) + "}"
+                line += r" \\ {\small " + math_text(det) + "}"
             out.append(line)
         out.append(r"\end{itemize}")
     if getattr(r, "region", None):
-        out.append(r"\par\textbf{Region:} " + escape_text(_short(str(r.region), 1500)))
+        out.append(r"\par\textbf{Region:} " + math_text(str(r.region)) + r"\par")
     if getattr(r, "disagreements", None):
-        out.append(r"\textbf{Disagreements with THEORY.md:}")
+        out.append(r"\textbf{Disagreements with the paper or the authors' code:}")
         out.append(r"\begin{itemize}")
-        out.extend(r"\item " + escape_text(_short(str(x), 1500)) for x in r.disagreements)
+        out.extend(r"\item " + math_text(str(x)) for x in r.disagreements)
         out.append(r"\end{itemize}")
     if getattr(r, "grid", None):
         keys = sorted({k for row in r.grid for k in row})
         out.append(rf"\par\textbf{{Grid:}} {len(r.grid)} configurations "
-                   rf"(fields: {escape_text(', '.join(map(str, keys)))}).")
+                   rf"(fields: {math_text(', '.join(map(str, keys)))}).")
         shown = [row for row in r.grid if row.get("passed") is False or row.get("ok") is False]
         if shown:
             out.append(rf"Failing configurations ({len(shown)}): "
-                       + escape_text(_short("; ".join(_fmt_value(row) for row in shown), 1200)))
-    return "\n".join(out) + "\n"
+                       + math_text("; ".join(_fmt_value(row) for row in shown)))
+    return "\n".join(out) + "\n\\par\\medskip\n"
 
 
 def render_document(results) -> str:
-    """The whole standalone LaTeX document for a list of ``ClaimResult``."""
-    results = list(results)
+    """The whole standalone LaTeX document for a list of ``ClaimResult`` (``None``: the
+    derivations only, no claims section)."""
     body, _count = _expressions_tex()
+    if results is None:
+        return _PREAMBLE + _CONVENTIONS + "\n" + body + "\n\\end{document}\n"
+    results = list(results)
     counts = {}
     for r in results:
         counts[r.status] = counts.get(r.status, 0) + 1
@@ -735,37 +1021,42 @@ def render_document(results) -> str:
             + "\n\\end{document}\n")
 
 
-def export_latex(path, results=None, progress=False) -> dict:
-    """Write the document to ``path`` atomically; run every claim when ``results`` is
-    ``None``.  Returns ``{"path", "expressions", "claims", "statuses", "seconds"}``."""
+def export_latex(path, results=None, progress=False, claims=True) -> dict:
+    """Write the document to ``path`` atomically.
+
+    Args:
+        path: the output ``.tex`` file; its folder must exist and be writable (checked
+            first, by :func:`proofs_check.atomic.prepare_output`, before any computation).
+        results: ``ClaimResult`` list; ``None`` runs every claim (when ``claims``).
+        progress: print progress lines on stderr.
+        claims: ``False`` exports the derivations only (no claims section, seconds).
+
+    Returns:
+        ``{"path", "expressions", "claims", "statuses", "seconds"}``.
+    """
     t0 = time.perf_counter()
-    from pathlib import Path
-    target = Path(path)
-    folder = target.parent if str(target.parent) else Path(".")
-    if target.is_dir():
-        raise ValueError(f"path: {str(target)!r} is a folder, not a file")
-    if not folder.is_dir():  # checked before the (slow) claims run
-        raise ValueError(f"path: folder {str(folder)!r} does not exist")
+    prepare_output(path, kind="file")  # checked before the (slow) claims run
 
     def say(msg):
         if progress:
             print(f"export-latex: {msg}", file=sys.stderr, flush=True)
 
-    if results is None:
+    if not claims:
+        results = None
+    elif results is None:
         from .claims import registry, run_claim
-        claims = registry()
+        reg = registry()
         results = []
-        for i, cl in enumerate(claims, 1):
-            say(f"claim {i}/{len(claims)} {cl.id}")
+        for i, cl in enumerate(reg, 1):
+            say(f"claim {i}/{len(reg)} {cl.id}")
             results.append(run_claim(cl))
-    results = list(results)
     say("deriving and rendering expressions")
     text = render_document(results)
     n_expr = len(exported_expressions())
     say(f"writing {path}")
     write_text_atomic(path, text)
     statuses = {}
-    for r in results:
+    for r in results or ():
         statuses[r.status] = statuses.get(r.status, 0) + 1
-    return {"path": str(path), "expressions": n_expr, "claims": len(results),
+    return {"path": str(path), "expressions": n_expr, "claims": len(results or ()),
             "statuses": statuses, "seconds": round(time.perf_counter() - t0, 3)}

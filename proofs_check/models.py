@@ -1,7 +1,7 @@
 """Fine-tuned models and their exact test-error curves.
 
-Conventions: token ``z = (1, x, y)``, normalisation by ``n+1``, ``W`` acting on the query
-(``M = W^T`` in row-token code).  A method is ``pretrained`` or ``OBJECTIVE-SUBSET``
+Conventions: see :mod:`proofs_check` (stated once there) and docs/theory.md section 1.
+A method is ``pretrained`` or ``OBJECTIVE-SUBSET``
 (``zs-all``, ``zs-v``, ``zs-w``, ``zsfs-all``, ``zsfs-v``, ``zsfs-w``); a fine-tuned model
 is the end point of the exact population gradient flow from the pretrained point
 (:func:`numerics.flow.gradient_flow`, merged form).  Tasks (``theta0 = e_1``,

@@ -1,8 +1,7 @@
 r"""The authors' empirical protocol in JAX and optax: model, data, pretraining, fine-tuning.
 
-Conventions (``docs/theory.md``): token ``z = (1, x, y)``, ``D = d + 2``, the query label
-slot is 0; ``W`` is the merged key-query matrix acting on the query, ``M = W^T`` in the
-row-token code below, ``W = K^T Q`` in the separate form.
+Conventions: see :mod:`proofs_check` (stated once there) and docs/theory.md section 1;
+the row-token code below uses ``M = W^T``.
 
 Model (row tokens ``Z``, shape ``(T, D)``, ``T = n + 1`` tokens, query last)
 --------------------------------------------------------------------------

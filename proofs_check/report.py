@@ -5,10 +5,6 @@ JSON keys (stable; documented in README.md):
 "description", "passed", "details"}], "grid", "region", "disagreements", "seconds",
 "error"}], "summary": {"total", "verified", "refuted", "error", "all_verified",
 "seconds"}}``.
-
-Conventions (THEORY.md): token ``z = (1, x, y)``, attention average normalised by the
-token count ``n+1`` (query included), ``W`` acting on the query (``M = W^T`` in
-row-token code), ``W = K^T Q`` in the separate form.
 """
 from __future__ import annotations
 
@@ -17,7 +13,7 @@ import math
 
 from .claims.base import ClaimResult
 
-__all__ = ["summary", "render_claims", "to_json", "fmt_num"]
+__all__ = ["summary", "render_claims", "to_json", "fmt_num", "md_cell"]
 
 
 def fmt_num(x) -> str:
@@ -30,6 +26,11 @@ def fmt_num(x) -> str:
             return str(x)
         return f"{x:.6g}"
     return str(x)
+
+
+def md_cell(x) -> str:
+    """Text safe inside a Markdown table cell: ``|`` escaped, line breaks as ``<br>``."""
+    return str(x).replace("\\|", "|").replace("|", "\\|").replace("\r\n", "\n").replace("\n", "<br>")
 
 
 def _clean(obj):
@@ -82,7 +83,7 @@ def render_claims(results: list[ClaimResult], seconds: float, fmt: str) -> str:
             if r.region:
                 ev += f"<br>region: {r.region}"
             for dis in r.disagreements:
-                ev += f"<br>**differs from THEORY.md:** {dis}"
+                ev += f"<br>**differs from the paper or the authors' code:** {dis}"
             grid = f"{len(r.grid)} configs" if r.grid else "exact / default config"
             stmt = r.statement.replace("|", "\\|")
             ev = ev.replace("|", "\\|")
@@ -108,7 +109,7 @@ def render_claims(results: list[ClaimResult], seconds: float, fmt: str) -> str:
         if r.region:
             out.append(f"    region: {r.region}")
         for dis in r.disagreements:
-            out.append(f"    DIFFERS FROM THEORY.md: {dis}")
+            out.append(f"    DIFFERS FROM THE PAPER OR THE AUTHORS' CODE: {dis}")
         out.append("")
     out.append(f"{summ['verified']}/{summ['total']} claims verified, {summ['refuted']} refuted, "
                f"{summ['error']} errors in {summ['seconds']} s")

@@ -1,8 +1,5 @@
 """``proofs_check.figures``: files written, plotted numbers checked against independent
 computations, atomic output under interruption.
-
-Conventions (THEORY.md section 1): token ``z = (1, x, y)``, normalisation by ``n+1``,
-``yhat = e_y^T V S W z_q`` with the merged ``W`` acting on the query.
 """
 import struct
 
@@ -49,9 +46,12 @@ def test_png_resolution_is_150_dpi(written):
 
 def test_output_folder_is_created(tmp_path):
     fig = figures.draw_w_star(figures.w_star_data(CFG, Ns=(1, 3)))
-    target = tmp_path / "a" / "b"
+    target = tmp_path / "a"
     paths = figures.save_figure(fig, figures._prepare_out(target), "w")
     assert [p.name for p in paths] == ["w.png", "w.pdf"]
+    # the shared rule (proofs_check.atomic.prepare_output): the parent must exist
+    with pytest.raises(ValueError, match="does not exist"):
+        figures._prepare_out(tmp_path / "b" / "c")
 
 
 # ----------------------------------------------------------------------------- figure 1
@@ -288,3 +288,11 @@ def test_summary_renders_in_every_format(written):
 def test_shot_range_extends_to_N():
     data = figures.icl_curves_data(Config(N=45), sgd=False, methods=("pretrained", "zs-v"))
     assert data["shots"] == list(range(46))
+
+
+def test_sgd_note_states_settings_and_reasons():
+    fake = {"sgd": {"zs-all": {"lr": 0.02, "steps": 4000}, "zsfs-w": {"lr": 0.2, "steps": 6000}}}
+    note = figures.sgd_note(fake)
+    assert "lr 0.02 x 4000 steps" in note and "lr 0.2 x 6000 steps" in note
+    assert f"batch {figures.SGD_BATCH}" in note and "noise" in note and "basin" in note
+    assert figures.sgd_note({"sgd": None}) == ""

@@ -1,7 +1,6 @@
 """Tests of ``proofs_check.latex_export`` (``iclft export-latex PATH``).
 
-Conventions: token ``z = (1, x, y)``, normalisation by ``n+1``, merged ``W`` (``M = W^T`` in
-row-token code), separate ``W = K^T Q``.  Checks: every exported expression parses back
+Conventions: docs/theory.md section 1.  Checks: every exported expression parses back
 (SymPy's lark LaTeX parser) to an expression equal to the original, the broken lines join
 to the un-broken string, the document compiles with pdflatex, and the file is written
 atomically.
@@ -11,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 from concurrent.futures import ProcessPoolExecutor
 
 import pytest
@@ -30,7 +30,7 @@ def _fake_results():
                                           {"value": 0.123456789, "list": list(range(20)),
                                            "text": nasty, "nested": {"a": 1.5, "b": [1, 2]}})],
                     grid=[{"d": 2, "m": 5, "sigma2": 0.1}, {"d": 3, "m": 5, "sigma2": 0.0, "passed": False}],
-                    region="fails where (1 + c a)^2 <= 1_x & 50%", disagreements=["THEORY.md says m/(m+1+d) #x"],
+                    region="fails where (1 + c a)^2 <= 1_x & 50%", disagreements=["the authors' code says m/(m+1+d) #x"],
                     seconds=1.25),
         ClaimResult("fake.refuted", "Refuted", "s", r"\frac{1}{2", "refuted",
                     [Evidence("numeric", "long " + "N**2*d*lam*sigma2+" * 40, False, {})]),
@@ -64,37 +64,94 @@ def test_roundtrip_small_and_negative():
 def test_lines_join_to_unbroken_string(exports):
     keys = [e.key for e in exports]
     assert len(keys) == len(set(keys))
-    assert {"expected_loss", "sphere_loss", "pretrain_loss", "zs", "fs", "zsfs", "pretrain.c_star",
-            "balancedness", "zs.all.flow_limit.a"} <= set(keys)
-    for obj in ("pretrain", "zs", "fs", "zsfs"):
-        for form in ("merged", "separate"):
-            assert any(k.startswith(f"grad.{obj}.{form}.") for k in keys)
+    assert {"expected_loss", "sphere_loss", "pretrain_loss", "zs", "fs", "pretrain.c_star",
+            "balancedness", "zs.all.flow_limit.a", "group.R"} <= set(keys)
+    for obj in ("pretrain", "zs", "fs"):
+        assert any(k.startswith(f"grad.{obj}.merged.") for k in keys)
+    assert any(k.startswith("separate.chain.K.") for k in keys)
+    assert any(k.startswith("separate.chain.Q.") for k in keys)
     for e in exports:
         assert " ".join(e.lines) == e.latex
+        assert [LE.to_display(p) for p in e.parse_lines] == e.lines
         for ln in e.lines:
             assert len(ln) <= LE.LINE_CHARS + 40, (e.key, ln)
             if not isinstance(e.expr, sp.MatrixBase):
                 assert "\\\\" not in ln and "&" not in ln
-    assert max(len(e.lines) for e in exports) > 10  # long expressions really are broken
+    assert max(len(e.lines) for e in exports) > 3  # long expressions really are broken
 
 
-def test_document_contains_every_line(exports):
-    doc = LE.render_document(_fake_results())
+def test_no_display_longer_than_12_lines(exports):
+    long = {e.key: len(e.lines) for e in exports if len(e.lines) > 12}
+    assert not long, long
+
+
+def test_paste_ready_printing(exports):
+    """Implicit products, sigma^2 for the noise, the vocabulary's coordinate names."""
+    import re
+
+    import vocabulary as V
     for e in exports:
-        for ln in e.lines:
-            assert ln in doc, (e.key, ln)
+        assert not re.search(r"(?<![0-9]) ?\\cdot ?(?![0-9])", e.latex), e.key
+        assert "sigma2" not in e.latex and r"\sigma_{2}" not in e.latex
+    chain = " ".join(e.latex for e in exports if e.key.startswith("separate."))
+    for bs in V.BASIS.values():
+        assert f"K_{{{bs.tex}}}" in chain or bs.name in ("ty", "yy") and f"Q_{{{bs.tex}}}" in chain
+    assert r"K_{\perp}" in chain and "K_{p}" not in chain
+    by_key = {e.key: e for e in exports}
+    assert by_key["pretrain.c_star"].latex == r"\frac{m + 1}{d \left(\sigma^{2} + 1\right) + m + 1}"
+    assert by_key["pretrain.min_loss"].latex.endswith("}{R}")  # R named once, used thereafter
+    assert by_key["group.R"].latex == r"d \left(\sigma^{2} + 1\right) + m + 1"
+    assert r"\sigma^{2}" in by_key["zs"].latex
+
+
+def test_chain_rule_equals_the_separate_gradient():
+    """The displayed chain rule (grad_K = Q G^T, grad_Q = K G with G the merged grad_W at
+    W = K^T Q) against theory's separate-form gradient, coefficient by coefficient."""
+    import theory  # noqa: F401
+    import sys
+    TL = sys.modules["theory.latex"]
+    from theory import gradient
+    sub = TL.separate_substitution_named()
+    chain = TL.chain_rule()
+    for obj in ("zs", "pretrain"):
+        merged_W = gradient(obj, "all", "merged").matrices["W"]
+        G = {TL.G[TL._MANIFOLD_BASIS[bn]]: sp.together(v.subs(sub, simultaneous=True))
+             for bn, v in merged_W.items()}
+        G.update({g: 0 for g in TL.G.values() if g not in G})
+        sep = gradient(obj, "all", "separate").matrices
+        for M in ("K", "Q"):
+            want = {TL._MANIFOLD_BASIS[bn]: v for bn, v in sep[M].items()}
+            for bn in set(want) | set(chain[M]):
+                got = chain[M].get(bn, sp.Integer(0)).xreplace(G)
+                num, _ = sp.fraction(sp.together(got - want.get(bn, 0)))
+                assert sp.expand(num) == 0, (obj, M, bn)
+
+
+def test_roundtrip_one_of_each_kind(exports):
+    """A cheap representative round trip (group, loss, optimum, matrix, gradient, chain
+    rule, equation); the full set is the slow test below."""
+    picked = ["group.R", "zs", "pretrain.c_star", "zs.all.min_gram", "grad.zs.merged.W.perp",
+              "separate.chain.Q.tt", "separate.W.beta", "zs.all.flow_limit.equation",
+              "fs.b_at_zs_a"]
+    by_key = {e.key: e for e in exports}
+    bad = [k for k in picked if not LE.roundtrip_export(by_key[k])]
+    assert not bad
+    # the check can fail: a wrong expression, or a display that is not the parsed text
+    e = by_key["zs"]
+    assert not LE.roundtrip_check(e.parse_latex, e.expr + 1)
+    assert not LE.roundtrip_check(e.parse_latex, e.expr, e.latex + " + 1")
 
 
 def _check_one(i):
     e = LE.exported_expressions()[i]
-    return e.key, LE.roundtrip_check(e.latex, e.expr)
+    return e.key, LE.roundtrip_export(e)
 
 
 @pytest.mark.slow
 def test_every_exported_expression_roundtrips(exports):
-    """Parse every exported (un-broken) string with SymPy's lark parser; ~4 CPU-minutes."""
+    """Parse every exported display once with SymPy's lark parser (about a minute of CPU)."""
     n = len(exports)
-    workers = max(1, min(8, os.cpu_count() or 1))
+    workers = max(1, min(2, os.cpu_count() or 1))
     if workers == 1:
         results = [_check_one(i) for i in range(n)]
     else:
@@ -102,6 +159,39 @@ def test_every_exported_expression_roundtrips(exports):
             results = list(pool.map(_check_one, range(n)))
     bad = [k for k, ok in results if not ok]
     assert not bad, f"do not round-trip: {bad}"
+
+
+def test_same_latex_under_two_hash_seeds():
+    code = ("import sys, theory; TL = sys.modules['theory.latex'];"
+            "print(theory.latex('pretrain.c_star')); print(theory.latex('grad.zs.merged.all.W'));"
+            "print(theory.latex('zs.v.min_loss'))")
+    outs = []
+    for seed in ("0", "7"):
+        env = dict(os.environ, PYTHONHASHSEED=seed)
+        r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                           timeout=600, cwd=os.path.dirname(os.path.dirname(__file__)))
+        assert r.returncode == 0, r.stderr[-500:]
+        outs.append(r.stdout)
+    assert outs[0] == outs[1]
+
+
+def test_evidence_is_typeset_as_mathematics():
+    doc = LE.render_document(_fake_results())
+    claims = doc[doc.index(r"\section{Claims}"):]
+    assert "N**2" not in claims and "sigma2" not in claims and "->" not in claims
+    assert "..." not in claims
+    assert "$N^{2}" in claims
+    text = LE.math_text("limit (n->oo) of N**2*d*sigma2 is 1.5e-07")
+    assert r"$(n \to \infty)$" in text and r"$N^{2}\,d\,{\sigma^2}$" in text
+    assert r"{\sigma^2}^{2}" in LE.math_text("x = sigma2**2")  # no double superscript
+    assert r"1.5\cdot 10^{-7}" in text
+
+
+def test_no_claims_document(tmp_path):
+    doc = LE.render_document(None)
+    assert r"\section{Claims}" not in doc and doc.rstrip().endswith(r"\end{document}")
+    summary = LE.export_latex(tmp_path / "d.tex", claims=False)
+    assert summary["claims"] == 0 and (tmp_path / "d.tex").read_text() == doc
 
 
 def test_escape_text_specials():
@@ -205,3 +295,54 @@ def test_bad_path_fails_before_running_claims(tmp_path, monkeypatch):
         LE.export_latex(tmp_path / "missing" / "x.tex")
     with pytest.raises(ValueError, match="path"):
         LE.export_latex(tmp_path)
+
+
+def test_unwritable_folder_fails_before_work_and_names_the_users_path(tmp_path, monkeypatch):
+    """A read-only folder (simulated: root ignores permission bits) is reported before the
+    claims run, with the user's path and never the hidden temporary file."""
+    import errno
+
+    import proofs_check.atomic as atomic
+    import proofs_check.claims as claims_pkg
+
+    def no_run():
+        raise AssertionError("claims must not run for an unwritable folder")
+
+    def refuse(*a, dir=None, **k):
+        raise PermissionError(errno.EACCES, "Permission denied", str(dir) + "/.x.tex.tmp")
+
+    monkeypatch.setattr(claims_pkg, "registry", no_run)
+    monkeypatch.setattr(atomic.tempfile, "mkstemp", refuse)
+    target = tmp_path / "x.tex"
+    with pytest.raises(OSError) as info:
+        LE.export_latex(target)
+    assert info.value.filename == str(target)
+    assert ".tmp" not in str(info.value)
+
+
+def test_rename_failure_names_the_users_path(tmp_path, monkeypatch):
+    import proofs_check.atomic as atomic
+
+    def fail(src, dst):
+        raise OSError(28, "No space left on device", str(src))
+
+    monkeypatch.setattr(atomic.os, "replace", fail)
+    target = tmp_path / "doc.tex"
+    with pytest.raises(OSError) as info:
+        atomic.write_text_atomic(target, "x")
+    assert info.value.filename == str(target)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_prepare_output_one_rule(tmp_path):
+    from proofs_check.atomic import prepare_output
+    assert prepare_output(tmp_path / "f.tex") == tmp_path / "f.tex"
+    assert not (tmp_path / "f.tex").exists()          # a file target is not created early
+    assert prepare_output(tmp_path / "out", kind="dir").is_dir()   # a folder target is
+    for bad, kind in ((tmp_path / "no" / "f.tex", "file"), (tmp_path / "no" / "out", "dir")):
+        with pytest.raises(ValueError, match="does not exist"):
+            prepare_output(bad, kind=kind)
+    with pytest.raises(ValueError, match="is a folder"):
+        prepare_output(tmp_path, kind="file")
+    with pytest.raises(ValueError):
+        prepare_output("", kind="file")

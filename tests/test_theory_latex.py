@@ -18,8 +18,9 @@ def test_package_exports():
 
 
 def test_readable_symbol_names():
-    s = theory.latex(alpha * sigma2 + lam)
-    assert r"\alpha" in s and r"\sigma^2" in s and r"\lambda" in s
+    s = theory.latex(alpha * sigma2 ** 2 + lam)
+    assert r"\alpha" in s and r"\sigma^{4}" in s and r"\lambda" in s
+    assert r"\cdot" not in s and r"\sigma_{2}" not in s
     assert r"\kappa" in theory.latex("expected_loss") and r"\rho" in theory.latex("expected_loss")
     assert "sigma2" not in theory.latex("expected_loss")
 
@@ -37,6 +38,8 @@ def test_every_gradient_renders():
                 for mat in gradient(obj, sub, form).matrices:
                     s = theory.latex(f"grad.{obj}.{form}.{sub}.{mat}")
                     assert s.startswith(r"\nabla_{" + mat + "}")
+    assert r"e_y t^\top" in theory.latex("grad.zs.merged.all.V")
+    assert r"K_{\perp}" in theory.latex("grad.zs.separate.k.K") or r"\Pi" in theory.latex("grad.zs.separate.k.K")
     assert vocabulary.BASIS["yt"].tex_matrix in theory.latex("grad.zs.merged.all.V")
 
 

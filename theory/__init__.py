@@ -1,11 +1,13 @@
 """iclft.theory: dimension-free SymPy derivations for one-layer linear attention ICL.
 
-Conventions (THEORY.md): token ``z = (1, x, y)`` -- index 0 is the constant 1, indices
+Conventions (the one statement for the package; modules refer here; the full statement
+is docs/theory.md section 1): token ``z = (1, x, y)`` -- index 0 is the constant 1, indices
 ``1..d`` hold ``x`` and index ``d+1`` the label ``y`` (``D = d + 2``); the attention average
 ``S = (sum_i z_i z_i^T + z_q z_q^T)/(n+1)`` includes the query token and is normalised by the
 token count ``n+1``; ``yhat = e_y^T V S W z_q`` with the merged key-query matrix ``W``
-(code that keeps tokens as rows and computes ``Attn = Z M Z^T`` uses ``M = W^T``);
-separate form ``W = K^T Q``.
+acting on the query (code that keeps tokens as rows and computes ``Attn = Z M Z^T`` uses
+``M = W^T``); separate form ``W = K^T Q``; ``L_n = E[(yhat - y_q)^2]`` includes the noise
+floor ``sigma2``.  Reduced coordinates ``a b q alpha beta h`` (docs/theory.md section 4).
 
 Modules: :mod:`symbols` (shared Symbols), :mod:`wick` (symbolic-``d`` Gaussian expectations),
 :mod:`objectives` (losses), :mod:`manifold` (invariant algebra, embeddings),
@@ -23,7 +25,13 @@ __all__ = ["expected_loss", "sphere_loss", "pretrain_loss", "pretrain_objective"
 
 
 def build_all() -> None:
-    """Build (and cache) every derived expression: losses, all gradients, all optima."""
+    """Build (and cache) every derived expression: losses, all gradients, all optima.
+
+    Takes a few seconds cold; later calls of the functions above are then cache hits.
+
+    Returns:
+        None.
+    """
     from .gradients import OBJECTIVE_NAMES, SUBSETS
     for name in registry():
         derived(name)

@@ -1,9 +1,6 @@
 """Frobenius gradients of the full ``D x D`` attention matrices at manifold points.
 
-Conventions: token ``z = (1, x, y)``, ``D = d + 2``; ``S`` averages the ``n`` demonstration
-tokens *and* the query token, normalised by ``n+1``; ``yhat = e_y^T V S W z_q`` with the
-merged ``W`` (row-token code ``Attn = Z M Z^T`` has ``M = W^T``); separate form
-``W = K^T Q``.
+Conventions: see :mod:`theory` (stated once there) and docs/theory.md section 1.
 
 Derivation (why coefficients on a basis are the *full* gradient)
 ----------------------------------------------------------------
@@ -71,13 +68,18 @@ PARAM_SYMBOLS = (d, m, N, sigma2, lam)
 
 @dataclass(frozen=True)
 class GradientResult:
-    """Full-matrix Frobenius gradient of one objective for one trainable subset.
+    """Full-matrix Frobenius gradient of one objective for one trainable subset
+    (returned by :func:`gradient`).
 
-    ``matrices``: matrix name (``"V"``, ``"W"``, ``"K"``, ``"Q"``; only the trainable ones) ->
-    basis name (see :mod:`theory.manifold`) -> SymPy coefficient, so that
-    ``grad_M = sum coef * basis_matrix``.  ``invmats``: the same as :class:`InvMat`.
-    ``flow``: reduced coordinate -> ``d coord/dt`` under Frobenius gradient flow (0 for frozen
-    coordinates).  ``coords``: all reduced coordinates of the form, in canonical order.
+    Attributes:
+        objective, form, subset: what was differentiated.
+        matrices: matrix name (``"V"``, ``"W"``, ``"K"``, ``"Q"``; only the trainable ones)
+            -> basis name (see :mod:`theory.manifold`) -> SymPy coefficient, so that
+            ``grad_M = sum coef * basis_matrix``.
+        invmats: the same gradients as :class:`InvMat`.
+        flow: reduced coordinate -> ``d coord/dt`` under Frobenius gradient flow (0 for
+            frozen coordinates; ``alpha``'s carries the metric factor ``1/(d-1)``).
+        coords: all reduced coordinates of the form, in canonical order.
     """
     objective: str
     form: str
@@ -135,11 +137,33 @@ def separate_substitution() -> dict:
 def gradient(obj: str, subset: str = "all", form: str = "merged") -> GradientResult:
     """Frobenius gradient of ``obj`` (``pretrain|zs|fs|zsfs``) w.r.t. the trainable matrices.
 
-    ``form="merged"``: subsets ``all|v|w``; coordinates ``a b q alpha beta h``.
-    ``form="separate"`` (``W = K^T Q``): subsets ``all|v|kq|k|q``; coordinates
-    ``a b K_00 .. K_p Q_00 .. Q_p`` (see :mod:`theory.symbols`).  Each coefficient is
-    ``polynomial / Den`` with ``Den`` from :func:`theory.objectives.objective_fraction`.
-    Formulas: module docstring.
+    Each coefficient is ``polynomial / Den`` with ``Den`` from
+    :func:`theory.objectives.objective_fraction`.  Formulas: module docstring.  Cached.
+
+    Args:
+        obj: the objective, ``"pretrain"``, ``"zs"``, ``"fs"`` or ``"zsfs"``.
+        subset: the trained matrices: ``"all"``, ``"v"``, ``"w"`` (merged) or ``"all"``,
+            ``"v"``, ``"kq"``, ``"k"``, ``"q"`` (separate).
+        form: ``"merged"`` (coordinates ``a b q alpha beta h``) or ``"separate"``
+            (``W = K^T Q``; coordinates ``a, b`` and the ``K``, ``Q`` coordinates of
+            :mod:`theory.symbols`).
+
+    Returns:
+        A :class:`GradientResult`.
+
+    Raises:
+        ValueError: an unknown objective, form, or a subset the form does not have.
+
+    Example: V-only ZS from the pretrained point moves ``a`` at rate ``2c(d+2)``.
+
+    >>> import sympy as sp
+    >>> from theory import gradient
+    >>> from theory.symbols import PRETRAINED, a
+    >>> g = gradient("zs", "v")
+    >>> list(g.matrices)
+    ['V']
+    >>> sp.factor(g.flow[a].subs(PRETRAINED))
+    2*c*(d + 2)
     """
     _check(obj, form, subset)
     gV, gW, Den = merged_gradient_numerators(obj)
@@ -179,9 +203,29 @@ def gradient(obj: str, subset: str = "all", form: str = "merged") -> GradientRes
 
 
 def flow_lambdified(obj: str, subset: str = "all", form: str = "merged"):
-    """``(f, args)``: ``f(*coords, d, m, N, sigma2, lam)`` returns the list of
-    ``d coord/dt`` (in the order of ``GradientResult.coords``) as floats (NumPy-vectorised);
-    ``args`` is the tuple of SymPy symbols in that call order."""
+    """The reduced flow field of :func:`gradient` as a NumPy function.
+
+    Args:
+        obj, subset, form: as for :func:`gradient`.
+
+    Returns:
+        ``(f, args)``: ``f(*coords, d, m, N, sigma2, lam)`` returns the list of
+        ``d coord/dt`` (in the order of ``GradientResult.coords``) as floats
+        (NumPy-vectorised); ``args`` is the tuple of SymPy symbols in that call order.
+
+    Raises:
+        ValueError: as for :func:`gradient`.
+
+    Example: the V-only ZS rate of ``a`` at the pretrained point, ``2c(d+2)`` with
+    ``c = 1/2``, ``d = 3``.
+
+    >>> from theory import flow_lambdified
+    >>> f, args = flow_lambdified("zs", "v")
+    >>> [str(s) for s in args]
+    ['a', 'b', 'q', 'alpha', 'beta', 'h', 'd', 'm', 'N', 'sigma2', 'lam']
+    >>> float(f(0.0, 1.0, 0.0, 0.5, 0.5, 0.0, 3, 20, 20, 0.1, 1.0)[0])
+    5.0
+    """
     res = gradient(obj, subset, form)
     args = tuple(res.coords) + PARAM_SYMBOLS
     exprs = [res.flow[s] for s in res.coords]

@@ -1,50 +1,221 @@
-"""LaTeX rendering of derived expressions with stable, readable symbol names.
+r"""The one LaTeX printer of iclft: ``derive --latex``, ``theory.latex`` and ``export-latex``.
 
-Conventions: token ``z = (1, x, y)``; ``S`` normalised by ``n+1`` with the query included;
-merged ``W`` (row-token code ``Attn = Z M Z^T`` has ``M = W^T``); separate ``W = K^T Q``.
+Conventions: see :mod:`theory` (stated once there) and docs/theory.md section 1.
+
+Printing rules (one naming scheme, from :mod:`vocabulary`):
+
+* products are implicit with standard spacing (``2 a^{2} \alpha d``), never ``\cdot``;
+* the noise variance ``sigma2`` prints as ``\sigma^{2}`` (``sigma2 = sigma**2`` is
+  substituted for display, so ``sigma2**2`` is ``\sigma^{4}``, not ``\sigma_{2}``);
+* coordinates: ``a b q \alpha \beta h`` and ``K_{<basis>}``, ``Q_{<basis>}`` with the basis
+  subscripts of :data:`vocabulary.BASIS` (``0 tt ty yt yy \perp``); basis matrices
+  ``e_0 e_0^\top, t t^\top, t e_y^\top, e_y t^\top, e_y e_y^\top, \Pi``.
+
+Every display string is obtained from a *parseable* string (:func:`to_parseable`: explicit
+``\cdot`` and the subscript ``p`` for ``\perp``, which SymPy's lark grammar cannot read) by
+the fixed textual map :func:`to_display`.  ``proofs_check.latex_export`` parses the
+parseable string back and checks that it maps to the displayed one, so the document never
+carries the explicit products.
+
+:func:`tidy` is the bounded, deterministic simplification: numerator and denominator are
+collected as polynomials in the model coordinates, each coefficient (a small polynomial in
+``d n N m sigma2 lam c``) is factored; ``sp.factor`` is only ever applied to a polynomial of
+at most :data:`FACTOR_MAX_TERMS` terms.  The result is independent of ``PYTHONHASHSEED``.
 
 ``latex(x)`` accepts either a SymPy expression or the *name* of a derived expression in
 :func:`registry` (strings are only ever looked up, never parsed).  Gradient names have the
 form ``grad.<objective>.<form>.<subset>.<matrix>``, e.g. ``grad.zs.merged.all.W``, and render
-as ``\\nabla_W F = sum coef * basis``.
+as ``\\nabla_W F = sum coef basis``.
 """
 from __future__ import annotations
 
 import functools
+import re
 from typing import Callable
 
 import sympy as sp
 
-import vocabulary
+import vocabulary as _vocab
 
 from . import objectives as _obj
 from . import optima as _opt
-from .gradients import SUBSETS, gradient
+from .gradients import OBJECTIVE_NAMES, SUBSETS, gradient
 from .symbols import (INV_KEYS, K, N, Q, a, alpha, b, beta, c, d, h, kappa, lam, m, n, q,
                       rho, sigma2)
 
-__all__ = ["latex", "registry", "derived", "SYMBOL_NAMES", "BASIS_LATEX"]
+__all__ = ["latex", "registry", "derived", "SYMBOL_NAMES", "BASIS_LATEX", "NOISE_STD",
+           "to_parseable", "to_display", "tex", "tidy", "display_form", "KEY_BASIS",
+           "MODEL_SYMBOLS", "G", "FACTOR_MAX_TERMS"]
 
-#: symbol -> LaTeX name (stable); ``K_<basis>`` with the basis' TeX subscript
-SYMBOL_NAMES = {a: "a", b: "b", q: "q", alpha: r"\alpha", beta: r"\beta", h: "h",
-                kappa: r"\kappa", rho: r"\rho", c: "c", d: "d", n: "n", N: "N", m: "m",
-                sigma2: r"\sigma^2", lam: r"\lambda",
-                **{K[k]: f"K_{{{vocabulary.BASIS[k].tex}}}" for k in INV_KEYS},
-                **{Q[k]: f"Q_{{{vocabulary.BASIS[k].tex}}}" for k in INV_KEYS}}
+#: the noise standard deviation, display only: ``sigma2 = NOISE_STD**2`` (``sigma2 >= 0``)
+NOISE_STD = sp.Symbol("sigma", positive=True)
 
-#: basis name -> LaTeX (``t = (0, \theta_0, 0)``), from :data:`vocabulary.BASIS`
-BASIS_LATEX = {k: bs.tex_matrix for k, bs in vocabulary.BASIS.items()}
+#: invariant-algebra key of ``theory.symbols`` -> basis name of :data:`vocabulary.BASIS`
+KEY_BASIS = {"00": "0", "tt": "tt", "ty": "ty", "yt": "yt", "yy": "yy", "p": "perp",
+             **{bn: bn for bn in _vocab.BASIS_NAMES}}
+#: basis name of :data:`vocabulary.BASIS` -> invariant-algebra key of ``theory.symbols``
+_INV_KEY = {KEY_BASIS[k]: k for k in INV_KEYS}
+#: basis name of :mod:`theory.manifold` (``row,col``) -> basis name of :data:`vocabulary.BASIS`
+_MANIFOLD_BASIS = {"0,0": "0", "t0,t0": "tt", "t0,y": "ty", "y,t0": "yt", "y,y": "yy",
+                   "perp": "perp", **{bn: bn for bn in _vocab.BASIS_NAMES}}
+
+#: parseable subscript of each basis name (lark reads letters and one digit, not ``\perp``)
+_PARSE_SUB = {"0": "0", "tt": "tt", "ty": "ty", "yt": "yt", "yy": "yy", "perp": "p"}
+
+#: the coefficients of ``G = grad_W F`` on the basis, for the chain rule of the separate form
+G = {bn: sp.Symbol(f"G_{bn}", real=True) for bn in _vocab.BASIS_NAMES}
 
 
-def _obj_tex(name: str) -> str:
-    """An objective's TeX name, in parentheses when it has several terms."""
-    o = vocabulary.OBJECTIVES[name]
-    return o.tex if len(o.terms) == 1 else f"({o.tex})"
+def _coord_names(parse: bool) -> dict:
+    out = {}
+    for M, table in (("K", K), ("Q", Q)):
+        for key, sym in table.items():
+            bn = KEY_BASIS.get(key, key)
+            sub = _PARSE_SUB[bn] if parse else _vocab.BASIS[bn].tex
+            out[sym] = f"{M}_{{{sub}}}"
+    for bn, sym in G.items():
+        out[sym] = f"G_{{{_PARSE_SUB[bn] if parse else _vocab.BASIS[bn].tex}}}"
+    return out
+
+
+_BASE_NAMES = {a: "a", b: "b", q: "q", alpha: r"\alpha", beta: r"\beta", h: "h",
+               kappa: r"\kappa", rho: r"\rho", c: "c", d: "d", n: "n", N: "N", m: "m",
+               lam: r"\lambda", NOISE_STD: r"\sigma"}
+
+#: symbol -> LaTeX name used in the parseable text (``sigma2`` is printed via ``NOISE_STD``)
+PARSE_NAMES = {**_BASE_NAMES, **_coord_names(True)}
+#: symbol -> displayed LaTeX name (the vocabulary's names)
+SYMBOL_NAMES = {**_BASE_NAMES, sigma2: r"\sigma^{2}", **_coord_names(False)}
+
+#: the model coordinates (collected on) and the parameters (left in the coefficients)
+MODEL_SYMBOLS = (a, b, q, alpha, beta, h, kappa, rho, *K.values(), *Q.values(), *G.values())
+
+#: basis name (either spelling) -> LaTeX of the basis matrix, from :data:`vocabulary.BASIS`
+BASIS_LATEX = {name: _vocab.BASIS[bn].tex_matrix for name, bn in _MANIFOLD_BASIS.items()}
+
+_OBJ_TEX = {k: (f"({o.tex})" if " " in o.tex else o.tex) for k, o in _vocab.OBJECTIVES.items()}
+
+#: ``sp.factor`` is only applied to polynomials with at most this many terms
+FACTOR_MAX_TERMS = 40
+
+_SETTINGS = dict(mul_symbol="dot", mat_str="bmatrix", mat_delim="")
+_DOT = re.compile(r"\\cdot(?![A-Za-z])")
+_PERP_SUB = re.compile(r"\b([KQG])_\{p\}")
+
+
+def display_form(expr):
+    """``expr`` with ``sigma2`` replaced by ``NOISE_STD**2`` (exact: ``sigma2 >= 0``)."""
+    if isinstance(expr, (sp.Basic, sp.MatrixBase)) and sigma2 in expr.free_symbols:
+        return expr.xreplace({sigma2: NOISE_STD ** 2})
+    return expr
+
+
+def to_parseable(expr) -> str:
+    """Parseable LaTeX of a SymPy expression or matrix: explicit ``\\cdot``, subscript
+    ``p`` for ``\\perp``, ``\\sigma`` for the noise scale; no line breaks."""
+    return sp.latex(display_form(expr), symbol_names=PARSE_NAMES, **_SETTINGS)
+
+
+def to_display(parseable: str) -> str:
+    """The displayed text of a parseable string: every ``\\cdot`` (with its surrounding
+    spaces) becomes one space, except between two digits; ``K_{p}`` is written
+    ``K_{\\perp}``.  A fixed textual map, applied per display line."""
+    out = []
+    pos = 0
+    for mo in _DOT.finditer(parseable):
+        before = parseable[:mo.start()].rstrip()
+        after = parseable[mo.end():].lstrip()
+        if before[-1:].isdigit() and after[:1].isdigit():
+            continue
+        out.append(parseable[pos:mo.start()].rstrip(" "))
+        out.append(" " if before and after else "")
+        pos = mo.end()
+        while pos < len(parseable) and parseable[pos] == " ":
+            pos += 1
+    out.append(parseable[pos:])
+    return _PERP_SUB.sub(r"\1_{\\perp}", "".join(out))
+
+
+def tex(expr) -> str:
+    """Displayed LaTeX of ``expr`` (``to_display(to_parseable(expr))``)."""
+    return to_display(to_parseable(expr))
+
+
+def _factor_small(p: sp.Expr) -> sp.Expr:
+    """``sp.factor`` of a polynomial with few terms, else its content pulled out."""
+    p = sp.expand(p)
+    if len(sp.Add.make_args(p)) <= FACTOR_MAX_TERMS:
+        return sp.factor(p)
+    return sp.factor_terms(p)
+
+
+def _collect_poly(p: sp.Expr) -> sp.Expr:
+    """A polynomial collected on the model coordinates it contains (fixed order
+    :data:`MODEL_SYMBOLS`), each coefficient factored (:func:`_factor_small`).  A polynomial
+    free of model coordinates is factored whole when small, else collected on ``d``."""
+    p = sp.expand(p)
+    gens = [s for s in MODEL_SYMBOLS if s in p.free_symbols]
+    if not gens:
+        if len(sp.Add.make_args(p)) <= FACTOR_MAX_TERMS:
+            f = sp.factor(p)
+            return sp.Mul(*[_collect_param(x) for x in sp.Mul.make_args(f)])
+        return _collect_param(p)
+    poly = sp.Poly(p, *gens)
+    terms = []
+    for monom, coef in poly.terms():  # deterministic: graded by the generator order
+        mono = sp.Mul(*[g ** e for g, e in zip(gens, monom)])
+        terms.append(_factor_small(coef) * mono)
+    content = sp.Integer(1)
+    return content * sp.Add(*terms)
+
+
+def _collect_param(f: sp.Expr) -> sp.Expr:
+    """A parameter polynomial factor collected on the first of ``d N n m c`` it contains
+    (``d sigma2 + d + m + 1 -> d (sigma2 + 1) + m + 1``); powers are kept."""
+    base, ex = f.as_base_exp()
+    if isinstance(base, sp.Add):
+        for s in (d, N, n, m, c):
+            if s in base.free_symbols:
+                return sp.collect(sp.expand(base), s, evaluate=True, func=sp.factor) ** ex
+    return f
+
+
+def tidy(expr):
+    """Bounded, deterministic readable form (:func:`_tidy`); matrices entrywise, other
+    objects unchanged."""
+    if isinstance(expr, sp.MatrixBase):
+        return sp.ImmutableMatrix(expr).applyfunc(_tidy)
+    if not isinstance(expr, sp.Expr):
+        return expr
+    return _tidy(expr)
+
+
+@functools.lru_cache(maxsize=None)
+def _tidy(expr):
+    """Bounded, deterministic readable form of a rational expression: numerator collected
+    on the model coordinates with factored coefficients (:func:`_collect_poly`), over the
+    factored denominator.  Equal to ``expr``."""
+    if not isinstance(expr, sp.Expr) or expr.is_Atom:
+        return expr
+    num, den = sp.fraction(sp.together(expr))
+    num_t = _collect_poly(num)
+    den_t = _collect_poly(den)
+    if den_t == 1:
+        return num_t
+    return num_t / den_t
 
 
 @functools.lru_cache(maxsize=None)
 def registry() -> dict[str, Callable[[], sp.Expr]]:
-    """Name -> zero-argument callable returning the derived expression (lazy, cached)."""
+    """Every named derived expression.
+
+    Returns:
+        A dict name -> zero-argument callable returning the expression (lazy, cached).
+
+    >>> from theory import registry
+    >>> "zs.v.a" in registry()
+    True
+    """
     reg: dict[str, Callable[[], sp.Expr]] = {
         "expected_loss": _obj.expected_loss,
         "sphere_loss": _obj.sphere_loss,
@@ -71,27 +242,26 @@ def registry() -> dict[str, Callable[[], sp.Expr]]:
 
 
 def derived(name: str) -> sp.Expr:
-    """The derived expression registered under ``name`` (``ValueError`` if unknown)."""
+    """The derived expression registered under ``name``.
+
+    Args:
+        name: a key of :func:`registry`, or ``grad.<objective>.<form>.<subset>.<matrix>``.
+
+    Returns:
+        A SymPy expression (a matrix-valued sum for gradient names).
+
+    Raises:
+        ValueError: an unknown name.
+
+    >>> from theory import derived
+    >>> derived("pretrain.c_star")
+    (m + 1)/(d*sigma2 + d + m + 1)
+    """
     reg = registry()
     if name not in reg:
         raise ValueError(f"unknown expression name {name!r}; known: {sorted(reg)} "
                          "and grad.<objective>.<form>.<subset>.<matrix>")
     return reg[name]()
-
-
-def _sym_latex(expr) -> str:
-    return sp.latex(expr, symbol_names=SYMBOL_NAMES)
-
-
-@functools.lru_cache(maxsize=None)
-def _tidy(coef: sp.Expr) -> sp.Expr:
-    """Readable but cheap normal form: full factorisation for small coefficients; large ones
-    (and the many-variable separate-form coefficients, where multivariate factoring costs
-    up to a minute) only get their common content pulled out."""
-    num, den = sp.fraction(coef)
-    if len(sp.Add.make_args(num)) <= 40 and len(coef.free_symbols) <= 11:
-        return sp.factor(coef)
-    return sp.factor_terms(num) / sp.factor(den)
 
 
 @functools.lru_cache(maxsize=None)
@@ -101,7 +271,7 @@ def _gradient_latex(name: str) -> str:
         raise ValueError(f"gradient name must be grad.<objective>.<form>.<subset>.<matrix>, "
                          f"got {name!r}")
     _, obj, form, subset, mat = parts
-    if obj not in vocabulary.OBJECTIVES or form not in SUBSETS or subset not in SUBSETS[form]:
+    if obj not in OBJECTIVE_NAMES or form not in SUBSETS or subset not in SUBSETS[form]:
         raise ValueError(f"bad gradient name {name!r}")
     res = gradient(obj, subset, form)
     if mat not in res.matrices:
@@ -109,21 +279,71 @@ def _gradient_latex(name: str) -> str:
                          f"trained: {sorted(res.matrices)}")
     terms = []
     for basis, coef in res.matrices[mat].items():
-        coef = _tidy(coef)
+        coef = tidy(coef)
         if coef == 0:
             continue
-        terms.append(rf"\left({_sym_latex(coef)}\right) {BASIS_LATEX[basis]}")
+        terms.append(rf"\left({tex(coef)}\right) {BASIS_LATEX[basis]}")
     body = " + ".join(terms) if terms else "0"
-    return rf"\nabla_{{{mat}}} {_obj_tex(obj)} = {body}"
+    return rf"\nabla_{{{mat}}} {_OBJ_TEX[obj]} = {body}"
 
 
 def latex(expr_or_name) -> str:
-    """LaTeX string for a SymPy expression or a registered name (see module docstring)."""
+    """Displayed LaTeX of a SymPy expression (printed as given) or of a registered name
+    (printed after :func:`tidy`); see the module docstring.
+
+    Args:
+        expr_or_name: a SymPy expression or matrix, or a name of :func:`registry` or
+            ``grad.<objective>.<form>.<subset>.<matrix>``.  A string is only looked up,
+            never parsed.
+
+    Returns:
+        The LaTeX string (implicit products, ``\\sigma^{2}``, vocabulary names).
+
+    Raises:
+        ValueError: an unknown name.
+
+    >>> from theory import latex
+    >>> latex("pretrain.c_star").startswith(r"\\frac{m + 1}")
+    True
+    """
     if isinstance(expr_or_name, str):
         if expr_or_name.startswith("grad."):
             return _gradient_latex(expr_or_name)
-        return _sym_latex(derived(expr_or_name))
+        return tex(tidy(derived(expr_or_name)))
     if isinstance(expr_or_name, (sp.Basic, sp.MatrixBase)):
-        return _sym_latex(expr_or_name)
+        return tex(expr_or_name)
     raise ValueError(f"latex expects a SymPy expression or a registered name, "
                      f"got {type(expr_or_name).__name__}")
+
+
+def separate_substitution_named() -> dict:
+    """The merged coordinates of ``W = K^T Q`` in the separate coordinates:
+    ``q = K_0 Q_0``, ``beta = K_tt Q_tt + K_yt Q_yt``, ``h = K_ty Q_tt + K_yy Q_yt``,
+    ``alpha = K_perp Q_perp`` (from :func:`theory.gradients.separate_substitution`).
+
+    Returns:
+        ``{merged symbol: expression in K_*, Q_*}``.
+    """
+    from .gradients import separate_substitution
+
+    return dict(separate_substitution())
+
+
+def chain_rule() -> dict:
+    """The separate-form gradients through the merged one: with
+    ``G = grad_W F = G_0 e_0 e_0^T + G_tt t t^T + G_yt e_y t^T + G_perp Pi`` (column ``y`` of
+    ``G`` is zero), ``grad_K F = Q G^T`` and ``grad_Q F = K G``
+    (from ``dF = <G, dK^T Q + K^T dQ>_F``).
+
+    Returns:
+        ``{"K": {basis: coefficient}, "Q": {basis: coefficient}}`` with basis names of
+        :data:`vocabulary.BASIS` and coefficients in ``Q_*``/``K_*`` and ``G_*``
+        (:data:`G`); zero coefficients are omitted.
+    """
+    from .manifold import InvMat, separate_K, separate_Q
+
+    Gm = InvMat.from_coords({_INV_KEY[bn]: G[bn] for bn in ("0", "tt", "yt", "perp")})
+    out = {}
+    for name, M in (("K", separate_Q() @ Gm.T), ("Q", separate_K() @ Gm)):
+        out[name] = {KEY_BASIS[k]: sp.expand(v) for k, v in M.coords().items() if sp.expand(v) != 0}
+    return out

@@ -1,8 +1,6 @@
 """Naive concrete-dimension reference: brute-force symbolic expansion (baseline, tests).
 
-Conventions: token ``z = (1, x, y)``, ``S = (sum_i z_i z_i^T + z_q z_q^T)/(n+1)`` (query
-included, normalisation ``n+1``), ``yhat = e_y^T V S W z_q`` with the merged ``W``
-(``M = W^T`` in row-token code).
+Conventions: see :mod:`theory` (stated once there) and docs/theory.md section 1.
 
 For a *concrete* ``d`` and ``n`` this module introduces one SymPy symbol per coordinate of
 every ``x_i`` and of ``x_q`` and one per noise ``eps_i, eps_q``, builds ``yhat`` on the reduced

@@ -1,12 +1,8 @@
 """Exact population losses on the reduced manifold, with symbolic ``d``, ``n``, ``sigma2``.
 
-Conventions: token ``z = (1, x, y)`` (index 0 constant, ``1..d`` = ``x``, ``d+1`` = ``y``);
-``S = (sum_i z_i z_i^T + z_q z_q^T)/(n+1)`` -- the query token is in the sum and the
-normalisation is by the token count ``n+1``; ``yhat = e_y^T V S W z_q``; ``W`` is the merged
-key-query matrix (row-token code with ``Attn = Z M Z^T`` has ``M = W^T``);
-``L_n = E[(yhat - y_q)^2]`` including the noise floor ``sigma2``.
+Conventions: see :mod:`theory` (stated once there) and docs/theory.md section 1.
 
-Reduced manifold (THEORY.md section 4): value row ``v = (0, a theta0, b)`` and
+Reduced manifold (docs/theory.md section 4): value row ``v = (0, a theta0, b)`` and
 ``W = [[q,0,*],[0, alpha (I - theta0 theta0^T) + beta theta0 theta0^T, *],[0, h theta0^T, *]]``
 (``*`` = column ``y``, irrelevant because ``z_q[y] = 0``).  Task
 ``theta = kappa theta0 + rho theta_perp``.
@@ -90,9 +86,24 @@ def expected_loss() -> sp.Expr:
     """``L_n(V, W; kappa theta0 + rho theta_perp) = E[(yhat - y_q)^2]`` on the reduced manifold.
 
     ``yhat = (sum_{i<=n} <v,z_i><z_i,W z_q> + <v,z_q><z_q,W z_q>)/(n+1)``; the result is
-    ``P/(n+1)^2`` with ``P`` = :func:`expected_loss_numerator`, a polynomial.  Free symbols are
-    a subset of ``a b q alpha beta h kappa rho d n sigma2``.  Valid for ``kappa^2+rho^2 = 1``
-    (and in fact for any real ``kappa, rho``: the task need not be a unit vector).
+    ``P/(n+1)^2`` with ``P`` = :func:`expected_loss_numerator`, a polynomial.  Valid for
+    ``kappa^2+rho^2 = 1`` (and in fact for any real ``kappa, rho``: the task need not be a
+    unit vector).  Derived once and cached.
+
+    Returns:
+        A SymPy expression whose free symbols are a subset of the symbols named
+        ``a b q alpha beta h kappa rho d n sigma2`` (import them from
+        :mod:`theory.symbols`; same-named symbols with other assumptions do not match).
+
+    Example: the pretrained model (``a=0, b=1, q=0, alpha=beta=c, h=0``) at ``n = 0`` has
+    the error ``|theta|^2 + sigma2``.
+
+    >>> from theory import expected_loss
+    >>> from theory.symbols import PRETRAINED, kappa, n, rho
+    >>> sorted(str(s) for s in expected_loss().free_symbols)
+    ['a', 'alpha', 'b', 'beta', 'd', 'h', 'kappa', 'n', 'q', 'rho', 'sigma2']
+    >>> expected_loss().subs(PRETRAINED).subs(n, 0).expand()
+    kappa**2 + rho**2 + sigma2
     """
     return expected_loss_numerator() / (n + 1) ** 2
 
@@ -135,9 +146,19 @@ def sphere_loss_numerator() -> sp.Expr:
 def sphere_loss() -> sp.Expr:
     """Unseen-task loss ``E_{theta ~ Unif(S^{d-1})} L_n(V, W; theta)`` on the manifold.
 
-    ``= sphere_average(expected_loss())`` (see :func:`sphere_average`): a function of
-    ``a b q alpha beta h d n sigma2``, written as
+    ``= sphere_average(expected_loss())`` (see :func:`sphere_average`), written as
     :func:`sphere_loss_numerator` ``/ (d (d+2) (n+1)^2)``.
+
+    Returns:
+        A SymPy expression in ``a b q alpha beta h d n sigma2``.
+
+    Example: with no demonstrations the pretrained model's unseen-task error is
+    ``1 + sigma2``.
+
+    >>> from theory import sphere_loss
+    >>> from theory.symbols import PRETRAINED, n
+    >>> sphere_loss().subs(PRETRAINED).subs(n, 0).simplify()
+    sigma2 + 1
     """
     return sphere_loss_numerator() / (d * (d + 2) * (n + 1) ** 2)
 
@@ -224,7 +245,15 @@ def objective_expr(name: str) -> sp.Expr:
 @derivation
 def pretrain_objective() -> sp.Expr:
     """Pretraining objective ``L_pre = E_theta L_m`` on the whole manifold (``n -> m``):
-    ``sphere_loss()`` with ``n`` replaced by ``m``; used for pretraining gradients."""
+    ``sphere_loss()`` with ``n`` replaced by ``m``; used for pretraining gradients.
+
+    Returns:
+        A SymPy expression in ``a b q alpha beta h d m sigma2``.
+
+    >>> from theory import pretrain_objective
+    >>> sorted(str(s) for s in pretrain_objective().free_symbols)
+    ['a', 'alpha', 'b', 'beta', 'd', 'h', 'm', 'q', 'sigma2']
+    """
     return objective_expr("pretrain")
 
 
@@ -232,7 +261,18 @@ def pretrain_objective() -> sp.Expr:
 def pretrain_loss() -> sp.Expr:
     """``L_pre(c) = E_theta L_m(e_y e_y^T, c diag(0, I_d, 0); theta)``, theta uniform on the
     sphere: :func:`pretrain_objective` at ``a=0, b=1, q=0, alpha=beta=c, h=0``.
-    A function of ``c, m, d, sigma2`` (quadratic in ``c``)."""
+
+    Returns:
+        A SymPy expression in ``c, m, d, sigma2``, quadratic in ``c``.
+
+    Example: its minimiser is ``c* = (m+1)/(m+1+d(1+sigma2))`` (claim ``pretrain.optimum``).
+
+    >>> import sympy as sp
+    >>> from theory import pretrain_loss
+    >>> from theory.symbols import c
+    >>> sp.solve(sp.diff(pretrain_loss(), c), c)
+    [(m + 1)/(d*sigma2 + d + m + 1)]
+    """
     P, Den = objective_fraction("pretrain")
     return sp.factor(sp.cancel(P.subs(PRETRAINED) / Den))
 
@@ -240,20 +280,45 @@ def pretrain_loss() -> sp.Expr:
 @derivation
 def zs() -> sp.Expr:
     """Zero-shot fine-tuning loss ``ZS = L_0(theta0)``: :func:`expected_loss` at
-    ``n=0, kappa=1, rho=0`` (independent of ``b`` and ``h``)."""
+    ``n=0, kappa=1, rho=0`` (independent of ``b`` and ``h``).
+
+    Returns:
+        A SymPy expression in ``a q alpha beta d sigma2``.
+
+    >>> from theory import zs
+    >>> sorted(str(s) for s in zs().free_symbols)
+    ['a', 'alpha', 'beta', 'd', 'q', 'sigma2']
+    """
     return objective_expr("zs")
 
 
 @derivation
 def fs() -> sp.Expr:
     """Few-shot fine-tuning loss ``FS = L_N(theta0)``: :func:`expected_loss` at
-    ``n=N, kappa=1, rho=0``."""
+    ``n=N, kappa=1, rho=0``.
+
+    Returns:
+        A SymPy expression in ``a b q alpha beta h d N sigma2``.
+
+    >>> from theory import fs
+    >>> sorted(str(s) for s in fs().free_symbols)
+    ['N', 'a', 'alpha', 'b', 'beta', 'd', 'h', 'q', 'sigma2']
+    """
     return objective_expr("fs")
 
 
 @derivation
 def zsfs() -> sp.Expr:
-    """Combined fine-tuning loss ``ZS + lam * FS``."""
+    """Combined fine-tuning loss ``ZS + lam * FS``.
+
+    Returns:
+        A SymPy expression in ``a b q alpha beta h d N sigma2 lam``.
+
+    >>> from theory import fs, zs, zsfs
+    >>> from theory.symbols import lam
+    >>> zsfs() - (zs() + lam * fs())
+    0
+    """
     return objective_expr("zsfs")
 
 

@@ -1,8 +1,7 @@
 """Closed-form optima and invariants, each *derived* here by SymPy (nothing typed in).
 
-Conventions: token ``z = (1, x, y)``, ``S`` averages the ``n`` demonstrations and the query
-with normalisation ``n+1``, ``yhat = e_y^T V S W z_q`` (merged ``W``; ``M = W^T`` for row-token
-code).  Reduced coordinates as in :mod:`theory.symbols`; the pretrained point is
+Conventions: see :mod:`theory` (stated once there) and docs/theory.md section 1.
+Reduced coordinates as in :mod:`theory.symbols`; the pretrained point is
 ``a=0, b=1, q=0, alpha=beta=c, h=0``.
 
 All functions are cached and return SymPy objects (or dicts of them).
@@ -21,7 +20,7 @@ from .symbols import MERGED_COORDS, PRETRAINED, a, alpha, b, beta, c, d, h, q, t
 __all__ = ["pretrain_c_star", "pretrain_min_loss", "pretrain_gradient_at_optimum",
            "zs_v_optimum", "zs_v_min_loss", "zs_independent_of", "zsfs_v_optimum",
            "fs_b_at_zs_a", "zs_global_minimisers", "balancedness", "balancedness_rate",
-           "zs_all_flow_limit", "positive_for_d_at_least"]
+           "zs_all_flow_limit", "positive_for_d_at_least", "zs_all_flow_limit_scaled"]
 
 _W_PRE = {q: 0, alpha: c, beta: c, h: 0}
 
@@ -219,3 +218,37 @@ def zs_all_flow_limit() -> dict:
     return {"b_h_frozen": frozen, "invariant_initial": sp.expand(I0), "equation": eq,
             "a": a_lim, "q": (1 / a_lim if a_lim is not None else None),
             "initial_da_dt": init_speed}
+
+
+@derivation
+def zs_all_flow_limit_scaled() -> dict:
+    """Full ZS flow limit (merged) from the pretrained member of scale ``s > 0``:
+    ``V = s e_y e_y^T``, ``W = (c/s) diag(0, I, 0)`` (``b = s``, ``alpha = beta = c/s``), the
+    same pretraining loss for every ``s`` because ``yhat`` is invariant under ``(s V, W/s)``.
+
+    As in :func:`zs_all_flow_limit`: ``b`` and ``h`` do not move, balancedness
+    ``|v|^2 - |W|_F^2`` is conserved and starts at ``s^2 - d c^2 / s^2``; at a minimiser
+    ``q = 1/a``, ``alpha = beta = 0``, ``b = s``, ``h = 0``.  The numerator of
+    ``balancedness(limit) - balancedness(start)`` made monic in ``a`` is ``"equation"``,
+    derived here and compared (``"matches"``) with ``a^4 + (c^2 d / s^2) a^2 - 1``.
+    ``"balanced_s2"``: the member with ``|V|_F = |W|_F`` has ``s^2 = c sqrt(d)``.
+
+    Returns:
+        dict with ``s`` (the Symbol), ``equation``, ``matches``, ``a`` (the positive root),
+        ``q = 1/a``, ``invariant_initial`` and ``balanced_s2``.
+    """
+    s = sp.Symbol("s", positive=True)
+    start = {a: 0, b: s, q: 0, alpha: c / s, beta: c / s, h: 0}
+    I0 = balancedness().subs(start)
+    at_min = balancedness().subs({q: 1 / a, alpha: 0, beta: 0, b: s, h: 0})
+    poly = sp.Poly(sp.numer(sp.together(at_min - I0)), a).monic()
+    eq = sp.expand(poly.as_expr())
+    expected = a ** 4 + (c ** 2 * d / s ** 2) * a ** 2 - 1
+    a2 = sp.Symbol("_a2", positive=True)
+    roots = [r for r in sp.solve(eq.subs(a, sp.sqrt(a2)), a2) if r.subs({d: 1, c: 1, s: 1}) > 0]
+    a_lim = sp.sqrt(roots[0]) if len(roots) == 1 else None
+    # |V|_F^2 = s^2 and |W|_F^2 = d c^2 / s^2 at the member: equal when s^4 = d c^2
+    bal = sp.solve(sp.Eq(s ** 4, d * c ** 2), s)
+    return {"s": s, "equation": eq, "matches": sp.expand(eq - expected) == 0, "a": a_lim,
+            "q": None if a_lim is None else 1 / a_lim, "invariant_initial": sp.expand(I0),
+            "balanced_s2": sp.simplify(bal[0] ** 2) if bal else None}

@@ -1,10 +1,6 @@
 """SymPy symbols shared by every ``theory`` module.
 
-Conventions (THEORY.md sections 1-4): a token is ``z = (1, x, y)`` (index 0 is the
-constant 1, indices ``1..d`` hold ``x``, index ``d+1`` holds the label ``y``);
-``S = (sum_i z_i z_i^T + z_q z_q^T)/(n+1)`` (the query is included, normalisation by the
-token count ``n+1``); ``yhat = e_y^T V S W z_q``.  ``W`` is the merged key-query matrix;
-code that keeps tokens as rows and writes ``Attn = Z M Z^T`` uses ``M = W^T``.
+Conventions: see :mod:`theory` (stated once there) and docs/theory.md section 1.
 
 SymPy treats two Symbols with the same name but different assumptions as *different*
 objects, so every other module (and the lead's CLI / verifier) must import the symbols from

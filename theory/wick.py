@@ -1,8 +1,7 @@
 """Exact Gaussian expectations with a *symbolic* dimension ``d`` (Wick / Isserlis).
 
-Conventions (as in the rest of ``theory``): tokens are ``z = (1, x, y)``, the attention
-average is normalised by the token count ``n+1`` (query included), ``W`` is the merged
-key-query matrix (``M = W^T`` for row-token code ``Attn = Z M Z^T``).  This module only
+Conventions: see :mod:`theory` (stated once there) and docs/theory.md section 1.
+This module only
 knows about vectors in ``R^d``; the token layout enters in :mod:`theory.objectives`.
 
 Objects

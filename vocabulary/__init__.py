@@ -168,6 +168,13 @@ TRAIN = {
 def trained_matrices(form: str, train: str) -> tuple[str, ...]:
     """The matrices trained by subset ``train`` in ``form``.
 
+    Args:
+        form: ``"merged"`` or ``"separate"``.
+        train: a subset key of that form (:data:`TRAIN`).
+
+    Returns:
+        A tuple of matrix names, e.g. ``("K", "Q")``.
+
     Raises:
         ValueError: unknown form, or a subset that the form does not have.
     """
@@ -193,7 +200,18 @@ class Method:
     label: str
 
     def train_for(self, form: str) -> str | None:
-        """The subset key of this method in ``form`` (``ValueError`` if it has none)."""
+        """The subset key of this method in ``form``.
+
+        Args:
+            form: ``"merged"`` or ``"separate"``.
+
+        Returns:
+            The subset key (``"w"`` merged, ``"kq"`` separate for ``trains == "W"``), or
+            ``None`` for the pretrained model.
+
+        Raises:
+            ValueError: the form has no such subset (``zs-k`` in the merged form).
+        """
         if self.trains is None:
             return None
         key = {"all": "all", "V": "v", "K": "k", "Q": "q", "W": "w" if form == "merged" else "kq"}[self.trains]
@@ -214,7 +232,22 @@ METHODS: dict[str, Method] = {m.name: m for m in [_method(None, None)] + [
 
 
 def methods_for(form: str) -> tuple[str, ...]:
-    """The method names available in ``form`` (``zs-k`` and friends are separate-only)."""
+    """The method names available in ``form`` (``zs-k`` and friends are separate-only).
+
+    Args:
+        form: ``"merged"`` or ``"separate"``.
+
+    Returns:
+        A tuple of keys of :data:`METHODS`, ``pretrained`` first.
+
+    Raises:
+        ValueError: ``form`` is not one of :data:`FORMS`.
+
+    >>> methods_for("merged")
+    ('pretrained', 'zs-all', 'zs-v', 'zs-w', 'zsfs-all', 'zsfs-v', 'zsfs-w')
+    """
+    if form not in FORMS:
+        raise ValueError(f"form must be one of {', '.join(FORMS)}, got {form!r}")
     out = []
     for name, meth in METHODS.items():
         try:
@@ -276,7 +309,23 @@ SEPARATE_COORDS: tuple[Coordinate, ...] = MERGED_COORDS[:2] + tuple(
 
 
 def coordinate_names(form: str) -> tuple[str, ...]:
-    """The reduced coordinate names of ``form``, in canonical order."""
+    """The reduced coordinate names of ``form``, in canonical order.
+
+    Args:
+        form: ``"merged"`` or ``"separate"``.
+
+    Returns:
+        A tuple of names: ``a b q alpha beta h`` (merged), or ``a b`` then ``K_<basis>``
+        and ``Q_<basis>`` for every basis name (separate).
+
+    Raises:
+        ValueError: an unknown form.
+
+    >>> coordinate_names("merged")
+    ('a', 'b', 'q', 'alpha', 'beta', 'h')
+    >>> coordinate_names("separate")[:4]
+    ('a', 'b', 'K_0', 'K_tt')
+    """
     if form not in FORMS:
         raise ValueError(f"form must be one of {', '.join(FORMS)}, got {form!r}")
     return tuple(c.name for c in (MERGED_COORDS if form == "merged" else SEPARATE_COORDS))

@@ -1,8 +1,8 @@
-"""The claims registry: one :class:`~proofs_check.claims.base.Claim` per id of THEORY.md
+"""The claims registry: one :class:`~proofs_check.claims.base.Claim` per id of docs/theory.md
 section 5, in the order of that section.
 
-Conventions: token ``z = (1, x, y)``, normalisation by ``n+1``, ``W`` acting on the query
-(``M = W^T`` in row-token code).  To add a claim, write its check in the module of its
+Conventions: see :mod:`proofs_check` (stated once there) and docs/theory.md section 1.
+To add a claim, write its check in the module of its
 topic (it returns an :class:`Outcome` of evidence) and append a :class:`Claim` to that
 module's ``CLAIMS`` list; see README.md.
 """
@@ -18,7 +18,7 @@ _MODULES = ("pretrain", "zero_shot", "few_shot", "gradients")
 
 
 def registry() -> list[Claim]:
-    """Every registered claim, in THEORY.md order (modules imported on demand)."""
+    """Every registered claim, in docs/theory.md order (modules imported on demand)."""
     out = []
     for mod in _MODULES:
         try:

@@ -1,13 +1,10 @@
 """The claim objects of the registry and how a claim is run.
 
-A claim (THEORY.md section 5) has an id, a statement in text and LaTeX, and a check
+A claim (docs/theory.md section 5) has an id, a statement in text and LaTeX, and a check
 that returns evidence: symbolic items (exact SymPy results: an expression that
 simplifies to 0, the sign of a derived expression) and numeric items (closed forms in
 NumPy, Monte Carlo where sampling adds evidence).  A claim is ``verified`` when every
 item passed, ``refuted`` when one failed, and ``error`` when its check raised.
-
-Conventions are those of THEORY.md: token ``(1, x, y)``, normalisation by ``n+1``,
-``W`` acting on the query (``M = W^T`` in row-token code).
 """
 from __future__ import annotations
 

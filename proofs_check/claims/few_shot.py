@@ -1,9 +1,9 @@
-"""Claims about the auxiliary few-shot loss, ``ZS + lam FS`` (THEORY.md section 5, claims
+"""Claims about the auxiliary few-shot loss, ``ZS + lam FS`` (docs/theory.md section 5, claims
 10 to 12).
 
-Conventions: token ``z = (1, x, y)``, normalisation by ``n+1``, ``W`` acting on the query
-(``M = W^T`` in row-token code).  ``FS = L_N(theta0)``.  Reduced coordinates
-``(a, b, q, alpha, beta, h)`` of THEORY.md section 4.
+Conventions: see :mod:`proofs_check` (stated once there) and docs/theory.md section 1.
+``FS = L_N(theta0)``.  Reduced coordinates
+``(a, b, q, alpha, beta, h)`` of docs/theory.md section 4.
 """
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from theory.symbols import (PRETRAINED, N, a, alpha, b, beta, c, d, h, kappa, la
 from .. import models
 from .base import DEFAULT_CONFIG, Claim, Config, Evidence, Outcome
 from .grid import FLOW_GRID, GRID, exact, exact_loss, num
+from .stability_evidence import verdict_evidence
 from .zero_shot import sgd_evidence
 
 __all__ = ["CLAIMS", "large_n_limit"]
@@ -77,7 +78,7 @@ def check_v_optimum() -> Outcome:
     ev.append(Evidence("symbolic", f"FS-optimal b at a = 1/(c(d+4)): c b = {sp.sstr(wstar)}, equal to "
                        "((N+1) - (N+3+2d)/(d+4))/(N+1+d(1+sigma2)) (the authors' w*(n))", ok))
     if not ok:
-        dis.append(f"derived c*b = {sp.sstr(wstar)} differs from THEORY.md's w*(n)")
+        dis.append(f"derived c*b = {sp.sstr(wstar)} differs from the authors' code's w*(n)")
     worst, rows = 0.0, []
     for cfg in FLOW_GRID:
         coords, fl = models.endpoint("zsfs-v", cfg)
@@ -92,6 +93,7 @@ def check_v_optimum() -> Outcome:
                        {"max_abs_error": worst, "default_a": rows[0]["a"], "default_b": rows[0]["b"],
                         "default_c*b": rows[0]["b"] * models.endpoint("pretrained", DEFAULT_CONFIG)[0]["alpha"]}))
     ev.append(sgd_evidence("zsfs", "v", ("a", "b")))
+    ev.append(verdict_evidence("zsfs-v"))
     return Outcome(ev, grid=rows, disagreements=dis)
 
 
@@ -147,8 +149,9 @@ def check_v_tradeoff() -> Outcome:
         mn = sorted({(g.m, g.N) for g in bad_neg})
         region += ("; the -theta0 limit is NOT raised where (1 + c a_FS - c b_FS)^2 <= (1 + c a_ZS - c)^2, on "
                    f"{len(bad_neg)} configs, all with (m, N) in {mn}; (d, m, N, sigma2, lam) = " + ", ".join(map(str, desc)))
-        dis.append("'raises the -theta0 error for large n' does not hold everywhere: it holds exactly when "
+        dis.append("the paper's statement 'raises the -theta0 error for large n' does not hold everywhere: it holds exactly when "
                    f"(1 + c a_FS - c b_FS)^2 > (1 + c a_ZS - c)^2; it fails on {len(bad_neg)}/{len(GRID)} grid configs")
+    ev.append(verdict_evidence("zsfs-v"))
     return Outcome(ev, grid=[g_.as_dict() for g_ in GRID], region=region, disagreements=dis)
 
 
@@ -199,6 +202,7 @@ def _tradeoff(method: str) -> Outcome:
               f"configs and above it on {len(neg) - better}")
     if bad_t or bad_p:
         region += f"; target fails at {len(bad_t)} configs, theta_perp fails at {len(bad_p)} configs"
+    ev.append(verdict_evidence(method))
     return Outcome(ev, grid=rows, region=region)
 
 

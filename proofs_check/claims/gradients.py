@@ -1,7 +1,7 @@
 """Claim 13: symbolic, closed-form NumPy and Monte Carlo gradients agree.
 
-Conventions: token ``z = (1, x, y)``, normalisation by ``n+1``, ``W`` acting on the query
-(``M = W^T`` in row-token code); separate form ``W = K^T Q``.  The symbolic route is
+Conventions: see :mod:`proofs_check` (stated once there) and docs/theory.md section 1.
+The symbolic route is
 :func:`theory.gradient` (coefficients on the named basis, dimension-free, evaluated at a
 concrete ``d`` with :func:`theory.manifold.basis_matrix`); the NumPy route is
 :mod:`numerics.gradients` on the embedded matrices (:mod:`numerics.manifold`), which

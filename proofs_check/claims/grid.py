@@ -1,12 +1,8 @@
 """The declared grids of configurations and exact evaluation of derived expressions.
 
-A configuration is ``(d, m, N, sigma2, lam)`` (THEORY.md section 5).  Derived SymPy
+A configuration is ``(d, m, N, sigma2, lam)`` (docs/theory.md section 5).  Derived SymPy
 expressions are evaluated *exactly* at a configuration (``sigma2`` and ``lam`` become
 the rationals of their decimal strings) and turned into floats only for display.
-
-Conventions (THEORY.md): token ``z = (1, x, y)``, attention average normalised by the
-token count ``n+1`` (query included), ``W`` acting on the query (``M = W^T`` in
-row-token code), ``W = K^T Q`` in the separate form.
 """
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
-"""Claims about the pretrained model (THEORY.md section 5, claims 1 and 2).
+"""Claims about the pretrained model (docs/theory.md section 5, claims 1 and 2).
 
-Conventions: token ``z = (1, x, y)``, normalisation by ``n+1``, ``W`` acting on the query
-(``M = W^T`` in row-token code).  The pretrained family is ``V = e_y e_y^T``,
+Conventions: see :mod:`proofs_check` (stated once there) and docs/theory.md section 1.
+The pretrained family is ``V = e_y e_y^T``,
 ``W = c diag(0, I_d, 0)``; on the reduced manifold ``a=0, b=1, q=0, alpha=beta=c, h=0``.
 """
 from __future__ import annotations
@@ -30,7 +30,7 @@ def check_optimum() -> Outcome:
     ev.append(Evidence("symbolic", f"derived c* = {sp.sstr(cstar)} (root of dL_pre/dc); "
                        "equals (m+1)/(m+1+d(1+sigma2))", ok, {"c_star": sp.sstr(cstar)}))
     if not ok:
-        dis.append(f"derived c* = {sp.sstr(cstar)}, THEORY.md states (m+1)/(m+1+d(1+sigma2))")
+        dis.append(f"derived c* = {sp.sstr(cstar)}, the paper's statement is (m+1)/(m+1+d(1+sigma2))")
     grad = optima.pretrain_gradient_at_optimum("merged")
     zero = all(sp.simplify(v) == 0 for co in grad.values() for v in co.values())
     ev.append(Evidence("symbolic", "full-matrix Frobenius gradient of L_pre at (e_y e_y^T, c* I_x) "
@@ -44,7 +44,7 @@ def check_optimum() -> Outcome:
     okm = sp.simplify(lmin - stated_min) == 0
     ev.append(Evidence("symbolic", f"L_pre(c*) = {sp.sstr(lmin)} equals 1 + sigma2 - m/(m+1+d(1+sigma2))", okm))
     if not okm:
-        dis.append(f"derived L_pre(c*) = {sp.sstr(lmin)} differs from THEORY.md")
+        dis.append(f"derived L_pre(c*) = {sp.sstr(lmin)} differs from the paper's statement 1 + sigma2 - m/(m+1+d(1+sigma2))")
 
     # numeric: c from numerics alone (vertex of the exact quadratic), full gradient, loss
     worst_c = worst_g = worst_l = 0.0

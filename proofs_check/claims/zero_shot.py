@@ -1,8 +1,8 @@
-"""Claims about zero-shot (ZS) fine-tuning (THEORY.md section 5, claims 3 to 9).
+"""Claims about zero-shot (ZS) fine-tuning (docs/theory.md section 5, claims 3 to 9).
 
-Conventions: token ``z = (1, x, y)``, normalisation by ``n+1``, ``W`` acting on the query
-(``M = W^T`` in row-token code).  ``ZS = L_0(theta0)``.  Reduced coordinates
-``(a, b, q, alpha, beta, h)`` as in THEORY.md section 4; pretrained point
+Conventions: see :mod:`proofs_check` (stated once there) and docs/theory.md section 1.
+``ZS = L_0(theta0)``.  Reduced coordinates
+``(a, b, q, alpha, beta, h)`` as in docs/theory.md section 4; pretrained point
 ``a=0, b=1, q=0, alpha=beta=c, h=0``.
 """
 from __future__ import annotations
@@ -20,6 +20,7 @@ from theory.symbols import (PRETRAINED, PRETRAINED_SEPARATE, a, alpha, b, beta, 
 
 from .. import models
 from .base import DEFAULT_CONFIG, Claim, Evidence, Outcome
+from .stability_evidence import separate_icl_degraded_evidence, verdict_evidence
 from .grid import FLOW_GRID, GRID, exact, num
 
 __all__ = ["CLAIMS", "TASKS_KR", "sgd_evidence"]
@@ -143,6 +144,7 @@ def check_w_only_stationary() -> Outcome:
         moved = max(moved, max(abs(fl.final[k] - start[k]) for k in start))
     ev.append(Evidence("numeric", "exact flows (W, K, Q, KQ only) from the pretrained point end where they "
                        "started", moved < 1e-12, {"max_displacement": moved}))
+    ev.append(verdict_evidence("zs-w"))
     return Outcome(ev)
 
 
@@ -273,14 +275,20 @@ def check_flow_limit() -> Outcome:
     sep = gradient_flow("zs", "all", DEFAULT_CONFIG.d, DEFAULT_CONFIG.m, DEFAULT_CONFIG.N, DEFAULT_CONFIG.sigma2,
                         DEFAULT_CONFIG.lam, form="separate")
     ev.append(Evidence("symbolic", "reported: in the separate form W = K^T Q the ZS flow field of K_0 and Q_0 vanishes "
-                       "on K_0 = Q_0 = 0, so from the balanced pretrained point q = K_0 Q_0 stays 0 and the merged "
-                       "limit above is never reached", stuck,
+                       "on K_0 = Q_0 = 0, so the flow from the exactly symmetric balanced pretrained point keeps "
+                       "q = K_0 Q_0 = 0 and stops short of the merged limit, at a saddle (see the stability item)", stuck,
                        {"separate_final_a": sep.final["a"], "separate_final_q": sep.final["q"],
                         "separate_final_alpha": sep.final["alpha"], "separate_final_beta": sep.final["beta"],
                         "separate_converged": sep.converged}))
-    dis = [f"the flow limit holds for the merged W; in the separate form W = K^T Q full ZS flow keeps q = 0 and ends "
-           f"at a = {sep.final['a']:.6g}, alpha = {sep.final['alpha']:.6g}, beta = {sep.final['beta']:.6g} "
-           "(default config): the attention keeps comparing x_i with x_q"]
+    stab = verdict_evidence("zs-all")
+    ev.append(stab)
+    sep_sym = stab.details["separate_symmetric"]
+    dis = [f"the flow limit holds for the merged W. In the separate form W = K^T Q the flow from the exactly "
+           f"symmetric point keeps q = 0 and stops at a = {sep.final['a']:.6g}, alpha = {sep.final['alpha']:.6g}, "
+           f"beta = {sep.final['beta']:.6g} (default config), but that point is a {sep_sym['verdict']} (index "
+           f"{sep_sym['index']}, most negative Hessian eigenvalue {sep_sym['min_eigenvalue']:.4g}); the generic "
+           f"outcome escapes it and reaches ZS = sigma2 (value {stab.details['separate_generic']['value']:.6g}), "
+           "the same loss of ICL as in the merged form"]
     ev.append(sgd_evidence_valley())
     return Outcome(ev, grid=rows, disagreements=dis)
 
@@ -375,8 +383,10 @@ def check_icl_degraded() -> Outcome:
                   + "; ".join(f"d={f['d']} m={f['m']} sigma2={f['sigma2']} {f['task']} n={f['first_n']}" for f in fails[:6]))
     else:
         region = f"holds on every checked pair ({checked})"
+    ev.append(verdict_evidence("zs-all"))
+    ev.append(separate_icl_degraded_evidence())
     return Outcome(ev, grid=[g_.as_dict() for g_ in GRID[::3]], region=region,
-                   disagreements=([f"'worse for every n >= 1' fails on part of the grid: {region}"] if fails else []))
+                   disagreements=([f"the paper's statement 'worse for every n >= 1' fails on part of the grid: {region}"] if fails else []))
 
 
 # --- claim 8 --------------------------------------------------------------------------
@@ -398,6 +408,7 @@ def check_v_optimum() -> Outcome:
     ev.append(Evidence("numeric", f"V-only exact flow end points on {len(FLOW_GRID)} configs: a = 1/(c(d+4)) and "
                        "b unchanged to 1e-6", worst < 1e-6, {"max_abs_error": worst}))
     ev.append(sgd_evidence("zs", "v", ("a", "b")))
+    ev.append(verdict_evidence("zs-v"))
     return Outcome(ev, grid=[g_.as_dict() for g_ in FLOW_GRID])
 
 
@@ -444,6 +455,7 @@ def check_icl_preserved() -> Outcome:
     ev.append(Evidence("numeric", "NumPy curves at the V-only flow end point (default config): decreasing for "
                        "n >= 20 and below the zero-shot error at n = 400 on every task, sphere average included",
                        ok_num, info))
+    ev.append(verdict_evidence("zs-v"))
     return Outcome(ev, grid=[g_.as_dict() for g_ in GRID])
 
 

@@ -1,0 +1,308 @@
+r"""Exact second order: Hessians of every objective over the full trainable matrices.
+
+Conventions: see :mod:`numerics` (stated once there) and docs/theory.md section 1.
+
+Parametrisation
+---------------
+A :class:`Problem` fixes an objective (a key of :data:`vocabulary.OBJECTIVES`: ``zs``,
+``fs``, ``zsfs``, ``pretrain``), a form (``merged``: ``V, W``; ``separate``: ``V, K, Q``), a
+trained subset (:data:`vocabulary.TRAIN`) and the values of the frozen matrices.  The
+parameter vector ``x`` is the concatenation of the *full* ``D x D`` trained matrices
+(row-major, in the order of :data:`vocabulary.MATRICES`), so ``P = (#trained) D^2``.  The
+objective is ``sum_k w_k L_{n_k}(task_k)`` over :func:`vocabulary.objective_terms`, and its
+gradient the weighted sum of the exact Frobenius gradients of
+:func:`numerics.gradients.generalized_loss_grad` (separate form by the chain rule
+``G_K = Q G_W^T``, ``G_Q = K G_W``).
+
+Why a stencil of the exact gradient is exact
+--------------------------------------------
+``yhat = e_y^T V S W z_q`` is linear in ``V`` and linear in ``W``, so every loss is a
+polynomial of total degree 4 in ``(V, W)``; with ``W = K^T Q`` (degree 2) it has degree 6
+in ``(V, K, Q)``.  Along any line ``x + t u`` the gradient is therefore a polynomial in
+``t`` of degree ``p = 3`` (merged) or ``p = 5`` (separate).  The central stencils
+
+* 5 points: ``g'(0) = [g(-2h) - 8 g(-h) + 8 g(h) - g(2h)] / (12 h)`` (exact to degree 4),
+* 7 points: ``g'(0) = [-g(-3h) + 9 g(-2h) - 45 g(-h) + 45 g(h) - 9 g(2h) + g(3h)] / (60 h)``
+  (exact to degree 6),
+
+have no truncation error on such polynomials, so ``H u = d/dt grad L(x + t u)|_0`` is exact
+up to rounding.  Along a *coordinate* line the degree is lower: ``yhat`` is linear in each
+single entry of ``V``, ``W``, ``K`` or ``Q`` (``W = K^T Q`` is linear in each entry of ``K``),
+so the loss is quadratic in one entry and the gradient has degree 2 along ``e_j``; the
+columns ``H e_j`` are then exact even with 3 points (a test checks both facts).  The step is then chosen for rounding alone: the error is about
+``eps_mach * max_k |g(x + k h u)| * (sum |coef|) / h``, which *falls* as ``h`` grows, until
+the large ``h^p`` terms of ``g`` (which the stencil cancels exactly in exact arithmetic)
+dominate the magnitudes.  ``h = 0.05 max(1, |x|_inf)`` (unit ``u``) keeps
+``(3 h / max(1, |x|))^5 < 1e-4`` and the rounding error near ``1e-13`` relative; the tests
+compare against a second step and a second stencil and against SymPy.  The full Hessian is
+assembled column by column (``P`` Hessian-vector products on the unit vectors) and
+symmetrised; the asymmetry before symmetrising is returned as a rounding diagnostic.
+"""
+from __future__ import annotations
+
+import numbers
+from dataclasses import dataclass
+
+import numpy as np
+
+from vocabulary import MATRICES, OBJECTIVES, TRAIN, objective_terms
+
+from .gradients import generalized_loss_grad
+from .moments import fixed_task, sphere_task
+from .objectives import generalized_loss
+from .validation import check_count, check_matrix, check_nonneg, check_theta
+
+__all__ = ["Problem", "hessian", "hessian_vector_product", "STENCILS", "stencil_points"]
+
+#: central first-derivative stencils ``{points: (offsets, weights)}``: ``g' = sum w g(k h) / h``
+STENCILS = {
+    3: ((-1, 1), (-0.5, 0.5)),
+    5: ((-2, -1, 1, 2), (1 / 12, -8 / 12, 8 / 12, -1 / 12)),
+    7: ((-3, -2, -1, 1, 2, 3), (-1 / 60, 9 / 60, -45 / 60, 45 / 60, -9 / 60, 1 / 60)),
+}
+
+
+def stencil_points(form: str) -> int:
+    """The smallest central stencil that is exact for the gradient along a line.
+
+    The gradient is a polynomial of degree 3 (merged) or 5 (separate) along a line; the
+    ``2k+1``-point central stencil is exact to degree ``2k``.
+
+    Args:
+        form: ``merged`` or ``separate``.
+
+    Returns:
+        5 for ``merged``, 7 for ``separate``.
+    """
+    if form not in MATRICES:
+        raise ValueError(f"form must be one of {', '.join(MATRICES)}, got {form!r}")
+    return 5 if form == "merged" else 7
+
+
+def _task_moments(task: str, theta0: np.ndarray, sigma2: float):
+    if task == "target":
+        return fixed_task(theta0, sigma2)
+    if task == "negated":
+        return fixed_task(-theta0, sigma2)
+    if task == "sphere":
+        return sphere_task(theta0.shape[0], sigma2)
+    raise ValueError(f"task {task!r} has no moments here")  # pragma: no cover
+
+
+@dataclass
+class Problem:
+    """An objective over the full trainable matrices of one parametrisation.
+
+    Build it with :meth:`Problem.build`.  ``x`` (a flat vector) holds the trained matrices;
+    :meth:`matrices` returns every matrix of the form (frozen ones from ``frozen``).
+    """
+
+    objective: str
+    form: str
+    train: str
+    d: int
+    N: int
+    m: int
+    sigma2: float
+    lam: float
+    theta0: np.ndarray
+    frozen: dict
+    trained: tuple
+    terms: tuple  # ((n, TaskMoments, weight), ...)
+
+    @classmethod
+    def build(cls, objective, form, train, mats, theta0=None, *, N=20, m=20, sigma2=0.0,
+              lam=1.0) -> "Problem":
+        """Args:
+            objective: a key of :data:`vocabulary.OBJECTIVES`.
+            form, train: a form and one of its subsets (:data:`vocabulary.TRAIN`).
+            mats: a dict or tuple of the form's matrices (``V, W`` or ``V, K, Q``), ``D x D``;
+                the frozen ones are kept, the trained ones give the reference point.
+            theta0: unit target (default ``e_1``); unused by ``pretrain``.
+            N, m, sigma2, lam: the configuration (``N`` few-shot, ``m`` pretraining shots).
+
+        Returns:
+            A :class:`Problem`.
+
+        Raises:
+            ValueError: any bad argument, named.
+        """
+        if objective not in OBJECTIVES:
+            raise ValueError(f"objective must be one of {', '.join(OBJECTIVES)}, got {objective!r}")
+        if form not in TRAIN:
+            raise ValueError(f"form must be one of {', '.join(TRAIN)}, got {form!r}")
+        if train not in TRAIN[form]:
+            raise ValueError(f"train must be one of {', '.join(TRAIN[form])} for the {form} form, got {train!r}")
+        names = MATRICES[form]
+        if isinstance(mats, dict):
+            missing = [k for k in names if k not in mats]
+            if missing:
+                raise ValueError(f"mats: missing matrix {missing[0]}")
+            mats = tuple(mats[k] for k in names)
+        if len(mats) != len(names):
+            raise ValueError(f"mats must hold {len(names)} matrices ({', '.join(names)}), got {len(mats)}")
+        first = check_matrix(names[0], mats[0])
+        arrs = [first] + [check_matrix(k, M, dim=first.shape[0]) for k, M in zip(names[1:], mats[1:])]
+        D = first.shape[0]
+        if D < 3:
+            raise ValueError(f"{names[0]} must be at least 3 x 3 (D = d + 2, d >= 1), got {D} x {D}")
+        d = D - 2
+        theta0 = np.eye(d)[0] if theta0 is None else check_theta(theta0, d, "theta0")
+        nrm = float(np.linalg.norm(theta0))
+        if abs(nrm - 1.0) > 1e-12:
+            raise ValueError(f"theta0 must be a unit vector, got |theta0| = {nrm}")
+        N = check_count("N", N)
+        m = check_count("m", m)
+        sigma2 = check_nonneg("sigma2", sigma2)
+        lam = check_nonneg("lam", lam)
+        terms = tuple((n, _task_moments(task, theta0, sigma2), w) for n, task, w in
+                      objective_terms(objective, N=N, m=m, lam=lam) if w != 0.0)
+        return cls(objective, form, train, d, N, m, sigma2, lam, theta0,
+                   {k: A.copy() for k, A in zip(names, arrs)}, TRAIN[form][train], terms)
+
+    # ---------------------------------------------------------------- packing
+    @property
+    def D(self) -> int:
+        return self.d + 2
+
+    @property
+    def size(self) -> int:
+        """Number of parameters ``P = (#trained matrices) D^2``."""
+        return len(self.trained) * self.D * self.D
+
+    def pack(self, mats=None) -> np.ndarray:
+        """The flat vector of the trained matrices (default: the reference point)."""
+        src = self.frozen if mats is None else (mats if isinstance(mats, dict) else dict(zip(MATRICES[self.form], mats)))
+        return np.concatenate([np.asarray(src[k], dtype=float).ravel() for k in self.trained])
+
+    def matrices(self, x: np.ndarray) -> dict:
+        """All matrices of the form at ``x`` (a dict by name)."""
+        D2 = self.D * self.D
+        out = dict(self.frozen)
+        for j, k in enumerate(self.trained):
+            out[k] = x[j * D2:(j + 1) * D2].reshape(self.D, self.D)
+        return out
+
+    def merged(self, x: np.ndarray):
+        """``(V, W)`` at ``x`` (``W = K^T Q`` in the separate form)."""
+        mt = self.matrices(x)
+        return (mt["V"], mt["W"]) if self.form == "merged" else (mt["V"], mt["K"].T @ mt["Q"])
+
+    def block_slices(self) -> dict:
+        """``{matrix name: slice of x}``."""
+        D2 = self.D * self.D
+        return {k: slice(j * D2, (j + 1) * D2) for j, k in enumerate(self.trained)}
+
+    # ---------------------------------------------------------------- values
+    def loss(self, x: np.ndarray) -> float:
+        """The objective ``sum_k w_k L_{n_k}(task_k)`` at ``x``."""
+        V, W = self.merged(x)
+        return float(sum(w * generalized_loss(V, W, tm, n) for n, tm, w in self.terms))
+
+    def grad(self, x: np.ndarray) -> np.ndarray:
+        """The exact Frobenius gradient over the trained matrices, flat (``P``,)."""
+        mt = self.matrices(x)
+        V = mt["V"]
+        W = mt["W"] if self.form == "merged" else mt["K"].T @ mt["Q"]
+        gV = np.zeros_like(V)
+        gW = np.zeros_like(W)
+        for n, tm, w in self.terms:
+            a, b = generalized_loss_grad(V, W, tm, n)
+            gV += w * a
+            gW += w * b
+        if self.form == "merged":
+            g = {"V": gV, "W": gW}
+        else:
+            g = {"V": gV, "K": mt["Q"] @ gW.T, "Q": mt["K"] @ gW}
+        return np.concatenate([g[k].ravel() for k in self.trained])
+
+
+def _step(x: np.ndarray, rel_step: float) -> float:
+    return rel_step * max(1.0, float(np.max(np.abs(x))) if x.size else 1.0)
+
+
+def hessian_vector_product(problem: Problem, x, u, *, points: int | None = None,
+                           rel_step: float = 0.05) -> np.ndarray:
+    """Exact ``H(x) u`` by a central stencil of the exact gradient along ``x + t u``.
+
+    ``H u = sum_k w_k grad L(x + k h u/|u|) |u| / h`` with the weights of :data:`STENCILS`;
+    exact up to rounding when ``points`` is at least :func:`stencil_points` (module
+    docstring).
+
+    Args:
+        problem: a :class:`Problem`.
+        x: the point (flat, ``problem.size``).
+        u: the direction (flat).
+        points: 3, 5 or 7 (default: :func:`stencil_points` of the form).
+        rel_step: ``h = rel_step * max(1, |x|_inf)`` along the unit direction.
+
+    Returns:
+        ``H u`` (flat).
+    """
+    x = np.asarray(x, dtype=float)
+    u = np.asarray(u, dtype=float)
+    points = stencil_points(problem.form) if points is None else points
+    if points not in STENCILS:
+        raise ValueError(f"points must be one of {sorted(STENCILS)}, got {points!r}")
+    nu = float(np.linalg.norm(u))
+    if nu == 0.0:
+        return np.zeros_like(x)
+    e = u / nu
+    h = _step(x, rel_step)
+    offs, wts = STENCILS[points]
+    acc = np.zeros_like(x)
+    for k, w in zip(offs, wts):
+        acc += w * problem.grad(x + (k * h) * e)
+    return acc * (nu / h)
+
+
+@dataclass
+class HessianResult:
+    """``H`` (symmetrised, ``P x P``), ``asymmetry = max|H_raw - H_raw^T| / max(1, max|H_raw|)``,
+    ``points`` and ``step`` of the stencil."""
+
+    H: np.ndarray
+    asymmetry: float
+    points: int
+    step: float
+
+
+def hessian(problem: Problem, x=None, *, points: int | None = None, rel_step: float = 0.05) -> HessianResult:
+    """The full ``P x P`` Hessian of ``problem`` at ``x`` (default: its reference point).
+
+    Column ``j`` is :func:`hessian_vector_product` on the unit vector ``e_j``; the result
+    is symmetrised, ``H = (H_raw + H_raw^T)/2``.
+
+    Args:
+        problem: a :class:`Problem`.
+        x: flat point (default ``problem.pack()``).
+        points, rel_step: as in :func:`hessian_vector_product`.
+
+    Returns:
+        A :class:`HessianResult`.
+    """
+    x = problem.pack() if x is None else np.asarray(x, dtype=float)
+    if x.shape != (problem.size,):
+        raise ValueError(f"x must have shape ({problem.size},), got {x.shape}")
+    if not np.all(np.isfinite(x)):
+        raise ValueError("x must be finite")
+    points = stencil_points(problem.form) if points is None else points
+    if isinstance(points, bool) or not isinstance(points, numbers.Integral) or points not in STENCILS:
+        raise ValueError(f"points must be one of {sorted(STENCILS)}, got {points!r}")
+    rel_step = check_nonneg("rel_step", rel_step)
+    if rel_step <= 0:
+        raise ValueError("rel_step must be > 0")
+    h = _step(x, rel_step)
+    P = x.size
+    offs, wts = STENCILS[points]
+    H = np.zeros((P, P))
+    for j in range(P):
+        col = np.zeros(P)
+        for k, w in zip(offs, wts):
+            xk = x.copy()
+            xk[j] += k * h
+            col += w * problem.grad(xk)
+        H[:, j] = col / h
+    asym = float(np.max(np.abs(H - H.T)) / max(1.0, float(np.max(np.abs(H)))))
+    return HessianResult(0.5 * (H + H.T), asym, int(points), h)
+

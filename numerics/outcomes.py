@@ -1,0 +1,270 @@
+r"""Fine-tuning outcomes that rest on stable end points: the symmetric flow end point, its
+classification, and the generic outcome reached after escaping saddles.
+
+Conventions: see :mod:`numerics` (stated once there) and docs/theory.md section 1.
+
+The pretrained family
+---------------------
+``yhat`` is unchanged by ``(V, W) -> (s V, W / s)``, so with ``c`` the pretraining constant
+(:func:`numerics.flow.pretrained_c`) every member ``V = s e_y e_y^T``,
+``W = (c / s) diag(0, I_d, 0)``, ``s > 0``, minimises ``L_pre`` in the family; the separate
+form takes the balanced factorisation ``K = Q = sqrt(c / s) diag(0, I_d, 0)``.
+``s = 1`` is the project's default.  *Balanced* (``|V|_F = |W|_F``) means
+``s = c sqrt(d) / s``, i.e. ``s^2 = c sqrt(d)`` (merged); in the separate form
+``|V|_F = |K|_F = |Q|_F`` means ``s^2 = c d / s``, i.e. ``s^3 = c d``.
+
+Outcomes
+--------
+*Symmetric*: the exact flow from the pretrained member, integrated on the subspace fixed
+by the rotations about ``theta0`` and the flip ``F = diag(1, -I, -1)`` (the invariant
+manifold; :func:`numerics.stability.invariant_basis`), to ``|grad| <= gtol_symmetric``.
+*Generic*: while the current end point is a saddle (:func:`numerics.stability.classify`),
+step ``eps`` along its most negative eigenvector (sign fixed: largest entry positive) and
+run the full-space flow again (on the rotation-invariant subspace when the eigenvector
+lies in it, otherwise on every entry), at most ``max_escapes`` times.  The result is the
+limit of vanishing perturbations along the saddle's unstable manifold; the tests and the
+report compare it with seeded random perturbations of the pretrained point.
+"""
+from __future__ import annotations
+
+import math
+import numbers
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from vocabulary import MATRICES, TRAIN
+
+from .flow import pretrained_c
+from .hessian import Problem
+from .stability import FullFlow, Stability, classify, full_flow, invariant_basis
+from .validation import check_count, check_nonneg, check_positive_int
+
+__all__ = ["pretrained_member", "balanced_scale", "check_scale", "Stage", "Outcome",
+           "symmetric_outcome", "generic_outcome", "perturbed_outcome"]
+
+STARTS = ("symmetric", "generic")
+
+
+def balanced_scale(d: int, c: float, form: str = "merged") -> float:
+    """The member with ``|V|_F = |W|_F`` (merged: ``s = (c sqrt(d))^(1/2)``) or
+    ``|V|_F = |K|_F = |Q|_F`` (separate: ``s = (c d)^(1/3)``).
+
+    Args:
+        d: feature dimension.
+        c: the pretraining constant (> 0).
+        form: ``merged`` or ``separate``.
+
+    Returns:
+        The scale ``s``.
+    """
+    if form not in MATRICES:
+        raise ValueError(f"form must be one of {', '.join(MATRICES)}, got {form!r}")
+    if not c > 0:
+        raise ValueError(f"c must be > 0 for a balanced member, got {c}")
+    return math.sqrt(c * math.sqrt(d)) if form == "merged" else (c * d) ** (1.0 / 3.0)
+
+
+def check_scale(scale, d: int, c: float, form: str) -> float:
+    """``scale`` as a float > 0 (``'balanced'`` resolved by :func:`balanced_scale`).
+
+    Raises:
+        ValueError: naming ``pretrained_scale`` when not a finite number > 0 or ``balanced``.
+    """
+    if isinstance(scale, str):
+        if scale == "balanced":
+            return balanced_scale(d, c, form)
+        try:
+            scale = float(scale)
+        except ValueError:
+            raise ValueError(f"pretrained_scale must be a number > 0 or 'balanced', got {scale!r}") from None
+    if isinstance(scale, bool) or not isinstance(scale, numbers.Real) or not math.isfinite(float(scale)) \
+            or float(scale) <= 0:
+        raise ValueError(f"pretrained_scale must be a finite number > 0 or 'balanced', got {scale!r}")
+    return float(scale)
+
+
+def pretrained_member(d, m, sigma2, form="merged", scale=1.0) -> dict:
+    """The pretrained member of scale ``s``: ``V = s e_y e_y^T`` and ``W = (c/s) diag(0, I, 0)``
+    (separate: ``K = Q = sqrt(c/s) diag(0, I, 0)``).
+
+    Args:
+        d, m, sigma2: the configuration.
+        form: ``merged`` or ``separate``.
+        scale: ``s > 0`` or ``'balanced'``.
+
+    Returns:
+        A dict of the form's matrices.
+    """
+    d = check_positive_int("d", d)
+    c = pretrained_c(d, m, sigma2)
+    s = check_scale(scale, d, c, form)
+    D = d + 2
+    V = np.zeros((D, D))
+    V[-1, -1] = s
+    if form == "merged":
+        W = np.zeros((D, D))
+        W[1:-1, 1:-1] = (c / s) * np.eye(d)
+        return {"V": V, "W": W}
+    if form != "separate":
+        raise ValueError(f"form must be one of {', '.join(MATRICES)}, got {form!r}")
+    if c <= 0:
+        raise ValueError(f"the separate form needs c > 0, got c = {c}")
+    K = np.zeros((D, D))
+    K[1:-1, 1:-1] = math.sqrt(c / s) * np.eye(d)
+    return {"V": V, "K": K, "Q": K.copy()}
+
+
+@dataclass
+class Stage:
+    """One flow stage: ``label``, its :class:`numerics.stability.FullFlow` and the
+    :class:`numerics.stability.Stability` of its end point."""
+
+    label: str
+    flow: FullFlow
+    stability: Stability
+
+
+@dataclass
+class Outcome:
+    """A fine-tuning outcome: ``start`` (``symmetric``/``generic``/``perturbed``), the
+    ``problem``, the ``stages`` run, the end point ``x`` and its ``matrices``, ``stability``,
+    ``scale`` (the pretrained member) and ``c``."""
+
+    start: str
+    problem: Problem
+    stages: list
+    x: np.ndarray
+    stability: Stability
+    scale: float
+    c: float
+    notes: list = field(default_factory=list)
+
+    @property
+    def matrices(self) -> dict:
+        return self.problem.matrices(self.x)
+
+    @property
+    def merged(self):
+        """``(V, W)`` of the end point (``W = K^T Q`` in the separate form)."""
+        return self.problem.merged(self.x)
+
+    @property
+    def flow(self) -> FullFlow:
+        return self.stages[-1].flow
+
+
+def _problem(objective, form, train, d, m, N, sigma2, lam, scale):
+    d = check_positive_int("d", d)
+    m = check_count("m", m)
+    N = check_count("N", N)
+    sigma2 = check_nonneg("sigma2", sigma2)
+    lam = check_nonneg("lam", lam)
+    if form not in TRAIN:
+        raise ValueError(f"form must be one of {', '.join(TRAIN)}, got {form!r}")
+    c = pretrained_c(d, m, sigma2)
+    s = check_scale(scale, d, c, form)
+    mats = pretrained_member(d, m, sigma2, form, s)
+    return Problem.build(objective, form, train, mats, None, N=N, m=m, sigma2=sigma2, lam=lam), s, c
+
+
+def _reduced(pb, objective, form, train, d, m, N, sigma2, lam, gtol, t_max) -> FullFlow:
+    """The member ``s = 1`` through :func:`numerics.flow.gradient_flow` (the reduced flow on
+    the manifold coordinates), packaged as a :class:`FullFlow`."""
+    from .flow import gradient_flow
+
+    fr = gradient_flow(objective, train, d, m, N, sigma2, lam, form=form, gtol=gtol, t_max=t_max)
+    mats = {"V": fr.V, "W": fr.W} if form == "merged" else {"V": fr.V, "K": fr.K, "Q": fr.Q}
+    x = pb.pack(mats)
+    x0 = pb.pack()
+    return FullFlow(x, fr.t_final, fr.nfev, float(np.linalg.norm(pb.grad(x))),
+                    fr.stop_reason or ("converged" if fr.converged else "t cap"),
+                    f"reduced flow: {fr.stop_reason}: {fr.message}",
+                    np.array([0.0, fr.t_final]), np.array([pb.loss(x0), pb.loss(x)]), np.vstack([x0, x]))
+
+
+def symmetric_outcome(objective, form, train, d, m, N, sigma2=0.0, lam=1.0, *, scale=1.0,
+                      gtol=1e-10, max_nfev=100_000, t_max=1e8, engine="auto") -> Outcome:
+    """The symmetric flow end point (module docstring), classified.
+
+    Args:
+        objective, form, train: what is fine-tuned (:data:`vocabulary.TRAIN`).
+        d, m, N, sigma2, lam: the configuration.
+        scale: the pretrained member (``s > 0`` or ``'balanced'``).
+        gtol, max_nfev, t_max: the flow's caps.
+        engine: ``reduced`` (:func:`numerics.flow.gradient_flow`, member ``s = 1`` only),
+            ``subspace`` (the full-space flow on the invariant subspace, any member) or
+            ``auto`` (reduced for ``s = 1``); the tests check that both agree.
+
+    Returns:
+        An :class:`Outcome` with ``start = 'symmetric'``.
+    """
+    pb, s, c = _problem(objective, form, train, d, m, N, sigma2, lam, scale)
+    if engine not in ("auto", "reduced", "subspace"):
+        raise ValueError(f"engine must be auto, reduced or subspace, got {engine!r}")
+    if engine == "reduced" or (engine == "auto" and s == 1.0):
+        fl = _reduced(pb, objective, form, train, d, m, N, sigma2, lam, gtol, t_max)
+    else:
+        B = invariant_basis(pb, flip=True)
+        fl = full_flow(pb, pb.pack(), gtol=gtol, max_nfev=max_nfev, t_max=t_max, basis=B)
+    st = classify(pb, fl.x)
+    return Outcome("symmetric", pb, [Stage("symmetric", fl, st)], fl.x, st, s, c)
+
+
+def generic_outcome(objective, form, train, d, m, N, sigma2=0.0, lam=1.0, *, scale=1.0, eps=1e-4,
+                    gtol=1e-8, max_escapes=3, max_nfev=100_000, t_max=1e8) -> Outcome:
+    """The generic outcome: escape every saddle along its most negative eigenvector.
+
+    Args:
+        objective, form, train, d, m, N, sigma2, lam, scale: as :func:`symmetric_outcome`.
+        eps: the step along the unit escape direction.
+        gtol, max_nfev, t_max: the caps of each escape flow (the symmetric stage uses 1e-10).
+        max_escapes: at most this many escapes.
+
+    Returns:
+        An :class:`Outcome` with ``start = 'generic'``; ``stages[0]`` is the symmetric stage.
+    """
+    eps = check_nonneg("eps", eps)
+    if eps <= 0:
+        raise ValueError("eps must be > 0")
+    sym = symmetric_outcome(objective, form, train, d, m, N, sigma2, lam, scale=scale,
+                            max_nfev=max_nfev, t_max=t_max)
+    pb, stages, x, st = sym.problem, list(sym.stages), sym.x, sym.stability
+    rot = invariant_basis(pb)
+    for k in range(max_escapes):
+        if st.verdict != "saddle":
+            break
+        e = st.escape_vector
+        inside = float(np.linalg.norm(e - rot @ (rot.T @ e))) <= 1e-9
+        fl = full_flow(pb, x + eps * e, gtol=gtol, max_nfev=max_nfev, t_max=t_max,
+                       basis=rot if inside else None)
+        x = fl.x
+        st = classify(pb, x)
+        stages.append(Stage(f"escape {k + 1} ({'rotation-invariant subspace' if inside else 'every entry'})",
+                            fl, st))
+    return Outcome("generic", pb, stages, x, st, sym.scale, sym.c)
+
+
+def perturbed_outcome(objective, form, train, d, m, N, sigma2=0.0, lam=1.0, *, scale=1.0,
+                      size=1e-6, seed=0, gtol=1e-8, max_nfev=200_000, t_max=1e8) -> Outcome:
+    """The full-space flow (every entry) from the pretrained member plus ``size`` times a
+    seeded standard normal matrix on every trained matrix, classified.
+
+    Args:
+        objective, form, train, d, m, N, sigma2, lam, scale: as :func:`symmetric_outcome`.
+        size: the perturbation size (> 0).
+        seed: the NumPy seed.
+        gtol, max_nfev, t_max: the flow's caps.
+
+    Returns:
+        An :class:`Outcome` with ``start = 'perturbed'``.
+    """
+    size = check_nonneg("size", size)
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    pb, s, c = _problem(objective, form, train, d, m, N, sigma2, lam, scale)
+    x0 = pb.pack() + size * np.random.default_rng(seed).standard_normal(pb.size)
+    fl = full_flow(pb, x0, gtol=gtol, max_nfev=max_nfev, t_max=t_max)
+    st = classify(pb, fl.x)
+    return Outcome("perturbed", pb, [Stage(f"perturbed size={size:g} seed={seed}", fl, st)], fl.x, st, s, c,
+                   notes=[f"size={size:g}", f"seed={seed}"])

@@ -1,0 +1,58 @@
+"""Repository hygiene: the project stands alone.
+
+No tracked file may cite a document that lives outside the repository (the project's
+own theory document is ``docs/theory.md``).
+"""
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+# spelled in pieces so that this file does not match itself
+FORBIDDEN = ("THEORY" + ".md", "INTERFACE" + ".md", ".." + "/shared")
+
+
+def _tracked_files() -> list[Path]:
+    try:
+        out = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True)
+    except (OSError, subprocess.CalledProcessError):
+        pytest.skip("not a git checkout: the tracked files are unknown")
+    return [ROOT / p for p in out.stdout.decode().split("\0") if p]
+
+
+def test_no_reference_to_files_outside_the_repository():
+    hits = []
+    for path in _tracked_files():
+        if not path.is_file():
+            continue
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            continue  # binary (figures)
+        for lineno, line in enumerate(text.splitlines(), 1):
+            for word in FORBIDDEN:
+                if word in line:
+                    hits.append(f"{path.relative_to(ROOT)}:{lineno}: {word}")
+    assert not hits, "references to files outside the repository:\n" + "\n".join(hits)
+
+
+def test_no_work_reports_inside_the_packages():
+    """Design notes live in docs/; reports about the work belong in issue notes."""
+    found = [p.relative_to(ROOT) for pkg in ("vocabulary", "theory", "numerics", "proofs_check")
+             for p in (ROOT / pkg).rglob("*NOTES*.md")]
+    assert not found, f"work reports inside the packages: {found}"
+
+
+def test_theory_document_states_every_registered_claim():
+    """docs/theory.md lists each registry id (and no id the registry does not have)."""
+    import re
+
+    from proofs_check.claims import claim_ids
+
+    text = (ROOT / "docs" / "theory.md").read_text(encoding="utf-8")
+    section = text.split("## 5.", 1)[1].split("\n## ", 1)[0]
+    documented = re.findall(r"\*\*`([a-z_.]+)`\*\*", section)
+    assert sorted(documented) == sorted(claim_ids())
