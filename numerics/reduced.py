@@ -224,10 +224,30 @@ _EXP_INT = _EXPONENTS.astype(int)
 _COLS = np.arange(6)
 
 
+# the 90 monomials are (monomial in a, b) x (monomial in q, alpha, beta, h), in the order of
+# merged_exponents: an outer product of 6 and 15 monomials, each a product of <= 2 factors
+# (three times faster than indexing a power table; the flow's fast right-hand side calls it)
+_EV = [tuple(i for i, k in enumerate(e) for _ in range(k)) for e in
+       [(i, j) for i in range(3) for j in range(3) if i + j <= 2]]
+_EW = [tuple(i for i, k in enumerate(e) for _ in range(k)) for e in np.ndindex(3, 3, 3, 3) if sum(e) <= 2]
+
+
+def _prods(vals, index_tuples):
+    out = []
+    for ix in index_tuples:
+        v = 1.0
+        for i in ix:
+            v *= vals[i]
+        out.append(v)
+    return out
+
+
 def monomials(x: np.ndarray) -> np.ndarray:
-    """The 90 monomials of :func:`merged_exponents` at the merged point ``x`` (6,)."""
-    table = np.stack([np.ones_like(x), x, x * x])  # table[k, i] = x_i^k
-    return table[_EXP_INT, _COLS].prod(axis=1)
+    """The 90 monomials ``prod_i x_i^{e_i}`` of :func:`merged_exponents` at the merged point
+    ``x`` (6,), as the outer product of the monomials in ``(a, b)`` and in
+    ``(q, alpha, beta, h)``."""
+    xs = np.asarray(x, dtype=float).tolist()
+    return np.outer(_prods(xs[:2], _EV), _prods(xs[2:], _EW)).ravel()
 
 
 class Interpolant:

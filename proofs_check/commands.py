@@ -13,7 +13,7 @@ __all__ = ["run"]
 
 
 def cmd_check(args):
-    from .claims import registry, run_claim
+    from .claims import registry
 
     claims = registry()
     if args.only:
@@ -22,8 +22,10 @@ def cmd_check(args):
         if unknown:
             raise ValueError(f"--only: unknown claim id {unknown[0]!r}")
         claims = [c for c in claims if c.id in args.only]
+    from .parallel import default_jobs, run_claims
+
     t0 = time.perf_counter()
-    results = [run_claim(c) for c in claims]
+    results = run_claims(claims, jobs=args.jobs or default_jobs(), use_cache=not args.no_cache)
     seconds = time.perf_counter() - t0
     ok = all(r.status == "verified" for r in results)
     return render_claims(results, seconds, args.format), 0 if ok else 1
@@ -49,10 +51,13 @@ def cmd_curve(args):
         raise ValueError("shots: at most 10001 values per call")
     models.task_vector(args.task, cfg.d)  # reject a bad task before any flow runs
     form, start, scale = args.form, args.start, args.pretrained_scale
-    o = outcomes.outcome(args.method, cfg, form, start, scale)
-    V, W = outcomes.model(args.method, cfg, form, start, scale)
-    coords, off = outcomes.coords(V, W, cfg.d)
-    errors = outcomes.curve(args.method, args.task, cfg, (lo, hi), form, start, scale)
+    from .progress import busy, wanted
+
+    with busy(f"{args.method}: exact flow and curve at d={cfg.d}", wanted(args)):
+        o = outcomes.outcome(args.method, cfg, form, start, scale)
+        V, W = outcomes.model(args.method, cfg, form, start, scale)
+        coords, off = outcomes.coords(V, W, cfg.d)
+        errors = outcomes.curve(args.method, args.task, cfg, (lo, hi), form, start, scale)
     shots = list(range(lo, hi + 1))
     flow = None if o is None else o.flow
     info = {"method": args.method, "task": args.task, "form": form, "start": start,
@@ -209,33 +214,36 @@ def cmd_finetune(args):
 
     from .report import md_cell, to_json
 
+    from .progress import busy, wanted
+
     cfg = _cfg(args)
-    if args.start == "symmetric" and args.pretrained_scale == 1.0:
-        fl = gradient_flow(args.objective, args.train, cfg.d, cfg.m, cfg.N, cfg.sigma2, cfg.lam, form=args.form)
-        traj = fl.trajectory
-        names = [vocab_name(n) for n in traj.get("names", [])]
-        coords = traj.get("coords")
-        trajectory = {"points": len(traj["t"]), "t": [float(x) for x in traj["t"]],
-                      "loss": [float(x) for x in traj["loss"]],
-                      "grad_norm": [float(x) for x in traj["grad_norm"]]}
-        if coords is not None and names:
-            trajectory["coords"] = {nm: [float(row[i]) for row in coords] for i, nm in enumerate(names)}
-        mats = (fl.V, fl.W) if args.form == "merged" else (fl.V, fl.K, fl.Q)
-        pb = Problem.build(args.objective, args.form, args.train, mats, fl.theta0, N=cfg.N, m=cfg.m,
-                           sigma2=cfg.sigma2, lam=cfg.lam)
-        st = classify(pb)
-        body = {"c": fl.c, "final": _renamed(fl.final), "final_separate": _renamed(fl.final_separate),
-                "grad_norm": fl.grad_norm, "converged": fl.converged, "t_final": fl.t_final,
-                "loss_start": fl.loss_start, "loss_end": fl.loss_end,
-                "invariant_start": _renamed(fl.invariant_start), "invariant_end": _renamed(fl.invariant_end),
-                "stop": "converged" if fl.converged else "not converged",
-                "stop_reason": fl.stop_reason, "nfev": fl.nfev, "max_nfev": fl.max_nfev, "t_max": fl.t_max,
-                "message": fl.message, "trajectory": trajectory}
-        scale = 1.0
-    else:
-        o, body = _finetune_outcome(args, cfg)
-        body["final"], body["final_separate"] = _renamed(body["final"]), _renamed(body["final_separate"])
-        st, scale = o.stability, o.scale
+    with busy(f"{args.objective}/{args.train}: exact flow at d={cfg.d}", wanted(args)):
+        if args.start == "symmetric" and args.pretrained_scale == 1.0:
+            fl = gradient_flow(args.objective, args.train, cfg.d, cfg.m, cfg.N, cfg.sigma2, cfg.lam, form=args.form)
+            traj = fl.trajectory
+            names = [vocab_name(n) for n in traj.get("names", [])]
+            coords = traj.get("coords")
+            trajectory = {"points": len(traj["t"]), "t": [float(x) for x in traj["t"]],
+                          "loss": [float(x) for x in traj["loss"]],
+                          "grad_norm": [float(x) for x in traj["grad_norm"]]}
+            if coords is not None and names:
+                trajectory["coords"] = {nm: [float(row[i]) for row in coords] for i, nm in enumerate(names)}
+            mats = (fl.V, fl.W) if args.form == "merged" else (fl.V, fl.K, fl.Q)
+            pb = Problem.build(args.objective, args.form, args.train, mats, fl.theta0, N=cfg.N, m=cfg.m,
+                               sigma2=cfg.sigma2, lam=cfg.lam)
+            st = classify(pb)
+            body = {"c": fl.c, "final": _renamed(fl.final), "final_separate": _renamed(fl.final_separate),
+                    "grad_norm": fl.grad_norm, "converged": fl.converged, "t_final": fl.t_final,
+                    "loss_start": fl.loss_start, "loss_end": fl.loss_end,
+                    "invariant_start": _renamed(fl.invariant_start), "invariant_end": _renamed(fl.invariant_end),
+                    "stop": "converged" if fl.converged else "not converged",
+                    "stop_reason": fl.stop_reason, "nfev": fl.nfev, "max_nfev": fl.max_nfev, "t_max": fl.t_max,
+                    "message": fl.message, "trajectory": trajectory}
+            scale = 1.0
+        else:
+            o, body = _finetune_outcome(args, cfg)
+            body["final"], body["final_separate"] = _renamed(body["final"]), _renamed(body["final_separate"])
+            st, scale = o.stability, o.scale
     frozen = _frozen_names(args.form, args.train)
     exact = _exact_start(cfg, args.form) if scale == 1.0 else {}
     out = {"objective": args.objective, "train": args.train, "form": args.form, "start": args.start,
@@ -290,41 +298,62 @@ def cmd_finetune(args):
 def cmd_derive(args):
     import sympy as sp
 
-    import theory
-    from theory import gradient
+    import theory  # noqa: F401  (theory.latex is shadowed by the function of that name)
+    from theory.present import gradient_presentation
 
     from .report import md_cell, to_json
 
+    # bounded, deterministic presentation (no multivariate factor): theory/present.py
+    from .derivation_cache import ensure_derived
+
+    ensure_derived(not args.no_cache)
+    full = args.format == "json"
+    pres = gradient_presentation(args.objective, args.train, args.form, full=full)
+    chain = pres["chain_rule"]
     TL = sys.modules["theory.latex"]
-    res = gradient(args.objective, args.train, args.form)  # raises ValueError for a bad subset
-    items = [(M, TL._MANIFOLD_BASIS.get(bn, bn), TL.tidy(expr))
-             for M, co in res.matrices.items() for bn, expr in co.items()]
-
-    def sym_name(sym):
-        return vocab_name(str(sym))
-
     from theory.symbols import K, Q
-    rename = {s_: sp.Symbol(sym_name(s_), real=True) for s_ in (*K.values(), *Q.values())}
+    rename = {s_: sp.Symbol(vocab_name(str(s_)), real=True) for s_ in (*K.values(), *Q.values())}
 
     def text(e):
         return sp.sstr(e.xreplace(rename) if hasattr(e, "xreplace") else e)
 
+    def both(e):
+        return {"text": text(e), "latex": TL.tex(e)}
+
     if args.format == "json":
-        return to_json({"objective": args.objective, "train": args.train, "form": args.form,
-                        "gradient": {M: {bn: {"text": text(e), "latex": TL.tex(e)} for M2, bn, e in items
-                                         if M2 == M} for M in res.matrices},
-                        "flow": {sym_name(k): text(TL.tidy(v)) for k, v in res.flow.items()}}), 0
-    del theory
-    lines = [f"Frobenius gradient of {args.objective} w.r.t. the {args.train} parameters ({args.form} form), "
-             "as coefficients on the named basis (t = (0, theta0, 0); basis 0 tt ty yt yy perp = "
-             "e_0 e_0^T, t t^T, t e_y^T, e_y t^T, e_y e_y^T, Pi = x-block I - theta0 theta0^T):"]
+        out = {"objective": args.objective, "train": args.train, "form": args.form,
+               "gradient": {M: {bn: both(e) for bn, e in co.items()} for M, co in pres["matrices"].items()},
+               "flow": {vocab_name(str(k)): text(v) for k, v in pres["flow"].items()}}
+        if chain is not None:
+            out["chain_rule"] = {"substitution": {str(k): text(v) for k, v in chain["substitution"].items()},
+                                 "G": {bn: both(e) for bn, e in chain["G"].items()},
+                                 "V": {bn: both(e) for bn, e in chain.get("V", {}).items()},
+                                 **{M: {bn: both(e) for bn, e in co.items()} for M, co in chain["matrices"].items()}}
+        return to_json(out), 0
+    items = []  # (label, basis, expr)
+    head = [f"Frobenius gradient of {args.objective} w.r.t. the {args.train} parameters ({args.form} form), "
+            "as coefficients on the named basis (t = (0, theta0, 0), perp = x-block I - theta0 theta0^T):"]
+    if chain is None:
+        items = [(M, bn, e) for M, co in pres["matrices"].items() for bn, e in co.items()]
+    else:
+        sub = ", ".join(f"{k} = {text(v)}" for k, v in chain["substitution"].items())
+        if chain["G"]:
+            head.append(f"by the chain rule grad_K = Q G^T, grad_Q = K G, where G = grad_W is the merged gradient "
+                        f"at W = K^T Q, i.e. at {sub}; V and G in merged coordinates:")
+        else:
+            head.append(f"in merged coordinates at W = K^T Q, i.e. at {sub}:")
+        items = [("V", bn, e) for bn, e in chain.get("V", {}).items()]
+        items += [("G", bn, e) for bn, e in chain["G"].items()]
+        items += [(M, bn, e) for M, co in chain["matrices"].items() for bn, e in co.items()]
+    lines = head
     if args.latex or args.format == "markdown":
         for M, bn, e in items:
-            basis = TL.BASIS_LATEX[bn]
-            lines.append(f"$$\\big[\\nabla_{{{M}}}\\big]_{{{basis}}} = {TL.tex(e)}$$")
+            lhs = "G" if M == "G" else f"\\nabla_{{{M}}}"
+            basis = TL.BASIS_LATEX.get(bn, bn)
+            lines.append(f"$$\\big[{lhs}\\big]_{{{basis}}} = {TL.tex(e)}$$")
     else:
         for M, bn, e in items:
-            lines.append(f"  grad_{M}[{bn}] = {text(e)}")
+            lines.append(f"  {'G' if M == 'G' else 'grad_' + M}[{bn}] = {text(e)}")
     return "\n".join(lines), 0
 
 
@@ -334,6 +363,9 @@ def cmd_export_latex(args):
     from .latex_export import export_latex
     from .report import to_json
 
+    from .derivation_cache import ensure_derived
+
+    ensure_derived(not args.no_cache)
     no_claims = getattr(args, "no_claims", False)
     summary = export_latex(args.path, progress=sys.stderr.isatty(), claims=not no_claims)
     if args.format == "json":

@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from test_theory_helpers import (embed, embed_separate, inv_numpy, mat_close, orthonormal_pair,
                                  rationals, rel_close, unit_pair)
+from proofs_check.claims.grid import exact_at
 from theory.gradients import SUBSETS, gradient
 from theory.objectives import expected_loss, pretrain_objective, sphere_loss
 from theory.symbols import (INV_KEYS, K, N, Q, a, alpha, b, beta, d, h, kappa, lam, m, n, q,
@@ -27,8 +28,8 @@ common = dict(dim=st.integers(2, 5), shots=st.integers(0, 20),
 def test_expected_loss_matches_numerics(point, kr, dim, shots, s2, seed):
     t0, tp = orthonormal_pair(dim, seed)
     vals = dict(zip(COORDS, point))
-    exact = expected_loss().subs({**vals, kappa: kr[0], rho: kr[1], d: dim, n: shots,
-                                  sigma2: s2})
+    exact = exact_at(expected_loss(), {**vals, kappa: kr[0], rho: kr[1], d: dim, n: shots,
+                                       sigma2: s2})
     assert exact.is_Rational
     V, W = embed(dim, t0, tp, *point)
     theta = float(kr[0]) * t0 + float(kr[1]) * tp
@@ -40,7 +41,7 @@ def test_expected_loss_matches_numerics(point, kr, dim, shots, s2, seed):
 def test_sphere_loss_matches_numerics_pretrain_loss(point, dim, shots, s2, seed):
     t0, tp = orthonormal_pair(dim, seed)
     vals = dict(zip(COORDS, point))
-    exact = sphere_loss().subs({**vals, d: dim, n: shots, sigma2: s2})
+    exact = exact_at(sphere_loss(), {**vals, d: dim, n: shots, sigma2: s2})
     V, W = embed(dim, t0, tp, *point)
     assert rel_close(float(exact), numerics.pretrain_loss(V, W, shots, float(s2)))
 

@@ -42,13 +42,13 @@ in the invariant algebra these products stay in it and are computed exactly with
 """
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass, field
 
 import sympy as sp
 
 import vocabulary
 
+from .memo import derivation
 from .manifold import InvMat, separate_K, separate_Q
 from .objectives import objective_fraction
 from .symbols import (MERGED_COORDS, SEPARATE_COORDS, N, alpha, beta, d, h, lam, m, q,
@@ -108,7 +108,7 @@ def _quo_d1(P: sp.Expr) -> sp.Expr:
     return sp.expand(quo.as_expr())
 
 
-@functools.lru_cache(maxsize=None)
+@derivation
 def merged_gradient_numerators(obj: str) -> tuple[InvMat, InvMat, sp.Expr]:
     """``(Den*grad_V, Den*grad_W, Den)``: polynomial numerators of the merged gradient
     (``Den`` from :func:`theory.objectives.objective_fraction`)."""
@@ -133,7 +133,7 @@ def separate_substitution() -> dict:
     return {q: W.B[0, 0], beta: W.B[1, 1], h: W.B[2, 1], alpha: W.p}
 
 
-@functools.lru_cache(maxsize=None)
+@derivation
 def gradient(obj: str, subset: str = "all", form: str = "merged") -> GradientResult:
     """Frobenius gradient of ``obj`` (``pretrain|zs|fs|zsfs``) w.r.t. the trainable matrices.
 

@@ -24,13 +24,13 @@ each expectation being computed exactly by the Wick engine :mod:`theory.wick`.
 """
 from __future__ import annotations
 
-import functools
 from fractions import Fraction
 
 import sympy as sp
 
 import vocabulary
 
+from .memo import derivation
 from .symbols import (N, PRETRAINED, a, alpha, b, beta, d, h, kappa, lam, m, n, q, rho,
                       sigma2)
 from .wick import expect_polynomial
@@ -67,7 +67,7 @@ def _f(k):
                                       + h * _y(k) * _T["q"])
 
 
-@functools.lru_cache(maxsize=None)
+@derivation
 def expected_loss_numerator() -> sp.Expr:
     """``(n+1)^2 L_n`` on the reduced manifold, an expanded polynomial in
     ``a b q alpha beta h kappa rho d n sigma2`` (see the module docstring for the formula)."""
@@ -81,7 +81,7 @@ def expected_loss_numerator() -> sp.Expr:
     return sp.expand(num)
 
 
-@functools.lru_cache(maxsize=None)
+@derivation
 def expected_loss() -> sp.Expr:
     """``L_n(V, W; kappa theta0 + rho theta_perp) = E[(yhat - y_q)^2]`` on the reduced manifold.
 
@@ -136,13 +136,13 @@ def sphere_average(expr: sp.Expr) -> sp.Expr:
     return sp.Add(*out)
 
 
-@functools.lru_cache(maxsize=None)
+@derivation
 def sphere_loss_numerator() -> sp.Expr:
     """``d (d+2) (n+1)^2 * sphere_loss()``, an expanded polynomial."""
     return sp.expand(d * (d + 2) * sphere_average(expected_loss_numerator()))
 
 
-@functools.lru_cache(maxsize=None)
+@derivation
 def sphere_loss() -> sp.Expr:
     """Unseen-task loss ``E_{theta ~ Unif(S^{d-1})} L_n(V, W; theta)`` on the manifold.
 
@@ -207,7 +207,7 @@ def _terms(name: str):
     return terms
 
 
-@functools.lru_cache(maxsize=None)
+@derivation
 def objective_fraction(name: str) -> tuple[sp.Expr, sp.Expr]:
     """``(P, Den)`` with objective ``= P / Den``, ``P`` an expanded polynomial in the merged
     coordinates and parameters, ``Den`` a product of positive factors free of coordinates.
@@ -231,7 +231,7 @@ def objective_fraction(name: str) -> tuple[sp.Expr, sp.Expr]:
     return sp.expand(P), Den
 
 
-@functools.lru_cache(maxsize=None)
+@derivation
 def objective_expr(name: str) -> sp.Expr:
     """The objective ``sum_k w_k L_{n_k}(task_k) = sum_k w_k P_k / Den_k`` (each term as
     :func:`term_fraction`), for any entry of ``vocabulary.OBJECTIVES``."""
@@ -242,7 +242,7 @@ def objective_expr(name: str) -> sp.Expr:
     return sp.Add(*out)
 
 
-@functools.lru_cache(maxsize=None)
+@derivation
 def pretrain_objective() -> sp.Expr:
     """Pretraining objective ``L_pre = E_theta L_m`` on the whole manifold (``n -> m``):
     ``sphere_loss()`` with ``n`` replaced by ``m``; used for pretraining gradients.
@@ -257,7 +257,7 @@ def pretrain_objective() -> sp.Expr:
     return objective_expr("pretrain")
 
 
-@functools.lru_cache(maxsize=None)
+@derivation
 def pretrain_loss() -> sp.Expr:
     """``L_pre(c) = E_theta L_m(e_y e_y^T, c diag(0, I_d, 0); theta)``, theta uniform on the
     sphere: :func:`pretrain_objective` at ``a=0, b=1, q=0, alpha=beta=c, h=0``.
@@ -277,7 +277,7 @@ def pretrain_loss() -> sp.Expr:
     return sp.factor(sp.cancel(P.subs(PRETRAINED) / Den))
 
 
-@functools.lru_cache(maxsize=None)
+@derivation
 def zs() -> sp.Expr:
     """Zero-shot fine-tuning loss ``ZS = L_0(theta0)``: :func:`expected_loss` at
     ``n=0, kappa=1, rho=0`` (independent of ``b`` and ``h``).
@@ -292,7 +292,7 @@ def zs() -> sp.Expr:
     return objective_expr("zs")
 
 
-@functools.lru_cache(maxsize=None)
+@derivation
 def fs() -> sp.Expr:
     """Few-shot fine-tuning loss ``FS = L_N(theta0)``: :func:`expected_loss` at
     ``n=N, kappa=1, rho=0``.
@@ -307,7 +307,7 @@ def fs() -> sp.Expr:
     return objective_expr("fs")
 
 
-@functools.lru_cache(maxsize=None)
+@derivation
 def zsfs() -> sp.Expr:
     """Combined fine-tuning loss ``ZS + lam * FS``.
 

@@ -8,10 +8,10 @@ All functions are cached and return SymPy objects (or dicts of them).
 """
 from __future__ import annotations
 
-import functools
 
 import sympy as sp
 
+from .memo import derivation
 from .gradients import gradient
 from .manifold import merged_V, merged_W
 from .objectives import fs, pretrain_loss, zs, zsfs
@@ -25,7 +25,7 @@ __all__ = ["pretrain_c_star", "pretrain_min_loss", "pretrain_gradient_at_optimum
 _W_PRE = {q: 0, alpha: c, beta: c, h: 0}
 
 
-@functools.lru_cache(maxsize=None)
+@derivation
 def pretrain_c_star() -> sp.Expr:
     """``c*``: the unique root of ``dL_pre/dc = 0`` (``L_pre`` is quadratic in ``c`` with
     positive leading coefficient for ``m >= 1``)."""
@@ -36,13 +36,13 @@ def pretrain_c_star() -> sp.Expr:
     return sp.factor(sols[0])
 
 
-@functools.lru_cache(maxsize=None)
+@derivation
 def pretrain_min_loss() -> sp.Expr:
     """``L_pre(c*)``."""
     return sp.factor(sp.cancel(pretrain_loss().subs(c, pretrain_c_star())))
 
 
-@functools.lru_cache(maxsize=None)
+@derivation
 def pretrain_gradient_at_optimum(form: str = "merged") -> dict:
     """Full-matrix pretraining gradient at the pretrained point with ``c = c*``
     (``{matrix: {basis: expr}}``), every entry cancelled; all zero means ``(V, W)`` is a
@@ -62,7 +62,7 @@ def zs_independent_of(sym: sp.Symbol) -> bool:
     return sp.expand(sp.diff(zs(), sym)) == 0
 
 
-@functools.lru_cache(maxsize=None)
+@derivation
 def zs_v_optimum() -> dict:
     """V-only ZS optimum at the pretrained ``W``: ``{a: a*}`` from ``dZS/da = 0`` (ZS is a
     convex quadratic in ``a``; ZS does not depend on ``b``, so ``b`` keeps its value)."""
@@ -73,13 +73,13 @@ def zs_v_optimum() -> dict:
     return {a: sp.factor(sols[0])}
 
 
-@functools.lru_cache(maxsize=None)
+@derivation
 def zs_v_min_loss() -> sp.Expr:
     """ZS at the V-only optimum."""
     return sp.factor(sp.cancel(zs().subs(_W_PRE).subs(zs_v_optimum())))
 
 
-@functools.lru_cache(maxsize=None)
+@derivation
 def zsfs_v_optimum() -> dict:
     """V-only ``ZS + lam FS`` optimum ``{a: ..., b: ...}`` at the pretrained ``W`` (general
     ``c``): the objective is a quadratic in ``(a, b)``, an expectation of a square of an affine
@@ -95,7 +95,7 @@ def zsfs_v_optimum() -> dict:
             "hessian_det": sp.factor(sp.cancel(H.det()))}
 
 
-@functools.lru_cache(maxsize=None)
+@derivation
 def fs_b_at_zs_a() -> dict:
     """FS-optimal ``b`` at the pretrained ``W`` and ``a`` fixed at its V-only ZS optimum:
     ``{b: ..., "c*b": ...}`` (``c*b`` is the authors' ``w*(N)``)."""
@@ -131,7 +131,7 @@ def positive_for_d_at_least(expr: sp.Expr, d0: int, extra_nonneg=()) -> bool:
     return sn is not None and sd is not None and sn == sd
 
 
-@functools.lru_cache(maxsize=None)
+@derivation
 def zs_global_minimisers() -> dict:
     """Global ZS minimisers over all manifold coordinates.
 
@@ -166,7 +166,7 @@ def zs_global_minimisers() -> dict:
             "min_value": const, "solution": sol[0], "free": (b, h)}
 
 
-@functools.lru_cache(maxsize=None)
+@derivation
 def balancedness() -> sp.Expr:
     """``|V|_F^2 - |W|_F^2`` on the manifold (column ``y`` of ``W`` and rows ``!= y`` of ``V``
     zero), computed from the invariant-algebra Frobenius product:
@@ -175,7 +175,7 @@ def balancedness() -> sp.Expr:
     return sp.expand(V.frobenius(V) - W.frobenius(W))
 
 
-@functools.lru_cache(maxsize=None)
+@derivation
 def balancedness_rate(obj: str) -> sp.Expr:
     """``d/dt (|V|^2 - |W|^2)`` under full (``all``) merged gradient flow of ``obj``,
     ``= sum_coord d(balancedness)/d(coord) * d(coord)/dt``; identically 0 because
@@ -185,7 +185,7 @@ def balancedness_rate(obj: str) -> sp.Expr:
     return sp.cancel(sp.together(sum(sp.diff(B, s) * fl[s] for s in MERGED_COORDS)))
 
 
-@functools.lru_cache(maxsize=None)
+@derivation
 def zs_all_flow_limit() -> dict:
     """End point of full ZS gradient flow from the pretrained point, *assuming* it converges to
     a global ZS minimiser (:func:`zs_global_minimisers`; convergence itself is not proved here).
@@ -220,7 +220,7 @@ def zs_all_flow_limit() -> dict:
             "initial_da_dt": init_speed}
 
 
-@functools.lru_cache(maxsize=None)
+@derivation
 def zs_all_flow_limit_scaled() -> dict:
     """Full ZS flow limit (merged) from the pretrained member of scale ``s > 0``:
     ``V = s e_y e_y^T``, ``W = (c/s) diag(0, I, 0)`` (``b = s``, ``alpha = beta = c/s``), the

@@ -7,6 +7,7 @@ the rationals of their decimal strings) and turned into floats only for display.
 from __future__ import annotations
 
 import itertools
+from fractions import Fraction
 
 import sympy as sp
 
@@ -14,7 +15,7 @@ from theory.symbols import N, d, lam, m, sigma2, to_expr
 
 from .base import Config
 
-__all__ = ["GRID", "FLOW_GRID", "exact", "exact_subs", "num", "rational"]
+__all__ = ["GRID", "FLOW_GRID", "exact", "exact_subs", "exact_subs_route", "exact_at", "num", "rational"]
 
 #: closed-form claims: 4 x 3 x 2 x 3 x 2 = 144 configurations
 GRID = [Config(dd, mm, NN, s2, ll) for dd, mm, NN, s2, ll in itertools.product(
@@ -38,17 +39,144 @@ def exact_subs(cfg: Config) -> dict:
             sigma2: rational(cfg.sigma2), lam: rational(cfg.lam)}
 
 
-def exact(expr, cfg: Config, extra: dict | None = None):
-    """``expr`` at ``cfg`` (and ``extra``), exactly, simplified by ``cancel``."""
+class _Compiled:
+    """A rational function ``P/Q`` compiled for exact evaluation in integer arithmetic.
+
+    ``P`` and ``Q`` are stored as integer coefficients ``C_k`` (over a common denominator
+    ``den``) and exponent tuples over the sorted free symbols.  At ``x_i = p_i/q_i`` with
+    ``e_i`` the largest exponent of ``x_i``,
+    ``P(x) = sum_k C_k prod_i p_i^{k_i} q_i^{e_i - k_i} / (den prod_i q_i^{e_i})``:
+    integers only, the same value as ``cancel(expr.subs(values))`` (tested)."""
+
+    __slots__ = ("syms", "num", "den")
+
+    def __init__(self, expr: sp.Expr):
+        self.syms = tuple(sorted(expr.free_symbols, key=sp.default_sort_key))
+        num, den = sp.fraction(sp.together(expr))
+        self.num = self._terms(num)
+        self.den = self._terms(den)
+
+    def _terms(self, e):
+        gens = self.syms or (sp.Dummy(),)
+        P = sp.Poly(e, *gens, domain="QQ")
+        terms = [(monom[:len(self.syms)], sp.Rational(cf)) for monom, cf in P.terms()]
+        lcm = sp.ilcm(*[int(cf.q) for _, cf in terms]) if terms else 1
+        ints = [(monom, int(cf.p) * (lcm // int(cf.q))) for monom, cf in terms]
+        top = tuple(max((m[i] for m, _ in ints), default=0) for i in range(len(self.syms)))
+        return ints, int(lcm), top
+
+    @staticmethod
+    def _eval(compiled, vals) -> Fraction:
+        ints, lcm, top = compiled
+        pw = []  # pw[i][k] = p_i^k q_i^(top_i - k)
+        for (p, q), e in zip(vals, top):
+            pp = [1] * (e + 1)
+            qq = [1] * (e + 1)
+            for k in range(1, e + 1):
+                pp[k] = pp[k - 1] * p
+                qq[k] = qq[k - 1] * q
+            pw.append([pp[k] * qq[e - k] for k in range(e + 1)])
+        total = 0
+        for monom, cf in ints:
+            t = cf
+            for i, k in enumerate(monom):
+                t *= pw[i][k]
+            total += t
+        scale = lcm
+        for (p, q), e in zip(vals, top):
+            scale *= q ** e
+        return Fraction(total, scale)
+
+    def __call__(self, vals: list) -> Fraction:
+        """``vals``: ``(numerator, denominator)`` integer pairs in the order of ``syms``."""
+        den = self._eval(self.den, vals)
+        if den == 0:
+            raise ZeroDivisionError
+        return self._eval(self.num, vals) / den
+
+
+_COMPILED: dict = {}
+
+
+def _compiled(expr: sp.Expr):
+    """The :class:`_Compiled` form of ``expr`` (memoised per expression), or None when it is
+    not a rational function with rational coefficients."""
+    try:
+        return _COMPILED[expr]
+    except KeyError:
+        pass
+    comp = None
+    syms = expr.free_symbols
+    if expr.is_rational_function(*syms) and not expr.has(sp.Float):
+        try:
+            comp = _Compiled(expr)
+        except (sp.PolynomialError, sp.GeneratorsNeeded, TypeError, ValueError):
+            comp = None
+    if len(_COMPILED) > 4096:
+        _COMPILED.clear()
+    _COMPILED[expr] = comp
+    return comp
+
+
+def _as_pair(v):
+    """``(p, q)`` integers of a rational value, or None."""
+    if isinstance(v, int) and not isinstance(v, bool):
+        return (v, 1)
+    if isinstance(v, Fraction):
+        return (v.numerator, v.denominator)
+    if isinstance(v, sp.Basic) and v.is_Rational:
+        return (int(v.p), int(v.q))
+    return None
+
+
+def exact_subs_route(expr, cfg: Config, extra: dict | None = None):
+    """``cancel(expr.subs(values))``: the reference route of :func:`exact`."""
     sub = exact_subs(cfg)
     if extra:
         sub.update(extra)
     return sp.cancel(to_expr(expr).subs(sub))
 
 
-def num(expr, cfg: Config, extra: dict | None = None) -> float:
-    return float(sp.N(exact(expr, cfg, extra), 30))
+def exact_at(expr, values: dict):
+    """``cancel(expr.subs(values))`` for a dict of symbol -> value, through the compiled
+    integer-arithmetic form when every value is rational (see :func:`exact`).
 
+    Args:
+        expr: a SymPy expression.
+        values: symbol -> value (int, Fraction or SymPy number).
+
+    Returns:
+        The exact value (a SymPy expression)."""
+    expr = to_expr(expr)
+    comp = _compiled(expr) if not expr.is_Number else None
+    if comp is not None and comp.syms and all(s in values for s in comp.syms):
+        vals = [_as_pair(values[s]) for s in comp.syms]
+        if all(v is not None for v in vals):
+            try:
+                r = comp(vals)
+            except ZeroDivisionError:
+                pass
+            else:
+                return sp.Rational(r.numerator, r.denominator)
+    return sp.cancel(expr.subs(values))
+
+
+def exact(expr, cfg: Config, extra: dict | None = None):
+    """``expr`` at ``cfg`` (and ``extra``), exactly, simplified by ``cancel``.
+
+    When ``expr`` is a rational function with rational coefficients and every free symbol
+    gets a rational value, it is evaluated through a compiled form (``_Compiled``,
+    integer arithmetic); otherwise, or on a zero denominator, through
+    ``cancel(expr.subs(...))``.  Both routes give the same value."""
+    sub = exact_subs(cfg)
+    if extra:
+        sub.update(extra)
+    return exact_at(expr, sub)
+
+
+def num(expr, cfg: Config, extra: dict | None = None) -> float:
+    """:func:`exact`, as a float (through a 30-digit evaluation)."""
+    return float(sp.N(exact(expr, cfg, extra), 30))
 
 
 _LOSS_GENS = None
@@ -68,10 +196,19 @@ def _loss_poly():
 
 def exact_loss(coords: dict, kappa_, rho_, d_: int, n_: int, sigma2_) -> sp.Rational:
     """``L_n`` at rational reduced coordinates ``coords`` (keys ``a b q alpha beta h``),
-    exactly: the derived numerator polynomial evaluated over ``QQ``, divided by ``(n+1)^2``."""
+    exactly: the derived numerator polynomial evaluated over ``QQ`` (compiled, integer
+    arithmetic: :class:`_Compiled`), divided by ``(n+1)^2``."""
     gens, P = _loss_poly()
     vals = [sp.nsimplify(coords[g.name]) if isinstance(coords[g.name], float) else coords[g.name]
             for g in gens[:6]]
     vals += [to_expr(kappa_), to_expr(rho_), sp.Integer(d_), sp.Integer(n_),
              rational(sigma2_) if isinstance(sigma2_, float) else to_expr(sigma2_)]
+    vals = [to_expr(v) for v in vals]
+    comp = _compiled(P.as_expr())
+    if comp is not None:
+        point = dict(zip(gens, vals))
+        pairs = [_as_pair(point[s]) if s in point else None for s in comp.syms]
+        if all(p is not None for p in pairs):
+            r = comp(pairs)
+            return sp.Rational(r.numerator, r.denominator) / sp.Integer(n_ + 1) ** 2
     return P.eval(dict(zip(gens, vals))) / sp.Integer(n_ + 1) ** 2

@@ -1,0 +1,84 @@
+"""Memoisation of derived expressions, with a store that can be saved and restored.
+
+``@derivation`` replaces ``functools.lru_cache(maxsize=None)`` on the functions that
+derive expressions.  Every result lands in :data:`STORE` under
+``(module.qualname, args, sorted kwargs)``; :func:`snapshot` returns a copy of it and
+:func:`restore` puts a saved one back, so a caller (``proofs_check.derivation_cache``)
+can keep the derivations on disk.  A restored value is exactly what the function returned
+when it was derived; nothing else changes.
+"""
+from __future__ import annotations
+
+import functools
+import inspect
+
+__all__ = ["derivation", "STORE", "snapshot", "restore", "clear"]
+
+#: (function id, args, kwargs) -> derived value
+STORE: dict = {}
+
+
+def derivation(fn):
+    """Memoise ``fn`` in :data:`STORE` (arguments must be hashable).
+
+    Args:
+        fn: a deterministic function of hashable arguments.
+
+    Returns:
+        The memoised function (``cache_clear`` empties its entries).
+    """
+    name = f"{fn.__module__}.{fn.__qualname__}"
+    sig = inspect.signature(fn)
+    plain = all(p.kind == p.POSITIONAL_OR_KEYWORD for p in sig.parameters.values())
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        if plain:  # one key per call, however the arguments were spelled
+            bound = sig.bind(*args, **kwargs)
+            bound.apply_defaults()
+            key = (name, tuple(bound.arguments.values()), ())
+        else:
+            key = (name, args, tuple(sorted(kwargs.items())))
+        try:
+            return STORE[key]
+        except KeyError:
+            pass
+        val = fn(*args, **kwargs)
+        STORE[key] = val
+        return val
+
+    def cache_clear():
+        for k in [k for k in STORE if k[0] == name]:
+            del STORE[k]
+
+    wrapper.cache_clear = cache_clear
+    wrapper.derivation_name = name
+    return wrapper
+
+
+def snapshot() -> dict:
+    """A shallow copy of :data:`STORE`.
+
+    Returns:
+        dict of every memoised derivation so far.
+    """
+    return dict(STORE)
+
+
+def restore(saved: dict) -> None:
+    """Add the entries of ``saved`` (a :func:`snapshot`) to :data:`STORE`.
+
+    Args:
+        saved: a dict as returned by :func:`snapshot`.
+
+    Returns:
+        None.
+    """
+    if not isinstance(saved, dict):
+        raise ValueError(f"saved: expected a dict of derivations, got {type(saved).__name__}")
+    STORE.update(saved)
+
+
+def clear() -> None:
+    """Forget every memoised derivation."""
+    STORE.clear()
