@@ -91,7 +91,14 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
 
-    p = sub.add_parser("check", parents=[fmt], help="re-derive and re-check every claim")
+    p = sub.add_parser(
+        "check", parents=[fmt], help="re-derive and re-check every claim",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="statuses: verified (the paper's statement holds on the claim's whole domain), refined (the paper's\n"
+               "statement fails somewhere, the derived condition is exact and verified, a counterexample is\n"
+               "shown), refuted (an asserted evidence item failed), error (the check raised).  Only asserted\n"
+               "evidence decides a status; reported items are shown as 'info'.\n"
+               "exit status: 0 when every claim is verified or refined, 1 otherwise, 2 on bad arguments.")
     p.add_argument("--only", action="append", default=None, metavar="ID",
                    help="run only this claim id (repeatable)")
 

@@ -25,8 +25,14 @@ def cmd_check(args):
     t0 = time.perf_counter()
     results = [run_claim(c) for c in claims]
     seconds = time.perf_counter() - t0
-    ok = all(r.status == "verified" for r in results)
-    return render_claims(results, seconds, args.format), 0 if ok else 1
+    return render_claims(results, seconds, args.format), check_exit_code(results)
+
+
+def check_exit_code(results) -> int:
+    """0 when every claim is ``verified`` or ``refined``, 1 otherwise (refuted or error)."""
+    from .claims.base import PASSING
+
+    return 0 if results and all(r.status in PASSING for r in results) else 1
 
 
 def _cfg(args):
