@@ -102,6 +102,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--only", action="append", default=None, metavar="ID",
                    help="run only this claim id (repeatable)")
 
+    p = sub.add_parser(
+        "explore", parents=[fmt], help="search for a configuration where a claim's statement is false",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="hypothesis searches the claim's domain (d <= 12, m, N <= 60, sigma2 in [0, 2], lam in (0, 8]) with\n"
+               "the example database off and shrinking on; the same seed gives the same answer.\n"
+               "exit status: 0 no counterexample found, 1 counterexample found, 2 bad input.")
+    p.add_argument("claim", metavar="CLAIM_ID", help="a claim with a condition, e.g. zsfs.v.tradeoff")
+    p.add_argument("--statement", choices=("paper", "derived"), default="paper",
+                   help="the paper's wording or the derived condition (default paper)")
+    p.add_argument("--examples", type=_int_at_least(1, "examples"), default=100,
+                   help="at most this many configurations (default 100)")
+    p.add_argument("--seed", type=_int_at_least(0, "seed"), default=0, help="random seed (default 0)")
+
     p = sub.add_parser("curve", parents=[fmt], help="exact n-shot error of a model on a task")
     p.add_argument("--method", required=True,
                    choices=("pretrained", "zs-all", "zs-v", "zs-w", "zsfs-all", "zsfs-v", "zsfs-w"))

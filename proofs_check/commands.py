@@ -35,6 +35,13 @@ def check_exit_code(results) -> int:
     return 0 if results and all(r.status in PASSING for r in results) else 1
 
 
+def cmd_explore(args):
+    from .explore import explore, render
+
+    res = explore(args.claim, args.statement, args.examples, args.seed)
+    return render(res, args.format), 0 if res["counterexample"] is None else 1
+
+
 def _cfg(args):
     from .claims.base import Config
 
@@ -159,7 +166,7 @@ def cmd_figures(args):
 
 
 COMMANDS = {"check": cmd_check, "figures": cmd_figures, "curve": cmd_curve, "finetune": cmd_finetune, "derive": cmd_derive,
-            "export-latex": cmd_export_latex}
+            "export-latex": cmd_export_latex, "explore": cmd_explore}
 
 
 def run(args):
