@@ -19,7 +19,7 @@ from theory.symbols import (PRETRAINED, PRETRAINED_SEPARATE, a, alpha, b, beta, 
                             kappa, n, q, rho, sigma2, to_expr)
 
 from .. import models
-from .base import DEFAULT_CONFIG, Claim, Evidence, Outcome
+from .base import DEFAULT_CONFIG, Claim, Config, Evidence, Outcome
 from .grid import FLOW_GRID, GRID, exact, num
 
 __all__ = ["CLAIMS", "TASKS_KR", "sgd_evidence"]
@@ -469,6 +469,34 @@ def check_icl_preserved() -> Outcome:
     ev.append(Evidence("symbolic", f"L_n = A + B/(n+1) + C/(n+1)^2 with B > 0 exactly (rational arithmetic) on "
                        f"{len(GRID)} configs x (theta0, -theta0, theta_perp, sphere): eventually decreasing",
                        not bad, {"failing_pairs": len(bad)}))
+    # the small-m edge of the domain (m = 1..4, not on the grid), where the wording can fail
+    from ..conditions import zs_v_B_values, zs_v_decreasing_far_out
+
+    edge = [Config(dd, mm, 0, s2, 1.0) for dd in range(2, 13) for mm in (1, 2, 3, 4) for s2 in (0.0, 0.1, 0.5)]
+    fails, wrong = [], []
+    for cfg in edge:
+        Bv = zs_v_B_values(cfg)
+        dec = zs_v_decreasing_far_out(cfg)
+        if any(dec[k] != (Bv[k] > 0) for k in dec):
+            wrong.append(cfg.as_dict())
+        if any(v <= 0 for v in Bv.values()):
+            fails.append((cfg, Bv, dec))
+    ev.append(Evidence("symbolic", f"the derived condition predicts the outcome on {len(edge)} small-m configs "
+                       "(d = 2..12, m = 1..4, sigma2 in {0, 0.1, 0.5}): on theta0, -theta0, theta_perp the exact "
+                       "curve decreases from n = 10^9 to 10^9 + 1 iff B > 0", not wrong,
+                       {"mismatches": len(wrong), "configs_with_B_le_0": len(fails)}))
+    region = "eventually decreasing on every task of the 144-config grid"
+    dis, counterexample = [], None
+    if fails:
+        g, Bv, dec = fails[0]
+        bad_tasks = sorted({k for _, B_, _ in fails for k, v in B_.items() if v <= 0})
+        region += (f"; NOT eventually decreasing (B <= 0: the curve approaches its limit from below) on "
+                   f"{len(fails)}/{len(edge)} small-m configs, tasks {bad_tasks}, first at (d, m, sigma2) = "
+                   f"({g.d}, {g.m}, {g.sigma2})")
+        dis.append("'eventually decreasing on every task' fails at small m: it holds exactly when B > 0 "
+                   f"(L_n = A + B/(n+1) + C/(n+1)^2); B <= 0 on {len(fails)}/{len(edge)} configs with m <= 4")
+        counterexample = {"config": g.as_dict(), "details": {**{f"B_{k}": str(v) for k, v in Bv.items()},
+                                                             **{f"decreasing_at_1e9_{k}": v for k, v in dec.items()}}}
     # numeric: NumPy curves at the flow end point
     cfg = DEFAULT_CONFIG
     info = {}
@@ -482,7 +510,8 @@ def check_icl_preserved() -> Outcome:
     ev.append(Evidence("numeric", "NumPy curves at the V-only flow end point (default config): decreasing for "
                        "n >= 20 and below the zero-shot error at n = 400 on every task, sphere average included",
                        ok_num, info))
-    return Outcome(ev, grid=[g_.as_dict() for g_ in GRID])
+    return Outcome(ev, grid=[g_.as_dict() for g_ in GRID], region=region, disagreements=dis,
+                   counterexample=counterexample)
 
 
 CLAIMS = [
