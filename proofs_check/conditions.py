@@ -92,28 +92,31 @@ def _pre(cs):
 
 # --- pretrain.fewshot_vs_zeroshot -----------------------------------------------------
 def _pretrain(cfg: Config, _which: str):
-    """``L_n > L_0 <=> n+1 < c d (1+sigma2)/(2-c)`` for ``n = 1..max(60, threshold+2)``
-    (exact losses from the derived polynomial), and ``dL_n/dn|_0 > 0 <=> c(1+d(1+sigma2)) > 2``
-    with the slope read from the quadratic ``(n+1)^2 L_n`` through three exact values:
-    ``d/dn [P(n)/(n+1)^2]_0 = P'(0) - 2 P(0)``, ``P'(0) = (-3 P(0) + 4 P(1) - P(2))/2``."""
+    """``L_n > L_0 <=> n+1 < c d (1+sigma2)/(2-c)`` for ``n = 1..max(60, threshold+2)``,
+    and ``dL_n/dn|_0 > 0 <=> c(1+d(1+sigma2)) > 2``, at ``c = c*``.
+
+    ``P(n) = (n+1)^2 L_n`` is read exactly from the derived loss polynomial at ``n = 0..3``;
+    its third difference must vanish (``P`` is quadratic in ``n``), and then
+    ``P(n) = P0 + n D1 + n(n-1)/2 D2`` (Newton form) gives every ``L_n`` exactly.  The slope is
+    ``d/dn [P(n)/(n+1)^2]_0 = P'(0) - 2 P(0)`` with ``P'(0) = D1 - D2/2``."""
     cs = exact(_cstar(), cfg)
     s2 = exact_subs(cfg)[sigma2]
     pre = _pre(cs)
-    L = [exact_loss(pre, 1, 0, cfg.d, k, cfg.sigma2) for k in range(3)]
+    P = [exact_loss(pre, 1, 0, cfg.d, k, cfg.sigma2) * (k + 1) ** 2 for k in range(4)]
+    D1, D2 = P[1] - P[0], P[2] - 2 * P[1] + P[0]
+    if P[3] - 3 * P[2] + 3 * P[1] - P[0] != 0:
+        raise AssertionError("(n+1)^2 L_n is not quadratic in n")  # pragma: no cover
+    L0 = P[0]
     thr = cs * cfg.d * (1 + s2) / (2 - cs)
     top = max(60, int(math.ceil(_f(thr))) + 2)
     first_bad = None
     for k in range(1, top + 1):
-        Lk = L[k] if k < 3 else exact_loss(pre, 1, 0, cfg.d, k, cfg.sigma2)
-        if k + 1 == thr:
-            ok = Lk == L[0]
-        else:
-            ok = (Lk > L[0]) == (k + 1 < thr)
+        Lk = (P[0] + k * D1 + sp.Rational(k * (k - 1), 2) * D2) / (k + 1) ** 2
+        ok = Lk == L0 if k + 1 == thr else (Lk > L0) == (k + 1 < thr)
         if not ok:
             first_bad = k
             break
-    P = [L[k] * (k + 1) ** 2 for k in range(3)]
-    slope = (-3 * P[0] + 4 * P[1] - P[2]) / 2 - 2 * P[0]
+    slope = (D1 - D2 / 2) - 2 * P[0]
     slope_pred = cs * (1 + cfg.d * (1 + s2)) > 2
     slope_ok = (slope > 0) == slope_pred
     holds = first_bad is None and slope_ok
