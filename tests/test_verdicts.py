@@ -134,6 +134,16 @@ def test_symbolic_evidence_fails_on_a_wrong_constant(monkeypatch, capsys):
     assert not claim["evidence"][0]["passed"]
 
 
+def test_numeric_evidence_fails_on_a_wrong_numeric_minimiser(monkeypatch, capsys):
+    """The NumPy vertex of L_pre(c) off by 1e-6 relative: the numeric c* item fails."""
+    real = pretrain.pretrained_c
+    monkeypatch.setattr(pretrain, "pretrained_c", lambda d, m, s2=0.0: real(d, m, s2) * (1 + 1e-6))
+    monkeypatch.setattr(numerics, "monte_carlo_pretrain_loss", lambda *a, **k: (0.0, 1.0))
+    status, code, claim = _check(capsys, "pretrain.optimum")
+    assert (status, code) == ("refuted", 1)
+    assert not claim["evidence"][4]["passed"]
+
+
 def test_flow_evidence_fails_on_a_shifted_end_point(monkeypatch, capsys):
     """The V-only ZS flow end point with a shifted by 1e-4."""
     real = models.endpoint
