@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import numerics
-from numerics.flow import gradient_flow, pretrained_c, pretrained_point  # noqa: F401
+from numerics.flow import pretrained_c, pretrained_point
 from proofs_check import figures
 from proofs_check.claims.base import Config
 
