@@ -89,8 +89,13 @@ def numeric_gradient(obj, form, cfg, coords, theta0):
         sep["K_" + KEY_MAP[key]] = float(coords[K[key]])
         sep["Q_" + KEY_MAP[key]] = float(coords[Q[key]])
     V, Kx, Qx = separate_point(sep, theta0)
-    gV, gW = _merged_grad(obj, V, Kx.T @ Qx, cfg, theta0)
-    return {"V": gV, "K": Qx @ gW.T, "Q": Kx @ gW}
+    if obj == "pretrain":  # no separate-form pretraining gradient in numerics: chain rule here
+        gV, gW = _merged_grad(obj, V, Kx.T @ Qx, cfg, theta0)
+        return {"V": gV, "K": Qx @ gW.T, "Q": Kx @ gW}
+    # the public separate-form route of numerics (its own chain rule through W = K^T Q)
+    terms = {"zs": ((0, 1.0),), "fs": ((cfg.N, 1.0),), "zsfs": ((0, 1.0), (cfg.N, cfg.lam))}[obj]
+    parts = [(w, numerics.expected_loss_grad_kq(V, Kx, Qx, theta0, nn, cfg.sigma2)) for nn, w in terms]
+    return {M: sum(w * g[i] for w, g in parts) for i, M in enumerate(("V", "K", "Q"))}
 
 
 def check_agree() -> Outcome:
