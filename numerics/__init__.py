@@ -18,3 +18,22 @@ __all__ = [
     "predict", "sample_prompts", "Prompts", "monte_carlo_loss", "monte_carlo_pretrain_loss",
     "monte_carlo_loss_grad", "monte_carlo_pretrain_loss_grad",
 ]
+
+#: public names of the flow modules, importable from ``numerics`` (loaded on first use, so
+#: that ``import numerics`` does not import SciPy's integrators)
+_LAZY = {
+    "gradient_flow": "flow", "full_matrix_flow": "flow", "FlowResult": "flow",
+    "FullFlowResult": "flow", "STOP_REASONS": "flow",
+    "pretrain_family": "pretrained", "pretrained_c": "pretrained", "pretrained_point": "pretrained",
+    "objective_value": "finetune_objective", "objective_grad": "finetune_objective",
+    "objective_grad_kq": "finetune_objective",
+    "sgd_finetune": "sgd", "SGDResult": "sgd", "SGDSettings": "sgd",
+}
+__all__ += list(_LAZY)
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,44 +1,22 @@
 r"""Exact population gradient flow of the fine-tuning objectives, from the pretrained point.
 
-Conventions (THEORY.md section 1)
----------------------------------
-* ``D = d + 2``; token ``z = (1, x, y)``: index 0 constant, ``1..d`` features, ``d+1`` label.
-* ``yhat = e_y^T V S W z_q``, ``S = (sum_i z_i z_i^T + z_q z_q^T)/(n+1)``: the query is a
-  token and the normalisation is by the token count ``n+1``.
-* ``W`` is the merged key-query matrix acting on the query (``M = W^T`` in row-token code);
-  the separate form is ``W = K^T Q``.
+The objective is a weighted sum of exact losses (:mod:`numerics.finetune_objective`,
+terms from :data:`vocabulary.OBJECTIVES`), the starting point is the pretrained point
+(:mod:`numerics.pretrained`), and the flow ``dX/dt = -grad_X F`` of every trainable matrix
+(frozen matrices stay put) is integrated in the reduced coordinates of
+:mod:`numerics.reduced` with ``scipy.integrate.solve_ivp``.
 
-Objectives (THEORY.md section 2), for a unit target ``theta0``:
-``zs = L_0(theta0)``, ``fs = L_N(theta0)``, ``zsfs = L_0(theta0) + lam L_N(theta0)``, each
-the exact closed form of :mod:`numerics.objectives` with its exact Frobenius gradient of
-:mod:`numerics.gradients`.
+Stopping rule (deterministic: nothing depends on wall-clock time or machine load)
+--------------------------------------------------------------------------------
+The flow stops at the first of:
 
-Pretrained point (THEORY.md section 3): ``V = e_y e_y^T``, ``W = c diag(0, I_d, 0)``
-(separate: ``K = Q = sqrt(c) diag(0, I_d, 0)``), ``c`` the exact minimiser of
-``L_pre(c) = pretrain_loss(e_y e_y^T, c diag(0, I, 0), m, sigma2)``.  ``L_pre`` is a
-quadratic polynomial in ``c`` (``yhat`` is linear in ``W``), so with ``f_k = L_pre(k)``,
-``k = -1, 0, 1``, the curvature is ``A = (f_1 + f_{-1} - 2 f_0)/2``, the slope at 0 is
-``B = (f_1 - f_{-1})/2`` and ``c = -B/(2A)``: computed by the engine, not typed in.
+* ``converged``: the Frobenius norm of the projected trainable gradient reaches ``gtol``
+  (a terminal event, then confirmed with the exact gradient);
+* ``t cap``: the flow time reaches ``t_max``;
+* ``evaluation cap``: the integrator has called the right-hand side ``max_nfev`` times.
 
-Flow
-----
-The full-space flow is ``dX/dt = -grad_X L`` for every trainable matrix ``X`` (frozen
-matrices stay put).  The symmetries of :mod:`numerics.manifold` keep it on the
-invariant manifold, so it is integrated in the reduced coordinates ``x_c`` with
-``dx_c/dt = -<G_X, B_c>/<B_c, B_c>``: the Frobenius coefficients of the *full* NumPy
-gradient on the orthogonal basis, which is the flow of the full space restricted to the
-span (``alpha`` carries the weight ``<B_alpha, B_alpha> = d-1``).  The stopping rule is
-the Frobenius norm of the projected trainable gradient,
-``|grad| = sqrt(sum_c g_c^2 <B_c, B_c>)`` over trainable ``c``, reaching ``gtol``
-(a terminal event of ``scipy.integrate.solve_ivp``), or the time cap ``t_max``.
-
-Invariants.  ``yhat`` depends on ``(v, W)`` only through ``v W^T``-type products and is
-unchanged under ``(v, W) -> (s v, W/s)``; differentiating at ``s = 1`` gives
-``v.g_v = <W, G_W>`` so ``d/dt (|v|^2 - |W|_F^2) = -2 v.g_v + 2 <W, G_W> = 0`` when both
-train.  In the separate form ``W = K^T Q`` is unchanged under ``K -> A K``,
-``Q -> A^{-T} Q``, which gives ``d/dt (K K^T - Q Q^T) = 0`` when both train, and the
-scalings ``(v, K) -> (s v, K/s)``, ``(v, Q) -> (s v, Q/s)`` give conservation of
-``|v|^2 - |K|_F^2`` and ``|v|^2 - |Q|_F^2`` when all three train.
+:attr:`FlowResult.stop_reason` says which (``integration failed`` if the solver gives up).
+Every public name of the split modules stays importable from here.
 """
 from __future__ import annotations
 
@@ -49,392 +27,41 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.integrate import solve_ivp
 
-from .gradients import generalized_loss_grad
-from .manifold import (ALGEBRA_NAMES, MERGED_NAMES, SEPARATE_NAMES, _algebra, _coeffs,
-                       _merged_slots, _project_merged, _project_separate, unit_theta0)
-from .moments import fixed_task
-from .objectives import generalized_loss, pretrain_loss
-from .validation import (check_count, check_matrix, check_nonneg, check_pair,
-                         check_positive_int, check_theta)
+import vocabulary
+
+from .finetune_objective import (loss_terms, objective_grad, objective_grad_kq, objective_value,
+                                 weighted_grad)
+from .manifold import SEPARATE_NAMES, project_merged_arrays, project_separate_arrays, unit_theta0
+from .pretrained import pretrain_family, pretrained_c, pretrained_point, pretrained_state
+from .reduced import Interpolant, ReducedProblem, interpolant
+from .validation import check_positive, check_positive_int, check_problem
 
 __all__ = [
     "pretrain_family",
-    "OBJECTIVES", "TRAIN_MERGED", "TRAIN_SEPARATE",
+    "OBJECTIVES", "TRAIN_MERGED", "TRAIN_SEPARATE", "STOP_REASONS",
     "pretrained_c", "pretrained_point", "objective_value", "objective_grad",
     "objective_grad_kq", "gradient_flow", "full_matrix_flow", "FlowResult", "FullFlowResult",
+    "ReducedProblem", "Interpolant", "setup_problem",
 ]
 
-OBJECTIVES = ("zs", "fs", "zsfs")
-TRAIN_MERGED = ("all", "v", "w")
-TRAIN_SEPARATE = ("all", "v", "kq", "k", "q")
+#: the fine-tuning objectives (``vocabulary.OBJECTIVES`` without ``pretrain``)
+OBJECTIVES = vocabulary.FINETUNE_OBJECTIVES
+TRAIN_MERGED = tuple(vocabulary.TRAIN["merged"])
+TRAIN_SEPARATE = tuple(vocabulary.TRAIN["separate"])
+#: the values of :attr:`FlowResult.stop_reason`
+STOP_REASONS = ("converged", "t cap", "evaluation cap", "integration failed")
 
 DEFAULT_GTOL = 1e-10
 DEFAULT_T_MAX = 1e8
-
-
-# ----------------------------------------------------------------------------- checks
-def _check_d(d) -> int:
-    return check_positive_int("d", d)
-
-
-def _check_objective(objective) -> str:
-    if objective not in OBJECTIVES:
-        raise ValueError(f"objective must be one of {OBJECTIVES}, got {objective!r}")
-    return objective
-
-
-def _check_form(form) -> str:
-    if form not in ("merged", "separate"):
-        raise ValueError(f"form must be 'merged' or 'separate', got {form!r}")
-    return form
-
-
-def _check_train(train, form) -> str:
-    allowed = TRAIN_MERGED if form == "merged" else TRAIN_SEPARATE
-    if train not in allowed:
-        raise ValueError(f"train must be one of {allowed} for form={form!r}, got {train!r}")
-    return train
-
-
-def _check_pos_real(name, value) -> float:
-    x = check_nonneg(name, value)
-    if x <= 0:
-        raise ValueError(f"{name} must be > 0, got {value!r}")
-    return x
-
-
-def _terms(objective: str, N: int, lam: float):
-    """``[(n, weight)]`` of the objective: zs -> L_0, fs -> L_N, zsfs -> L_0 + lam L_N."""
-    return {"zs": [(0, 1.0)], "fs": [(N, 1.0)], "zsfs": [(0, 1.0), (N, lam)]}[objective]
-
-
-# ----------------------------------------------------------------------------- pretrained
-def pretrain_family(d: int, c: float):
-    """``(V, W) = (e_y e_y^T, c diag(0, I_d, 0))``: the isotropic pretraining family."""
-    D = d + 2
-    V = np.zeros((D, D))
-    V[-1, -1] = 1.0
-    W = np.zeros((D, D))
-    W[1:-1, 1:-1] = c * np.eye(d)
-    return V, W
-
-
-def pretrained_c(d, m, sigma2=0.0) -> float:
-    """Exact minimiser ``c`` of ``L_pre(c) = pretrain_loss(e_y e_y^T, c diag(0, I, 0), m)``.
-
-    ``L_pre`` is quadratic in ``c``; with ``f_k = L_pre(k)`` for ``k = -1, 0, 1``:
-    ``c = -B/(2A)``, ``A = (f_1 + f_{-1} - 2 f_0)/2``, ``B = (f_1 - f_{-1})/2``.
-    Raises ``ValueError`` when ``m = 0`` (``L_pre`` does not depend on ``c``: the value
-    row ``e_y`` reads the label slot, which the query does not carry)."""
-    d = _check_d(d)
-    m = check_count("m", m)
-    sigma2 = check_nonneg("sigma2", sigma2)
-    f = [pretrain_loss(*pretrain_family(d, float(k)), m, sigma2) for k in (-1, 0, 1)]
-    A = (f[2] + f[0] - 2.0 * f[1]) / 2.0
-    B = (f[2] - f[0]) / 2.0
-    if not A > 1e-14 * max(1.0, abs(f[1])):
-        raise ValueError(f"m must be >= 1: L_pre is flat in c for m = {m}")
-    return float(-B / (2.0 * A))
-
-
-def pretrained_point(d, m, sigma2=0.0, form="merged"):
-    """The pretrained point: merged ``(V, W)`` with ``V = e_y e_y^T``,
-    ``W = c diag(0, I_d, 0)``; separate ``(V, K, Q)`` with ``K = Q = sqrt(c) diag(0, I_d, 0)``
-    (the balanced factorisation; requires ``c > 0``)."""
-    form = _check_form(form)
-    c = pretrained_c(d, m, sigma2)
-    V, W = pretrain_family(d, c)
-    if form == "merged":
-        return V, W
-    if c <= 0:
-        raise ValueError(f"the separate form needs c > 0, got c = {c}")
-    _, K = pretrain_family(d, np.sqrt(c))
-    return V, K, K.copy()
-
-
-# ----------------------------------------------------------------------------- objectives
-def objective_value(objective, V, W, theta0, N, sigma2=0.0, lam=1.0) -> float:
-    """``zs = L_0(theta0)``, ``fs = L_N(theta0)``, ``zsfs = L_0 + lam L_N`` (exact)."""
-    objective = _check_objective(objective)
-    V, W = check_pair(V, W)
-    theta0 = check_theta(theta0, V.shape[0] - 2, "theta0")
-    N = check_count("N", N)
-    sigma2 = check_nonneg("sigma2", sigma2)
-    lam = check_nonneg("lam", lam)
-    tm = fixed_task(theta0, sigma2)
-    return float(sum(w * generalized_loss(V, W, tm, n) for n, w in _terms(objective, N, lam)))
-
-
-def objective_grad(objective, V, W, theta0, N, sigma2=0.0, lam=1.0):
-    """Frobenius gradient ``(G_V, G_W)`` of :func:`objective_value`: the weighted sum of the
-    exact gradients ``grad L_n`` of :func:`numerics.expected_loss_grad`."""
-    objective = _check_objective(objective)
-    V, W = check_pair(V, W)
-    theta0 = check_theta(theta0, V.shape[0] - 2, "theta0")
-    N = check_count("N", N)
-    sigma2 = check_nonneg("sigma2", sigma2)
-    lam = check_nonneg("lam", lam)
-    return _grad_merged(V, W, fixed_task(theta0, sigma2), _terms(objective, N, lam))
-
-
-def objective_grad_kq(objective, V, K, Q, theta0, N, sigma2=0.0, lam=1.0):
-    """Separate form ``W = K^T Q``: ``(G_V, G_K, G_Q)`` with ``G_K = Q G_W^T``,
-    ``G_Q = K G_W`` and ``(G_V, G_W)`` of :func:`objective_grad` at ``W = K^T Q``."""
-    objective = _check_objective(objective)
-    V = check_matrix("V", V)
-    K = check_matrix("K", K, dim=V.shape[0])
-    Q = check_matrix("Q", Q, dim=V.shape[0])
-    theta0 = check_theta(theta0, V.shape[0] - 2, "theta0")
-    N = check_count("N", N)
-    sigma2 = check_nonneg("sigma2", sigma2)
-    lam = check_nonneg("lam", lam)
-    gV, gW = _grad_merged(V, K.T @ Q, fixed_task(theta0, sigma2), _terms(objective, N, lam))
-    return gV, Q @ gW.T, K @ gW
-
-
-def _grad_merged(V, W, tm, terms):
-    gV = np.zeros_like(V)
-    gW = np.zeros_like(W)
-    for n, w in terms:
-        if w == 0.0:
-            continue
-        a, b = generalized_loss_grad(V, W, tm, n)
-        gV += w * a
-        gW += w * b
-    return gV, gW
-
-
-def _loss_merged(V, W, tm, terms):
-    return float(sum(w * generalized_loss(V, W, tm, n) for n, w in terms))
-
-
-# ----------------------------------------------------------------------------- the problem
-class _Problem:
-    """The reduced flow: coordinates, masks, right-hand side, invariants."""
-
-    def __init__(self, objective, train, form, d, N, sigma2, lam, theta0):
-        self.objective, self.train, self.form = objective, train, form
-        self.d, self.N, self.sigma2, self.lam = d, N, sigma2, lam
-        self.t = theta0
-        self.tm = fixed_task(theta0, sigma2)
-        self.terms = _terms(objective, N, lam)
-        if form == "merged":
-            self.names = MERGED_NAMES
-            BV, BW = _merged_slots(theta0)
-            self._BV, self._BW = BV, BW
-            groups = {"all": "VW", "v": "V", "w": "W"}[train]
-            self.mask = np.array([("V" in groups)] * 2 + [("W" in groups)] * 4, dtype=float)
-            self.nsq = np.array([1.0, 1.0, 1.0, d - 1.0, 1.0, 1.0])
-        else:
-            self.names = SEPARATE_NAMES
-            self._A = _algebra(theta0)
-            groups = {"all": "VKQ", "v": "V", "kq": "KQ", "k": "K", "q": "Q"}[train]
-            self.mask = np.array([("V" in groups)] * 2 + [("K" in groups)] * 6 + [("Q" in groups)] * 6,
-                                 dtype=float)
-            alg = [1.0, d - 1.0, 1.0, 1.0, 1.0, 1.0]
-            self.nsq = np.array([1.0, 1.0] + alg + alg)
-        if d == 1:  # the 'perp' element is the zero matrix: its coordinate is inert
-            self.mask[self.nsq == 0] = 0.0
-        self.nfev = 0
-        self._cache_key = None
-        self._cache_val = None
-        self.last_norm = np.inf  # gradient norm at the latest evaluation (event proxy)
-        self.nfev_fast = 0
-        self.interp = None
-
-    # matrices -------------------------------------------------------------------------
-    def matrices(self, x):
-        """merged: (V, W); separate: (V, K, Q)."""
-        if self.form == "merged":
-            return (np.einsum("c,cij->ij", x[:2], self._BV), np.einsum("c,cij->ij", x[2:], self._BW))
-        A = self._A
-        V = x[0] * A[3] + x[1] * A[5]
-        return V, np.einsum("c,cij->ij", x[2:8], A), np.einsum("c,cij->ij", x[8:14], A)
-
-    def merged_VW(self, x):
-        mats = self.matrices(x)
-        if self.form == "merged":
-            return mats
-        V, K, Q = mats
-        return V, K.T @ Q
-
-    # gradient -------------------------------------------------------------------------
-    def full_grad(self, x):
-        mats = self.matrices(x)
-        if self.form == "merged":
-            return _grad_merged(mats[0], mats[1], self.tm, self.terms)
-        V, K, Q = mats
-        gV, gW = _grad_merged(V, K.T @ Q, self.tm, self.terms)
-        return gV, Q @ gW.T, K @ gW
-
-    def raw_coeffs(self, x) -> np.ndarray:
-        """Unmasked exact projected coefficients (merged form only; for the fit)."""
-        g, _, _ = _project_merged(*self.full_grad(x), self.t)
-        return g
-
-    def fast_coeffs(self, x) -> np.ndarray:
-        """Masked coefficients from the exact polynomial fit (:class:`_Interpolant`);
-        the separate form uses the chain rule ``G_K = Q G_W^T``, ``G_Q = K G_W`` on the
-        merged fit at ``W = K^T Q``."""
-        self.nfev_fast += 1
-        if self.form == "merged":
-            return self.interp(x) * self.mask
-        A = self._A
-        V, K, Q = self.matrices(x)
-        W = K.T @ Q
-        y = np.array([x[0], x[1], W[0, 0], np.sum(A[1] * W) / max(self.d - 1, 1),
-                      self.t @ W[1:-1, 1:-1] @ self.t, W[-1, 1:-1] @ self.t])
-        g = self.interp(y)
-        gW = np.einsum("c,cij->ij", g[2:], self._A[[0, 1, 2, 3]])
-        gK, gQ = Q @ gW.T, K @ gW
-        nsq = self.nsq[2:8]
-        gk = np.where(nsq > 0, np.einsum("cij,ij->c", A, gK) / np.where(nsq > 0, nsq, 1), 0.0)
-        gq = np.where(nsq > 0, np.einsum("cij,ij->c", A, gQ) / np.where(nsq > 0, nsq, 1), 0.0)
-        return np.concatenate([g[:2], gk, gq]) * self.mask
-
-    def coeffs(self, x):
-        """(masked coefficients g_c, off-manifold residual of the trainable gradient)."""
-        key = x.tobytes()
-        if key == self._cache_key:
-            return self._cache_val
-        self.nfev += 1
-        grads = self.full_grad(x)
-        if self.form == "merged":
-            g, res, _ = _project_merged(grads[0], grads[1], self.t)
-            slots = {"V": res["V"], "W": res["W"]}
-        else:
-            g, res, _ = _project_separate(*grads, self.t)
-            slots = res
-        groups = {"merged": {"all": "VW", "v": "V", "w": "W"},
-                  "separate": {"all": "VKQ", "v": "V", "kq": "KQ", "k": "K", "q": "Q"}}[self.form][self.train]
-        resid = float(np.sqrt(sum(slots[s] ** 2 for s in groups)))
-        val = (g * self.mask, resid)
-        self._cache_key, self._cache_val = key, val
-        self.last_norm = float(np.sqrt(np.sum(val[0] ** 2 * self.nsq)))
-        return val
-
-    def rhs(self, _t, x):
-        return -self.coeffs(x)[0]
-
-    def rhs_fast(self, _t, x):
-        g = self.fast_coeffs(x)
-        self.last_norm = float(np.sqrt(np.sum(g * g * self.nsq)))
-        return -g
-
-    def grad_norm_fast(self, x) -> float:
-        g = self.fast_coeffs(x)
-        return float(np.sqrt(np.sum(g * g * self.nsq)))
-
-    def grad_norm(self, x) -> float:
-        g = self.coeffs(x)[0]
-        return float(np.sqrt(np.sum(g * g * self.nsq)))
-
-    def loss(self, x) -> float:
-        V, W = self.merged_VW(x)
-        return _loss_merged(V, W, self.tm, self.terms)
-
-    # invariants -----------------------------------------------------------------------
-    def invariants(self, x) -> dict:
-        mats = self.matrices(x)
-        v2 = float(mats[0][-1] @ mats[0][-1])
-        if self.form == "merged":
-            W = mats[1].copy()
-            return {"v2_minus_W2": v2 - float(np.sum(W * W))}
-        _, K, Q = mats
-        K2, Q2 = float(np.sum(K * K)), float(np.sum(Q * Q))
-        out = {"v2_minus_K2": v2 - K2, "v2_minus_Q2": v2 - Q2, "K2_minus_Q2": K2 - Q2}
-        g, _, _ = _coeffs(K @ K.T - Q @ Q.T, self._A)
-        for nm, val in zip(ALGEBRA_NAMES, g):
-            out["KKt_minus_QQt_" + nm] = float(val)
-        return out
-
-    def conserved(self) -> tuple:
-        if self.form == "merged":
-            return ("v2_minus_W2",) if self.train == "all" else ()
-        kq = ("K2_minus_Q2",) + tuple("KKt_minus_QQt_" + nm for nm in ALGEBRA_NAMES)
-        if self.train == "all":
-            return ("v2_minus_K2", "v2_minus_Q2") + kq
-        return kq if self.train == "kq" else ()
-
-    def merged_final(self, x) -> dict:
-        if self.form == "merged":
-            return dict(zip(MERGED_NAMES, map(float, x)))
-        V, W = self.merged_VW(x)
-        g, _, _ = _project_merged(V, W, self.t)
-        return dict(zip(MERGED_NAMES, map(float, g)))
-
-    def merged_offmanifold(self, x) -> float:
-        """Residual of the point ``(V, W)`` off the merged manifold (0 for merged)."""
-        V, W = self.merged_VW(x)
-        _, res, _ = _project_merged(V, W, self.t)
-        return float(np.hypot(res["V"], res["W"]))
-
-
-# ----------------------------------------------------------------------------- fast path
-def _merged_exponents() -> np.ndarray:
-    """Exponents of the monomials of bidegree <= (2, 2) in ``(a, b) x (q, alpha, beta, h)``."""
-    ev = [(i, j) for i in range(3) for j in range(3) if i + j <= 2]
-    ew = [e for e in np.ndindex(3, 3, 3, 3) if sum(e) <= 2]
-    return np.array([list(a) + list(w) for a in ev for w in ew], dtype=float)
-
-
-_EXPONENTS = _merged_exponents()  # (90, 6)
-_EXP_INT = _EXPONENTS.astype(int)
-_COLS = np.arange(6)
-
-
-def _monomials(x: np.ndarray) -> np.ndarray:
-    table = np.stack([np.ones_like(x), x, x * x])  # table[k, i] = x_i^k
-    return table[_EXP_INT, _COLS].prod(axis=1)
-
-
-class _Interpolant:
-    """The merged projected gradient ``g_c(a, b, q, alpha, beta, h)`` as an exact polynomial.
-
-    ``yhat`` is linear in ``v`` and linear in ``W``, so every loss is a polynomial of
-    bidegree ``(2, 2)`` in ``((a, b), (q, alpha, beta, h))`` and each coefficient ``g_c`` of
-    its projected gradient is a polynomial in the 90 monomials of :func:`_merged_exponents`.
-    The 90 x 6 coefficient table is fitted by least squares to the exact numerics gradient
-    at 180 pseudo-random points of ``[-1.5, 1.5]^6`` (a fixed seed) and then checked at 30
-    fresh points: ``max_rel_error`` is the largest discrepancy there relative to the largest
-    gradient coefficient.  A fit off by more than 1e-9 raises ``RuntimeError``."""
-
-    def __init__(self, pb_merged: "_Problem"):
-        rng = np.random.default_rng(20260223)
-        pts = rng.uniform(-1.5, 1.5, size=(180, 6))
-        A = np.array([_monomials(p) for p in pts])
-        G = np.array([pb_merged.raw_coeffs(p) for p in pts])
-        self.coef, *_ = np.linalg.lstsq(A, G, rcond=None)
-        test = rng.uniform(-1.5, 1.5, size=(30, 6))
-        exact = np.array([pb_merged.raw_coeffs(p) for p in test])
-        approx = np.array([_monomials(p) for p in test]) @ self.coef
-        self.max_rel_error = float(np.abs(exact - approx).max() / max(np.abs(exact).max(), 1e-300))
-        if not self.max_rel_error < 1e-9:
-            raise RuntimeError(f"polynomial fit of the gradient is off by {self.max_rel_error:.2e}")
-
-    def __call__(self, x: np.ndarray) -> np.ndarray:
-        return _monomials(x) @ self.coef
-
-
-_INTERP_CACHE: dict = {}
-
-
-def _interpolant(objective, d, N, sigma2, lam, t) -> _Interpolant:
-    key = (objective, d, N, sigma2, lam, t.tobytes())
-    if key not in _INTERP_CACHE:
-        if len(_INTERP_CACHE) > 256:
-            _INTERP_CACHE.clear()
-        _INTERP_CACHE[key] = _Interpolant(_Problem(objective, "all", "merged", d, N, sigma2, lam, t))
-    return _INTERP_CACHE[key]
-
-
-def _initial_state(form: str, c: float) -> np.ndarray:
-    if form == "merged":
-        # a, b, q, alpha, beta, h
-        return np.array([0.0, 1.0, 0.0, c, c, 0.0])
-    s = np.sqrt(c)
-    alg = [0.0, s, s, 0.0, 0.0, 0.0]
-    return np.array([0.0, 1.0] + alg + alg)
+#: right-hand-side evaluations allowed to one flow (fast and exact fields together): 2.6
+#: times the most that a converging flow of ``iclft check`` needs (19,134, ZS+FS-all at
+#: d = 8); about 3 s of CPU time for the fast field
+DEFAULT_MAX_NFEV = 50_000
+
+# names kept for code written against the single-module flow
+_check_problem = check_problem
+_check_pos_real = check_positive
+_initial_state = pretrained_state
 
 
 # ----------------------------------------------------------------------------- results
@@ -449,8 +76,10 @@ class FlowResult:
     ``converged``: ``grad_norm <= gtol``; ``t_final``: flow time reached;
     ``trajectory``: dict with ``t`` (k,), ``names``, ``coords`` (k, p), ``loss`` (k,),
     ``grad_norm`` (k,), subsampled from the accepted steps (the first and last included);
-    ``loss_start/loss_end``: objective values; ``invariant_start/invariant_end``: dicts of
-    the invariants (``conserved`` names those the flow must conserve for this subset);
+    ``loss_start/loss_end``: objective values; ``stop_reason``: one of
+    :data:`STOP_REASONS`; ``nfev``: right-hand-side evaluations used (cap ``max_nfev``);
+    ``wall_time``: seconds, for information only (no result depends on it, and it is not
+    in :meth:`summary`); ``invariant_start/invariant_end``: dicts of the invariants (``conserved`` names those the flow must conserve for this subset);
     ``off_manifold``: largest relative off-manifold residual of the full gradient seen at
     the trajectory samples; ``c``: the pretrained constant."""
 
@@ -486,9 +115,12 @@ class FlowResult:
     message: str = ""
     method: str = ""
     theta0: np.ndarray = field(default=None, repr=False)
+    stop_reason: str = ""
+    max_nfev: int = DEFAULT_MAX_NFEV
 
     def summary(self) -> dict:
-        """A JSON-serialisable summary (no matrices, trajectory as lists)."""
+        """A JSON-serialisable summary (no matrices, trajectory as lists, no wall time: the
+        same input gives the same summary)."""
         tr = self.trajectory
         return {
             "objective": self.objective, "train": self.train, "form": self.form,
@@ -496,11 +128,12 @@ class FlowResult:
             "c": self.c, "final": dict(self.final),
             "final_separate": None if self.final_separate is None else dict(self.final_separate),
             "grad_norm": self.grad_norm, "gtol": self.gtol, "converged": self.converged,
+            "stop_reason": self.stop_reason, "max_nfev": self.max_nfev,
             "t_final": self.t_final, "t_max": self.t_max,
             "loss_start": self.loss_start, "loss_end": self.loss_end,
             "invariant_start": dict(self.invariant_start), "invariant_end": dict(self.invariant_end),
             "conserved": list(self.conserved), "off_manifold": self.off_manifold,
-            "nfev": self.nfev, "wall_time": self.wall_time, "method": self.method,
+            "nfev": self.nfev, "method": self.method,
             "trajectory": {"t": tr["t"].tolist(), "names": list(tr["names"]),
                            "coords": tr["coords"].tolist(), "loss": tr["loss"].tolist(),
                            "grad_norm": tr["grad_norm"].tolist()},
@@ -529,31 +162,35 @@ class FullFlowResult:
 
 
 # ----------------------------------------------------------------------------- flows
-def _check_problem(objective, train, d, m, N, sigma2, lam, form):
-    """Validate the arguments shared by the flows and SGD; returns them normalised."""
-    objective = _check_objective(objective)
-    form = _check_form(form)
-    train = _check_train(train, form)
-    return (objective, train, _check_d(d), check_count("m", m), check_count("N", N),
-            check_nonneg("sigma2", sigma2), check_nonneg("lam", lam), form)
+def setup_problem(objective, train, d, m, N, sigma2, lam, form, theta0):
+    """Check the arguments and build the reduced problem.
 
+    Args:
+        As :func:`gradient_flow`; ``theta0=None`` means ``e_1``.
 
-def _setup(objective, train, d, m, N, sigma2, lam, form, theta0):
-    objective, train, d, m, N, sigma2, lam, form = _check_problem(objective, train, d, m, N, sigma2, lam, form)
+    Returns:
+        ``(problem, c, (objective, train, form, d, m, N, sigma2, lam), key)``: the
+        :class:`ReducedProblem`, the pretrained constant, the normalised arguments and a
+        hashable description of the objective for the interpolant cache.
+    """
+    objective, train, d, m, N, sigma2, lam, form = check_problem(objective, train, d, m, N, sigma2, lam, form)
     if theta0 is None:
         theta0 = np.eye(d)[0]
     theta0 = unit_theta0(theta0, d)
     c = pretrained_c(d, m, sigma2)
     if form == "separate" and c <= 0:
         raise ValueError(f"the separate form needs c > 0, got c = {c}")
-    return _Problem(objective, train, form, d, N, sigma2, lam, theta0), c, (objective, train, form, d, m, N, sigma2, lam)
+    terms = loss_terms(objective, theta0, N, sigma2, lam, m)
+    key = (vocabulary.objective_terms(objective, N=N, m=m, lam=lam), d, sigma2, theta0.tobytes())
+    pb = ReducedProblem(terms, train, form, d, theta0)
+    return pb, c, (objective, train, form, d, m, N, sigma2, lam), key
 
 
-def _integrate(pb, x0, t0, t_max, gtol, method, rtol, atol, fast, deadline):
+def _integrate(pb, x0, t0, t_max, gtol, method, rtol, atol, fast, max_nfev):
     """``solve_ivp`` with the terminal gradient-norm event, in time chunks ``[t0, 10 t0]``
-    (starting from ``t0 = 1``) up to ``t_max`` so that the wall-clock ``deadline`` can be
-    honoured between chunks (and, through a second terminal event, within a chunk).
-    Returns ``(t, y, hit, message)``."""
+    (starting from ``t0 = 1``) up to ``t_max``, and a second terminal event once ``pb.n_rhs``
+    reaches ``max_nfev``.  Returns ``(t, y, reason)`` with ``reason`` one of
+    :data:`STOP_REASONS` (``converged`` meaning only: the event fired)."""
     rhs = pb.rhs_fast if fast else pb.rhs
     norm = pb.grad_norm_fast if fast else pb.grad_norm
     target = 0.5 * gtol if fast else gtol  # the fast path aims lower, the exact check decides
@@ -563,90 +200,114 @@ def _integrate(pb, x0, t0, t_max, gtol, method, rtol, atol, fast, deadline):
     event.terminal = True
     event.direction = -1
 
-    late = []
+    spent = []
 
-    def out_of_time(t, _x):
-        # a wall-clock "event": once the deadline has passed, the flow time t* at which that
-        # was first seen becomes a root (t* - t), so even a long time chunk stops there
-        if not late and time.perf_counter() > deadline:
-            late.append(t)
-        return 1.0 if not late else late[0] - t
-    out_of_time.terminal = True
-    out_of_time.direction = -1
+    def over_budget(t, _x):
+        # once the evaluation count has reached the cap, the flow time t* at which that was
+        # first seen becomes a root (t* - t): the step that crossed the cap is the last one
+        if not spent and pb.n_rhs >= max_nfev:
+            spent.append(t)
+        return 1.0 if not spent else spent[0] - t
+    over_budget.terminal = True
+    over_budget.direction = -1
     ts, ys = [np.array([t0])], [x0[:, None]]
     t, x = t0, x0
     while True:
         t_next = min(t_max, max(10.0 * t, 1.0))
         sol = solve_ivp(rhs, (t, t_next), x, method=method, rtol=rtol, atol=atol,
-                        events=(event, out_of_time))
+                        events=(event, over_budget))
         ts.append(sol.t[1:])
         ys.append(sol.y[:, 1:])
         t, x = float(sol.t[-1]), sol.y[:, -1]
         if sol.status < 0:
-            return np.concatenate(ts), np.hstack(ys), False, f"integration failed: {sol.message}"
+            return np.concatenate(ts), np.hstack(ys), "integration failed"
         if sol.status == 1 and sol.t_events[0].size:
-            return np.concatenate(ts), np.hstack(ys), True, "gradient norm reached gtol"
-        if sol.status == 1:
-            return np.concatenate(ts), np.hstack(ys), False, f"wall-clock cap reached at t = {t:.3g}"
+            return np.concatenate(ts), np.hstack(ys), "converged"
+        if sol.status == 1 or pb.n_rhs >= max_nfev:
+            return np.concatenate(ts), np.hstack(ys), "evaluation cap"
         if t >= t_max:
-            return np.concatenate(ts), np.hstack(ys), False, "time cap t_max reached"
-        if time.perf_counter() > deadline:
-            return np.concatenate(ts), np.hstack(ys), False, f"wall-clock cap reached at t = {t:.3g}"
+            return np.concatenate(ts), np.hstack(ys), "t cap"
+
+
+_MESSAGES = {"converged": "gradient norm reached gtol", "t cap": "time cap t_max reached",
+             "evaluation cap": "evaluation cap max_nfev reached",
+             "integration failed": "the integrator failed"}
 
 
 def gradient_flow(objective, train, d, m, N, sigma2=0.0, lam=1.0, form="merged",
                   gtol=DEFAULT_GTOL, t_max=DEFAULT_T_MAX, theta0=None, method="LSODA",
                   rtol=1e-11, atol=1e-14, max_points=50, rhs="fast",
-                  max_wall=30.0) -> FlowResult:
+                  max_nfev=DEFAULT_MAX_NFEV) -> FlowResult:
     """Exact population gradient flow ``dx_c/dt = -<G, B_c>/<B_c, B_c>`` (trainable ``c``)
     from the pretrained point, integrated with ``scipy.integrate.solve_ivp``.
 
     Stops when the Frobenius norm of the projected trainable gradient reaches ``gtol``
-    (terminal event), at the flow time ``t_max`` or, checked between time chunks
-    ``[t, 10 t]``, after about ``max_wall`` seconds; ``converged`` says which and
-    ``message`` why.  ``theta0`` defaults to
-    ``e_1`` (the reduced flow does not depend on it).
+    (terminal event), at the flow time ``t_max``, or after ``max_nfev`` right-hand-side
+    evaluations; ``stop_reason`` says which (``converged``, ``t cap``, ``evaluation cap``)
+    and the result is the same on every machine and under any load.
 
     ``rhs='exact'`` evaluates the full numerics gradient at every right-hand-side call.
     ``rhs='fast'`` uses the same gradient as an exact polynomial in the coordinates
-    (:class:`_Interpolant`, fitted to the numerics gradient once per configuration and
+    (:class:`Interpolant`, fitted to the numerics gradient once per configuration and
     verified to 1e-9 relative); the end point is then always re-checked with the exact
     gradient, and if its exact norm exceeds ``gtol`` the flow continues with
-    ``rhs='exact'``.  ``grad_norm``, ``converged``, losses, invariants and
-    ``off_manifold`` are always computed with the exact numerics gradient.
-    See :class:`FlowResult`."""
-    gtol = _check_pos_real("gtol", gtol)
-    t_max = _check_pos_real("t_max", t_max)
-    rtol = _check_pos_real("rtol", rtol)
-    atol = _check_pos_real("atol", atol)
+    ``rhs='exact'`` (within the same evaluation budget).  ``grad_norm``, ``converged``,
+    losses, invariants and ``off_manifold`` are always computed with the exact gradient.
+
+    Args:
+        objective: a fine-tuning objective of :data:`vocabulary.OBJECTIVES`.
+        train: the trained subset (``vocabulary.TRAIN[form]``).
+        d, m, N: dimension, pretraining shots, fine-tuning shots.
+        sigma2, lam: noise variance and the weight ``lam``.
+        form: ``merged`` or ``separate``.
+        gtol: gradient-norm tolerance (> 0).
+        t_max: flow-time cap (> 0).
+        theta0: unit target (default ``e_1``; the reduced flow does not depend on it).
+        method, rtol, atol: the ``solve_ivp`` method and tolerances.
+        max_points: trajectory samples kept (>= 2).
+        rhs: ``fast`` or ``exact``.
+        max_nfev: cap on right-hand-side evaluations (>= 1).
+
+    Returns:
+        A :class:`FlowResult`.
+    """
+    gtol = check_positive("gtol", gtol)
+    t_max = check_positive("t_max", t_max)
+    rtol = check_positive("rtol", rtol)
+    atol = check_positive("atol", atol)
     max_points = check_positive_int("max_points", max_points)
     if max_points < 2:
         raise ValueError("max_points must be >= 2")
     if method not in ("LSODA", "BDF", "Radau", "RK45", "DOP853", "RK23"):
         raise ValueError(f"method must be a scipy.integrate.solve_ivp method name, got {method!r}")
-    max_wall = _check_pos_real("max_wall", max_wall)
+    max_nfev = check_positive_int("max_nfev", max_nfev)
     if rhs not in ("exact", "fast"):
         raise ValueError(f"rhs must be 'exact' or 'fast', got {rhs!r}")
-    pb, c, (objective, train, form, d, m, N, sigma2, lam) = _setup(
+    pb, c, (objective, train, form, d, m, N, sigma2, lam), key = setup_problem(
         objective, train, d, m, N, sigma2, lam, form, theta0)
     start = time.perf_counter()
-    x0 = _initial_state(form, c)
+    x0 = pretrained_state(form, c)
     g0 = pb.grad_norm(x0)
     if g0 <= gtol:
-        ts, ys, msg, hit = np.array([0.0]), x0[:, None], "gradient below gtol at the start", True
+        ts, ys, reason, msg = np.array([0.0]), x0[:, None], "converged", "gradient below gtol at the start"
     else:
         fast = rhs == "fast"
         if fast:
-            pb.interp = _interpolant(objective, d, N, sigma2, lam, pb.t)
-        deadline = start + max_wall
-        ts, ys, hit, msg = _integrate(pb, x0, 0.0, t_max, gtol, method, rtol, atol, fast, deadline)
-        if fast and hit and pb.grad_norm(ys[:, -1]) > gtol:
-            t2, y2, hit, msg2 = _integrate(pb, ys[:, -1], ts[-1], t_max, gtol, method, rtol, atol, False,
-                                           deadline)
+            pb.interp = interpolant(key, pb.terms, d, pb.t)
+        ts, ys, reason = _integrate(pb, x0, 0.0, t_max, gtol, method, rtol, atol, fast, max_nfev)
+        msg = _MESSAGES[reason]
+        if fast and reason == "converged" and pb.grad_norm(ys[:, -1]) > gtol:
+            t2, y2, reason = _integrate(pb, ys[:, -1], ts[-1], t_max, gtol, method, rtol, atol, False,
+                                        max_nfev)
             ts, ys = np.concatenate([ts, t2[1:]]), np.hstack([ys, y2[:, 1:]])
-            msg = f"{msg}; exact polish: {msg2}"
+            msg = f"{msg}; exact polish: {_MESSAGES[reason]}"
     x_end = ys[:, -1]
     gn = pb.grad_norm(x_end)
+    converged = bool(gn <= gtol or (reason == "converged" and gn <= gtol * (1 + 1e-3)))
+    if not converged and reason == "converged":  # pragma: no cover - the exact event fired early
+        reason = "integration failed"
+    if converged:
+        reason = "converged"
     idx = np.unique(np.linspace(0, ts.size - 1, min(max_points, ts.size)).round().astype(int))
     traj_coords = ys[:, idx].T
     off = [pb.coeffs(xx)[1] / max(pb.grad_norm(xx), 1e-300) for xx in traj_coords if pb.grad_norm(xx) > 0]
@@ -661,11 +322,12 @@ def gradient_flow(objective, train, d, m, N, sigma2=0.0, lam=1.0, form="merged",
         c=c, final=pb.merged_final(x_end),
         final_separate=None if form == "merged" else dict(zip(SEPARATE_NAMES, map(float, x_end))),
         V=V, W=W, K=None if form == "merged" else mats[1], Q=None if form == "merged" else mats[2],
-        grad_norm=gn, gtol=gtol, converged=bool(gn <= gtol or (hit and gn <= gtol * (1 + 1e-3))), t_final=float(ts[-1]),
+        grad_norm=gn, gtol=gtol, converged=converged, t_final=float(ts[-1]),
         t_max=t_max, trajectory=traj, loss_start=pb.loss(x0), loss_end=pb.loss(x_end),
         invariant_start=pb.invariants(x0), invariant_end=pb.invariants(x_end),
-        conserved=pb.conserved(), off_manifold=float(max(off, default=0.0)), nfev=pb.nfev + pb.nfev_fast,
-        wall_time=wall, message=str(msg), method=f"{method} rhs={rhs}", theta0=pb.t.copy())
+        conserved=pb.conserved(), off_manifold=float(max(off, default=0.0)), nfev=pb.n_rhs,
+        wall_time=wall, message=str(msg), method=f"{method} rhs={rhs}", theta0=pb.t.copy(),
+        stop_reason=reason, max_nfev=max_nfev)
 
 
 def full_matrix_flow(objective, train, d, m, N, sigma2=0.0, lam=1.0, form="merged",
@@ -679,28 +341,27 @@ def full_matrix_flow(objective, train, d, m, N, sigma2=0.0, lam=1.0, form="merge
     axis, so the off-manifold test is not helped by sparsity).  Returns the largest
     off-manifold norm of the full state along the samples and the largest difference
     between its projected coordinates and the reduced flow."""
-    t_end = _check_pos_real("t_end", t_end)
+    t_end = check_positive("t_end", t_end)
     n_points = check_positive_int("n_points", n_points)
-    rtol = _check_pos_real("rtol", rtol)
-    atol = _check_pos_real("atol", atol)
-    d_ = _check_d(d)
+    rtol = check_positive("rtol", rtol)
+    atol = check_positive("atol", atol)
+    d_ = check_positive_int("d", d)
     if theta0 is None:
         if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
             raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
         g = np.random.default_rng(seed).standard_normal(d_)
         theta0 = g / np.linalg.norm(g)
-    pb, c, (objective, train, form, d, m, N, sigma2, lam) = _setup(
+    pb, c, (objective, train, form, d, m, N, sigma2, lam), _ = setup_problem(
         objective, train, d, m, N, sigma2, lam, form, theta0)
     D = d + 2
     t_eval = np.linspace(0.0, t_end, n_points)
-    x0 = _initial_state(form, c)
+    x0 = pretrained_state(form, c)
     red = solve_ivp(pb.rhs, (0.0, t_end), x0, method="DOP853", rtol=rtol, atol=atol, t_eval=t_eval)
     if red.status < 0:
         raise RuntimeError(f"reduced flow failed: {red.message}")
     mats0 = [np.array(M, dtype=float) for M in pb.matrices(x0)]
-    slots = ("V", "W") if form == "merged" else ("V", "K", "Q")
-    groups = {"all": "VWKQ", "v": "V", "w": "W", "kq": "KQ", "k": "K", "q": "Q"}[train]
-    train_idx = [i for i, s in enumerate(slots) if s in groups]
+    slots = vocabulary.MATRICES[form]
+    train_idx = [i for i, s in enumerate(slots) if s in pb.trained]
     frozen = [M.copy() for M in mats0]
 
     def unpack(y):
@@ -712,10 +373,10 @@ def full_matrix_flow(objective, train, d, m, N, sigma2=0.0, lam=1.0, form="merge
     def full_rhs(_t, y):
         mats = unpack(y)
         if form == "merged":
-            grads = _grad_merged(mats[0], mats[1], pb.tm, pb.terms)
+            grads = weighted_grad(mats[0], mats[1], pb.terms)
         else:
             V, K, Q = mats
-            gV, gW = _grad_merged(V, K.T @ Q, pb.tm, pb.terms)
+            gV, gW = weighted_grad(V, K.T @ Q, pb.terms)
             grads = (gV, Q @ gW.T, K @ gW)
         return -np.concatenate([grads[i].ravel() for i in train_idx])
 
@@ -727,9 +388,9 @@ def full_matrix_flow(objective, train, d, m, N, sigma2=0.0, lam=1.0, form="merge
     for k in range(full.y.shape[1]):
         mats = unpack(full.y[:, k])
         if form == "merged":
-            g, res, _ = _project_merged(mats[0], mats[1], pb.t)
+            g, res, _ = project_merged_arrays(mats[0], mats[1], pb.t)
         else:
-            g, res, _ = _project_separate(*mats, pb.t)
+            g, res, _ = project_separate_arrays(*mats, pb.t)
         cf.append(g)
         offs.append(float(np.sqrt(sum(r * r for r in res.values()))))
     cf = np.array(cf)

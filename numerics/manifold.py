@@ -19,13 +19,15 @@ under both form the *invariant algebra*, spanned by the six mutually Frobenius-o
 =========  ==========================  ================
 name       matrix                      squared norm
 =========  ==========================  ================
-``00``     ``e_0 e_0^T``               1
-``perp``   ``P Pi P^T``                ``d - 1``
-``par``    ``P t t^T P^T``             1
-``yx``     ``e_y (P t)^T``             1
-``xy``     ``(P t) e_y^T``             1
+``0``      ``e_0 e_0^T``               1
+``tt``     ``P t t^T P^T``             1
+``ty``     ``(P t) e_y^T``             1
+``yt``     ``e_y (P t)^T``             1
 ``yy``     ``e_y e_y^T``               1
+``perp``   ``P Pi P^T``                ``d - 1``
 =========  ==========================  ================
+
+The names and their order are those of :data:`vocabulary.BASIS_NAMES`.
 
 (``e_0 e_y^T``, ``e_0 (Pt)^T`` and their transposes change sign under ``F``).
 
@@ -56,19 +58,31 @@ from dataclasses import dataclass
 
 import numpy as np
 
+import vocabulary
+
 from .validation import check_matrix, check_pair, check_theta
 
 __all__ = [
     "MERGED_NAMES", "ALGEBRA_NAMES", "SEPARATE_NAMES",
     "Projection", "unit_theta0",
-    "merged_basis", "algebra_basis",
+    "merged_basis", "algebra_basis", "algebra_matrices", "merged_slots", "frobenius_coeffs",
+    "project_merged_arrays", "project_separate_arrays", "merged_matrices", "separate_matrices",
     "merged_point", "merged_coords", "project",
     "separate_point", "separate_coords", "project_kq",
 ]
 
-MERGED_NAMES = ("a", "b", "q", "alpha", "beta", "h")
-ALGEBRA_NAMES = ("00", "perp", "par", "yx", "xy", "yy")
-SEPARATE_NAMES = ("a", "b") + tuple("K_" + s for s in ALGEBRA_NAMES) + tuple("Q_" + s for s in ALGEBRA_NAMES)
+#: merged reduced coordinates ``a b q alpha beta h`` (:func:`vocabulary.coordinate_names`)
+MERGED_NAMES = vocabulary.coordinate_names("merged")
+#: the invariant algebra's basis names ``0 tt ty yt yy perp`` (:data:`vocabulary.BASIS_NAMES`)
+ALGEBRA_NAMES = vocabulary.BASIS_NAMES
+#: separate reduced coordinates ``a b K_0 .. K_perp Q_0 .. Q_perp``
+SEPARATE_NAMES = vocabulary.coordinate_names("separate")
+_IDX = {name: i for i, name in enumerate(ALGEBRA_NAMES)}
+#: positions in :data:`ALGEBRA_NAMES` of the V coordinates (a, b) and the W coordinates
+#: (q, alpha, beta, h) of the merged form, read from :data:`vocabulary.MERGED_COORDS`
+V_BASIS = tuple(_IDX[c.basis] for c in vocabulary.MERGED_COORDS if c.matrix == "V")
+W_BASIS = tuple(_IDX[c.basis] for c in vocabulary.MERGED_COORDS if c.matrix == "W")
+PERP = _IDX["perp"]
 
 
 @dataclass(frozen=True)
@@ -100,32 +114,50 @@ def unit_theta0(theta0, d: int | None = None, name: str = "theta0") -> np.ndarra
     return arr
 
 
-def _algebra(t: np.ndarray) -> np.ndarray:
-    """The six algebra elements as an array of shape (6, D, D), order ``ALGEBRA_NAMES``."""
+def algebra_matrices(t: np.ndarray) -> np.ndarray:
+    """The six algebra elements as an array of shape (6, D, D), order ``ALGEBRA_NAMES``.
+
+    Args:
+        t: a unit vector ``theta0`` of length ``d`` (not checked).
+
+    Returns:
+        ``A`` with ``A[i]`` the basis matrix named ``ALGEBRA_NAMES[i]`` (module table).
+    """
     d = t.shape[0]
     D = d + 2
     A = np.zeros((6, D, D))
-    A[0, 0, 0] = 1.0
-    A[1, 1:-1, 1:-1] = np.eye(d) - np.outer(t, t)
-    A[2, 1:-1, 1:-1] = np.outer(t, t)
-    A[3, -1, 1:-1] = t
-    A[4, 1:-1, -1] = t
-    A[5, -1, -1] = 1.0
+    A[_IDX["0"], 0, 0] = 1.0
+    A[_IDX["tt"], 1:-1, 1:-1] = np.outer(t, t)
+    A[_IDX["ty"], 1:-1, -1] = t
+    A[_IDX["yt"], -1, 1:-1] = t
+    A[_IDX["yy"], -1, -1] = 1.0
+    A[_IDX["perp"], 1:-1, 1:-1] = np.eye(d) - np.outer(t, t)
     return A
+
+
+_algebra = algebra_matrices
 
 
 def algebra_basis(theta0) -> dict:
     """The invariant algebra: name -> ``D x D`` matrix (module docstring table)."""
     t = unit_theta0(theta0)
-    return dict(zip(ALGEBRA_NAMES, _algebra(t)))
+    return dict(zip(ALGEBRA_NAMES, algebra_matrices(t)))
 
 
-def _merged_slots(t: np.ndarray):
-    """(V basis (2, D, D), W basis (4, D, D)) in the order of ``MERGED_NAMES``."""
-    A = _algebra(t)
-    BV = np.stack([A[3], A[5]])           # a: e_y (Pt)^T, b: e_y e_y^T
-    BW = np.stack([A[0], A[1], A[2], A[3]])  # q, alpha, beta, h
-    return BV, BW
+def merged_slots(t: np.ndarray):
+    """The merged basis per slot, in the order of ``MERGED_NAMES``.
+
+    Args:
+        t: a unit ``theta0`` (not checked).
+
+    Returns:
+        ``(BV, BW)``: arrays (2, D, D) for ``a, b`` and (4, D, D) for ``q, alpha, beta, h``.
+    """
+    A = algebra_matrices(t)
+    return A[list(V_BASIS)], A[list(W_BASIS)]
+
+
+_merged_slots = merged_slots
 
 
 def merged_basis(theta0) -> dict:
@@ -138,8 +170,16 @@ def merged_basis(theta0) -> dict:
     return out
 
 
-def _coeffs(G: np.ndarray, basis: np.ndarray):
-    """``g_c = <G, B_c>/<B_c, B_c>`` (0 for a zero ``B_c``) and the residual matrix."""
+def frobenius_coeffs(G: np.ndarray, basis: np.ndarray):
+    """``g_c = <G, B_c>/<B_c, B_c>`` (0 for a zero ``B_c``) and the residual matrix.
+
+    Args:
+        G: a ``D x D`` matrix.
+        basis: Frobenius-orthogonal matrices, shape (k, D, D).
+
+    Returns:
+        ``(g, residual matrix G - sum_c g_c B_c, norm sqrt(sum_c g_c^2 <B_c, B_c>))``.
+    """
     nsq = np.einsum("cij,cij->c", basis, basis)
     dots = np.einsum("cij,ij->c", basis, G)
     g = np.where(nsq > 0, dots / np.where(nsq > 0, nsq, 1.0), 0.0)
@@ -147,15 +187,22 @@ def _coeffs(G: np.ndarray, basis: np.ndarray):
     return g, resid, float(np.sqrt(np.sum(g * g * nsq)))
 
 
-def _project_merged(gV, gW, t):
-    BV, BW = _merged_slots(t)
+_coeffs = frobenius_coeffs
+
+
+def project_merged_arrays(gV, gW, t):
+    """Unchecked :func:`project`: ``(coefficients (6,), {"V", "W"} residual norms, norm)``."""
+    BV, BW = merged_slots(t)
     GW = gW.copy()
     GW[:, -1] = 0.0  # column y of W never enters the loss
-    cv, rv, nv = _coeffs(gV, BV)
-    cw, rw, nw = _coeffs(GW, BW)
+    cv, rv, nv = frobenius_coeffs(gV, BV)
+    cw, rw, nw = frobenius_coeffs(GW, BW)
     coeffs = np.concatenate([cv, cw])
     res = {"V": float(np.linalg.norm(rv)), "W": float(np.linalg.norm(rw))}
     return coeffs, res, float(np.hypot(nv, nw))
+
+
+_project_merged = project_merged_arrays
 
 
 def project(gV, gW, theta0) -> Projection:
@@ -166,13 +213,14 @@ def project(gV, gW, theta0) -> Projection:
     ``G_W`` with column ``y`` set to 0 (it never enters the loss)."""
     gV, gW = check_pair(gV, gW, names=("gV", "gW"))
     t = unit_theta0(theta0, gV.shape[0] - 2)
-    c, res, nrm = _project_merged(gV, gW, t)
+    c, res, nrm = project_merged_arrays(gV, gW, t)
     return Projection(dict(zip(MERGED_NAMES, map(float, c))),
                       float(np.hypot(res["V"], res["W"])), res, nrm)
 
 
-def _merged_matrices(x: np.ndarray, t: np.ndarray):
-    BV, BW = _merged_slots(t)
+def merged_matrices(x: np.ndarray, t: np.ndarray):
+    """Unchecked :func:`merged_point`: ``(V, W)`` from the coordinate vector ``x`` (6,)."""
+    BV, BW = merged_slots(t)
     return np.einsum("c,cij->ij", x[:2], BV), np.einsum("c,cij->ij", x[2:], BW)
 
 
@@ -182,7 +230,7 @@ def merged_point(coords, theta0):
     ``W = [[q, 0, 0], [0, alpha (I - t t^T) + beta t t^T, 0], [0, h t^T, 0]]``."""
     t = unit_theta0(theta0)
     x = _as_vector(coords, MERGED_NAMES)
-    return _merged_matrices(x, t)
+    return merged_matrices(x, t)
 
 
 def merged_coords(V, W, theta0) -> Projection:
@@ -190,32 +238,37 @@ def merged_coords(V, W, theta0) -> Projection:
     return project(V, W, theta0)
 
 
-def _separate_matrices(x: np.ndarray, t: np.ndarray):
-    A = _algebra(t)
-    V = x[0] * A[3] + x[1] * A[5]
+def separate_matrices(x: np.ndarray, t: np.ndarray):
+    """Unchecked :func:`separate_point`: ``(V, K, Q)`` from the coordinate vector ``x`` (14,)."""
+    A = algebra_matrices(t)
+    V = x[0] * A[V_BASIS[0]] + x[1] * A[V_BASIS[1]]
     K = np.einsum("c,cij->ij", x[2:8], A)
     Q = np.einsum("c,cij->ij", x[8:14], A)
     return V, K, Q
 
 
 def separate_point(coords, theta0):
-    """``(V, K, Q)`` from ``coords`` (keys ``a, b, K_00 .. K_yy, Q_00 .. Q_yy`` or a
+    """``(V, K, Q)`` from ``coords`` (keys ``a, b, K_0 .. K_perp, Q_0 .. Q_perp`` or a
     sequence in the order of ``SEPARATE_NAMES``): ``V = a e_y (Pt)^T + b e_y e_y^T``,
     ``K = sum_c K_c A_c``, ``Q = sum_c Q_c A_c``."""
     t = unit_theta0(theta0)
     x = _as_vector(coords, SEPARATE_NAMES)
-    return _separate_matrices(x, t)
+    return separate_matrices(x, t)
 
 
-def _project_separate(gV, gK, gQ, t):
-    A = _algebra(t)
-    BV = np.stack([A[3], A[5]])
-    cv, rv, nv = _coeffs(gV, BV)
-    ck, rk, nk = _coeffs(gK, A)
-    cq, rq, nq = _coeffs(gQ, A)
+def project_separate_arrays(gV, gK, gQ, t):
+    """Unchecked :func:`project_kq`: ``(coefficients (14,), {"V", "K", "Q"} residual norms, norm)``."""
+    A = algebra_matrices(t)
+    BV = A[list(V_BASIS)]
+    cv, rv, nv = frobenius_coeffs(gV, BV)
+    ck, rk, nk = frobenius_coeffs(gK, A)
+    cq, rq, nq = frobenius_coeffs(gQ, A)
     res = {"V": float(np.linalg.norm(rv)), "K": float(np.linalg.norm(rk)),
            "Q": float(np.linalg.norm(rq))}
     return np.concatenate([cv, ck, cq]), res, float(np.sqrt(nv ** 2 + nk ** 2 + nq ** 2))
+
+
+_project_separate = project_separate_arrays
 
 
 def project_kq(gV, gK, gQ, theta0) -> Projection:
@@ -226,7 +279,7 @@ def project_kq(gV, gK, gQ, theta0) -> Projection:
     gK = check_matrix("gK", gK, dim=gV.shape[0])
     gQ = check_matrix("gQ", gQ, dim=gV.shape[0])
     t = unit_theta0(theta0, gV.shape[0] - 2)
-    c, res, nrm = _project_separate(gV, gK, gQ, t)
+    c, res, nrm = project_separate_arrays(gV, gK, gQ, t)
     return Projection(dict(zip(SEPARATE_NAMES, map(float, c))),
                       float(np.sqrt(sum(r * r for r in res.values()))), res, nrm)
 

@@ -21,7 +21,8 @@ from .validation import (check_batch, check_count, check_nonneg, check_pair,
 
 __all__ = ["Prompts", "sample_prompts", "predict", "monte_carlo_loss",
            "monte_carlo_pretrain_loss", "monte_carlo_loss_grad",
-           "monte_carlo_pretrain_loss_grad", "sample_sphere"]
+           "monte_carlo_pretrain_loss_grad", "sample_sphere", "rng_from_seed", "draw_prompts",
+           "token_array"]
 
 _CHUNK_FLOATS = 4_000_000  # bound on the working set of one chunk
 
@@ -36,7 +37,8 @@ class Prompts:
     yq: np.ndarray
 
 
-def _generator(seed) -> np.random.Generator:
+def rng_from_seed(seed) -> np.random.Generator:
+    """A NumPy ``Generator`` from a seed (an integer ``>= 0``) or the generator itself."""
     if isinstance(seed, np.random.Generator):
         return seed
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
@@ -50,8 +52,9 @@ def sample_sphere(d: int, size: int, rng: np.random.Generator) -> np.ndarray:
     return g / np.linalg.norm(g, axis=1, keepdims=True)
 
 
-def _draw(theta: np.ndarray, n: int, size: int, sigma2: float, rng) -> Prompts:
-    """``theta`` is (d,) or (size, d): one task per prompt."""
+def draw_prompts(theta: np.ndarray, n: int, size: int, sigma2: float, rng) -> Prompts:
+    """Unchecked :func:`sample_prompts` with a generator: ``theta`` is (d,) or (size, d),
+    one task per prompt."""
     d = theta.shape[-1]
     th = np.broadcast_to(theta, (size, d))
     X = rng.standard_normal((size, n, d))
@@ -71,13 +74,13 @@ def sample_prompts(theta, n, size, sigma2=0.0, seed=0) -> Prompts:
     theta = check_theta(theta, theta.shape[0])
     if theta.shape[0] < 1:
         raise ValueError("theta must have length d >= 1")
-    return _draw(theta, check_count("n", n), check_positive_int("size", size),
-                 check_nonneg("sigma2", sigma2), _generator(seed))
+    return draw_prompts(theta, check_count("n", n), check_positive_int("size", size),
+                        check_nonneg("sigma2", sigma2), rng_from_seed(seed))
 
 
 def _predict(v: np.ndarray, W: np.ndarray, X, y, xq) -> np.ndarray:
     n = X.shape[1]
-    Z = _tokens(X, y, xq)
+    Z = token_array(X, y, xq)
     u = Z[:, n, :] @ W.T  # u = W z_q, batched
     vz = Z @ v  # v.z_j
     uz = np.einsum("bjD,bD->bj", Z, u)  # z_j^T W z_q
@@ -101,7 +104,7 @@ def _mc(v, W, theta_draw, n, samples, sigma2, rng):
     total, total_sq, done = 0.0, 0.0, 0
     while done < samples:
         b = min(chunk, samples - done)
-        pr = _draw(theta_draw(b), n, b, sigma2, rng)
+        pr = draw_prompts(theta_draw(b), n, b, sigma2, rng)
         err = (_predict(v, W, pr.X, pr.y, pr.xq) - pr.yq) ** 2
         total += err.sum()
         total_sq += (err * err).sum()
@@ -126,19 +129,21 @@ def monte_carlo_loss(V, W, theta, n, sigma2=0.0, samples=100_000, seed=0):
     squared error over ``samples`` independent prompts."""
     V, W, n, sigma2, samples = _check_mc(V, W, "n", n, sigma2, samples)
     theta = check_theta(theta, V.shape[0] - 2)
-    rng = _generator(seed)
+    rng = rng_from_seed(seed)
     return _mc(V[-1], W, lambda b: theta, n, samples, sigma2, rng)
 
 
 def monte_carlo_pretrain_loss(V, W, m, sigma2=0.0, samples=100_000, seed=0):
     """Monte Carlo estimate of ``L_pre``: a fresh ``theta ~ U(S^{d-1})`` for every prompt."""
     V, W, m, sigma2, samples = _check_mc(V, W, "m", m, sigma2, samples)
-    rng = _generator(seed)
+    rng = rng_from_seed(seed)
     d = V.shape[0] - 2
     return _mc(V[-1], W, lambda b: sample_sphere(d, b, rng), m, samples, sigma2, rng)
 
 
-def _tokens(X, y, xq):
+def token_array(X, y, xq):
+    """The prompts as tokens ``z = (1, x, y)``: shape (B, n + 1, d + 2), the query last
+    with label slot 0."""
     B, n, d = X.shape
     Z = np.empty((B, n + 1, d + 2))
     Z[:, :, 0] = 1.0
@@ -158,8 +163,8 @@ def _mc_grad(V, W, theta_draw, n, sigma2, samples, rng):
     done = 0
     while done < samples:
         b = min(chunk, samples - done)
-        pr = _draw(theta_draw(b), n, b, sigma2, rng)
-        Z = _tokens(pr.X, pr.y, pr.xq)
+        pr = draw_prompts(theta_draw(b), n, b, sigma2, rng)
+        Z = token_array(pr.X, pr.y, pr.xq)
         zq = Z[:, n, :]
         u = zq @ W.T
         Su = np.einsum("bjD,bj->bD", Z, np.einsum("bjD,bD->bj", Z, u)) / (n + 1)
@@ -189,13 +194,17 @@ def monte_carlo_loss_grad(V, W, theta, n, sigma2=0.0, samples=100_000, seed=0):
     """
     V, W, n, sigma2, samples = _check_mc(V, W, "n", n, sigma2, samples)
     theta = check_theta(theta, V.shape[0] - 2)
-    return _mc_grad(V, W, lambda b: theta, n, sigma2, samples, _generator(seed))
+    return _mc_grad(V, W, lambda b: theta, n, sigma2, samples, rng_from_seed(seed))
 
 
 def monte_carlo_pretrain_loss_grad(V, W, m, sigma2=0.0, samples=100_000, seed=0):
     """Monte Carlo estimate of ``(dL_pre/dV, dL_pre/dW)``: a fresh ``theta ~ U(S^{d-1})``
     for every prompt; returns ``(gV, gW, seV, seW)``."""
     V, W, m, sigma2, samples = _check_mc(V, W, "m", m, sigma2, samples)
-    rng = _generator(seed)
+    rng = rng_from_seed(seed)
     d = V.shape[0] - 2
     return _mc_grad(V, W, lambda b: sample_sphere(d, b, rng), m, sigma2, samples, rng)
+
+
+# names kept for code written against the private helpers
+_generator, _draw, _tokens = rng_from_seed, draw_prompts, token_array

@@ -31,24 +31,26 @@ means is reported per coordinate (``stderr``).
 """
 from __future__ import annotations
 
-import numbers
 import time
 from dataclasses import dataclass
 
 import numpy as np
 
-from .flow import _check_pos_real, _check_problem, _terms, objective_value, pretrained_point
-from .manifold import (MERGED_NAMES, SEPARATE_NAMES, _project_merged, _project_separate,
-                       unit_theta0)
-from .sampling import _draw, _generator, _tokens
-from .validation import check_batch, check_pair, check_positive_int
+import vocabulary
 
-__all__ = ["minibatch_grad", "sgd_finetune", "SGDResult"]
+from .finetune_objective import objective_value
+from .manifold import MERGED_NAMES, SEPARATE_NAMES, project_merged_arrays, project_separate_arrays, unit_theta0
+from .pretrained import pretrained_point
+from .sampling import draw_prompts, rng_from_seed, sample_sphere, token_array
+from .validation import (check_batch, check_pair, check_positive, check_positive_int, check_problem,
+                         check_seed)
+
+__all__ = ["minibatch_grad", "sgd_finetune", "SGDResult", "SGDSettings", "sgd_step", "IterateAverager"]
 
 
 def _batch_grad(v, W, X, y, xq, yq):
     """(loss, g_v (D,), G_W (D, D)) of the minibatch mean squared error (module docstring)."""
-    Z = _tokens(X, y, xq)
+    Z = token_array(X, y, xq)
     B, T, _ = Z.shape
     zq = Z[:, -1, :]
     u = zq @ W.T                       # (B, D): u_b = W z_q
@@ -111,10 +113,189 @@ class SGDResult:
     wall_time: float
 
 
-def _check_seed(seed) -> int:
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
-    return int(seed)
+@dataclass(frozen=True)
+class SGDSettings:
+    """The optimiser's settings (checked on construction).
+
+    Args:
+        lr: initial step size (> 0); step ``k`` uses ``lr * lr_decay ** (k / steps)``.
+        steps: number of steps (>= 1).
+        batch: prompts per term of the objective per step (>= 1).
+        seed: random seed (>= 0).
+        polyak: average the last ``avg_frac`` of the iterates (Polyak-Ruppert).
+        avg_frac: in ``(0, 1]``.
+        lr_decay: final over initial step size (> 0; 1 is a constant rate).
+        n_blocks: batch-means blocks of the averaging window (>= 1).
+        history_points: about how many history samples to keep (>= 1).
+        progress: show a tqdm bar.
+    """
+
+    lr: float = 0.01
+    steps: int = 20_000
+    batch: int = 64
+    seed: int = 0
+    polyak: bool = True
+    avg_frac: float = 0.5
+    lr_decay: float = 1.0
+    n_blocks: int = 20
+    history_points: int = 200
+    progress: bool = False
+
+    def __post_init__(self):
+        set_ = object.__setattr__
+        set_(self, "lr", check_positive("lr", self.lr))
+        set_(self, "steps", check_positive_int("steps", self.steps))
+        set_(self, "batch", check_positive_int("batch", self.batch))
+        set_(self, "seed", check_seed(self.seed))
+        set_(self, "avg_frac", check_positive("avg_frac", self.avg_frac))
+        if self.avg_frac > 1:
+            raise ValueError(f"avg_frac must be in (0, 1], got {self.avg_frac!r}")
+        set_(self, "lr_decay", check_positive("lr_decay", self.lr_decay))
+        set_(self, "n_blocks", check_positive_int("n_blocks", self.n_blocks))
+        set_(self, "history_points", check_positive_int("history_points", self.history_points))
+        if not isinstance(self.progress, bool):
+            raise ValueError(f"progress must be a bool, got {self.progress!r}")
+        if not isinstance(self.polyak, bool):
+            raise ValueError(f"polyak must be a bool, got {self.polyak!r}")
+
+    def rate(self, k: int) -> float:
+        """``lr_k = lr * lr_decay ** (k / steps)``."""
+        return self.lr * self.lr_decay ** (k / self.steps)
+
+
+def _merged_W(form, mats):
+    return mats[1] if form == "merged" else mats[1].T @ mats[2]
+
+
+def _sgd_terms(objective, t0, N, lam, m):
+    """``[(n, task sampler, weight)]``: a sampler returns the task of each of ``b`` prompts
+    (``kappa theta0``, or draws from the sphere)."""
+    d = t0.shape[0]
+    out = []
+    for n, task, w in vocabulary.objective_terms(objective, N=N, m=m, lam=lam):
+        tk = vocabulary.TASKS[task]
+        if tk.kappa is None:
+            out.append((n, lambda b, rng: sample_sphere(d, b, rng), w))
+        elif tk.rho == 0:
+            th = t0 if tk.kappa == 1 else tk.kappa * t0
+            out.append((n, lambda b, rng, th=th: th, w))
+        else:
+            raise ValueError(f"objective {objective!r}: task {task!r} has rho != 0 and breaks the "
+                             "symmetry about theta0")
+    return out
+
+
+def sgd_step(v, mats, form, trainable, terms, batch, sigma2, rng, lr_k):
+    """One SGD step on fresh prompts.
+
+    ``G = sum_k w_k grad (minibatch loss of term k)``; ``v <- v - lr_k g_v`` and
+    ``X <- X - lr_k G_X`` for every trainable ``X`` (separate form: ``G_K = Q G_W^T``,
+    ``G_Q = K G_W``).
+
+    Args:
+        v: the value row (D,); mats: ``[V, W]`` or ``[V, K, Q]`` (row ``y`` of ``V`` is ``v``).
+        form: ``merged`` or ``separate``; trainable: a bool per matrix.
+        terms: from ``_sgd_terms``; batch: prompts per term; sigma2: noise variance.
+        rng: the generator; lr_k: this step's rate.
+
+    Returns:
+        ``(v, mats, loss)``: the new iterate (new arrays) and the weighted minibatch loss.
+    """
+    W = _merged_W(form, mats)
+    gv = np.zeros_like(v)
+    gW = np.zeros_like(W)
+    loss = 0.0
+    for n, tasks, w in terms:
+        if w == 0.0:
+            continue
+        pr = draw_prompts(tasks(batch, rng), n, batch, sigma2, rng)
+        l_, gv_, gW_ = _batch_grad(v, W, pr.X, pr.y, pr.xq, pr.yq)
+        loss += w * l_
+        gv += w * gv_
+        gW += w * gW_
+    grads = [None, gW] if form == "merged" else [None, mats[2] @ gW.T, mats[1] @ gW]
+    mats = list(mats)
+    if trainable[0]:
+        v = v - lr_k * gv
+    for i in range(1, len(mats)):
+        if trainable[i]:
+            mats[i] = mats[i] - lr_k * grads[i]
+    return v, mats, loss
+
+
+class IterateAverager:
+    """Polyak-Ruppert average of the iterates of the last ``n_avg`` steps, with batch means.
+
+    The window is cut into consecutive blocks of ``max(1, n_avg // n_blocks)`` iterates;
+    :meth:`stderr` is the standard error ``std(block means, ddof=1)/sqrt(#blocks)`` of
+    each merged coordinate (``coords_of`` maps an iterate to its coordinates).
+    """
+
+    def __init__(self, v, mats, n_avg, n_blocks, coords_of):
+        self.n_avg = n_avg
+        self.count = 0
+        self.sum_v = np.zeros_like(v)
+        self.sum_m = [np.zeros_like(M) for M in mats]
+        self.block_len = max(1, n_avg // n_blocks)
+        self.block_coords = []
+        self._blk_v = np.zeros_like(v)
+        self._blk_m = [np.zeros_like(M) for M in mats]
+        self._blk_count = 0
+        self._coords_of = coords_of
+
+    def add(self, v, mats):
+        """Add one iterate to the running sums and the current block."""
+        self.count += 1
+        self.sum_v += v
+        for i, M in enumerate(mats):
+            self.sum_m[i] += M
+        self._blk_v += v
+        for i, M in enumerate(mats):
+            self._blk_m[i] += M
+        self._blk_count += 1
+        if self._blk_count == self.block_len:
+            self.block_coords.append(self._coords_of(self._blk_v / self._blk_count,
+                                                     [M / self._blk_count for M in self._blk_m]))
+            self._blk_v[:] = 0.0
+            for M in self._blk_m:
+                M[:] = 0.0
+            self._blk_count = 0
+
+    def mean(self):
+        """``(v, mats)`` averaged over the window."""
+        return self.sum_v / self.n_avg, [M / self.n_avg for M in self.sum_m]
+
+    def stderr(self):
+        """Batch-means standard error per merged coordinate, or ``None`` with < 2 blocks."""
+        if len(self.block_coords) < 2:
+            return None
+        bc = np.array(self.block_coords)
+        se = bc.std(axis=0, ddof=1) / np.sqrt(bc.shape[0])
+        return dict(zip(MERGED_NAMES, map(float, se)))
+
+
+def _result(objective, train, form, V0, v_out, mats_out, t0, N, sigma2, lam, m, stderr, history,
+            settings, wall) -> SGDResult:
+    """The :class:`SGDResult` of the returned point ``(v_out, mats_out)``."""
+    V_out = V0.copy()
+    V_out[-1] = v_out
+    W_out = _merged_W(form, mats_out)
+    g, res, _ = project_merged_arrays(V_out, W_out, t0)
+    coords = dict(zip(MERGED_NAMES, map(float, g)))
+    off = float(np.hypot(res["V"], res["W"]))
+    coords_sep = None
+    K_out = Q_out = None
+    if form == "separate":
+        K_out, Q_out = mats_out[1], mats_out[2]
+        gs, ress, _ = project_separate_arrays(V_out, K_out, Q_out, t0)
+        coords_sep = dict(zip(SEPARATE_NAMES, map(float, gs)))
+        off = float(np.sqrt(off ** 2 + ress["K"] ** 2 + ress["Q"] ** 2))
+    loss_end = objective_value(objective, V_out, W_out, t0, N, sigma2, lam, m=m)
+    return SGDResult(objective=objective, train=train, form=form, V=V_out, W=W_out, K=K_out,
+                     Q=Q_out, coords=coords, coords_separate=coords_sep, stderr=stderr,
+                     off_manifold=off, loss_end=loss_end, history=history,
+                     lr=settings.lr, steps=settings.steps, batch=settings.batch, seed=settings.seed,
+                     wall_time=wall)
 
 
 def sgd_finetune(objective, train, d, m, N, sigma2=0.0, lam=1.0, lr=0.01, steps=20_000,
@@ -123,108 +304,65 @@ def sgd_finetune(objective, train, d, m, N, sigma2=0.0, lam=1.0, lr=0.01, steps=
                  history_points=200) -> SGDResult:
     """Minibatch SGD from the pretrained point on the full trainable ``D x D`` matrices.
 
-    Step ``k`` uses ``lr_k = lr * lr_decay ** (k / steps)`` (geometric decay from ``lr`` to
-    ``lr * lr_decay``; ``lr_decay = 1`` is a constant rate) and fresh prompts for the
-    target ``theta0`` (default ``e_1``).  ``batch`` prompts per term of the objective.
-    With ``polyak`` the returned point averages the last ``avg_frac`` of the iterates.
-    ``progress=True`` shows a tqdm bar.  See :class:`SGDResult`."""
-    objective, train, d, m, N, sigma2, lam, form = _check_problem(objective, train, d, m, N, sigma2, lam, form)
-    lr = _check_pos_real("lr", lr)
-    steps = check_positive_int("steps", steps)
-    batch = check_positive_int("batch", batch)
-    seed = _check_seed(seed)
-    avg_frac = _check_pos_real("avg_frac", avg_frac)
-    if avg_frac > 1:
-        raise ValueError(f"avg_frac must be in (0, 1], got {avg_frac!r}")
-    lr_decay = _check_pos_real("lr_decay", lr_decay)
-    n_blocks = check_positive_int("n_blocks", n_blocks)
-    history_points = check_positive_int("history_points", history_points)
-    if not isinstance(progress, bool):
-        raise ValueError(f"progress must be a bool, got {progress!r}")
-    if not isinstance(polyak, bool):
-        raise ValueError(f"polyak must be a bool, got {polyak!r}")
+    Step ``k`` (:func:`sgd_step`) uses ``lr_k = lr * lr_decay ** (k / steps)`` (geometric
+    decay from ``lr`` to ``lr * lr_decay``) and fresh prompts for each term of the
+    objective (target ``theta0``, default ``e_1``), ``batch`` prompts per term.  With
+    ``polyak`` the returned point averages the last ``avg_frac`` of the iterates
+    (:class:`IterateAverager`).
+
+    Args:
+        objective, train, d, m, N, sigma2, lam, form: the problem, as in
+            :func:`numerics.flow.gradient_flow`.
+        theta0: unit target (default ``e_1``).
+        lr, steps, batch, seed, progress, polyak, avg_frac, lr_decay, n_blocks,
+            history_points: the :class:`SGDSettings`.
+
+    Returns:
+        An :class:`SGDResult`.
+    """
+    objective, train, d, m, N, sigma2, lam, form = check_problem(objective, train, d, m, N, sigma2, lam, form)
+    st = SGDSettings(lr=lr, steps=steps, batch=batch, seed=seed, polyak=polyak, avg_frac=avg_frac,
+                     lr_decay=lr_decay, n_blocks=n_blocks, history_points=history_points,
+                     progress=progress)
     if theta0 is None:
         theta0 = np.eye(d)[0]
     t0 = unit_theta0(theta0, d)
 
-    rng = _generator(seed)
-    terms = _terms(objective, N, lam)
+    rng = rng_from_seed(st.seed)
+    terms = _sgd_terms(objective, t0, N, lam, m)
     mats = [M.copy() for M in pretrained_point(d, m, sigma2, form)]
-    slots = ("V", "W") if form == "merged" else ("V", "K", "Q")
-    groups = {"all": "VWKQ", "v": "V", "w": "W", "kq": "KQ", "k": "K", "q": "Q"}[train]
-    trainable = [s in groups for s in slots]
-    # only row y of V ever moves: keep v as the trained object
-    v = mats[0][-1].copy()
-
-    def merged_W(ms):
-        return ms[1] if form == "merged" else ms[1].T @ ms[2]
+    trainable = [s in vocabulary.trained_matrices(form, train) for s in vocabulary.MATRICES[form]]
+    V0 = mats[0].copy()
+    v = V0[-1].copy()  # only row y of V ever moves: keep v as the trained object
 
     def coords_of(vv, ms):
-        V = np.zeros_like(ms[0])
-        V[:-1] = mats[0][:-1]
+        V = V0.copy()
         V[-1] = vv
-        g, _, _ = _project_merged(V, merged_W(ms), t0)
+        g, _, _ = project_merged_arrays(V, _merged_W(form, ms), t0)
         return g
 
-    n_avg = max(1, int(round(avg_frac * steps))) if polyak else 0
-    avg_start = steps - n_avg
-    sum_v = np.zeros_like(v)
-    sum_m = [np.zeros_like(M) for M in mats]
-    block_len = max(1, n_avg // n_blocks) if polyak else 0
-    block_coords, blk_v, blk_m, blk_count = [], np.zeros_like(v), [np.zeros_like(M) for M in mats], 0
-    hist_every = max(1, steps // history_points)
+    n_avg = max(1, int(round(st.avg_frac * st.steps))) if st.polyak else 0
+    avg_start = st.steps - n_avg
+    avg = IterateAverager(v, mats, n_avg, st.n_blocks, coords_of) if st.polyak else None
+    hist_every = max(1, st.steps // st.history_points)
     hist_step, hist_coords, hist_loss = [], [], []
     ema = None
 
-    it = range(steps)
+    it = range(st.steps)
     bar = None
-    if progress:
+    if st.progress:
         from tqdm import tqdm
         bar = tqdm(it, desc=f"sgd {objective}-{train} ({form})", unit="step", mininterval=0.5)
         it = bar
     start = time.perf_counter()
     for k in it:
-        lr_k = lr * lr_decay ** (k / steps)
-        W = merged_W(mats)
-        gv = np.zeros_like(v)
-        gW = np.zeros_like(W)
-        loss = 0.0
-        for n, w in terms:
-            if w == 0.0:
-                continue
-            pr = _draw(t0, n, batch, sigma2, rng)
-            l_, gv_, gW_ = _batch_grad(v, W, pr.X, pr.y, pr.xq, pr.yq)
-            loss += w * l_
-            gv += w * gv_
-            gW += w * gW_
+        v, mats, loss = sgd_step(v, mats, form, trainable, terms, st.batch, sigma2, rng, st.rate(k))
         ema = loss if ema is None else 0.99 * ema + 0.01 * loss
-        if form == "merged":
-            grads = [None, gW]
-        else:
-            K, Q = mats[1], mats[2]
-            grads = [None, Q @ gW.T, K @ gW]
-        if trainable[0]:
-            v = v - lr_k * gv
-        for i in range(1, len(mats)):
-            if trainable[i]:
-                mats[i] = mats[i] - lr_k * grads[i]
         if not np.all(np.isfinite(v)) or not all(np.all(np.isfinite(M)) for M in mats):
-            raise FloatingPointError(f"SGD diverged at step {k} (lr={lr} too large?)")
-        if k >= avg_start and polyak:
-            sum_v += v
-            for i, M in enumerate(mats):
-                sum_m[i] += M
-            blk_v += v
-            for i, M in enumerate(mats):
-                blk_m[i] += M
-            blk_count += 1
-            if blk_count == block_len:
-                block_coords.append(coords_of(blk_v / blk_count, [M / blk_count for M in blk_m]))
-                blk_v[:] = 0.0
-                for M in blk_m:
-                    M[:] = 0.0
-                blk_count = 0
-        if k % hist_every == 0 or k == steps - 1:
+            raise FloatingPointError(f"SGD diverged at step {k} (lr={st.lr} too large?)")
+        if avg is not None and k >= avg_start:
+            avg.add(v, mats)
+        if k % hist_every == 0 or k == st.steps - 1:
             hist_step.append(k + 1)
             hist_coords.append(coords_of(v, mats))
             hist_loss.append(ema)
@@ -233,35 +371,8 @@ def sgd_finetune(objective, train, d, m, N, sigma2=0.0, lam=1.0, lr=0.01, steps=
     wall = time.perf_counter() - start
     if bar is not None:
         bar.close()
-
-    if polyak:
-        v_out = sum_v / n_avg
-        mats_out = [M / n_avg for M in sum_m]
-    else:
-        v_out, mats_out = v, mats
-    V_out = mats[0].copy()
-    V_out[:-1] = mats[0][:-1]
-    V_out[-1] = v_out
-    W_out = merged_W(mats_out)
-    g, res, _ = _project_merged(V_out, W_out, t0)
-    coords = dict(zip(MERGED_NAMES, map(float, g)))
-    off = float(np.hypot(res["V"], res["W"]))
-    coords_sep = None
-    K_out = Q_out = None
-    if form == "separate":
-        K_out, Q_out = mats_out[1], mats_out[2]
-        gs, ress, _ = _project_separate(V_out, K_out, Q_out, t0)
-        coords_sep = dict(zip(SEPARATE_NAMES, map(float, gs)))
-        off = float(np.sqrt(off ** 2 + ress["K"] ** 2 + ress["Q"] ** 2))
-    stderr = None
-    if polyak and len(block_coords) >= 2:
-        bc = np.array(block_coords)
-        se = bc.std(axis=0, ddof=1) / np.sqrt(bc.shape[0])
-        stderr = dict(zip(MERGED_NAMES, map(float, se)))
-    loss_end = objective_value(objective, V_out, W_out, t0, N, sigma2, lam)
-    return SGDResult(objective=objective, train=train, form=form, V=V_out, W=W_out, K=K_out,
-                     Q=Q_out, coords=coords, coords_separate=coords_sep, stderr=stderr,
-                     off_manifold=off, loss_end=loss_end,
-                     history={"step": np.array(hist_step), "coords": np.array(hist_coords),
-                              "batch_loss": np.array(hist_loss)},
-                     lr=lr, steps=steps, batch=batch, seed=seed, wall_time=wall)
+    v_out, mats_out = avg.mean() if avg is not None else (v, mats)
+    history = {"step": np.array(hist_step), "coords": np.array(hist_coords),
+               "batch_loss": np.array(hist_loss)}
+    return _result(objective, train, form, V0, v_out, mats_out, t0, N, sigma2, lam, m,
+                   None if avg is None else avg.stderr(), history, st, wall)

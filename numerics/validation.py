@@ -15,6 +15,8 @@ import numbers
 
 import numpy as np
 
+import vocabulary
+
 __all__ = [
     "check_matrix",
     "check_pair",
@@ -23,6 +25,12 @@ __all__ = [
     "check_nonneg",
     "check_positive_int",
     "check_batch",
+    "check_positive",
+    "check_seed",
+    "check_objective",
+    "check_form",
+    "check_train",
+    "check_problem",
 ]
 
 
@@ -117,3 +125,61 @@ def check_batch(d: int, X, y, xq, yq=None):
         if not np.all(np.isfinite(arr)):
             raise ValueError(f"{name} must have only finite entries")
     return (X, y, xq) if yq is None else (X, y, xq, yq)
+
+
+def check_positive(name: str, value) -> float:
+    """A finite real ``> 0`` (a tolerance, a time, a step size).
+
+    Args:
+        name: the argument's name, for the error message.
+        value: the value to check.
+
+    Returns:
+        ``value`` as a float.
+    """
+    x = check_nonneg(name, value)
+    if x <= 0:
+        raise ValueError(f"{name} must be > 0, got {value!r}")
+    return x
+
+
+def check_seed(seed) -> int:
+    """A random seed: an integer ``>= 0`` (``bool`` is not a seed)."""
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    return int(seed)
+
+
+def check_objective(objective) -> str:
+    """A fine-tuning objective: a key of :data:`vocabulary.OBJECTIVES` other than
+    ``pretrain`` (which defines the starting point)."""
+    names = tuple(k for k in vocabulary.OBJECTIVES if k != "pretrain")
+    if objective not in names:
+        raise ValueError(f"objective must be one of {', '.join(names)}, got {objective!r}")
+    return objective
+
+
+def check_form(form) -> str:
+    """A parametrisation form: ``merged`` or ``separate`` (:data:`vocabulary.FORMS`)."""
+    if form not in vocabulary.FORMS:
+        raise ValueError(f"form must be one of {', '.join(vocabulary.FORMS)}, got {form!r}")
+    return form
+
+
+def check_train(train, form) -> str:
+    """A trained subset of ``form`` (:data:`vocabulary.TRAIN`)."""
+    vocabulary.trained_matrices(form, train)
+    return train
+
+
+def check_problem(objective, train, d, m, N, sigma2, lam, form):
+    """Validate the arguments shared by the flows and SGD.
+
+    Returns:
+        ``(objective, train, d, m, N, sigma2, lam, form)`` normalised.
+    """
+    objective = check_objective(objective)
+    form = check_form(form)
+    train = check_train(train, form)
+    return (objective, train, check_positive_int("d", d), check_count("m", m), check_count("N", N),
+            check_nonneg("sigma2", sigma2), check_nonneg("lam", lam), form)

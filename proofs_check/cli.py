@@ -13,6 +13,8 @@ import argparse
 import math
 import sys
 
+import vocabulary
+
 __all__ = ["main", "build_parser"]
 
 PROG = "iclft"
@@ -82,6 +84,23 @@ def _config_args(p, with_shots=False):
         p.add_argument("--shots", type=_shots, default=(0, 40), help="A:B, inclusive (default 0:40)")
 
 
+def _finetune_objectives() -> tuple:
+    """The objectives a flow may use: ``vocabulary.OBJECTIVES`` without ``pretrain``."""
+    return tuple(k for k in vocabulary.OBJECTIVES if k != "pretrain")
+
+
+def _subsets() -> tuple:
+    """Every trained-subset key of ``vocabulary.TRAIN`` (both forms), merged first."""
+    out = []
+    for subsets in vocabulary.TRAIN.values():
+        out += [k for k in subsets if k not in out]
+    return tuple(out)
+
+
+def _separate_only() -> tuple:
+    return tuple(k for k in vocabulary.TRAIN["separate"] if k not in vocabulary.TRAIN["merged"])
+
+
 def build_parser() -> argparse.ArgumentParser:
     fmt = _Parser(add_help=False)
     fmt.add_argument("--format", choices=("text", "json", "markdown"), default="text",
@@ -116,22 +135,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=_int_at_least(0, "seed"), default=0, help="random seed (default 0)")
 
     p = sub.add_parser("curve", parents=[fmt], help="exact n-shot error of a model on a task")
-    p.add_argument("--method", required=True,
-                   choices=("pretrained", "zs-all", "zs-v", "zs-w", "zsfs-all", "zsfs-v", "zsfs-w"))
-    p.add_argument("--task", required=True, choices=("target", "negated", "orthogonal", "sphere"))
+    p.add_argument("--method", required=True, choices=vocabulary.methods_for("merged"))
+    p.add_argument("--task", required=True, choices=vocabulary.EVALUATION_TASKS)
     _config_args(p, with_shots=True)
 
     p = sub.add_parser("finetune", parents=[fmt], help="exact population gradient flow")
-    p.add_argument("--objective", required=True, choices=("zs", "fs", "zsfs"))
-    p.add_argument("--train", required=True, choices=("all", "v", "w", "kq", "k", "q"))
-    p.add_argument("--form", choices=("merged", "separate"), default=None,
+    p.add_argument("--objective", required=True, choices=_finetune_objectives())
+    p.add_argument("--train", required=True, choices=_subsets())
+    p.add_argument("--form", choices=vocabulary.FORMS, default=None,
                    help="merged W or separate W = K^T Q (default: separate for kq/k/q)")
     _config_args(p)
 
     p = sub.add_parser("derive", parents=[fmt], help="print the derived gradient updates")
-    p.add_argument("--objective", required=True, choices=("pretrain", "zs", "fs", "zsfs"))
-    p.add_argument("--train", required=True, choices=("all", "v", "w", "kq", "k", "q"))
-    p.add_argument("--form", choices=("merged", "separate"), default=None)
+    p.add_argument("--objective", required=True, choices=tuple(vocabulary.OBJECTIVES))
+    p.add_argument("--train", required=True, choices=_subsets())
+    p.add_argument("--form", choices=vocabulary.FORMS, default=None)
     p.add_argument("--latex", action="store_true", help="print LaTeX")
 
     p = sub.add_parser("export-latex", parents=[fmt], help="write a standalone LaTeX document")
@@ -151,11 +169,11 @@ def main(argv=None) -> int:
     try:
         args = build_parser().parse_args(argv)
         if args.command in ("finetune", "derive") and args.form is None:
-            args.form = "separate" if args.train in ("kq", "k", "q") else "merged"
-        if getattr(args, "form", None) == "merged" and args.train in ("kq", "k", "q"):
+            args.form = "separate" if args.train in _separate_only() else "merged"
+        if getattr(args, "form", None) == "merged" and args.train in _separate_only():
             raise UsageError(f"--train {args.train} needs --form separate (W = K^T Q)")
-        if getattr(args, "form", None) == "separate" and args.train == "w":
-            raise UsageError("--train w is the merged form; use kq, k or q with --form separate")
+        if getattr(args, "form", None) == "separate" and args.train not in vocabulary.TRAIN["separate"]:
+            raise UsageError(f"--train {args.train} is the merged form; use kq, k or q with --form separate")
         text, code = commands.run(args)
     except UsageError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)

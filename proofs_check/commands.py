@@ -62,12 +62,14 @@ def cmd_curve(args):
     shots = list(range(lo, hi + 1))
     info = {"method": args.method, "task": args.task, "config": cfg.as_dict(), "model": coords,
             "flow": None if flow is None else {"grad_norm": flow.grad_norm, "converged": flow.converged,
-                                               "t_final": flow.t_final}}
+                                               "stop_reason": flow.stop_reason, "t_final": flow.t_final,
+                                               "nfev": flow.nfev}}
     if args.format == "json":
         return to_json({"shots": shots, "error": errors, **info}), 0
     head = (f"exact n-shot error of {args.method} on the {args.task} task "
             f"(d={cfg.d}, m={cfg.m}, N={cfg.N}, sigma2={fmt_num(cfg.sigma2)}, lam={fmt_num(cfg.lam)})")
-    conv = "" if flow is None else (f"flow end point: grad norm {flow.grad_norm:.2e} at t = {flow.t_final:.4g}"
+    conv = "" if flow is None else (f"flow end point: grad norm {flow.grad_norm:.2e} at t = {flow.t_final:.4g}, "
+                                    f"stop reason: {flow.stop_reason}"
                                     + ("" if flow.converged else " (NOT converged: a finite-time point)"))
     if args.format == "markdown":
         lines = [f"**{head}**", "", conv, "", "| n | error |", "|---|---|"]
@@ -93,7 +95,8 @@ def cmd_finetune(args):
                "grad_norm": [float(traj["grad_norm"][0]), float(traj["grad_norm"][-1])]}
     out = {"objective": args.objective, "train": args.train, "form": args.form, "config": cfg.as_dict(),
            "c": fl.c, "final": fl.final, "final_separate": fl.final_separate, "grad_norm": fl.grad_norm,
-           "converged": fl.converged, "t_final": fl.t_final, "loss_start": fl.loss_start, "loss_end": fl.loss_end,
+           "converged": fl.converged, "stop_reason": fl.stop_reason, "t_final": fl.t_final, "nfev": fl.nfev,
+           "max_nfev": fl.max_nfev, "t_max": fl.t_max, "loss_start": fl.loss_start, "loss_end": fl.loss_end,
            "invariant_start": fl.invariant_start, "invariant_end": fl.invariant_end, "trajectory": summary}
     if args.format == "json":
         return to_json(out), 0
@@ -102,6 +105,8 @@ def cmd_finetune(args):
             ("config", ", ".join(f"{k}={v}" for k, v in cfg.as_dict().items())),
             ("pretrained c", f"{fl.c:.9g}"),
             ("status", f"{status}: |grad| = {fl.grad_norm:.3e} at t = {fl.t_final:.6g}"),
+            ("stop reason", f"{fl.stop_reason} ({fl.nfev} of at most {fl.max_nfev} evaluations, "
+                            f"t cap {fl.t_max:g})"),
             ("loss", f"{fl.loss_start:.9g} -> {fl.loss_end:.9g}")]
     rows += [(f"final {k}", f"{v:.9g}") for k, v in fl.final.items()]
     if fl.final_separate:

@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 
 import numerics
+import vocabulary
 from numerics.flow import gradient_flow, pretrained_c
 
 from .atomic import atomic_path
@@ -48,10 +49,9 @@ FIGURES = ("icl_curves", "w_star", "flow_trajectories", "pretrained_threshold")
 SHOTS = (0, 40)
 SGD_SHOTS = tuple(range(0, 41, 5))
 CURVE_TASKS = ("target", "negated", "orthogonal")
-TASK_TITLES = {"target": r"target task $\theta_0$", "negated": r"negated task $-\theta_0$",
-               "orthogonal": r"orthogonal task $\theta_\perp$"}
-LABELS = {"pretrained": "pretrained", "zs-all": "ZS-all", "zs-v": "ZS-V", "zs-w": "ZS-W",
-          "zsfs-all": "ZS+FS-all", "zsfs-v": "ZS+FS-V", "zsfs-w": "ZS+FS-W"}
+#: panel titles and legend labels: ``Task.label`` and ``Method.label`` of :mod:`vocabulary`
+TASK_TITLES = {t: vocabulary.TASKS[t].label for t in CURVE_TASKS}
+LABELS = {m: vocabulary.METHODS[m].label for m in METHODS}
 STYLE = {  # colour, line style, marker
     "pretrained": ("black", "-", None),
     "zs-all": ("tab:red", "-", "o"),
@@ -332,21 +332,22 @@ def draw_w_star(data: dict):
 
 # ----------------------------------------------------------------------------- figure 3
 def flow_trajectories_data(cfg: Config | None = None, methods=TRAJ_METHODS, max_points: int = 400,
-                           rerun_below: float = 10.0) -> dict:
+                           rerun_below: int = 20_000) -> dict:
     """The exact gradient flows (merged form) of ``methods``: times and coordinates ``a``,
     ``alpha`` (plus ``beta``, ``q``, ``h``, ``b``) along each, with its convergence.
 
     The flow of :func:`proofs_check.models.endpoint` (cached) keeps 50 samples of the
     accepted solver steps, too coarse for a smooth curve; it is rerun with ``max_points``
-    samples when it took under ``rerun_below`` seconds, otherwise (a slow, usually
-    non-converging flow) its 50 samples are plotted (``samples`` says which)."""
+    samples when it took fewer than ``rerun_below`` right-hand-side evaluations, otherwise
+    (a long, usually non-converging flow) its 50 samples are plotted (``samples`` says
+    which).  The choice depends on the evaluation count only, never on the clock."""
     cfg = _check_cfg(cfg)
     out = {"config": cfg.as_dict(), "methods": list(methods), "flows": {}}
     for mth in methods:
         if METHODS.get(mth) is None:
             raise ValueError(f"methods: {mth!r} is not a fine-tuning method")
         _, fl = endpoint(mth, cfg)
-        if fl.wall_time < rerun_below:
+        if fl.nfev < rerun_below:
             fl = gradient_flow(*METHODS[mth], cfg.d, cfg.m, cfg.N, cfg.sigma2, cfg.lam, max_points=max_points)
         tr = fl.trajectory
         names = list(tr["names"])

@@ -31,6 +31,8 @@ from dataclasses import dataclass
 
 import sympy as sp
 
+import vocabulary
+
 from .atomic import write_text_atomic
 
 __all__ = ["EXPORT_SYMBOL_NAMES", "NOISE_STD", "ExportedExpr", "to_latex", "tidy",
@@ -62,7 +64,7 @@ def _symbols():
 NOISE_STD = sp.Symbol("s", positive=True)
 
 #: subscripts of the invariant-algebra coordinates (lark reads one digit or letters only)
-_KEY_SUB = {"00": "0", "tt": "tt", "ty": "ty", "yt": "yt", "yy": "yy", "p": "p"}
+_KEY_SUB = {k: ("p" if k == "perp" else k) for k in vocabulary.BASIS_NAMES}
 
 
 @functools.lru_cache(maxsize=None)
@@ -279,11 +281,15 @@ class ExportedExpr:
         return " ".join(self.lines)
 
 
-_OBJ_TEX = {"pretrain": r"L_{\mathrm{pre}}", "zs": r"\mathrm{ZS}", "fs": r"\mathrm{FS}",
-            "zsfs": r"(\mathrm{ZS} + \lambda\,\mathrm{FS})"}
-_BASIS_TEX = {"0,0": r"e_0 e_0^\top", "t0,t0": r"t t^\top", "t0,y": r"t e_y^\top",
-              "y,t0": r"e_y t^\top", "y,y": r"e_y e_y^\top", "perp": r"P_\perp"}
-_BASIS_ORDER = ("y,y", "y,t0", "t0,y", "t0,t0", "0,0", "perp")
+def _obj_tex(name: str) -> str:
+    """The objective's TeX name (:data:`vocabulary.OBJECTIVES`), parenthesised when it has
+    several terms."""
+    o = vocabulary.OBJECTIVES[name]
+    return o.tex if len(o.terms) == 1 else f"({o.tex})"
+
+
+_BASIS_TEX = {k: bs.tex_matrix for k, bs in vocabulary.BASIS.items()}
+_BASIS_ORDER = ("yy", "yt", "ty", "tt", "0", "perp")
 
 #: (registry name, left-hand side, section, description)
 _DERIVED = [
@@ -324,8 +330,8 @@ _DERIVED = [
 
 
 def _subsets():
-    from theory.gradients import OBJECTIVE_NAMES, SUBSETS
-    return OBJECTIVE_NAMES, SUBSETS
+    from theory.gradients import SUBSETS
+    return tuple(vocabulary.OBJECTIVES), SUBSETS
 
 
 @functools.lru_cache(maxsize=None)
@@ -383,7 +389,7 @@ def _all_exports() -> tuple:
         out.append(_make(name, "" if suffix else lhs, e, suffix))
     for obj, form, _trained, items in _gradient_blocks():
         for M, bn, subs, e in items:
-            lhs = rf"\big[\nabla_{{{M}}} {_OBJ_TEX[obj]}\big]_{{{_BASIS_TEX[bn]}}}"
+            lhs = rf"\big[\nabla_{{{M}}} {_obj_tex(obj)}\big]_{{{_BASIS_TEX[bn]}}}"
             out.append(_make(_grad_key(obj, form, M, bn, subs), lhs, e))
     return tuple(out)
 
@@ -613,11 +619,11 @@ conventions of the project's \texttt{THEORY.md}; every expression below was deri
   pretrained point $a=0$, $b=1$, $q=0$, $\alpha=\beta=c$, $h=0$. An evaluation task is
   $\theta=\kappa\theta_0+\rho\theta_\perp$.
 \item Named basis ($t=\bar\theta_0=(0,\theta_0,0)$): $e_ye_y^\top$, $e_yt^\top$, $te_y^\top$,
-  $tt^\top$, $e_0e_0^\top$ and $P_\perp$ = the $x$-block $I-\theta_0\theta_0^\top$
-  ($\|P_\perp\|_F^2=d-1$). A gradient is written $\nabla_M F=\sum_B [\nabla_M F]_B\,B$;
+  $tt^\top$, $e_0e_0^\top$ and $\Pi$ = the $x$-block $I-\theta_0\theta_0^\top$
+  ($\|\Pi\|_F^2=d-1$). A gradient is written $\nabla_M F=\sum_B [\nabla_M F]_B\,B$;
   gradient descent moves $M$ by $-\eta\nabla_M F$.
 \item Separate form: $K$ and $Q$ lie in the invariant algebra,
-  $K=K_{0}\,e_0e_0^\top+K_{tt}\,tt^\top+K_{ty}\,te_y^\top+K_{yt}\,e_yt^\top+K_{yy}\,e_ye_y^\top+K_{p}\,P_\perp$
+  $K=K_{0}\,e_0e_0^\top+K_{tt}\,tt^\top+K_{ty}\,te_y^\top+K_{yt}\,e_yt^\top+K_{yy}\,e_ye_y^\top+K_{p}\,\Pi$
   (same for $Q$); pretrained point $K_{tt}=K_p=Q_{tt}=Q_p=\sqrt{c}$, all others $0$.
 \end{itemize}
 \paragraph{Notation in the displayed formulas.} So that every formula is read back exactly
@@ -659,7 +665,7 @@ def _expressions_tex() -> tuple[str, int]:
                  "belongs to. Coefficients not listed are $0$.\n")
     _objs, subsets = _subsets()
     for obj, form, trained, items in _gradient_blocks():
-        parts.append(rf"\subsection{{${_OBJ_TEX[obj]}$, {form} form}}")
+        parts.append(rf"\subsection{{${_obj_tex(obj)}$, {form} form}}")
         parts.append("Subsets: " + "; ".join(
             rf"\texttt{{{escape_text(s)}}} trains ${', '.join(ms)}$" for s, ms in trained) + ".\n")
         for M, bn, subs, _e in items:

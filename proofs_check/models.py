@@ -15,6 +15,7 @@ import functools
 import numpy as np
 
 import numerics
+import vocabulary
 from numerics.flow import gradient_flow, pretrained_c
 from numerics.manifold import merged_point
 
@@ -22,9 +23,13 @@ from .claims.base import Config
 
 __all__ = ["METHODS", "TASKS", "endpoint", "model", "curve", "task_vector"]
 
-METHODS = {"pretrained": None, "zs-all": ("zs", "all"), "zs-v": ("zs", "v"), "zs-w": ("zs", "w"),
-           "zsfs-all": ("zsfs", "all"), "zsfs-v": ("zsfs", "v"), "zsfs-w": ("zsfs", "w")}
-TASKS = ("target", "negated", "orthogonal", "sphere")
+#: method name -> ``(objective, merged subset)`` (``None`` for ``pretrained``), from
+#: :func:`vocabulary.methods_for` in the merged form
+METHODS = {name: None if vocabulary.METHODS[name].objective is None
+           else (vocabulary.METHODS[name].objective, vocabulary.METHODS[name].train_for("merged"))
+           for name in vocabulary.methods_for("merged")}
+#: the evaluation tasks of :data:`vocabulary.TASKS`
+TASKS = tuple(vocabulary.EVALUATION_TASKS)
 
 
 @functools.lru_cache(maxsize=256)
@@ -54,12 +59,15 @@ def task_vector(task: str, d: int) -> np.ndarray | None:
     """The task vector for ``target``/``negated``/``orthogonal``; ``None`` for ``sphere``."""
     if task not in TASKS:
         raise ValueError(f"task must be one of {', '.join(TASKS)}, got {task!r}")
-    if task == "sphere":
+    if vocabulary.TASKS[task].kappa is None:
         return None
-    if task == "orthogonal" and d < 2:
-        raise ValueError("task: orthogonal needs d >= 2 (no unit vector is orthogonal to theta0 when d = 1)")
+    if vocabulary.TASKS[task].rho and d < 2:
+        raise ValueError(f"task: {task} needs d >= 2 (no unit vector is orthogonal to theta0 when d = 1)")
+    tk = vocabulary.TASKS[task]  # theta = kappa e_1 + rho e_2
     th = np.zeros(d)
-    th[1 if task == "orthogonal" else 0] = -1.0 if task == "negated" else 1.0
+    th[0] = tk.kappa
+    if tk.rho:
+        th[1] = tk.rho
     return th
 
 

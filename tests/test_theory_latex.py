@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 import theory
+import vocabulary
 from theory.gradients import OBJECTIVE_NAMES, SUBSETS, gradient
 from theory.latex import SYMBOL_NAMES, registry
 from theory.symbols import LOSS_SYMBOLS, alpha, lam, sigma2
@@ -36,7 +37,7 @@ def test_every_gradient_renders():
                 for mat in gradient(obj, sub, form).matrices:
                     s = theory.latex(f"grad.{obj}.{form}.{sub}.{mat}")
                     assert s.startswith(r"\nabla_{" + mat + "}")
-    assert r"\bar\theta_0" in theory.latex("grad.zs.merged.all.V")
+    assert vocabulary.BASIS["yt"].tex_matrix in theory.latex("grad.zs.merged.all.V")
 
 
 def test_unknown_names_are_rejected_not_parsed():

@@ -14,11 +14,11 @@ invariants), :mod:`latex`, :mod:`naive` (brute-force concrete-``d`` reference).
 """
 from .gradients import GradientResult, flow_lambdified, gradient
 from .latex import derived, latex, registry
-from .objectives import (expected_loss, fs, pretrain_loss, pretrain_objective,
+from .objectives import (expected_loss, fs, objective, pretrain_loss, pretrain_objective,
                          sphere_loss, zs, zsfs)
 
 __all__ = ["expected_loss", "sphere_loss", "pretrain_loss", "pretrain_objective", "zs", "fs",
-           "zsfs", "gradient", "GradientResult", "flow_lambdified", "latex", "derived",
+           "zsfs", "objective", "gradient", "GradientResult", "flow_lambdified", "latex", "derived",
            "registry", "build_all"]
 
 

@@ -17,9 +17,9 @@ and the flip ``(x, y) -> (-x, -y)``), acting on tokens by orthogonal ``g``.  Eac
 therefore ``G``-invariant, i.e. lies in the 6-dimensional invariant algebra.  Moreover only
 row ``y`` of ``V`` enters ``yhat`` and column ``y`` of ``W`` never does (``z_q[y] = 0``), so
 
-* ``grad_V F`` is in ``span{e_y e_y^T, e_y t^T}`` (basis names ``"y,y"``, ``"y,t0"``),
-* ``grad_W F`` is in ``span{e_0 e_0^T, P, t t^T, e_y t^T}`` (``"0,0"``, ``"perp"``,
-  ``"t0,t0"``, ``"y,t0"``), where ``t = (0,theta0,0)`` and ``P`` is the x-block
+* ``grad_V F`` is in ``span{e_y e_y^T, e_y t^T}`` (basis names ``"yy"``, ``"yt"``),
+* ``grad_W F`` is in ``span{e_0 e_0^T, P, t t^T, e_y t^T}`` (``"0"``, ``"perp"``,
+  ``"tt"``, ``"yt"``), where ``t = (0,theta0,0)`` and ``P`` is the x-block
   ``I - theta0 theta0^T``.
 
 These basis matrices are Frobenius-orthogonal, so the coefficient of ``B`` is
@@ -38,10 +38,10 @@ invariant, and in reduced coordinates reads ``d(coord)/dt = -(coefficient)``; in
 Separate form ``W = K^T Q``: ``dF = <G, dK^T Q + K^T dQ>`` gives ``grad_K = Q G^T`` and
 ``grad_Q = K G`` with ``G = grad_W`` (full Frobenius gradient, column ``y`` zero).  For ``K, Q``
 in the invariant algebra these products stay in it and are computed exactly with
-:class:`theory.manifold.InvMat`; the reduced coordinates ``K_00 ... K_p`` then flow by
+:class:`theory.manifold.InvMat`; the reduced coordinates ``K_0 ... K_perp`` then flow by
 ``d K_key/dt = -(coefficient of the corresponding basis matrix)``.  ``W = K^T Q`` has
-``q = K_00 Q_00``, ``beta = K_tt Q_tt + K_yt Q_yt``, ``h = K_ty Q_tt + K_yy Q_yt``,
-``alpha = K_p Q_p``.
+``q = K_0 Q_0``, ``beta = K_tt Q_tt + K_yt Q_yt``, ``h = K_ty Q_tt + K_yy Q_yt``,
+``alpha = K_perp Q_perp``.
 """
 from __future__ import annotations
 
@@ -50,21 +50,21 @@ from dataclasses import dataclass, field
 
 import sympy as sp
 
-from .manifold import BASIS_NAMES, InvMat, separate_K, separate_Q
+import vocabulary
+
+from .manifold import InvMat, separate_K, separate_Q
 from .objectives import objective_fraction
-from .symbols import (K_COORDS, MERGED_COORDS, Q_COORDS, SEPARATE_COORDS, N, a, alpha,
-                      b, beta, d, h, lam, m, q, sigma2, to_expr)
+from .symbols import (MERGED_COORDS, SEPARATE_COORDS, N, alpha, beta, d, h, lam, m, q,
+                      sigma2, to_expr)
 
 __all__ = ["GradientResult", "gradient", "merged_gradient_invmats", "merged_gradient_numerators", "separate_substitution",
            "flow_lambdified", "SUBSETS", "OBJECTIVE_NAMES", "PARAM_SYMBOLS"]
 
-SUBSETS = {"merged": ("all", "v", "w"), "separate": ("all", "v", "kq", "k", "q")}
-OBJECTIVE_NAMES = ("pretrain", "zs", "fs", "zsfs")
-_TRAINED = {("merged", "all"): ("V", "W"), ("merged", "v"): ("V",),
-            ("merged", "w"): ("W",),
-            ("separate", "all"): ("V", "K", "Q"), ("separate", "v"): ("V",),
-            ("separate", "kq"): ("K", "Q"), ("separate", "k"): ("K",),
-            ("separate", "q"): ("Q",)}
+#: trained subsets per form (``vocabulary.TRAIN``)
+SUBSETS = {form: tuple(subsets) for form, subsets in vocabulary.TRAIN.items()}
+#: the objectives of ``vocabulary.OBJECTIVES`` at import time (any later entry works too)
+OBJECTIVE_NAMES = tuple(vocabulary.OBJECTIVES)
+
 #: the non-coordinate symbols any flow field may depend on (lambdify argument tail)
 PARAM_SYMBOLS = (d, m, N, sigma2, lam)
 
@@ -89,8 +89,8 @@ class GradientResult:
 
 
 def _check(obj: str, form: str, subset: str) -> None:
-    if obj not in OBJECTIVE_NAMES:
-        raise ValueError(f"objective must be one of {OBJECTIVE_NAMES}, got {obj!r}")
+    if obj not in vocabulary.OBJECTIVES:
+        raise ValueError(f"objective must be one of {tuple(vocabulary.OBJECTIVES)}, got {obj!r}")
     if form not in SUBSETS:
         raise ValueError(f"form must be 'merged' or 'separate', got {form!r}")
     if subset not in SUBSETS[form]:
@@ -112,9 +112,10 @@ def merged_gradient_numerators(obj: str) -> tuple[InvMat, InvMat, sp.Expr]:
     (``Den`` from :func:`theory.objectives.objective_fraction`)."""
     P, Den = objective_fraction(obj)
     dP = {s: sp.diff(P, s) for s in MERGED_COORDS}
-    gV = InvMat.from_coords({"yt": dP[a], "yy": dP[b]})
-    gW = InvMat.from_coords({"00": dP[q], "tt": dP[beta], "yt": dP[h],
-                             "p": _quo_d1(dP[alpha])})
+    sym = dict(zip(vocabulary.coordinate_names("merged"), MERGED_COORDS))
+    gV, gW = ({c_.basis: (_quo_d1 if c_.basis == "perp" else lambda e: e)(dP[sym[c_.name]])
+               for c_ in vocabulary.MERGED_COORDS if c_.matrix == M} for M in ("V", "W"))
+    gV, gW = InvMat.from_coords(gV), InvMat.from_coords(gW)
     return gV, gW, Den
 
 
@@ -142,12 +143,15 @@ def gradient(obj: str, subset: str = "all", form: str = "merged") -> GradientRes
     """
     _check(obj, form, subset)
     gV, gW, Den = merged_gradient_numerators(obj)
-    trained = _TRAINED[(form, subset)]
+    trained = vocabulary.trained_matrices(form, subset)
+    sym = dict(zip(vocabulary.coordinate_names(form), MERGED_COORDS if form == "merged" else SEPARATE_COORDS))
+    coords_v = vocabulary.MERGED_COORDS if form == "merged" else vocabulary.SEPARATE_COORDS
+    coord_of = {}
+    for c_ in coords_v:
+        coord_of.setdefault(c_.matrix, {})[c_.basis] = sym[c_.name]
     if form == "merged":
         coords = MERGED_COORDS
         inv = {"V": gV, "W": gW}
-        coord_of = {"V": {"yt": a, "yy": b},
-                    "W": {"00": q, "p": alpha, "tt": beta, "yt": h}}
     else:
         coords = SEPARATE_COORDS
         sub = separate_substitution()
@@ -161,15 +165,11 @@ def gradient(obj: str, subset: str = "all", form: str = "merged") -> GradientRes
                 inv["K"] = (separate_Q() @ G.T).applyfunc(sp.expand)
             if "Q" in trained:
                 inv["Q"] = (separate_K() @ G).applyfunc(sp.expand)
-        keys = ("00", "tt", "ty", "yt", "yy", "p")
-        coord_of = {"V": {"yt": a, "yy": b},
-                    "K": dict(zip(keys, K_COORDS)), "Q": dict(zip(keys, Q_COORDS))}
     inv = {k: v.applyfunc(lambda e: e / Den) for k, v in inv.items() if k in trained}
     matrices = {}
     for name, M in inv.items():
         named = M.named()
-        keep = {BASIS_NAMES[key] for key in coord_of[name]}
-        matrices[name] = {k: v for k, v in named.items() if k in keep}
+        matrices[name] = {k: v for k, v in named.items() if k in coord_of[name]}
     flow = {s: sp.Integer(0) for s in coords}
     for name, M in inv.items():
         cc = M.coords()

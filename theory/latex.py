@@ -15,31 +15,31 @@ from typing import Callable
 
 import sympy as sp
 
+import vocabulary
+
 from . import objectives as _obj
 from . import optima as _opt
-from .gradients import OBJECTIVE_NAMES, SUBSETS, gradient
+from .gradients import SUBSETS, gradient
 from .symbols import (INV_KEYS, K, N, Q, a, alpha, b, beta, c, d, h, kappa, lam, m, n, q,
                       rho, sigma2)
 
 __all__ = ["latex", "registry", "derived", "SYMBOL_NAMES", "BASIS_LATEX"]
 
-_KEY_TEX = {"00": "00", "tt": r"\theta_0\theta_0", "ty": r"\theta_0 y", "yt": r"y\theta_0",
-            "yy": "yy", "p": r"\perp"}
-
-#: symbol -> LaTeX name (stable)
+#: symbol -> LaTeX name (stable); ``K_<basis>`` with the basis' TeX subscript
 SYMBOL_NAMES = {a: "a", b: "b", q: "q", alpha: r"\alpha", beta: r"\beta", h: "h",
                 kappa: r"\kappa", rho: r"\rho", c: "c", d: "d", n: "n", N: "N", m: "m",
                 sigma2: r"\sigma^2", lam: r"\lambda",
-                **{K[k]: f"K_{{{_KEY_TEX[k]}}}" for k in INV_KEYS},
-                **{Q[k]: f"Q_{{{_KEY_TEX[k]}}}" for k in INV_KEYS}}
+                **{K[k]: f"K_{{{vocabulary.BASIS[k].tex}}}" for k in INV_KEYS},
+                **{Q[k]: f"Q_{{{vocabulary.BASIS[k].tex}}}" for k in INV_KEYS}}
 
-#: basis name -> LaTeX (``\bar\theta_0 = (0, \theta_0, 0)``)
-BASIS_LATEX = {"0,0": r"e_0 e_0^\top", "t0,t0": r"\bar\theta_0 \bar\theta_0^\top",
-               "t0,y": r"\bar\theta_0 e_y^\top", "y,t0": r"e_y \bar\theta_0^\top",
-               "y,y": r"e_y e_y^\top", "perp": r"(I - \bar\theta_0\bar\theta_0^\top)"}
+#: basis name -> LaTeX (``t = (0, \theta_0, 0)``), from :data:`vocabulary.BASIS`
+BASIS_LATEX = {k: bs.tex_matrix for k, bs in vocabulary.BASIS.items()}
 
-_OBJ_TEX = {"pretrain": r"L_{\mathrm{pre}}", "zs": r"\mathrm{ZS}", "fs": r"\mathrm{FS}",
-            "zsfs": r"(\mathrm{ZS} + \lambda\,\mathrm{FS})"}
+
+def _obj_tex(name: str) -> str:
+    """An objective's TeX name, in parentheses when it has several terms."""
+    o = vocabulary.OBJECTIVES[name]
+    return o.tex if len(o.terms) == 1 else f"({o.tex})"
 
 
 @functools.lru_cache(maxsize=None)
@@ -101,7 +101,7 @@ def _gradient_latex(name: str) -> str:
         raise ValueError(f"gradient name must be grad.<objective>.<form>.<subset>.<matrix>, "
                          f"got {name!r}")
     _, obj, form, subset, mat = parts
-    if obj not in OBJECTIVE_NAMES or form not in SUBSETS or subset not in SUBSETS[form]:
+    if obj not in vocabulary.OBJECTIVES or form not in SUBSETS or subset not in SUBSETS[form]:
         raise ValueError(f"bad gradient name {name!r}")
     res = gradient(obj, subset, form)
     if mat not in res.matrices:
@@ -114,7 +114,7 @@ def _gradient_latex(name: str) -> str:
             continue
         terms.append(rf"\left({_sym_latex(coef)}\right) {BASIS_LATEX[basis]}")
     body = " + ".join(terms) if terms else "0"
-    return rf"\nabla_{{{mat}}} {_OBJ_TEX[obj]} = {body}"
+    return rf"\nabla_{{{mat}}} {_obj_tex(obj)} = {body}"
 
 
 def latex(expr_or_name) -> str:

@@ -12,17 +12,17 @@ rotations and ``range(P)`` is the defining representation of ``O(d-1)`` (no inva
 commutant = scalars).  The flip acts by ``+1`` on ``e_0`` and ``-1`` on the rest.  Hence a
 ``D x D`` matrix ``M`` satisfies ``g M g^T = M`` for all ``g in G`` iff
 
-    M = M_00 e_0 e_0^T + M_tt t t^T + M_ty t e_y^T + M_yt e_y t^T + M_yy e_y e_y^T + M_p P
+    M = M_0 e_0 e_0^T + M_tt t t^T + M_ty t e_y^T + M_yt e_y t^T + M_yy e_y e_y^T + M_perp P
 
 (the ``e_0``--``{t, e_y}`` entries are killed by the flip).  These six matrices are
 Frobenius-orthogonal with squared norms ``1,1,1,1,1,d-1``; they are closed under product and
 transpose.  :class:`InvMat` represents such a matrix exactly by a 3x3 block on
-``(e_0, t, e_y)`` plus the scalar ``M_p``.
+``(e_0, t, e_y)`` plus the scalar ``M_perp``.
 
-Basis names used in gradient results (row, column): ``"y,y"`` = ``e_y e_y^T``,
-``"y,t0"`` = ``e_y (0,theta0,0)^T``, ``"t0,y"`` = ``(0,theta0,0) e_y^T``,
-``"t0,t0"`` = ``t t^T`` (= ``theta0 theta0^T`` in the x-block), ``"0,0"`` = ``e_0 e_0^T``,
-``"perp"`` = ``P`` (the x-block ``I - theta0 theta0^T``; squared Frobenius norm ``d-1``).
+Basis names used in gradient results are :data:`vocabulary.BASIS_NAMES`: ``"0"`` =
+``e_0 e_0^T``, ``"tt"`` = ``t t^T`` (= ``theta0 theta0^T`` in the x-block), ``"ty"`` =
+``t e_y^T``, ``"yt"`` = ``e_y t^T``, ``"yy"`` = ``e_y e_y^T``, ``"perp"`` = ``P`` (the
+x-block ``I - theta0 theta0^T``; squared Frobenius norm ``d-1``).
 """
 from __future__ import annotations
 
@@ -30,18 +30,19 @@ from dataclasses import dataclass
 
 import sympy as sp
 
+import vocabulary
+
 from .symbols import INV_KEYS, K, Q, a, alpha, b, beta, d, h, q, to_expr
 
 __all__ = ["InvMat", "BASIS_NAMES", "BASIS_SQNORM", "merged_V", "merged_W", "separate_K",
            "separate_Q", "basis_matrix", "embed", "embed_separate", "inv_to_list"]
 
-#: invariant-algebra key -> basis name (row,col)
-BASIS_NAMES = {"00": "0,0", "tt": "t0,t0", "ty": "t0,y", "yt": "y,t0", "yy": "y,y",
-               "p": "perp"}
-#: squared Frobenius norm of each named basis matrix
-BASIS_SQNORM = {"0,0": sp.Integer(1), "t0,t0": sp.Integer(1), "t0,y": sp.Integer(1),
-                "y,t0": sp.Integer(1), "y,y": sp.Integer(1), "perp": d - 1}
-_IDX = {"0": 0, "t": 1, "y": 2}
+#: the basis names, in canonical order (``vocabulary.BASIS_NAMES`` = ``INV_KEYS``)
+BASIS_NAMES = vocabulary.BASIS_NAMES
+#: squared Frobenius norm of each named basis matrix (``perp``: ``d - 1``, the others 1)
+BASIS_SQNORM = {k: (d - 1 if k == "perp" else sp.Integer(1)) for k in BASIS_NAMES}
+#: position in the 3x3 block on ``(e_0, t, e_y)`` of each basis name but ``perp``
+_POS = {"0": (0, 0), "tt": (1, 1), "ty": (1, 2), "yt": (2, 1), "yy": (2, 2)}
 
 
 @dataclass(frozen=True)
@@ -55,20 +56,21 @@ class InvMat:
         """From a dict with keys among ``INV_KEYS`` (missing keys are 0)."""
         B = sp.zeros(3, 3)
         for key, val in coords.items():
-            if key == "p":
+            if key == "perp":
                 continue
-            B[_IDX[key[0]], _IDX[key[1]]] = val
-        return cls(sp.ImmutableMatrix(B), to_expr(coords.get("p", 0)))
+            B[_POS[key]] = val
+        return cls(sp.ImmutableMatrix(B), to_expr(coords.get("perp", 0)))
 
     def coords(self) -> dict:
         """Inverse of :meth:`from_coords`: dict over ``INV_KEYS``, including zeros."""
-        out = {k: self.B[_IDX[k[0]], _IDX[k[1]]] for k in INV_KEYS if k != "p"}
-        out["p"] = self.p
+        out = {k: self.B[_POS[k]] for k in INV_KEYS if k != "perp"}
+        out["perp"] = self.p
         return out
 
     def named(self) -> dict:
-        """Coefficients on the named basis (``"0,0"``, ``"t0,t0"``, ..., ``"perp"``)."""
-        return {BASIS_NAMES[k]: v for k, v in self.coords().items()}
+        """Coefficients on the named basis (``"0"``, ``"tt"``, ..., ``"perp"``): the same as
+        :meth:`coords` (one naming scheme)."""
+        return self.coords()
 
     def __matmul__(self, other: "InvMat") -> "InvMat":
         # P t = P e_0 = P e_y = 0 and P^2 = P, so the two parts multiply separately
@@ -90,14 +92,20 @@ class InvMat:
         return InvMat(sp.ImmutableMatrix(self.B.applyfunc(f)), f(self.p))
 
 
+#: coordinate name -> symbol (the merged coordinates of ``vocabulary.MERGED_COORDS``)
+_MERGED_SYMBOL = {"a": a, "b": b, "q": q, "alpha": alpha, "beta": beta, "h": h}
+
+
 def merged_V() -> InvMat:
     """``V = e_y v^T`` with ``v = (0, a theta0, b)`` (rows other than ``y`` are zero)."""
-    return InvMat.from_coords({"yt": a, "yy": b})
+    return InvMat.from_coords({c_.basis: _MERGED_SYMBOL[c_.name] for c_ in vocabulary.MERGED_COORDS
+                               if c_.matrix == "V"})
 
 
 def merged_W() -> InvMat:
     """``W`` on the manifold with the irrelevant column ``y`` set to 0."""
-    return InvMat.from_coords({"00": q, "tt": beta, "yt": h, "p": alpha})
+    return InvMat.from_coords({c_.basis: _MERGED_SYMBOL[c_.name] for c_ in vocabulary.MERGED_COORDS
+                               if c_.matrix == "W"})
 
 
 def separate_K() -> InvMat:
@@ -119,15 +127,16 @@ def basis_matrix(name: str, d_val: int, theta0) -> list[list[float]]:
     t = [0.0] + [float(x) for x in theta0] + [0.0]
     e0 = [1.0] + [0.0] * (D - 1)
     ey = [0.0] * (D - 1) + [1.0]
-    vecs = {"0": e0, "t0": t, "y": ey}
+    vecs = (e0, t, ey)
     if name == "perp":
         M = [[0.0] * D for _ in range(D)]
         for i in range(1, D - 1):
             for j in range(1, D - 1):
                 M[i][j] = (1.0 if i == j else 0.0) - t[i] * t[j]
         return M
-    r, c_ = name.split(",")
-    u, w = vecs[r], vecs[c_]
+    if name not in _POS:
+        raise ValueError(f"basis name must be one of {', '.join(BASIS_NAMES)}, got {name!r}")
+    u, w = (vecs[i] for i in _POS[name])
     return [[u[i] * w[j] for j in range(D)] for i in range(D)]
 
 

@@ -29,8 +29,11 @@ each expectation being computed exactly by the Wick engine :mod:`theory.wick`.
 from __future__ import annotations
 
 import functools
+from fractions import Fraction
 
 import sympy as sp
+
+import vocabulary
 
 from .symbols import (N, PRETRAINED, a, alpha, b, beta, d, h, kappa, lam, m, n, q, rho,
                       sigma2)
@@ -38,6 +41,7 @@ from .wick import expect_polynomial
 
 __all__ = ["expected_loss", "expected_loss_numerator", "sphere_loss", "pretrain_loss",
            "pretrain_objective", "objective_fraction", "sphere_loss_numerator", "zs", "fs", "zsfs", "objective", "OBJECTIVES",
+           "objective_expr", "term_fraction",
            "sphere_average", "SPHERE_KAPPA_MOMENTS"]
 
 # placeholder symbols for inner products and noises (private; never leave this module)
@@ -138,36 +142,90 @@ def sphere_loss() -> sp.Expr:
     return sphere_loss_numerator() / (d * (d + 2) * (n + 1) ** 2)
 
 
+def _shots_symbol(shots) -> sp.Expr:
+    """A term's shot count: an int, or the name ``"N"`` / ``"m"`` as its symbol."""
+    if isinstance(shots, str):
+        return {"N": N, "m": m}[shots]
+    return sp.Integer(shots)
+
+
+def _weight_symbol(weight) -> sp.Expr:
+    """A term's weight, exactly: an int or float as a rational, ``"lam"`` as its symbol."""
+    if isinstance(weight, str):
+        return {"lam": lam}[weight]
+    return sp.Rational(Fraction(weight).limit_denominator(10 ** 12))
+
+
+def term_fraction(term) -> tuple[sp.Expr, sp.Expr]:
+    """``(P_k, Den_k)`` with ``L_{n_k}(task_k) = P_k / Den_k`` for one
+    :class:`vocabulary.Term` (weight not applied):
+
+    * a task ``kappa theta0 + rho theta_perp``: ``P_k = (n+1)^2 L_n`` of
+      :func:`expected_loss_numerator` at ``kappa, rho`` and ``n = n_k``,
+      ``Den_k = (n_k + 1)^2``;
+    * ``sphere``: ``P_k`` = :func:`sphere_loss_numerator` at ``n = n_k``,
+      ``Den_k = d (d+2) (n_k + 1)^2``.
+    """
+    task = vocabulary.TASKS[term.task]
+    k = _shots_symbol(term.shots)
+    if task.kappa is None:
+        return sp.expand(sphere_loss_numerator().subs(n, k)), d * (d + 2) * (k + 1) ** 2
+    base = expected_loss_numerator().subs({kappa: task.kappa, rho: task.rho})
+    return sp.expand(base.subs(n, k)), (k + 1) ** 2
+
+
+def _terms(name: str):
+    if name not in vocabulary.OBJECTIVES:
+        raise ValueError(f"objective must be one of {', '.join(vocabulary.OBJECTIVES)}, got {name!r}")
+    terms = vocabulary.OBJECTIVES[name].terms
+    for t in terms:
+        task = vocabulary.TASKS[t.task]
+        if task.rho not in (None, 0):
+            raise ValueError(f"objective {name!r}: task {t.task!r} has rho != 0; the reduced manifold "
+                             "needs a task fixed by the rotations about theta0")
+    return terms
+
+
 @functools.lru_cache(maxsize=None)
 def objective_fraction(name: str) -> tuple[sp.Expr, sp.Expr]:
     """``(P, Den)`` with objective ``= P / Den``, ``P`` an expanded polynomial in the merged
-    coordinates and parameters, ``Den`` a product of positive factors free of coordinates:
+    coordinates and parameters, ``Den`` a product of positive factors free of coordinates.
+
+    Computed from the terms of ``vocabulary.OBJECTIVES[name]``: with
+    ``(P_k, Den_k)`` of :func:`term_fraction` and weights ``w_k``, ``Den`` is the product of
+    the distinct ``Den_k`` and ``P = sum_k w_k P_k Den / Den_k``.  So
 
     * ``pretrain``: ``P = sphere numerator at n = m``, ``Den = d (d+2) (m+1)^2``;
     * ``zs``: ``P = (n+1)^2 L_n`` at ``n=0, kappa=1, rho=0``, ``Den = 1``;
     * ``fs``: ``P = (n+1)^2 L_n`` at ``n=N, kappa=1, rho=0``, ``Den = (N+1)^2``;
     * ``zsfs``: ``P = (N+1)^2 P_zs + lam P_fs``, ``Den = (N+1)^2``.
     """
-    if name == "pretrain":
-        return sp.expand(sphere_loss_numerator().subs(n, m)), d * (d + 2) * (m + 1) ** 2
-    base = expected_loss_numerator().subs({kappa: 1, rho: 0})
-    pz = sp.expand(base.subs(n, 0))
-    if name == "zs":
-        return pz, sp.Integer(1)
-    pf = sp.expand(base.subs(n, N))
-    if name == "fs":
-        return pf, (N + 1) ** 2
-    if name == "zsfs":
-        return sp.expand((N + 1) ** 2 * pz + lam * pf), (N + 1) ** 2
-    raise ValueError(f"objective must be one of {sorted(OBJECTIVES)}, got {name!r}")
+    parts = [(_weight_symbol(t.weight),) + term_fraction(t) for t in _terms(name)]
+    dens = []
+    for _, _, den in parts:
+        if den != 1 and den not in dens:
+            dens.append(den)
+    Den = sp.Mul(*dens) if dens else sp.Integer(1)
+    P = sp.Add(*[w * Pk * sp.Mul(*[x for x in dens if x != den]) for w, Pk, den in parts])
+    return sp.expand(P), Den
+
+
+@functools.lru_cache(maxsize=None)
+def objective_expr(name: str) -> sp.Expr:
+    """The objective ``sum_k w_k L_{n_k}(task_k) = sum_k w_k P_k / Den_k`` (each term as
+    :func:`term_fraction`), for any entry of ``vocabulary.OBJECTIVES``."""
+    out = []
+    for t in _terms(name):
+        Pk, Dk = term_fraction(t)
+        out.append(_weight_symbol(t.weight) * (Pk / Dk if Dk != 1 else Pk))
+    return sp.Add(*out)
 
 
 @functools.lru_cache(maxsize=None)
 def pretrain_objective() -> sp.Expr:
     """Pretraining objective ``L_pre = E_theta L_m`` on the whole manifold (``n -> m``):
     ``sphere_loss()`` with ``n`` replaced by ``m``; used for pretraining gradients."""
-    P, Den = objective_fraction("pretrain")
-    return P / Den
+    return objective_expr("pretrain")
 
 
 @functools.lru_cache(maxsize=None)
@@ -183,30 +241,38 @@ def pretrain_loss() -> sp.Expr:
 def zs() -> sp.Expr:
     """Zero-shot fine-tuning loss ``ZS = L_0(theta0)``: :func:`expected_loss` at
     ``n=0, kappa=1, rho=0`` (independent of ``b`` and ``h``)."""
-    return objective_fraction("zs")[0]
+    return objective_expr("zs")
 
 
 @functools.lru_cache(maxsize=None)
 def fs() -> sp.Expr:
     """Few-shot fine-tuning loss ``FS = L_N(theta0)``: :func:`expected_loss` at
     ``n=N, kappa=1, rho=0``."""
-    P, Den = objective_fraction("fs")
-    return P / Den
+    return objective_expr("fs")
 
 
 @functools.lru_cache(maxsize=None)
 def zsfs() -> sp.Expr:
     """Combined fine-tuning loss ``ZS + lam * FS``."""
-    return zs() + lam * fs()
+    return objective_expr("zsfs")
 
 
+#: the named objectives of ``vocabulary.OBJECTIVES`` with their own accessor functions
 OBJECTIVES = {"pretrain": pretrain_objective, "zs": zs, "fs": fs, "zsfs": zsfs}
 
 
 def objective(name: str) -> sp.Expr:
-    """Objective by name: ``pretrain`` (sphere average, ``m`` shots), ``zs``, ``fs``
-    (``N`` shots), ``zsfs`` (``zs + lam*fs``); each a function of the merged coordinates."""
-    try:
-        return OBJECTIVES[name]()
-    except KeyError:
-        raise ValueError(f"objective must be one of {sorted(OBJECTIVES)}, got {name!r}") from None
+    """Objective by name, for any entry of ``vocabulary.OBJECTIVES``: ``pretrain`` (sphere
+    average, ``m`` shots), ``zs``, ``fs`` (``N`` shots), ``zsfs`` (``zs + lam*fs``), ...;
+    each a function of the merged coordinates (:func:`objective_expr`).
+
+    Args:
+        name: a key of ``vocabulary.OBJECTIVES``.
+
+    Returns:
+        The SymPy expression.
+
+    Raises:
+        ValueError: an unknown name.
+    """
+    return objective_expr(name)

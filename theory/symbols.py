@@ -24,13 +24,16 @@ The pretrained point is ``a=0, b=1, q=0, alpha=beta=c, h=0``.
 
 Separate form ``W = K^T Q``: ``K`` and ``Q`` lie in the invariant algebra (matrices commuting
 with the rotations fixing ``theta0`` and with the flip ``(x,y) -> (-x,-y)``):
-``M = M_00 e_0 e_0^T + M_tt t t^T + M_ty t e_y^T + M_yt e_y t^T + M_yy e_y e_y^T
-+ M_p (I - theta0 theta0^T)``, where ``t = (0, theta0, 0)`` and the last term acts on the
-x-block only.  The symbols are ``K_00 K_tt K_ty K_yt K_yy K_p`` and likewise ``Q_..``.
+``M = M_0 e_0 e_0^T + M_tt t t^T + M_ty t e_y^T + M_yt e_y t^T + M_yy e_y e_y^T
++ M_perp (I - theta0 theta0^T)``, where ``t = (0, theta0, 0)`` and the last term acts on the
+x-block only.  The basis names are :data:`vocabulary.BASIS_NAMES`; the symbols are
+``K_0 K_tt K_ty K_yt K_yy K_perp`` and likewise ``Q_..``.
 """
 from __future__ import annotations
 
 import sympy as sp
+
+import vocabulary
 
 _real = dict(real=True)
 
@@ -51,8 +54,8 @@ MERGED_COORDS = (a, b, q, alpha, beta, h)
 V_COORDS = (a, b)
 W_COORDS = (q, alpha, beta, h)
 
-#: names of the entries of an invariant-algebra matrix (see module docstring)
-INV_KEYS = ("00", "tt", "ty", "yt", "yy", "p")
+#: names of the entries of an invariant-algebra matrix: ``vocabulary.BASIS_NAMES``
+INV_KEYS = vocabulary.BASIS_NAMES
 K = {k: sp.Symbol(f"K_{k}", **_real) for k in INV_KEYS}
 Q = {k: sp.Symbol(f"Q_{k}", **_real) for k in INV_KEYS}
 K_COORDS = tuple(K[k] for k in INV_KEYS)
@@ -67,8 +70,8 @@ PRETRAINED = {a: 0, b: 1, q: 0, alpha: c, beta: c, h: 0}
 #: pretrained point (separate, balanced factorisation K = Q = sqrt(c) diag(0, I, 0))
 PRETRAINED_SEPARATE = {a: 0, b: 1,
                        **{K[k]: 0 for k in INV_KEYS}, **{Q[k]: 0 for k in INV_KEYS}}
-PRETRAINED_SEPARATE.update({K["tt"]: sp.sqrt(c), K["p"]: sp.sqrt(c),
-                            Q["tt"]: sp.sqrt(c), Q["p"]: sp.sqrt(c)})
+PRETRAINED_SEPARATE.update({K["tt"]: sp.sqrt(c), K["perp"]: sp.sqrt(c),
+                            Q["tt"]: sp.sqrt(c), Q["perp"]: sp.sqrt(c)})
 
 __all__ = [
     "a", "b", "q", "alpha", "beta", "h", "kappa", "rho", "c", "d", "n", "N", "m",

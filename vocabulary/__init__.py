@@ -42,7 +42,6 @@ Reduced coordinates
 from __future__ import annotations
 
 from dataclasses import dataclass
-from numbers import Real
 
 __all__ = [
     "Term", "Objective", "OBJECTIVES", "FINETUNE_OBJECTIVES", "objective_terms",

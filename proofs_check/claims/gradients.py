@@ -13,9 +13,10 @@ import numpy as np
 import sympy as sp
 
 import numerics
+import vocabulary
 from numerics.manifold import merged_point, separate_point
 from theory import gradient
-from theory.gradients import OBJECTIVE_NAMES, SUBSETS
+from theory.gradients import SUBSETS
 from theory.manifold import basis_matrix
 from theory.symbols import INV_KEYS, K, N, Q, a, alpha, b, beta, d, h, lam, m, q, sigma2, to_expr
 
@@ -24,8 +25,6 @@ from .grid import rational
 
 __all__ = ["CLAIMS", "symbolic_full_gradient", "numeric_gradient", "POINTS"]
 
-#: theory's invariant-algebra keys -> numerics' separate coordinate names
-KEY_MAP = {"00": "00", "tt": "par", "ty": "xy", "yt": "yx", "yy": "yy", "p": "perp"}
 #: configurations and generic manifold points (rational coordinates) of the comparison
 POINTS = [
     (Config(2, 7, 3, 0.25, 0.5), 11),
@@ -65,15 +64,21 @@ def symbolic_full_gradient(obj, subset, form, cfg, coords, theta0):
 
 
 def _merged_grad(obj, V, W, cfg, theta0):
-    if obj == "pretrain":
-        return numerics.pretrain_loss_grad(V, W, cfg.m, cfg.sigma2)
-    g0 = numerics.expected_loss_grad(V, W, theta0, 0, cfg.sigma2)
-    gN = numerics.expected_loss_grad(V, W, theta0, cfg.N, cfg.sigma2)
-    if obj == "zs":
-        return g0
-    if obj == "fs":
-        return gN
-    return g0[0] + cfg.lam * gN[0], g0[1] + cfg.lam * gN[1]
+    """``sum_k w_k grad L_{n_k}(task_k)`` over the terms of ``vocabulary.OBJECTIVES[obj]``
+    (``ValueError`` for an unknown objective): ``expected_loss_grad`` at ``kappa theta0``,
+    ``pretrain_loss_grad`` for the sphere."""
+    gV, gW = np.zeros_like(V), np.zeros_like(W)
+    for n_, task, w in vocabulary.objective_terms(obj, N=cfg.N, m=cfg.m, lam=cfg.lam):
+        tk = vocabulary.TASKS[task]
+        if tk.kappa is None:
+            a_, b_ = numerics.pretrain_loss_grad(V, W, n_, cfg.sigma2)
+        elif tk.rho == 0:
+            a_, b_ = numerics.expected_loss_grad(V, W, tk.kappa * theta0, n_, cfg.sigma2)
+        else:
+            raise ValueError(f"objective {obj!r}: task {task!r} (rho != 0) is not a fine-tuning task")
+        gV += w * a_
+        gW += w * b_
+    return gV, gW
 
 
 def numeric_gradient(obj, form, cfg, coords, theta0):
@@ -86,16 +91,24 @@ def numeric_gradient(obj, form, cfg, coords, theta0):
         return {"V": gV, "W": gW}
     sep = {"a": float(coords[a]), "b": float(coords[b])}
     for key in INV_KEYS:
-        sep["K_" + KEY_MAP[key]] = float(coords[K[key]])
-        sep["Q_" + KEY_MAP[key]] = float(coords[Q[key]])
+        sep["K_" + key] = float(coords[K[key]])
+        sep["Q_" + key] = float(coords[Q[key]])
     V, Kx, Qx = separate_point(sep, theta0)
-    if obj == "pretrain":  # no separate-form pretraining gradient in numerics: chain rule here
-        gV, gW = _merged_grad(obj, V, Kx.T @ Qx, cfg, theta0)
-        return {"V": gV, "K": Qx @ gW.T, "Q": Kx @ gW}
-    # the public separate-form route of numerics (its own chain rule through W = K^T Q)
-    terms = {"zs": ((0, 1.0),), "fs": ((cfg.N, 1.0),), "zsfs": ((0, 1.0), (cfg.N, cfg.lam))}[obj]
-    parts = [(w, numerics.expected_loss_grad_kq(V, Kx, Qx, theta0, nn, cfg.sigma2)) for nn, w in terms]
-    return {M: sum(w * g[i] for w, g in parts) for i, M in enumerate(("V", "K", "Q"))}
+    # the public separate-form route of numerics (its own chain rule through W = K^T Q) for
+    # every fixed-task term; sphere terms have no separate-form function: chain rule here
+    out = {M: np.zeros_like(V) for M in ("V", "K", "Q")}
+    for n_, task, w in vocabulary.objective_terms(obj, N=cfg.N, m=cfg.m, lam=cfg.lam):
+        tk = vocabulary.TASKS[task]
+        if tk.kappa is None:
+            gV, gW = numerics.pretrain_loss_grad(V, Kx.T @ Qx, n_, cfg.sigma2)
+            parts = (gV, Qx @ gW.T, Kx @ gW)
+        elif tk.rho == 0:
+            parts = numerics.expected_loss_grad_kq(V, Kx, Qx, tk.kappa * theta0, n_, cfg.sigma2)
+        else:
+            raise ValueError(f"objective {obj!r}: task {task!r} (rho != 0) is not a fine-tuning task")
+        for M, g_ in zip(("V", "K", "Q"), parts):
+            out[M] = out[M] + w * g_
+    return out
 
 
 def check_agree() -> Outcome:
@@ -104,7 +117,7 @@ def check_agree() -> Outcome:
     for cfg, seed in POINTS:
         merged, sep, g = _point(seed)
         t0 = _theta0(cfg.d, g)
-        for obj in OBJECTIVE_NAMES:
+        for obj in tuple(vocabulary.OBJECTIVES):
             for form, subsets in SUBSETS.items():
                 coords = merged if form == "merged" else sep
                 num_g = numeric_gradient(obj, form, cfg, coords, t0)
@@ -116,7 +129,7 @@ def check_agree() -> Outcome:
                         count += 1
     ev.append(Evidence("numeric", f"symbolic full-matrix gradients (basis coefficients, d symbolic) equal the NumPy "
                        f"closed-form gradients at generic manifold points (generic theta0, d = 2, 3, 5): "
-                       f"{len(OBJECTIVE_NAMES)} objectives x merged(all, v, w) + separate(all, v, kq, k, q), "
+                       f"{len(tuple(vocabulary.OBJECTIVES))} objectives x merged(all, v, w) + separate(all, v, kq, k, q), "
                        f"{count} matrix comparisons", worst < 1e-9, {"max_rel_diff": worst, "comparisons": count}))
     # Monte Carlo: merged form, every objective, at the d = 3 point
     cfg, seed = POINTS[1]
@@ -125,17 +138,19 @@ def check_agree() -> Outcome:
     V, W = merged_point({s.name: float(v) for s, v in merged.items()}, t0)
     zmax = 0.0
     samples = 100_000
-    for obj in OBJECTIVE_NAMES:
-        if obj == "pretrain":
-            mV, mW, sV, sW = numerics.monte_carlo_pretrain_loss_grad(V, W, cfg.m, cfg.sigma2, samples, seed=7)
-        else:
-            terms = {"zs": ((0, 1.0),), "fs": ((cfg.N, 1.0),), "zsfs": ((0, 1.0), (cfg.N, cfg.lam))}[obj]
-            parts = [(wgt, numerics.monte_carlo_loss_grad(V, W, t0, nn, cfg.sigma2, samples, seed=8 + nn))
-                     for nn, wgt in terms]
-            mV = sum(w_ * p[0] for w_, p in parts)
-            mW = sum(w_ * p[1] for w_, p in parts)
-            sV = np.sqrt(sum((w_ * p[2]) ** 2 for w_, p in parts))
-            sW = np.sqrt(sum((w_ * p[3]) ** 2 for w_, p in parts))
+    for obj in tuple(vocabulary.OBJECTIVES):
+        parts = []
+        for nn, task, wgt in vocabulary.objective_terms(obj, N=cfg.N, m=cfg.m, lam=cfg.lam):
+            if vocabulary.TASKS[task].kappa is None:
+                p = numerics.monte_carlo_pretrain_loss_grad(V, W, nn, cfg.sigma2, samples, seed=7)
+            else:
+                p = numerics.monte_carlo_loss_grad(V, W, vocabulary.TASKS[task].kappa * t0, nn, cfg.sigma2,
+                                                   samples, seed=8 + nn)
+            parts.append((wgt, p))
+        mV = sum(w_ * p[0] for w_, p in parts)
+        mW = sum(w_ * p[1] for w_, p in parts)
+        sV = np.sqrt(sum((w_ * p[2]) ** 2 for w_, p in parts))
+        sW = np.sqrt(sum((w_ * p[3]) ** 2 for w_, p in parts))
         sym = symbolic_full_gradient(obj, "all", "merged", cfg, merged, t0)
         for G, mc, se in ((sym["V"][-1], mV[-1], sV[-1]), (sym["W"][:, :-1], mW[:, :-1], sW[:, :-1])):
             mask = se > 0

@@ -88,8 +88,8 @@ def check_initial_gradient() -> Outcome:
     ev.append(Evidence("symbolic", "grad_W ZS at the pretrained point: every basis coefficient is 0 "
                        "(by invariance, the whole D x D gradient)", w_zero,
                        {k: sp.sstr(v) for k, v in at["W"].items()}))
-    gvx = at["V"]["y,t0"]
-    ok_v = at["V"]["y,y"] == 0 and sp.simplify(gvx + 2 * c * (d + 2)) == 0
+    gvx = at["V"]["yt"]
+    ok_v = at["V"]["yy"] == 0 and sp.simplify(gvx + 2 * c * (d + 2)) == 0
     ev.append(Evidence("symbolic", f"grad_V ZS = ({sp.sstr(gvx)}) e_y (0,theta0,0)^T: only V[y,x] is nonzero, "
                        "equal to -2c(d+2) theta0", ok_v, {"V[y,x] coefficient": sp.sstr(gvx)}))
     worst = 0.0
@@ -291,14 +291,14 @@ def check_flow_limit() -> Outcome:
                        "stays on the manifold and matches the reduced flow up to t = 5",
                        fm.max_off_manifold < 1e-9 and fm.max_coord_diff < 1e-7,
                        {"max_off_manifold": fm.max_off_manifold, "max_diff_to_reduced": fm.max_coord_diff}))
-    # the separate form W = K^T Q: K_00 = Q_00 = 0 is invariant, so q = K_00 Q_00 stays 0
+    # the separate form W = K^T Q: K_0 = Q_0 = 0 is invariant, so q = K_0 Q_0 stays 0
     from theory.symbols import K as Ks, Q as Qs
     fl_sep = gradient("zs", "all", "separate").flow
-    stuck = all(sp.expand(fl_sep[s_].subs({Ks["00"]: 0, Qs["00"]: 0})) == 0 for s_ in (Ks["00"], Qs["00"]))
+    stuck = all(sp.expand(fl_sep[s_].subs({Ks["0"]: 0, Qs["0"]: 0})) == 0 for s_ in (Ks["0"], Qs["0"]))
     sep = gradient_flow("zs", "all", DEFAULT_CONFIG.d, DEFAULT_CONFIG.m, DEFAULT_CONFIG.N, DEFAULT_CONFIG.sigma2,
                         DEFAULT_CONFIG.lam, form="separate")
-    ev.append(Evidence("symbolic", "in the separate form W = K^T Q the ZS flow field of K_00 and Q_00 vanishes "
-                       "on K_00 = Q_00 = 0, so from the balanced pretrained point q = K_00 Q_00 stays 0 and the merged "
+    ev.append(Evidence("symbolic", "in the separate form W = K^T Q the ZS flow field of K_0 and Q_0 vanishes "
+                       "on K_0 = Q_0 = 0, so from the balanced pretrained point q = K_0 Q_0 stays 0 and the merged "
                        "limit above is never reached", stuck))
     fms = full_matrix_flow("zs", "all", 3, 10, 10, 0.1, 1.0, form="separate", t_end=5.0)
     e1 = np.eye(DEFAULT_CONFIG.d)[0]

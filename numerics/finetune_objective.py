@@ -1,0 +1,137 @@
+r"""Fine-tuning objectives as weighted sums of exact losses, with their exact gradients.
+
+An objective is a weighted list of loss terms (:data:`vocabulary.OBJECTIVES`): the term
+``weight * L_shots(task)`` is, for a task ``kappa theta0 + rho theta_perp``, the exact
+closed form ``L_n(V, W; theta)`` of :func:`numerics.expected_loss` with ``n = shots``, and
+for the task ``sphere`` the average ``E_{theta ~ U(S^{d-1})} L_n`` of
+:func:`numerics.pretrain_loss`.  The value is ``F = sum_k w_k L_{n_k}(task_k)`` and the
+Frobenius gradient ``grad F = sum_k w_k grad L_{n_k}(task_k)`` (exact gradients of
+:mod:`numerics.gradients`).  So ``zs = L_0(theta0)``, ``fs = L_N(theta0)``,
+``zsfs = L_0(theta0) + lam L_N(theta0)``; a new vocabulary entry needs no code here.
+
+Only tasks fixed by the rotations about ``theta0`` (``rho = 0``: ``theta0``, ``-theta0``)
+and the sphere average may enter a fine-tuning objective: they keep the flow on the
+invariant manifold of :mod:`numerics.manifold`.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+import vocabulary
+
+from .gradients import generalized_loss_grad
+from .moments import TaskMoments, fixed_task, sphere_task
+from .objectives import generalized_loss
+from .validation import (check_count, check_matrix, check_nonneg, check_objective, check_pair,
+                         check_theta)
+
+__all__ = ["loss_terms", "weighted_loss", "weighted_grad", "objective_value", "objective_grad",
+           "objective_grad_kq"]
+
+
+def loss_terms(objective: str, theta0: np.ndarray, N: int, sigma2: float, lam: float,
+               m: int | None = None) -> list[tuple[int, TaskMoments, float]]:
+    """The terms of ``objective`` as ``[(n, task moments, weight)]``.
+
+    Args:
+        objective: a key of :data:`vocabulary.OBJECTIVES`.
+        theta0: the unit target task (length ``d``, not checked).
+        N, lam, m: values of the names ``"N"``, ``"lam"``, ``"m"`` used by the terms.
+        sigma2: the label-noise variance.
+
+    Returns:
+        One ``(n, TaskMoments, weight)`` per term: ``fixed_task(kappa theta0)`` for a task
+        with ``rho = 0``, ``sphere_task(d)`` for ``sphere``.
+
+    Raises:
+        ValueError: an unknown objective, a missing value, or a task with ``rho != 0``.
+    """
+    out = []
+    for n, task, w in vocabulary.objective_terms(objective, N=N, m=m, lam=lam):
+        tk = vocabulary.TASKS[task]
+        if tk.kappa is None:
+            tm = sphere_task(theta0.shape[0], sigma2)
+        elif tk.rho == 0:
+            tm = fixed_task(tk.kappa * theta0, sigma2)
+        else:
+            raise ValueError(f"objective {objective!r}: task {task!r} has rho != 0 and breaks the "
+                             "symmetry about theta0 that fine-tuning flows rely on")
+        out.append((n, tm, w))
+    return out
+
+
+def weighted_loss(V, W, terms) -> float:
+    """``F = sum_k w_k L_{n_k}(V, W; task_k)`` for ``terms`` of :func:`loss_terms` (unchecked)."""
+    return float(sum(w * generalized_loss(V, W, tm, n) for n, tm, w in terms))
+
+
+def weighted_grad(V, W, terms):
+    """``(G_V, G_W) = sum_k w_k grad L_{n_k}(V, W; task_k)`` (unchecked; zero weights skipped)."""
+    gV = np.zeros_like(V)
+    gW = np.zeros_like(W)
+    for n, tm, w in terms:
+        if w == 0.0:
+            continue
+        a, b = generalized_loss_grad(V, W, tm, n)
+        gV += w * a
+        gW += w * b
+    return gV, gW
+
+
+def _checked_terms(objective, d, theta0, N, sigma2, lam, m):
+    objective = check_objective(objective)
+    theta0 = check_theta(theta0, d, "theta0")
+    N = check_count("N", N)
+    sigma2 = check_nonneg("sigma2", sigma2)
+    lam = check_nonneg("lam", lam)
+    m = None if m is None else check_count("m", m)
+    return loss_terms(objective, theta0, N, sigma2, lam, m)
+
+
+def objective_value(objective, V, W, theta0, N, sigma2=0.0, lam=1.0, m=None) -> float:
+    """The exact objective ``F = sum_k w_k L_{n_k}(task_k)``: ``zs = L_0(theta0)``,
+    ``fs = L_N(theta0)``, ``zsfs = L_0 + lam L_N``.
+
+    Args:
+        objective: a fine-tuning objective of :data:`vocabulary.OBJECTIVES`.
+        V, W: ``D x D`` matrices (merged form).
+        theta0: the target task, length ``D - 2``.
+        N: fine-tuning shots; sigma2: noise variance; lam: the weight ``lam``;
+        m: pretraining shots (only for objectives whose terms use ``m``).
+
+    Returns:
+        The value as a float.
+    """
+    V, W = check_pair(V, W)
+    return weighted_loss(V, W, _checked_terms(objective, V.shape[0] - 2, theta0, N, sigma2, lam, m))
+
+
+def objective_grad(objective, V, W, theta0, N, sigma2=0.0, lam=1.0, m=None):
+    """Frobenius gradient of :func:`objective_value`: ``sum_k w_k grad L_{n_k}(task_k)``.
+
+    Args:
+        As :func:`objective_value`.
+
+    Returns:
+        ``(G_V, G_W)``.
+    """
+    V, W = check_pair(V, W)
+    return weighted_grad(V, W, _checked_terms(objective, V.shape[0] - 2, theta0, N, sigma2, lam, m))
+
+
+def objective_grad_kq(objective, V, K, Q, theta0, N, sigma2=0.0, lam=1.0, m=None):
+    """Separate form ``W = K^T Q``: ``G_K = Q G_W^T``, ``G_Q = K G_W`` with ``(G_V, G_W)``
+    of :func:`objective_grad` at ``W = K^T Q``.
+
+    Args:
+        As :func:`objective_value`, with ``K, Q`` in place of ``W``.
+
+    Returns:
+        ``(G_V, G_K, G_Q)``.
+    """
+    V = check_matrix("V", V)
+    K = check_matrix("K", K, dim=V.shape[0])
+    Q = check_matrix("Q", Q, dim=V.shape[0])
+    terms = _checked_terms(objective, V.shape[0] - 2, theta0, N, sigma2, lam, m)
+    gV, gW = weighted_grad(V, K.T @ Q, terms)
+    return gV, Q @ gW.T, K @ gW
