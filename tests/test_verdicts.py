@@ -95,7 +95,7 @@ def test_symbolic_evidence_fails_on_a_wrong_gradient(monkeypatch, capsys):
     def wrong(obj, subset, form):
         g = real(obj, subset, form)
         mats = {M: dict(co) for M, co in g.matrices.items()}
-        mats["V"]["y,t0"] = 1.01 * mats["V"]["y,t0"]
+        mats["V"]["yt"] = 1.01 * mats["V"]["yt"]
         return dataclasses.replace(g, matrices=mats)
 
     monkeypatch.setattr(zero_shot, "gradient", wrong)
