@@ -166,11 +166,25 @@ _EXAMPLES = {
                      "iclft export-latex --no-claims derivations.tex"],
     "figures": ["iclft figures --out figs", "iclft figures --out figs --sgd off --d 10"],
     "experiment": ["iclft experiment --quick --out exp", "iclft experiment --methods zs-all,zs-v --heads 2 --out exp"],
+    "explore": ["iclft explore zsfs.v.tradeoff --statement paper --examples 300 --seed 1",
+                "iclft explore pretrain.fewshot_vs_zeroshot --statement derived --examples 200 --format json"],
+}
+
+#: what a subcommand's help says before its examples
+_NOTES = {
+    "check": ("statuses: verified (the paper's statement holds on the claim's whole domain), refined (the\n"
+              "paper's statement fails somewhere, the derived condition is exact and verified, a counterexample\n"
+              "is shown), refuted (an asserted evidence item failed), error (the check raised).  Only asserted\n"
+              "evidence decides a status; reported items are shown as 'info'.\n"
+              "exit status: 0 when every claim is verified or refined, 1 otherwise, 2 on bad arguments.\n"),
+    "explore": ("hypothesis searches the claim's domain (d <= 12, m, N <= 60, sigma2 in [0, 2], lam in (0, 8])\n"
+                "with the example database off and shrinking on; the same seed gives the same answer.\n"
+                "exit status: 0 no counterexample found, 1 counterexample found, 2 bad input.\n"),
 }
 
 
 def _epilog(command: str) -> str:
-    return "examples:\n" + "\n".join(f"  {ex}" for ex in _EXAMPLES[command])
+    return _NOTES.get(command, "") + "examples:\n" + "\n".join(f"  {ex}" for ex in _EXAMPLES[command])
 
 
 def _add(sub, name, fmt, help_text):
@@ -223,6 +237,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="worker processes for the claims (default: the available cores); "
                         "output is in registry order and the same for every J")
     _cache_arg(p)
+
+    p = _add(sub, "explore", fmt, "search for a configuration where a claim's statement is false")
+    p.add_argument("claim", metavar="CLAIM_ID", help="a claim with a condition, e.g. zsfs.v.tradeoff")
+    p.add_argument("--statement", choices=("paper", "derived"), default="paper",
+                   help="paper: the paper's wording; derived: the derived condition (default paper)")
+    p.add_argument("--examples", type=_int_at_least(1, "examples"), default=100,
+                   help="at most this many configurations, >= 1 (default 100)")
+    p.add_argument("--seed", type=_int_at_least(0, "seed"), default=0,
+                   help="random seed; the same seed gives the same answer (default 0)")
 
     all_methods = tuple(_vocab.METHODS)
     p = _add(sub, "curve", fmt, "exact n-shot error of a model on a task")

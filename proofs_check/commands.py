@@ -27,8 +27,21 @@ def cmd_check(args):
     t0 = time.perf_counter()
     results = run_claims(claims, jobs=args.jobs or default_jobs(), use_cache=not args.no_cache)
     seconds = time.perf_counter() - t0
-    ok = all(r.status == "verified" for r in results)
-    return render_claims(results, seconds, args.format), 0 if ok else 1
+    return render_claims(results, seconds, args.format), check_exit_code(results)
+
+
+def check_exit_code(results) -> int:
+    """0 when every claim is ``verified`` or ``refined``, 1 otherwise (refuted or error)."""
+    from .claims.base import PASSING
+
+    return 0 if results and all(r.status in PASSING for r in results) else 1
+
+
+def cmd_explore(args):
+    from .explore import explore, render
+
+    res = explore(args.claim, args.statement, args.examples, args.seed)
+    return render(res, args.format), 0 if res["counterexample"] is None else 1
 
 
 def _cfg(args):
@@ -393,7 +406,7 @@ def cmd_experiment(args):
 
 
 COMMANDS = {"check": cmd_check, "figures": cmd_figures, "curve": cmd_curve, "finetune": cmd_finetune, "derive": cmd_derive,
-            "export-latex": cmd_export_latex}
+            "export-latex": cmd_export_latex, "explore": cmd_explore}
 COMMANDS["experiment"] = cmd_experiment
 
 

@@ -962,7 +962,7 @@ def _expressions_tex() -> tuple[str, int]:
     return "\n".join(parts), len(exports)
 
 
-_STATUS_TEX = {"verified": r"\textbf{verified}", "refuted": r"\textbf{REFUTED}",
+_STATUS_TEX = {"verified": r"\textbf{verified}", "refined": r"\textbf{refined}", "refuted": r"\textbf{REFUTED}",
                "error": r"\textbf{ERROR}"}
 
 
@@ -979,7 +979,7 @@ def _claim_tex(r) -> str:
     if r.evidence:
         out.append(r"\begin{itemize}")
         for ev in r.evidence:
-            mark = "pass" if ev.passed else r"\textbf{FAIL}"
+            mark = ("pass" if ev.passed else r"\textbf{FAIL}") if getattr(ev, "asserted", True) else "info"
             line = rf"\item[{mark}] [{escape_text(ev.kind)}] {math_text(ev.description)}"
             if ev.details:
                 det = "; ".join(f"{k} = {_fmt_value(v)}" for k, v in ev.details.items())

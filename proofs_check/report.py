@@ -2,16 +2,18 @@
 
 JSON keys (stable; documented in README.md):
 ``{"claims": [{"id", "title", "status", "statement", "latex", "evidence": [{"kind",
-"description", "passed", "details"}], "grid", "region", "disagreements", "seconds",
-"error"}], "summary": {"total", "verified", "refuted", "error", "all_verified",
-"seconds"}}``.
+"description", "passed", "asserted", "details"}], "grid", "region", "disagreements",
+"seconds", "error", "counterexample"}], "summary": {"total", "verified", "refined",
+"refuted", "error", "all_verified", "all_passing", "seconds"}}``.  ``status`` is
+``verified``, ``refined``, ``refuted`` or ``error``; ``all_passing`` is true when every
+claim is verified or refined (``iclft check`` then exits 0).
 """
 from __future__ import annotations
 
 import json
 import math
 
-from .claims.base import ClaimResult
+from .claims.base import PASSING, ClaimResult
 
 __all__ = ["summary", "render_claims", "to_json", "fmt_num", "md_cell"]
 
@@ -59,9 +61,34 @@ def to_json(obj) -> str:
 
 
 def summary(results: list[ClaimResult], seconds: float) -> dict:
-    counts = {s: sum(r.status == s for r in results) for s in ("verified", "refuted", "error")}
+    """Counts per status.
+
+    Args:
+        results: the claim results.
+        seconds: wall time of the run, for display only.
+
+    Returns:
+        ``{"total", "verified", "refined", "refuted", "error", "all_verified", "all_passing",
+        "seconds"}``; ``all_passing`` is true when every claim is verified or refined.
+    """
+    counts = {s: sum(r.status == s for r in results) for s in ("verified", "refined", "refuted", "error")}
     return {"total": len(results), **counts, "all_verified": counts["verified"] == len(results),
-            "seconds": round(seconds, 2)}
+            "all_passing": all(r.status in PASSING for r in results), "seconds": round(seconds, 2)}
+
+
+def _summary_line(summ: dict) -> str:
+    return (f"{summ['verified']}/{summ['total']} claims verified, {summ['refined']} refined, "
+            f"{summ['refuted']} refuted, {summ['error']} errors")
+
+
+def _mark(e) -> str:
+    return "ok  " if e.passed else "FAIL"
+
+
+def _counterexample_text(cx: dict) -> str:
+    cfg = ", ".join(f"{k}={fmt_num(v)}" for k, v in cx.get("config", {}).items())
+    det = _details_text(cx.get("details", {}))
+    return f"({cfg})" + (f": {det}" if det else "")
 
 
 def _details_text(details: dict) -> str:
@@ -76,12 +103,14 @@ def render_claims(results: list[ClaimResult], seconds: float, fmt: str) -> str:
         lines = ["| claim | status | evidence | grid |", "|---|---|---|---|"]
         for r in results:
             ev = "<br>".join(
-                f"{'✔' if e.passed else '✘'} [{e.kind}] {e.description}"
+                f"{('✔' if e.passed else '✘') if e.asserted else 'ℹ (reported, not asserted)'} [{e.kind}] {e.description}"
                 + (f" ({_details_text(e.details)})" if _details_text(e.details) else "") for e in r.evidence)
             if r.error:
                 ev = f"error: {r.error}"
             if r.region:
                 ev += f"<br>region: {r.region}"
+            if r.counterexample:
+                ev += f"<br>counterexample to the paper's wording: {_counterexample_text(r.counterexample)}"
             for dis in r.disagreements:
                 ev += f"<br>**differs from the paper or the authors' code:** {dis}"
             grid = f"{len(r.grid)} configs" if r.grid else "exact / default config"
@@ -89,8 +118,8 @@ def render_claims(results: list[ClaimResult], seconds: float, fmt: str) -> str:
             ev = ev.replace("|", "\\|")
             lines.append(f"| `{r.id}`: {stmt} | {r.status} | {ev} | {grid} |")
         lines.append("")
-        lines.append(f"**{summ['verified']}/{summ['total']} verified**, {summ['refuted']} refuted, "
-                     f"{summ['error']} errors ({summ['seconds']} s).")
+        lines.append(f"**{summ['verified']}/{summ['total']} verified**, {summ['refined']} refined, "
+                     f"{summ['refuted']} refuted, {summ['error']} errors ({summ['seconds']} s).")
         return "\n".join(lines)
     out = []
     for r in results:
@@ -99,8 +128,11 @@ def render_claims(results: list[ClaimResult], seconds: float, fmt: str) -> str:
         if r.error:
             out.append(f"    error: {r.error}")
         for e in r.evidence:
-            mark = "ok  " if e.passed else "FAIL"
-            out.append(f"    {mark} [{e.kind}] {e.description}")
+            if e.asserted:
+                out.append(f"    {_mark(e)} [{e.kind}] {e.description}")
+            else:
+                out.append(f"    info [{e.kind}] (reported, not asserted; {'observed' if e.passed else 'NOT observed'}) "
+                           f"{e.description}")
             dt = _details_text(e.details)
             if dt:
                 out.append(f"         {dt}")
@@ -108,9 +140,10 @@ def render_claims(results: list[ClaimResult], seconds: float, fmt: str) -> str:
             out.append(f"    grid: {len(r.grid)} configurations of (d, m, N, sigma2, lam)")
         if r.region:
             out.append(f"    region: {r.region}")
+        if r.counterexample:
+            out.append(f"    counterexample to the paper's wording: {_counterexample_text(r.counterexample)}")
         for dis in r.disagreements:
             out.append(f"    DIFFERS FROM THE PAPER OR THE AUTHORS' CODE: {dis}")
         out.append("")
-    out.append(f"{summ['verified']}/{summ['total']} claims verified, {summ['refuted']} refuted, "
-               f"{summ['error']} errors in {summ['seconds']} s")
+    out.append(f"{_summary_line(summ)} in {summ['seconds']} s")
     return "\n".join(out)

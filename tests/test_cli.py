@@ -61,14 +61,15 @@ def test_check_json_keys_are_the_documented_ones():
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
     assert set(out) == {"claims", "summary"}
-    assert set(out["summary"]) == {"total", "verified", "refuted", "error", "all_verified", "seconds"}
+    assert set(out["summary"]) == {"total", "verified", "refined", "refuted", "error", "all_verified",
+                                   "all_passing", "seconds"}
     assert [c["id"] for c in out["claims"]] == ["pretrain.fewshot_vs_zeroshot", "zs.initial_gradient"]
     for c in out["claims"]:
         assert set(c) == {"id", "title", "status", "statement", "latex", "evidence", "grid", "region",
-                          "disagreements", "seconds", "error"}
+                          "disagreements", "seconds", "error", "counterexample"}
         assert c["status"] == "verified"
         for e in c["evidence"]:
-            assert set(e) == {"kind", "description", "passed", "details"}
+            assert set(e) == {"kind", "description", "passed", "asserted", "details"}
             assert e["kind"] in {"symbolic", "numeric", "monte-carlo"}
 
 
@@ -91,12 +92,18 @@ def test_registry_has_the_fourteen_ids():
 
 @pytest.mark.slow
 def test_full_check_verifies_every_claim():
-    """The main job end to end: every claim is re-derived and verified (exit status 0)."""
+    """The main job end to end: every claim is re-derived and verified, except
+    zs.v.icl_preserved and zsfs.v.tradeoff, refined with a counterexample (exit status 0)."""
     r = run("check", "--format", "json")
     out = json.loads(r.stdout)
-    bad = [(c["id"], c["status"], c["error"]) for c in out["claims"] if c["status"] != "verified"]
+    refined_ids = {"zs.v.icl_preserved", "zsfs.v.tradeoff"}
+    want = {c["id"]: "refined" if c["id"] in refined_ids else "verified" for c in out["claims"]}
+    bad = [(c["id"], c["status"], c["error"]) for c in out["claims"] if c["status"] != want[c["id"]]]
     assert r.returncode == 0 and not bad, bad
-    assert out["summary"]["total"] == 14 and out["summary"]["all_verified"] is True
+    s = out["summary"]
+    assert s["total"] == 14 and s["refined"] == 2 and s["verified"] == 12 and s["all_passing"] is True
+    for refined in (c for c in out["claims"] if c["id"] in refined_ids):
+        assert set(refined["counterexample"]["config"]) == {"d", "m", "N", "sigma2", "lam"}
 
 
 # --------------------------------------------------------------------------- a CLI that explains itself

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import numerics
-from numerics.flow import gradient_flow, pretrained_c, pretrained_point
+from numerics.flow import pretrained_c, pretrained_point
 from proofs_check import figures
 from proofs_check.claims.base import Config
 
@@ -61,22 +61,39 @@ def _e(d, i, sign=1.0):
     return v
 
 
-def test_icl_curves_equal_exact_loss_at_flow_matrices(written):
-    """The plotted values are ``expected_loss`` at the end matrices of an independent
-    gradient flow (and at the pretrained point built by numerics)."""
+def _closed_form_end_points():
+    """End points derived by ``theory.optima`` (independent of the figure's flows): the
+    pretrained point at c*, V-only ZS, full ZS (positive root of a^4 + d c^2 a^2 - 1), V-only
+    ZS + lam FS; floats of the exact values at CFG."""
+    import sympy as sp
+
+    from proofs_check.claims.grid import exact
+    from theory import optima
+    from theory.symbols import a, b, c
+
+    cs = exact(optima.pretrain_c_star(), CFG)
+    pre = {"a": 0.0, "b": 1.0, "q": 0.0, "alpha": float(cs), "beta": float(cs), "h": 0.0}
+    a_zs = float(exact(optima.zs_v_optimum()[a], CFG, {c: cs}))
+    a_all = float(sp.N(exact(optima.zs_all_flow_limit()["a"], CFG, {c: cs}), 30))
+    opt = optima.zsfs_v_optimum()
+    return {"pretrained": pre, "zs-v": {**pre, "a": a_zs},
+            "zs-all": {"a": a_all, "b": 1.0, "q": 1 / a_all, "alpha": 0.0, "beta": 0.0, "h": 0.0},
+            "zsfs-v": {**pre, "a": float(exact(opt[a], CFG, {c: cs})), "b": float(exact(opt[b], CFG, {c: cs}))}}
+
+
+def test_icl_curves_equal_the_derived_loss_at_closed_form_end_points(written):
+    """The plotted values against routes the figure does not use: the SymPy-derived loss
+    polynomial (evaluated exactly) at the closed-form end points of theory.optima."""
+    from proofs_check.claims.grid import exact_loss
+
     data = written[2]["icl_curves"]
-    d, s2 = CFG.d, CFG.sigma2
-    thetas = {"target": _e(d, 0), "negated": _e(d, 0, -1.0), "orthogonal": _e(d, 1)}
+    tasks = {"target": (1, 0), "negated": (-1, 0), "orthogonal": (0, 1)}
     assert data["shots"] == list(range(41))
-    mats = {"pretrained": pretrained_point(d, CFG.m, s2)}
-    for mth in ("zs-all", "zs-v", "zsfs-w"):
-        fl = gradient_flow(*mth.split("-"), d, CFG.m, CFG.N, s2, CFG.lam)
-        mats[mth] = (fl.V, fl.W)
-    for mth, (V, W) in mats.items():
-        for task, th in thetas.items():
+    for mth, coords in _closed_form_end_points().items():
+        for task, (k_, r_) in tasks.items():
             for n in (0, 1, 7, 20, 40):
-                want = numerics.expected_loss(V, W, th, n, s2)
-                assert data["exact"][mth][task][n] == pytest.approx(want, rel=1e-9, abs=1e-12)
+                want = float(exact_loss(coords, k_, r_, CFG.d, n, CFG.sigma2))
+                assert data["exact"][mth][task][n] == pytest.approx(want, rel=1e-7, abs=1e-9)
 
 
 def test_icl_curves_show_the_paper_picture(written):
@@ -179,16 +196,32 @@ def test_w_star_rejects_N_zero():
 
 # ----------------------------------------------------------------------------- figure 3
 def test_flow_trajectories(written):
+    """End points against the closed forms of theory.optima where they are derived, and
+    against the symbolic reduced flow field (theory.gradient) where they are not."""
+    import sympy as sp
+
+    from theory import gradient
+    from theory.symbols import MERGED_COORDS, N, d, lam, m, sigma2, to_expr
+
     data = written[2]["flow_trajectories"]
-    c = pretrained_c(CFG.d, CFG.m, CFG.sigma2)
+    ends = _closed_form_end_points()
+    c = ends["pretrained"]["alpha"]
     assert data["methods"] == list(figures.TRAJ_METHODS)
     for mth, f in data["flows"].items():
         assert f["t"][0] == 0.0 and f["a"][0] == 0.0 and f["alpha"][0] == pytest.approx(c)
         assert all(np.diff(f["t"]) > 0)
         assert f["converged"]
-        fl = gradient_flow(*mth.split("-"), CFG.d, CFG.m, CFG.N, CFG.sigma2, CFG.lam)
-        assert f["a"][-1] == pytest.approx(fl.final["a"], abs=1e-7)
-        assert f["alpha"][-1] == pytest.approx(fl.final["alpha"], abs=1e-7)
+        if mth in ends:
+            assert f["a"][-1] == pytest.approx(ends[mth]["a"], abs=1e-7)
+            assert f["alpha"][-1] == pytest.approx(ends[mth]["alpha"], abs=1e-7)
+        else:
+            obj, sub = mth.split("-")
+            field = gradient(obj, sub, "merged").flow
+            end = {s_: sp.Float(f[s_.name][-1], 20) if s_.name in f else None for s_ in MERGED_COORDS}
+            assert all(v is not None for v in end.values()), sorted(f)
+            at = {**end, d: CFG.d, m: CFG.m, N: CFG.N, sigma2: sp.Rational(1, 10), lam: 1}
+            speed = max(abs(float(to_expr(v).xreplace(at))) for v in field.values())
+            assert speed < 1e-6, (mth, speed)
     # V-only flows keep the attention; ZS-all removes it (alpha -> 0)
     assert data["flows"]["zs-v"]["alpha"] == pytest.approx([c] * len(data["flows"]["zs-v"]["t"]))
     assert abs(data["flows"]["zs-all"]["alpha"][-1]) < 1e-4

@@ -3,8 +3,23 @@
 A claim (docs/theory.md section 5) has an id, a statement in text and LaTeX, and a check
 that returns evidence: symbolic items (exact SymPy results: an expression that
 simplifies to 0, the sign of a derived expression) and numeric items (closed forms in
-NumPy, Monte Carlo where sampling adds evidence).  A claim is ``verified`` when every
-item passed, ``refuted`` when one failed, and ``error`` when its check raised.
+NumPy, Monte Carlo where sampling adds evidence).
+
+Only *asserted* evidence decides the status; an item with ``asserted=False`` is a
+reported finding, shown but never counted.  The status of a claim is
+
+* ``error``: its check raised;
+* ``refuted``: an asserted item failed, or no item is asserted;
+* ``refined``: every asserted item passed, and the check returned a counterexample to
+  the paper's wording (the paper's statement fails somewhere on the claim's domain; the
+  derived condition that replaces it is exact and among the asserted items);
+* ``verified``: every asserted item passed and the paper's statement holds on the whole
+  domain that was checked.
+
+``iclft check`` exits 0 exactly when every claim is ``verified`` or ``refined``.
+
+
+Conventions: see :mod:`proofs_check` (stated once there) and docs/theory.md section 1.
 """
 from __future__ import annotations
 
@@ -13,7 +28,12 @@ import traceback
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-__all__ = ["Evidence", "ClaimResult", "Claim", "Config", "DEFAULT_CONFIG", "Outcome", "run_claim"]
+__all__ = ["Evidence", "ClaimResult", "Claim", "Config", "DEFAULT_CONFIG", "Outcome", "run_claim", "status_of",
+           "STATUSES", "PASSING"]
+
+#: every claim status, and the ones for which ``iclft check`` exits 0
+STATUSES = ("verified", "refined", "refuted", "error")
+PASSING = ("verified", "refined")
 
 
 @dataclass(frozen=True)
@@ -35,16 +55,24 @@ DEFAULT_CONFIG = Config()
 
 @dataclass
 class Evidence:
-    """One piece of evidence.  ``kind`` is ``symbolic``, ``numeric`` or ``monte-carlo``."""
+    """One piece of evidence.  ``kind`` is ``symbolic``, ``numeric`` or ``monte-carlo``.
+
+    ``passed`` is the outcome of a comparison that can fail; ``asserted=False`` marks a
+    reported finding that is shown but does not decide the claim's status."""
 
     kind: str
     description: str
     passed: bool
     details: dict[str, Any] = field(default_factory=dict)
+    asserted: bool = True
+
+    def __post_init__(self):
+        self.passed = bool(self.passed)
+        self.asserted = bool(self.asserted)
 
     def as_dict(self) -> dict:
         return {"kind": self.kind, "description": self.description, "passed": self.passed,
-                "details": self.details}
+                "asserted": self.asserted, "details": self.details}
 
 
 @dataclass
@@ -60,6 +88,7 @@ class ClaimResult:
     disagreements: list[str] = field(default_factory=list)
     seconds: float = 0.0
     error: str | None = None
+    counterexample: dict | None = None
 
     def as_dict(self) -> dict:
         return {
@@ -74,6 +103,7 @@ class ClaimResult:
             "disagreements": self.disagreements,
             "seconds": round(self.seconds, 3),
             "error": self.error,
+            "counterexample": self.counterexample,
         }
 
 
@@ -85,6 +115,26 @@ class Outcome:
     grid: list[dict] | None = None
     region: str | None = None
     disagreements: list[str] = field(default_factory=list)
+    #: a configuration where the paper's wording fails (``{"config": {...}, "details": {...}}``);
+    #: its presence turns an all-passing claim into ``refined``
+    counterexample: dict | None = None
+
+
+def status_of(evidence: list[Evidence], counterexample: dict | None = None) -> str:
+    """The status decided by the asserted items of ``evidence``.
+
+    Args:
+        evidence: the items a check returned; only those with ``asserted=True`` count.
+        counterexample: a configuration where the paper's wording fails, or ``None``.
+
+    Returns:
+        ``"refuted"`` when no item is asserted or an asserted item failed, else
+        ``"refined"`` when a counterexample is given, else ``"verified"``.
+    """
+    asserted = [e for e in evidence if e.asserted]
+    if not asserted or not all(e.passed for e in asserted):
+        return "refuted"
+    return "refined" if counterexample is not None else "verified"
 
 
 @dataclass(frozen=True)
@@ -106,7 +156,7 @@ def run_claim(claim: Claim) -> ClaimResult:
         return ClaimResult(claim.id, claim.title, claim.statement, claim.latex, "error", [],
                            seconds=time.perf_counter() - t0,
                            error=f"{type(exc).__name__}: {exc} ({last.filename.split('/')[-1]}:{last.lineno})")
-    ok = bool(out.evidence) and all(e.passed for e in out.evidence)
     return ClaimResult(claim.id, claim.title, claim.statement, claim.latex,
-                       "verified" if ok else "refuted", out.evidence, out.grid, out.region,
-                       out.disagreements, seconds=time.perf_counter() - t0)
+                       status_of(out.evidence, out.counterexample), out.evidence, out.grid, out.region,
+                       out.disagreements, seconds=time.perf_counter() - t0,
+                       counterexample=out.counterexample)

@@ -94,8 +94,21 @@ def numeric_gradient(obj, form, cfg, coords, theta0):
         sep["K_" + key] = float(coords[K[key]])
         sep["Q_" + key] = float(coords[Q[key]])
     V, Kx, Qx = separate_point(sep, theta0)
-    gV, gW = _merged_grad(obj, V, Kx.T @ Qx, cfg, theta0)
-    return {"V": gV, "K": Qx @ gW.T, "Q": Kx @ gW}
+    # the public separate-form route of numerics (its own chain rule through W = K^T Q) for
+    # every fixed-task term; sphere terms have no separate-form function: chain rule here
+    out = {M: np.zeros_like(V) for M in ("V", "K", "Q")}
+    for n_, task, w in vocabulary.objective_terms(obj, N=cfg.N, m=cfg.m, lam=cfg.lam):
+        tk = vocabulary.TASKS[task]
+        if tk.kappa is None:
+            gV, gW = numerics.pretrain_loss_grad(V, Kx.T @ Qx, n_, cfg.sigma2)
+            parts = (gV, Qx @ gW.T, Kx @ gW)
+        elif tk.rho == 0:
+            parts = numerics.expected_loss_grad_kq(V, Kx, Qx, tk.kappa * theta0, n_, cfg.sigma2)
+        else:
+            raise ValueError(f"objective {obj!r}: task {task!r} (rho != 0) is not a fine-tuning task")
+        for M, g_ in zip(("V", "K", "Q"), parts):
+            out[M] = out[M] + w * g_
+    return out
 
 
 def check_agree() -> Outcome:

@@ -1,0 +1,327 @@
+"""Configuration-dependent statements of the claims that carry a condition, evaluated exactly.
+
+A claim with a condition (an inequality, a region, a sign) has two statements at one
+configuration ``(d, m, N, sigma2, lam)``:
+
+* ``paper``: the paper's wording (for ``zsfs.v.tradeoff``: adding FS lowers the target
+  error at ``n = N`` *and* raises the large-``n`` error on ``-theta0``);
+* ``derived``: the derived condition predicts the outcome (for ``zsfs.v.tradeoff``: the
+  ``-theta0`` limit is raised *if and only if* ``(1 + c a_FS - c b_FS)^2 > (1 + c a_ZS - c)^2``).
+
+:func:`evaluate` returns whether the chosen statement holds and the exact numbers behind
+it.  ``sigma2`` and ``lam`` are read as the rationals of their decimal strings and every
+quantity is a rational (SymPy) except where an algebraic number (the full ZS flow limit
+``a``) is evaluated with 50 mpmath digits, or where a claim needs a gradient-flow end
+point (``zsfs.all.tradeoff``, ``zsfs.w.tradeoff``: the exact population flow).
+
+Conventions: token ``z = (1, x, y)``, normalisation by ``n+1``, ``W`` acting on the query;
+``c = c*`` (derived by :func:`theory.optima.pretrain_c_star`, never typed in).
+"""
+from __future__ import annotations
+
+import functools
+import math
+
+import sympy as sp
+
+from theory import optima
+from theory.objectives import expected_loss, sphere_loss
+from theory.symbols import PRETRAINED, a, b, c, d, kappa, n, rho, sigma2
+
+from .claims.base import Config
+from .claims.grid import exact, exact_loss, exact_subs
+
+__all__ = ["CONDITION_CLAIMS", "STATEMENTS", "DOMAIN", "evaluate", "min_config"]
+
+STATEMENTS = ("paper", "derived")
+
+#: the claims with a configuration-dependent condition, and the least (d, m, N) of their domain
+CONDITION_CLAIMS = {
+    "pretrain.fewshot_vs_zeroshot": {"d": 1, "m": 1, "N": 0, "flows": False},
+    "zs.all.icl_degraded": {"d": 2, "m": 1, "N": 0, "flows": False},
+    "zs.v.icl_preserved": {"d": 2, "m": 1, "N": 0, "flows": False},
+    "zsfs.v.tradeoff": {"d": 1, "m": 1, "N": 1, "flows": False},
+    "zsfs.all.tradeoff": {"d": 2, "m": 1, "N": 1, "flows": True},
+    "zsfs.w.tradeoff": {"d": 2, "m": 1, "N": 1, "flows": True},
+}
+
+#: the domain of every claim: d <= 12, m and N <= 60, sigma2 in [0, 2], lam in (0, 8]
+DOMAIN = {"d": 12, "m": 60, "N": 60, "sigma2": (0.0, 2.0), "lam": (0.0, 8.0)}
+
+
+def min_config(claim_id: str) -> dict:
+    """The least ``(d, m, N)`` of a claim's domain (e.g. ``theta_perp`` needs ``d >= 2``)."""
+    return CONDITION_CLAIMS[claim_id]
+
+
+class _RatFun:
+    """A rational function over ``QQ`` evaluated exactly by two ``Poly.eval`` calls (much
+    faster than ``subs`` + ``cancel`` on a large expression)."""
+
+    def __init__(self, expr, gens):
+        num_, den_ = sp.fraction(sp.cancel(sp.together(expr)))
+        self.gens = gens
+        self.num = sp.Poly(sp.expand(num_), *gens, domain="QQ")
+        self.den = sp.Poly(sp.expand(den_), *gens, domain="QQ")
+
+    def __call__(self, values: dict):
+        pt = {g: values[g] for g in self.gens}
+        return self.num.eval(pt) / self.den.eval(pt)
+
+
+def _vals(cfg: Config, extra: dict | None = None) -> dict:
+    out = dict(exact_subs(cfg))
+    out[c] = exact(_cstar(), cfg)
+    if extra:
+        out.update(extra)
+    return out
+
+
+def _f(x) -> float:
+    return float(sp.N(x, 20))
+
+
+@functools.lru_cache(maxsize=None)
+def _cstar():
+    return optima.pretrain_c_star()
+
+
+def _pre(cs):
+    return {"a": sp.Integer(0), "b": sp.Integer(1), "q": sp.Integer(0), "alpha": cs, "beta": cs, "h": sp.Integer(0)}
+
+
+# --- pretrain.fewshot_vs_zeroshot -----------------------------------------------------
+def _pretrain(cfg: Config, _which: str):
+    """``L_n > L_0 <=> n+1 < c d (1+sigma2)/(2-c)`` for ``n = 1..max(60, threshold+2)``,
+    and ``dL_n/dn|_0 > 0 <=> c(1+d(1+sigma2)) > 2``, at ``c = c*``.
+
+    ``P(n) = (n+1)^2 L_n`` is read exactly from the derived loss polynomial at ``n = 0..3``;
+    its third difference must vanish (``P`` is quadratic in ``n``), and then
+    ``P(n) = P0 + n D1 + n(n-1)/2 D2`` (Newton form) gives every ``L_n`` exactly.  The slope is
+    ``d/dn [P(n)/(n+1)^2]_0 = P'(0) - 2 P(0)`` with ``P'(0) = D1 - D2/2``."""
+    cs = exact(_cstar(), cfg)
+    s2 = exact_subs(cfg)[sigma2]
+    pre = _pre(cs)
+    P = [exact_loss(pre, 1, 0, cfg.d, k, cfg.sigma2) * (k + 1) ** 2 for k in range(4)]
+    D1, D2 = P[1] - P[0], P[2] - 2 * P[1] + P[0]
+    if P[3] - 3 * P[2] + 3 * P[1] - P[0] != 0:
+        raise AssertionError("(n+1)^2 L_n is not quadratic in n")  # pragma: no cover
+    L0 = P[0]
+    thr = cs * cfg.d * (1 + s2) / (2 - cs)
+    top = max(60, int(math.ceil(_f(thr))) + 2)
+    first_bad = None
+    for k in range(1, top + 1):
+        Lk = (P[0] + k * D1 + sp.Rational(k * (k - 1), 2) * D2) / (k + 1) ** 2
+        ok = Lk == L0 if k + 1 == thr else (Lk > L0) == (k + 1 < thr)
+        if not ok:
+            first_bad = k
+            break
+    slope = (D1 - D2 / 2) - 2 * P[0]
+    slope_pred = cs * (1 + cfg.d * (1 + s2)) > 2
+    slope_ok = (slope > 0) == slope_pred
+    holds = first_bad is None and slope_ok
+    return holds, {"c_star": str(cs), "threshold": str(thr), "threshold_float": _f(thr),
+                   "first_mismatch_n": first_bad, "n_checked": top, "slope_at_0": str(slope),
+                   "slope_predicted_positive": bool(slope_pred)}
+
+
+# --- zs.all.icl_degraded --------------------------------------------------------------
+@functools.lru_cache(maxsize=None)
+def _zs_all_diff_coeffs():
+    """Coefficients in ``n`` of ``P(n) = (n+1)^2 (L_n(ZS-all) - L_n(pre))`` as mpmath functions
+    of ``(a, c, d, sigma2, kappa, rho)``, and the flow-limit ``a(c, d)``."""
+    from theory.symbols import alpha, beta, h, q
+
+    L = expected_loss()
+    diff = sp.cancel(sp.together(L.subs({q: 1 / a, alpha: 0, beta: 0, b: 1, h: 0}) - L.subs(PRETRAINED)))
+    Pn, _ = sp.fraction(diff)
+    P = sp.Poly(sp.expand(Pn), n)
+    args = (a, c, d, sigma2, kappa, rho)
+    lim = optima.zs_all_flow_limit()["a"]
+    return ([sp.lambdify(args, cf, modules="mpmath") for cf in P.all_coeffs()],
+            sp.lambdify((c, d), lim, modules="mpmath"))
+
+
+def _zs_all(cfg: Config, _which: str):
+    """``L_n(ZS-all) > L_n(pretrained)`` for every integer ``n >= 1`` on ``theta0``,
+    ``-theta0``, ``theta_perp``: the sign of the polynomial ``P(n)`` at every integer
+    ``n >= 1``, read from its real roots (50 digits)."""
+    import mpmath
+
+    from .claims.zero_shot import _poly_positive
+
+    fns, a_fn = _zs_all_diff_coeffs()
+    cs_exact = exact(_cstar(), cfg)
+    out, holds = {}, True
+    with mpmath.workdps(50):
+        cs = mpmath.mpf(sp.numer(cs_exact)) / mpmath.mpf(sp.denom(cs_exact))
+        s2r = exact_subs(cfg)[sigma2]
+        s2 = mpmath.mpf(sp.numer(s2r)) / mpmath.mpf(sp.denom(s2r))
+        a_ex = a_fn(cs, cfg.d)
+        for name, k_, r_ in (("theta0", 1, 0), ("-theta0", -1, 0), ("theta_perp", 0, 1)):
+            ok, where = _poly_positive([f(a_ex, cs, cfg.d, s2, k_, r_) for f in fns], 1)
+            holds &= ok
+            out[f"first_failing_n_{name}"] = where
+        out["a_limit"] = float(a_ex)
+    out["c_star"] = str(cs_exact)
+    return holds, out
+
+
+# --- zs.v.icl_preserved ---------------------------------------------------------------
+@functools.lru_cache(maxsize=None)
+def _zs_v_B():
+    """``B`` of ``L_n = A + B/(n+1) + C/(n+1)^2`` after V-only ZS, per task and on the sphere."""
+    u = sp.Symbol("u", positive=True)
+    pt = {**PRETRAINED, a: optima.zs_v_optimum()[a]}
+    Lv = sp.cancel(expected_loss().subs(pt))
+    B = sp.Poly(sp.expand(sp.cancel(Lv.subs(n, 1 / u - 1))), u).coeff_monomial(u)
+    Ls = sp.cancel(sphere_loss().subs(pt))
+    Bs = sp.Poly(sp.expand(sp.cancel(Ls.subs(n, 1 / u - 1))), u).coeff_monomial(u)
+    return _RatFun(B, (d, sigma2, c, kappa, rho)), _RatFun(Bs, (d, sigma2, c))
+
+
+_TASKS = (("theta0", 1, 0), ("-theta0", -1, 0), ("theta_perp", 0, 1))
+
+
+def zs_v_B_values(cfg: Config) -> dict:
+    """``B`` of ``L_n = A + B/(n+1) + C/(n+1)^2`` after V-only ZS at ``cfg`` (``c = c*``), exactly.
+
+    Returns:
+        ``{"theta0", "-theta0", "theta_perp", "sphere"}`` -> SymPy rational.
+    """
+    B, Bs = _zs_v_B()
+    base = _vals(cfg)
+    out = {name: B({**base, kappa: sp.Integer(k_), rho: sp.Integer(r_)}) for name, k_, r_ in _TASKS}
+    out["sphere"] = Bs(base)
+    return out
+
+
+def zs_v_decreasing_far_out(cfg: Config, n0: int = 10**9) -> dict:
+    """Whether the exact V-only ZS curve decreases from ``n0`` to ``n0 + 1`` on each fixed
+    task: the outcome, from the derived loss polynomial evaluated exactly (not from ``B``)."""
+    cs = exact(_cstar(), cfg)
+    az = exact(optima.zs_v_optimum()[a], cfg, {c: cs})
+    pt = {**_pre(cs), "a": az}
+    return {name: exact_loss(pt, k_, r_, cfg.d, n0 + 1, cfg.sigma2) < exact_loss(pt, k_, r_, cfg.d, n0, cfg.sigma2)
+            for name, k_, r_ in _TASKS}
+
+
+def _zs_v(cfg: Config, which: str):
+    """paper: after V-only ZS every task's curve is eventually decreasing (``B > 0`` on
+    ``theta0``, ``-theta0``, ``theta_perp`` and the sphere); derived: on each fixed task the
+    exact curve decreases far out (``n = 10^9``) iff ``B > 0``."""
+    vals = zs_v_B_values(cfg)
+    det = {f"B_{k}": str(v) for k, v in vals.items()}
+    if which == "paper":
+        return all(v > 0 for v in vals.values()), det
+    dec = zs_v_decreasing_far_out(cfg)
+    det.update({f"decreasing_far_out_{k}": v for k, v in dec.items()})
+    return all(dec[k] == (vals[k] > 0) for k in dec), det
+
+
+# --- zsfs.v.tradeoff ------------------------------------------------------------------
+@functools.lru_cache(maxsize=None)
+def _v_tradeoff_exprs():
+    from theory.symbols import N, lam
+
+    from .claims.few_shot import large_n_limit
+
+    opt = optima.zsfs_v_optimum()
+    a_zs = optima.zs_v_optimum()[a]
+    Linf_neg = sp.expand(large_n_limit().subs(PRETRAINED | {a: a, b: b}).subs({kappa: -1, rho: 0}))
+    u = 1 + c * a - c * b
+    gap = sp.factor(sp.cancel(u.subs({a: opt[a], b: opt[b]}) ** 2 - u.subs({a: a_zs, b: 1}) ** 2))
+    g = (d, N, sigma2, lam, c)
+    return (_RatFun(opt[a], g), _RatFun(opt[b], g), _RatFun(a_zs, g), _RatFun(Linf_neg, g + (a, b)),
+            _RatFun(gap, g))
+
+
+def v_tradeoff_numbers(cfg: Config) -> dict:
+    """Exact numbers of ``zsfs.v.tradeoff`` at ``cfg`` (``c = c*``).
+
+    Returns:
+        ``{"a_zs", "a_fs", "b_fs", "target_N_zs", "target_N_fs", "neg_limit_zs",
+        "neg_limit_fs", "gap"}`` as SymPy rationals: the closed-form end points, the exact
+        ``L_N(theta0)`` at each, the large-``n`` limits ``lim L_n(-theta0)`` (leading
+        coefficient of ``(n+1)^2 L_n``) and the derived condition
+        ``gap = (1 + c a_FS - c b_FS)^2 - (1 + c a_ZS - c)^2``.
+    """
+    fa, fb, fz, Linf_neg, gap = _v_tradeoff_exprs()
+    vals = _vals(cfg)
+    cs = vals[c]
+    az, af, bf = fz(vals), fa(vals), fb(vals)
+    pz = {**_pre(cs), "a": az}
+    pf = {**_pre(cs), "a": af, "b": bf}
+    return {"c_star": cs, "a_zs": az, "a_fs": af, "b_fs": bf,
+            "target_N_zs": exact_loss(pz, 1, 0, cfg.d, cfg.N, cfg.sigma2),
+            "target_N_fs": exact_loss(pf, 1, 0, cfg.d, cfg.N, cfg.sigma2),
+            "neg_limit_zs": Linf_neg({**vals, a: az, b: sp.Integer(1)}),
+            "neg_limit_fs": Linf_neg({**vals, a: af, b: bf}),
+            "gap": gap(vals)}
+
+
+def _v_tradeoff(cfg: Config, which: str):
+    """paper: target gain at ``n = N`` and ``-theta0`` limit raised; derived: target gain and
+    (limit raised iff ``gap > 0``)."""
+    v = v_tradeoff_numbers(cfg)
+    target = v["target_N_fs"] < v["target_N_zs"]
+    raised = v["neg_limit_fs"] > v["neg_limit_zs"]
+    holds = target and raised if which == "paper" else target and (raised == (v["gap"] > 0))
+    det = {k: str(x) for k, x in v.items()}
+    det.update({"target_gain": bool(target), "neg_limit_raised": bool(raised),
+                "condition_gap_positive": bool(v["gap"] > 0),
+                "neg_limit_zs_float": _f(v["neg_limit_zs"]), "neg_limit_fs_float": _f(v["neg_limit_fs"])})
+    return holds, det
+
+
+# --- zsfs.all.tradeoff, zsfs.w.tradeoff (flow end points) -----------------------------
+def _flow_tradeoff(method):
+    def run(cfg: Config, _which: str):
+        """Target error at ``n = N`` below V-only ZS+lam FS, and ``theta_perp`` large-``n``
+        error above the pretrained ``(1-c)^2 + sigma2``, at the exact flow end points."""
+        from . import models
+        from .claims.few_shot import _L, _Linf
+
+        pc, fl = models.endpoint(method, cfg)
+        vc, _ = models.endpoint("zsfs-v", cfg)
+        cs = _f(exact(_cstar(), cfg))
+        tN, vN = _L(pc, 1, 0, cfg, cfg.N), _L(vc, 1, 0, cfg, cfg.N)
+        perp, pre_perp = _Linf(pc, 0, 1, cfg), (1 - cs) ** 2 + cfg.sigma2
+        return (tN < vN and perp > pre_perp and fl.converged,
+                {"target_N": tN, "target_N_v_only": vN, "perp_limit": perp, "pretrained_perp_limit": pre_perp,
+                 "flow_converged": fl.converged, "flow_grad_norm": fl.grad_norm})
+    return run
+
+
+_EVAL = {
+    "pretrain.fewshot_vs_zeroshot": _pretrain,
+    "zs.all.icl_degraded": _zs_all,
+    "zs.v.icl_preserved": _zs_v,
+    "zsfs.v.tradeoff": _v_tradeoff,
+    "zsfs.all.tradeoff": _flow_tradeoff("zsfs-all"),
+    "zsfs.w.tradeoff": _flow_tradeoff("zsfs-w"),
+}
+
+
+def evaluate(claim_id: str, statement: str, cfg: Config) -> tuple[bool, dict]:
+    """Whether ``statement`` of ``claim_id`` holds at ``cfg``.
+
+    Args:
+        claim_id: one of :data:`CONDITION_CLAIMS`.
+        statement: ``"paper"`` (the paper's wording) or ``"derived"`` (the derived condition
+            predicts the outcome).
+        cfg: a configuration inside the claim's domain.
+
+    Returns:
+        ``(holds, details)``: ``details`` holds the exact numbers (rationals as strings).
+    """
+    if claim_id not in _EVAL:
+        raise ValueError(f"claim_id: {claim_id!r} has no configuration-dependent statement; "
+                         f"choose one of {', '.join(_EVAL)}")
+    if statement not in STATEMENTS:
+        raise ValueError(f"statement must be 'paper' or 'derived', got {statement!r}")
+    lo = CONDITION_CLAIMS[claim_id]
+    for key in ("d", "m", "N"):
+        if getattr(cfg, key) < lo[key]:
+            raise ValueError(f"{key} must be >= {lo[key]} for {claim_id}, got {getattr(cfg, key)}")
+    return _EVAL[claim_id](cfg, statement)
