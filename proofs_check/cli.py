@@ -16,6 +16,8 @@ import sys
 
 import vocabulary
 
+from .claims.base import SelfTestFailure
+
 _vocab = vocabulary
 
 __all__ = ["main", "build_parser"]
@@ -432,6 +434,9 @@ def main(argv=None) -> int:
     except UsageError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 2
+    except SelfTestFailure as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return 1
     except ValueError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 2

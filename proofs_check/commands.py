@@ -14,7 +14,12 @@ __all__ = ["run"]
 
 def cmd_check(args):
     from .claims import registry
+    from .claims.base import SelfTestFailure, machinery_self_test
 
+    problems = machinery_self_test(check_exit_code)
+    if problems:
+        raise SelfTestFailure("the verdict machinery failed its self-test (" + "; ".join(problems)
+                              + "): no claim status can be trusted")
     claims = registry()
     if args.only:
         known = {c.id for c in claims}

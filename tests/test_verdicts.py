@@ -243,3 +243,41 @@ def test_no_evidence_item_is_a_literal_true():
         assert not (isinstance(node.args[2], ast.Constant) and node.args[2].value is True), \
             f"{mod.__name__}:{node.lineno}"
 
+
+
+# --------------------------------------------------------------------------- the machinery checks itself
+def test_machinery_self_test_passes_on_the_real_machinery():
+    from proofs_check.claims.base import machinery_self_test
+    from proofs_check.commands import check_exit_code
+    assert machinery_self_test(check_exit_code) == []
+
+
+@pytest.mark.parametrize("mutant", ["any", "always0", "ignore_asserted"])
+def test_check_exits_1_when_the_machinery_is_broken(mutant, monkeypatch, capsys):
+    """A broken aggregation or exit code (planted) is caught by the self-test that iclft
+    check runs before any claim: exit 1, one line, no report."""
+    from proofs_check import commands
+    from proofs_check.claims import base
+
+    if mutant == "any":
+        monkeypatch.setattr(base, "status_of", lambda ev, cx=None: "verified" if any(e.passed for e in ev) else "refuted")
+    elif mutant == "always0":
+        monkeypatch.setattr(commands, "check_exit_code", lambda results: 0)
+    else:
+        monkeypatch.setattr(base, "status_of",
+                            lambda ev, cx=None: ("refined" if cx else "verified") if all(e.passed for e in ev) else "refuted")
+    assert cli.main(["check", "--only", "zs.initial_gradient"]) == 1
+    err = capsys.readouterr()
+    assert "self-test" in err.err and err.out == ""
+
+
+def test_flow_norm_evidence_catches_a_wrong_gradient(monkeypatch):
+    """The stopping-rule norm a flow reports is compared with the full NumPy gradient: a
+    gradient scaled by 1.01 on the NumPy side refutes the item."""
+    import numerics.finetune_objective as fo
+    from proofs_check.claims.zero_shot import flow_norm_evidence
+
+    assert flow_norm_evidence().passed
+    real = fo.objective_grad
+    monkeypatch.setattr(fo, "objective_grad", lambda *a, **k: tuple(1.01 * g for g in real(*a, **k)))
+    assert not flow_norm_evidence().passed

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 __all__ = ["Evidence", "ClaimResult", "Claim", "Config", "DEFAULT_CONFIG", "Outcome", "run_claim", "status_of",
-           "STATUSES", "PASSING"]
+           "STATUSES", "PASSING", "SelfTestFailure", "machinery_self_test"]
 
 #: every claim status, and the ones for which ``iclft check`` exits 0
 STATUSES = ("verified", "refined", "refuted", "error")
@@ -160,3 +160,54 @@ def run_claim(claim: Claim) -> ClaimResult:
                        status_of(out.evidence, out.counterexample), out.evidence, out.grid, out.region,
                        out.disagreements, seconds=time.perf_counter() - t0,
                        counterexample=out.counterexample)
+
+
+class SelfTestFailure(Exception):
+    """The verdict machinery gave a wrong status or exit code on a claim whose answer is
+    known: no status it prints can be trusted (``iclft check`` exits 1)."""
+
+
+def machinery_self_test(exit_code: Callable[[list], int]) -> list[str]:
+    """Run :func:`run_claim` and ``exit_code`` on synthetic claims whose answers are known.
+
+    The cases: every item passes (``verified``); one asserted item fails (``refuted``); only a
+    reported item fails (``verified``); no item is asserted (``refuted``); a counterexample
+    with passing items (``refined``); the check raises (``error``).  Exit codes: 0 for
+    ``verified`` + ``refined``, 1 as soon as one claim is ``refuted`` or ``error``, 1 for no
+    claims.  ``iclft check`` runs this before any claim, so that a broken aggregation or exit
+    code cannot print a clean report.
+
+    Args:
+        exit_code: the function mapping claim results to the exit status of ``iclft check``.
+
+    Returns:
+        A list of problems, empty when the machinery answers every case correctly.
+    """
+    def ev(passed, asserted=True):
+        return Evidence("numeric", "self-test item", passed, asserted=asserted)
+
+    def boom():
+        raise RuntimeError("self-test")
+
+    cex = {"config": Config().as_dict(), "details": {}}
+    cases = [
+        ("every item passes", lambda: Outcome([ev(True), ev(True)]), "verified"),
+        ("one asserted item fails", lambda: Outcome([ev(True), ev(False), ev(True)]), "refuted"),
+        ("only a reported item fails", lambda: Outcome([ev(True), ev(False, asserted=False)]), "verified"),
+        ("no item is asserted", lambda: Outcome([ev(True, asserted=False)]), "refuted"),
+        ("a counterexample", lambda: Outcome([ev(True)], counterexample=cex), "refined"),
+        ("a failing item and a counterexample", lambda: Outcome([ev(False)], counterexample=cex), "refuted"),
+        ("the check raises", boom, "error"),
+    ]
+    problems, results = [], {}
+    for name, check, want in cases:
+        got = run_claim(Claim("self-test", name, name, "", check))
+        results[want] = got
+        if got.status != want:
+            problems.append(f"{name}: status {got.status}, expected {want}")
+    for statuses, want in ((("verified", "refined"), 0), (("verified", "refuted"), 1),
+                           (("refined", "error"), 1), ((), 1)):
+        code = exit_code([results[s] for s in statuses])
+        if code != want:
+            problems.append(f"exit code {code} for {', '.join(statuses) or 'no claims'}, expected {want}")
+    return problems
