@@ -2,7 +2,7 @@
 
 Every function exported by ``numerics``, ``theory`` and ``vocabulary`` documents its
 arguments and its result (``Args:`` / ``Returns:``, as in optax), and the doctest examples of
-the modules that define them run as part of the suite (``python -m pytest -q``).
+the modules that define them run as part of the suite (``python -m pytest -q -n 2``).
 """
 from __future__ import annotations
 
