@@ -200,6 +200,16 @@ def _cache_arg(p):
                         "expressions ($XDG_CACHE_HOME/iclft or ~/.cache/iclft)")
 
 
+def _train_form_args(p, trains: dict):
+    """``--train`` (a subset key of either form) and ``--form`` (default: the form the subset
+    implies), shared by ``finetune`` and ``derive``."""
+    p.add_argument("--train", required=True, choices=tuple(trains), metavar="TRAIN",
+                   help=_choices_help("the trained matrices", trains))
+    p.add_argument("--form", choices=_vocab.FORMS, default=None, metavar="FORM",
+                   help=_choices_help("the parametrisation", _FORM_MEANING,
+                                      default="separate for kq/k/q, merged otherwise"))
+
+
 def _finetune_objectives() -> tuple:
     """The objectives a flow may use: ``vocabulary.OBJECTIVES`` without ``pretrain``."""
     return tuple(k for k in vocabulary.OBJECTIVES if k != "pretrain")
@@ -267,11 +277,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = _add(sub, "finetune", fmt, "exact population gradient flow")
     p.add_argument("--objective", required=True, choices=tuple(objectives), metavar="OBJECTIVE",
                    help=_choices_help("the fine-tuning objective", objectives))
-    p.add_argument("--train", required=True, choices=tuple(trains), metavar="TRAIN",
-                   help=_choices_help("the trained matrices", trains))
-    p.add_argument("--form", choices=_vocab.FORMS, default=None, metavar="FORM",
-                   help=_choices_help("the parametrisation", _FORM_MEANING,
-                                      default="separate for kq/k/q, merged otherwise"))
+    _train_form_args(p, trains)
     _outcome_args(p, "symmetric")
     _config_args(p, quiet=True)
 
@@ -279,11 +285,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = _add(sub, "derive", fmt, "print the derived gradient updates")
     p.add_argument("--objective", required=True, choices=tuple(all_objectives), metavar="OBJECTIVE",
                    help=_choices_help("the objective", all_objectives))
-    p.add_argument("--train", required=True, choices=tuple(trains), metavar="TRAIN",
-                   help=_choices_help("the trained matrices", trains))
-    p.add_argument("--form", choices=_vocab.FORMS, default=None, metavar="FORM",
-                   help=_choices_help("the parametrisation", _FORM_MEANING,
-                                      default="separate for kq/k/q, merged otherwise"))
+    _train_form_args(p, trains)
     p.add_argument("--latex", action="store_true",
                    help="print LaTeX (the printer of export-latex) instead of plain text")
     _cache_arg(p)
