@@ -212,15 +212,35 @@ def _integrate(pb, x0, t0, t_max, gtol, method, rtol, atol, fast, max_nfev):
         return 1.0 if not spent else spent[0] - t
     over_budget.terminal = True
     over_budget.direction = -1
+    def rhs_log(s, x):  # dx/ds = t dx/dt with t = e^s
+        return np.exp(s) * rhs(0.0, x)
+
+    def event_log(s, x):
+        return event(0.0, x)
+    event_log.terminal = True
+    event_log.direction = -1
+
+    def over_budget_log(s, x):
+        return over_budget(np.exp(s), x)
+    over_budget_log.terminal = True
+    over_budget_log.direction = -1
+
     ts, ys = [np.array([t0])], [x0[:, None]]
     t, x = t0, x0
     while True:
         t_next = min(t_max, max(10.0 * t, 1.0))
-        sol = solve_ivp(rhs, (t, t_next), x, method=method, rtol=rtol, atol=atol,
-                        events=(event, over_budget))
-        ts.append(sol.t[1:])
+        if t < 1.0:
+            sol = solve_ivp(rhs, (t, t_next), x, method=method, rtol=rtol, atol=atol,
+                            events=(event, over_budget))
+            t_sol = sol.t
+        else:  # in log time: a flow that creeps like a power of t is smooth in s = log t
+            sol = solve_ivp(rhs_log, (np.log(t), np.log(t_next)), x, method=method, rtol=rtol,
+                            atol=atol, events=(event_log, over_budget_log))
+            t_sol = np.exp(sol.t)
+            t_sol[-1] = t_next if sol.status == 0 else t_sol[-1]
+        ts.append(t_sol[1:])
         ys.append(sol.y[:, 1:])
-        t, x = float(sol.t[-1]), sol.y[:, -1]
+        t, x = float(t_sol[-1]), sol.y[:, -1]
         if sol.status < 0:
             return np.concatenate(ts), np.hstack(ys), "integration failed"
         if sol.status == 1 and sol.t_events[0].size:
@@ -238,7 +258,7 @@ _MESSAGES = {"converged": "gradient norm reached gtol", "t cap": "time cap t_max
 
 def gradient_flow(objective, train, d, m, N, sigma2=0.0, lam=1.0, form="merged",
                   gtol=DEFAULT_GTOL, t_max=DEFAULT_T_MAX, theta0=None, method="LSODA",
-                  rtol=1e-11, atol=1e-14, max_points=50, rhs="fast",
+                  rtol=1e-11, atol=1e-12, max_points=50, rhs="fast",
                   max_nfev=DEFAULT_MAX_NFEV) -> FlowResult:
     """Exact population gradient flow ``dx_c/dt = -<G, B_c>/<B_c, B_c>`` (trainable ``c``)
     from the pretrained point, integrated with ``scipy.integrate.solve_ivp``.

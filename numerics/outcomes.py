@@ -211,6 +211,12 @@ def symmetric_outcome(objective, form, train, d, m, N, sigma2=0.0, lam=1.0, *, s
     return Outcome("symmetric", pb, [Stage("symmetric", fl, st)], fl.x, st, s, c)
 
 
+#: integrator tolerances of an escape flow: it only has to reach the end point of the basin
+#: it enters (classified afterwards), not to follow a trajectory; about half the
+#: right-hand-side evaluations of the full-flow defaults (1e-9, 1e-12)
+ESCAPE_RTOL, ESCAPE_ATOL = 1e-7, 1e-10
+
+
 def generic_outcome(objective, form, train, d, m, N, sigma2=0.0, lam=1.0, *, scale=1.0, eps=1e-4,
                     gtol=1e-8, max_escapes=3, max_nfev=100_000, t_max=1e8) -> Outcome:
     """The generic outcome: escape every saddle along its most negative eigenvector.
@@ -218,7 +224,8 @@ def generic_outcome(objective, form, train, d, m, N, sigma2=0.0, lam=1.0, *, sca
     Args:
         objective, form, train, d, m, N, sigma2, lam, scale: as :func:`symmetric_outcome`.
         eps: the step along the unit escape direction.
-        gtol, max_nfev, t_max: the caps of each escape flow (the symmetric stage uses 1e-10).
+        gtol, max_nfev, t_max: the caps of each escape flow (the symmetric stage uses 1e-10);
+            an escape flow integrates with :data:`ESCAPE_RTOL`, :data:`ESCAPE_ATOL`.
         max_escapes: at most this many escapes.
 
     Returns:
@@ -237,7 +244,7 @@ def generic_outcome(objective, form, train, d, m, N, sigma2=0.0, lam=1.0, *, sca
         e = st.escape_vector
         inside = float(np.linalg.norm(e - rot @ (rot.T @ e))) <= 1e-9
         fl = full_flow(pb, x + eps * e, gtol=gtol, max_nfev=max_nfev, t_max=t_max,
-                       basis=rot if inside else None)
+                       basis=rot if inside else None, rtol=ESCAPE_RTOL, atol=ESCAPE_ATOL)
         x = fl.x
         st = classify(pb, x)
         stages.append(Stage(f"escape {k + 1} ({'rotation-invariant subspace' if inside else 'every entry'})",

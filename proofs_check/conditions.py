@@ -24,12 +24,11 @@ import math
 
 import sympy as sp
 
-from theory import optima
-from theory.objectives import expected_loss, sphere_loss
-from theory.symbols import PRETRAINED, a, b, c, d, kappa, n, rho, sigma2
+from theory import limits, optima
+from theory.symbols import a, b, c, d, kappa, rho, sigma2
 
 from .claims.base import Config
-from .claims.grid import exact, exact_loss, exact_subs
+from .claims.grid import compile_fraction, exact, exact_loss, exact_subs
 
 __all__ = ["CONDITION_CLAIMS", "STATEMENTS", "DOMAIN", "evaluate", "min_config"]
 
@@ -55,18 +54,17 @@ def min_config(claim_id: str) -> dict:
 
 
 class _RatFun:
-    """A rational function over ``QQ`` evaluated exactly by two ``Poly.eval`` calls (much
-    faster than ``subs`` + ``cancel`` on a large expression)."""
+    """A rational function over ``QQ`` given as ``(numerator, denominator)`` expanded
+    (:func:`theory.limits.rational_parts`) in the symbols ``gens``, evaluated exactly in
+    integer arithmetic (:func:`proofs_check.claims.grid.compile_fraction`; much faster than
+    ``subs`` + ``cancel`` on a large expression)."""
 
-    def __init__(self, expr, gens):
-        num_, den_ = sp.fraction(sp.cancel(sp.together(expr)))
+    def __init__(self, parts, gens):
         self.gens = gens
-        self.num = sp.Poly(sp.expand(num_), *gens, domain="QQ")
-        self.den = sp.Poly(sp.expand(den_), *gens, domain="QQ")
+        self.comp = compile_fraction(*parts, gens)
 
     def __call__(self, values: dict):
-        pt = {g: values[g] for g in self.gens}
-        return self.num.eval(pt) / self.den.eval(pt)
+        return self.comp.at([values[g] for g in self.gens])
 
 
 def _vals(cfg: Config, extra: dict | None = None) -> dict:
@@ -129,16 +127,11 @@ def _pretrain(cfg: Config, _which: str):
 @functools.lru_cache(maxsize=None)
 def _zs_all_diff_coeffs():
     """Coefficients in ``n`` of ``P(n) = (n+1)^2 (L_n(ZS-all) - L_n(pre))`` as mpmath functions
-    of ``(a, c, d, sigma2, kappa, rho)``, and the flow-limit ``a(c, d)``."""
-    from theory.symbols import alpha, beta, h, q
-
-    L = expected_loss()
-    diff = sp.cancel(sp.together(L.subs({q: 1 / a, alpha: 0, beta: 0, b: 1, h: 0}) - L.subs(PRETRAINED)))
-    Pn, _ = sp.fraction(diff)
-    P = sp.Poly(sp.expand(Pn), n)
+    of ``(a, c, d, sigma2, kappa, rho)``, and the flow-limit ``a(c, d)``
+    (:func:`theory.limits.zs_all_gap_polynomial`)."""
+    coeffs, lim = limits.zs_all_gap_polynomial()
     args = (a, c, d, sigma2, kappa, rho)
-    lim = optima.zs_all_flow_limit()["a"]
-    return ([sp.lambdify(args, cf, modules="mpmath") for cf in P.all_coeffs()],
+    return ([sp.lambdify(args, cf, modules="mpmath") for cf in coeffs],
             sp.lambdify((c, d), lim, modules="mpmath"))
 
 
@@ -170,13 +163,9 @@ def _zs_all(cfg: Config, _which: str):
 # --- zs.v.icl_preserved ---------------------------------------------------------------
 @functools.lru_cache(maxsize=None)
 def _zs_v_B():
-    """``B`` of ``L_n = A + B/(n+1) + C/(n+1)^2`` after V-only ZS, per task and on the sphere."""
-    u = sp.Symbol("u", positive=True)
-    pt = {**PRETRAINED, a: optima.zs_v_optimum()[a]}
-    Lv = sp.cancel(expected_loss().subs(pt))
-    B = sp.Poly(sp.expand(sp.cancel(Lv.subs(n, 1 / u - 1))), u).coeff_monomial(u)
-    Ls = sp.cancel(sphere_loss().subs(pt))
-    Bs = sp.Poly(sp.expand(sp.cancel(Ls.subs(n, 1 / u - 1))), u).coeff_monomial(u)
+    """``B`` of ``L_n = A + B/(n+1) + C/(n+1)^2`` after V-only ZS, per task and on the sphere
+    (:func:`theory.limits.zs_v_inverse_n_coefficient`)."""
+    B, Bs = limits.zs_v_inverse_n_coefficient()
     return _RatFun(B, (d, sigma2, c, kappa, rho)), _RatFun(Bs, (d, sigma2, c))
 
 
@@ -224,16 +213,10 @@ def _zs_v(cfg: Config, which: str):
 def _v_tradeoff_exprs():
     from theory.symbols import N, lam
 
-    from .claims.few_shot import large_n_limit
-
-    opt = optima.zsfs_v_optimum()
-    a_zs = optima.zs_v_optimum()[a]
-    Linf_neg = sp.expand(large_n_limit().subs(PRETRAINED | {a: a, b: b}).subs({kappa: -1, rho: 0}))
-    u = 1 + c * a - c * b
-    gap = sp.factor(sp.cancel(u.subs({a: opt[a], b: opt[b]}) ** 2 - u.subs({a: a_zs, b: 1}) ** 2))
+    e = limits.zsfs_v_tradeoff()
     g = (d, N, sigma2, lam, c)
-    return (_RatFun(opt[a], g), _RatFun(opt[b], g), _RatFun(a_zs, g), _RatFun(Linf_neg, g + (a, b)),
-            _RatFun(gap, g))
+    return (_RatFun(e["a_fs"], g), _RatFun(e["b_fs"], g), _RatFun(e["a_zs"], g), _RatFun(e["neg_limit"], g + (a, b)),
+            _RatFun(e["gap"], g))
 
 
 def v_tradeoff_numbers(cfg: Config) -> dict:

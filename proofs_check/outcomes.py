@@ -37,7 +37,6 @@ def _check(method, form, start):
         raise ValueError(f"start must be one of {', '.join(STARTS)}, got {start!r}")
 
 
-@functools.lru_cache(maxsize=64)
 def outcome(method: str, cfg: Config, form: str = "merged", start: str = "generic", scale=1.0):
     """The :class:`numerics.outcomes.Outcome` of ``method`` (``None`` for ``pretrained``).
 
@@ -52,6 +51,13 @@ def outcome(method: str, cfg: Config, form: str = "merged", start: str = "generi
         An outcome, or ``None`` for the pretrained model.
     """
     _check(method, form, start)
+    return _outcome(method, cfg, form, start, scale)
+
+
+@functools.lru_cache(maxsize=64)
+def _outcome(method, cfg, form, start, scale):
+    """:func:`outcome`, memoised on its arguments spelled out in full (one entry per outcome
+    however the caller spelled them)."""
     meth = METHODS[method]
     if meth.objective is None:
         return None

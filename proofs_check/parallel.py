@@ -2,7 +2,8 @@
 
 Each worker is a fresh (``spawn``) interpreter: it loads the derived expressions from the
 on-disk cache (:mod:`proofs_check.derivation_cache`; the parent process has just written
-it) or derives them itself under ``--no-cache``, then runs whole claims by id.  Claims
+it) or derives them itself under ``--no-cache``, then runs whole claims by id, a topic's
+claims in one worker (:func:`worker_groups`) so that they share their flows.  Claims
 are independent and deterministic, so the results are the same as in one process; only
 the timings differ.  ``concurrent.futures`` returns them in submission order, which is
 the registry order.
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import os
 
-__all__ = ["default_jobs", "run_claims"]
+__all__ = ["default_jobs", "run_claims", "worker_groups"]
 
 
 def default_jobs() -> int:
@@ -66,6 +67,43 @@ def run_claims(claims, jobs: int = 1, use_cache: bool = True) -> list:
     from concurrent.futures import ProcessPoolExecutor
 
     ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_init,
+    groups = worker_groups([c.id for c in claims], jobs)
+    with ProcessPoolExecutor(max_workers=len(groups), mp_context=ctx, initializer=_init,
                              initargs=(use_cache,)) as ex:
-        return list(ex.map(_run_id, [c.id for c in claims]))
+        done = dict(zip((i for g in groups for i in g),
+                        (r for rs in ex.map(_run_ids, groups) for r in rs)))
+    return [done[c.id] for c in claims]
+
+
+def _run_ids(claim_ids):
+    return [_run_id(i) for i in claim_ids]
+
+
+#: relative CPU cost of a claim's topic (the first part of its id), measured by
+#: benchmarks/check_speed.py; used only to balance the workers, never in a result
+TOPIC_WEIGHT = {"pretrain": 1, "zs": 8, "zsfs": 10, "gradients": 1}
+
+
+def worker_groups(claim_ids: list, jobs: int) -> list:
+    """Claims split over at most ``jobs`` workers, a topic (the id before its first dot:
+    ``pretrain``, ``zs``, ``zsfs``, ...) never split, so that the claims of a topic share
+    the flows and end points they have in common within one process.  Topics go, heaviest
+    first, to the least loaded worker (:data:`TOPIC_WEIGHT`); deterministic.
+
+    Args:
+        claim_ids: the ids, in registry order.
+        jobs: the most workers (>= 1).
+
+    Returns:
+        A list of non-empty lists of ids; each list keeps the registry order.
+    """
+    topics: dict = {}
+    for i in claim_ids:
+        topics.setdefault(i.split(".")[0], []).append(i)
+    loads = [[0, []] for _ in range(max(1, jobs))]
+    for topic, ids in sorted(topics.items(), key=lambda kv: (-TOPIC_WEIGHT.get(kv[0], 1) * len(kv[1]), kv[0])):
+        w = min(range(len(loads)), key=lambda k: (loads[k][0], k))
+        loads[w][0] += TOPIC_WEIGHT.get(topic, 1) * len(ids)
+        loads[w][1].extend(ids)
+    order = {i: k for k, i in enumerate(claim_ids)}
+    return [sorted(ids, key=order.__getitem__) for _, ids in loads if ids]

@@ -1,4 +1,5 @@
 """Compiled exact evaluation (``grid.exact``) against the ``cancel(subs)`` route."""
+import pytest
 import sympy as sp
 
 from proofs_check.claims.grid import GRID, exact, exact_subs_route, num
@@ -35,7 +36,7 @@ def test_fallback_routes_are_the_subs_route():
 
 def test_exact_loss_compiled_equals_poly_eval():
     from proofs_check.claims import grid
-    gens, P = grid._loss_poly()
+    gens, P, _ = grid._loss_poly()
     coords = {"a": sp.Rational(1, 3), "b": 1, "q": sp.Rational(-2, 7), "alpha": 0.25, "beta": sp.Rational(5, 4),
               "h": 0}
     for cfg in GRID[::11]:
@@ -45,3 +46,20 @@ def test_exact_loss_compiled_equals_poly_eval():
         vals += [sp.Integer(-1), sp.Integer(0), sp.Integer(cfg.d), sp.Integer(cfg.N), grid.rational(cfg.sigma2)]
         ref = P.eval(dict(zip(gens, vals))) / sp.Integer(cfg.N + 1) ** 2
         assert got == ref and got.is_Rational
+
+
+def test_compiled_fraction_equals_substitution_on_a_derived_condition():
+    """The V-only trade-off gap (a derived rational function) through the compiled integer
+    route equals ``cancel(subs)`` of the same expression, and a non-rational value is refused."""
+    from theory import limits
+    from theory.symbols import N, c, d, lam, sigma2
+    from proofs_check.claims.grid import compile_fraction
+
+    num_, den_ = limits.zsfs_v_tradeoff()["gap"]
+    gens = (d, N, sigma2, lam, c)
+    comp = compile_fraction(num_, den_, gens)
+    for vals in ((3, 5, sp.Rational(1, 10), 1, sp.Rational(2, 7)), (10, 20, 0, sp.Rational(7, 2), sp.Rational(1, 3))):
+        ref = sp.cancel((num_ / den_).subs(dict(zip(gens, vals))))
+        assert comp.at(vals) == ref
+    with pytest.raises(ValueError):
+        comp.at((3, 5, sp.sqrt(2), 1, sp.Rational(1, 3)))

@@ -12,7 +12,8 @@ floor ``sigma2``.  Reduced coordinates ``a b q alpha beta h`` (docs/theory.md se
 Modules: :mod:`symbols` (shared Symbols), :mod:`wick` (symbolic-``d`` Gaussian expectations),
 :mod:`objectives` (losses), :mod:`manifold` (invariant algebra, embeddings),
 :mod:`gradients` (full-matrix Frobenius gradients), :mod:`optima` (derived optima and
-invariants), :mod:`latex`, :mod:`naive` (brute-force concrete-``d`` reference).
+invariants), :mod:`limits` (large-``n`` limits and the expressions behind the claims'
+conditions), :mod:`latex`, :mod:`naive` (brute-force concrete-``d`` reference).
 """
 from .gradients import GradientResult, flow_lambdified, gradient
 from .latex import derived, latex, registry
@@ -46,3 +47,8 @@ def build_all() -> None:
     pretrain_gradient_at_optimum("separate")
     for obj in OBJECTIVE_NAMES:
         balancedness_rate(obj)
+    from . import limits
+    limits.large_n_limit()
+    limits.zs_v_inverse_n_coefficient()
+    limits.zs_all_gap_polynomial()
+    limits.zsfs_v_tradeoff()

@@ -13,6 +13,7 @@ import numpy as np
 import sympy as sp
 
 from theory import optima
+from theory.limits import large_n_limit
 from theory.objectives import expected_loss
 from theory.symbols import (PRETRAINED, N, a, alpha, b, beta, c, d, h, kappa, lam, n, q, rho,
                             sigma2)
@@ -26,17 +27,6 @@ from .zero_shot import sgd_evidence
 __all__ = ["CLAIMS", "large_n_limit"]
 
 COORDS = (a, b, q, alpha, beta, h)
-
-
-@functools.lru_cache(maxsize=None)
-def large_n_limit() -> sp.Expr:
-    """``lim_{n -> oo} L_n`` on the manifold: ``(n+1)^2 L_n`` is a polynomial of degree 2 in
-    ``n``; the limit is its leading coefficient."""
-    num_, den_ = sp.fraction(sp.cancel(sp.together(expected_loss())))
-    Pn, Pd = sp.Poly(sp.expand(num_), n), sp.Poly(sp.expand(den_), n)
-    if Pn.degree() != Pd.degree():
-        raise AssertionError("unexpected degrees in n")  # pragma: no cover
-    return sp.expand(Pn.LC() / Pd.LC())
 
 
 @functools.lru_cache(maxsize=None)
@@ -262,11 +252,11 @@ def _off_manifold_minimum() -> Evidence:
 
     cfg = DEFAULT_CONFIG
     pc, fl = models.endpoint("zsfs-all", cfg)
-    r = sgd_finetune("zsfs", "all", cfg.d, cfg.m, cfg.N, cfg.sigma2, cfg.lam, lr=0.05, steps=6000, batch=64, seed=0)
+    r = sgd_finetune("zsfs", "all", cfg.d, cfg.m, cfg.N, cfg.sigma2, cfg.lam, lr=0.05, steps=1000, batch=64, seed=0)
     floor = (1 + cfg.lam) * cfg.sigma2
     return Evidence("monte-carlo", "reported (not asserted): the ZS+lam FS objective is >= (1+lam) sigma2 (each loss has "
                     "the noise floor); the exact flow from the symmetric pretrained point stays on the invariant "
-                    "manifold and stops above that floor, while SGD with a large step (lr 0.05, batch 64, seed 0) "
+                    "manifold and stops above that floor, while SGD with a large step (lr 0.05, 1000 steps, batch 64, seed 0) "
                     "leaves the manifold and reaches the floor: the flow limit is a local, not a global, minimum "
                     "over all (V, W)", r.loss_end < fl.loss_end,
                     {"flow_objective": fl.loss_end, "sgd_objective": r.loss_end, "noise_floor": floor,
@@ -280,21 +270,21 @@ def _noise_free_divergence() -> Evidence:
     cfg = Config(3, 10, 5, 0.0, 1.0)
     # flows to fixed flow times: the t cap decides (the evaluation budget is set well above it)
     runs = [gradient_flow("zsfs", "all", cfg.d, cfg.m, cfg.N, cfg.sigma2, cfg.lam, t_max=tm, max_nfev=1_000_000)
-            for tm in (1e2, 1e3, 1e4)]
+            for tm in (1e1, 1e2, 1e3)]
     a_s = [r.final["a"] for r in runs]
     h_s = [r.final["h"] for r in runs]
     ab = [max(abs(r.final["alpha"]), abs(r.final["beta"])) for r in runs]
     growing = a_s[0] < a_s[1] < a_s[2] and h_s[0] < h_s[1] < h_s[2] and ab[2] < ab[1] < ab[0]
     perp = _Linf(runs[-1].final, 0, 1, cfg)
     return Evidence("numeric", "reported (not asserted): at sigma2 = 0 (d=3, m=10, N=5) the full ZS+FS flow does not "
-                    "converge: from t = 1e2 to 1e3 to 1e4, a and h keep growing, b decreases, alpha and beta shrink to 0 "
+                    "converge: from t = 10 to 100 to 1000, a and h keep growing, b decreases, alpha and beta shrink to 0 "
                     "and the gradient norm decays like a power of t, so there is no finite-time limit to report; "
                     "the orthogonal-task ICL is lost along the way", growing,
-                    {"a(t=1e2,1e3,1e4)": ", ".join(f"{x:.4g}" for x in a_s),
+                    {"a(t=10,100,1000)": ", ".join(f"{x:.4g}" for x in a_s),
                      "h(t)": ", ".join(f"{x:.4g}" for x in h_s),
                      "max|alpha|,|beta| (t)": ", ".join(f"{x:.2g}" for x in ab),
                      "grad_norm(t)": ", ".join(f"{r.grad_norm:.2g}" for r in runs),
-                     "perp_limit_at_t=1e4": perp, "pretrained_perp_limit": (1 - runs[0].c) ** 2},
+                     "perp_limit_at_t=1000": perp, "pretrained_perp_limit": (1 - runs[0].c) ** 2},
                     asserted=False)
 
 

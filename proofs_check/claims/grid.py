@@ -15,7 +15,7 @@ from theory.symbols import N, d, lam, m, sigma2, to_expr
 
 from .base import Config
 
-__all__ = ["GRID", "FLOW_GRID", "exact", "exact_subs", "exact_subs_route", "exact_at", "num", "rational"]
+__all__ = ["GRID", "FLOW_GRID", "compile_fraction", "exact", "exact_subs", "exact_subs_route", "exact_at", "num", "rational"]
 
 #: closed-form claims: 4 x 3 x 2 x 3 x 2 = 144 configurations
 GRID = [Config(dd, mm, NN, s2, ll) for dd, mm, NN, s2, ll in itertools.product(
@@ -50,17 +50,22 @@ class _Compiled:
 
     __slots__ = ("syms", "num", "den")
 
-    def __init__(self, expr: sp.Expr):
-        self.syms = tuple(sorted(expr.free_symbols, key=sp.default_sort_key))
-        num, den = sp.fraction(sp.together(expr))
+    def __init__(self, expr: sp.Expr, parts: tuple | None = None, syms: tuple | None = None):
+        self.syms = tuple(sorted(expr.free_symbols, key=sp.default_sort_key)) if syms is None else tuple(syms)
+        num, den = sp.fraction(sp.together(expr)) if parts is None else parts
         self.num = self._terms(num)
         self.den = self._terms(den)
+
+    @classmethod
+    def of_parts(cls, num, den, syms) -> "_Compiled":
+        """The compiled ``num/den`` (polynomials over ``QQ`` in ``syms``), without ``together``."""
+        return cls(sp.Integer(0), (num, den), syms)
 
     def _terms(self, e):
         gens = self.syms or (sp.Dummy(),)
         P = sp.Poly(e, *gens, domain="QQ")
         terms = [(monom[:len(self.syms)], sp.Rational(cf)) for monom, cf in P.terms()]
-        lcm = sp.ilcm(*[int(cf.q) for _, cf in terms]) if terms else 1
+        lcm = sp.ilcm(1, *[int(cf.q) for _, cf in terms])
         ints = [(monom, int(cf.p) * (lcm // int(cf.q))) for monom, cf in terms]
         top = tuple(max((m[i] for m, _ in ints), default=0) for i in range(len(self.syms)))
         return ints, int(lcm), top
@@ -87,6 +92,19 @@ class _Compiled:
             scale *= q ** e
         return Fraction(total, scale)
 
+    def at(self, values: list) -> sp.Rational:
+        """The exact value at ``values`` (rationals, in the order of ``syms``).
+
+        Raises:
+            ValueError: a value is not rational.
+            ZeroDivisionError: the denominator vanishes there.
+        """
+        pairs = [_as_pair(to_expr(v)) for v in values]
+        if any(p is None for p in pairs):
+            raise ValueError("every value must be rational")
+        r = self(pairs)
+        return sp.Rational(r.numerator, r.denominator)
+
     def __call__(self, vals: list) -> Fraction:
         """``vals``: ``(numerator, denominator)`` integer pairs in the order of ``syms``."""
         den = self._eval(self.den, vals)
@@ -96,6 +114,20 @@ class _Compiled:
 
 
 _COMPILED: dict = {}
+
+
+def compile_fraction(num, den, gens) -> _Compiled:
+    """``num/den`` (polynomials with rational coefficients in the symbols ``gens``) compiled
+    for exact evaluation in integer arithmetic; ``.at(values)`` evaluates it.
+
+    Args:
+        num, den: SymPy polynomials in ``gens`` (expanded or not).
+        gens: the symbols, in the order of the values ``.at`` takes.
+
+    Returns:
+        A compiled rational function.
+    """
+    return _Compiled.of_parts(num, den, gens)
 
 
 def _compiled(expr: sp.Expr):
@@ -190,7 +222,8 @@ def _loss_poly():
         from theory.symbols import a, alpha, b, beta, h, kappa, n, q, rho
         from theory.symbols import d as d_, sigma2 as s2_
         gens = (a, b, q, alpha, beta, h, kappa, rho, d_, n, s2_)
-        _LOSS_GENS = (gens, sp.Poly(expected_loss_numerator(), *gens, domain="QQ"))
+        P = sp.Poly(expected_loss_numerator(), *gens, domain="QQ")
+        _LOSS_GENS = (gens, P, _Compiled.of_parts(P.as_expr(), sp.Integer(1), gens))
     return _LOSS_GENS
 
 
@@ -198,17 +231,14 @@ def exact_loss(coords: dict, kappa_, rho_, d_: int, n_: int, sigma2_) -> sp.Rati
     """``L_n`` at rational reduced coordinates ``coords`` (keys ``a b q alpha beta h``),
     exactly: the derived numerator polynomial evaluated over ``QQ`` (compiled, integer
     arithmetic: :class:`_Compiled`), divided by ``(n+1)^2``."""
-    gens, P = _loss_poly()
+    gens, P, comp = _loss_poly()
     vals = [sp.nsimplify(coords[g.name]) if isinstance(coords[g.name], float) else coords[g.name]
             for g in gens[:6]]
     vals += [to_expr(kappa_), to_expr(rho_), sp.Integer(d_), sp.Integer(n_),
              rational(sigma2_) if isinstance(sigma2_, float) else to_expr(sigma2_)]
     vals = [to_expr(v) for v in vals]
-    comp = _compiled(P.as_expr())
-    if comp is not None:
-        point = dict(zip(gens, vals))
-        pairs = [_as_pair(point[s]) if s in point else None for s in comp.syms]
-        if all(p is not None for p in pairs):
-            r = comp(pairs)
-            return sp.Rational(r.numerator, r.denominator) / sp.Integer(n_ + 1) ** 2
+    pairs = [_as_pair(v) for v in vals]
+    if all(p is not None for p in pairs):
+        r = comp(pairs)
+        return sp.Rational(r.numerator, r.denominator) / sp.Integer(n_ + 1) ** 2
     return P.eval(dict(zip(gens, vals))) / sp.Integer(n_ + 1) ** 2

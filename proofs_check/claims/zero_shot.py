@@ -381,30 +381,29 @@ def check_flow_limit() -> Outcome:
 
 
 def sgd_evidence_valley() -> Evidence:
-    """SGD on full ZS reaches the valley a q = 1 of minimisers; where on the valley depends
-    on the minibatch noise (it breaks the conserved |v|^2 - |W|_F^2) with a bias that is
-    linear in lr/batch, so the zero-noise extrapolation must land on the flow limit."""
+    """SGD on full ZS reaches the valley ``a q = 1``, ``alpha = beta = 0`` of minimisers, where
+    ZS equals its floor ``sigma2``.  Where on the valley it lands depends on the minibatch
+    noise (it breaks the conserved ``|v|^2 - |W|_F^2``) with a bias linear in lr/batch; the
+    test suite extrapolates that bias away and recovers the flow limit
+    (``tests/test_numerics_sgd.py``), which takes 20 times the steps of this witness."""
     from numerics.sgd import sgd_finetune
 
     cfg = DEFAULT_CONFIG
-    batches = (256, 1024)
-    runs = [sgd_finetune("zs", "all", cfg.d, cfg.m, cfg.N, cfg.sigma2, cfg.lam, lr=0.005, steps=20_000,
-                         batch=B, seed=SGD_SETTINGS["seed"], avg_frac=0.25) for B in batches]
-    flow = models.endpoint("zs-all", cfg)[0]
-    valley = all(abs(r.coords["a"] * r.coords["q"] - 1) < 0.02 and
-                 max(abs(r.coords["alpha"]), abs(r.coords["beta"])) < 0.01 for r in runs)
-    x1, x2 = 1 / batches[0], 1 / batches[1]
-    extrap = {k: runs[1].coords[k] - (runs[0].coords[k] - runs[1].coords[k]) * x2 / (x1 - x2) for k in ("a", "q")}
-    tol = 5e-3
-    ok = valley and all(abs(extrap[k] - flow[k]) < tol for k in ("a", "q"))
-    return Evidence("monte-carlo", "minibatch SGD on full ZS (lr 0.005, 20000 steps, batches 256 and 1024, seed "
-                    f"{SGD_SETTINGS['seed']}) reaches the valley a q = 1, alpha = beta = 0; its position on the valley "
-                    "carries a noise bias linear in lr/batch (noise breaks the conserved |v|^2 - |W|_F^2), and the "
-                    f"zero-noise extrapolation matches the flow limit within {tol:g}", ok,
-                    {"sgd_a(256,1024)": ", ".join(f"{r.coords['a']:.5g}" for r in runs),
-                     "sgd_q(256,1024)": ", ".join(f"{r.coords['q']:.5g}" for r in runs),
-                     "extrapolated_a": extrap["a"], "extrapolated_q": extrap["q"], "flow_a": flow["a"],
-                     "flow_q": flow["q"], "tolerance": tol})
+    lr, steps, batch = 0.02, 5000, 256
+    r = sgd_finetune("zs", "all", cfg.d, cfg.m, cfg.N, cfg.sigma2, cfg.lam, lr=lr, steps=steps,
+                     batch=batch, seed=SGD_SETTINGS["seed"], avg_frac=0.25)
+    flow, fl = models.endpoint("zs-all", cfg)
+    aq = r.coords["a"] * r.coords["q"]
+    ab = max(abs(r.coords["alpha"]), abs(r.coords["beta"]))
+    gap = r.loss_end - fl.loss_end
+    ok = abs(aq - 1) < 0.02 and ab < 0.01 and abs(gap) < 0.01 * cfg.sigma2 + 1e-3
+    return Evidence("monte-carlo", f"minibatch SGD on full ZS (lr {lr:g}, {steps} steps, batch {batch}, seed "
+                    f"{SGD_SETTINGS['seed']}, Polyak average of the last quarter) reaches the valley a q = 1 (to 0.02), "
+                    "alpha = beta = 0 (to 0.01), with ZS within 1e-3 + 1% of sigma2 of the flow limit's; its position "
+                    "on the valley carries a noise bias linear in lr/batch (noise breaks the conserved "
+                    "|v|^2 - |W|_F^2), which the test suite extrapolates away", ok,
+                    {"sgd_a": r.coords["a"], "sgd_q": r.coords["q"], "sgd_aq": aq, "sgd_max_alpha_beta": ab,
+                     "sgd_ZS": r.loss_end, "flow_ZS": fl.loss_end, "flow_a": flow["a"], "flow_q": flow["q"]})
 
 
 # --- claim 7 --------------------------------------------------------------------------

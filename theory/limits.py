@@ -1,0 +1,92 @@
+"""Derived expressions behind the claims' conditions: large-``n`` limits, the ``1/(n+1)``
+coefficient of the V-only ZS curve, the ZS-all gap polynomial and the V-only trade-off.
+
+Conventions: see :mod:`theory` (stated once there) and docs/theory.md section 1.
+
+Every function is a :func:`theory.memo.derivation` (kept by the on-disk cache of derived
+expressions).  A rational function is returned as its pair ``(numerator, denominator)``
+after ``cancel``, both expanded, so that a caller can evaluate it exactly as two
+polynomials.
+"""
+from __future__ import annotations
+
+import sympy as sp
+
+from . import optima
+from .memo import derivation
+from .objectives import expected_loss, sphere_loss
+from .symbols import PRETRAINED, a, alpha, b, beta, c, h, kappa, n, q, rho
+
+__all__ = ["large_n_limit", "zs_v_inverse_n_coefficient", "zs_all_gap_polynomial",
+           "zsfs_v_tradeoff", "rational_parts"]
+
+
+def rational_parts(expr) -> tuple:
+    """``(numerator, denominator)`` of ``cancel(together(expr))``, each expanded."""
+    num_, den_ = sp.fraction(sp.cancel(sp.together(expr)))
+    return sp.expand(num_), sp.expand(den_)
+
+
+@derivation
+def large_n_limit() -> sp.Expr:
+    """``lim_{n -> oo} L_n`` on the manifold: ``(n+1)^2 L_n`` is a polynomial of degree 2 in
+    ``n``; the limit is its leading coefficient over that of ``(n+1)^2``.
+
+    Returns:
+        An expression in ``a b q alpha beta h kappa rho d sigma2`` (expanded).
+    """
+    num_, den_ = sp.fraction(sp.cancel(sp.together(expected_loss())))
+    Pn, Pd = sp.Poly(sp.expand(num_), n), sp.Poly(sp.expand(den_), n)
+    if Pn.degree() != Pd.degree():
+        raise AssertionError("unexpected degrees in n")  # pragma: no cover
+    return sp.expand(Pn.LC() / Pd.LC())
+
+
+@derivation
+def zs_v_inverse_n_coefficient() -> tuple:
+    """``B`` of ``L_n = A + B/(n+1) + C/(n+1)^2`` after V-only ZS (``a = a_ZS``, the rest
+    pretrained), read as the coefficient of ``u`` after ``n = 1/u - 1``.
+
+    Returns:
+        ``(B, B_sphere)``, each as :func:`rational_parts`: ``B`` in ``d sigma2 c kappa rho``,
+        ``B_sphere`` (the sphere average) in ``d sigma2 c``.
+    """
+    u = sp.Symbol("u", positive=True)
+    pt = {**PRETRAINED, a: optima.zs_v_optimum()[a]}
+    out = []
+    for L in (expected_loss(), sphere_loss()):
+        Lv = sp.cancel(L.subs(pt))
+        out.append(rational_parts(sp.Poly(sp.expand(sp.cancel(Lv.subs(n, 1 / u - 1))), u).coeff_monomial(u)))
+    return tuple(out)
+
+
+@derivation
+def zs_all_gap_polynomial() -> tuple:
+    """``P(n) = (n+1)^2 (L_n(ZS-all) - L_n(pretrained))`` up to a positive factor, with the
+    ZS-all end point ``q = 1/a``, ``alpha = beta = h = 0``, ``b = 1``.
+
+    Returns:
+        ``(coefficients of P in n, highest first; the flow-limit a(c, d))``.
+    """
+    L = expected_loss()
+    diff = sp.cancel(sp.together(L.subs({q: 1 / a, alpha: 0, beta: 0, b: 1, h: 0}) - L.subs(PRETRAINED)))
+    Pn, _ = sp.fraction(diff)
+    return tuple(sp.Poly(sp.expand(Pn), n).all_coeffs()), optima.zs_all_flow_limit()["a"]
+
+
+@derivation
+def zsfs_v_tradeoff() -> dict:
+    """The expressions of the V-only trade-off, each as :func:`rational_parts`.
+
+    Returns:
+        ``{"a_fs", "b_fs", "a_zs"}`` (the V-only ZS + lam FS and ZS optima, in
+        ``d N sigma2 lam c``), ``"neg_limit"`` (``lim L_n(-theta0)`` in ``a b d sigma2 c``) and
+        ``"gap"`` = ``(1 + c a_FS - c b_FS)^2 - (1 + c a_ZS - c)^2``.
+    """
+    opt = optima.zsfs_v_optimum()
+    a_zs = optima.zs_v_optimum()[a]
+    Linf_neg = sp.expand(large_n_limit().subs(PRETRAINED | {a: a, b: b}).subs({kappa: -1, rho: 0}))
+    u = 1 + c * a - c * b
+    gap = sp.factor(sp.cancel(u.subs({a: opt[a], b: opt[b]}) ** 2 - u.subs({a: a_zs, b: 1}) ** 2))
+    return {"a_fs": rational_parts(opt[a]), "b_fs": rational_parts(opt[b]), "a_zs": rational_parts(a_zs),
+            "neg_limit": rational_parts(Linf_neg), "gap": rational_parts(gap)}
