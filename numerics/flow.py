@@ -337,10 +337,10 @@ def gradient_flow(objective, train, d, m, N, sigma2=0.0, lam=1.0, form="merged",
         reason = "converged"
     idx = np.unique(np.linspace(0, ts.size - 1, min(max_points, ts.size)).round().astype(int))
     traj_coords = ys[:, idx].T
-    off = [pb.coeffs(xx)[1] / max(pb.grad_norm(xx), 1e-300) for xx in traj_coords if pb.grad_norm(xx) > 0]
+    norms = np.array([pb.grad_norm(xx) for xx in traj_coords])  # one exact gradient per sample
+    off = [pb.coeffs(xx)[1] / gn_ for xx, gn_ in zip(traj_coords, norms) if gn_ > 0]
     traj = {"t": ts[idx].copy(), "names": pb.names, "coords": traj_coords,
-            "loss": np.array([pb.loss(xx) for xx in traj_coords]),
-            "grad_norm": np.array([pb.grad_norm(xx) for xx in traj_coords])}
+            "loss": np.array([pb.loss(xx) for xx in traj_coords]), "grad_norm": norms}
     mats = pb.matrices(x_end)
     V, W = pb.merged_VW(x_end)
     wall = time.perf_counter() - start

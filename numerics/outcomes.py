@@ -27,6 +27,7 @@ report compare it with seeded random perturbations of the pretrained point.
 """
 from __future__ import annotations
 
+import functools
 import math
 import numbers
 from dataclasses import dataclass, field
@@ -35,7 +36,7 @@ import numpy as np
 
 from vocabulary import MATRICES, TRAIN
 
-from .flow import pretrained_c
+from .flow import DEFAULT_GTOL, DEFAULT_T_MAX, pretrained_c
 from .hessian import Problem
 from .stability import FullFlow, Stability, classify, full_flow, invariant_basis
 from .validation import check_count, check_nonneg, check_positive_int
@@ -168,12 +169,32 @@ def _problem(objective, form, train, d, m, N, sigma2, lam, scale):
     return Problem.build(objective, form, train, mats, None, N=N, m=m, sigma2=sigma2, lam=lam), s, c
 
 
-def _reduced(pb, objective, form, train, d, m, N, sigma2, lam, gtol, t_max) -> FullFlow:
-    """The member ``s = 1`` through :func:`numerics.flow.gradient_flow` (the reduced flow on
-    the manifold coordinates), packaged as a :class:`FullFlow`."""
+def reduced_flow(objective, train, form, d, m, N, sigma2, lam, gtol=DEFAULT_GTOL, t_max=DEFAULT_T_MAX):
+    """:func:`numerics.flow.gradient_flow` from the pretrained point ``s = 1``, memoised in
+    this process (the flow is deterministic; the same object is returned, do not modify it).
+
+    Args:
+        objective, train, form, d, m, N, sigma2, lam: as :func:`numerics.flow.gradient_flow`.
+        gtol, t_max: its caps (default: its defaults).
+
+    Returns:
+        A :class:`numerics.flow.FlowResult`.
+    """
+    return _reduced_flow(objective, train, form, int(d), int(m), int(N), float(sigma2), float(lam),
+                         float(gtol), float(t_max))
+
+
+@functools.lru_cache(maxsize=128)
+def _reduced_flow(objective, train, form, d, m, N, sigma2, lam, gtol, t_max):
     from .flow import gradient_flow
 
-    fr = gradient_flow(objective, train, d, m, N, sigma2, lam, form=form, gtol=gtol, t_max=t_max)
+    return gradient_flow(objective, train, d, m, N, sigma2, lam, form=form, gtol=gtol, t_max=t_max)
+
+
+def _reduced(pb, objective, form, train, d, m, N, sigma2, lam, gtol, t_max) -> FullFlow:
+    """The member ``s = 1`` through :func:`reduced_flow` (the reduced flow on the manifold
+    coordinates), packaged as a :class:`FullFlow`."""
+    fr = reduced_flow(objective, train, form, d, m, N, sigma2, lam, gtol, t_max)
     mats = {"V": fr.V, "W": fr.W} if form == "merged" else {"V": fr.V, "K": fr.K, "Q": fr.Q}
     x = pb.pack(mats)
     x0 = pb.pack()

@@ -109,8 +109,16 @@ def unread_basis(problem: Problem, seed: int = 0, extra: int = 8) -> np.ndarray:
         extra: points beyond ``P``.
 
     Returns:
-        A ``P x k`` array with orthonormal columns.
+        A ``P x k`` array with orthonormal columns (computed once per problem, seed and
+        ``extra``: it does not depend on the point).
     """
+    cache = problem.__dict__.setdefault("_unread_bases", {})
+    if (seed, extra) not in cache:
+        cache[(seed, extra)] = _unread_basis(problem, seed, extra)
+    return cache[(seed, extra)].copy()
+
+
+def _unread_basis(problem: Problem, seed: int, extra: int) -> np.ndarray:
     rng = np.random.default_rng(seed)
     P = problem.size
     G = []

@@ -10,13 +10,12 @@ is the end point of the exact population gradient flow from the pretrained point
 """
 from __future__ import annotations
 
-import functools
-
 import numpy as np
 
 import numerics
 import vocabulary
-from numerics.flow import gradient_flow, pretrained_c
+from numerics.flow import pretrained_c
+from numerics.outcomes import reduced_flow
 from numerics.manifold import merged_point
 
 from .claims.base import Config
@@ -32,9 +31,9 @@ METHODS = {name: None if vocabulary.METHODS[name].objective is None
 TASKS = tuple(vocabulary.EVALUATION_TASKS)
 
 
-@functools.lru_cache(maxsize=256)
 def _flow(objective, train, cfg: Config):
-    return gradient_flow(objective, train, cfg.d, cfg.m, cfg.N, cfg.sigma2, cfg.lam)
+    # memoised in numerics (shared with the symmetric stage of the end-point classification)
+    return reduced_flow(objective, train, "merged", cfg.d, cfg.m, cfg.N, cfg.sigma2, cfg.lam)
 
 
 def endpoint(method: str, cfg: Config):
