@@ -38,7 +38,8 @@ from vocabulary import MATRICES, TRAIN
 
 from .flow import DEFAULT_GTOL, DEFAULT_T_MAX, pretrained_c
 from .hessian import Problem
-from .stability import FullFlow, Stability, classify, full_flow, invariant_basis
+from .stability import (MAX_CLASSIFIED_PARAMETERS, FullFlow, Stability, classify, full_flow,
+                        invariant_basis, unclassified)
 from .validation import check_count, check_nonneg, check_positive_int
 
 __all__ = ["pretrained_member", "balanced_scale", "check_scale", "Stage", "Outcome",
@@ -228,7 +229,7 @@ def symmetric_outcome(objective, form, train, d, m, N, sigma2=0.0, lam=1.0, *, s
     else:
         B = invariant_basis(pb, flip=True)
         fl = full_flow(pb, pb.pack(), gtol=gtol, max_nfev=max_nfev, t_max=t_max, basis=B)
-    st = classify(pb, fl.x)
+    st = classify(pb, fl.x) if pb.size <= MAX_CLASSIFIED_PARAMETERS else unclassified(pb, fl.x)
     return Outcome("symmetric", pb, [Stage("symmetric", fl, st)], fl.x, st, s, c)
 
 
@@ -257,6 +258,10 @@ def generic_outcome(objective, form, train, d, m, N, sigma2=0.0, lam=1.0, *, sca
         raise ValueError("eps must be > 0")
     sym = symmetric_outcome(objective, form, train, d, m, N, sigma2, lam, scale=scale,
                             max_nfev=max_nfev, t_max=t_max)
+    if sym.stability.verdict == "unclassified":
+        raise ValueError(f"d: the generic outcome escapes saddles found by the exact Hessian over the "
+                         f"{sym.problem.size} trained parameters at d = {d}, above the limit "
+                         f"{MAX_CLASSIFIED_PARAMETERS}; use a smaller d, or the symmetric start (unclassified)")
     pb, stages, x, st = sym.problem, list(sym.stages), sym.x, sym.stability
     rot = invariant_basis(pb)
     for k in range(max_escapes):

@@ -292,6 +292,26 @@ def _sign_fixed(u: np.ndarray) -> np.ndarray:
     return u if u[k] >= 0 else -u
 
 
+#: the most trained parameters ``P`` whose ``P x P`` Hessian :func:`classify` assembles and
+#: diagonalises (about a minute of CPU at the limit: measured for zs-all at d = 20, P = 968,
+#: 45 s; the cost grows like P^2 to P^3)
+MAX_CLASSIFIED_PARAMETERS = 1200
+
+
+def unclassified(problem: Problem, x) -> Stability:
+    """The :class:`Stability` of a point that is not classified because ``problem`` has more
+    than :data:`MAX_CLASSIFIED_PARAMETERS` trained parameters (verdict ``unclassified``;
+    the gradient norm and value are exact, the spectral fields are NaN)."""
+    x = np.asarray(x, dtype=float)
+    nan = float("nan")
+    return Stability(verdict="unclassified", index=0, min_eigenvalue=nan, null_dim=0, symmetry_dim=0,
+                     tolerance=nan, escape_direction=None,
+                     reason=(f"not classified: {problem.size} trained parameters, above the "
+                             f"{MAX_CLASSIFIED_PARAMETERS} whose exact Hessian is assembled"),
+                     grad_norm=float(np.linalg.norm(problem.grad(x))), value=problem.loss(x),
+                     bound=lower_bound(problem))
+
+
 def classify(problem: Problem, x=None, *, bound_rtol: float = 1e-8) -> Stability:
     """Classify the point ``x`` of ``problem`` (module docstring).
 
@@ -303,7 +323,15 @@ def classify(problem: Problem, x=None, *, bound_rtol: float = 1e-8) -> Stability
 
     Returns:
         A :class:`Stability`.
+
+    Raises:
+        ValueError: the problem has more than :data:`MAX_CLASSIFIED_PARAMETERS` trained
+            parameters (the message names ``d``).
     """
+    if problem.size > MAX_CLASSIFIED_PARAMETERS:
+        raise ValueError(f"d: classifying an end point needs the exact P x P Hessian over the trained "
+                         f"matrices; at d = {problem.d} P = {problem.size}, above the limit "
+                         f"{MAX_CLASSIFIED_PARAMETERS}")
     x = problem.pack() if x is None else np.asarray(x, dtype=float)
     hr = hessian(problem, x)
     H = hr.H
@@ -402,40 +430,43 @@ def invariant_basis(problem: Problem, *, flip: bool = False) -> np.ndarray:
     D, P = problem.D, problem.size
     sl = problem.block_slices()
     gens = _rotation_generators(problem)
-    rows = []
+    # every constraint is a linear map L on one trained block (D^2 entries); a block's fixed
+    # directions are the null space of its stacked maps, i.e. of the Gram sum of L^T L
+    # (D^2 x D^2, never the tall stack: that has #generators D^2 rows)
+    gram = {k: np.zeros((D * D, D * D)) for k in sl}
+
+    def add(L, blocks):
+        G = L.T @ L
+        for k in blocks:
+            if k in gram:
+                gram[k] += G
     for xi in gens:
         # the linear map X -> xi X - X xi on each trained block
-        L = np.kron(xi, np.eye(D)) - np.kron(np.eye(D), xi.T)
-        for s in sl.values():
-            R = np.zeros((D * D, P))
-            R[:, s] = L
-            rows.append(R)
+        add(np.kron(xi, np.eye(D)) - np.kron(np.eye(D), xi.T), sl)
     if flip:
         F = np.diag([1.0] + [-1.0] * (D - 2) + [-1.0])
-        L = np.kron(F, F) - np.eye(D * D)
-        for s in sl.values():
-            R = np.zeros((D * D, P))
-            R[:, s] = L
-            rows.append(R)
+        add(np.kron(F, F) - np.eye(D * D), sl)
         if problem.form == "separate":
             # gauge reflections K -> A K, Q -> A Q (A = A^{-T}) with A = diag(-1, I, 1) or
             # diag(1, I, -1): they fix the balanced start (rows 0 and y of K, Q vanish)
             for pos in (0, D - 1):
                 A = np.eye(D)
                 A[pos, pos] = -1.0
-                L = np.kron(A, np.eye(D)) - np.eye(D * D)
-                for k in ("K", "Q"):
-                    if k in sl:
-                        R = np.zeros((D * D, P))
-                        R[:, sl[k]] = L
-                        rows.append(R)
-    if rows:
-        A = np.vstack(rows)
-        _, sv, Vt = np.linalg.svd(A, full_matrices=True)
-        r = int(np.sum(sv > 1e-10 * max(1.0, sv[0] if sv.size else 1.0)))
-        fix = Vt[r:].T
-    else:
-        fix = np.eye(P)
+                add(np.kron(A, np.eye(D)) - np.eye(D * D), ("K", "Q"))
+    cols = []
+    for k, s_ in sl.items():
+        G = gram[k]
+        if not G.any():
+            null = np.eye(D * D)
+        else:
+            # singular values of the stack below 1e-5 of the largest (their squares here);
+            # the nonzero ones are differences of generator eigenvalues, of order 1
+            ev, vec = np.linalg.eigh(G)
+            null = vec[:, ev <= 1e-10 * max(1.0, float(ev[-1]))]
+        block = np.zeros((P, null.shape[1]))
+        block[s_] = null
+        cols.append(block)
+    fix = np.hstack(cols) if cols else np.eye(P)
     un = unread_basis(problem)
     if un.shape[1] and fix.shape[1]:
         M = un.T @ fix

@@ -141,9 +141,13 @@ def _config_args(p, with_shots=False, quiet=False):
     if quiet:
         p.add_argument("--quiet", action="store_true", help="no progress line on stderr")
     p.add_argument("--d", type=_int_at_least(1, "d"), default=5,
-                   help="feature dimension, >= 1 (default 5; the orthogonal task needs d >= 2). A flow costs a "
-                        "few hundred O(d^3) gradient evaluations; measured CPU for curve --method zs-v: d=100 3 s, "
-                        "d=400 18 s, d=800 67 s; practical limit about d=800 (d=2000: about 20 min)")
+                   help="feature dimension, >= 1 (default 5; the orthogonal task needs d >= 2). An end point is "
+                        "classified from the exact Hessian over the trained entries, at most 1200 of them "
+                        "(merged, all trained: d <= 22; one matrix: d <= 32; separate, all: d <= 18); above "
+                        "that --start symmetric is returned unclassified and --start generic is refused. "
+                        "Measured CPU: curve --method zs-all d=10 9 s, d=20 45 s; curve --method zs-v "
+                        "--start symmetric d=200 10 s, d=400 24 s (a flow costs about a hundred O(d^3) "
+                        "gradient evaluations)")
     p.add_argument("--m", type=_int_at_least(1, "m"), default=20,
                    help="pretraining shots, >= 1 (default 20; at m = 0 the pretraining loss is flat in c)")
     p.add_argument("--N", type=_int_at_least(0, "N"), default=20, help="shots of the few-shot objective FS = L_N, >= 0 (default 20)")

@@ -97,7 +97,8 @@ def cmd_curve(args):
         + ("" if flow.converged else " (NOT converged: a finite-time point)")
         + f"; stability: {o.stability.verdict}"
         + (f" (index {o.stability.index})" if o.stability.verdict == "saddle" else "")
-        + f", tolerance {o.stability.tolerance:.2g}")
+        + (f" ({o.stability.reason})" if o.stability.verdict == "unclassified"
+           else f", tolerance {o.stability.tolerance:.2g}"))
     # the errors are exact at the model; the model (a flow end point) is good to FLOW_TOL
     precision = f"values printed to {FLOW_TOL:g}, the accuracy of the flow end point" if flow is not None else ""
 
@@ -289,9 +290,10 @@ def cmd_finetune(args):
              + (f" ({out['nfev']} of at most {out['max_nfev']} evaluations, t cap {out['t_max']:g})"
                 if "max_nfev" in out else "")),
             ("loss", f"{fmt_tol(out['loss_start'])} -> {fmt_tol(out['loss_end'])}"),
-            ("stability", verdict),
-            ("  null / symmetry", f"{st.null_dim} / {st.symmetry_dim} (tolerance {st.tolerance:.3g})"),
-            ("  reason", st.reason)]
+            ("stability", verdict)]
+    if st.verdict != "unclassified":
+        rows.append(("  null / symmetry", f"{st.null_dim} / {st.symmetry_dim} (tolerance {st.tolerance:.3g})"))
+    rows.append(("  reason", st.reason))
     if "stages" in out:
         rows += [("  stage", f"{s['label']}: {s['stop']} at t = {s['t_final']:.6g}, value {s['value']:.9g}, "
                   f"{s['verdict']}") for s in out["stages"]]

@@ -92,3 +92,37 @@ def test_generic_separate_zs_destroys_icl(d, m, sigma2):
     ref = numerics.expected_loss(V, W, np.eye(d)[1], 40, sigma2)
     assert L40 == pytest.approx(ref, rel=2e-3)
     assert L40 > 1 + sigma2
+
+
+def test_classification_limit_is_explicit(monkeypatch, capsys):
+    """Above MAX_CLASSIFIED_PARAMETERS trained entries the Hessian is not assembled: classify
+    refuses (naming d), the symmetric start is returned 'unclassified', the generic start is
+    refused, and the CLI says so in one line with exit 2 (the limit is lowered here so that
+    the default d = 5 crosses it: zs-all merged has P = 98)."""
+    import numerics.outcomes as nout
+    import numerics.stability as nst
+    from numerics.outcomes import _problem
+    from proofs_check import outcomes as pout
+    from proofs_check.cli import main
+
+    pout._outcome.cache_clear()  # memoised outcomes of other tests must not answer here,
+    monkeypatch.setattr(pout, "_outcome", pout._outcome.__wrapped__)  # nor ours stay behind
+    monkeypatch.setattr(nst, "MAX_CLASSIFIED_PARAMETERS", 60)
+    monkeypatch.setattr(nout, "MAX_CLASSIFIED_PARAMETERS", 60)
+    pb, _, _ = _problem("zs", "merged", "all", 5, 20, 20, 0.1, 1.0, 1.0)
+    with pytest.raises(ValueError, match="^d: "):
+        nst.classify(pb)
+    sym = nout.symmetric_outcome("zs", "merged", "all", 5, 20, 20, 0.1, 1.0)
+    assert sym.stability.verdict == "unclassified" and np.isnan(sym.stability.min_eigenvalue)
+    assert sym.stability.grad_norm < 1e-8 and "98 trained parameters" in sym.stability.reason
+    with pytest.raises(ValueError, match="symmetric start"):
+        nout.generic_outcome("zs", "merged", "all", 5, 20, 20, 0.1, 1.0)
+    # V only (P = 49) is still classified
+    assert nout.symmetric_outcome("zs", "merged", "v", 5, 20, 20, 0.1, 1.0).stability.verdict == "minimum"
+    capsys.readouterr()
+    assert main(["curve", "--method", "zs-all", "--task", "target", "--quiet", "--shots", "0:1"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "above the limit 60" in err[0]
+    assert main(["curve", "--method", "zs-all", "--task", "target", "--quiet", "--shots", "0:1",
+                 "--start", "symmetric"]) == 0
+    assert "stability: unclassified" in capsys.readouterr().out
