@@ -136,7 +136,7 @@ MUTANTS = [
      "cs = mpmath.mpf(int(sp.numer(cs_ex))) / mpmath.mpf(int(sp.denom(cs_ex)))",
      "cs = mpmath.mpf(cfg.m) / (cfg.m + 1 + cfg.d)",
      "c* typed in as the authors' m/(m+1+d) instead of derived (ZS-all degradation)",
-     ["tests/test_properties.py"], ["zs.all.icl_degraded"], False),
+     ["tests/test_properties.py", "tests/test_check_jobs.py"], ["zs.all.icl_degraded"], False),
     ("P07", "proofs_check/claims/few_shot.py", "return 2 * L2 - L1", "return L2",
      "Richardson extrapolation step dropped in the independent large-n limit",
      ["tests/test_properties.py", "tests/test_verdicts.py"], ["zsfs.v.tradeoff"], False),
@@ -149,6 +149,10 @@ MUTANTS = [
      "    for cfg in GRID[:4]:\n        if cfg.m == 0:",
      "grid that skips configurations: GRID[:4] (4 configs, all d = 2) instead of GRID (pretrained c*)",
      ["tests/test_verdicts.py"], ["pretrain.optimum"], True),
+    ("P10", "proofs_check/claims/few_shot.py", "    for cfg in GRID[::4]:\n        cs = exact_(cstar, cfg)",
+     "    for cfg in GRID[:4]:\n        cs = exact_(cstar, cfg)",
+     "grid that skips configurations: GRID[:4] (4 configs, all d = 2) instead of GRID[::4] (zsfs-v stationarity)",
+     ["tests/test_verdicts.py"], ["zsfs.v.optimum"], True),
 ]
 
 FIELDS = ("id", "file", "old", "new", "description", "tests", "claims", "lenient")

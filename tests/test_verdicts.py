@@ -223,6 +223,27 @@ def test_separate_sgd_evidence_catches_a_transposed_chain_rule(monkeypatch):
     assert not ev.passed and ev.asserted
 
 
+def test_zsfs_v_stationarity_covers_its_grid(monkeypatch, capsys):
+    """The NumPy gradient off by 1e-6 at d = 10 only (the last block of the grid): the
+    stationarity item of zsfs.v.optimum, declared on GRID[::4], must see it (a loop that
+    skips configurations, such as GRID[:4], would not)."""
+    real = numerics.expected_loss_grad
+
+    def off_at_d10(V, W, theta, n, sigma2=0.0):
+        gV, gW = real(V, W, theta, n, sigma2)
+        if V.shape[0] == 12:
+            gV = gV.copy()
+            gV[-1, -1] += 1e-6
+        return gV, gW
+
+    monkeypatch.setattr(numerics, "expected_loss_grad", off_at_d10)
+    monkeypatch.setattr(few_shot, "sgd_evidence", lambda *a, **k: Evidence("monte-carlo", "skipped", True))
+    status, code, claim = _check(capsys, "zsfs.v.optimum")
+    assert (status, code) == ("refuted", 1)
+    item = next(e for e in claim["evidence"] if "vanishes to 1e-9" in e["description"])
+    assert not item["passed"]
+
+
 def test_flow_evidence_fails_on_a_shifted_end_point(monkeypatch, capsys):
     """The V-only ZS flow end point with a shifted by 1e-4."""
     real = models.endpoint
