@@ -140,6 +140,35 @@ def test_objective_is_the_weighted_sum_of_engine_losses():
         flow.objective_grad("zsfs", V, W, t, 7, 0.2, -1.0)
 
 
+@pytest.mark.parametrize("form", ["merged", "separate"])
+@pytest.mark.parametrize("d", [1, 2, 5])
+def test_reduced_metric_weights_are_the_basis_norms(form, d):
+    """The reduced flow's metric ``<B_c, B_c>`` (typed in numerics.reduced: 1, and d - 1 for
+    alpha, K_perp, Q_perp) against the Frobenius norms of the basis matrices themselves, and
+    its gradient norm against the norm of the full gradient projected on the span."""
+    from numerics.finetune_objective import loss_terms
+    from numerics.reduced import ReducedProblem
+
+    rng = np.random.default_rng(d)
+    t = _unit(rng, d)
+    pb = ReducedProblem(loss_terms("zsfs", t, 20, 0.1, 1.0, m=20), "all", form, d, t)
+    A = manifold.algebra_matrices(t)
+    if form == "merged":
+        basis = list(pb._BV) + list(pb._BW)
+    else:
+        basis = [A[i] for i in manifold.V_BASIS] + list(A) + list(A)
+    assert np.allclose(pb.nsq, [np.sum(B * B) for B in basis], rtol=0, atol=1e-12)
+    x = rng.standard_normal(len(pb.nsq))
+    g, _ = pb.coeffs(x)
+    # |P G|_F for P the orthogonal projection on the span of the trainable basis matrices
+    mats = pb.full_grad(x)
+    G = [mats[0], mats[1]] if form == "merged" else list(mats)
+    slots = ([0] * 2 + [1] * 4) if form == "merged" else ([0] * 2 + [1] * 6 + [2] * 6)
+    proj = sum(float(np.sum(G[s] * B)) ** 2 / np.sum(B * B)
+               for s, B, on in zip(slots, basis, pb.mask) if on and np.sum(B * B) > 0)
+    assert abs(np.sqrt(np.sum(g * g * pb.nsq)) - np.sqrt(proj)) <= 1e-9 * max(1.0, np.sqrt(proj))
+
+
 # ----------------------------------------------------------------------------- end points
 @pytest.mark.parametrize("d,m,N,sigma2", CONFIGS)
 def test_full_zs_flow_end_point(d, m, N, sigma2):

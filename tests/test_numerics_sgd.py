@@ -97,6 +97,37 @@ def test_sgd_full_zs_agrees_with_flow_after_bias_extrapolation():
     assert abs(f.final["a"]) > 0.5  # far from the pretrained a = 0
 
 
+def test_separate_sgd_step_follows_the_forward_pass():
+    """One separate-form sgd_step (K and Q trained) moves (K, Q) by -lr times the gradient
+    of its minibatch loss in (K, Q), W = K^T Q.  Checked against central differences of
+    numerics.predict (an independent forward pass) on the same prompts, along random
+    directions: the loss is of degree 4 in the step, so the five-point stencil is exact up
+    to rounding.  A chain rule with G_W for G_W^T fails it (K Q-asymmetric point)."""
+    from numerics.sampling import draw_prompts
+
+    rng = np.random.default_rng(4)
+    d, n, B, s2, lr = 3, 4, 40, 0.2, 1.0
+    V, K, Q = rng.standard_normal((3, d + 2, d + 2))
+    v = V[-1].copy()
+    theta = rng.standard_normal(d)
+    terms = [(n, lambda b, r: theta, 1.0)]
+    _, (_, K1, Q1), loss = sgd.sgd_step(v, [V, K, Q], "separate", (False, True, True), terms, B, s2,
+                                        np.random.default_rng(9), lr)
+    pr = draw_prompts(theta, n, B, s2, np.random.default_rng(9))  # the same prompts
+    GK, GQ = (K - K1) / lr, (Q - Q1) / lr
+
+    def L(t, dK, dQ):
+        W = (K + t * dK).T @ (Q + t * dQ)
+        return np.mean((numerics.predict(V, W, pr.X, pr.y, pr.xq) - pr.yq) ** 2)
+
+    assert loss == pytest.approx(L(0.0, K, Q), rel=1e-12)
+    h = 0.25
+    for _ in range(3):
+        dK, dQ = rng.standard_normal((2, d + 2, d + 2))
+        fd = (L(-2 * h, dK, dQ) - 8 * L(-h, dK, dQ) + 8 * L(h, dK, dQ) - L(2 * h, dK, dQ)) / (12 * h)
+        assert np.sum(GK * dK) + np.sum(GQ * dQ) == pytest.approx(fd, rel=1e-7)
+
+
 def test_sgd_separate_form_runs_and_stays_near_manifold():
     r = sgd.sgd_finetune("zsfs", "kq", 2, 5, 3, 0.1, lr=0.01, steps=500, batch=32, seed=0,
                          form="separate")

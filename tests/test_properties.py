@@ -113,6 +113,9 @@ def test_fs_raises_negated_limit_iff_derived_gap_positive(cfg):
     pre = {"q": 0, "alpha": v["c_star"], "beta": v["c_star"], "h": 0}
     lz = numpy_large_n_limit({**pre, "a": v["a_zs"], "b": 1}, neg, cfg)
     lf = numpy_large_n_limit({**pre, "a": v["a_fs"], "b": v["b_fs"]}, neg, cfg)
+    # the extrapolated NumPy limits equal the exact derived ones (the claim's tolerance)
+    for num_lim, exact_lim in ((lz, v["neg_limit_zs"]), (lf, v["neg_limit_fs"])):
+        assert abs(num_lim - float(exact_lim)) < 1e-7 * max(1.0, abs(float(exact_lim)))
     assume(abs(float(v["gap"])) > 1e-7)
     assert (lf > lz) == (v["gap"] > 0)
 

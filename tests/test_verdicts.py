@@ -121,7 +121,8 @@ def test_grid_inequality_fails_on_a_perturbed_loss(monkeypatch, capsys):
                         lambda V, W, th, n, s2=0.0: real(V, W, th, n + 1 if n else 0, s2))
     status, code, claim = _check(capsys, "pretrain.fewshot_vs_zeroshot")
     assert (status, code) == ("refuted", 1)
-    assert claim["evidence"][-1]["details"]["mismatches"] > 0
+    grid_item = next(e for e in claim["evidence"] if "mismatches" in e["details"])
+    assert not grid_item["passed"] and grid_item["details"]["mismatches"] > 0
 
 
 def test_symbolic_evidence_fails_on_a_wrong_constant(monkeypatch, capsys):
@@ -142,6 +143,105 @@ def test_numeric_evidence_fails_on_a_wrong_numeric_minimiser(monkeypatch, capsys
     status, code, claim = _check(capsys, "pretrain.optimum")
     assert (status, code) == ("refuted", 1)
     assert not claim["evidence"][4]["passed"]
+
+
+def test_grid_evidence_covers_the_whole_grid(monkeypatch, capsys):
+    """The NumPy vertex of L_pre(c) wrong at the *last* grid configuration only: a loop that
+    skips configurations (``GRID[:4]`` for ``GRID``) would miss it."""
+    from proofs_check.claims.grid import GRID
+
+    last = GRID[-1]
+    real = pretrain.pretrained_c
+
+    def wrong_at_last(d, m, s2=0.0):
+        c = real(d, m, s2)
+        return c * (1 + 1e-6) if (d, m, s2) == (last.d, last.m, last.sigma2) else c
+
+    monkeypatch.setattr(pretrain, "pretrained_c", wrong_at_last)
+    monkeypatch.setattr(numerics, "monte_carlo_pretrain_loss", lambda *a, **k: (0.0, 1.0))
+    status, code, claim = _check(capsys, "pretrain.optimum")
+    assert (status, code) == ("refuted", 1)
+    assert not claim["evidence"][4]["passed"]
+
+
+def test_monte_carlo_curve_fails_on_a_wrong_forward_pass(monkeypatch, capsys):
+    """The Monte Carlo pretrained curve with the forward pass normalised by n instead of
+    n + 1 (the query token not counted): the sampled n-shot error leaves the closed form.
+    (The sampled L_pre of pretrain.optimum cannot see this: at the stationary c* a rescaled
+    prediction changes the loss only to second order.)"""
+    import numerics.sampling as sampling
+
+    def by_n(v, W, X, y, xq):
+        n = X.shape[1]
+        Z = sampling.token_array(X, y, xq)
+        u = Z[:, n, :] @ W.T
+        return (Z @ v * sampling.np.einsum("bjD,bD->bj", Z, u)).sum(1) / max(n, 1)
+
+    monkeypatch.setattr(sampling, "_predict", by_n)
+    status, code, claim = _check(capsys, "pretrain.fewshot_vs_zeroshot")
+    assert (status, code) == ("refuted", 1)
+    assert [e["passed"] for e in claim["evidence"]] == [True] * (len(claim["evidence"]) - 1) + [False]
+    assert claim["evidence"][-1]["details"]["max_z_score"] > 5
+
+
+@pytest.mark.parametrize("route", ["hessian", "hessian_vector_product", "grad"])
+def test_line_derivative_evidence_catches_a_wrong_derivative(route, monkeypatch):
+    """gradients.agree compares the gradient, the full Hessian and the Hessian-vector product
+    with derivatives of the interpolated loss: any of them off by 0.1% refutes the item."""
+    import numerics.hessian as nh
+    from proofs_check.claims.gradients import line_derivative_evidence
+
+    assert line_derivative_evidence().passed
+    if route == "hessian":
+        real = nh.hessian
+        monkeypatch.setattr(nh, "hessian", lambda *a, **k: dataclasses.replace(r := real(*a, **k), H=1.001 * r.H))
+    elif route == "hessian_vector_product":
+        real = nh.hessian_vector_product
+        monkeypatch.setattr(nh, route, lambda *a, **k: 1.001 * real(*a, **k))
+    else:
+        real = nh.Problem.grad
+        monkeypatch.setattr(nh.Problem, "grad", lambda self, x: 1.001 * real(self, x))
+    ev = line_derivative_evidence()
+    assert not ev.passed and ev.asserted
+
+
+def test_separate_sgd_evidence_catches_a_transposed_chain_rule(monkeypatch):
+    """The separate-form SGD step with G_K = Q G_W (transposition lost, as a planted bug in
+    numerics.sgd would do) leaves the exact gradient by many standard errors."""
+    import numerics.sgd as sgd_mod
+    from proofs_check.claims.gradients import separate_sgd_evidence
+
+    assert separate_sgd_evidence().passed
+    real = sgd_mod._batch_grad
+
+    def transposed(*a):
+        loss, gv, gW = real(*a)
+        return loss, gv, gW.T  # the separate step then uses G_K = Q G_W, G_Q = K G_W^T
+
+    monkeypatch.setattr(sgd_mod, "_batch_grad", transposed)
+    ev = separate_sgd_evidence()
+    assert not ev.passed and ev.asserted
+
+
+def test_zsfs_v_stationarity_covers_its_grid(monkeypatch, capsys):
+    """The NumPy gradient off by 1e-6 at d = 10 only (the last block of the grid): the
+    stationarity item of zsfs.v.optimum, declared on GRID[::4], must see it (a loop that
+    skips configurations, such as GRID[:4], would not)."""
+    real = numerics.expected_loss_grad
+
+    def off_at_d10(V, W, theta, n, sigma2=0.0):
+        gV, gW = real(V, W, theta, n, sigma2)
+        if V.shape[0] == 12:
+            gV = gV.copy()
+            gV[-1, -1] += 1e-6
+        return gV, gW
+
+    monkeypatch.setattr(numerics, "expected_loss_grad", off_at_d10)
+    monkeypatch.setattr(few_shot, "sgd_evidence", lambda *a, **k: Evidence("monte-carlo", "skipped", True))
+    status, code, claim = _check(capsys, "zsfs.v.optimum")
+    assert (status, code) == ("refuted", 1)
+    item = next(e for e in claim["evidence"] if "vanishes to 1e-9" in e["description"])
+    assert not item["passed"]
 
 
 def test_flow_evidence_fails_on_a_shifted_end_point(monkeypatch, capsys):
@@ -187,7 +287,7 @@ def test_monte_carlo_evidence_fails_on_a_biased_estimate(monkeypatch, capsys):
     monkeypatch.setattr(numerics, "monte_carlo_loss_grad", biased)
     status, code, claim = _check(capsys, "gradients.agree")
     assert (status, code) == ("refuted", 1)
-    assert [e["passed"] for e in claim["evidence"]] == [True, False]
+    assert [e["passed"] for e in claim["evidence"]] == [True, False, True, True]
 
 
 def test_refined_claim_turns_refuted_when_its_derived_condition_is_wrong(monkeypatch):

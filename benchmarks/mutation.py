@@ -1,0 +1,332 @@
+"""Mutation testing of iclft (issue 10): do the tests and ``iclft check`` catch planted bugs?
+
+Each mutant is one realistic bug, planted as a one-line textual replacement (the old text
+must occur exactly once in its file) in a *copy* of the tree (``OUT/copy``, without
+``.git``); the repository itself is never written to.  For every mutant:
+
+* **tests**: the most relevant test files first
+  (``python -m pytest -q -x -p no:cacheprovider FILES``); if they pass, the whole fast suite
+  (``python -m pytest -q -x -p no:cacheprovider -m "not slow"``) decides.  Killed = pytest
+  exits non-zero.
+* **check**: ``python -m proofs_check check --jobs 1 --format json --only IDS`` on the most
+  relevant claims first; if it exits 0, the full ``check --jobs 1`` decides.  Killed = exit
+  code 1 (a claim refuted or in error, or the verdict machinery's self-test failed).
+  Mutants in ``theory/`` run with ``--no-cache``.
+
+Both runs use the copy's code (``cwd`` and ``PYTHONPATH`` = the copy) and one process at a
+time.  The derivation cache (``XDG_CACHE_HOME``) is ``OUT/cache``, seeded once from
+``~/.cache/iclft`` when that exists: entries are keyed by the theory sources, so a mutant
+in ``theory/`` can never read an entry derived from correct code.
+
+Results go to ``OUT/results.jsonl`` (one line per mutant; rerunning skips mutants already
+there unless ``--fresh``), and a table to stdout and ``OUT/table.md``.
+
+Usage (from the repository root)::
+
+    python benchmarks/mutation.py                      # every mutant, OUT = /tmp/iclft-mutation
+    python benchmarks/mutation.py --out /tmp/mut2 --only N08,P05 --fresh
+    python benchmarks/mutation.py --table              # only print the table of OUT/results.jsonl
+
+A full run of every mutant takes about an hour or more on the 2-core machine (most mutants
+die in the first, relevant stage; a survivor costs a full test suite and a full check).
+
+A mutant that only makes the *checker* more lenient (a tolerance loosened, an item that
+compares a value with itself, a grid that skips configurations) cannot make ``iclft check``
+fail on correct code: such mutants are expected to survive ``check`` and must be killed by
+the negative tests of ``tests/test_verdicts.py``, which feed wrong inputs to the evidence.
+They are marked ``lenient`` in the table.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+#: (id, file, old, new, description, relevant test files, relevant claim ids, lenient)
+MUTANTS = [
+    # --- numerics ------------------------------------------------------------------------
+    ("N01", "numerics/moments.py",
+     "Qp = Q @ p\n        F = c0 * c0 + c1 @ c1 + tq * tq + 2.0 * np.sum(Q * Q)",
+     "Qp = Q @ p\n        F = c0 * c0 + c1 @ c1 + tq * tq + 1.0 * np.sum(Q * Q)",
+     "Gaussian fourth moment: 2|Q|^2 -> |Q|^2 in E[F]",
+     ["tests/test_numerics_exact.py"], ["gradients.agree", "pretrain.optimum"], False),
+    ("N02", "numerics/moments.py", "np.eye(d) / d,", "np.eye(d) / (d + 1),",
+     "sphere second moment E[theta theta^T] = I/d -> I/(d+1)",
+     ["tests/test_numerics_exact.py", "tests/test_numerics_monte_carlo.py"], ["pretrain.optimum"], False),
+    ("N03", "numerics/objectives.py", "n * (n - 1) * E_m1sq", "n * n * E_m1sq",
+     "closed-form loss: n(n-1) pairs -> n^2",
+     ["tests/test_numerics_exact.py"], ["pretrain.fewshot_vs_zeroshot"], False),
+    ("N04", "numerics/gradients.py", "return gV, Q @ gW.T, K @ gW", "return gV, Q @ gW, K @ gW",
+     "separate-form chain rule: dL/dK = Q G^T -> Q G (transposition lost)",
+     ["tests/test_numerics_exact.py", "tests/test_theory_numerics.py"], ["gradients.agree"], False),
+    ("N05", "numerics/gradients.py", "g_p = f3 * (b0 * c1 + (c0 + tq) * b + 2.0 * (Q @ b))",
+     "g_p = f3 * (b0 * c1 + (c0 + tq) * b + 1.0 * (Q @ b))",
+     "closed-form gradient: factor 2 Q b -> Q b",
+     ["tests/test_numerics_exact.py"], ["gradients.agree"], False),
+    ("N06", "numerics/reduced.py", "        nsq_alg[PERP] = d - 1.0", "        nsq_alg[PERP] = float(d)",
+     "reduced-flow metric weight <B, B> = d - 1 -> d",
+     ["tests/test_numerics_flow.py"], ["zs.all.flow_limit"], False),
+    ("N07", "numerics/pretrained.py", "A = (f[2] + f[0] - 2.0 * f[1]) / 2.0",
+     "A = (f[2] + f[0] - 2.0 * f[1]) / 1.0",
+     "pretrained c: vertex of the quadratic with A not halved",
+     ["tests/test_numerics_flow.py"], ["pretrain.optimum"], False),
+    ("N08", "numerics/sampling.py", 'return np.einsum("bj,bj->b", vz, uz) / (n + 1)',
+     'return np.einsum("bj,bj->b", vz, uz) / max(n, 1)',
+     "Monte Carlo forward pass: 1/(n+1) -> 1/n (query token not counted)",
+     ["tests/test_numerics_monte_carlo.py"], ["pretrain.optimum", "pretrain.fewshot_vs_zeroshot"], False),
+    ("N09", "numerics/hessian.py", "return acc * (nu / h)", "return acc * (nu / (2 * h))",
+     "Hessian stencil: derivative divided by 2h instead of h",
+     ["tests/test_stability.py"], ["gradients.agree", "zs.all.minimizers"], False),
+    ("N10", "numerics/sgd.py", "mats[i] = mats[i] - lr_k * grads[i]", "mats[i] = mats[i] + lr_k * grads[i]",
+     "SGD step on W/K/Q: ascent instead of descent",
+     ["tests/test_numerics_sgd.py"], ["zs.v.optimum", "zs.all.flow_limit"], False),
+    ("N11", "numerics/objectives.py", "- 2.0 * lin / (n + 1) + tm.tau", "- lin / (n + 1) + tm.tau",
+     "closed-form expected_loss: cross term -2 E[yhat y] -> -E[yhat y]",
+     ["tests/test_numerics_exact.py"], ["pretrain.optimum"], False),
+    ("N12", "numerics/sgd.py", 'grads = [None, gW] if form == "merged" else [None, mats[2] @ gW.T, mats[1] @ gW]',
+     'grads = [None, gW] if form == "merged" else [None, mats[2] @ gW, mats[1] @ gW]',
+     "SGD separate-form chain rule: G_K = Q G_W^T -> Q G_W",
+     ["tests/test_numerics_sgd.py"], ["gradients.agree"], False),
+    ("N13", "numerics/hessian.py", "H[:, j] = col / h", "H[:, j] = col / (2 * h)",
+     "full Hessian (used by the stability verdicts): column divided by 2h instead of h",
+     ["tests/test_stability.py"], ["gradients.agree", "zs.all.minimizers"], False),
+    # --- theory --------------------------------------------------------------------------
+    ("T01", "theory/objectives.py", "n * (n - 1) * E12", "n * n * E12",
+     "symbolic loss: n(n-1) pairs -> n^2",
+     ["tests/test_theory_numerics.py"], ["pretrain.optimum", "pretrain.fewshot_vs_zeroshot"], False),
+    ("T02", "theory/wick.py", "cnt * _d**k", "cnt * (_d + 2)**k",
+     "Wick contraction: each closed index loop gives D = d + 2 instead of d",
+     ["tests/test_theory_wick.py"], ["zs.initial_gradient"], False),
+    ("T03", "theory/objectives.py", '(beta - alpha) * _T["q"] ** 2)', '(alpha - beta) * _T["q"] ** 2)',
+     "symbolic prediction: sign of (beta - alpha) flipped",
+     ["tests/test_theory_numerics.py"], ["zs.initial_gradient"], False),
+    ("T04", "theory/optima.py", '"c*b": sp.factor(sp.cancel(c * sols[0]))', '"c*b": sp.factor(sp.cancel(sols[0]))',
+     "derived optimum w*(N) = c b returned without the factor c",
+     ["tests/test_theory_optima.py"], ["zsfs.v.optimum"], False),
+    # --- proofs_check --------------------------------------------------------------------
+    ("P01", "proofs_check/claims/base.py", "if not asserted or not all(e.passed for e in asserted):",
+     "if not asserted or not any(e.passed for e in asserted):",
+     "status aggregation: all asserted items -> any",
+     ["tests/test_verdicts.py"], ["zs.v.optimum"], False),
+    ("P02", "proofs_check/commands.py",
+     "return 0 if results and all(r.status in PASSING for r in results) else 1", "return 0",
+     "check exit code always 0",
+     ["tests/test_verdicts.py"], ["zs.v.optimum"], False),
+    ("P03", "proofs_check/claims/base.py", "asserted = [e for e in evidence if e.asserted]",
+     "asserted = list(evidence)",
+     "reported (asserted=False) items counted in the status",
+     ["tests/test_verdicts.py"], ["zs.v.optimum"], False),
+    ("P04", "proofs_check/claims/zero_shot.py", 'b unchanged to 1e-6", worst < 1e-6',
+     'b unchanged to 1e-6", worst < 1e-2',
+     "tolerance of the ZS-V flow end-point item loosened 1e-6 -> 1e-2",
+     ["tests/test_verdicts.py"], ["zs.v.optimum"], True),
+    ("P05", "proofs_check/claims/pretrain.py", "worst_c = max(worst_c, abs(c_num - c_sym) / c_sym)",
+     "worst_c = max(worst_c, abs(c_sym - c_sym) / c_sym)",
+     "evidence item compares symbolic c* with itself",
+     ["tests/test_verdicts.py"], ["pretrain.optimum"], True),
+    ("P06", "proofs_check/claims/zero_shot.py",
+     "cs = mpmath.mpf(int(sp.numer(cs_ex))) / mpmath.mpf(int(sp.denom(cs_ex)))",
+     "cs = mpmath.mpf(cfg.m) / (cfg.m + 1 + cfg.d)",
+     "c* typed in as the authors' m/(m+1+d) instead of derived (ZS-all degradation)",
+     ["tests/test_properties.py", "tests/test_check_jobs.py"], ["zs.all.icl_degraded"], False),
+    ("P07", "proofs_check/claims/few_shot.py", "return 2 * L2 - L1", "return L2",
+     "Richardson extrapolation step dropped in the independent large-n limit",
+     ["tests/test_properties.py", "tests/test_verdicts.py"], ["zsfs.v.tradeoff"], False),
+    ("P08", "proofs_check/conditions.py",
+     "u.subs({a: opt[a], b: opt[b]}) ** 2 - u.subs({a: a_zs, b: 1}) ** 2",
+     "u.subs({a: a_zs, b: 1}) ** 2 - u.subs({a: opt[a], b: opt[b]}) ** 2",
+     "derived condition: gap sign swapped (ZS - FS instead of FS - ZS)",
+     ["tests/test_properties.py", "tests/test_explore.py"], ["zsfs.v.tradeoff"], False),
+    ("P09", "proofs_check/claims/pretrain.py", "    for cfg in GRID:\n        if cfg.m == 0:",
+     "    for cfg in GRID[:4]:\n        if cfg.m == 0:",
+     "grid that skips configurations: GRID[:4] (4 configs, all d = 2) instead of GRID (pretrained c*)",
+     ["tests/test_verdicts.py"], ["pretrain.optimum"], True),
+    ("P10", "proofs_check/claims/few_shot.py", "    for cfg in GRID[::4]:\n        cs = exact_(cstar, cfg)",
+     "    for cfg in GRID[:4]:\n        cs = exact_(cstar, cfg)",
+     "grid that skips configurations: GRID[:4] (4 configs, all d = 2) instead of GRID[::4] (zsfs-v stationarity)",
+     ["tests/test_verdicts.py"], ["zsfs.v.optimum"], True),
+]
+
+FIELDS = ("id", "file", "old", "new", "description", "tests", "claims", "lenient")
+
+
+def mutants():
+    return [dict(zip(FIELDS, m)) for m in MUTANTS]
+
+
+def _copy(src: Path, dst: Path) -> None:
+    shutil.rmtree(dst, ignore_errors=True)
+    shutil.copytree(src, dst, ignore=shutil.ignore_patterns(
+        ".git", "__pycache__", ".pytest_cache", ".hypothesis", "*.egg-info", "build", "dist"))
+
+
+def apply(mut: dict, copy: Path) -> None:
+    p = copy / mut["file"]
+    text = p.read_text()
+    n = text.count(mut["old"])
+    if n != 1:
+        raise ValueError(f"{mut['id']}: the old text occurs {n} times in {mut['file']} (must be 1)")
+    p.write_text(text.replace(mut["old"], mut["new"]))
+    # a realistic mutant still compiles
+    subprocess.run([sys.executable, "-m", "py_compile", str(p)], check=True)
+
+
+def _env(copy: Path, cache: Path) -> dict:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(copy)
+    env["XDG_CACHE_HOME"] = str(cache)
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    return env
+
+
+def _pytest(copy: Path, env: dict, args: list[str]) -> tuple[bool, str]:
+    r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", *args],
+                       cwd=copy, env=env, capture_output=True, text=True)
+    out = r.stdout + r.stderr
+    failed = re.findall(r"^(?:FAILED|ERROR) (\S+)", out, re.M)
+    tail = (out.strip().splitlines() or [""])[-1]
+    return r.returncode != 0, (failed[0] if failed else tail)[:160]
+
+
+def _check(copy: Path, env: dict, only: list[str] | None, no_cache: bool) -> tuple[bool, str]:
+    cmd = [sys.executable, "-m", "proofs_check", "check", "--jobs", "1", "--format", "json"]
+    if only:
+        cmd += ["--only", ",".join(only)]
+    if no_cache:
+        cmd.append("--no-cache")
+    r = subprocess.run(cmd, cwd=copy, env=env, capture_output=True, text=True)
+    why = ""
+    try:
+        claims = json.loads(r.stdout)["claims"]
+        bad = [f"{c['id']} ({c['status']})" for c in claims if c["status"] not in ("verified", "refined")]
+        why = ", ".join(bad)
+    except (ValueError, KeyError, TypeError):
+        why = (r.stderr.strip().splitlines() or [""])[-1][:160]
+    if r.returncode not in (0, 1):
+        why = f"exit {r.returncode}: {why}"
+    return r.returncode != 0, why
+
+
+def run_one(mut: dict, out: Path, src: Path, full: bool) -> dict:
+    copy = out / "copy"
+    _copy(src, copy)
+    apply(mut, copy)
+    env = _env(copy, out / "cache")
+    rec = {k: mut[k] for k in ("id", "file", "description", "lenient")}
+    t0 = time.perf_counter()
+    killed, why = _pytest(copy, env, mut["tests"])
+    stage = "relevant"
+    if not killed and full:
+        killed, why = _pytest(copy, env, ["-m", "not slow"])
+        stage = "full"
+    rec.update(tests_killed=killed, tests_by=why if killed else "", tests_stage=stage,
+               tests_seconds=round(time.perf_counter() - t0, 1))
+    t0 = time.perf_counter()
+    no_cache = mut["file"].startswith("theory/")
+    killed, why = _check(copy, env, mut["claims"], no_cache)
+    stage = "relevant"
+    if not killed and full:
+        killed, why = _check(copy, env, None, no_cache)
+        stage = "full"
+    rec.update(check_killed=killed, check_by=why if killed else "", check_stage=stage,
+               check_seconds=round(time.perf_counter() - t0, 1))
+    shutil.rmtree(copy, ignore_errors=True)
+    return rec
+
+
+def load(path: Path) -> dict:
+    res = {}
+    if path.exists():
+        for line in path.read_text().splitlines():
+            if line.strip():
+                r = json.loads(line)
+                res[r["id"]] = r
+    return res
+
+
+def table(results: dict) -> str:
+    order = [m["id"] for m in mutants()]
+    rows = [results[i] for i in order if i in results]
+    lines = ["| id | file | mutant | tests | check |", "|---|---|---|---|---|"]
+
+    def cell(r, k):
+        if r[f"{k}_killed"]:
+            return f"killed ({r[f'{k}_by']})"
+        return f"**survived** ({r[f'{k}_stage']} stage)" + (" - lenient" if r["lenient"] and k == "check" else "")
+    for r in rows:
+        lines.append(f"| {r['id']} | {r['file']} | {r['description']} | {cell(r, 'tests')} | {cell(r, 'check')} |")
+    n = len(rows)
+    if n:
+        kt = sum(r["tests_killed"] for r in rows)
+        kc = sum(r["check_killed"] for r in rows)
+        strict = [r for r in rows if not r["lenient"]]
+        kcs = sum(r["check_killed"] for r in strict)
+        lines += ["", f"tests kill {kt}/{n} ({100 * kt / n:.0f}%); check kills {kc}/{n} ({100 * kc / n:.0f}%), "
+                      f"{kcs}/{len(strict)} ({100 * kcs / max(len(strict), 1):.0f}%) of the mutants that are not "
+                      "merely lenient"]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", default="/tmp/iclft-mutation", help="work and results directory (outside the repo)")
+    ap.add_argument("--src", default=str(ROOT), help="tree to mutate (default: this repository)")
+    ap.add_argument("--only", default="", help="comma-separated mutant ids")
+    ap.add_argument("--fresh", action="store_true", help="rerun mutants already in OUT/results.jsonl")
+    ap.add_argument("--relevant-only", action="store_true",
+                    help="skip the full-suite and full-check stages (a survivor there is not decided)")
+    ap.add_argument("--table", action="store_true", help="only print the table of OUT/results.jsonl")
+    ap.add_argument("--list", action="store_true", help="list the mutants and exit")
+    args = ap.parse_args(argv)
+    out, src = Path(args.out).resolve(), Path(args.src).resolve()
+    if out == src or src in out.parents:
+        ap.error("--out must be outside the tree that is mutated")
+    muts = mutants()
+    if args.list:
+        for m in muts:
+            print(f"{m['id']}  {m['file']}: {m['description']}")
+        return 0
+    results_path = out / "results.jsonl"
+    if not args.table:
+        out.mkdir(parents=True, exist_ok=True)
+        home_cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "iclft"
+        if not (out / "cache" / "iclft").exists() and home_cache.is_dir():
+            shutil.copytree(home_cache, out / "cache" / "iclft")
+        wanted = set(filter(None, args.only.split(",")))
+        unknown = wanted - {m["id"] for m in muts}
+        if unknown:
+            ap.error(f"unknown mutant ids {sorted(unknown)}")
+        for m in muts:  # every pattern must match exactly once before anything runs
+            if src.joinpath(m["file"]).read_text().count(m["old"]) != 1:
+                ap.error(f"{m['id']}: its old text does not occur exactly once in {m['file']}")
+        done = load(results_path)
+        for m in muts:
+            if wanted and m["id"] not in wanted:
+                continue
+            if m["id"] in done and not args.fresh:
+                continue
+            print(f"{m['id']} {m['description']} ...", flush=True)
+            rec = run_one(m, out, src, full=not args.relevant_only)
+            print(f"  tests {'killed' if rec['tests_killed'] else 'SURVIVED'} ({rec['tests_seconds']} s) "
+                  f"{rec['tests_by']}; check {'killed' if rec['check_killed'] else 'SURVIVED'} "
+                  f"({rec['check_seconds']} s) {rec['check_by']}", flush=True)
+            with results_path.open("a") as fh:
+                fh.write(json.dumps(rec) + "\n")
+    text = table(load(results_path))
+    if not args.table:
+        (out / "table.md").write_text(text)
+    sys.stdout.write(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
