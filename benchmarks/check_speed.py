@@ -73,8 +73,10 @@ def main(argv=None):
     for name, cpu, wall, l0, l1 in rows:
         lines.append(f"| {name} | {cpu:.1f} | {wall:.1f} | {cpu / ref_cpu:.1f} | {l0:.1f}, {l1:.1f} |")
     lines += ["", "The reference workload is `expand((x + 2y - z + 1)^32)`, one `factor` and twenty 300x300",
-              "matmul+tanh steps (about 2.3 s CPU on an idle machine of this class; the load above",
-              "inflates every figure). Regenerate with `python benchmarks/check_speed.py --write-readme`."]
+              "matmul+tanh steps, run in a fresh interpreter with NumPy's default threads; `check` runs",
+              "its claims with one BLAS thread per process (its matrices are at most 14 x 14). Load",
+              "inflates every CPU figure, so compare the ratios of one run. Regenerate with",
+              "`python benchmarks/check_speed.py --write-readme`."]
     body = "\n".join(lines)
     print(body)
     if args.write_readme:

@@ -140,7 +140,7 @@ MUTANTS = [
     ("P07", "proofs_check/claims/few_shot.py", "return 2 * L2 - L1", "return L2",
      "Richardson extrapolation step dropped in the independent large-n limit",
      ["tests/test_properties.py", "tests/test_verdicts.py"], ["zsfs.v.tradeoff"], False),
-    ("P08", "proofs_check/conditions.py",
+    ("P08", "theory/limits.py",
      "u.subs({a: opt[a], b: opt[b]}) ** 2 - u.subs({a: a_zs, b: 1}) ** 2",
      "u.subs({a: a_zs, b: 1}) ** 2 - u.subs({a: opt[a], b: opt[b]}) ** 2",
      "derived condition: gap sign swapped (ZS - FS instead of FS - ZS)",
