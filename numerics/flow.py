@@ -191,7 +191,9 @@ def setup_problem(objective, train, d, m, N, sigma2, lam, form, theta0):
 def _integrate(pb, x0, t0, t_max, gtol, method, rtol, atol, fast, max_nfev):
     """``solve_ivp`` with the terminal gradient-norm event, in time chunks ``[t0, 10 t0]``
     (starting from ``t0 = 1``) up to ``t_max``, and a second terminal event once ``pb.n_rhs``
-    reaches ``max_nfev``.  Returns ``(t, y, reason)`` with ``reason`` one of
+    reaches ``max_nfev``.  The chunk ``[0, 1]`` is integrated in ``t``, every later one in
+    log time ``s = log t`` (``dx/ds = t dx/dt``), where a flow that creeps like a power of
+    ``t`` near a degenerate minimum is smooth.  Returns ``(t, y, reason)`` with ``reason`` one of
     :data:`STOP_REASONS` (``converged`` meaning only: the event fired)."""
     rhs = pb.rhs_fast if fast else pb.rhs
     norm = pb.grad_norm_fast if fast else pb.grad_norm
