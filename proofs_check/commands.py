@@ -321,7 +321,7 @@ def cmd_derive(args):
     import theory  # noqa: F401  (theory.latex is shadowed by the function of that name)
     from theory.present import gradient_presentation
 
-    from .report import md_cell, to_json
+    from .report import to_json
 
     # bounded, deterministic presentation (no multivariate factor): theory/present.py
     from .derivation_cache import ensure_derived

@@ -20,7 +20,7 @@ from theory.symbols import (PRETRAINED, N, a, alpha, b, beta, c, d, h, kappa, la
 
 from .. import models
 from .base import DEFAULT_CONFIG, Claim, Config, Evidence, Outcome
-from .grid import FLOW_GRID, GRID, exact, exact_loss, num
+from .grid import FLOW_GRID, GRID, num
 from .stability_evidence import verdict_evidence
 from .zero_shot import sgd_evidence
 
