@@ -173,6 +173,8 @@ def _problem(objective, form, train, d, m, N, sigma2, lam, scale):
 def reduced_flow(objective, train, form, d, m, N, sigma2, lam, gtol=DEFAULT_GTOL, t_max=DEFAULT_T_MAX):
     """:func:`numerics.flow.gradient_flow` from the pretrained point ``s = 1``, memoised in
     this process (the flow is deterministic; the same object is returned, do not modify it).
+    Every argument is passed on positionally, so a call that spells out the defaults and
+    one that omits them share one entry.
 
     Args:
         objective, train, form, d, m, N, sigma2, lam: as :func:`numerics.flow.gradient_flow`.
@@ -181,8 +183,7 @@ def reduced_flow(objective, train, form, d, m, N, sigma2, lam, gtol=DEFAULT_GTOL
     Returns:
         A :class:`numerics.flow.FlowResult`.
     """
-    return _reduced_flow(objective, train, form, int(d), int(m), int(N), float(sigma2), float(lam),
-                         float(gtol), float(t_max))
+    return _reduced_flow(objective, train, form, d, m, N, sigma2, lam, gtol, t_max)
 
 
 @functools.lru_cache(maxsize=128)

@@ -5,8 +5,7 @@ on-disk cache (:mod:`proofs_check.derivation_cache`; the parent process has just
 it) or derives them itself under ``--no-cache``, then runs whole claims by id, a topic's
 claims in one worker (:func:`worker_groups`) so that they share their flows.  Claims
 are independent and deterministic, so the results are the same as in one process; only
-the timings differ.  ``concurrent.futures`` returns them in submission order, which is
-the registry order.
+the timings differ.  The results are put back in registry order.
 """
 from __future__ import annotations
 
@@ -79,8 +78,8 @@ def _run_ids(claim_ids):
     return [_run_id(i) for i in claim_ids]
 
 
-#: relative CPU cost of a claim's topic (the first part of its id), measured by
-#: benchmarks/check_speed.py; used only to balance the workers, never in a result
+#: rough relative CPU cost per claim of a topic (the first part of its id), read off one
+#: run's per-claim timings; used only to balance the workers, never in a result
 TOPIC_WEIGHT = {"pretrain": 1, "zs": 8, "zsfs": 10, "gradients": 1}
 
 

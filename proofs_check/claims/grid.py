@@ -50,16 +50,10 @@ class _Compiled:
 
     __slots__ = ("syms", "num", "den")
 
-    def __init__(self, expr: sp.Expr, parts: tuple | None = None, syms: tuple | None = None):
-        self.syms = tuple(sorted(expr.free_symbols, key=sp.default_sort_key)) if syms is None else tuple(syms)
-        num, den = sp.fraction(sp.together(expr)) if parts is None else parts
+    def __init__(self, num, den, syms: tuple):
+        self.syms = tuple(syms)
         self.num = self._terms(num)
         self.den = self._terms(den)
-
-    @classmethod
-    def of_parts(cls, num, den, syms) -> "_Compiled":
-        """The compiled ``num/den`` (polynomials over ``QQ`` in ``syms``), without ``together``."""
-        return cls(sp.Integer(0), (num, den), syms)
 
     def _terms(self, e):
         gens = self.syms or (sp.Dummy(),)
@@ -127,7 +121,7 @@ def compile_fraction(num, den, gens) -> _Compiled:
     Returns:
         A compiled rational function.
     """
-    return _Compiled.of_parts(num, den, gens)
+    return _Compiled(num, den, gens)
 
 
 def _compiled(expr: sp.Expr):
@@ -141,7 +135,7 @@ def _compiled(expr: sp.Expr):
     syms = expr.free_symbols
     if expr.is_rational_function(*syms) and not expr.has(sp.Float):
         try:
-            comp = _Compiled(expr)
+            comp = _Compiled(*sp.fraction(sp.together(expr)), sorted(syms, key=sp.default_sort_key))
         except (sp.PolynomialError, sp.GeneratorsNeeded, TypeError, ValueError):
             comp = None
     if len(_COMPILED) > 4096:
@@ -223,7 +217,7 @@ def _loss_poly():
         from theory.symbols import d as d_, sigma2 as s2_
         gens = (a, b, q, alpha, beta, h, kappa, rho, d_, n, s2_)
         P = sp.Poly(expected_loss_numerator(), *gens, domain="QQ")
-        _LOSS_GENS = (gens, P, _Compiled.of_parts(P.as_expr(), sp.Integer(1), gens))
+        _LOSS_GENS = (gens, P, _Compiled(P.as_expr(), sp.Integer(1), gens))
     return _LOSS_GENS
 
 
