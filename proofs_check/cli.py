@@ -140,23 +140,26 @@ def _outcome_args(p, start_default):
 def _config_args(p, with_shots=False, quiet=False):
     if quiet:
         p.add_argument("--quiet", action="store_true", help="no progress line on stderr")
-    p.add_argument("--d", type=_int_at_least(1, "d"), default=5,
-                   help="feature dimension, >= 1 (default 5; the orthogonal task needs d >= 2). An end point is "
+    dflt = vocabulary.DEFAULTS
+    p.add_argument("--d", type=_int_at_least(1, "d"), default=dflt["d"],
+                   help=f"feature dimension, >= 1 (default {dflt['d']}; the orthogonal task needs d >= 2). An end point is "
                         "classified from the exact Hessian over the trained entries, at most 1200 of them "
                         "(merged, all trained: d <= 22; one matrix: d <= 32; separate, all: d <= 18); above "
                         "that --start symmetric is returned unclassified and --start generic is refused. "
                         "Measured CPU: curve --method zs-all d=10 9 s, d=20 45 s; curve --method zs-v "
                         "--start symmetric d=200 10 s, d=400 24 s (a flow costs about a hundred O(d^3) "
                         "gradient evaluations)")
-    p.add_argument("--m", type=_int_at_least(1, "m"), default=20,
-                   help="pretraining shots, >= 1 (default 20; at m = 0 the pretraining loss is flat in c)")
-    p.add_argument("--N", type=_int_at_least(0, "N"), default=20, help="shots of the few-shot objective FS = L_N, >= 0 (default 20)")
-    p.add_argument("--sigma2", type=_float_at_least(0.0, "sigma2", 1e3), default=0.1,
-                   help="label noise variance, in [0, 1000] (default 0.1)")
-    p.add_argument("--lam", type=_float_at_least(0.0, "lam", 1e3), default=1.0,
-                   help="few-shot weight lambda in ZS + lambda FS, in [0, 1000] (default 1)")
+    p.add_argument("--m", type=_int_at_least(1, "m"), default=dflt["m"],
+                   help=f"pretraining shots, >= 1 (default {dflt['m']}; at m = 0 the pretraining loss is flat in c)")
+    p.add_argument("--N", type=_int_at_least(0, "N"), default=dflt["N"],
+                   help=f"shots of the few-shot objective FS = L_N, >= 0 (default {dflt['N']})")
+    p.add_argument("--sigma2", type=_float_at_least(0.0, "sigma2", 1e3), default=dflt["sigma2"],
+                   help=f"label noise variance, in [0, 1000] (default {dflt['sigma2']:g})")
+    p.add_argument("--lam", type=_float_at_least(0.0, "lam", 1e3), default=dflt["lam"],
+                   help=f"few-shot weight lambda in ZS + lambda FS, in [0, 1000] (default {dflt['lam']:g})")
     if with_shots:
-        p.add_argument("--shots", type=_shots, default=(0, 40), help="range of shots n, A:B inclusive with 0 <= A <= B (default 0:40)")
+        p.add_argument("--shots", type=_shots, default=dflt["shots"],
+                       help="range of shots n, A:B inclusive with 0 <= A <= B (default {}:{})".format(*dflt["shots"]))
 
 
 _EXAMPLES = {

@@ -46,7 +46,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from vocabulary import EXPERIMENT_METHODS, METHODS
+from vocabulary import DEFAULTS, EXPERIMENT_METHODS, METHODS
 
 __all__ = ["require_jax", "MissingJax", "Protocol", "Divergence", "forward", "predict",
            "trainable_for", "train", "pretrain", "finetune", "make_dataset", "sample_theta0",
@@ -88,11 +88,11 @@ def require_jax():
 class Protocol:
     """One experiment's settings (validated by the CLI; see :meth:`check`)."""
 
-    d: int = 5
-    m: int = 20
-    N: int = 20
-    sigma2: float = 0.1
-    lam: float = 1.0
+    d: int = DEFAULTS["d"]
+    m: int = DEFAULTS["m"]
+    N: int = DEFAULTS["N"]
+    sigma2: float = DEFAULTS["sigma2"]
+    lam: float = DEFAULTS["lam"]
     heads: int = 1
     layers: int = 1
     form: str = "separate"

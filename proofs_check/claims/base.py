@@ -28,6 +28,8 @@ import traceback
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from vocabulary import DEFAULTS
+
 __all__ = ["Evidence", "ClaimResult", "Claim", "Config", "DEFAULT_CONFIG", "Outcome", "run_claim", "status_of",
            "STATUSES", "PASSING", "SelfTestFailure", "machinery_self_test"]
 
@@ -40,11 +42,11 @@ PASSING = ("verified", "refined")
 class Config:
     """One configuration ``(d, m, N, sigma2, lam)`` of the paper's synthetic setting."""
 
-    d: int = 5
-    m: int = 20
-    N: int = 20
-    sigma2: float = 0.1
-    lam: float = 1.0
+    d: int = DEFAULTS["d"]
+    m: int = DEFAULTS["m"]
+    N: int = DEFAULTS["N"]
+    sigma2: float = DEFAULTS["sigma2"]
+    lam: float = DEFAULTS["lam"]
 
     def as_dict(self) -> dict:
         return {"d": self.d, "m": self.m, "N": self.N, "sigma2": self.sigma2, "lam": self.lam}
