@@ -19,7 +19,7 @@ import numpy as np
 
 import vocabulary
 
-from .gradients import generalized_loss_grad
+from .gradients import weighted_loss_grad
 from .moments import TaskMoments, fixed_task, sphere_task
 from .objectives import generalized_loss
 from .validation import (check_count, check_matrix, check_nonneg, check_objective, check_pair,
@@ -66,16 +66,9 @@ def weighted_loss(V, W, terms) -> float:
 
 
 def weighted_grad(V, W, terms):
-    """``(G_V, G_W) = sum_k w_k grad L_{n_k}(V, W; task_k)`` (unchecked; zero weights skipped)."""
-    gV = np.zeros_like(V)
-    gW = np.zeros_like(W)
-    for n, tm, w in terms:
-        if w == 0.0:
-            continue
-        a, b = generalized_loss_grad(V, W, tm, n)
-        gV += w * a
-        gW += w * b
-    return gV, gW
+    """``(G_V, G_W) = sum_k w_k grad L_{n_k}(V, W; task_k)`` (unchecked; zero weights skipped;
+    terms on one task share one evaluation, :func:`numerics.gradients.weighted_loss_grad`)."""
+    return weighted_loss_grad(V, W, terms)
 
 
 def _checked_terms(objective, d, theta0, N, sigma2, lam, m):

@@ -59,6 +59,13 @@ DEFAULT_T_MAX = 1e8
 #: times the most that a converging flow of ``iclft check`` needs (19,134, ZS+FS-all at
 #: d = 8); about 3 s of CPU time for the fast field
 DEFAULT_MAX_NFEV = 50_000
+#: in log time ``s = log t`` the field is ``t g(x)``, so its rounding error grows like ``t``;
+#: the chunk ``[t, 10 t]`` integrates with both tolerances at least ``LOG_TIME_FLOOR * 10 t``
+#: (1e-10 at ``t = 1e6``).  With a fixed 1e-11 the step control of a flow that creeps to a
+#: degenerate minimum chased that rounding: the separate ``kq`` ZS+FS flow took 45,000 steps
+#: in ``[1e6, 1e7]`` and hit the evaluation cap, or not, depending on the last bits of the
+#: gradient.
+LOG_TIME_FLOOR = 1e-17
 
 # names kept for code written against the single-module flow
 _check_problem = check_problem
@@ -236,8 +243,9 @@ def _integrate(pb, x0, t0, t_max, gtol, method, rtol, atol, fast, max_nfev):
                             events=(event, over_budget))
             t_sol = sol.t
         else:  # in log time: a flow that creeps like a power of t is smooth in s = log t
-            sol = solve_ivp(rhs_log, (np.log(t), np.log(t_next)), x, method=method, rtol=rtol,
-                            atol=atol, events=(event_log, over_budget_log))
+            sol = solve_ivp(rhs_log, (np.log(t), np.log(t_next)), x, method=method,
+                            rtol=max(rtol, LOG_TIME_FLOOR * t_next), atol=max(atol, LOG_TIME_FLOOR * t_next),
+                            events=(event_log, over_budget_log))
             t_sol = np.exp(sol.t)
             t_sol[-1] = t_next if sol.status == 0 else t_sol[-1]
         ts.append(t_sol[1:])

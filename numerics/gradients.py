@@ -49,97 +49,98 @@ from .objectives import LossTerms, apply_L
 from .validation import check_count, check_matrix, check_nonneg, check_pair, check_theta
 
 __all__ = ["expected_loss_grad", "pretrain_loss_grad", "expected_loss_grad_kq",
-           "generalized_loss_grad"]
+           "generalized_loss_grad", "weighted_loss_grad", "shot_weights"]
 
 
-def _grad(t: LossTerms) -> tuple[np.ndarray, np.ndarray]:
-    n, tm, v, W, C = t.n, t.tm, t.v, t.W, t.C
+def shot_weights(n: int) -> np.ndarray:
+    """The ``n``-dependence of ``L_n`` for fixed task moments (module docstring of
+    :mod:`numerics.objectives`): ``L_n = cn E m2 + cK E m1^2 + 2 cn E(m1 t_q) + c2 E t_q^2
+    - 2 e E(m1 theta.x_q) - 2 c1 E(t_q theta.x_q) + tau`` with
+
+    ``(cn, cK, c2, c1, e) = (n/(n+1)^2, n(n-1)/(n+1)^2, 1/(n+1)^2, 1/(n+1), n/(n+1))``.
+
+    ``L_n`` is linear in these five numbers, so a weighted sum ``sum_k w_k L_{n_k}`` over
+    terms with the same task moments is one closed form with ``sum_k w_k (cn, ...)_k``."""
+    return np.array([n / (n + 1) ** 2, n * (n - 1) / (n + 1) ** 2, 1.0 / (n + 1) ** 2,
+                     1.0 / (n + 1), n / (n + 1)])
+
+
+def _grad(t: LossTerms, coef: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Gradient of ``cn E m2 + cK E m1^2 + 2 cn E(m1 t_q) + c2 E t_q^2 - 2 e E(m1 theta.x_q)
+    - 2 c1 E(t_q theta.x_q)`` for ``coef = (cn, cK, c2, c1, e)`` (:func:`shot_weights`).
+
+    The terms of the module docstring, with the vectors that enter through ``L_mu``, ``A_1``
+    or ``Sigma_1`` (and the outer products) summed first, so that each is applied once."""
+    tm, v, W, C = t.tm, t.v, t.W, t.C
     mu, M = tm.mu, tm.M
     D = v.shape[0]
-    v0, vx, vy = v[0], v[1:-1], v[-1]
+    v0, vy = float(v[0]), float(v[-1])
+    vx = v[1:-1]
     a1, r1, Rmu, cxy, Mvx = t.a1, t.r1, t.Rmu, t.cxy, t.Mvx
     a_diag, s_diag = t.a_diag, t.s_diag
-    cn = n / (n + 1) ** 2
-    cK = n * (n - 1) / (n + 1) ** 2
-    c2 = 1.0 / (n + 1) ** 2
-    c1f = 1.0 / (n + 1)
-    Cxx = C[1:-1, 1:-1]
+    cn, cK, c2, c1f, e_n = coef.tolist()
+    f3 = 2.0 * cn   # 2n (A_mu v).omega, scaled by 1/(n+1)^2
+    f5 = -2.0 * e_n  # -2n (a_1^T W_x mu + v_y tr(M W_xx) + W_yx M v_x), scaled by 1/(n+1)
     Mcxy = M @ cxy
-
-    # ---- tr(C Gamma): the gradient in v -------------------------------------------
-    gv = np.zeros(D)
-    gTR = np.zeros(D)
-    gTR[-1] = 2.0 * vy * np.sum(M * Cxx) + 2.0 * (vx @ Mcxy)
-    gTR[1:-1] = 2.0 * vy * Mcxy + 2.0 * C[-1, -1] * Mvx
-    g_sAC = 2.0 * t.t1 * (a1 + Rmu) + 4.0 * (cxy @ mu) * a1
-    g_sAC[-1] += 4.0 * (cxy @ Mvx)
-    g_sAC[1:-1] += 4.0 * vy * Mcxy
     C0 = C[0]
     sig_mu_v = r1 + Rmu
-    g_e0 = 4.0 * v0 * (s_diag * C0 + apply_L(mu, C0))
-    g_e0[0] += 4.0 * (C0 @ sig_mu_v)
-    Cr1 = C @ r1
-    CRmu = C @ Rmu
-    g_rCr = 2.0 * s_diag * Cr1 + 2.0 * (s_diag * CRmu + apply_L(mu, Cr1)) + gTR
-    Ca1 = C @ a1
-    g_m1sq = 2.0 * a_diag * Ca1 + 2.0 * (a_diag * CRmu + apply_L(mu, Ca1)) + gTR
-    gv += cn * (g_sAC + g_e0 + 2.0 * g_rCr) + cK * g_m1sq
+    abar = a1 + Rmu  # A_mu v
+    Cr1, CRmu, Ca1 = (C @ np.column_stack((r1, Rmu, a1))).T
+    Wx = W[:, 1:-1]
+    Wxmu = Wx @ mu
 
-    # ---- tr(C Gamma): the gradient in W through C ----------------------------------
-    Gam = np.zeros((D, D))
-    Gam[np.diag_indices(D)] += cn * (t.s1 + 2.0 * vy * (vx @ mu)) * a_diag
+    # ---- the gradient in v ---------------------------------------------------------
+    # cn (E[s tr AC] + 4 v0 e0^T C Sigma_mu v + 2 E[r^T C r]) + cK E[m1^2]
+    # + f3 (A_mu v).omega + f5 a_1^T W_x mu, each term as in the module docstring
+    gTR = np.empty(D)  # grad T_R, in E[r^T C r] (weight 2 cn) and E[m1^2] (weight cK)
+    gTR[0] = 0.0
+    gTR[-1] = 2.0 * vy * float(np.vdot(M, C[1:-1, 1:-1])) + 2.0 * float(vx @ Mcxy)
+    gTR[1:-1] = 2.0 * vy * Mcxy + 2.0 * float(C[-1, -1]) * Mvx
+    s_part = 4.0 * cn * (v0 * C0 + Cr1 + CRmu)
+    a_part = 2.0 * cK * (Ca1 + CRmu) + f3 * t.omega + f5 * Wxmu
+    L_arg = 4.0 * cn * (v0 * C0 + Cr1) + 2.0 * cK * Ca1 + f3 * t.omega
+    gv = (2.0 * cn * t.t1) * abar + (4.0 * cn * float(cxy @ mu)) * a1 + s_diag * s_part \
+        + a_diag * a_part + (2.0 * cn + cK) * gTR
+    gv[1:-1] += mu * L_arg[-1]   # L_mu applied to the sum of its arguments
+    gv[-1] += float(mu @ L_arg[1:-1])
+    gv[-1] += 4.0 * cn * float(cxy @ Mvx) + f5 * float(np.vdot(M, W[1:-1, 1:-1]))
+    gv[1:-1] += 4.0 * cn * vy * Mcxy + f5 * (M @ W[-1, 1:-1])
+    gv[0] += 4.0 * cn * float(C0 @ sig_mu_v)
+
+    # ---- the gradient in W through C: (Gamma + Gamma^T) W J_q --------------------------
+    Gam = np.diag((cn * (t.s1 + 2.0 * vy * float(vx @ mu))) * a_diag)
+    Gam += np.outer(2.0 * cn * r1 + 4.0 * cn * Rmu, r1)
+    Gam += np.outer(cK * a1 + 2.0 * cK * Rmu, a1)
     Gam[-1, 1:-1] += cn * (2.0 * t.s1 * mu + 4.0 * vy * Mvx)
-    Gam[:, 0] += cn * 4.0 * v0 * sig_mu_v
-    RMRt = np.zeros((D, D))
-    RMRt[1:-1, 1:-1] = vy * vy * M
-    RMRt[1:-1, -1] = vy * Mvx
-    RMRt[-1, 1:-1] = vy * Mvx
-    RMRt[-1, -1] = vx @ Mvx
-    Gam += cn * 2.0 * (np.outer(r1, r1) + 2.0 * np.outer(Rmu, r1) + RMRt)
-    Gam += cK * (np.outer(a1, a1) + 2.0 * np.outer(Rmu, a1) + RMRt)
+    Gam[:, 0] += (4.0 * cn * v0) * sig_mu_v
+    wR = 2.0 * cn + cK  # R M R^T, in both
+    Gam[1:-1, 1:-1] += (wR * vy * vy) * M
+    Gam[1:-1, -1] += (wR * vy) * Mvx
+    Gam[-1, 1:-1] += (wR * vy) * Mvx
+    Gam[-1, -1] += wR * float(vx @ Mvx)
     gW = (Gam + Gam.T) @ W
     gW[:, -1] = 0.0  # W J_q: column y never enters
 
-    # ---- query terms -----------------------------------------------------------------
+    # ---- query terms: W e_0, W_x and (p0, p, c0, c1, Q) ------------------------------
     qp = t.qp
     p0, p, c0, c1, Q, tq = qp.p0, qp.p, qp.c0, qp.c1, qp.Q, qp.tq
     k0, k = t.k0, t.k
-    abar = a1 + Rmu  # A_mu v
-    Wx = W[:, 1:-1]
-    b0 = abar @ W[:, 0]
+    b0 = float(abar @ W[:, 0])
     b = Wx.T @ abar
-    eye = np.eye(D - 2)
-    # 2n (A_mu v).omega, scaled by 1/(n+1)^2
-    f3 = 2.0 * n * c2
-    gv += f3 * (a_diag * t.omega + apply_L(mu, t.omega))
-    gW[:, 0] += f3 * k0 * abar
-    gW[:, 1:-1] += f3 * np.outer(abar, k)
-    g_p0 = f3 * (b0 * (c0 + tq) + b @ c1)
-    g_p = f3 * (b0 * c1 + (c0 + tq) * b + 2.0 * (Q @ b))
-    g_c0 = f3 * (b0 * p0 + b @ p)
-    g_c1 = f3 * (b0 * p + p0 * b)
-    g_Q = f3 * ((b0 * p0 + b @ p) * eye + np.outer(b, p) + np.outer(p, b))
-    # E t_q^2, scaled by 1/(n+1)^2
-    e_p0, e_p, e_c0, e_c1, e_Q = qp.second_moment_grad()
-    g_p0 += c2 * e_p0
-    g_p += c2 * e_p
-    g_c0 += c2 * e_c0
-    g_c1 += c2 * e_c1
-    g_Q += c2 * e_Q
-    # -2 mu.k, scaled by 1/(n+1)
-    g_p0 += -2.0 * c1f * (mu @ c1)
-    g_p += -2.0 * c1f * ((c0 + tq) * mu + 2.0 * (Q @ mu))
-    g_c0 += -2.0 * c1f * (mu @ p)
-    g_c1 += -2.0 * c1f * p0 * mu
-    g_Q += -2.0 * c1f * ((mu @ p) * eye + np.outer(mu, p) + np.outer(p, mu))
-    # -2n (a_1^T W_x mu + v_y tr(M W_xx) + W_yx M v_x), scaled by 1/(n+1)
-    f5 = -2.0 * n * c1f
-    Wxmu = Wx @ mu
-    gv += f5 * a_diag * Wxmu
-    gv[-1] += f5 * np.sum(M * W[1:-1, 1:-1])
-    gv[1:-1] += f5 * (M @ W[-1, 1:-1])
-    gW[:, 1:-1] += f5 * np.outer(a1, mu)
-    gW[1:-1, 1:-1] += f5 * vy * M
+    e_p0, e_p, e_c0, e_c1, e_Q = qp.second_moment_grad()   # E t_q^2, weight c2
+    bp, mup = float(b @ p), float(mu @ p)
+    # f3 (A_mu v).omega, c2 E t_q^2 and -2 c1 mu.k
+    g_p0 = f3 * (b0 * (c0 + tq) + float(b @ c1)) + c2 * e_p0 - 2.0 * c1f * float(mu @ c1)
+    u = f3 * b - 2.0 * c1f * mu
+    g_p = b0 * f3 * c1 + (c0 + tq) * u + 2.0 * (Q @ u) + c2 * e_p
+    g_c0 = f3 * (b0 * p0 + bp) + c2 * e_c0 - 2.0 * c1f * mup
+    g_c1 = (f3 * b0) * p + p0 * u + c2 * e_c1
+    g_Q = np.outer(u, p)
+    g_Q += g_Q.T
+    g_Q += c2 * e_Q + (f5 * vy) * M
+    g_Q.flat[::D - 1] += f3 * (b0 * p0 + bp) - 2.0 * c1f * mup
+    gW[:, 0] += (f3 * k0) * abar
+    gW[:, 1:-1] += np.outer(f3 * abar, k) + np.outer(f5 * a1, mu)
     gW[-1, 1:-1] += f5 * Mvx
     # scatter (p0, p, c0, c1, Q) onto v and W
     gv[0] += g_p0
@@ -156,7 +157,39 @@ def _grad(t: LossTerms) -> tuple[np.ndarray, np.ndarray]:
 
 def generalized_loss_grad(V: np.ndarray, W: np.ndarray, tm: TaskMoments, n: int):
     """Frobenius gradient ``(G_V, G_W)`` of ``E_theta L_n`` for task moments ``tm``."""
-    return _grad(LossTerms.build(V[-1].copy(), W, tm, n))
+    return _grad(LossTerms.build(V[-1].copy(), W, tm, n), shot_weights(n))
+
+
+def _same_task(a: TaskMoments, b: TaskMoments) -> bool:
+    return a is b or (a.tau == b.tau and np.array_equal(a.mu, b.mu) and np.array_equal(a.M, b.M))
+
+
+def weighted_loss_grad(V: np.ndarray, W: np.ndarray, terms):
+    """Frobenius gradient of ``sum_k w_k E_theta L_{n_k}(task_k)`` for ``terms`` ``[(n, tm, w)]``.
+
+    Terms with equal task moments share one evaluation: their gradient is that of the
+    closed form with the summed weights ``sum_k w_k shot_weights(n_k)`` (linearity in
+    :func:`shot_weights`), so ``L_0 + lam L_N`` on one task costs one gradient.  Zero
+    weights are skipped.
+    """
+    groups: list[list] = []
+    for n, tm, w in terms:
+        if w == 0.0:
+            continue
+        for g in groups:
+            if _same_task(g[0], tm):
+                g[1] = g[1] + w * shot_weights(n)
+                break
+        else:
+            groups.append([tm, w * shot_weights(n)])
+    gV = np.zeros_like(V, dtype=float)
+    gW = np.zeros_like(W, dtype=float)
+    v = V[-1].copy()
+    for tm, coef in groups:
+        a, b = _grad(LossTerms.build(v, W, tm, 0), coef)
+        gV += a
+        gW += b
+    return gV, gW
 
 
 def expected_loss_grad(V, W, theta, n, sigma2=0.0):

@@ -48,7 +48,7 @@ import numpy as np
 
 from vocabulary import MATRICES, OBJECTIVES, TRAIN, objective_terms
 
-from .gradients import generalized_loss_grad
+from .gradients import weighted_loss_grad
 from .moments import fixed_task, sphere_task
 from .objectives import generalized_loss
 from .validation import check_count, check_matrix, check_nonneg, check_theta
@@ -205,12 +205,7 @@ class Problem:
         mt = self.matrices(x)
         V = mt["V"]
         W = mt["W"] if self.form == "merged" else mt["K"].T @ mt["Q"]
-        gV = np.zeros_like(V)
-        gW = np.zeros_like(W)
-        for n, tm, w in self.terms:
-            a, b = generalized_loss_grad(V, W, tm, n)
-            gV += w * a
-            gW += w * b
+        gV, gW = weighted_loss_grad(V, W, self.terms)
         if self.form == "merged":
             g = {"V": gV, "W": gW}
         else:

@@ -127,22 +127,22 @@ class QueryPolynomial:
         d = p.shape[0]
         Qp = Q @ p
         Qc1 = Q @ c1
-        pc1 = p @ c1
-        pp = p @ p
-        pQp = p @ Qp
-        F = c0 * c0 + c1 @ c1 + tq * tq + 2.0 * np.sum(Q * Q) + 2.0 * c0 * tq
-        H = (c0 + tq) * pc1 + 2.0 * (Qp @ c1)
+        pc1 = float(p @ c1)
+        pp = float(p @ p)
+        pQp = float(p @ Qp)
+        ct = c0 + tq
+        F = c0 * c0 + float(c1 @ c1) + tq * tq + 2.0 * float(np.vdot(Q, Q)) + 2.0 * c0 * tq
+        H = ct * pc1 + 2.0 * float(Qp @ c1)
         w = p0 * p0 + pp
         g_p0 = 2.0 * p0 * F + 4.0 * H
-        g_p = (4.0 * p0 * ((c0 + tq) * c1 + 2.0 * Qc1) + 2.0 * F * p + 4.0 * pc1 * c1
-               + 8.0 * (tq + c0) * Qp + 16.0 * (Q @ Qp))
-        g_c0 = (2.0 * c0 + 2.0 * tq) * w + 4.0 * p0 * pc1 + 4.0 * pQp
-        g_c1 = 2.0 * w * c1 + 4.0 * p0 * ((c0 + tq) * p + 2.0 * Qp) + 4.0 * pc1 * p
-        eye = np.eye(d)
-        outer_pp = np.outer(p, p)
-        pc1T = np.outer(p, c1)
-        Qpp = np.outer(Qp, p)
-        g_Q = (w * ((2.0 * tq + 2.0 * c0) * eye + 4.0 * Q)
-               + 4.0 * p0 * (pc1 * eye + pc1T + pc1T.T)
-               + 4.0 * pQp * eye + 4.0 * (tq + c0) * outer_pp + 8.0 * (Qpp + Qpp.T))
+        g_p = (4.0 * p0 * (ct * c1 + 2.0 * Qc1) + 2.0 * F * p + 4.0 * pc1 * c1
+               + 8.0 * ct * Qp + 16.0 * (Q @ Qp))
+        g_c0 = 2.0 * ct * w + 4.0 * p0 * pc1 + 4.0 * pQp
+        g_c1 = 2.0 * w * c1 + 4.0 * p0 * (ct * p + 2.0 * Qp) + 4.0 * pc1 * p
+        # the outer products: 4 p0 (p c1^T + c1 p^T) + 4 ct p p^T + 8 (Qp p^T + p Qp^T)
+        # = u p^T + p u^T with u = 4 p0 c1 + 2 ct p + 8 Q p
+        g_Q = np.outer(4.0 * p0 * c1 + 2.0 * ct * p + 8.0 * Qp, p)
+        g_Q += g_Q.T
+        g_Q += (4.0 * w) * Q
+        g_Q.flat[::d + 1] += w * 2.0 * ct + 4.0 * p0 * pc1 + 4.0 * pQp
         return g_p0, g_p, g_c0, g_c1, g_Q

@@ -108,12 +108,12 @@ class LossTerms:
         C = Wz @ Wz.T
         cxy = C[1:-1, -1]
         Mvx = tm.M @ vx
-        TR = vy * vy * np.sum(tm.M * C[1:-1, 1:-1]) + 2.0 * vy * (cxy @ Mvx) + C[-1, -1] * (vx @ Mvx)
+        TR = vy * vy * np.vdot(tm.M, C[1:-1, 1:-1]) + 2.0 * vy * (cxy @ Mvx) + C[-1, -1] * (vx @ Mvx)
         qp = QueryPolynomial.from_params(v, W)
         k0, k = qp.k0, qp.k
         omega = W[:, 0] * k0 + W[:, 1:-1] @ k
         return cls(n=n, tm=tm, v=v, W=W, a_diag=a_diag, s_diag=s_diag, a1=a1, r1=r1,
-                   s1=float(v @ a1), Rmu=apply_L(tm.mu, v), C=C, t1=float(a_diag @ np.diag(C)),
+                   s1=float(v @ a1), Rmu=apply_L(tm.mu, v), C=C, t1=float(a_diag @ C.diagonal()),
                    cxy=cxy, Mvx=Mvx, TR=float(TR), qp=qp, k0=k0, k=k, omega=omega)
 
     def value(self) -> float:
