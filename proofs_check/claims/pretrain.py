@@ -15,6 +15,7 @@ from theory import optima
 from theory.objectives import expected_loss, pretrain_loss
 from theory.symbols import PRETRAINED, c, d, kappa, m, n, rho, sigma2
 
+from .. import models
 from .base import DEFAULT_CONFIG, Claim, Evidence, Outcome
 from .grid import GRID, is_zero, num
 
@@ -131,12 +132,13 @@ def check_fewshot_vs_zeroshot() -> Outcome:
         V, W = pretrain_family(cfg.d, c_)
         t0 = np.zeros(cfg.d)
         t0[0] = 1.0
-        L0 = numerics.expected_loss(V, W, t0, 0, cfg.sigma2)
+        Ls = models.exact_curve(V, W, t0, cfg.sigma2, (0, 40))
+        L0 = Ls[0]
         thr = c_ * cfg.d * (1 + cfg.sigma2) / (2 - c_)
         if thr > 2:
             rising += 1
         for nn in range(0, 41):
-            Lnn = numerics.expected_loss(V, W, t0, nn, cfg.sigma2)
+            Lnn = Ls[nn]
             predicted = nn + 1 < thr
             if nn > 0 and abs(nn + 1 - thr) > 1e-9 and (Lnn > L0) != predicted:
                 bad.append((cfg.as_dict(), nn))
