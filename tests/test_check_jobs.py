@@ -27,7 +27,18 @@ def _check(capsys, jobs, fmt):
     return code, capsys.readouterr().out
 
 
-def test_jobs_two_equals_jobs_one(capsys):
+def test_jobs_two_equals_jobs_one(capsys, monkeypatch):
+    # each --jobs value runs the claims once; the text reports re-render those results
+    import proofs_check.parallel as parallel
+
+    real, seen = parallel.run_claims, {}
+
+    def once(claims, jobs, **kw):
+        key = (tuple(c.id for c in claims), jobs)
+        if key not in seen:
+            seen[key] = real(claims, jobs=jobs, **kw)
+        return seen[key]
+    monkeypatch.setattr(parallel, "run_claims", once)
     c1, j1 = _check(capsys, 1, "json")
     c2, j2 = _check(capsys, 2, "json")
     assert c1 == c2 == 0
