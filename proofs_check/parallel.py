@@ -1,9 +1,12 @@
 """Running claims over several worker processes, results in registry order.
 
-Each worker is a fresh (``spawn``) interpreter: it loads the derived expressions from the
-on-disk cache (:mod:`proofs_check.derivation_cache`; the parent process has just written
-it) or derives them itself under ``--no-cache``, then runs whole claims by id, a topic's
-claims in one worker (:func:`worker_groups`) so that they share their flows.  Claims
+Each worker is a fork of this process where the platform has ``fork`` and JAX is not
+loaded (forking a process that has imported JAX can deadlock): it starts with the parent's
+imports and derived expressions in memory.  Otherwise it is a fresh (``spawn``)
+interpreter that loads the derived expressions from the on-disk cache
+(:mod:`proofs_check.derivation_cache`; the parent process has just written it) or derives
+them itself under ``--no-cache``.  A worker runs whole claims by id, a topic's claims in
+one worker (:func:`worker_groups`) so that they share their flows.  Claims
 are independent and deterministic, so the results are the same as in one process; only
 the timings differ.  The results are put back in registry order.
 """
@@ -26,10 +29,26 @@ def default_jobs() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+#: True in a forked worker: the parent's derived expressions are already in its memory
+_INHERITED = False
+
+
 def _init(use_cache: bool) -> None:
+    if _INHERITED:
+        return
     from .derivation_cache import ensure_derived
 
     ensure_derived(use_cache)
+
+
+def _start_method() -> str:
+    """``fork`` where available and JAX is not loaded, else ``spawn``."""
+    import multiprocessing
+    import sys
+
+    if "fork" in multiprocessing.get_all_start_methods() and "jax" not in sys.modules:
+        return "fork"
+    return "spawn"
 
 
 def _run_id(claim_id: str):
@@ -65,12 +84,18 @@ def run_claims(claims, jobs: int = 1, use_cache: bool = True) -> list:
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
-    ctx = multiprocessing.get_context("spawn")
+    global _INHERITED
+    method = _start_method()
+    ctx = multiprocessing.get_context(method)
     groups = worker_groups([c.id for c in claims], jobs)
-    with ProcessPoolExecutor(max_workers=len(groups), mp_context=ctx, initializer=_init,
-                             initargs=(use_cache,)) as ex:
-        done = dict(zip((i for g in groups for i in g),
-                        (r for rs in ex.map(_run_ids, groups) for r in rs)))
+    _INHERITED = method == "fork"
+    try:
+        with ProcessPoolExecutor(max_workers=len(groups), mp_context=ctx, initializer=_init,
+                                 initargs=(use_cache,)) as ex:
+            done = dict(zip((i for g in groups for i in g),
+                            (r for rs in ex.map(_run_ids, groups) for r in rs)))
+    finally:
+        _INHERITED = False
     return [done[c.id] for c in claims]
 
 
