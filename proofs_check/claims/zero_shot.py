@@ -21,6 +21,7 @@ from theory.symbols import (PRETRAINED, PRETRAINED_SEPARATE, a, alpha, b, beta, 
 
 from .. import models
 from .base import DEFAULT_CONFIG, Claim, Config, Evidence, Outcome
+from .controls import Recorded, negative_control
 from .stability_evidence import separate_icl_degraded_evidence, verdict_evidence
 from .grid import FLOW_GRID, GRID, exact, num
 
@@ -483,6 +484,27 @@ def check_icl_degraded() -> Outcome:
 
 
 # --- claim 8 --------------------------------------------------------------------------
+#: planted error of the negative control of the V-only ZS end-point item: 100x its tolerance
+ZS_V_PLANT = 1e-4
+
+
+def _zs_v_endpoints(derived, route) -> tuple[bool, dict]:
+    """V-only ZS flow end points against the derived optimum on ``FLOW_GRID``.
+
+    Args:
+        derived: ``derived(cfg)``, the derived ``a = 1/(c(d+4))`` at the flow's pretrained ``c``.
+        route: ``route(cfg) = (coords, flow)``, the exact flow end point.
+
+    Returns:
+        ``(passed, details)``: passed when ``max |a - 1/(c(d+4))|, |b - 1| < 1e-6`` over the grid.
+    """
+    worst = 0.0
+    for cfg in FLOW_GRID:
+        coords, _ = route(cfg)
+        worst = max(worst, abs(coords["a"] - derived(cfg)), abs(coords["b"] - 1.0))
+    return worst < 1e-6, {"max_abs_error": worst}
+
+
 def check_v_optimum() -> Outcome:
     ev = []
     opt = optima.zs_v_optimum()[a]
@@ -493,13 +515,14 @@ def check_v_optimum() -> Outcome:
     L0 = sp.cancel(zs().subs(PRETRAINED))
     ok2 = sp.simplify(Lmin - sigma2 - sp.Rational(2) / (d + 4)) == 0 and sp.simplify(L0 - 1 - sigma2) == 0
     ev.append(Evidence("symbolic", f"ZS falls from {sp.sstr(L0)} to {sp.sstr(Lmin)} = sigma2 + 2/(d+4)", ok2))
-    worst = 0.0
-    for cfg in FLOW_GRID:
-        coords, fl = models.endpoint("zs-v", cfg)
-        a_ex = num(opt, cfg, {c: sp.Float(fl.c, 30)})
-        worst = max(worst, abs(coords["a"] - a_ex), abs(coords["b"] - 1.0))
+    route = Recorded(lambda cfg: models.endpoint("zs-v", cfg))
+    derived = Recorded(lambda cfg: num(opt, cfg, {c: sp.Float(route(cfg)[1].c, 30)}))
     ev.append(Evidence("numeric", f"V-only exact flow end points on {len(FLOW_GRID)} configs: a = 1/(c(d+4)) and "
-                       "b unchanged to 1e-6", worst < 1e-6, {"max_abs_error": worst}))
+                       "b unchanged to 1e-6", *_zs_v_endpoints(derived, route)))
+    ev.append(negative_control("numeric", f"'V-only exact flow end points on {len(FLOW_GRID)} configs'",
+                               lambda r: _zs_v_endpoints(derived, r), route, FLOW_GRID[-1],
+                               lambda v: ({**v[0], "a": v[0]["a"] + ZS_V_PLANT}, v[1]),
+                               "on a of the flow end point", ZS_V_PLANT))
     ev.append(sgd_evidence("zs", "v", ("a", "b")))
     ev.append(verdict_evidence("zs-v"))
     return Outcome(ev, grid=[g_.as_dict() for g_ in FLOW_GRID])
