@@ -184,6 +184,44 @@ def numpy_large_n_limit(coords: dict, theta, cfg: Config, M: int = 10**6) -> flo
     return 2 * L2 - L1
 
 
+#: planted error of the negative control of the condition item of zsfs.v.tradeoff: 100x the
+#: tolerance (1e-7) of _condition_grid
+LIMIT_PLANT = 1e-5
+
+
+def _numpy_neg_limits(v: dict, cfg: Config) -> tuple[float, float]:
+    """``(lim L_n(-theta0) after V-only ZS, after V-only ZS + lam FS)`` from the NumPy closed
+    form alone (:func:`numpy_large_n_limit`), at the exact optima ``v`` of
+    :func:`proofs_check.conditions.v_tradeoff_numbers`."""
+    neg = -np.eye(cfg.d)[0]
+    pre = {"q": 0, "alpha": v["c_star"], "beta": v["c_star"], "h": 0}
+    lz = numpy_large_n_limit({**pre, "a": v["a_zs"], "b": 1}, neg, cfg)
+    lf = numpy_large_n_limit({**pre, "a": v["a_fs"], "b": v["b_fs"]}, neg, cfg)
+    return lz, lf
+
+
+def _condition_grid(numbers, route) -> tuple[bool, dict]:
+    """Does the derived condition ``gap > 0`` predict the NumPy outcome on ``GRID``?
+
+    Args:
+        numbers: ``numbers(cfg)``, the exact quantities of ``v_tradeoff_numbers``.
+        route: ``route(cfg) = (lz, lf)``, the NumPy -theta0 limits (:func:`_numpy_neg_limits`).
+
+    Returns:
+        ``(passed, details)``: passed when ``lf > lz`` exactly where ``gap > 0`` (configs with
+        ``|gap| <= 1e-7`` excepted) and both NumPy limits agree with the exact ones to 1e-7.
+    """
+    mismatch, worst_lim = [], 0.0
+    for cfg in GRID:
+        v = numbers(cfg)
+        lz, lf = route(cfg)
+        worst_lim = max(worst_lim, abs(lz - float(v["neg_limit_zs"])), abs(lf - float(v["neg_limit_fs"])))
+        gap = v["gap"]
+        if abs(float(gap)) > 1e-7 and (lf > lz) != (gap > 0):
+            mismatch.append(cfg.as_dict())
+    return not mismatch and worst_lim < 1e-7, {"mismatches": len(mismatch), "max_limit_deviation": worst_lim}
+
+
 def check_v_tradeoff() -> Outcome:
     from ..conditions import v_tradeoff_numbers
 
@@ -195,33 +233,30 @@ def check_v_tradeoff() -> Outcome:
     ok_id = sp.expand(lim_v - sigma2 - u**2) == 0
     ev.append(Evidence("symbolic", "with W pretrained, lim_(n->oo) L_n(-theta0) = sigma2 + (1 + c a - c b)^2 "
                        "(leading coefficient of (n+1)^2 L_n in n)", ok_id))
-    bad_target, margins, not_raised, mismatch, worst_lim = [], [], [], [], 0.0
+    numbers = Recorded(v_tradeoff_numbers)
+    route = Recorded(lambda cfg: _numpy_neg_limits(numbers(cfg), cfg))
+    bad_target, margins, not_raised = [], [], []
     for cfg in GRID:
-        v = v_tradeoff_numbers(cfg)
+        v = numbers(cfg)
         if not v["target_N_fs"] < v["target_N_zs"]:
             bad_target.append(cfg.as_dict())
         margins.append(float(v["target_N_zs"] - v["target_N_fs"]))
-        # independent route: NumPy closed form at n ~ 1e6, extrapolated to n -> oo
-        neg = -np.eye(cfg.d)[0]
-        pre = {"q": 0, "alpha": v["c_star"], "beta": v["c_star"], "h": 0}
-        lz = numpy_large_n_limit({**pre, "a": v["a_zs"], "b": 1}, neg, cfg)
-        lf = numpy_large_n_limit({**pre, "a": v["a_fs"], "b": v["b_fs"]}, neg, cfg)
-        worst_lim = max(worst_lim, abs(lz - float(v["neg_limit_zs"])), abs(lf - float(v["neg_limit_fs"])))
-        raised_num = lf > lz
-        gap = v["gap"]
-        if abs(float(gap)) > 1e-7 and raised_num != (gap > 0):
-            mismatch.append(cfg.as_dict())
         if not v["neg_limit_fs"] > v["neg_limit_zs"]:
-            not_raised.append((cfg, v, lz, lf))
+            not_raised.append((cfg, v, *route(cfg)))
+    cond_passed, cond_details = _condition_grid(numbers, route)
     ev.append(Evidence("symbolic", f"exact rational arithmetic on {len(GRID)} configs (c = c*): L_N(theta0) at the "
                        "V-only ZS+lam FS optimum is below L_N(theta0) at the V-only ZS optimum", not bad_target,
                        {"failures": len(bad_target), "min_gain": min(margins)}))
     ev.append(Evidence("numeric", "the derived condition predicts the outcome: the -theta0 large-n error is raised by FS "
                        "exactly when gap = (1 + c a_FS - c b_FS)^2 - (1 + c a_ZS - c)^2 > 0; the outcome is computed "
                        f"independently (NumPy closed form at n + 1 = 1e6 and 2e6, Richardson-extrapolated) on {len(GRID)} "
-                       "configs and agrees with the exact SymPy limits to 1e-7", not mismatch and worst_lim < 1e-7,
-                       {"mismatches": len(mismatch), "max_limit_deviation": worst_lim,
-                        "configs_where_raised": len(GRID) - len(not_raised), "configs_where_not": len(not_raised)}))
+                       "configs and agrees with the exact SymPy limits to 1e-7", cond_passed,
+                       {**cond_details, "configs_where_raised": len(GRID) - len(not_raised),
+                        "configs_where_not": len(not_raised)}))
+    ev.append(negative_control("numeric", f"'NumPy large-n limits on {len(GRID)} configs'",
+                               lambda r: _condition_grid(numbers, r), route, GRID[-1],
+                               lambda lims: (lims[0], lims[1] + LIMIT_PLANT),
+                               "on the NumPy -theta0 limit after ZS+lam FS", LIMIT_PLANT))
     cfg = DEFAULT_CONFIG
     zt = models.curve("zs-v", "target", cfg, (cfg.N, cfg.N))[0]
     ft = models.curve("zsfs-v", "target", cfg, (cfg.N, cfg.N))[0]

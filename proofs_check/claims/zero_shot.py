@@ -83,6 +83,29 @@ def sgd_evidence(objective, train, keys, cfg=None, tol_se=4.0):
 
 
 # --- claim 3 --------------------------------------------------------------------------
+#: planted error of the negative control of the initial-gradient item: 100x its tolerance
+INITIAL_GRADIENT_PLANT = 1e-8
+
+
+def _initial_gradient_grid(derived, route) -> tuple[bool, dict]:
+    """The NumPy ZS gradient at the pretrained point against the derived one on ``GRID[::6]``.
+
+    Args:
+        derived: ``derived(cfg)``, the derived ``grad_V`` (``D x D``, only ``V[y, x]`` nonzero;
+            the derived ``grad_W`` is 0).
+        route: ``route(cfg) = (grad_V, grad_W)`` from NumPy.
+
+    Returns:
+        ``(passed, details)``: passed when ``max(|grad_W|, |grad_V - derived|) < 1e-10`` over
+        every entry and config.
+    """
+    worst = 0.0
+    for cfg in GRID[::6]:
+        gV, gW = route(cfg)
+        worst = max(worst, float(np.abs(gW).max()), float(np.abs(gV - derived(cfg)).max()))
+    return worst < 1e-10, {"max_abs_deviation": worst}
+
+
 def check_initial_gradient() -> Outcome:
     ev = []
     g = gradient("zs", "all", "merged")
@@ -95,18 +118,28 @@ def check_initial_gradient() -> Outcome:
     ok_v = at["V"]["yy"] == 0 and sp.simplify(gvx + 2 * c * (d + 2)) == 0
     ev.append(Evidence("symbolic", f"grad_V ZS = ({sp.sstr(gvx)}) e_y (0,theta0,0)^T: only V[y,x] is nonzero, "
                        "equal to -2c(d+2) theta0", ok_v, {"V[y,x] coefficient": sp.sstr(gvx)}))
-    worst = 0.0
-    for i, cfg in enumerate(GRID[::6]):
-        t0 = _unit(cfg.d, i)
-        c_ = num(_c_star(), cfg)
-        V, W = pretrain_family(cfg.d, c_)
-        gV, gW = numerics.expected_loss_grad(V, W, t0, 0, cfg.sigma2)
-        expect = np.zeros_like(gV)
-        expect[-1, 1:-1] = num(gvx, cfg, {c: sp.nsimplify(c_)}) * t0
-        worst = max(worst, float(np.abs(gW).max()), float(np.abs(gV - expect).max()))
-    ev.append(Evidence("numeric", f"NumPy gradient at the pretrained point on {len(GRID[::6])} configs with a "
+    grid = GRID[::6]
+    c_at = Recorded(lambda cfg: num(_c_star(), cfg))
+    theta = Recorded(lambda cfg: _unit(cfg.d, grid.index(cfg)))
+
+    def derived_(cfg):
+        expect = np.zeros((cfg.d + 2, cfg.d + 2))
+        expect[-1, 1:-1] = num(gvx, cfg, {c: sp.nsimplify(c_at(cfg))}) * theta(cfg)
+        return expect
+    derived = Recorded(derived_)
+    route = Recorded(lambda cfg: numerics.expected_loss_grad(*pretrain_family(cfg.d, c_at(cfg)), theta(cfg), 0,
+                                                             cfg.sigma2))
+    ev.append(Evidence("numeric", f"NumPy gradient at the pretrained point on {len(grid)} configs with a "
                        "random unit theta0: grad_W = 0 and grad_V equals the symbolic V[y,x] entry, all D x D entries",
-                       worst < 1e-10, {"max_abs_deviation": worst}))
+                       *_initial_gradient_grid(derived, route)))
+
+    def plant(g):
+        gV = g[0].copy()
+        gV[-1, 1] += INITIAL_GRADIENT_PLANT
+        return gV, g[1]
+    ev.append(negative_control("numeric", f"'NumPy gradient at the pretrained point on {len(grid)} configs'",
+                               lambda r: _initial_gradient_grid(derived, r), route, grid[-1], plant,
+                               "on the NumPy grad_V entry V[y, x_1]", INITIAL_GRADIENT_PLANT))
     return Outcome(ev, grid=[g_.as_dict() for g_ in GRID[::6]])
 
 
