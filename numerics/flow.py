@@ -347,8 +347,13 @@ def gradient_flow(objective, train, d, m, N, sigma2=0.0, lam=1.0, form="merged",
         reason = "converged"
     idx = np.unique(np.linspace(0, ts.size - 1, min(max_points, ts.size)).round().astype(int))
     traj_coords = ys[:, idx].T
-    norms = np.array([pb.grad_norm(xx) for xx in traj_coords])  # one exact gradient per sample
-    off = [pb.coeffs(xx)[1] / gn_ for xx, gn_ in zip(traj_coords, norms) if gn_ > 0]
+    norms, off = [], []
+    for xx in traj_coords:  # one exact gradient per sample: its norm and its off-manifold part
+        gn_ = pb.grad_norm(xx)
+        norms.append(gn_)
+        if gn_ > 0:
+            off.append(pb.coeffs(xx)[1] / gn_)
+    norms = np.array(norms)
     traj = {"t": ts[idx].copy(), "names": pb.names, "coords": traj_coords,
             "loss": np.array([pb.loss(xx) for xx in traj_coords]), "grad_norm": norms}
     mats = pb.matrices(x_end)
@@ -372,7 +377,9 @@ def full_matrix_flow(objective, train, d, m, N, sigma2=0.0, lam=1.0, form="merge
                      atol=1e-12) -> FullFlowResult:
     """Cross-check: integrate ``dX/dt = -grad_X L`` on *every entry* of the trainable
     ``D x D`` matrices (full NumPy gradient, no projection) from the pretrained point up
-    to ``t_end``, and the reduced flow with the same integrator (DOP853) and tolerances.
+    to ``t_end``, and the reduced flow with the same integrator (DOP853) and tolerances,
+    on the field :func:`gradient_flow` integrates (``rhs='fast'``: the exact polynomial
+    :class:`numerics.reduced.Interpolant` of the projected gradient).
 
     ``theta0`` defaults to a generic unit vector drawn from ``seed`` (not a coordinate
     axis, so the off-manifold test is not helped by sparsity).  Returns the largest
@@ -404,12 +411,13 @@ def full_matrix_flow(objective, train, d, m, N, sigma2=0.0, lam=1.0, form="merge
             raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
         g = np.random.default_rng(seed).standard_normal(d_)
         theta0 = g / np.linalg.norm(g)
-    pb, c, (objective, train, form, d, m, N, sigma2, lam), _ = setup_problem(
+    pb, c, (objective, train, form, d, m, N, sigma2, lam), key = setup_problem(
         objective, train, d, m, N, sigma2, lam, form, theta0)
     D = d + 2
     t_eval = np.linspace(0.0, t_end, n_points)
     x0 = pretrained_state(form, c)
-    red = solve_ivp(pb.rhs, (0.0, t_end), x0, method="DOP853", rtol=rtol, atol=atol, t_eval=t_eval)
+    pb.interp = interpolant(key, pb.terms, d, pb.t)
+    red = solve_ivp(pb.rhs_fast, (0.0, t_end), x0, method="DOP853", rtol=rtol, atol=atol, t_eval=t_eval)
     if red.status < 0:
         raise RuntimeError(f"reduced flow failed: {red.message}")
     mats0 = [np.array(M, dtype=float) for M in pb.matrices(x0)]
