@@ -541,20 +541,12 @@ def full_flow(problem: Problem, x0, *, gtol: float = 1e-10, t_max: float = 1e7,
     def full(y):
         return base + B @ y
 
-    last = [None, None]  # the event asks for the gradient at the point of the last step
-
-    def grad_at(y):
-        key = y.tobytes()
-        if key != last[0]:
-            last[0], last[1] = key, problem.grad(full(y))
-        return last[1]
-
     def rhs(_t, y):
         count[0] += 1
-        return -(B.T @ grad_at(y))
+        return -(B.T @ problem.grad(full(y)))
 
     def small(_t, y):
-        return float(np.linalg.norm(grad_at(y))) - gtol
+        return float(np.linalg.norm(problem.grad(full(y)))) - gtol
     small.terminal = True
     small.direction = -1
 

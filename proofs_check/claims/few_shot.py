@@ -21,7 +21,7 @@ from theory.symbols import (PRETRAINED, N, a, alpha, b, beta, c, d, h, kappa, la
 from .. import models
 from .base import DEFAULT_CONFIG, Claim, Config, Evidence, Outcome
 from .controls import Recorded, negative_control
-from .grid import FLOW_GRID, GRID, num
+from .grid import FLOW_GRID, GRID, is_zero, num
 from .stability_evidence import verdict_evidence
 from .zero_shot import sgd_evidence
 
@@ -138,7 +138,7 @@ def check_v_optimum() -> Outcome:
                        "N lam c != 0 (for N = 0 or lam = 0 the objective does not see b)", nonneg))
     wstar = optima.fs_b_at_zs_a()["c*b"]
     stated = ((N + 1) - (N + 3 + 2 * d) / (d + 4)) / (N + 1 + d * (1 + sigma2))
-    ok = sp.simplify(wstar - stated) == 0
+    ok = is_zero(wstar - stated)
     ev.append(Evidence("symbolic", f"FS-optimal b at a = 1/(c(d+4)): c b = {sp.sstr(wstar)}, equal to "
                        "((N+1) - (N+3+2d)/(d+4))/(N+1+d(1+sigma2)) (the authors' w*(n))", ok))
     if not ok:
