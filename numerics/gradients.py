@@ -85,7 +85,7 @@ def _grad(t: LossTerms, coef: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     C0 = C[0]
     sig_mu_v = r1 + Rmu
     abar = a1 + Rmu  # A_mu v
-    Cr1, CRmu, Ca1 = (C @ np.column_stack((r1, Rmu, a1))).T
+    Cr1, CRmu, Ca1 = np.array((r1, Rmu, a1)) @ C  # C = W J_q W^T is symmetric
     Wx = W[:, 1:-1]
     Wxmu = Wx @ mu
 
@@ -108,9 +108,8 @@ def _grad(t: LossTerms, coef: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     gv[0] += 4.0 * cn * float(C0 @ sig_mu_v)
 
     # ---- the gradient in W through C: (Gamma + Gamma^T) W J_q --------------------------
-    Gam = np.diag((cn * (t.s1 + 2.0 * vy * float(vx @ mu))) * a_diag)
-    Gam += np.outer(2.0 * cn * r1 + 4.0 * cn * Rmu, r1)
-    Gam += np.outer(cK * a1 + 2.0 * cK * Rmu, a1)
+    Gam = (2.0 * cn * r1 + 4.0 * cn * Rmu)[:, None] * r1 + (cK * a1 + 2.0 * cK * Rmu)[:, None] * a1
+    Gam.flat[::D + 1] += (cn * (t.s1 + 2.0 * vy * float(vx @ mu))) * a_diag
     Gam[-1, 1:-1] += cn * (2.0 * t.s1 * mu + 4.0 * vy * Mvx)
     Gam[:, 0] += (4.0 * cn * v0) * sig_mu_v
     wR = 2.0 * cn + cK  # R M R^T, in both
@@ -135,12 +134,12 @@ def _grad(t: LossTerms, coef: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     g_p = b0 * f3 * c1 + (c0 + tq) * u + 2.0 * (Q @ u) + c2 * e_p
     g_c0 = f3 * (b0 * p0 + bp) + c2 * e_c0 - 2.0 * c1f * mup
     g_c1 = (f3 * b0) * p + p0 * u + c2 * e_c1
-    g_Q = np.outer(u, p)
+    g_Q = u[:, None] * p
     g_Q += g_Q.T
     g_Q += c2 * e_Q + (f5 * vy) * M
     g_Q.flat[::D - 1] += f3 * (b0 * p0 + bp) - 2.0 * c1f * mup
     gW[:, 0] += (f3 * k0) * abar
-    gW[:, 1:-1] += np.outer(f3 * abar, k) + np.outer(f5 * a1, mu)
+    gW[:, 1:-1] += (f3 * abar)[:, None] * k + (f5 * a1)[:, None] * mu
     gW[-1, 1:-1] += f5 * Mvx
     # scatter (p0, p, c0, c1, Q) onto v and W
     gv[0] += g_p0

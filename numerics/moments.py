@@ -141,7 +141,7 @@ class QueryPolynomial:
         g_c1 = 2.0 * w * c1 + 4.0 * p0 * (ct * p + 2.0 * Qp) + 4.0 * pc1 * p
         # the outer products: 4 p0 (p c1^T + c1 p^T) + 4 ct p p^T + 8 (Qp p^T + p Qp^T)
         # = u p^T + p u^T with u = 4 p0 c1 + 2 ct p + 8 Q p
-        g_Q = np.outer(4.0 * p0 * c1 + 2.0 * ct * p + 8.0 * Qp, p)
+        g_Q = (4.0 * p0 * c1 + 2.0 * ct * p + 8.0 * Qp)[:, None] * p
         g_Q += g_Q.T
         g_Q += (4.0 * w) * Q
         g_Q.flat[::d + 1] += w * 2.0 * ct + 4.0 * p0 * pc1 + 4.0 * pQp

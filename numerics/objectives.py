@@ -57,7 +57,7 @@ import numpy as np
 from .moments import QueryPolynomial, TaskMoments, fixed_task, sphere_task
 from .validation import check_count, check_nonneg, check_pair, check_theta
 
-__all__ = ["expected_loss", "pretrain_loss", "generalized_loss", "LossTerms"]
+__all__ = ["expected_loss", "pretrain_loss", "generalized_loss", "loss_curve", "LossTerms"]
 
 
 def apply_L(mu: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -116,9 +116,10 @@ class LossTerms:
                    s1=float(v @ a1), Rmu=apply_L(tm.mu, v), C=C, t1=float(a_diag @ C.diagonal()),
                    cxy=cxy, Mvx=Mvx, TR=float(TR), qp=qp, k0=k0, k=k, omega=omega)
 
-    def value(self) -> float:
-        """Assemble ``L`` from the terms (see the module docstring)."""
-        n, tm, v, W, C = self.n, self.tm, self.v, self.W, self.C
+    def parts(self) -> tuple:
+        """The ``n``-free expectations ``(E m2, E m1^2, E(m1 t_q), E t_q^2, E(m1 theta.x_q),
+        E(t_q theta.x_q))`` of the module docstring."""
+        tm, v, W, C = self.tm, self.v, self.W, self.C
         mu, M = tm.mu, tm.M
         vy, vx, v0 = v[-1], v[1:-1], v[0]
         a1, r1, Rmu = self.a1, self.r1, self.Rmu
@@ -134,9 +135,30 @@ class LossTerms:
         E_tq2 = self.qp.second_moment()
         E_m1y = a1 @ (W[:, 1:-1] @ mu) + vy * np.sum(M * W[1:-1, 1:-1]) + W[-1, 1:-1] @ self.Mvx
         E_tqy = mu @ self.k
+        return E_m2, E_m1sq, E_m1tq, E_tq2, E_m1y, E_tqy
+
+    @staticmethod
+    def assemble(parts: tuple, n: int, tau: float) -> float:
+        """``L_n = [n E m2 + n(n-1) E m1^2 + 2n E(m1 t_q) + E t_q^2]/(n+1)^2
+        - 2 [n E(m1 theta.x_q) + E(t_q theta.x_q)]/(n+1) + tau``."""
+        E_m2, E_m1sq, E_m1tq, E_tq2, E_m1y, E_tqy = parts
         quad = n * E_m2 + n * (n - 1) * E_m1sq + 2.0 * n * E_m1tq + E_tq2
         lin = n * E_m1y + E_tqy
-        return float(quad / (n + 1) ** 2 - 2.0 * lin / (n + 1) + tm.tau)
+        return float(quad / (n + 1) ** 2 - 2.0 * lin / (n + 1) + tau)
+
+    def value(self) -> float:
+        """Assemble ``L`` from the terms (see the module docstring)."""
+        return self.assemble(self.parts(), self.n, self.tm.tau)
+
+
+def loss_curve(V: np.ndarray, W: np.ndarray, tm: TaskMoments, shots) -> list[float]:
+    """``[E_theta L_n(V, W; theta) for n in shots]`` for task moments ``tm`` (no argument
+    checking): the ``n``-free parts are computed once and assembled per ``n``
+    (:meth:`LossTerms.assemble`), so each value equals :func:`generalized_loss` at that ``n``
+    bit for bit."""
+    t = LossTerms.build(V[-1].copy(), W, tm, 0)
+    parts = t.parts()
+    return [t.assemble(parts, n, tm.tau) for n in shots]
 
 
 def generalized_loss(V: np.ndarray, W: np.ndarray, tm: TaskMoments, n: int) -> float:

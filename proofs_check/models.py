@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import numpy as np
 
-import numerics
 import vocabulary
 from numerics.flow import pretrained_c
 from numerics.outcomes import reduced_flow
 from numerics.manifold import merged_point
+from numerics.moments import fixed_task, sphere_task
+from numerics.objectives import loss_curve
 
 from .claims.base import Config
 
@@ -70,11 +71,18 @@ def task_vector(task: str, d: int) -> np.ndarray | None:
     return th
 
 
+def exact_curve(V, W, theta, sigma2: float, shots: tuple[int, int]) -> list[float]:
+    """``L_n(V, W; theta)`` for ``n = shots[0] .. shots[1]`` (``theta = None``: the sphere
+    average ``E_theta L_n``), each equal to :func:`numerics.expected_loss` (or
+    :func:`numerics.pretrain_loss`) at that ``n``, computed from one set of ``n``-free parts
+    (:func:`numerics.objectives.loss_curve`)."""
+    lo, hi = shots
+    d = V.shape[0] - 2
+    tm = sphere_task(d, sigma2) if theta is None else fixed_task(np.asarray(theta, dtype=float), sigma2)
+    return loss_curve(V, W, tm, range(lo, hi + 1))
+
+
 def curve(method: str, task: str, cfg: Config, shots: tuple[int, int]) -> list[float]:
     """Exact ``n``-shot test error ``L_n`` for ``n = shots[0] .. shots[1]`` inclusive."""
-    theta = task_vector(task, cfg.d)
     V, W = model(method, cfg)
-    lo, hi = shots
-    if theta is None:
-        return [numerics.pretrain_loss(V, W, k, cfg.sigma2) for k in range(lo, hi + 1)]
-    return [numerics.expected_loss(V, W, theta, k, cfg.sigma2) for k in range(lo, hi + 1)]
+    return exact_curve(V, W, task_vector(task, cfg.d), cfg.sigma2, shots)

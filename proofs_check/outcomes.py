@@ -15,13 +15,12 @@ import functools
 
 import numpy as np
 
-import numerics
 from numerics.manifold import merged_coords
 from numerics.outcomes import STARTS, generic_outcome, pretrained_member, symmetric_outcome
 from vocabulary import METHODS, methods_for
 
 from .claims.base import Config
-from .models import task_vector
+from .models import exact_curve, task_vector
 
 __all__ = ["outcome", "model", "curve", "coords", "STARTS"]
 
@@ -84,9 +83,5 @@ def coords(V, W, d: int) -> tuple[dict, float]:
 def curve(method: str, task: str, cfg: Config, shots: tuple[int, int], form: str = "merged",
           start: str = "generic", scale=1.0) -> list[float]:
     """Exact ``n``-shot error for ``n = shots[0] .. shots[1]`` (``sphere``: ``L_pre``-type average)."""
-    theta = task_vector(task, cfg.d)
     V, W = model(method, cfg, form, start, scale)
-    lo, hi = shots
-    if theta is None:
-        return [numerics.pretrain_loss(V, W, k, cfg.sigma2) for k in range(lo, hi + 1)]
-    return [numerics.expected_loss(V, W, theta, k, cfg.sigma2) for k in range(lo, hi + 1)]
+    return exact_curve(V, W, task_vector(task, cfg.d), cfg.sigma2, shots)

@@ -15,6 +15,7 @@ from theory import optima
 from theory.objectives import expected_loss, pretrain_loss
 from theory.symbols import PRETRAINED, c, d, kappa, m, n, rho, sigma2
 
+from .. import models
 from .base import DEFAULT_CONFIG, Claim, Evidence, Outcome
 from .controls import Recorded, negative_control
 from .grid import GRID, is_zero, num
@@ -152,11 +153,12 @@ def _threshold(c_: float, cfg) -> float:
 
 
 def _pretrained_curve_numpy(c_: float, cfg) -> np.ndarray:
-    """``[L_0, ..., L_CURVE_SHOTS]`` of the pretrained model at ``c`` on ``theta0 = e_1``, NumPy closed form."""
+    """``[L_0, ..., L_CURVE_SHOTS]`` of the pretrained model at ``c`` on ``theta0 = e_1``, NumPy closed form
+    (:func:`proofs_check.models.exact_curve`: each value equals ``numerics.expected_loss`` at that ``n``)."""
     V, W = pretrain_family(cfg.d, c_)
     t0 = np.zeros(cfg.d)
     t0[0] = 1.0
-    return np.array([numerics.expected_loss(V, W, t0, nn, cfg.sigma2) for nn in range(CURVE_SHOTS + 1)])
+    return np.asarray(models.exact_curve(V, W, t0, cfg.sigma2, (0, CURVE_SHOTS)), dtype=float)
 
 
 def _curve_grid(threshold, route) -> tuple[bool, dict]:

@@ -13,7 +13,7 @@ import numpy as np
 
 import numerics
 
-from .. import outcomes
+from .. import models, outcomes
 from .base import DEFAULT_CONFIG, Config, Evidence
 
 __all__ = ["verdict_evidence", "separate_icl_degraded_evidence"]
@@ -71,8 +71,8 @@ def separate_icl_degraded_evidence(cfg: Config = DEFAULT_CONFIG) -> Evidence:
     worst = np.inf
     far = {}
     for name, th in (("target", t0), ("negated", -t0), ("orthogonal", tp)):
-        gap = min(numerics.expected_loss(V, W, th, n, cfg.sigma2) - numerics.expected_loss(Vp, Wp, th, n, cfg.sigma2)
-                  for n in range(1, 201))
+        gap = min(f - p for f, p in zip(models.exact_curve(V, W, th, cfg.sigma2, (1, 200)),
+                                        models.exact_curve(Vp, Wp, th, cfg.sigma2, (1, 200))))
         worst = min(worst, gap)
         far[f"L_4000({name})"] = numerics.expected_loss(V, W, th, 4000, cfg.sigma2)
     L40 = numerics.expected_loss(V, W, tp, 40, cfg.sigma2)
