@@ -121,6 +121,14 @@ def test_grid_inequality_fails_on_a_perturbed_loss(monkeypatch, capsys):
     real = numerics.expected_loss
     monkeypatch.setattr(numerics, "expected_loss",
                         lambda V, W, th, n, s2=0.0: real(V, W, th, n + 1 if n else 0, s2))
+    real_curve = models.exact_curve  # the grid item reads its curves from here
+
+    def shifted(V, W, th, s2, shots):
+        lo, hi = shots
+        Ls = real_curve(V, W, th, s2, (lo, hi + 1))
+        return [Ls[i] if lo + i == 0 else Ls[i + 1] for i in range(hi - lo + 1)]
+
+    monkeypatch.setattr(models, "exact_curve", shifted)
     status, code, claim = _check(capsys, "pretrain.fewshot_vs_zeroshot")
     assert (status, code) == ("refuted", 1)
     grid_item = next(e for e in claim["evidence"] if "mismatches" in e["details"])
