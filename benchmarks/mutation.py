@@ -36,9 +36,9 @@ code unchanged; it is marked ``lenient`` in the table.  ``iclft check`` kills su
 through its negative controls (``proofs_check/claims/controls.py``): each grid comparison is
 run once more with an error of 100x its tolerance planted in the independent route at the last
 configuration of its grid, and the control item fails (the claim is ``refuted``) when that run
-passes, which is what a weakened comparison does.  The negative tests of
-``tests/test_verdicts.py`` (wrong inputs fed to the evidence, weakened comparisons) kill them
-in the test suite.
+passes, which is what a weakened comparison does.  In the test suite the negative tests of
+``tests/test_verdicts.py`` (wrong inputs fed to the evidence) and ``tests/test_controls.py``
+(each comparison weakened in-process) kill them.
 """
 from __future__ import annotations
 
@@ -73,7 +73,7 @@ MUTANTS = [
      ["tests/test_numerics_exact.py", "tests/test_theory_numerics.py"], ["gradients.agree"], False),
     ("N05", "numerics/gradients.py", "g_p = b0 * f3 * c1 + (c0 + tq) * u + 2.0 * (Q @ u) + c2 * e_p",
      "g_p = b0 * f3 * c1 + (c0 + tq) * u + 1.0 * (Q @ u) + c2 * e_p",
-     "closed-form gradient: factor 2 Q b -> Q b",
+     "closed-form gradient: factor 2 Q u -> Q u in the query terms",
      ["tests/test_numerics_exact.py"], ["gradients.agree"], False),
     ("N06", "numerics/reduced.py", "        nsq_alg[PERP] = d - 1.0", "        nsq_alg[PERP] = float(d)",
      "reduced-flow metric weight <B, B> = d - 1 -> d",
@@ -92,7 +92,7 @@ MUTANTS = [
     ("N10", "numerics/sgd.py", "mats[i] = mats[i] - lr_k * grads[i]", "mats[i] = mats[i] + lr_k * grads[i]",
      "SGD step on W/K/Q: ascent instead of descent",
      ["tests/test_numerics_sgd.py"], ["zs.v.optimum", "zs.all.flow_limit"], False),
-    ("N11", "numerics/objectives.py", "- 2.0 * lin / (n + 1) + tm.tau", "- lin / (n + 1) + tm.tau",
+    ("N11", "numerics/objectives.py", "- 2.0 * lin / (n + 1) + tau)", "- lin / (n + 1) + tau)",
      "closed-form expected_loss: cross term -2 E[yhat y] -> -E[yhat y]",
      ["tests/test_numerics_exact.py"], ["pretrain.optimum"], False),
     ("N12", "numerics/sgd.py", 'grads = [None, gW] if form == "merged" else [None, mats[2] @ gW.T, mats[1] @ gW]',

@@ -116,19 +116,13 @@ def test_numeric_evidence_fails_on_a_transposed_gradient(monkeypatch, capsys):
 
 
 def test_grid_inequality_fails_on_a_perturbed_loss(monkeypatch, capsys):
-    """The NumPy loss off by one shot for n >= 1 (normalisation n instead of n+1 tokens):
+    """The NumPy loss curve off by one shot for n >= 1 (normalisation n instead of n+1 tokens):
     the region L_n > L_0 no longer matches the threshold."""
-    real = numerics.expected_loss
-    monkeypatch.setattr(numerics, "expected_loss",
-                        lambda V, W, th, n, s2=0.0: real(V, W, th, n + 1 if n else 0, s2))
-    real_curve = models.exact_curve  # the grid item reads its curves from here
+    from proofs_check import models
 
-    def shifted(V, W, th, s2, shots):
-        lo, hi = shots
-        Ls = real_curve(V, W, th, s2, (lo, hi + 1))
-        return [Ls[i] if lo + i == 0 else Ls[i + 1] for i in range(hi - lo + 1)]
-
-    monkeypatch.setattr(models, "exact_curve", shifted)
+    real = models.exact_curve
+    monkeypatch.setattr(models, "exact_curve", lambda V, W, th, s2, shots: [
+        real(V, W, th, s2, (k + 1 if k else 0, k + 1 if k else 0))[0] for k in range(shots[0], shots[1] + 1)])
     status, code, claim = _check(capsys, "pretrain.fewshot_vs_zeroshot")
     assert (status, code) == ("refuted", 1)
     grid_item = next(e for e in claim["evidence"] if "mismatches" in e["details"])

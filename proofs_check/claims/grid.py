@@ -37,7 +37,7 @@ def is_zero(expr) -> bool:
     ``cancel(together(expr))``; it is zero exactly when ``p`` is the zero polynomial, so
     the test is complete (and much cheaper than ``simplify``).  Any other expression (a
     square root, say) goes through ``simplify(expr) == 0``."""
-    e = sp.together(sp.sympify(expr))
+    e = sp.together(to_expr(expr))
     if e.is_rational_function():
         return sp.cancel(e) == 0
     return sp.simplify(e) == 0
@@ -60,7 +60,7 @@ def _expanded_terms(e, syms: tuple):
     ``Poly``)."""
     idx = {s_: i for i, s_ in enumerate(syms)}
     out: dict = {}
-    for term in sp.Add.make_args(sp.sympify(e)):
+    for term in sp.Add.make_args(to_expr(e)):
         coeff, rest = term.as_coeff_Mul()
         if not coeff.is_Rational:
             return None
