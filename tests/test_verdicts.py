@@ -110,7 +110,9 @@ def test_numeric_evidence_fails_on_a_transposed_gradient(monkeypatch, capsys):
     monkeypatch.setattr(numerics, "expected_loss_grad", lambda *a, **k: (real(*a, **k)[0].T, real(*a, **k)[1]))
     status, code, claim = _check(capsys, "zs.initial_gradient")
     assert (status, code) == ("refuted", 1)
-    assert [e["passed"] for e in claim["evidence"]] == [True, True, False]
+    # the numeric item fails; its negative control (a planted error on top) still passes
+    assert [e["passed"] for e in claim["evidence"]] == [True, True, False, True]
+    assert claim["evidence"][3]["description"].startswith("negative control:")
 
 
 def test_grid_inequality_fails_on_a_perturbed_loss(monkeypatch, capsys):

@@ -20,6 +20,7 @@ from theory.symbols import (PRETRAINED, N, a, alpha, b, beta, c, d, h, kappa, la
 
 from .. import models
 from .base import DEFAULT_CONFIG, Claim, Config, Evidence, Outcome
+from .controls import Recorded, negative_control
 from .grid import FLOW_GRID, GRID, is_zero, num
 from .stability_evidence import verdict_evidence
 from .zero_shot import sgd_evidence
@@ -48,37 +49,86 @@ def _Linf(coords, k_, r_, cfg):
 
 
 # --- claim 10 -------------------------------------------------------------------------
-def _v_optimum_stationary(opt) -> Evidence:
-    """The closed-form (a, b) against the NumPy gradient (an independent route): the V-row
-    gradient of ZS + lam FS at the pretrained W vanishes along theta0 and e_y."""
+#: planted errors of the negative controls of zsfs.v.optimum: 100x the tolerances of
+#: _v_stationary (1e-9) and _zsfs_v_endpoints (1e-6)
+STATIONARY_PLANT = 1e-7
+ZSFS_V_PLANT = 1e-4
+
+
+def _v_gradient(opt, cfg) -> tuple[float, float]:
+    """``(dL/da, dL/db)`` of ``L = ZS + lam FS`` at the closed-form ``(a, b)`` and the pretrained
+    ``W`` (``c = c*``), from the NumPy gradient of the full ``D x D`` matrix ``V``: its row
+    ``e_y`` along ``theta0 = e_1`` and along ``e_y``."""
     import numerics
     from numerics.manifold import merged_point
 
     from .grid import exact as exact_
 
-    cstar = optima.pretrain_c_star()
+    cs = exact_(optima.pretrain_c_star(), cfg)
+    coords = {"a": float(exact_(opt[a], cfg, {c: cs})), "b": float(exact_(opt[b], cfg, {c: cs})),
+              "q": 0.0, "alpha": float(cs), "beta": float(cs), "h": 0.0}
+    e1 = np.eye(cfg.d)[0]
+    V, W = merged_point(coords, e1)
+    g0 = numerics.expected_loss_grad(V, W, e1, 0, cfg.sigma2)[0]
+    gN = numerics.expected_loss_grad(V, W, e1, cfg.N, cfg.sigma2)[0]
+    g = g0 + cfg.lam * gN
+    return float(g[-1, 1:-1] @ e1), float(g[-1, -1])
+
+
+def _v_stationary(route) -> tuple[bool, dict]:
+    """Does the NumPy gradient vanish at the closed-form V-only ZS + lam FS optimum on ``GRID[::4]``?
+
+    Args:
+        route: ``route(cfg) = (dL/da, dL/db)`` (:func:`_v_gradient`).
+
+    Returns:
+        ``(passed, details)``: passed when ``max |dL/da|, |dL/db| < 1e-9`` over the grid.
+    """
     worst = 0.0
     for cfg in GRID[::4]:
-        cs = exact_(cstar, cfg)
-        coords = {"a": float(exact_(opt[a], cfg, {c: cs})), "b": float(exact_(opt[b], cfg, {c: cs})),
-                  "q": 0.0, "alpha": float(cs), "beta": float(cs), "h": 0.0}
-        e1 = np.eye(cfg.d)[0]
-        V, W = merged_point(coords, e1)
-        g0 = numerics.expected_loss_grad(V, W, e1, 0, cfg.sigma2)[0]
-        gN = numerics.expected_loss_grad(V, W, e1, cfg.N, cfg.sigma2)[0]
-        g = g0 + cfg.lam * gN
-        worst = max(worst, abs(float(g[-1, 1:-1] @ e1)), abs(float(g[-1, -1])))
-    return Evidence("numeric", f"ZS + lam FS is a convex quadratic in (a, b) at the pretrained W; its stationary point is "
+        ga, gb = route(cfg)
+        worst = max(worst, abs(ga), abs(gb))
+    return worst < 1e-9, {"max_abs_gradient": worst}
+
+
+def _v_optimum_stationary(opt) -> list[Evidence]:
+    """The closed-form (a, b) against the NumPy gradient (an independent route): the V-row
+    gradient of ZS + lam FS at the pretrained W vanishes along theta0 and e_y; and the
+    negative control of that comparison (a gradient entry off by 1e-7 at the last config)."""
+    route = Recorded(lambda cfg: _v_gradient(opt, cfg))
+    grid = GRID[::4]
+    item = Evidence("numeric", f"ZS + lam FS is a convex quadratic in (a, b) at the pretrained W; its stationary point is "
                     f"a = {sp.sstr(sp.factor(opt[a]))}, b = {sp.sstr(sp.factor(opt[b]))}: the NumPy gradient there "
-                    f"(dL/da, dL/db of the closed form) vanishes to 1e-9 on {len(GRID[::4])} configs", worst < 1e-9,
-                    {"max_abs_gradient": worst})
+                    f"(dL/da, dL/db of the closed form) vanishes to 1e-9 on {len(grid)} configs", *_v_stationary(route))
+    control = negative_control("numeric", f"'NumPy gradient at the closed-form (a, b) on {len(grid)} configs'",
+                               _v_stationary, route, grid[-1], lambda v: (v[0] + STATIONARY_PLANT, v[1]),
+                               "on the NumPy dL/da", STATIONARY_PLANT)
+    return [item, control]
+
+
+def _zsfs_v_endpoints(derived, route) -> tuple[bool, dict]:
+    """V-only ZS + lam FS flow end points against the closed-form optimum on ``FLOW_GRID``.
+
+    Args:
+        derived: ``derived(cfg) = (a, b)``, the closed form at the flow's pretrained ``c``.
+        route: ``route(cfg) = (coords, flow)``, the exact flow end point.
+
+    Returns:
+        ``(passed, details)``: passed when ``max |a - a*|, |b - b*| < 1e-6`` over the grid.
+    """
+    worst = 0.0
+    for cfg in FLOW_GRID:
+        coords, _ = route(cfg)
+        ae, be = derived(cfg)
+        worst = max(worst, abs(coords["a"] - ae), abs(coords["b"] - be))
+    return worst < 1e-6, {"max_abs_error": worst}
 
 
 def check_v_optimum() -> Outcome:
     ev, dis = [], []
     opt = optima.zsfs_v_optimum()
     det = opt["hessian_det"]
-    ev.append(_v_optimum_stationary(opt))
+    ev.extend(_v_optimum_stationary(opt))
     # uniqueness: det = 4 N c^4 lam * (polynomial with nonnegative coefficients) / (N+1)^4
     rest = sp.factor(det / (4 * N * c**4 * lam) * (N + 1) ** 4)
     P = sp.Poly(sp.expand(rest), d, N, sigma2, lam)
@@ -93,19 +143,26 @@ def check_v_optimum() -> Outcome:
                        "((N+1) - (N+3+2d)/(d+4))/(N+1+d(1+sigma2)) (the authors' w*(n))", ok))
     if not ok:
         dis.append(f"derived c*b = {sp.sstr(wstar)} differs from the authors' code's w*(n)")
-    worst, rows = 0.0, []
+    route = Recorded(lambda cfg: models.endpoint("zsfs-v", cfg))
+
+    def derived_(cfg):
+        cc = sp.Float(route(cfg)[1].c, 30)
+        return num(opt[a], cfg, {c: cc}), num(opt[b], cfg, {c: cc})
+    derived = Recorded(derived_)
+    passed, details = _zsfs_v_endpoints(derived, route)
+    rows = []
     for cfg in FLOW_GRID:
-        coords, fl = models.endpoint("zsfs-v", cfg)
-        cc = sp.Float(fl.c, 30)
-        ae, be = num(opt[a], cfg, {c: cc}), num(opt[b], cfg, {c: cc})
-        err = max(abs(coords["a"] - ae), abs(coords["b"] - be))
-        worst = max(worst, err)
+        coords, fl = route(cfg)
         rows.append({**cfg.as_dict(), "a": coords["a"], "b": coords["b"], "grad_norm": fl.grad_norm,
                      "converged": fl.converged})
     ev.append(Evidence("numeric", f"V-only ZS+lam FS exact flow end points on {len(FLOW_GRID)} configs equal the "
-                       "closed-form (a, b) to 1e-6", worst < 1e-6,
-                       {"max_abs_error": worst, "default_a": rows[0]["a"], "default_b": rows[0]["b"],
+                       "closed-form (a, b) to 1e-6", passed,
+                       {**details, "default_a": rows[0]["a"], "default_b": rows[0]["b"],
                         "default_c*b": rows[0]["b"] * models.endpoint("pretrained", DEFAULT_CONFIG)[0]["alpha"]}))
+    ev.append(negative_control("numeric", f"'V-only ZS+lam FS exact flow end points on {len(FLOW_GRID)} configs'",
+                               lambda r: _zsfs_v_endpoints(derived, r), route, FLOW_GRID[-1],
+                               lambda v: ({**v[0], "b": v[0]["b"] + ZSFS_V_PLANT}, v[1]),
+                               "on b of the flow end point", ZSFS_V_PLANT))
     ev.append(sgd_evidence("zsfs", "v", ("a", "b")))
     ev.append(verdict_evidence("zsfs-v"))
     return Outcome(ev, grid=rows, disagreements=dis)
@@ -127,6 +184,44 @@ def numpy_large_n_limit(coords: dict, theta, cfg: Config, M: int = 10**6) -> flo
     return 2 * L2 - L1
 
 
+#: planted error of the negative control of the condition item of zsfs.v.tradeoff: 100x the
+#: tolerance (1e-7) of _condition_grid
+LIMIT_PLANT = 1e-5
+
+
+def _numpy_neg_limits(v: dict, cfg: Config) -> tuple[float, float]:
+    """``(lim L_n(-theta0) after V-only ZS, after V-only ZS + lam FS)`` from the NumPy closed
+    form alone (:func:`numpy_large_n_limit`), at the exact optima ``v`` of
+    :func:`proofs_check.conditions.v_tradeoff_numbers`."""
+    neg = -np.eye(cfg.d)[0]
+    pre = {"q": 0, "alpha": v["c_star"], "beta": v["c_star"], "h": 0}
+    lz = numpy_large_n_limit({**pre, "a": v["a_zs"], "b": 1}, neg, cfg)
+    lf = numpy_large_n_limit({**pre, "a": v["a_fs"], "b": v["b_fs"]}, neg, cfg)
+    return lz, lf
+
+
+def _condition_grid(numbers, route) -> tuple[bool, dict]:
+    """Does the derived condition ``gap > 0`` predict the NumPy outcome on ``GRID``?
+
+    Args:
+        numbers: ``numbers(cfg)``, the exact quantities of ``v_tradeoff_numbers``.
+        route: ``route(cfg) = (lz, lf)``, the NumPy -theta0 limits (:func:`_numpy_neg_limits`).
+
+    Returns:
+        ``(passed, details)``: passed when ``lf > lz`` exactly where ``gap > 0`` (configs with
+        ``|gap| <= 1e-7`` excepted) and both NumPy limits agree with the exact ones to 1e-7.
+    """
+    mismatch, worst_lim = [], 0.0
+    for cfg in GRID:
+        v = numbers(cfg)
+        lz, lf = route(cfg)
+        worst_lim = max(worst_lim, abs(lz - float(v["neg_limit_zs"])), abs(lf - float(v["neg_limit_fs"])))
+        gap = v["gap"]
+        if abs(float(gap)) > 1e-7 and (lf > lz) != (gap > 0):
+            mismatch.append(cfg.as_dict())
+    return not mismatch and worst_lim < 1e-7, {"mismatches": len(mismatch), "max_limit_deviation": worst_lim}
+
+
 def check_v_tradeoff() -> Outcome:
     from ..conditions import v_tradeoff_numbers
 
@@ -138,33 +233,30 @@ def check_v_tradeoff() -> Outcome:
     ok_id = sp.expand(lim_v - sigma2 - u**2) == 0
     ev.append(Evidence("symbolic", "with W pretrained, lim_(n->oo) L_n(-theta0) = sigma2 + (1 + c a - c b)^2 "
                        "(leading coefficient of (n+1)^2 L_n in n)", ok_id))
-    bad_target, margins, not_raised, mismatch, worst_lim = [], [], [], [], 0.0
+    numbers = Recorded(v_tradeoff_numbers)
+    route = Recorded(lambda cfg: _numpy_neg_limits(numbers(cfg), cfg))
+    bad_target, margins, not_raised = [], [], []
     for cfg in GRID:
-        v = v_tradeoff_numbers(cfg)
+        v = numbers(cfg)
         if not v["target_N_fs"] < v["target_N_zs"]:
             bad_target.append(cfg.as_dict())
         margins.append(float(v["target_N_zs"] - v["target_N_fs"]))
-        # independent route: NumPy closed form at n ~ 1e6, extrapolated to n -> oo
-        neg = -np.eye(cfg.d)[0]
-        pre = {"q": 0, "alpha": v["c_star"], "beta": v["c_star"], "h": 0}
-        lz = numpy_large_n_limit({**pre, "a": v["a_zs"], "b": 1}, neg, cfg)
-        lf = numpy_large_n_limit({**pre, "a": v["a_fs"], "b": v["b_fs"]}, neg, cfg)
-        worst_lim = max(worst_lim, abs(lz - float(v["neg_limit_zs"])), abs(lf - float(v["neg_limit_fs"])))
-        raised_num = lf > lz
-        gap = v["gap"]
-        if abs(float(gap)) > 1e-7 and raised_num != (gap > 0):
-            mismatch.append(cfg.as_dict())
         if not v["neg_limit_fs"] > v["neg_limit_zs"]:
-            not_raised.append((cfg, v, lz, lf))
+            not_raised.append((cfg, v, *route(cfg)))
+    cond_passed, cond_details = _condition_grid(numbers, route)
     ev.append(Evidence("symbolic", f"exact rational arithmetic on {len(GRID)} configs (c = c*): L_N(theta0) at the "
                        "V-only ZS+lam FS optimum is below L_N(theta0) at the V-only ZS optimum", not bad_target,
                        {"failures": len(bad_target), "min_gain": min(margins)}))
     ev.append(Evidence("numeric", "the derived condition predicts the outcome: the -theta0 large-n error is raised by FS "
                        "exactly when gap = (1 + c a_FS - c b_FS)^2 - (1 + c a_ZS - c)^2 > 0; the outcome is computed "
                        f"independently (NumPy closed form at n + 1 = 1e6 and 2e6, Richardson-extrapolated) on {len(GRID)} "
-                       "configs and agrees with the exact SymPy limits to 1e-7", not mismatch and worst_lim < 1e-7,
-                       {"mismatches": len(mismatch), "max_limit_deviation": worst_lim,
-                        "configs_where_raised": len(GRID) - len(not_raised), "configs_where_not": len(not_raised)}))
+                       "configs and agrees with the exact SymPy limits to 1e-7", cond_passed,
+                       {**cond_details, "configs_where_raised": len(GRID) - len(not_raised),
+                        "configs_where_not": len(not_raised)}))
+    ev.append(negative_control("numeric", f"'NumPy large-n limits on {len(GRID)} configs'",
+                               lambda r: _condition_grid(numbers, r), route, GRID[-1],
+                               lambda lims: (lims[0], lims[1] + LIMIT_PLANT),
+                               "on the NumPy -theta0 limit after ZS+lam FS", LIMIT_PLANT))
     cfg = DEFAULT_CONFIG
     zt = models.curve("zs-v", "target", cfg, (cfg.N, cfg.N))[0]
     ft = models.curve("zsfs-v", "target", cfg, (cfg.N, cfg.N))[0]

@@ -17,6 +17,7 @@ from theory.symbols import PRETRAINED, c, d, kappa, m, n, rho, sigma2
 
 from .. import models
 from .base import DEFAULT_CONFIG, Claim, Evidence, Outcome
+from .controls import Recorded, negative_control
 from .grid import GRID, is_zero, num
 
 __all__ = ["CLAIMS"]
@@ -24,6 +25,49 @@ __all__ = ["CLAIMS"]
 #: shots and prompts per shot of the Monte Carlo check of the pretrained curve
 MC_SHOTS = (1, 2, 4)
 MC_SAMPLES = 20_000
+
+
+#: planted errors of the negative controls of check_optimum: 100x the tolerances (1e-10) of
+#: _pretrain_grid, written out on their own so that a loosened tolerance cannot move them
+C_PLANT = 1e-8
+GRAD_PLANT = 1e-8
+LOSS_PLANT = 1e-8
+
+
+def _pretrain_route(cfg, c_sym: float) -> tuple[float, float, float]:
+    """The NumPy route at one configuration: ``(c, g, L)`` with ``c`` the vertex of the exact
+    quadratic ``L_pre(c)`` (NumPy alone), ``g = max |entry|`` of the full-matrix gradient of
+    ``L_pre`` at ``(e_y e_y^T, c_sym I_x)`` and ``L = L_pre`` there."""
+    c_num = pretrained_c(cfg.d, cfg.m, cfg.sigma2)
+    V, W = pretrain_family(cfg.d, c_sym)
+    gV, gW = numerics.pretrain_loss_grad(V, W, cfg.m, cfg.sigma2)
+    g = float(max(np.abs(gV).max(), np.abs(gW).max()))
+    return c_num, g, numerics.pretrain_loss(V, W, cfg.m, cfg.sigma2)
+
+
+def _pretrain_grid(derived, route) -> dict:
+    """The three numeric comparisons of ``pretrain.optimum`` on ``GRID``.
+
+    Args:
+        derived: ``derived(cfg) = (c*, L_pre(c*))`` from the derivation (floats of exact values).
+        route: ``route(cfg) = (c, g, L)`` from NumPy (:func:`_pretrain_route`).
+
+    Returns:
+        ``{"c": (passed, details), "grad": ..., "loss": ...}``: ``max |c - c*|/c* < 1e-10``,
+        ``max g < 1e-10`` and ``max |L - L_pre(c*)|/|L| < 1e-10`` over the grid.
+    """
+    worst_c = worst_g = worst_l = 0.0
+    for cfg in GRID:
+        if cfg.m == 0:
+            continue
+        c_sym, l_sym = derived(cfg)
+        c_num, g, L = route(cfg)
+        worst_c = max(worst_c, abs(c_num - c_sym) / c_sym)
+        worst_g = max(worst_g, g)
+        worst_l = max(worst_l, abs(L - l_sym) / abs(L))
+    return {"c": (worst_c < 1e-10, {"max_rel_diff": worst_c}),
+            "grad": (worst_g < 1e-10, {"max_abs_entry": worst_g}),
+            "loss": (worst_l < 1e-10, {"max_rel_diff": worst_l})}
 
 
 def check_optimum() -> Outcome:
@@ -50,25 +94,26 @@ def check_optimum() -> Outcome:
     if not okm:
         dis.append(f"derived L_pre(c*) = {sp.sstr(lmin)} differs from the paper's statement 1 + sigma2 - m/(m+1+d(1+sigma2))")
 
-    # numeric: c from numerics alone (vertex of the exact quadratic), full gradient, loss
-    worst_c = worst_g = worst_l = 0.0
-    for cfg in GRID:
-        if cfg.m == 0:
-            continue
-        c_sym = num(cstar, cfg)
-        c_num = pretrained_c(cfg.d, cfg.m, cfg.sigma2)
-        worst_c = max(worst_c, abs(c_num - c_sym) / c_sym)
-        V, W = pretrain_family(cfg.d, c_sym)
-        gV, gW = numerics.pretrain_loss_grad(V, W, cfg.m, cfg.sigma2)
-        worst_g = max(worst_g, float(max(np.abs(gV).max(), np.abs(gW).max())))
-        L = numerics.pretrain_loss(V, W, cfg.m, cfg.sigma2)
-        worst_l = max(worst_l, abs(L - num(lmin, cfg)) / abs(L))
-    ev.append(Evidence("numeric", f"on {len(GRID)} configs: NumPy minimiser of the exact quadratic "
-                       "L_pre(c) equals symbolic c*", worst_c < 1e-10, {"max_rel_diff": worst_c}))
-    ev.append(Evidence("numeric", "NumPy full-matrix gradient of L_pre at the pretrained point (all D x D "
-                       "entries of V and W) vanishes", worst_g < 1e-10, {"max_abs_entry": worst_g}))
-    ev.append(Evidence("numeric", "NumPy L_pre at c* equals the symbolic minimum", worst_l < 1e-10,
-                       {"max_rel_diff": worst_l}))
+    # numeric: c from numerics alone (vertex of the exact quadratic), full gradient, loss;
+    # each comparison is run once more with a planted error (negative controls)
+    derived = Recorded(lambda cfg: (num(cstar, cfg), num(lmin, cfg)))
+    route = Recorded(lambda cfg: _pretrain_route(cfg, derived(cfg)[0]))
+    items = {
+        "c": ("numeric", f"on {len(GRID)} configs: NumPy minimiser of the exact quadratic L_pre(c) equals symbolic c*",
+              "the NumPy c*", "relative, on the NumPy vertex c", C_PLANT,
+              lambda v: (v[0] * (1 + C_PLANT), v[1], v[2])),
+        "grad": ("numeric", "NumPy full-matrix gradient of L_pre at the pretrained point (all D x D entries of V and W) "
+                 "vanishes", "the NumPy gradient", "on the largest NumPy gradient entry", GRAD_PLANT,
+                 lambda v: (v[0], v[1] + GRAD_PLANT, v[2])),
+        "loss": ("numeric", "NumPy L_pre at c* equals the symbolic minimum", "NumPy L_pre(c*)",
+                 "relative, on the NumPy L_pre", LOSS_PLANT, lambda v: (v[0], v[1], v[2] * (1 + LOSS_PLANT))),
+    }
+    real = _pretrain_grid(derived, route)
+    for key, (kind, desc, short, error, size, perturb) in items.items():
+        ev.append(Evidence(kind, desc, *real[key]))
+        ev.append(negative_control(kind, f"'{short} on {len(GRID)} configs'",
+                                   lambda r, key=key: _pretrain_grid(derived, r)[key], route, GRID[-1], perturb,
+                                   error, size))
     cfg = DEFAULT_CONFIG
     V, W = pretrain_family(cfg.d, num(cstar, cfg))
     mean, se = numerics.monte_carlo_pretrain_loss(V, W, cfg.m, cfg.sigma2, samples=200_000, seed=2026)
@@ -94,6 +139,50 @@ def check_optimum() -> Outcome:
 def _pretrained_curve():
     """``L_n`` of the pretrained model on a task ``kappa theta0 + rho theta_perp``."""
     return expected_loss().subs(PRETRAINED)
+
+
+#: shots of the NumPy curve on the grid, and the planted error of its negative control: L_n
+#: at the last n put a relative 1e-9 on the wrong side of L_0 (the comparison is a strict sign)
+CURVE_SHOTS = 40
+CURVE_PLANT = 1e-9
+
+
+def _threshold(c_: float, cfg) -> float:
+    """The derived threshold ``c d (1+sigma2)/(2-c)``: ``L_n > L_0`` exactly when ``n+1`` is below it."""
+    return c_ * cfg.d * (1 + cfg.sigma2) / (2 - c_)
+
+
+def _pretrained_curve_numpy(c_: float, cfg) -> np.ndarray:
+    """``[L_0, ..., L_CURVE_SHOTS]`` of the pretrained model at ``c`` on ``theta0 = e_1``, NumPy closed form
+    (:func:`proofs_check.models.exact_curve`: each value equals ``numerics.expected_loss`` at that ``n``)."""
+    V, W = pretrain_family(cfg.d, c_)
+    t0 = np.zeros(cfg.d)
+    t0[0] = 1.0
+    return np.asarray(models.exact_curve(V, W, t0, cfg.sigma2, (0, CURVE_SHOTS)), dtype=float)
+
+
+def _curve_grid(threshold, route) -> tuple[bool, dict]:
+    """Does the derived threshold predict the NumPy curve on ``GRID``?
+
+    Args:
+        threshold: ``threshold(cfg)``, the derived threshold at ``c*``.
+        route: ``route(cfg)``, the NumPy curve ``[L_0, ..., L_40]`` at ``c*``.
+
+    Returns:
+        ``(passed, details)``: passed when, for every config and ``1 <= n <= 40`` not within
+        1e-9 of the threshold, ``L_n > L_0`` exactly when ``n+1 < threshold``.
+    """
+    bad, rising = [], 0
+    for cfg in GRID:
+        thr = threshold(cfg)
+        curve = route(cfg)
+        if thr > 2:
+            rising += 1
+        for nn in range(1, CURVE_SHOTS + 1):
+            predicted = nn + 1 < thr
+            if abs(nn + 1 - thr) > 1e-9 and (curve[nn] > curve[0]) != predicted:
+                bad.append((cfg.as_dict(), nn))
+    return not bad, {"mismatches": len(bad), "configs_where_curve_rises": rising}
 
 
 def check_fewshot_vs_zeroshot() -> Outcome:
@@ -124,31 +213,29 @@ def check_fewshot_vs_zeroshot() -> Outcome:
     ev.append(Evidence("symbolic", f"L_n -> {sp.sstr(sp.factor(lim))} = (1-c)^2 + sigma2 as n -> oo, below L_0 = 1+sigma2 "
                        "for 0 < c < 2: the curve rises before it falls when the threshold exceeds 1",
                        is_zero(lim - (1 - c) ** 2 - sigma2)))
-    # numeric: the threshold against the NumPy curve at c = c*, on the grid
+    # numeric: the threshold against the NumPy curve at c = c*, on the grid (and its negative control)
     cstar = optima.pretrain_c_star()
-    bad, rising = [], 0
-    for cfg in GRID:
-        c_ = num(cstar, cfg)
-        V, W = pretrain_family(cfg.d, c_)
-        t0 = np.zeros(cfg.d)
-        t0[0] = 1.0
-        Ls = models.exact_curve(V, W, t0, cfg.sigma2, (0, 40))
-        L0 = Ls[0]
-        thr = c_ * cfg.d * (1 + cfg.sigma2) / (2 - c_)
-        if thr > 2:
-            rising += 1
-        for nn in range(0, 41):
-            Lnn = Ls[nn]
-            predicted = nn + 1 < thr
-            if nn > 0 and abs(nn + 1 - thr) > 1e-9 and (Lnn > L0) != predicted:
-                bad.append((cfg.as_dict(), nn))
+    threshold = Recorded(lambda cfg: _threshold(num(cstar, cfg), cfg))
+    route = Recorded(lambda cfg: _pretrained_curve_numpy(num(cstar, cfg), cfg))
+    passed, details = _curve_grid(threshold, route)
     cfg = DEFAULT_CONFIG
     c_ = num(cstar, cfg)
-    thr = c_ * cfg.d * (1 + cfg.sigma2) / (2 - c_)
-    ev.append(Evidence("numeric", f"NumPy pretrained curve at c* for n = 1..40 on {len(GRID)} configs: "
-                       "L_n > L_0 exactly where n+1 < threshold", not bad,
-                       {"mismatches": len(bad), "configs_where_curve_rises": rising,
-                        "threshold_default": thr}))
+    thr = threshold(cfg)
+    ev.append(Evidence("numeric", f"NumPy pretrained curve at c* for n = 1..{CURVE_SHOTS} on {len(GRID)} configs: "
+                       "L_n > L_0 exactly where n+1 < threshold", passed, {**details, "threshold_default": thr}))
+    last = GRID[-1]
+
+    def wrong_side(curve):
+        # L_n at the last n moved to CURVE_PLANT on the other side of L_0 from where the threshold puts it
+        out = curve.copy()
+        above = CURVE_SHOTS + 1 < threshold(last)
+        out[CURVE_SHOTS] = curve[0] * (1 - CURVE_PLANT if above else 1 + CURVE_PLANT)
+        return out
+    ev.append(negative_control("numeric", f"'NumPy pretrained curve for n = 1..{CURVE_SHOTS} on {len(GRID)} configs'",
+                               lambda r: _curve_grid(threshold, r), route, last, wrong_side,
+                               f"relative: L_{CURVE_SHOTS} put that far on the wrong side of L_0",
+                               CURVE_PLANT))
+    rising = details["configs_where_curve_rises"]
     # Monte Carlo: the curve itself (where it rises) sampled through the forward pass, a route that
     # shares no code with the closed form.  Small n, because there the 1/(n+1) normalisation of the
     # forward pass matters most; the sampled L_pre of check_optimum sits at the stationary c*, where

@@ -21,6 +21,7 @@ from theory.symbols import (PRETRAINED, PRETRAINED_SEPARATE, a, alpha, b, beta, 
 
 from .. import models
 from .base import DEFAULT_CONFIG, Claim, Config, Evidence, Outcome
+from .controls import Recorded, negative_control
 from .stability_evidence import separate_icl_degraded_evidence, verdict_evidence
 from .grid import FLOW_GRID, GRID, exact, is_zero, num
 
@@ -82,6 +83,29 @@ def sgd_evidence(objective, train, keys, cfg=None, tol_se=4.0):
 
 
 # --- claim 3 --------------------------------------------------------------------------
+#: planted error of the negative control of the initial-gradient item: 100x its tolerance
+INITIAL_GRADIENT_PLANT = 1e-8
+
+
+def _initial_gradient_grid(derived, route) -> tuple[bool, dict]:
+    """The NumPy ZS gradient at the pretrained point against the derived one on ``GRID[::6]``.
+
+    Args:
+        derived: ``derived(cfg)``, the derived ``grad_V`` (``D x D``, only ``V[y, x]`` nonzero;
+            the derived ``grad_W`` is 0).
+        route: ``route(cfg) = (grad_V, grad_W)`` from NumPy.
+
+    Returns:
+        ``(passed, details)``: passed when ``max(|grad_W|, |grad_V - derived|) < 1e-10`` over
+        every entry and config.
+    """
+    worst = 0.0
+    for cfg in GRID[::6]:
+        gV, gW = route(cfg)
+        worst = max(worst, float(np.abs(gW).max()), float(np.abs(gV - derived(cfg)).max()))
+    return worst < 1e-10, {"max_abs_deviation": worst}
+
+
 def check_initial_gradient() -> Outcome:
     ev = []
     g = gradient("zs", "all", "merged")
@@ -94,22 +118,51 @@ def check_initial_gradient() -> Outcome:
     ok_v = at["V"]["yy"] == 0 and is_zero(gvx + 2 * c * (d + 2))
     ev.append(Evidence("symbolic", f"grad_V ZS = ({sp.sstr(gvx)}) e_y (0,theta0,0)^T: only V[y,x] is nonzero, "
                        "equal to -2c(d+2) theta0", ok_v, {"V[y,x] coefficient": sp.sstr(gvx)}))
-    worst = 0.0
-    for i, cfg in enumerate(GRID[::6]):
-        t0 = _unit(cfg.d, i)
-        c_ = num(_c_star(), cfg)
-        V, W = pretrain_family(cfg.d, c_)
-        gV, gW = numerics.expected_loss_grad(V, W, t0, 0, cfg.sigma2)
-        expect = np.zeros_like(gV)
-        expect[-1, 1:-1] = num(gvx, cfg, {c: sp.nsimplify(c_)}) * t0
-        worst = max(worst, float(np.abs(gW).max()), float(np.abs(gV - expect).max()))
-    ev.append(Evidence("numeric", f"NumPy gradient at the pretrained point on {len(GRID[::6])} configs with a "
+    grid = GRID[::6]
+    c_at = Recorded(lambda cfg: num(_c_star(), cfg))
+    theta = Recorded(lambda cfg: _unit(cfg.d, grid.index(cfg)))
+
+    def derived_(cfg):
+        expect = np.zeros((cfg.d + 2, cfg.d + 2))
+        expect[-1, 1:-1] = num(gvx, cfg, {c: sp.nsimplify(c_at(cfg))}) * theta(cfg)
+        return expect
+    derived = Recorded(derived_)
+    route = Recorded(lambda cfg: numerics.expected_loss_grad(*pretrain_family(cfg.d, c_at(cfg)), theta(cfg), 0,
+                                                             cfg.sigma2))
+    ev.append(Evidence("numeric", f"NumPy gradient at the pretrained point on {len(grid)} configs with a "
                        "random unit theta0: grad_W = 0 and grad_V equals the symbolic V[y,x] entry, all D x D entries",
-                       worst < 1e-10, {"max_abs_deviation": worst}))
+                       *_initial_gradient_grid(derived, route)))
+
+    def plant(g):
+        gV = g[0].copy()
+        gV[-1, 1] += INITIAL_GRADIENT_PLANT
+        return gV, g[1]
+    ev.append(negative_control("numeric", f"'NumPy gradient at the pretrained point on {len(grid)} configs'",
+                               lambda r: _initial_gradient_grid(derived, r), route, grid[-1], plant,
+                               "on the NumPy grad_V entry V[y, x_1]", INITIAL_GRADIENT_PLANT))
     return Outcome(ev, grid=[g_.as_dict() for g_ in GRID[::6]])
 
 
 # --- claim 4 --------------------------------------------------------------------------
+#: planted error of the negative control of the W-only gradient item: 100x its tolerance
+W_GRADIENT_PLANT = 1e-10
+
+
+def _w_gradient_grid(route) -> tuple[bool, dict]:
+    """The NumPy ZS gradients in W, K, Q at ``V = e_y e_y^T`` (derived: 0) on ``GRID[::12]``.
+
+    Args:
+        route: ``route(cfg) = (max |grad_W|, max |grad_K|, max |grad_Q|)`` at random W, K, Q.
+
+    Returns:
+        ``(passed, details)``: passed when every entry is below 1e-12 on every config.
+    """
+    worst = 0.0
+    for cfg in GRID[::12]:
+        worst = max(worst, *route(cfg))
+    return worst < 1e-12, {"max_abs_entry": worst}
+
+
 def check_w_only_stationary() -> Outcome:
     ev = []
     Z = zs().subs(a, 0)
@@ -124,8 +177,8 @@ def check_w_only_stationary() -> Outcome:
     ev.append(Evidence("symbolic", "the reduced flow field of ZS vanishes at the pretrained point for "
                        "W-only, K-only, Q-only and KQ training", flows_zero))
     rng = np.random.default_rng(4)
-    worst = 0.0
-    for cfg in GRID[::12]:
+
+    def route_(cfg):
         D = cfg.d + 2
         V = np.zeros((D, D))
         V[-1, -1] = 1.0
@@ -133,10 +186,13 @@ def check_w_only_stationary() -> Outcome:
         t0 = _unit(cfg.d, cfg.d)
         _, gW = numerics.expected_loss_grad(V, W, t0, 0, cfg.sigma2)
         _, gK, gQ = numerics.expected_loss_grad_kq(V, K, Q, t0, 0, cfg.sigma2)
-        worst = max(worst, float(np.abs(gW).max()), float(np.abs(gK).max()), float(np.abs(gQ).max()))
+        return float(np.abs(gW).max()), float(np.abs(gK).max()), float(np.abs(gQ).max())
+    route = Recorded(route_)  # called in grid order, so the random matrices are those of one loop
     ev.append(Evidence("numeric", "NumPy: with V = e_y e_y^T the ZS gradient in W, K and Q is 0 at random "
-                       "(unstructured) W, K, Q, so W-only training cannot move", worst < 1e-12,
-                       {"max_abs_entry": worst}))
+                       "(unstructured) W, K, Q, so W-only training cannot move", *_w_gradient_grid(route)))
+    ev.append(negative_control("numeric", f"'NumPy W, K, Q gradients at random points on {len(GRID[::12])} configs'",
+                               _w_gradient_grid, route, GRID[::12][-1], lambda g: (g[0] + W_GRADIENT_PLANT, g[1], g[2]),
+                               "on the largest NumPy grad_W entry", W_GRADIENT_PLANT))
     cfg = DEFAULT_CONFIG
     moved = 0.0
     for train, form in (("w", "merged"), ("k", "separate"), ("q", "separate"), ("kq", "separate")):
@@ -483,6 +539,27 @@ def check_icl_degraded() -> Outcome:
 
 
 # --- claim 8 --------------------------------------------------------------------------
+#: planted error of the negative control of the V-only ZS end-point item: 100x its tolerance
+ZS_V_PLANT = 1e-4
+
+
+def _zs_v_endpoints(derived, route) -> tuple[bool, dict]:
+    """V-only ZS flow end points against the derived optimum on ``FLOW_GRID``.
+
+    Args:
+        derived: ``derived(cfg)``, the derived ``a = 1/(c(d+4))`` at the flow's pretrained ``c``.
+        route: ``route(cfg) = (coords, flow)``, the exact flow end point.
+
+    Returns:
+        ``(passed, details)``: passed when ``max |a - 1/(c(d+4))|, |b - 1| < 1e-6`` over the grid.
+    """
+    worst = 0.0
+    for cfg in FLOW_GRID:
+        coords, _ = route(cfg)
+        worst = max(worst, abs(coords["a"] - derived(cfg)), abs(coords["b"] - 1.0))
+    return worst < 1e-6, {"max_abs_error": worst}
+
+
 def check_v_optimum() -> Outcome:
     ev = []
     opt = optima.zs_v_optimum()[a]
@@ -493,13 +570,14 @@ def check_v_optimum() -> Outcome:
     L0 = sp.cancel(zs().subs(PRETRAINED))
     ok2 = is_zero(Lmin - sigma2 - sp.Rational(2) / (d + 4)) and is_zero(L0 - 1 - sigma2)
     ev.append(Evidence("symbolic", f"ZS falls from {sp.sstr(L0)} to {sp.sstr(Lmin)} = sigma2 + 2/(d+4)", ok2))
-    worst = 0.0
-    for cfg in FLOW_GRID:
-        coords, fl = models.endpoint("zs-v", cfg)
-        a_ex = num(opt, cfg, {c: sp.Float(fl.c, 30)})
-        worst = max(worst, abs(coords["a"] - a_ex), abs(coords["b"] - 1.0))
+    route = Recorded(lambda cfg: models.endpoint("zs-v", cfg))
+    derived = Recorded(lambda cfg: num(opt, cfg, {c: sp.Float(route(cfg)[1].c, 30)}))
     ev.append(Evidence("numeric", f"V-only exact flow end points on {len(FLOW_GRID)} configs: a = 1/(c(d+4)) and "
-                       "b unchanged to 1e-6", worst < 1e-6, {"max_abs_error": worst}))
+                       "b unchanged to 1e-6", *_zs_v_endpoints(derived, route)))
+    ev.append(negative_control("numeric", f"'V-only exact flow end points on {len(FLOW_GRID)} configs'",
+                               lambda r: _zs_v_endpoints(derived, r), route, FLOW_GRID[-1],
+                               lambda v: ({**v[0], "a": v[0]["a"] + ZS_V_PLANT}, v[1]),
+                               "on a of the flow end point", ZS_V_PLANT))
     ev.append(sgd_evidence("zs", "v", ("a", "b")))
     ev.append(verdict_evidence("zs-v"))
     return Outcome(ev, grid=[g_.as_dict() for g_ in FLOW_GRID])

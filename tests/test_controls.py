@@ -1,0 +1,151 @@
+"""Negative controls: a weakened comparison turns its claim ``refuted`` inside ``iclft check``.
+
+Each grid comparison of a claim (``proofs_check/claims/controls.py``) is run on the real route
+and once more with an error of 100x its tolerance planted at the last configuration of its
+grid; the control item passes only when the planted run fails.  Here each comparison is
+weakened in-process, the way a lenient bug would weaken it (a tolerance loosened, a value
+compared with itself, a loop over the first four configurations only): the weakened function
+is the comparison's own source with one token replaced, compiled in its module and
+monkeypatched in.  The real item still passes (the code is correct), so only the negative
+control can notice: it must fail, the claim must be ``refuted`` and ``iclft check --only ID``
+must exit 1.
+
+Conventions: token ``z = (1, x, y)``, normalisation by ``n+1``, ``W`` acting on the query.
+"""
+import inspect
+import json
+import textwrap
+
+import pytest
+
+import numerics
+from proofs_check import cli
+from proofs_check.claims import controls, few_shot, pretrain, zero_shot
+from proofs_check.claims.base import Config, Evidence
+from proofs_check.claims.grid import GRID
+
+
+def _weakened(monkeypatch, mod, name, old, new):
+    """Replace ``mod.name`` by its own source with ``old`` (occurring once) replaced by ``new``."""
+    src = textwrap.dedent(inspect.getsource(getattr(mod, name)))
+    assert src.count(old) == 1, f"{name}: {old!r} occurs {src.count(old)} times"
+    ns = dict(vars(mod))
+    exec(compile(src.replace(old, new), f"<weakened {mod.__name__}.{name}>", "exec"), ns)
+    monkeypatch.setattr(mod, name, ns[name])
+
+
+def _skip_slow_routes(monkeypatch):
+    """The sampled and stability items are not under test here: replace them by cheap passing ones."""
+    skipped = Evidence("monte-carlo", "skipped in this test", True)
+    monkeypatch.setattr(numerics, "monte_carlo_pretrain_loss", lambda V, W, m, s2, samples, seed: (
+        numerics.pretrain_loss(V, W, m, s2), 1.0))
+    monkeypatch.setattr(numerics, "monte_carlo_loss", lambda V, W, t, n, s2, samples, seed: (
+        numerics.expected_loss(V, W, t, n, s2), 1.0))
+    for mod in (zero_shot, few_shot):
+        monkeypatch.setattr(mod, "sgd_evidence", lambda *a, **k: skipped)
+        monkeypatch.setattr(mod, "verdict_evidence", lambda *a, **k: skipped)
+
+
+#: (claim, module, comparison, old text, weakened text, what the weakening is)
+WEAKENINGS = [
+    ("pretrain.optimum", pretrain, "_pretrain_grid", "worst_c < 1e-10", "worst_c < 1e-2", "tolerance"),
+    ("pretrain.optimum", pretrain, "_pretrain_grid", "abs(c_num - c_sym)", "abs(c_sym - c_sym)", "self"),
+    ("pretrain.optimum", pretrain, "_pretrain_grid", "for cfg in GRID:", "for cfg in GRID[:4]:", "grid"),
+    ("pretrain.optimum", pretrain, "_pretrain_grid", "worst_g < 1e-10", "worst_g < 1e-2", "tolerance"),
+    ("pretrain.optimum", pretrain, "_pretrain_grid", "worst_l < 1e-10", "worst_l < 1e-2", "tolerance"),
+    ("pretrain.fewshot_vs_zeroshot", pretrain, "_curve_grid", "for cfg in GRID:", "for cfg in GRID[:4]:", "grid"),
+    ("pretrain.fewshot_vs_zeroshot", pretrain, "_curve_grid", "(curve[nn] > curve[0]) != predicted",
+     "predicted != predicted", "self"),
+    ("zs.initial_gradient", zero_shot, "_initial_gradient_grid", "worst < 1e-10", "worst < 1e-6", "tolerance"),
+    ("zs.initial_gradient", zero_shot, "_initial_gradient_grid", "gV - derived(cfg)", "derived(cfg) - derived(cfg)",
+     "self"),
+    ("zs.initial_gradient", zero_shot, "_initial_gradient_grid", "for cfg in GRID[::6]:", "for cfg in GRID[::6][:4]:",
+     "grid"),
+    ("zs.w_only_stationary", zero_shot, "_w_gradient_grid", "worst < 1e-12", "worst < 1e-8", "tolerance"),
+    ("zs.w_only_stationary", zero_shot, "_w_gradient_grid", "for cfg in GRID[::12]:", "for cfg in GRID[::12][:4]:",
+     "grid"),
+    ("zs.v.optimum", zero_shot, "_zs_v_endpoints", "worst < 1e-6", "worst < 1e-2", "tolerance"),
+    ("zs.v.optimum", zero_shot, "_zs_v_endpoints", 'abs(coords["a"] - derived(cfg))',
+     "abs(derived(cfg) - derived(cfg))", "self"),
+    ("zs.v.optimum", zero_shot, "_zs_v_endpoints", "for cfg in FLOW_GRID:", "for cfg in FLOW_GRID[:4]:", "grid"),
+    ("zsfs.v.optimum", few_shot, "_v_stationary", "worst < 1e-9", "worst < 1e-6", "tolerance"),
+    ("zsfs.v.optimum", few_shot, "_v_stationary", "for cfg in GRID[::4]:", "for cfg in GRID[:4]:", "grid"),
+    ("zsfs.v.optimum", few_shot, "_zsfs_v_endpoints", "worst < 1e-6", "worst < 1e-2", "tolerance"),
+    ("zsfs.v.optimum", few_shot, "_zsfs_v_endpoints", 'abs(coords["b"] - be)', "abs(be - be)", "self"),
+    ("zsfs.v.optimum", few_shot, "_zsfs_v_endpoints", "for cfg in FLOW_GRID:", "for cfg in FLOW_GRID[:4]:", "grid"),
+    ("zsfs.v.tradeoff", few_shot, "_condition_grid", "worst_lim < 1e-7", "worst_lim < 1e-2", "tolerance"),
+    ("zsfs.v.tradeoff", few_shot, "_condition_grid", 'abs(lf - float(v["neg_limit_fs"]))',
+     'abs(float(v["neg_limit_fs"]) - float(v["neg_limit_fs"]))', "self"),
+    ("zsfs.v.tradeoff", few_shot, "_condition_grid", "for cfg in GRID:", "for cfg in GRID[:4]:", "grid"),
+]
+
+
+def _run(capsys, claim_id):
+    code = cli.main(["check", "--only", claim_id, "--format", "json"])
+    (claim,) = json.loads(capsys.readouterr().out)["claims"]
+    return claim, code
+
+
+@pytest.mark.parametrize("claim_id", sorted({w[0] for w in WEAKENINGS}))
+def test_controls_pass_on_the_real_comparisons(monkeypatch, capsys, claim_id):
+    """Unweakened, every negative control passes (its planted run failed) and the claim verifies."""
+    _skip_slow_routes(monkeypatch)
+    claim, code = _run(capsys, claim_id)
+    ctl = [e for e in claim["evidence"] if e["description"].startswith("negative control:")]
+    assert ctl and all(e["passed"] and e["asserted"] for e in ctl)
+    assert all(e["details"]["planted_run_passed"] is False for e in ctl)
+    assert claim["status"] in ("verified", "refined") and code == 0
+
+
+@pytest.mark.parametrize("claim_id, mod, name, old, new, what", WEAKENINGS,
+                         ids=[f"{w[2]}-{w[5]}-{i}" for i, w in enumerate(WEAKENINGS)])
+def test_weakened_comparison_is_caught_by_its_control(monkeypatch, capsys, claim_id, mod, name, old, new, what):
+    _skip_slow_routes(monkeypatch)
+    _weakened(monkeypatch, mod, name, old, new)
+    claim, code = _run(capsys, claim_id)
+    assert (claim["status"], code) == ("refuted", 1)
+    failed = [e for e in claim["evidence"] if e["asserted"] and not e["passed"]]
+    # correct code still passes the weakened item itself: only a negative control can fail
+    assert failed and all(e["description"].startswith("negative control:") for e in failed)
+    assert all(e["details"]["planted_run_passed"] is True for e in failed)
+
+
+def test_weakened_check_exits_1_in_text_format(monkeypatch, capsys):
+    """The text report marks the failing control and ``iclft check`` exits 1."""
+    _skip_slow_routes(monkeypatch)
+    _weakened(monkeypatch, zero_shot, "_zs_v_endpoints", "worst < 1e-6", "worst < 1e-2")
+    assert cli.main(["check", "--only", "zs.v.optimum"]) == 1
+    out = capsys.readouterr().out
+    assert "[REFUTED ] zs.v.optimum" in out
+    assert "FAIL [numeric] negative control:" in out
+
+
+# ----------------------------------------------------------------------------- the helpers themselves
+def test_recorded_route_is_computed_once_per_config():
+    calls = []
+    r = controls.Recorded(lambda cfg: calls.append(cfg) or cfg.d)
+    assert [r(g) for g in (GRID[0], GRID[1], GRID[0])] == [GRID[0].d, GRID[1].d, GRID[0].d]
+    assert calls == [GRID[0], GRID[1]]
+
+
+def test_planted_route_differs_only_at_its_config():
+    route = controls.planted(lambda cfg: float(cfg.d), GRID[-1], lambda v: v + 1.0)
+    assert [route(g) for g in GRID[:-1]] == [float(g.d) for g in GRID[:-1]]
+    assert route(GRID[-1]) == GRID[-1].d + 1.0
+
+
+@pytest.mark.parametrize("visits, tol, passed", [(GRID, 1e-6, True), (GRID[:4], 1e-6, False), (GRID, 1e-2, False)])
+def test_negative_control_passes_only_when_the_planted_run_fails(visits, tol, passed):
+    """A toy comparison ``max |route| < tol`` over ``visits``, error 1e-4 planted at GRID[-1]."""
+    def compare(route):
+        worst = max(abs(route(g)) for g in visits)
+        return worst < tol, {"worst": worst}
+    ev = controls.negative_control("numeric", "'toy'", compare, lambda cfg: 0.0, GRID[-1],
+                                   lambda v: v + 1e-4, "on the toy route", 1e-4)
+    assert ev.passed is passed and ev.asserted and ev.kind == "numeric"
+    assert ev.description.startswith("negative control: 'toy' rejects a planted error of size 0.0001")
+    assert ev.details["planted_run_passed"] is (not passed)
+
+
+def test_config_text():
+    assert controls.config_text(Config(10, 40, 20, 0.5, 4.0)) == "d=10, m=40, N=20, sigma2=0.5, lam=4"
