@@ -4,7 +4,8 @@
     python benchmarks/check_speed.py --write-readme  # also replace the block between <!-- CHECK-TIMING --> and <!-- /CHECK-TIMING -->
 
 The reference workload (issue 11): ``expand((x + 2y - z + 1)^32)``, one ``factor`` of a
-small polynomial, and twenty 300 x 300 ``matmul + tanh`` steps, in a fresh interpreter.
+small polynomial, and twenty 300 x 300 ``matmul + tanh`` steps, in a fresh interpreter; it
+runs three times, interleaved with the checks, and the ratios use the median of the three.
 ``check`` is run in fresh interpreters: cold (empty cache folder, so every expression is
 derived) and warm (cache filled by the cold run), with ``--jobs 1`` and with the default
 jobs.  CPU time is user + system of the child processes (``resource.RUSAGE_CHILDREN``),
@@ -55,16 +56,24 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--write-readme", action="store_true")
     args = ap.parse_args(argv)
-    rows = []
-    ref = _run([sys.executable, "-c", REFERENCE])
-    rows.append(("reference workload", *ref))
+    rows, refs = [], []
+
+    def reference(label):
+        r = _run([sys.executable, "-c", REFERENCE])
+        refs.append(r[0])
+        rows.append((f"reference workload ({label})", *r))
+    reference("first")
     with tempfile.TemporaryDirectory(prefix="iclft-bench-") as cache:
         env = dict(os.environ, XDG_CACHE_HOME=cache)
         check = [sys.executable, "-m", "proofs_check", "check"]
         rows.append(("check --jobs 1, cold (empty cache)", *_run(check + ["--jobs", "1"], env)))
         rows.append(("check --jobs 1, warm", *_run(check + ["--jobs", "1"], env)))
+        reference("second")
         rows.append((f"check (default --jobs {len(os.sched_getaffinity(0))}), warm", *_run(check, env)))
-    ref_cpu = rows[0][1]
+    reference("third")
+    # the reference's CPU time varies by tens of percent from run to run on a shared
+    # machine: the ratios use the median of its three runs, interleaved with the checks
+    ref_cpu = sorted(refs)[1]
     lines = [f"Measured on {time.strftime('%Y-%m-%d')} by `python benchmarks/check_speed.py` "
              f"(Python {platform.python_version()}, {platform.machine()}, {os.cpu_count()} CPUs); "
              "CPU = user + system time of the process and its workers.", "",
@@ -73,7 +82,9 @@ def main(argv=None):
     for name, cpu, wall, l0, l1 in rows:
         lines.append(f"| {name} | {cpu:.1f} | {wall:.1f} | {cpu / ref_cpu:.1f} | {l0:.1f}, {l1:.1f} |")
     lines += ["", "The reference workload is `expand((x + 2y - z + 1)^32)`, one `factor` and twenty 300x300",
-              "matmul+tanh steps, run in a fresh interpreter with NumPy's default threads; `check` runs",
+              "matmul+tanh steps, run three times in fresh interpreters (before, between and after the",
+              f"checks); the ratios divide by the median of the three ({ref_cpu:.1f} s). NumPy keeps its",
+              "default threads there; `check` runs",
               "its claims with one BLAS thread per process (its matrices are at most 14 x 14). Load",
               "inflates every CPU figure, so compare the ratios of one run. Regenerate with",
               "`python benchmarks/check_speed.py --write-readme`."]
