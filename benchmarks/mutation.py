@@ -27,8 +27,8 @@ Usage (from the repository root)::
     python benchmarks/mutation.py --out /tmp/mut2 --only N08,P05 --fresh
     python benchmarks/mutation.py --table              # only print the table of OUT/results.jsonl
 
-A full run of every mutant takes about an hour or more on the 2-core machine (most mutants
-die in the first, relevant stage; a survivor costs a full test suite and a full check).
+A full run of every mutant took 12 minutes on the 2-core machine (2026-11-29): every mutant
+died in the first, relevant stage; a survivor would cost a full test suite and a full check.
 
 A mutant that only makes the *checker* more lenient (a tolerance loosened, an item that
 compares a value with itself, a grid that skips configurations) leaves every result of correct
