@@ -235,38 +235,11 @@ def merged_exponents() -> np.ndarray:
     return np.array([list(a) + list(w) for a in ev for w in ew], dtype=float)
 
 
-_EXPONENTS = merged_exponents()  # (90, 6)
-_EXP_INT = _EXPONENTS.astype(int)
-_COLS = np.arange(6)
 
 
 # the 90 monomials are (monomial in a, b) x (monomial in q, alpha, beta, h), in the order of
 # merged_exponents: an outer product of 6 and 15 monomials, each a product of <= 2 factors
-# (three times faster than indexing a power table; the flow's fast right-hand side calls it)
-_EV = [tuple(i for i, k in enumerate(e) for _ in range(k)) for e in
-       [(i, j) for i in range(3) for j in range(3) if i + j <= 2]]
-_EW = [tuple(i for i, k in enumerate(e) for _ in range(k)) for e in np.ndindex(3, 3, 3, 3) if sum(e) <= 2]
-
-
-def _prods(vals, index_tuples):
-    out = []
-    for ix in index_tuples:
-        v = 1.0
-        for i in ix:
-            v *= vals[i]
-        out.append(v)
-    return out
-
-
-def _pair_index(index_tuples):
-    """Each monomial of at most two factors as a product ``xa[i] * xa[j]`` of the augmented
-    vector ``xa = (1, x_0, x_1, ...)``: the index arrays ``(i, j)``."""
-    ij = [tuple(k + 1 for k in ix) + (0,) * (2 - len(ix)) for ix in index_tuples]
-    return np.array([p[0] for p in ij]), np.array([p[1] for p in ij])
-
-
-_EV_I, _EV_J = _pair_index(_EV)
-_EW_I, _EW_J = _pair_index(_EW)
+# (_group_monomials writes them out)
 
 
 def monomials(x: np.ndarray) -> np.ndarray:
@@ -278,12 +251,13 @@ def monomials(x: np.ndarray) -> np.ndarray:
 
 
 def _group_monomials(x):
-    """The 6 monomials in ``(a, b)`` and the 15 in ``(q, alpha, beta, h)`` (each a product
-    of at most two factors, read off the augmented vectors)."""
-    x = np.asarray(x, dtype=float)
-    xv = np.array((1.0, x[0], x[1]))
-    xw = np.concatenate(((1.0,), x[2:]))
-    return xv[_EV_I] * xv[_EV_J], xw[_EW_I] * xw[_EW_J]
+    """The 6 monomials in ``(a, b)`` and the 15 in ``(q, alpha, beta, h)``, in the order of
+    :func:`merged_exponents` (written out: the fast right-hand side calls this at every
+    step; ``tests/test_numerics_flow.py`` checks them against the exponent table)."""
+    a, b, q, al, be, h = np.asarray(x, dtype=float).tolist()
+    return (np.array((1.0, b, b * b, a, a * b, a * a)),
+            np.array((1.0, h, h * h, be, be * h, be * be, al, al * h, al * be, al * al,
+                      q, q * h, q * be, q * al, q * q)))
 
 
 class Interpolant:

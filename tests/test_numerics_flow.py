@@ -337,3 +337,13 @@ def test_creeping_flow_converges_whatever_the_tolerances(rtol, atol):
     assert r.stop_reason == "converged" and r.converged
     assert r.nfev < 20_000
     assert r.t_final > 1e6  # it did creep: a degenerate minimum, not a quick one
+
+
+def test_fast_field_monomials_follow_the_exponent_table():
+    from numerics.reduced import merged_exponents, monomials
+
+    E = merged_exponents()
+    rng = np.random.default_rng(5)
+    for _ in range(5):
+        x = rng.standard_normal(6)
+        assert np.allclose(monomials(x), np.prod(x[None, :] ** E, axis=1), rtol=1e-14, atol=0)
