@@ -55,12 +55,9 @@ class ReducedProblem:
         self._A = algebra_matrices(theta0)
         D = d + 2
         self._Af = self._A.reshape(len(ALGEBRA_NAMES), D * D)  # flat basis, for the fast path
-        alg_nsq = self._Af @ self._Af.T
-        alg_nsq = np.diag(alg_nsq).copy()
+        alg_nsq = np.diag(self._Af @ self._Af.T)  # <B_c, B_c>, 0 for the perp element at d = 1
         self._inv_nsq = np.where(alg_nsq > 0, 1.0 / np.where(alg_nsq > 0, alg_nsq, 1.0), 0.0)
         self._AWf = self._Af[list(W_BASIS)]
-        self._fast_key = None
-        self._fast_val = None
         nsq_alg = np.ones(len(ALGEBRA_NAMES))
         nsq_alg[PERP] = d - 1.0
         if form == "merged":
@@ -118,28 +115,22 @@ class ReducedProblem:
         """Masked coefficients from the exact polynomial fit (:class:`Interpolant`);
         the separate form uses the chain rule ``G_K = Q G_W^T``, ``G_Q = K G_W`` on the
         merged fit at ``W = K^T Q``."""
-        key = x.tobytes()  # the integrator's event asks again at the point of its last step
-        if key == self._fast_key:
-            return self._fast_val
         self.nfev_fast += 1
         if self.form == "merged":
-            val = self.interp(x) * self.mask
-        else:
-            D = self.d + 2
-            Af = self._Af
-            K = (x[2:8] @ Af).reshape(D, D)
-            Q = (x[8:14] @ Af).reshape(D, D)
-            W = K.T @ Q
-            t = self.t
-            y = np.array([x[0], x[1], W[0, 0], float(Af[PERP] @ W.ravel()) / max(self.d - 1, 1),
-                          t @ W[1:-1, 1:-1] @ t, W[-1, 1:-1] @ t])
-            g = self.interp(y)
-            gW = (g[2:] @ self._AWf).reshape(D, D)
-            gk = (Af @ (Q @ gW.T).ravel()) * self._inv_nsq   # <G_K, B_c>/<B_c, B_c>
-            gq = (Af @ (K @ gW).ravel()) * self._inv_nsq
-            val = np.concatenate([g[:2], gk, gq]) * self.mask
-        self._fast_key, self._fast_val = key, val
-        return val
+            return self.interp(x) * self.mask
+        D = self.d + 2
+        Af = self._Af
+        K = (x[2:8] @ Af).reshape(D, D)
+        Q = (x[8:14] @ Af).reshape(D, D)
+        W = K.T @ Q
+        t = self.t
+        y = np.array([x[0], x[1], W[0, 0], float(Af[PERP] @ W.ravel()) / max(self.d - 1, 1),
+                      t @ W[1:-1, 1:-1] @ t, W[-1, 1:-1] @ t])
+        g = self.interp(y)
+        gW = (g[2:] @ self._AWf).reshape(D, D)
+        gk = (Af @ (Q @ gW.T).ravel()) * self._inv_nsq   # <G_K, B_c>/<B_c, B_c>
+        gq = (Af @ (K @ gW).ravel()) * self._inv_nsq
+        return np.concatenate([g[:2], gk, gq]) * self.mask
 
     def coeffs(self, x):
         """(masked coefficients g_c, off-manifold residual of the trainable gradient)."""
@@ -233,8 +224,6 @@ def merged_exponents() -> np.ndarray:
     ev = [(i, j) for i in range(3) for j in range(3) if i + j <= 2]
     ew = [e for e in np.ndindex(3, 3, 3, 3) if sum(e) <= 2]
     return np.array([list(a) + list(w) for a in ev for w in ew], dtype=float)
-
-
 
 
 # the 90 monomials are (monomial in a, b) x (monomial in q, alpha, beta, h), in the order of
