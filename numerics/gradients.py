@@ -45,7 +45,7 @@ from __future__ import annotations
 import numpy as np
 
 from .moments import TaskMoments, fixed_task, sphere_task
-from .objectives import LossTerms, apply_L
+from .objectives import LossTerms
 from .validation import check_count, check_matrix, check_nonneg, check_pair, check_theta
 
 __all__ = ["expected_loss_grad", "pretrain_loss_grad", "expected_loss_grad_kq",

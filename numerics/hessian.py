@@ -10,8 +10,8 @@ trained subset (:data:`vocabulary.TRAIN`) and the values of the frozen matrices.
 parameter vector ``x`` is the concatenation of the *full* ``D x D`` trained matrices
 (row-major, in the order of :data:`vocabulary.MATRICES`), so ``P = (#trained) D^2``.  The
 objective is ``sum_k w_k L_{n_k}(task_k)`` over :func:`vocabulary.objective_terms`, and its
-gradient the weighted sum of the exact Frobenius gradients of
-:func:`numerics.gradients.generalized_loss_grad` (separate form by the chain rule
+gradient the weighted sum of the exact Frobenius gradients
+(:func:`numerics.gradients.weighted_loss_grad`; separate form by the chain rule
 ``G_K = Q G_W^T``, ``G_Q = K G_W``).
 
 Why a stencil of the exact gradient is exact
@@ -48,9 +48,9 @@ import numpy as np
 
 from vocabulary import MATRICES, OBJECTIVES, TRAIN, objective_terms
 
+from .finetune_objective import weighted_loss
 from .gradients import weighted_loss_grad
 from .moments import fixed_task, sphere_task
-from .objectives import generalized_loss
 from .validation import check_count, check_matrix, check_nonneg, check_theta
 
 __all__ = ["Problem", "hessian", "hessian_vector_product", "STENCILS", "stencil_points"]
@@ -197,8 +197,7 @@ class Problem:
     # ---------------------------------------------------------------- values
     def loss(self, x: np.ndarray) -> float:
         """The objective ``sum_k w_k L_{n_k}(task_k)`` at ``x``."""
-        V, W = self.merged(x)
-        return float(sum(w * generalized_loss(V, W, tm, n) for n, tm, w in self.terms))
+        return weighted_loss(*self.merged(x), self.terms)
 
     def grad(self, x: np.ndarray) -> np.ndarray:
         """The exact Frobenius gradient over the trained matrices, flat (``P``,)."""
