@@ -14,10 +14,10 @@ import numpy as np
 
 import vocabulary
 from numerics.flow import pretrained_c
-from numerics.outcomes import reduced_flow
 from numerics.manifold import merged_point
 from numerics.moments import fixed_task, sphere_task
 from numerics.objectives import loss_curve
+from numerics.outcomes import reduced_flow
 
 from .claims.base import Config
 

@@ -473,7 +473,7 @@ def check_icl_degraded() -> Outcome:
     lim_ok = True
     Linf = limits.large_n_limit().subs(end)  # the derived large-n limit on the manifold
     for name, k_, r_ in TASKS_KR:
-        lim_ok &= sp.cancel(sp.together(Linf.subs({kappa: k_, rho: r_}) - 1 - sigma2)) == 0
+        lim_ok &= is_zero(Linf.subs({kappa: k_, rho: r_}) - 1 - sigma2)
     ev.append(Evidence("symbolic", "at the ZS-all end point (alpha = beta = h = 0, q = 1/a) L_n -> 1 + sigma2 "
                        "as n -> oo on theta0, -theta0 and theta_perp, for every a: the demonstrations no longer help",
                        lim_ok))
