@@ -44,7 +44,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .batching import T, add_diag, dot, el, el2, fro, mv, smat, vm
+from .batching import T, add_at, add_at2, add_diag, dot, el, el2, fro, mv, smat, vm
 from .moments import TaskMoments, fixed_task, sphere_task
 from .objectives import LossTerms
 from .validation import check_count, check_matrix, check_nonneg, check_pair, check_theta
@@ -95,9 +95,8 @@ def _grad(t: LossTerms, coef: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     # ---- the gradient in v ---------------------------------------------------------
     # cn (E[s tr AC] + 4 v0 e0^T C Sigma_mu v + 2 E[r^T C r]) + cK E[m1^2]
     # + f3 (A_mu v).omega + f5 a_1^T W_x mu, each term as in the module docstring
-    gTR = np.empty(v.shape)  # grad T_R, in E[r^T C r] (weight 2 cn) and E[m1^2] (weight cK)
-    gTR[..., 0] = 0.0
-    gTR[..., -1:] = 2.0 * vy * fro(M, C[..., 1:-1, 1:-1]) + 2.0 * dot(vx, Mcxy)
+    gTR = np.zeros(v.shape)  # grad T_R, in E[r^T C r] (weight 2 cn) and E[m1^2] (weight cK)
+    add_at(gTR, -1, 2.0 * vy * fro(M, C[..., 1:-1, 1:-1]) + 2.0 * dot(vx, Mcxy))
     gTR[..., 1:-1] = 2.0 * vy * Mcxy + 2.0 * el2(C, -1, -1) * Mvx
     s_part = 4.0 * cn * (v0 * C0 + Cr1 + CRmu)
     a_part = 2.0 * cK * (Ca1 + CRmu) + f3 * t.omega + f5 * Wxmu
@@ -105,10 +104,9 @@ def _grad(t: LossTerms, coef: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     gv = (2.0 * cn * t.t1) * abar + (4.0 * cn * dot(cxy, mu)) * a1 + s_diag * s_part \
         + a_diag * a_part + (2.0 * cn + cK) * gTR
     gv[..., 1:-1] += mu * el(L_arg, -1)   # L_mu applied to the sum of its arguments
-    gv[..., -1] += L_arg[..., 1:-1] @ mu
-    gv[..., -1:] += 4.0 * cn * dot(cxy, Mvx) + f5 * fro(M, W[..., 1:-1, 1:-1])
+    add_at(gv, -1, dot(L_arg[..., 1:-1], mu) + 4.0 * cn * dot(cxy, Mvx)
+           + f5 * fro(M, W[..., 1:-1, 1:-1]))
     gv[..., 1:-1] += 4.0 * cn * vy * Mcxy + f5 * mv(M, W[..., -1, 1:-1])
-    gv[..., :1] += 4.0 * cn * dot(C0, sig_mu_v)
 
     # ---- the gradient in W through C: (Gamma + Gamma^T) W J_q --------------------------
     Gam = (2.0 * cn * r1 + 4.0 * cn * Rmu)[..., :, None] * r1[..., None, :] \
@@ -120,7 +118,7 @@ def _grad(t: LossTerms, coef: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     Gam[..., 1:-1, 1:-1] += smat(wR * vy * vy) * M
     Gam[..., 1:-1, -1] += (wR * vy) * Mvx
     Gam[..., -1, 1:-1] += (wR * vy) * Mvx
-    Gam[..., -1, -1:] += wR * dot(vx, Mvx)
+    add_at2(Gam, -1, -1, wR * dot(vx, Mvx))
     gW = (Gam + T(Gam)) @ W
     gW[..., :, -1] = 0.0  # W J_q: column y never enters
 
@@ -146,9 +144,9 @@ def _grad(t: LossTerms, coef: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     gW[..., :, 1:-1] += (f3 * abar)[..., :, None] * k[..., None, :] + (f5 * a1)[..., :, None] * mu
     gW[..., -1, 1:-1] += f5 * Mvx
     # scatter (p0, p, c0, c1, Q) onto v and W
-    gv[..., :1] += g_p0
+    add_at(gv, 0, g_p0 + 4.0 * cn * dot(C0, sig_mu_v))
     gv[..., 1:-1] += g_p
-    gW[..., 0, :1] += g_c0
+    add_at2(gW, 0, 0, g_c0)
     gW[..., 0, 1:-1] += g_c1
     gW[..., 1:-1, 0] += g_c1
     gW[..., 1:-1, 1:-1] += g_Q

@@ -54,7 +54,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .batching import T, dot, el, el2, fro, mv
+from .batching import T, diag, dot, el, el2, fro, mv
 from .moments import QueryPolynomial, TaskMoments, fixed_task, sphere_task
 from .validation import check_count, check_nonneg, check_pair, check_theta
 
@@ -122,7 +122,7 @@ class LossTerms:
         omega = W[..., :, 0] * k0 + mv(W[..., :, 1:-1], k)
         return cls(n=n, tm=tm, v=v, W=W, a_diag=a_diag, s_diag=s_diag, a1=a1, r1=r1,
                    s1=dot(v, a1), Rmu=apply_L(tm.mu, v),
-                   t1=dot(a_diag, np.diagonal(C, axis1=-2, axis2=-1)), C=C,
+                   t1=dot(a_diag, diag(C)), C=C,
                    cxy=cxy, Mvx=Mvx, TR=TR, qp=qp, k0=k0, k=k, omega=omega)
 
     def parts(self) -> tuple:
