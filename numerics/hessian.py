@@ -263,9 +263,9 @@ def hessian_vector_product(problem: Problem, x, u, *, points: int | None = None,
                            rel_step: float = 0.05) -> np.ndarray:
     """Exact ``H(x) u`` by a central stencil of the exact gradient along ``x + t u``.
 
-    ``H u = sum_k w_k grad L(x + k h u/|u|) |u| / h`` with the weights of :data:`STENCILS`;
-    exact up to rounding when ``points`` is at least :func:`stencil_points` (module
-    docstring).
+    ``H u = sum_k w_k grad L(x + k h u/|u|) |u| / h`` with the weights of :data:`STENCILS`
+    (the stencil's gradients in one :meth:`Problem.grad_many` call); exact up to rounding
+    when ``points`` is at least :func:`stencil_points` (module docstring).
 
     Args:
         problem: a :class:`Problem`.
@@ -288,9 +288,10 @@ def hessian_vector_product(problem: Problem, x, u, *, points: int | None = None,
     e = u / nu
     h = _step(x, rel_step)
     offs, wts = STENCILS[points]
+    G = problem.grad_many(x[None, :] + (np.array(offs, dtype=float) * h)[:, None] * e)
     acc = np.zeros_like(x)
-    for k, w in zip(offs, wts):
-        acc += w * problem.grad(x + (k * h) * e)
+    for w, g in zip(wts, G):
+        acc += w * g
     return acc * (nu / h)
 
 
