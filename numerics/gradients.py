@@ -39,6 +39,13 @@ The query terms are ``2n (A_mu v).omega``, ``omega = W e_0 k0 + W_x k``; ``E t_q
 The separate form uses the chain rule of ``W = K^T Q``: ``G_K = Q G_W^T``, ``G_Q = K G_W``.
 Every step is a matrix-vector product except ``C``, ``Gamma W`` and the chain rule, so
 one gradient costs a few ``D x D`` matmuls.
+
+Stacks of points.  The one implementation of the formula (:func:`_grad`, with
+:class:`numerics.objectives.LossTerms` and :class:`numerics.moments.QueryPolynomial`) also
+takes ``B`` points at once, ``V, W`` of shape ``(B, D, D)``: every product carries the
+leading axis (:mod:`numerics.batching`), so a stack costs a few batched matmuls instead of
+``B`` Python-level calls (:meth:`numerics.hessian.Problem.grad_many`).  One point keeps
+float scalars and plain indexing: it is the right-hand side of the flows.
 """
 from __future__ import annotations
 
