@@ -78,12 +78,7 @@ def batched_routes(repeats: int) -> None:
     from numerics.reduced import Interpolant, ReducedProblem
 
     def best(fn):
-        out = float("inf")
-        for _ in range(repeats):
-            t0 = time.process_time()
-            fn()
-            out = min(out, time.process_time() - t0)
-        return out
+        return min(timeit.repeat(fn, number=1, repeat=repeats, timer=time.process_time))
 
     pb = Problem.build("zsfs", "separate", "all", pretrained_point(3, 20, 0.1, "separate"),
                        N=20, m=20, sigma2=0.1)
