@@ -6,14 +6,15 @@ The objective is a weighted sum of exact losses (:mod:`numerics.finetune_objecti
 terms from :data:`vocabulary.OBJECTIVES`), the starting point is the pretrained point
 (:mod:`numerics.pretrained`), and the flow ``dX/dt = -grad_X F`` of every trainable matrix
 (frozen matrices stay put) is integrated in the reduced coordinates of
-:mod:`numerics.reduced` with ``scipy.integrate.solve_ivp``.
+:mod:`numerics.reduced` with a SciPy ODE solver (LSODA by default), stepped by
+:func:`numerics.ode.integrate_to_norm`.
 
 Stopping rule (deterministic: nothing depends on wall-clock time or machine load)
 --------------------------------------------------------------------------------
 The flow stops at the first of:
 
 * ``converged``: the Frobenius norm of the projected trainable gradient reaches ``gtol``
-  (a terminal event, then confirmed with the exact gradient);
+  (located within the last step, then confirmed with the exact gradient);
 * ``t cap``: the flow time reaches ``t_max``;
 * ``evaluation cap``: the integrator has called the right-hand side ``max_nfev`` times.
 
@@ -34,6 +35,7 @@ import vocabulary
 from .finetune_objective import (loss_terms, objective_grad, objective_grad_kq, objective_value,
                                  weighted_grad)
 from .manifold import SEPARATE_NAMES, project_merged_arrays, project_separate_arrays, unit_theta0
+from .ode import integrate_to_norm
 from .pretrained import pretrain_family, pretrained_c, pretrained_point, pretrained_state
 from .reduced import Interpolant, ReducedProblem, interpolant
 from .validation import check_positive, check_positive_int, check_problem
@@ -196,66 +198,57 @@ def setup_problem(objective, train, d, m, N, sigma2, lam, form, theta0):
 
 
 def _integrate(pb, x0, t0, t_max, gtol, method, rtol, atol, fast, max_nfev):
-    """``solve_ivp`` with the terminal gradient-norm event, in time chunks ``[t0, 10 t0]``
-    (starting from ``t0 = 1``) up to ``t_max``, and a second terminal event once ``pb.n_rhs``
+    """:func:`numerics.ode.integrate_to_norm` on the gradient norm, in time chunks
+    ``[t0, 10 t0]`` (starting from ``t0 = 1``) up to ``t_max``, ending once ``pb.n_rhs``
     reaches ``max_nfev``.  The chunk ``[0, 1]`` is integrated in ``t``, every later one in
     log time ``s = log t`` (``dx/ds = t dx/dt``), where a flow that creeps like a power of
-    ``t`` near a degenerate minimum is smooth.  Returns ``(t, y, reason)`` with ``reason`` one of
-    :data:`STOP_REASONS` (``converged`` meaning only: the event fired)."""
+    ``t`` near a degenerate minimum is smooth.  The norm at a right-hand-side evaluation
+    ``f = -g`` (``-t g`` in log time) is read off ``f``.  Returns ``(t, y, reason)`` with
+    ``reason`` one of :data:`STOP_REASONS` (``converged`` meaning only: the norm reached its
+    target)."""
     rhs = pb.rhs_fast if fast else pb.rhs
     norm = pb.grad_norm_fast if fast else pb.grad_norm
     target = 0.5 * gtol if fast else gtol  # the fast path aims lower, the exact check decides
+    nsq = pb.nsq
 
-    def event(_t, x):
-        return norm(x) - target
-    event.terminal = True
-    event.direction = -1
+    def norm_t(_t, x):
+        return norm(x)
 
-    spent = []
+    def norm_of_f(_t, f):  # f = -g: |g| with the weights <B_c, B_c>
+        return float(np.sqrt(np.sum(f * f * nsq)))
 
-    def over_budget(t, _x):
-        # once the evaluation count has reached the cap, the flow time t* at which that was
-        # first seen becomes a root (t* - t): the step that crossed the cap is the last one
-        if not spent and pb.n_rhs >= max_nfev:
-            spent.append(t)
-        return 1.0 if not spent else spent[0] - t
-    over_budget.terminal = True
-    over_budget.direction = -1
     def rhs_log(s, x):  # dx/ds = t dx/dt with t = e^s
         return np.exp(s) * rhs(0.0, x)
 
-    def event_log(s, x):
-        return event(0.0, x)
-    event_log.terminal = True
-    event_log.direction = -1
+    def norm_of_f_log(s, f):
+        return norm_of_f(s, f) / np.exp(s)
 
-    def over_budget_log(s, x):
-        return over_budget(np.exp(s), x)
-    over_budget_log.terminal = True
-    over_budget_log.direction = -1
+    def spent():
+        return pb.n_rhs >= max_nfev
 
     ts, ys = [np.array([t0])], [x0[:, None]]
     t, x = t0, x0
     while True:
         t_next = min(t_max, max(10.0 * t, 1.0))
         if t < 1.0:
-            sol = solve_ivp(rhs, (t, t_next), x, method=method, rtol=rtol, atol=atol,
-                            events=(event, over_budget))
-            t_sol = sol.t
+            run = integrate_to_norm(rhs, (t, t_next), x, norm=norm_t, target=target, norm_of_f=norm_of_f,
+                                    cap=spent, method=method, rtol=rtol, atol=atol)
+            t_run = run.t
         else:  # in log time: a flow that creeps like a power of t is smooth in s = log t
-            sol = solve_ivp(rhs_log, (np.log(t), np.log(t_next)), x, method=method,
-                            rtol=max(rtol, LOG_TIME_FLOOR * t_next), atol=max(atol, LOG_TIME_FLOOR * t_next),
-                            events=(event_log, over_budget_log))
-            t_sol = np.exp(sol.t)
-            t_sol[-1] = t_next if sol.status == 0 else t_sol[-1]
-        ts.append(t_sol[1:])
-        ys.append(sol.y[:, 1:])
-        t, x = float(t_sol[-1]), sol.y[:, -1]
-        if sol.status < 0:
+            run = integrate_to_norm(rhs_log, (np.log(t), np.log(t_next)), x, norm=norm_t, target=target,
+                                    norm_of_f=norm_of_f_log, cap=spent, method=method,
+                                    rtol=max(rtol, LOG_TIME_FLOOR * t_next),
+                                    atol=max(atol, LOG_TIME_FLOOR * t_next))
+            t_run = np.exp(run.t)
+            t_run[-1] = t_next if run.status == "finished" else t_run[-1]
+        ts.append(t_run[1:])
+        ys.append(run.y[:, 1:])
+        t, x = float(t_run[-1]), run.y[:, -1]
+        if run.status == "failed":
             return np.concatenate(ts), np.hstack(ys), "integration failed"
-        if sol.status == 1 and sol.t_events[0].size:
+        if run.status == "converged":
             return np.concatenate(ts), np.hstack(ys), "converged"
-        if sol.status == 1 or pb.n_rhs >= max_nfev:
+        if run.status == "cap" or spent():
             return np.concatenate(ts), np.hstack(ys), "evaluation cap"
         if t >= t_max:
             return np.concatenate(ts), np.hstack(ys), "t cap"
@@ -271,10 +264,10 @@ def gradient_flow(objective, train, d, m, N, sigma2=0.0, lam=1.0, form="merged",
                   rtol=1e-11, atol=1e-12, max_points=50, rhs="fast",
                   max_nfev=DEFAULT_MAX_NFEV) -> FlowResult:
     """Exact population gradient flow ``dx_c/dt = -<G, B_c>/<B_c, B_c>`` (trainable ``c``)
-    from the pretrained point, integrated with ``scipy.integrate.solve_ivp``.
+    from the pretrained point, integrated by :func:`numerics.ode.integrate_to_norm`.
 
     Stops when the Frobenius norm of the projected trainable gradient reaches ``gtol``
-    (terminal event), at the flow time ``t_max``, or after ``max_nfev`` right-hand-side
+    (located within the step), at the flow time ``t_max``, or after ``max_nfev`` right-hand-side
     evaluations; ``stop_reason`` says which (``converged``, ``t cap``, ``evaluation cap``)
     and the result is the same on every machine and under any load.
 
@@ -295,7 +288,7 @@ def gradient_flow(objective, train, d, m, N, sigma2=0.0, lam=1.0, form="merged",
         gtol: gradient-norm tolerance (> 0).
         t_max: flow-time cap (> 0).
         theta0: unit target (default ``e_1``; the reduced flow does not depend on it).
-        method, rtol, atol: the ``solve_ivp`` method and tolerances.
+        method, rtol, atol: the ``solve_ivp`` method name and the solver's tolerances.
         max_points: trajectory samples kept (>= 2).
         rhs: ``fast`` or ``exact``.
         max_nfev: cap on right-hand-side evaluations (>= 1).

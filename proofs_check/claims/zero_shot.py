@@ -381,7 +381,7 @@ def check_flow_limit() -> Outcome:
         worst_inv = max(worst_inv, abs(inv1 - inv0))
         rows.append({**cfg.as_dict(), "a": coords["a"], "a_exact": a_exact, "grad_norm": fl.grad_norm,
                      "converged": fl.converged})
-    ev.append(Evidence("numeric", f"exact flow (solve_ivp, NumPy gradient) end points on {len(FLOW_GRID)} configs "
+    ev.append(Evidence("numeric", f"exact flow (LSODA, NumPy gradient) end points on {len(FLOW_GRID)} configs "
                        "match the positive root a and q = 1/a, b = 1, h = alpha = beta = 0 to 1e-6, and the conserved "
                        "|v|^2 - |W|_F^2 drifts by less than 1e-6 along each flow",
                        worst < 1e-6 and worst_inv < 1e-6, {"max_abs_error": worst, "max_invariant_drift": worst_inv,
