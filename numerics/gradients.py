@@ -51,7 +51,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .batching import T, add_at, add_at2, add_diag, dot, el, el2, fro, mv, smat, vm
+from .batching import ONE_POINT, STACKED, T, add_at, add_at2, add_diag, el, el2, smat
 from .moments import TaskMoments, fixed_task, sphere_task
 from .objectives import LossTerms
 from .validation import check_count, check_matrix, check_nonneg, check_pair, check_theta
@@ -82,6 +82,7 @@ def _grad(t: LossTerms, coef: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     ``t`` holds one point or a stack of points (:mod:`numerics.batching`): the returned
     ``(G_V, G_W)`` have the leading axes of ``t.v``."""
     tm, v, W, C = t.tm, t.v, t.W, t.C
+    dot, mv, vm, fro = ONE_POINT if v.ndim == 1 else STACKED
     mu, M = tm.mu, tm.M
     D = v.shape[-1]
     v0, vy = el(v, 0), el(v, -1)

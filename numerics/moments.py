@@ -38,7 +38,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .batching import T, add_diag, dot, el, el2, fro, mv, smat, trace
+from .batching import ONE_POINT, STACKED, T, add_diag, dot, el, el2, fro, mv, smat, trace
 
 __all__ = ["TaskMoments", "QueryPolynomial", "fixed_task", "sphere_task"]
 
@@ -128,6 +128,7 @@ class QueryPolynomial:
         + 4 (p^TQp) I + 4 (tq + c0) p p^T + 8 (Q p p^T + p p^T Q)``.
         """
         p0, p, c0, c1, Q, tq = self.p0, self.p, self.c0, self.c1, self.Q, self.tq
+        dot, mv, _, fro = ONE_POINT if p.ndim == 1 else STACKED
         Qp = mv(Q, p)
         Qc1 = mv(Q, c1)
         pc1 = dot(p, c1)

@@ -54,7 +54,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .batching import T, diag, dot, el, el2, fro, mv
+from .batching import ONE_POINT, STACKED, T, diag, dot, el, el2, fro, mv
 from .moments import QueryPolynomial, TaskMoments, fixed_task, sphere_task
 from .validation import check_count, check_nonneg, check_pair, check_theta
 
@@ -103,6 +103,7 @@ class LossTerms:
     @classmethod
     def build(cls, v: np.ndarray, W: np.ndarray, tm: TaskMoments, n: int) -> "LossTerms":
         """The terms at the value row ``v`` and ``W`` (one point or a stack)."""
+        dot, mv, _, fro = ONE_POINT if v.ndim == 1 else STACKED
         D = v.shape[-1]
         a_diag = np.ones(D)
         a_diag[-1] = tm.tau
