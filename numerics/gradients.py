@@ -51,6 +51,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import batching
 from .batching import ONE_POINT, STACKED, T, add_at, add_at2, add_diag, el, el2, smat
 from .moments import TaskMoments, fixed_task, sphere_task
 from .objectives import LossTerms
@@ -135,7 +136,7 @@ def _grad(t: LossTerms, coef: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     p0, p, c0, c1, Q, tq = qp.p0, qp.p, qp.c0, qp.c1, qp.Q, qp.tq
     k0, k = t.k0, t.k
     b0 = dot(abar, W[..., :, 0])
-    b = vm(abar, Wx)
+    b = batching.vm(abar, Wx)  # a strided slice: @, not np.dot (ONE_POINT)
     e_p0, e_p, e_c0, e_c1, e_Q = qp.second_moment_grad()   # E t_q^2, weight c2
     bp, mup = dot(b, p), dot(mu, p)
     # f3 (A_mu v).omega, c2 E t_q^2 and -2 c1 mu.k

@@ -54,6 +54,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import batching
 from .batching import ONE_POINT, STACKED, T, diag, dot, el, el2, fro, mv
 from .moments import QueryPolynomial, TaskMoments, fixed_task, sphere_task
 from .validation import check_count, check_nonneg, check_pair, check_theta
@@ -120,7 +121,7 @@ class LossTerms:
             + el2(C, -1, -1) * dot(vx, Mvx)
         qp = QueryPolynomial.from_params(v, W)
         k0, k = qp.k0, qp.k
-        omega = W[..., :, 0] * k0 + mv(W[..., :, 1:-1], k)
+        omega = W[..., :, 0] * k0 + batching.mv(W[..., :, 1:-1], k)  # strided: @ (ONE_POINT)
         return cls(n=n, tm=tm, v=v, W=W, a_diag=a_diag, s_diag=s_diag, a1=a1, r1=r1,
                    s1=dot(v, a1), Rmu=apply_L(tm.mu, v),
                    t1=dot(a_diag, diag(C)), C=C,
