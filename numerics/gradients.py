@@ -39,11 +39,20 @@ The query terms are ``2n (A_mu v).omega``, ``omega = W e_0 k0 + W_x k``; ``E t_q
 The separate form uses the chain rule of ``W = K^T Q``: ``G_K = Q G_W^T``, ``G_Q = K G_W``.
 Every step is a matrix-vector product except ``C``, ``Gamma W`` and the chain rule, so
 one gradient costs a few ``D x D`` matmuls.
+
+Stacks of points.  The one implementation of the formula (:func:`_grad`, with
+:class:`numerics.objectives.LossTerms` and :class:`numerics.moments.QueryPolynomial`) also
+takes ``B`` points at once, ``V, W`` of shape ``(B, D, D)``: every product carries the
+leading axis (:mod:`numerics.batching`), so a stack costs a few batched matmuls instead of
+``B`` Python-level calls (:meth:`numerics.hessian.Problem.grad_many`).  One point keeps
+float scalars and plain indexing: it is the right-hand side of the flows.
 """
 from __future__ import annotations
 
 import numpy as np
 
+from . import batching
+from .batching import ONE_POINT, STACKED, T, add_at, add_at2, add_diag, el, el2, smat
 from .moments import TaskMoments, fixed_task, sphere_task
 from .objectives import LossTerms
 from .validation import check_count, check_matrix, check_nonneg, check_pair, check_theta
@@ -70,93 +79,96 @@ def _grad(t: LossTerms, coef: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     - 2 c1 E(t_q theta.x_q)`` for ``coef = (cn, cK, c2, c1, e)`` (:func:`shot_weights`).
 
     The terms of the module docstring, with the vectors that enter through ``L_mu``, ``A_1``
-    or ``Sigma_1`` (and the outer products) summed first, so that each is applied once."""
+    or ``Sigma_1`` (and the outer products) summed first, so that each is applied once.
+    ``t`` holds one point or a stack of points (:mod:`numerics.batching`): the returned
+    ``(G_V, G_W)`` have the leading axes of ``t.v``."""
     tm, v, W, C = t.tm, t.v, t.W, t.C
+    dot, mv, vm, fro = ONE_POINT if v.ndim == 1 else STACKED
     mu, M = tm.mu, tm.M
-    D = v.shape[0]
-    v0, vy = float(v[0]), float(v[-1])
-    vx = v[1:-1]
+    D = v.shape[-1]
+    v0, vy = el(v, 0), el(v, -1)
+    vx = v[..., 1:-1]
     a1, r1, Rmu, cxy, Mvx = t.a1, t.r1, t.Rmu, t.cxy, t.Mvx
     a_diag, s_diag = t.a_diag, t.s_diag
     cn, cK, c2, c1f, e_n = coef.tolist()
     f3 = 2.0 * cn   # 2n (A_mu v).omega, scaled by 1/(n+1)^2
     f5 = -2.0 * e_n  # -2n (a_1^T W_x mu + v_y tr(M W_xx) + W_yx M v_x), scaled by 1/(n+1)
-    Mcxy = M @ cxy
-    C0 = C[0]
+    Mcxy = mv(M, cxy)
+    C0 = C[..., 0, :]
     sig_mu_v = r1 + Rmu
     abar = a1 + Rmu  # A_mu v
-    Cr1, CRmu, Ca1 = np.array((r1, Rmu, a1)) @ C  # C = W J_q W^T is symmetric
-    Wx = W[:, 1:-1]
+    Cr1, CRmu, Ca1 = vm(np.array((r1, Rmu, a1)), C)  # C = W J_q W^T is symmetric
+    Wx = W[..., :, 1:-1]
     Wxmu = Wx @ mu
 
     # ---- the gradient in v ---------------------------------------------------------
     # cn (E[s tr AC] + 4 v0 e0^T C Sigma_mu v + 2 E[r^T C r]) + cK E[m1^2]
     # + f3 (A_mu v).omega + f5 a_1^T W_x mu, each term as in the module docstring
-    gTR = np.empty(D)  # grad T_R, in E[r^T C r] (weight 2 cn) and E[m1^2] (weight cK)
-    gTR[0] = 0.0
-    gTR[-1] = 2.0 * vy * float(np.vdot(M, C[1:-1, 1:-1])) + 2.0 * float(vx @ Mcxy)
-    gTR[1:-1] = 2.0 * vy * Mcxy + 2.0 * float(C[-1, -1]) * Mvx
+    gTR = np.zeros(v.shape)  # grad T_R, in E[r^T C r] (weight 2 cn) and E[m1^2] (weight cK)
+    add_at(gTR, -1, 2.0 * vy * fro(M, C[..., 1:-1, 1:-1]) + 2.0 * dot(vx, Mcxy))
+    gTR[..., 1:-1] = 2.0 * vy * Mcxy + 2.0 * el2(C, -1, -1) * Mvx
     s_part = 4.0 * cn * (v0 * C0 + Cr1 + CRmu)
     a_part = 2.0 * cK * (Ca1 + CRmu) + f3 * t.omega + f5 * Wxmu
     L_arg = 4.0 * cn * (v0 * C0 + Cr1) + 2.0 * cK * Ca1 + f3 * t.omega
-    gv = (2.0 * cn * t.t1) * abar + (4.0 * cn * float(cxy @ mu)) * a1 + s_diag * s_part \
+    gv = (2.0 * cn * t.t1) * abar + (4.0 * cn * dot(cxy, mu)) * a1 + s_diag * s_part \
         + a_diag * a_part + (2.0 * cn + cK) * gTR
-    gv[1:-1] += mu * L_arg[-1]   # L_mu applied to the sum of its arguments
-    gv[-1] += float(mu @ L_arg[1:-1])
-    gv[-1] += 4.0 * cn * float(cxy @ Mvx) + f5 * float(np.vdot(M, W[1:-1, 1:-1]))
-    gv[1:-1] += 4.0 * cn * vy * Mcxy + f5 * (M @ W[-1, 1:-1])
-    gv[0] += 4.0 * cn * float(C0 @ sig_mu_v)
+    gv[..., 1:-1] += mu * el(L_arg, -1)   # L_mu applied to the sum of its arguments
+    add_at(gv, -1, dot(L_arg[..., 1:-1], mu) + 4.0 * cn * dot(cxy, Mvx)
+           + f5 * fro(M, W[..., 1:-1, 1:-1]))
+    gv[..., 1:-1] += 4.0 * cn * vy * Mcxy + f5 * mv(M, W[..., -1, 1:-1])
 
     # ---- the gradient in W through C: (Gamma + Gamma^T) W J_q --------------------------
-    Gam = (2.0 * cn * r1 + 4.0 * cn * Rmu)[:, None] * r1 + (cK * a1 + 2.0 * cK * Rmu)[:, None] * a1
-    Gam.flat[::D + 1] += (cn * (t.s1 + 2.0 * vy * float(vx @ mu))) * a_diag
-    Gam[-1, 1:-1] += cn * (2.0 * t.s1 * mu + 4.0 * vy * Mvx)
-    Gam[:, 0] += (4.0 * cn * v0) * sig_mu_v
+    Gam = (2.0 * cn * r1 + 4.0 * cn * Rmu)[..., :, None] * r1[..., None, :] \
+        + (cK * a1 + 2.0 * cK * Rmu)[..., :, None] * a1[..., None, :]
+    add_diag(Gam, (cn * (t.s1 + 2.0 * vy * dot(vx, mu))) * a_diag)
+    Gam[..., -1, 1:-1] += cn * (2.0 * t.s1 * mu + 4.0 * vy * Mvx)
+    Gam[..., :, 0] += (4.0 * cn * v0) * sig_mu_v
     wR = 2.0 * cn + cK  # R M R^T, in both
-    Gam[1:-1, 1:-1] += (wR * vy * vy) * M
-    Gam[1:-1, -1] += (wR * vy) * Mvx
-    Gam[-1, 1:-1] += (wR * vy) * Mvx
-    Gam[-1, -1] += wR * float(vx @ Mvx)
-    gW = (Gam + Gam.T) @ W
-    gW[:, -1] = 0.0  # W J_q: column y never enters
+    Gam[..., 1:-1, 1:-1] += smat(wR * vy * vy) * M
+    Gam[..., 1:-1, -1] += (wR * vy) * Mvx
+    Gam[..., -1, 1:-1] += (wR * vy) * Mvx
+    add_at2(Gam, -1, -1, wR * dot(vx, Mvx))
+    gW = (Gam + T(Gam)) @ W
+    gW[..., :, -1] = 0.0  # W J_q: column y never enters
 
     # ---- query terms: W e_0, W_x and (p0, p, c0, c1, Q) ------------------------------
     qp = t.qp
     p0, p, c0, c1, Q, tq = qp.p0, qp.p, qp.c0, qp.c1, qp.Q, qp.tq
     k0, k = t.k0, t.k
-    b0 = float(abar @ W[:, 0])
-    b = Wx.T @ abar
+    b0 = dot(abar, W[..., :, 0])
+    b = batching.vm(abar, Wx)  # a strided slice: @, not np.dot (ONE_POINT)
     e_p0, e_p, e_c0, e_c1, e_Q = qp.second_moment_grad()   # E t_q^2, weight c2
-    bp, mup = float(b @ p), float(mu @ p)
+    bp, mup = dot(b, p), dot(mu, p)
     # f3 (A_mu v).omega, c2 E t_q^2 and -2 c1 mu.k
-    g_p0 = f3 * (b0 * (c0 + tq) + float(b @ c1)) + c2 * e_p0 - 2.0 * c1f * float(mu @ c1)
+    g_p0 = f3 * (b0 * (c0 + tq) + dot(b, c1)) + c2 * e_p0 - 2.0 * c1f * dot(mu, c1)
     u = f3 * b - 2.0 * c1f * mu
-    g_p = b0 * f3 * c1 + (c0 + tq) * u + 2.0 * (Q @ u) + c2 * e_p
+    g_p = b0 * f3 * c1 + (c0 + tq) * u + 2.0 * mv(Q, u) + c2 * e_p
     g_c0 = f3 * (b0 * p0 + bp) + c2 * e_c0 - 2.0 * c1f * mup
     g_c1 = (f3 * b0) * p + p0 * u + c2 * e_c1
-    g_Q = u[:, None] * p
-    g_Q += g_Q.T
-    g_Q += c2 * e_Q + (f5 * vy) * M
-    g_Q.flat[::D - 1] += f3 * (b0 * p0 + bp) - 2.0 * c1f * mup
-    gW[:, 0] += (f3 * k0) * abar
-    gW[:, 1:-1] += (f3 * abar)[:, None] * k + (f5 * a1)[:, None] * mu
-    gW[-1, 1:-1] += f5 * Mvx
+    g_Q = u[..., :, None] * p[..., None, :]
+    g_Q += T(g_Q)
+    g_Q += c2 * e_Q + smat(f5 * vy) * M
+    add_diag(g_Q, f3 * (b0 * p0 + bp) - 2.0 * c1f * mup)
+    gW[..., :, 0] += (f3 * k0) * abar
+    gW[..., :, 1:-1] += (f3 * abar)[..., :, None] * k[..., None, :] + (f5 * a1)[..., :, None] * mu
+    gW[..., -1, 1:-1] += f5 * Mvx
     # scatter (p0, p, c0, c1, Q) onto v and W
-    gv[0] += g_p0
-    gv[1:-1] += g_p
-    gW[0, 0] += g_c0
-    gW[0, 1:-1] += g_c1
-    gW[1:-1, 0] += g_c1
-    gW[1:-1, 1:-1] += g_Q
+    add_at(gv, 0, g_p0 + 4.0 * cn * dot(C0, sig_mu_v))
+    gv[..., 1:-1] += g_p
+    add_at2(gW, 0, 0, g_c0)
+    gW[..., 0, 1:-1] += g_c1
+    gW[..., 1:-1, 0] += g_c1
+    gW[..., 1:-1, 1:-1] += g_Q
 
-    gV = np.zeros((D, D))
-    gV[-1] = gv
+    gV = np.zeros(v.shape[:-1] + (D, D))
+    gV[..., -1, :] = gv
     return gV, gW
 
 
 def generalized_loss_grad(V: np.ndarray, W: np.ndarray, tm: TaskMoments, n: int):
-    """Frobenius gradient ``(G_V, G_W)`` of ``E_theta L_n`` for task moments ``tm``."""
-    return _grad(LossTerms.build(V[-1].copy(), W, tm, n), shot_weights(n))
+    """Frobenius gradient ``(G_V, G_W)`` of ``E_theta L_n`` for task moments ``tm`` (one
+    point, or a stack ``V, W`` of shape ``(B, D, D)``: see :func:`weighted_loss_grad`)."""
+    return _grad(LossTerms.build(V[..., -1, :].copy(), W, tm, n), shot_weights(n))
 
 
 def _same_task(a: TaskMoments, b: TaskMoments) -> bool:
@@ -170,6 +182,15 @@ def weighted_loss_grad(V: np.ndarray, W: np.ndarray, terms):
     closed form with the summed weights ``sum_k w_k shot_weights(n_k)`` (linearity in
     :func:`shot_weights`), so ``L_0 + lam L_N`` on one task costs one gradient.  Zero
     weights are skipped.
+
+    Args:
+        V, W: one point (``D x D`` each) or a stack of points (``(B, D, D)`` each, no Python
+            loop over ``B``: every product carries the leading axis, :mod:`numerics.batching`).
+        terms: ``[(n, TaskMoments, weight)]``, shared by the stack.
+
+    Returns:
+        ``(G_V, G_W)`` of the shapes of ``V`` and ``W``; row ``i`` of a stack is the
+        gradient at ``(V[i], W[i])``.
     """
     groups: list[list] = []
     for n, tm, w in terms:
@@ -183,7 +204,7 @@ def weighted_loss_grad(V: np.ndarray, W: np.ndarray, terms):
             groups.append([tm, w * shot_weights(n)])
     gV = np.zeros_like(V, dtype=float)
     gW = np.zeros_like(W, dtype=float)
-    v = V[-1].copy()
+    v = V[..., -1, :].copy()
     for tm, coef in groups:
         a, b = _grad(LossTerms.build(v, W, tm, 0), coef)
         gV += a

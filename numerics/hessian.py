@@ -49,6 +49,7 @@ import numpy as np
 from vocabulary import MATRICES, OBJECTIVES, TRAIN, objective_terms
 
 from .finetune_objective import weighted_loss
+from .batching import T
 from .gradients import weighted_loss_grad
 from .moments import fixed_task, sphere_task
 from .validation import check_count, check_matrix, check_nonneg, check_theta
@@ -61,6 +62,11 @@ STENCILS = {
     5: ((-2, -1, 1, 2), (1 / 12, -8 / 12, 8 / 12, -1 / 12)),
     7: ((-3, -2, -1, 1, 2, 3), (-1 / 60, 9 / 60, -45 / 60, 45 / 60, -9 / 60, 1 / 60)),
 }
+
+
+#: stencil points per batched gradient call in :func:`hessian` (a fixed count: the result
+#: does not depend on the machine)
+HESSIAN_BATCH = 1024
 
 
 def stencil_points(form: str) -> int:
@@ -177,11 +183,13 @@ class Problem:
         return np.concatenate([np.asarray(src[k], dtype=float).ravel() for k in self.trained])
 
     def matrices(self, x: np.ndarray) -> dict:
-        """All matrices of the form at ``x`` (a dict by name)."""
+        """All matrices of the form at ``x`` (a dict by name).  ``x`` may be a stack of
+        points ``(B, P)``: the trained matrices are then ``(B, D, D)`` and the frozen ones
+        stay ``D x D``."""
         D2 = self.D * self.D
         out = dict(self.frozen)
         for j, k in enumerate(self.trained):
-            out[k] = x[j * D2:(j + 1) * D2].reshape(self.D, self.D)
+            out[k] = x[..., j * D2:(j + 1) * D2].reshape(x.shape[:-1] + (self.D, self.D))
         return out
 
     def merged(self, x: np.ndarray):
@@ -201,15 +209,50 @@ class Problem:
 
     def grad(self, x: np.ndarray) -> np.ndarray:
         """The exact Frobenius gradient over the trained matrices, flat (``P``,)."""
+        return self._grad_at(x)
+
+    def grad_many(self, X) -> np.ndarray:
+        """The exact gradient at every row of ``X``, evaluated together.
+
+        One closed-form evaluation per task of the objective for the whole stack
+        (:func:`numerics.gradients.weighted_loss_grad` on ``(B, D, D)`` matrices, no Python
+        loop over the points); row ``i`` equals :meth:`grad` at ``X[i]`` up to rounding.
+
+        Args:
+            X: points, shape ``(B, P)`` with ``P = problem.size`` (``B >= 0``).
+
+        Returns:
+            The gradients, shape ``(B, P)``.
+
+        Raises:
+            ValueError: ``X`` is not a finite array of shape ``(B, P)``.
+        """
+        X = np.asarray(X, dtype=float)
+        if X.ndim != 2 or X.shape[1] != self.size:
+            raise ValueError(f"X must have shape (B, {self.size}), got {X.shape}")
+        if not np.all(np.isfinite(X)):
+            raise ValueError("X must be finite")
+        if X.shape[0] == 0:
+            return np.zeros((0, self.size))
+        return self._grad_at(X)
+
+    def _grad_at(self, x: np.ndarray) -> np.ndarray:
+        """:meth:`grad` at one point ``(P,)`` or at a stack ``(B, P)`` (same code: the
+        matrices carry the leading axes, the frozen ones are broadcast).  Separate form:
+        ``G_K = Q G_W^T``, ``G_Q = K G_W`` at ``W = K^T Q``."""
         mt = self.matrices(x)
+        lead = x.shape[:-1]
         V = mt["V"]
-        W = mt["W"] if self.form == "merged" else mt["K"].T @ mt["Q"]
+        W = mt["W"] if self.form == "merged" else T(mt["K"]) @ mt["Q"]
+        if lead:  # a stack: a frozen V (or W) is shared by every point
+            V = np.broadcast_to(V, lead + V.shape[-2:])
+            W = np.broadcast_to(W, V.shape)
         gV, gW = weighted_loss_grad(V, W, self.terms)
         if self.form == "merged":
             g = {"V": gV, "W": gW}
         else:
-            g = {"V": gV, "K": mt["Q"] @ gW.T, "Q": mt["K"] @ gW}
-        return np.concatenate([g[k].ravel() for k in self.trained])
+            g = {"V": gV, "K": mt["Q"] @ T(gW), "Q": mt["K"] @ gW}
+        return np.concatenate([g[k].reshape(lead + (-1,)) for k in self.trained], axis=-1)
 
 
 def _step(x: np.ndarray, rel_step: float) -> float:
@@ -220,9 +263,9 @@ def hessian_vector_product(problem: Problem, x, u, *, points: int | None = None,
                            rel_step: float = 0.05) -> np.ndarray:
     """Exact ``H(x) u`` by a central stencil of the exact gradient along ``x + t u``.
 
-    ``H u = sum_k w_k grad L(x + k h u/|u|) |u| / h`` with the weights of :data:`STENCILS`;
-    exact up to rounding when ``points`` is at least :func:`stencil_points` (module
-    docstring).
+    ``H u = sum_k w_k grad L(x + k h u/|u|) |u| / h`` with the weights of :data:`STENCILS`
+    (the stencil's gradients in one :meth:`Problem.grad_many` call); exact up to rounding
+    when ``points`` is at least :func:`stencil_points` (module docstring).
 
     Args:
         problem: a :class:`Problem`.
@@ -245,9 +288,10 @@ def hessian_vector_product(problem: Problem, x, u, *, points: int | None = None,
     e = u / nu
     h = _step(x, rel_step)
     offs, wts = STENCILS[points]
+    G = problem.grad_many(x[None, :] + (np.array(offs, dtype=float) * h)[:, None] * e)
     acc = np.zeros_like(x)
-    for k, w in zip(offs, wts):
-        acc += w * problem.grad(x + (k * h) * e)
+    for w, g in zip(wts, G):
+        acc += w * g
     return acc * (nu / h)
 
 
@@ -265,10 +309,12 @@ class HessianResult:
 def hessian(problem: Problem, x=None, *, points: int | None = None, rel_step: float = 0.05) -> HessianResult:
     """The full ``P x P`` Hessian of ``problem`` at ``x`` (default: its reference point).
 
-    Column ``j`` is :func:`hessian_vector_product` on the unit vector ``e_j``; the result
-    is symmetrised, ``H = (H_raw + H_raw^T)/2``.  Along a coordinate line the gradient has
-    degree 2 (module docstring), so the 3-point stencil is exact there and is the default:
-    two gradients per column.
+    Column ``j`` is :func:`hessian_vector_product` on the unit vector ``e_j``,
+    ``H e_j = sum_k w_k grad L(x + k h e_j) / h``; the result is symmetrised,
+    ``H = (H_raw + H_raw^T)/2``.  Along a coordinate line the gradient has degree 2 (module
+    docstring), so the 3-point stencil is exact there and is the default: two gradients per
+    column.  The gradients at the stencil points of all columns are evaluated together,
+    :data:`HESSIAN_BATCH` points per :meth:`Problem.grad_many` call.
 
     Args:
         problem: a :class:`Problem`.
@@ -293,14 +339,20 @@ def hessian(problem: Problem, x=None, *, points: int | None = None, rel_step: fl
     h = _step(x, rel_step)
     P = x.size
     offs, wts = STENCILS[points]
+    npts = len(offs)
     H = np.zeros((P, P))
-    for j in range(P):
-        col = np.zeros(P)
-        for k, w in zip(offs, wts):
-            xk = x.copy()
-            xk[j] += k * h
-            col += w * problem.grad(xk)
-        H[:, j] = col / h
+    ncols = max(1, HESSIAN_BATCH // npts)  # columns per batched gradient call
+    for j0 in range(0, P, ncols):
+        js = np.arange(j0, min(P, j0 + ncols))
+        # the stencil points x + k h e_j of columns js, as rows (column, offset)
+        X = np.repeat(x[None, None, :], len(js) * npts, axis=0).reshape(len(js), npts, P)
+        X[np.arange(len(js))[:, None], np.arange(npts)[None, :], js[:, None]] += \
+            np.array(offs, dtype=float) * h
+        G = problem.grad_many(X.reshape(-1, P)).reshape(len(js), npts, P)
+        col = np.zeros((len(js), P))
+        for i, w in enumerate(wts):
+            col += w * G[:, i, :]
+        H[:, js] = (col / h).T
     asym = float(np.max(np.abs(H - H.T)) / max(1.0, float(np.max(np.abs(H)))))
     return HessianResult(0.5 * (H + H.T), asym, int(points), h)
 

@@ -38,6 +38,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .batching import ONE_POINT, STACKED, T, add_diag, dot, el, el2, fro, mv, smat, trace
+
 __all__ = ["TaskMoments", "QueryPolynomial", "fixed_task", "sphere_task"]
 
 
@@ -70,6 +72,8 @@ class QueryPolynomial:
     """The query term ``t_q = (p0 + p.x)(c0 + c1.x + x^T Q x)`` and its Gaussian moments.
 
     Built from the value row ``v`` and ``W``; see the module docstring for the formulas.
+    One point (``v`` (D,), ``W`` (D, D): the scalars are floats) or a stack of points
+    (leading axes; the scalars are arrays ``(B, 1)``), as in :mod:`numerics.batching`.
     """
 
     p0: float
@@ -83,33 +87,33 @@ class QueryPolynomial:
     def from_params(cls, v: np.ndarray, W: np.ndarray) -> "QueryPolynomial":
         """``p0 = v_0``, ``p = v_x``, ``c0 = W_00``, ``c1 = W_{0x}^T + W_{x0}``,
         ``Q = sym(W_xx)``, ``tq = tr W_xx``."""
-        Wxx = W[1:-1, 1:-1]
+        Wxx = W[..., 1:-1, 1:-1]
         return cls(
-            p0=float(v[0]),
-            p=v[1:-1],
-            c0=float(W[0, 0]),
-            c1=W[0, 1:-1] + W[1:-1, 0],
-            Q=0.5 * (Wxx + Wxx.T),
-            tq=float(np.trace(Wxx)),
+            p0=el(v, 0),
+            p=v[..., 1:-1],
+            c0=el2(W, 0, 0),
+            c1=W[..., 0, 1:-1] + W[..., 1:-1, 0],
+            Q=0.5 * (Wxx + T(Wxx)),
+            tq=trace(Wxx),
         )
 
     @property
-    def k0(self) -> float:
+    def k0(self):
         """``k0 = p0 (c0 + tq) + p.c1`` (so ``E[t_q] = k0`` and ``E[a0 t_q] = a0 k0``)."""
-        return self.p0 * (self.c0 + self.tq) + self.p @ self.c1
+        return self.p0 * (self.c0 + self.tq) + dot(self.p, self.c1)
 
     @property
     def k(self) -> np.ndarray:
         """``k = p0 c1 + (c0 + tq) p + 2 Q p`` (so ``E[(a.x) t_q] = a.k``)."""
-        return self.p0 * self.c1 + (self.c0 + self.tq) * self.p + 2.0 * (self.Q @ self.p)
+        return self.p0 * self.c1 + (self.c0 + self.tq) * self.p + 2.0 * mv(self.Q, self.p)
 
-    def second_moment(self) -> float:
+    def second_moment(self):
         """``E[t_q^2] = p0^2 F + 4 p0 H + J`` (module docstring)."""
         p0, p, c0, c1, Q, tq = self.p0, self.p, self.c0, self.c1, self.Q, self.tq
-        Qp = Q @ p
-        F = c0 * c0 + c1 @ c1 + tq * tq + 2.0 * np.sum(Q * Q) + 2.0 * c0 * tq
-        H = (c0 + tq) * (p @ c1) + 2.0 * (Qp @ c1)
-        J = F * (p @ p) + 2.0 * (p @ c1) ** 2 + 4.0 * (tq + c0) * (p @ Qp) + 8.0 * (Qp @ Qp)
+        Qp = mv(Q, p)
+        F = c0 * c0 + dot(c1, c1) + tq * tq + 2.0 * fro(Q, Q) + 2.0 * c0 * tq
+        H = (c0 + tq) * dot(p, c1) + 2.0 * dot(Qp, c1)
+        J = F * dot(p, p) + 2.0 * dot(p, c1) ** 2 + 4.0 * (tq + c0) * dot(p, Qp) + 8.0 * dot(Qp, Qp)
         return p0 * p0 * F + 4.0 * p0 * H + J
 
     def second_moment_grad(self):
@@ -124,25 +128,25 @@ class QueryPolynomial:
         + 4 (p^TQp) I + 4 (tq + c0) p p^T + 8 (Q p p^T + p p^T Q)``.
         """
         p0, p, c0, c1, Q, tq = self.p0, self.p, self.c0, self.c1, self.Q, self.tq
-        d = p.shape[0]
-        Qp = Q @ p
-        Qc1 = Q @ c1
-        pc1 = float(p @ c1)
-        pp = float(p @ p)
-        pQp = float(p @ Qp)
+        dot, mv, _, fro = ONE_POINT if p.ndim == 1 else STACKED
+        Qp = mv(Q, p)
+        Qc1 = mv(Q, c1)
+        pc1 = dot(p, c1)
+        pp = dot(p, p)
+        pQp = dot(p, Qp)
         ct = c0 + tq
-        F = c0 * c0 + float(c1 @ c1) + tq * tq + 2.0 * float(np.vdot(Q, Q)) + 2.0 * c0 * tq
-        H = ct * pc1 + 2.0 * float(Qp @ c1)
+        F = c0 * c0 + dot(c1, c1) + tq * tq + 2.0 * fro(Q, Q) + 2.0 * c0 * tq
+        H = ct * pc1 + 2.0 * dot(Qp, c1)
         w = p0 * p0 + pp
         g_p0 = 2.0 * p0 * F + 4.0 * H
         g_p = (4.0 * p0 * (ct * c1 + 2.0 * Qc1) + 2.0 * F * p + 4.0 * pc1 * c1
-               + 8.0 * ct * Qp + 16.0 * (Q @ Qp))
+               + 8.0 * ct * Qp + 16.0 * mv(Q, Qp))
         g_c0 = 2.0 * ct * w + 4.0 * p0 * pc1 + 4.0 * pQp
         g_c1 = 2.0 * w * c1 + 4.0 * p0 * (ct * p + 2.0 * Qp) + 4.0 * pc1 * p
         # the outer products: 4 p0 (p c1^T + c1 p^T) + 4 ct p p^T + 8 (Qp p^T + p Qp^T)
         # = u p^T + p u^T with u = 4 p0 c1 + 2 ct p + 8 Q p
-        g_Q = (4.0 * p0 * c1 + 2.0 * ct * p + 8.0 * Qp)[:, None] * p
-        g_Q += g_Q.T
-        g_Q += (4.0 * w) * Q
-        g_Q.flat[::d + 1] += w * 2.0 * ct + 4.0 * p0 * pc1 + 4.0 * pQp
+        g_Q = (4.0 * p0 * c1 + 2.0 * ct * p + 8.0 * Qp)[..., :, None] * p[..., None, :]
+        g_Q += T(g_Q)
+        g_Q += smat(4.0 * w) * Q
+        add_diag(g_Q, w * 2.0 * ct + 4.0 * p0 * pc1 + 4.0 * pQp)
         return g_p0, g_p, g_c0, g_c1, g_Q

@@ -54,6 +54,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import batching
+from .batching import ONE_POINT, STACKED, T, diag, dot, el, el2, fro, mv
 from .moments import QueryPolynomial, TaskMoments, fixed_task, sphere_task
 from .validation import check_count, check_nonneg, check_pair, check_theta
 
@@ -63,16 +65,21 @@ __all__ = ["expected_loss", "pretrain_loss", "generalized_loss", "loss_curve", "
 def apply_L(mu: np.ndarray, y: np.ndarray) -> np.ndarray:
     """``L_mu y`` with ``L_mu = P mu e_y^T + e_y mu^T P^T``: x-part ``mu y_y``, y-part ``mu.y_x``.
 
-    In particular ``R mu = L_mu v`` for ``R = v_y P + e_y v_x^T``."""
+    In particular ``R mu = L_mu v`` for ``R = v_y P + e_y v_x^T``.  ``y`` may be a stack
+    (leading axes, :mod:`numerics.batching`)."""
     out = np.zeros_like(y)
-    out[1:-1] = mu * y[-1]
-    out[-1] = mu @ y[1:-1]
+    out[..., 1:-1] = mu * el(y, -1)
+    out[..., -1] = y[..., 1:-1] @ mu
     return out
 
 
 @dataclass
 class LossTerms:
-    """The intermediate quantities of the closed form, shared by the loss and its gradient."""
+    """The intermediate quantities of the closed form, shared by the loss and its gradient.
+
+    For one point (``v`` (D,), ``W`` (D, D); scalars are floats) or a stack of points
+    (``v`` (B, D), ``W`` (B, D, D); scalars are arrays ``(B, 1)``), with the conventions of
+    :mod:`numerics.batching`; the task moments are shared by the stack."""
 
     n: int
     tm: TaskMoments
@@ -96,45 +103,50 @@ class LossTerms:
 
     @classmethod
     def build(cls, v: np.ndarray, W: np.ndarray, tm: TaskMoments, n: int) -> "LossTerms":
-        D = v.shape[0]
+        """The terms at the value row ``v`` and ``W`` (one point or a stack)."""
+        dot, mv, _, fro = ONE_POINT if v.ndim == 1 else STACKED
+        D = v.shape[-1]
         a_diag = np.ones(D)
         a_diag[-1] = tm.tau
         s_diag = a_diag.copy()
         s_diag[0] = 0.0
-        vy, vx = v[-1], v[1:-1]
+        vy, vx = el(v, -1), v[..., 1:-1]
         a1 = a_diag * v
         r1 = s_diag * v
-        Wz = W[:, :-1]  # W J_q keeps the columns of the constant and x slots
-        C = Wz @ Wz.T
-        cxy = C[1:-1, -1]
-        Mvx = tm.M @ vx
-        TR = vy * vy * np.vdot(tm.M, C[1:-1, 1:-1]) + 2.0 * vy * (cxy @ Mvx) + C[-1, -1] * (vx @ Mvx)
+        Wz = W[..., :, :-1]  # W J_q keeps the columns of the constant and x slots
+        C = Wz @ T(Wz)
+        cxy = C[..., 1:-1, -1]
+        Mvx = mv(tm.M, vx)
+        TR = vy * vy * fro(tm.M, C[..., 1:-1, 1:-1]) + 2.0 * vy * dot(cxy, Mvx) \
+            + el2(C, -1, -1) * dot(vx, Mvx)
         qp = QueryPolynomial.from_params(v, W)
         k0, k = qp.k0, qp.k
-        omega = W[:, 0] * k0 + W[:, 1:-1] @ k
+        omega = W[..., :, 0] * k0 + batching.mv(W[..., :, 1:-1], k)  # strided: @ (ONE_POINT)
         return cls(n=n, tm=tm, v=v, W=W, a_diag=a_diag, s_diag=s_diag, a1=a1, r1=r1,
-                   s1=float(v @ a1), Rmu=apply_L(tm.mu, v), C=C, t1=float(a_diag @ C.diagonal()),
-                   cxy=cxy, Mvx=Mvx, TR=float(TR), qp=qp, k0=k0, k=k, omega=omega)
+                   s1=dot(v, a1), Rmu=apply_L(tm.mu, v),
+                   t1=dot(a_diag, diag(C)), C=C,
+                   cxy=cxy, Mvx=Mvx, TR=TR, qp=qp, k0=k0, k=k, omega=omega)
 
     def parts(self) -> tuple:
         """The ``n``-free expectations ``(E m2, E m1^2, E(m1 t_q), E t_q^2, E(m1 theta.x_q),
         E(t_q theta.x_q))`` of the module docstring."""
         tm, v, W, C = self.tm, self.v, self.W, self.C
         mu, M = tm.mu, tm.M
-        vy, vx, v0 = v[-1], v[1:-1], v[0]
+        vy, vx, v0 = el(v, -1), v[..., 1:-1], el(v, 0)
         a1, r1, Rmu = self.a1, self.r1, self.Rmu
-        E_s_trAC = (self.s1 + 2.0 * vy * (vx @ mu)) * self.t1 + 2.0 * self.s1 * (self.cxy @ mu) \
-            + 4.0 * vy * (self.cxy @ self.Mvx)
-        E_e0Cr = C[0] @ (r1 + Rmu)
-        Cr1 = C @ r1
-        E_rCr = r1 @ Cr1 + 2.0 * (Cr1 @ Rmu) + self.TR
+        E_s_trAC = (self.s1 + 2.0 * vy * dot(vx, mu)) * self.t1 + 2.0 * self.s1 * dot(self.cxy, mu) \
+            + 4.0 * vy * dot(self.cxy, self.Mvx)
+        E_e0Cr = dot(C[..., 0, :], r1 + Rmu)
+        Cr1 = mv(C, r1)
+        E_rCr = dot(r1, Cr1) + 2.0 * dot(Cr1, Rmu) + self.TR
         E_m2 = E_s_trAC + 4.0 * v0 * E_e0Cr + 2.0 * E_rCr
-        Ca1 = C @ a1
-        E_m1sq = a1 @ Ca1 + 2.0 * (Ca1 @ Rmu) + self.TR
-        E_m1tq = (a1 + Rmu) @ self.omega
+        Ca1 = mv(C, a1)
+        E_m1sq = dot(a1, Ca1) + 2.0 * dot(Ca1, Rmu) + self.TR
+        E_m1tq = dot(a1 + Rmu, self.omega)
         E_tq2 = self.qp.second_moment()
-        E_m1y = a1 @ (W[:, 1:-1] @ mu) + vy * np.sum(M * W[1:-1, 1:-1]) + W[-1, 1:-1] @ self.Mvx
-        E_tqy = mu @ self.k
+        E_m1y = dot(a1, W[..., :, 1:-1] @ mu) + vy * fro(M, W[..., 1:-1, 1:-1]) \
+            + dot(W[..., -1, 1:-1], self.Mvx)
+        E_tqy = dot(mu, self.k)
         return E_m2, E_m1sq, E_m1tq, E_tq2, E_m1y, E_tqy
 
     @staticmethod

@@ -249,6 +249,23 @@ def _group_monomials(x):
                       q, q * h, q * be, q * al, q * q)))
 
 
+def _raw_coeffs_many(pb: ReducedProblem, X: np.ndarray) -> np.ndarray:
+    """:meth:`ReducedProblem.raw_coeffs` at every row of ``X`` (``(B, 6)``, merged form),
+    from one batched exact gradient: ``V = sum_c x_c B_c``, ``W`` likewise, and
+    ``g_c = <G, B_c>/<B_c, B_c>`` (0 for a zero ``B_c``) with column ``y`` of ``G_W`` set to 0,
+    as :func:`numerics.manifold.project_merged_arrays`."""
+    V = np.einsum("bc,cij->bij", X[:, :2], pb._BV)
+    W = np.einsum("bc,cij->bij", X[:, 2:], pb._BW)
+    gV, gW = weighted_grad(V, W, pb.terms)
+    gW[..., :, -1] = 0.0  # column y of W never enters the loss
+    out = []
+    for G, basis in ((gV, pb._BV), (gW, pb._BW)):
+        nsq = np.einsum("cij,cij->c", basis, basis)
+        dots = np.einsum("bij,cij->bc", G, basis)
+        out.append(np.where(nsq > 0, dots / np.where(nsq > 0, nsq, 1.0), 0.0))
+    return np.concatenate(out, axis=1)
+
+
 class Interpolant:
     """The merged projected gradient ``g_c(a, b, q, alpha, beta, h)`` as an exact polynomial.
 
@@ -270,12 +287,14 @@ class Interpolant:
         ab = rng.uniform(-1.5, 1.5, size=(6, 2))
         rest = rng.uniform(-1.5, 1.5, size=(15, 4))
         pts = np.array([np.concatenate([u, w]) for u in ab for w in rest])
+        test = rng.uniform(-1.5, 1.5, size=(12, 6))
+        # the exact gradient at the 90 grid points and the 12 test points, in one batch
+        G_all = _raw_coeffs_many(pb_merged, np.concatenate([pts, test]))
         A = np.array([monomials(p) for p in pts])
-        G = np.array([pb_merged.raw_coeffs(p) for p in pts])
+        G = G_all[:len(pts)]
         self.coef = np.linalg.solve(A, G)
         self._coef2 = self.coef.reshape(6, -1)  # rows: monomials in (a, b); columns: (q..h, coordinate)
-        test = rng.uniform(-1.5, 1.5, size=(12, 6))
-        exact = np.array([pb_merged.raw_coeffs(p) for p in test])
+        exact = G_all[len(pts):]
         approx = np.array([monomials(p) for p in test]) @ self.coef
         self.max_rel_error = float(np.abs(exact - approx).max() / max(np.abs(exact).max(), 1e-300))
         if not self.max_rel_error < 1e-9:

@@ -119,17 +119,16 @@ def unread_basis(problem: Problem, seed: int = 0, extra: int = 8) -> np.ndarray:
 
 
 def _unread_basis(problem: Problem, seed: int, extra: int) -> np.ndarray:
+    """:func:`unread_basis`: the gradients at the ``P + extra`` seeded points (drawn in one
+    call: the same numbers as ``P + extra`` draws of ``P``) in one batched evaluation
+    (:meth:`Problem.grad_many`), each normalised, zero ones dropped."""
     rng = np.random.default_rng(seed)
     P = problem.size
-    G = []
-    for _ in range(P + extra):
-        g = problem.grad(rng.standard_normal(P))
-        nrm = np.linalg.norm(g)
-        if nrm > 0:
-            G.append(g / nrm)
-    if not G:
+    G = problem.grad_many(rng.standard_normal((P + extra, P)))
+    nrm = np.linalg.norm(G, axis=1)
+    G = G[nrm > 0] / nrm[nrm > 0, None]
+    if not G.shape[0]:
         return np.eye(P)
-    G = np.array(G)
     _, s, Vt = np.linalg.svd(G, full_matrices=True)
     r = int(np.sum(s > 1e-9 * s[0]))
     return Vt[r:].T

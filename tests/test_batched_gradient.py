@@ -1,0 +1,162 @@
+"""The batched exact gradient against the one-point gradient, row by row.
+
+Independent routes: :meth:`numerics.hessian.Problem.grad_many` (one closed-form evaluation
+for a stack of points) against a Python loop of :meth:`Problem.grad`; :func:`hessian`
+against its definition (a loop of one-point gradients over the stencil); the batched
+unread basis and interpolant projection against loops of one-point calls.  Planted errors
+show that each comparison can fail.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from numerics.finetune_objective import loss_terms
+from numerics.gradients import weighted_loss_grad
+from numerics.hessian import STENCILS, Problem, _step, hessian
+from numerics.moments import fixed_task, sphere_task
+from numerics.reduced import ReducedProblem, _raw_coeffs_many
+from numerics.stability import unread_basis
+from vocabulary import MATRICES, OBJECTIVES, TRAIN
+
+
+def row_errors(G: np.ndarray, ref: np.ndarray) -> np.ndarray:
+    """Per row: ``max |G_i - ref_i| / max(|ref_i|_inf, 1e-300)``."""
+    scale = np.maximum(np.abs(ref).max(axis=1), 1e-300)
+    return np.abs(G - ref).max(axis=1) / scale
+
+
+def random_problem(objective, form, train, d, seed):
+    rng = np.random.default_rng(seed)
+    D = d + 2
+    mats = tuple(0.5 * rng.standard_normal((D, D)) for _ in MATRICES[form])
+    theta0 = rng.standard_normal(d)
+    theta0 /= np.linalg.norm(theta0)
+    return Problem.build(objective, form, train, mats, theta0, N=7, m=11, sigma2=0.1, lam=0.6), rng
+
+
+@pytest.mark.parametrize("d", [1, 2, 5])
+@pytest.mark.parametrize("form", list(MATRICES))
+@pytest.mark.parametrize("objective", list(OBJECTIVES))
+def test_grad_many_equals_single_gradients(objective, form, d):
+    """Every objective (fixed tasks and the sphere average), both forms, all matrices trained
+    and one subset with frozen matrices, random points."""
+    for train in ("all", "v"):
+        pb, rng = random_problem(objective, form, train, d, seed=100 * d + len(objective))
+        X = rng.standard_normal((5, pb.size))
+        ref = np.array([pb.grad(x) for x in X])
+        G = pb.grad_many(X)
+        assert G.shape == X.shape
+        assert np.abs(ref).max() > 0.1  # a comparison of zeros would prove nothing
+        assert row_errors(G, ref).max() <= 1e-12, (objective, form, train, d)
+
+
+@pytest.mark.parametrize("d", [1, 2, 5])
+def test_weighted_loss_grad_stack_fixed_and_sphere(d):
+    """The closed form itself on a stack (B, D, D), for a fixed task and the sphere, with
+    two shot counts on one task (one grouped evaluation)."""
+    rng = np.random.default_rng(7 + d)
+    D, B = d + 2, 6
+    V, W = rng.standard_normal((B, D, D)), rng.standard_normal((B, D, D))
+    theta = rng.standard_normal(d)
+    for tm in (fixed_task(theta, 0.2), fixed_task(-theta, 0.0), sphere_task(d, 0.3)):
+        terms = ((0, tm, 1.0), (9, tm, 0.7))
+        gV, gW = weighted_loss_grad(V, W, terms)
+        assert gV.shape == gW.shape == (B, D, D)
+        for i in range(B):
+            a, b = weighted_loss_grad(V[i], W[i], terms)
+            ref = np.concatenate([a.ravel(), b.ravel()])[None]
+            got = np.concatenate([gV[i].ravel(), gW[i].ravel()])[None]
+            assert row_errors(got, ref)[0] <= 1e-12
+
+
+def test_planted_wrong_row_is_detected():
+    """A stack with one perturbed input row: the comparison fails there and only there."""
+    pb, rng = random_problem("zsfs", "separate", "all", 2, seed=3)
+    X = rng.standard_normal((4, pb.size))
+    ref = np.array([pb.grad(x) for x in X])
+    Xbad = X.copy()
+    Xbad[2, pb.block_slices()["K"].start + 5] += 1e-6  # K[1, 1]: read (a V row != y is not)
+    err = row_errors(pb.grad_many(Xbad), ref)
+    assert err[2] > 1e-12
+    assert np.all(np.delete(err, 2) <= 1e-12)
+
+
+def hessian_by_loop(pb, x, points, bad_column=None):
+    """The definition: column ``j`` is ``sum_k w_k grad(x + k h e_j) / h``, one gradient at
+    a time; ``bad_column`` plants a wrong point in one column (its first stencil point moved
+    by a relative 1e-4, which the stencil no longer cancels)."""
+    P = x.size
+    h = _step(x, 0.05)
+    offs, wts = STENCILS[points]
+    H = np.zeros((P, P))
+    for j in range(P):
+        col = np.zeros(P)
+        for k, w in zip(offs, wts):
+            xk = x.copy()
+            xk[j] += k * h * (1.0 + 1e-4 * (j == bad_column and k == offs[0]))
+            col += w * pb.grad(xk)
+        H[:, j] = col / h
+    return 0.5 * (H + H.T)
+
+
+@pytest.mark.parametrize("objective,form,train,points", [
+    ("zsfs", "merged", "all", 3), ("zs", "separate", "all", 3), ("fs", "separate", "kq", 7),
+    ("pretrain", "merged", "w", 5), ("zsfs", "separate", "q", 3)])
+def test_hessian_equals_its_loop_definition(objective, form, train, points):
+    pb, rng = random_problem(objective, form, train, 2, seed=11)
+    x = pb.pack() + 0.1 * rng.standard_normal(pb.size)
+    H_ref = hessian_by_loop(pb, x, points)
+    H = hessian(pb, x, points=points).H
+    scale = np.abs(H_ref).max()
+    assert scale > 0.1
+    assert np.abs(H - H_ref).max() <= 1e-10 * scale
+    H_bad = hessian_by_loop(pb, x, points, bad_column=int(np.argmax(np.abs(H_ref).max(axis=0))))
+    assert np.abs(H - H_bad).max() > 1e-10 * scale  # the comparison can fail
+
+
+def test_hessian_batches_do_not_change_it(monkeypatch):
+    """Several batched calls (a small HESSIAN_BATCH) give the same Hessian as one."""
+    import numerics.hessian as hm
+
+    pb, rng = random_problem("zsfs", "separate", "all", 2, seed=5)
+    H1 = hessian(pb).H
+    monkeypatch.setattr(hm, "HESSIAN_BATCH", 7)
+    H2 = hessian(pb).H
+    assert np.abs(H1 - H2).max() <= 1e-12 * np.abs(H1).max()
+
+
+def test_grad_many_bad_input():
+    pb, _ = random_problem("zs", "merged", "all", 2, seed=1)
+    for bad in (np.zeros(pb.size), np.zeros((2, pb.size + 1)), np.full((1, pb.size), np.nan)):
+        with pytest.raises(ValueError, match="X"):
+            pb.grad_many(bad)
+    assert pb.grad_many(np.zeros((0, pb.size))).shape == (0, pb.size)
+
+
+@pytest.mark.parametrize("objective,form,train", [("zs", "separate", "all"), ("zsfs", "merged", "all"),
+                                                  ("pretrain", "separate", "k")])
+def test_unread_basis_equals_loop(objective, form, train):
+    """The batched unread basis spans the orthogonal complement of one-point gradients at
+    the same seeded points."""
+    pb, _ = random_problem(objective, form, train, 2, seed=2)
+    U = unread_basis(pb, seed=4, extra=8)
+    rng = np.random.default_rng(4)
+    G = np.array([pb.grad(rng.standard_normal(pb.size)) for _ in range(pb.size + 8)])
+    s = np.linalg.svd(G, compute_uv=False)
+    rank = int(np.sum(s > 1e-9 * s[0]))
+    assert U.shape == (pb.size, pb.size - rank)
+    assert np.abs(G @ U).max() <= 1e-9 * np.abs(G).max()
+
+
+@pytest.mark.parametrize("objective", ["zs", "fs", "zsfs"])
+@pytest.mark.parametrize("d", [1, 2, 5])
+def test_interpolant_projection_equals_raw_coeffs(objective, d):
+    t = np.eye(d)[0]
+    pb = ReducedProblem(loss_terms(objective, t, 20, 0.1, 1.0), "all", "merged", d, t)
+    X = np.random.default_rng(d).uniform(-1.5, 1.5, size=(9, 6))
+    ref = np.array([pb.raw_coeffs(x) for x in X])
+    assert row_errors(_raw_coeffs_many(pb, X), ref).max() <= 1e-12
+    Xbad = X.copy()
+    Xbad[4, 2] += 1e-6
+    assert row_errors(_raw_coeffs_many(pb, Xbad), ref)[4] > 1e-12
