@@ -60,9 +60,11 @@ def loss_terms(objective: str, theta0: np.ndarray, N: int, sigma2: float, lam: f
     return out
 
 
-def weighted_loss(V, W, terms) -> float:
-    """``F = sum_k w_k L_{n_k}(V, W; task_k)`` for ``terms`` of :func:`loss_terms` (unchecked)."""
-    return float(sum(w * generalized_loss(V, W, tm, n) for n, tm, w in terms))
+def weighted_loss(V, W, terms):
+    """``F = sum_k w_k L_{n_k}(V, W; task_k)`` for ``terms`` of :func:`loss_terms` (unchecked);
+    a float, or the values at a stack ``V, W`` of shape ``(B, D, D)``."""
+    F = sum(w * generalized_loss(V, W, tm, n) for n, tm, w in terms)
+    return float(F) if np.ndim(F) == 0 else F
 
 
 def weighted_grad(V, W, terms):

@@ -209,13 +209,12 @@ def _integrate(pb, x0, t0, t_max, gtol, method, rtol, atol, fast, max_nfev):
     rhs = pb.rhs_fast if fast else pb.rhs
     norm = pb.grad_norm_fast if fast else pb.grad_norm
     target = 0.5 * gtol if fast else gtol  # the fast path aims lower, the exact check decides
-    nsq = pb.nsq
 
     def norm_t(_t, x):
         return norm(x)
 
-    def norm_of_f(_t, f):  # f = -g: |g| with the weights <B_c, B_c>
-        return float(np.sqrt(np.sum(f * f * nsq)))
+    def norm_of_f(_t, f):  # f = -g
+        return pb.norm_of(f)
 
     def rhs_log(s, x):  # dx/ds = t dx/dt with t = e^s
         return np.exp(s) * rhs(0.0, x)
@@ -340,15 +339,13 @@ def gradient_flow(objective, train, d, m, N, sigma2=0.0, lam=1.0, form="merged",
         reason = "converged"
     idx = np.unique(np.linspace(0, ts.size - 1, min(max_points, ts.size)).round().astype(int))
     traj_coords = ys[:, idx].T
-    norms, off = [], []
-    for xx in traj_coords:  # one exact gradient per sample: its norm and its off-manifold part
-        gn_ = pb.grad_norm(xx)
-        norms.append(gn_)
-        if gn_ > 0:
-            off.append(pb.coeffs(xx)[1] / gn_)
-    norms = np.array(norms)
+    # the exact gradient at every sample in one batched evaluation: its norm and its
+    # off-manifold part
+    g_traj, resid = pb.coeffs(traj_coords)
+    norms = pb.norm_of(g_traj)
+    off = resid[norms > 0] / norms[norms > 0]
     traj = {"t": ts[idx].copy(), "names": pb.names, "coords": traj_coords,
-            "loss": np.array([pb.loss(xx) for xx in traj_coords]), "grad_norm": norms}
+            "loss": pb.loss(traj_coords), "grad_norm": norms}
     mats = pb.matrices(x_end)
     V, W = pb.merged_VW(x_end)
     wall = time.perf_counter() - start
@@ -360,7 +357,7 @@ def gradient_flow(objective, train, d, m, N, sigma2=0.0, lam=1.0, form="merged",
         grad_norm=gn, gtol=gtol, converged=converged, t_final=float(ts[-1]),
         t_max=t_max, trajectory=traj, loss_start=pb.loss(x0), loss_end=pb.loss(x_end),
         invariant_start=pb.invariants(x0), invariant_end=pb.invariants(x_end),
-        conserved=pb.conserved(), off_manifold=float(max(off, default=0.0)), nfev=pb.n_rhs,
+        conserved=pb.conserved(), off_manifold=float(off.max()) if off.size else 0.0, nfev=pb.n_rhs,
         wall_time=wall, message=str(msg), method=f"{method} rhs={rhs}", theta0=pb.t.copy(),
         stop_reason=reason, max_nfev=max_nfev)
 

@@ -193,9 +193,17 @@ class Problem:
         return out
 
     def merged(self, x: np.ndarray):
-        """``(V, W)`` at ``x`` (``W = K^T Q`` in the separate form)."""
-        mt = self.matrices(x)
-        return (mt["V"], mt["W"]) if self.form == "merged" else (mt["V"], mt["K"].T @ mt["Q"])
+        """``(V, W)`` at ``x`` (``W = K^T Q`` in the separate form); at a stack of points
+        ``(B, P)`` both are ``(B, D, D)``."""
+        return self._merged(self.matrices(x), x.shape[:-1])
+
+    def _merged(self, mt: dict, lead: tuple):
+        V = mt["V"]
+        W = mt["W"] if self.form == "merged" else T(mt["K"]) @ mt["Q"]
+        if lead:  # a stack: a frozen V (or W) is shared by every point
+            V = np.broadcast_to(V, lead + V.shape[-2:])
+            W = np.broadcast_to(W, V.shape)
+        return V, W
 
     def block_slices(self) -> dict:
         """``{matrix name: slice of x}``."""
@@ -203,8 +211,9 @@ class Problem:
         return {k: slice(j * D2, (j + 1) * D2) for j, k in enumerate(self.trained)}
 
     # ---------------------------------------------------------------- values
-    def loss(self, x: np.ndarray) -> float:
-        """The objective ``sum_k w_k L_{n_k}(task_k)`` at ``x``."""
+    def loss(self, x: np.ndarray):
+        """The objective ``sum_k w_k L_{n_k}(task_k)`` at ``x`` (a float), or at each row of
+        a stack ``(B, P)`` (an array ``(B,)``)."""
         return weighted_loss(*self.merged(x), self.terms)
 
     def grad(self, x: np.ndarray) -> np.ndarray:
@@ -242,12 +251,7 @@ class Problem:
         ``G_K = Q G_W^T``, ``G_Q = K G_W`` at ``W = K^T Q``."""
         mt = self.matrices(x)
         lead = x.shape[:-1]
-        V = mt["V"]
-        W = mt["W"] if self.form == "merged" else T(mt["K"]) @ mt["Q"]
-        if lead:  # a stack: a frozen V (or W) is shared by every point
-            V = np.broadcast_to(V, lead + V.shape[-2:])
-            W = np.broadcast_to(W, V.shape)
-        gV, gW = weighted_loss_grad(V, W, self.terms)
+        gV, gW = weighted_loss_grad(*self._merged(mt, lead), self.terms)
         if self.form == "merged":
             g = {"V": gV, "W": gW}
         else:

@@ -169,32 +169,40 @@ def frobenius_coeffs(G: np.ndarray, basis: np.ndarray):
     """``g_c = <G, B_c>/<B_c, B_c>`` (0 for a zero ``B_c``) and the residual matrix.
 
     Args:
-        G: a ``D x D`` matrix.
+        G: a ``D x D`` matrix, or a stack of them ``(B, D, D)``.
         basis: Frobenius-orthogonal matrices, shape (k, D, D).
 
     Returns:
-        ``(g, residual matrix G - sum_c g_c B_c, norm sqrt(sum_c g_c^2 <B_c, B_c>))``.
+        ``(g, residual matrix G - sum_c g_c B_c, norm sqrt(sum_c g_c^2 <B_c, B_c>))``, with
+        the leading axis of a stack (the norm a float for one matrix).
     """
     nsq = np.einsum("cij,cij->c", basis, basis)
-    dots = np.einsum("cij,ij->c", basis, G)
+    dots = np.einsum("cij,...ij->...c", basis, G)
     g = np.where(nsq > 0, dots / np.where(nsq > 0, nsq, 1.0), 0.0)
-    resid = G - np.einsum("c,cij->ij", g, basis)
-    return g, resid, float(np.sqrt(np.sum(g * g * nsq)))
+    resid = G - np.einsum("...c,cij->...ij", g, basis)
+    norm = np.sqrt(np.sum(g * g * nsq, axis=-1))
+    return g, resid, float(norm) if G.ndim == 2 else norm
+
+
+def _fro(R: np.ndarray):
+    """Frobenius norm of a matrix (a float) or of each matrix of a stack."""
+    return float(np.linalg.norm(R)) if R.ndim == 2 else np.linalg.norm(R, axis=(-2, -1))
 
 
 _coeffs = frobenius_coeffs
 
 
 def project_merged_arrays(gV, gW, t):
-    """Unchecked :func:`project`: ``(coefficients (6,), {"V", "W"} residual norms, norm)``."""
+    """Unchecked :func:`project`: ``(coefficients (6,), {"V", "W"} residual norms, norm)``;
+    for stacks ``(B, D, D)`` the coefficients are ``(B, 6)`` and the norms arrays ``(B,)``."""
     BV, BW = merged_slots(t)
     GW = gW.copy()
-    GW[:, -1] = 0.0  # column y of W never enters the loss
+    GW[..., :, -1] = 0.0  # column y of W never enters the loss
     cv, rv, nv = frobenius_coeffs(gV, BV)
     cw, rw, nw = frobenius_coeffs(GW, BW)
-    coeffs = np.concatenate([cv, cw])
-    res = {"V": float(np.linalg.norm(rv)), "W": float(np.linalg.norm(rw))}
-    return coeffs, res, float(np.hypot(nv, nw))
+    coeffs = np.concatenate([cv, cw], axis=-1)
+    res = {"V": _fro(rv), "W": _fro(rw)}
+    return coeffs, res, np.hypot(nv, nw) if gV.ndim > 2 else float(np.hypot(nv, nw))
 
 
 _project_merged = project_merged_arrays
@@ -252,15 +260,16 @@ def separate_point(coords, theta0):
 
 
 def project_separate_arrays(gV, gK, gQ, t):
-    """Unchecked :func:`project_kq`: ``(coefficients (14,), {"V", "K", "Q"} residual norms, norm)``."""
+    """Unchecked :func:`project_kq`: ``(coefficients (14,), {"V", "K", "Q"} residual norms, norm)``;
+    for stacks ``(B, D, D)`` the coefficients are ``(B, 14)`` and the norms arrays ``(B,)``."""
     A = algebra_matrices(t)
     BV = A[list(V_BASIS)]
     cv, rv, nv = frobenius_coeffs(gV, BV)
     ck, rk, nk = frobenius_coeffs(gK, A)
     cq, rq, nq = frobenius_coeffs(gQ, A)
-    res = {"V": float(np.linalg.norm(rv)), "K": float(np.linalg.norm(rk)),
-           "Q": float(np.linalg.norm(rq))}
-    return np.concatenate([cv, ck, cq]), res, float(np.sqrt(nv ** 2 + nk ** 2 + nq ** 2))
+    res = {"V": _fro(rv), "K": _fro(rk), "Q": _fro(rq)}
+    nrm = np.sqrt(nv ** 2 + nk ** 2 + nq ** 2)
+    return np.concatenate([cv, ck, cq], axis=-1), res, nrm if gV.ndim > 2 else float(nrm)
 
 
 _project_separate = project_separate_arrays

@@ -150,13 +150,15 @@ class LossTerms:
         return E_m2, E_m1sq, E_m1tq, E_tq2, E_m1y, E_tqy
 
     @staticmethod
-    def assemble(parts: tuple, n: int, tau: float) -> float:
+    def assemble(parts: tuple, n: int, tau: float):
         """``L_n = [n E m2 + n(n-1) E m1^2 + 2n E(m1 t_q) + E t_q^2]/(n+1)^2
-        - 2 [n E(m1 theta.x_q) + E(t_q theta.x_q)]/(n+1) + tau``."""
+        - 2 [n E(m1 theta.x_q) + E(t_q theta.x_q)]/(n+1) + tau`` (a float for one point,
+        an array for a stack)."""
         E_m2, E_m1sq, E_m1tq, E_tq2, E_m1y, E_tqy = parts
         quad = n * E_m2 + n * (n - 1) * E_m1sq + 2.0 * n * E_m1tq + E_tq2
         lin = n * E_m1y + E_tqy
-        return float(quad / (n + 1) ** 2 - 2.0 * lin / (n + 1) + tau)
+        L = quad / (n + 1) ** 2 - 2.0 * lin / (n + 1) + tau
+        return float(L) if np.ndim(L) == 0 else L[..., 0]  # a stack's per-point scalars are (B, 1)
 
     def value(self) -> float:
         """Assemble ``L`` from the terms (see the module docstring)."""
@@ -173,9 +175,10 @@ def loss_curve(V: np.ndarray, W: np.ndarray, tm: TaskMoments, shots) -> list[flo
     return [t.assemble(parts, n, tm.tau) for n in shots]
 
 
-def generalized_loss(V: np.ndarray, W: np.ndarray, tm: TaskMoments, n: int) -> float:
-    """``E_theta L_n(V, W; theta)`` for task moments ``tm`` (no argument checking)."""
-    return LossTerms.build(V[-1].copy(), W, tm, n).value()
+def generalized_loss(V: np.ndarray, W: np.ndarray, tm: TaskMoments, n: int):
+    """``E_theta L_n(V, W; theta)`` for task moments ``tm`` (no argument checking); for
+    stacks ``V, W`` of shape ``(B, D, D)`` the ``B`` values."""
+    return LossTerms.build(V[..., -1, :].copy(), W, tm, n).value()
 
 
 def expected_loss(V, W, theta, n, sigma2=0.0) -> float:

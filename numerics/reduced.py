@@ -81,33 +81,37 @@ class ReducedProblem:
 
     # matrices -------------------------------------------------------------------------
     def matrices(self, x):
-        """merged: (V, W); separate: (V, K, Q)."""
+        """merged: (V, W); separate: (V, K, Q).  ``x`` is one point ``(k,)`` or a stack
+        ``(B, k)`` (then every matrix is ``(B, D, D)``)."""
         if self.form == "merged":
-            return (np.einsum("c,cij->ij", x[:2], self._BV), np.einsum("c,cij->ij", x[2:], self._BW))
+            return (np.einsum("...c,cij->...ij", x[..., :2], self._BV),
+                    np.einsum("...c,cij->...ij", x[..., 2:], self._BW))
         A = self._A
-        V = x[0] * A[V_BASIS[0]] + x[1] * A[V_BASIS[1]]
-        return V, np.einsum("c,cij->ij", x[2:8], A), np.einsum("c,cij->ij", x[8:14], A)
+        V = np.einsum("...c,cij->...ij", x[..., :2], A[list(V_BASIS)])
+        return V, np.einsum("...c,cij->...ij", x[..., 2:8], A), np.einsum("...c,cij->...ij", x[..., 8:14], A)
 
     def merged_VW(self, x):
-        """``(V, W)``, with ``W = K^T Q`` in the separate form."""
+        """``(V, W)``, with ``W = K^T Q`` in the separate form (one point or a stack)."""
         mats = self.matrices(x)
         if self.form == "merged":
             return mats
         V, K, Q = mats
-        return V, K.T @ Q
+        return V, np.swapaxes(K, -1, -2) @ Q
 
     # gradient -------------------------------------------------------------------------
     def full_grad(self, x):
-        """The exact full-matrix gradient at the point ``x`` (chain rule in the separate form)."""
+        """The exact full-matrix gradient at the point ``x`` (chain rule in the separate
+        form; a stack of points gives stacks, :mod:`numerics.batching`)."""
         mats = self.matrices(x)
         if self.form == "merged":
             return weighted_grad(mats[0], mats[1], self.terms)
         V, K, Q = mats
-        gV, gW = weighted_grad(V, K.T @ Q, self.terms)
-        return gV, Q @ gW.T, K @ gW
+        gV, gW = weighted_grad(V, np.swapaxes(K, -1, -2) @ Q, self.terms)
+        return gV, Q @ np.swapaxes(gW, -1, -2), K @ gW
 
     def raw_coeffs(self, x) -> np.ndarray:
-        """Unmasked exact projected coefficients (merged form only; for the fit)."""
+        """Unmasked exact projected coefficients (merged form only; for the fit), at one
+        point or a stack of points (one batched gradient)."""
         g, _, _ = project_merged_arrays(*self.full_grad(x), self.t)
         return g
 
@@ -133,19 +137,21 @@ class ReducedProblem:
         return np.concatenate([g[:2], gk, gq]) * self.mask
 
     def coeffs(self, x):
-        """(masked coefficients g_c, off-manifold residual of the trainable gradient)."""
-        key = x.tobytes()
-        if key == self._cache_key:
+        """(masked coefficients g_c, off-manifold residual of the trainable gradient); for a
+        stack ``x`` of shape ``(B, k)``, ``(B, k)`` and ``(B,)`` from one batched gradient."""
+        key = x.tobytes() if x.ndim == 1 else None
+        if key is not None and key == self._cache_key:
             return self._cache_val
-        self.nfev += 1
+        self.nfev += 1 if x.ndim == 1 else x.shape[0]
         grads = self.full_grad(x)
         if self.form == "merged":
             g, res, _ = project_merged_arrays(grads[0], grads[1], self.t)
         else:
             g, res, _ = project_separate_arrays(*grads, self.t)
-        resid = float(np.sqrt(sum(res[s] ** 2 for s in self.trained)))
-        val = (g * self.mask, resid)
-        self._cache_key, self._cache_val = key, val
+        resid = np.sqrt(sum(res[s] ** 2 for s in self.trained))
+        val = (g * self.mask, float(resid) if x.ndim == 1 else resid)
+        if key is not None:
+            self._cache_key, self._cache_val = key, val
         return val
 
     def rhs(self, _t, x):
@@ -158,18 +164,22 @@ class ReducedProblem:
         self.n_rhs += 1
         return -self.fast_coeffs(x)
 
+    def norm_of(self, g):
+        """``sqrt(sum_c g_c^2 <B_c, B_c>)``, the Frobenius norm of ``sum_c g_c B_c`` (a
+        float, or ``(B,)`` for coefficients ``(B, k)``)."""
+        nrm = np.sqrt(np.sum(g * g * self.nsq, axis=-1))
+        return float(nrm) if g.ndim == 1 else nrm
+
     def grad_norm_fast(self, x) -> float:
-        """``sqrt(sum_c g_c^2 <B_c, B_c>)`` with the polynomial field."""
-        g = self.fast_coeffs(x)
-        return float(np.sqrt(np.sum(g * g * self.nsq)))
+        """:meth:`norm_of` the polynomial field."""
+        return self.norm_of(self.fast_coeffs(x))
 
-    def grad_norm(self, x) -> float:
-        """``sqrt(sum_c g_c^2 <B_c, B_c>)`` with the exact gradient."""
-        g = self.coeffs(x)[0]
-        return float(np.sqrt(np.sum(g * g * self.nsq)))
+    def grad_norm(self, x):
+        """:meth:`norm_of` the exact gradient (one point or a stack)."""
+        return self.norm_of(self.coeffs(x)[0])
 
-    def loss(self, x) -> float:
-        """The objective at ``x``."""
+    def loss(self, x):
+        """The objective at ``x`` (a float, or ``(B,)`` for a stack)."""
         V, W = self.merged_VW(x)
         return weighted_loss(V, W, self.terms)
 
@@ -249,23 +259,6 @@ def _group_monomials(x):
                       q, q * h, q * be, q * al, q * q)))
 
 
-def _raw_coeffs_many(pb: ReducedProblem, X: np.ndarray) -> np.ndarray:
-    """:meth:`ReducedProblem.raw_coeffs` at every row of ``X`` (``(B, 6)``, merged form),
-    from one batched exact gradient: ``V = sum_c x_c B_c``, ``W`` likewise, and
-    ``g_c = <G, B_c>/<B_c, B_c>`` (0 for a zero ``B_c``) with column ``y`` of ``G_W`` set to 0,
-    as :func:`numerics.manifold.project_merged_arrays`."""
-    V = np.einsum("bc,cij->bij", X[:, :2], pb._BV)
-    W = np.einsum("bc,cij->bij", X[:, 2:], pb._BW)
-    gV, gW = weighted_grad(V, W, pb.terms)
-    gW[..., :, -1] = 0.0  # column y of W never enters the loss
-    out = []
-    for G, basis in ((gV, pb._BV), (gW, pb._BW)):
-        nsq = np.einsum("cij,cij->c", basis, basis)
-        dots = np.einsum("bij,cij->bc", G, basis)
-        out.append(np.where(nsq > 0, dots / np.where(nsq > 0, nsq, 1.0), 0.0))
-    return np.concatenate(out, axis=1)
-
-
 class Interpolant:
     """The merged projected gradient ``g_c(a, b, q, alpha, beta, h)`` as an exact polynomial.
 
@@ -289,7 +282,7 @@ class Interpolant:
         pts = np.array([np.concatenate([u, w]) for u in ab for w in rest])
         test = rng.uniform(-1.5, 1.5, size=(12, 6))
         # the exact gradient at the 90 grid points and the 12 test points, in one batch
-        G_all = _raw_coeffs_many(pb_merged, np.concatenate([pts, test]))
+        G_all = pb_merged.raw_coeffs(np.concatenate([pts, test]))
         A = np.array([monomials(p) for p in pts])
         G = G_all[:len(pts)]
         self.coef = np.linalg.solve(A, G)

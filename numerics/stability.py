@@ -568,5 +568,5 @@ def full_flow(problem: Problem, x0, *, gtol: float = 1e-10, t_max: float = 1e7,
     idx = np.unique(np.linspace(0, sol.t.size - 1, min(max_points, sol.t.size)).round().astype(int))
     samples = np.array([full(sol.y[:, i]) for i in idx])
     return FullFlow(x.copy(), float(sol.t[-1]), count[0], gn, stop, msg, sol.t[idx].copy(),
-                    np.array([problem.loss(s) for s in samples]), samples.copy())
+                    problem.loss(samples), samples.copy())
 

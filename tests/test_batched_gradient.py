@@ -15,7 +15,7 @@ from numerics.finetune_objective import loss_terms
 from numerics.gradients import weighted_loss_grad
 from numerics.hessian import STENCILS, Problem, _step, hessian
 from numerics.moments import fixed_task, sphere_task
-from numerics.reduced import ReducedProblem, _raw_coeffs_many
+from numerics.reduced import ReducedProblem
 from numerics.stability import unread_basis
 from vocabulary import MATRICES, OBJECTIVES, TRAIN
 
@@ -156,7 +156,56 @@ def test_interpolant_projection_equals_raw_coeffs(objective, d):
     pb = ReducedProblem(loss_terms(objective, t, 20, 0.1, 1.0), "all", "merged", d, t)
     X = np.random.default_rng(d).uniform(-1.5, 1.5, size=(9, 6))
     ref = np.array([pb.raw_coeffs(x) for x in X])
-    assert row_errors(_raw_coeffs_many(pb, X), ref).max() <= 1e-12
+    assert row_errors(pb.raw_coeffs(X), ref).max() <= 1e-12
     Xbad = X.copy()
     Xbad[4, 2] += 1e-6
-    assert row_errors(_raw_coeffs_many(pb, Xbad), ref)[4] > 1e-12
+    assert row_errors(pb.raw_coeffs(Xbad), ref)[4] > 1e-12
+
+
+# ---- stacks through the reduced problem, the projections and the loss ---------------------
+@pytest.mark.parametrize("form,train", [("merged", "all"), ("merged", "v"), ("separate", "all"), ("separate", "kq")])
+def test_reduced_problem_on_a_stack_equals_row_by_row(form, train):
+    """``ReducedProblem.coeffs``, ``grad_norm`` and ``loss`` at a stack of points (one batched
+    gradient) equal the one-point values row by row."""
+    from numerics.flow import setup_problem
+
+    pb, *_ = setup_problem("zsfs", train, 3, 10, 5, 0.1, 1.0, form, None)
+    X = np.random.default_rng(3).standard_normal((7, len(pb.names)))
+    g, resid = pb.coeffs(X)
+    rows = [pb.coeffs(x) for x in X]
+    assert np.allclose(g, [r[0] for r in rows], rtol=1e-12, atol=1e-13)
+    assert np.allclose(resid, [r[1] for r in rows], rtol=1e-12, atol=1e-13)
+    assert np.allclose(pb.grad_norm(X), [pb.grad_norm(x) for x in X], rtol=1e-12, atol=1e-13)
+    assert np.allclose(pb.loss(X), [pb.loss(x) for x in X], rtol=1e-12, atol=1e-13)
+    # the comparison can fail: one moved row is seen
+    Y = X.copy()
+    Y[4, 0] += 1e-3
+    assert not np.allclose(pb.loss(Y), [pb.loss(x) for x in X], rtol=1e-12, atol=1e-13)
+
+
+@pytest.mark.parametrize("objective,form,train", [("zsfs", "separate", "all"), ("zs", "merged", "all"),
+                                                  ("zsfs", "separate", "kq"), ("fs", "merged", "v")])
+def test_problem_loss_on_a_stack_equals_row_by_row(objective, form, train):
+    from numerics.outcomes import _problem
+
+    pb, _, _ = _problem(objective, form, train, 2, 10, 5, 0.1, 1.0, 1.0)
+    X = pb.pack() + 0.3 * np.random.default_rng(5).standard_normal((6, pb.size))
+    L = pb.loss(X)
+    assert L.shape == (6,)
+    assert np.allclose(L, [pb.loss(x) for x in X], rtol=1e-12, atol=1e-14)
+
+
+def test_projections_of_a_stack_equal_row_by_row():
+    from numerics.manifold import project_merged_arrays, project_separate_arrays
+
+    rng = np.random.default_rng(0)
+    t = rng.standard_normal(3)
+    t /= np.linalg.norm(t)
+    G = rng.standard_normal((3, 4, 5, 5))
+    for proj, args in ((project_merged_arrays, (G[0], G[1])), (project_separate_arrays, (G[0], G[1], G[2]))):
+        c, res, nrm = proj(*args, t)
+        for i in range(4):
+            ci, resi, nrmi = proj(*(a[i] for a in args), t)
+            assert np.allclose(c[i], ci, rtol=1e-14, atol=1e-15)
+            assert all(abs(res[k][i] - resi[k]) <= 1e-14 * max(1.0, resi[k]) for k in resi)
+            assert abs(nrm[i] - nrmi) <= 1e-14 * max(1.0, nrmi)
