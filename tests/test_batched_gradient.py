@@ -17,7 +17,7 @@ from numerics.hessian import STENCILS, Problem, _step, hessian
 from numerics.moments import fixed_task, sphere_task
 from numerics.reduced import ReducedProblem
 from numerics.stability import unread_basis
-from vocabulary import MATRICES, OBJECTIVES, TRAIN
+from vocabulary import MATRICES, OBJECTIVES
 
 
 def row_errors(G: np.ndarray, ref: np.ndarray) -> np.ndarray:
