@@ -54,7 +54,7 @@ from .gradients import weighted_loss_grad
 from .moments import fixed_task, sphere_task
 from .validation import check_count, check_matrix, check_nonneg, check_theta
 
-__all__ = ["Problem", "hessian", "hessian_vector_product", "STENCILS", "stencil_points"]
+__all__ = ["Problem", "hessian", "hessian_vector_product", "hessian_times", "STENCILS", "stencil_points"]
 
 #: central first-derivative stencils ``{points: (offsets, weights)}``: ``g' = sum w g(k h) / h``
 STENCILS = {
@@ -281,22 +281,44 @@ def hessian_vector_product(problem: Problem, x, u, *, points: int | None = None,
     Returns:
         ``H u`` (flat).
     """
-    x = np.asarray(x, dtype=float)
     u = np.asarray(u, dtype=float)
+    return hessian_times(problem, x, u[:, None], points=points, rel_step=rel_step)[:, 0]
+
+
+def hessian_times(problem: Problem, x, U, *, points: int | None = None, rel_step: float = 0.05) -> np.ndarray:
+    """Exact ``H(x) U`` for the columns ``u`` of ``U`` (``P x r``): :func:`hessian_vector_product`
+    on every column, the stencil points of all columns in :data:`HESSIAN_BATCH`-point
+    :meth:`Problem.grad_many` calls.
+
+    Args:
+        problem, x, points, rel_step: as :func:`hessian_vector_product`.
+        U: the directions, ``P x r`` (a zero column gives a zero column).
+
+    Returns:
+        ``H U``, ``P x r``.
+    """
+    x = np.asarray(x, dtype=float)
+    U = np.asarray(U, dtype=float)
     points = stencil_points(problem.form) if points is None else points
     if points not in STENCILS:
         raise ValueError(f"points must be one of {sorted(STENCILS)}, got {points!r}")
-    nu = float(np.linalg.norm(u))
-    if nu == 0.0:
-        return np.zeros_like(x)
-    e = u / nu
+    nu = np.linalg.norm(U, axis=0)
     h = _step(x, rel_step)
     offs, wts = STENCILS[points]
-    G = problem.grad_many(x[None, :] + (np.array(offs, dtype=float) * h)[:, None] * e)
-    acc = np.zeros_like(x)
-    for w, g in zip(wts, G):
-        acc += w * g
-    return acc * (nu / h)
+    steps = np.array(offs, dtype=float) * h
+    out = np.zeros(U.shape)
+    live = np.flatnonzero(nu > 0)
+    ncols = max(1, HESSIAN_BATCH // len(offs))
+    for j0 in range(0, live.size, ncols):
+        js = live[j0:j0 + ncols]
+        E = U[:, js] / nu[js]  # unit directions, as columns
+        X = x[None, None, :] + steps[None, :, None] * E.T[:, None, :]  # (column, offset, P)
+        G = problem.grad_many(X.reshape(-1, x.size)).reshape(js.size, len(offs), x.size)
+        acc = np.zeros((js.size, x.size))
+        for i, w in enumerate(wts):
+            acc += w * G[:, i, :]
+        out[:, js] = (acc * (nu[js] / h)[:, None]).T
+    return out
 
 
 @dataclass

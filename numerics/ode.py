@@ -59,7 +59,7 @@ class Integration:
 
 
 def integrate_to_norm(fun, t_span, y0, *, norm, target, norm_of_f=None, cap=None,
-                      method="LSODA", rtol=1e-3, atol=1e-6) -> Integration:
+                      method="LSODA", rtol=1e-3, atol=1e-6, jac=None) -> Integration:
     """Integrate ``dy/dt = fun(t, y)`` over ``t_span`` until ``norm(t, y)`` crosses ``target``
     from above (module docstring).
 
@@ -74,6 +74,8 @@ def integrate_to_norm(fun, t_span, y0, *, norm, target, norm_of_f=None, cap=None
         cap: ``cap() -> bool``, checked after every step (``None``: no cap).
         method: a ``solve_ivp`` method name or an :class:`scipy.integrate.OdeSolver` class.
         rtol, atol: the solver's tolerances.
+        jac: ``jac(t, y)``, the Jacobian of ``fun`` for the implicit solvers (``None``: the
+            solver's finite differences).
 
     Returns:
         An :class:`Integration`.
@@ -90,7 +92,7 @@ def integrate_to_norm(fun, t_span, y0, *, norm, target, norm_of_f=None, cap=None
 
     t0, t1 = float(t_span[0]), float(t_span[1])
     y0 = np.asarray(y0, dtype=float)
-    solver = solver_cls(f, t0, y0, t1, rtol=rtol, atol=atol)
+    solver = solver_cls(f, t0, y0, t1, rtol=rtol, atol=atol, **({} if jac is None else {"jac": jac}))
     ts, ys = [t0], [y0]
     s_prev = norm(t0, y0) - target  # norm - target at the last step (None: not checked)
     status, message = None, ""

@@ -63,7 +63,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .hessian import Problem, hessian
+from .hessian import Problem, hessian, hessian_times
 from .ode import integrate_to_norm
 
 __all__ = ["Stability", "classify", "symmetry_basis", "unread_basis", "lower_bound",
@@ -547,6 +547,9 @@ def full_flow(problem: Problem, x0, *, gtol: float = 1e-10, t_max: float = 1e7,
     def norm(_t, y):
         return float(np.linalg.norm(problem.grad(full(y))))
 
+    def jac(_t, y):  # d rhs / dy = -B^T H B, H B by the exact stencil (not LSODA's differences)
+        return -(B.T @ hessian_times(problem, full(y), B))
+
     if np.linalg.norm(problem.grad(x0)) <= gtol:
         return FullFlow(x0.copy(), 0.0, 0, float(np.linalg.norm(problem.grad(x0))), "converged",
                         "gradient below gtol at the start", np.array([0.0]),
@@ -554,7 +557,8 @@ def full_flow(problem: Problem, x0, *, gtol: float = 1e-10, t_max: float = 1e7,
     # every step checked with the exact norm: under the loose tolerances of an escape, the
     # last right-hand side of a step can be off the end point by more than the target
     sol = integrate_to_norm(rhs, (0.0, t_max), np.zeros(B.shape[1]), norm=norm, target=gtol,
-                            cap=lambda: count[0] >= max_nfev, method="LSODA", rtol=rtol, atol=atol)
+                            cap=lambda: count[0] >= max_nfev, method="LSODA", rtol=rtol, atol=atol,
+                            jac=jac)
     x = full(sol.y[:, -1])
     gn = float(np.linalg.norm(problem.grad(x)))
     if sol.status == "converged":

@@ -209,3 +209,24 @@ def test_projections_of_a_stack_equal_row_by_row():
             assert np.allclose(c[i], ci, rtol=1e-14, atol=1e-15)
             assert all(abs(res[k][i] - resi[k]) <= 1e-14 * max(1.0, resi[k]) for k in resi)
             assert abs(nrm[i] - nrmi) <= 1e-14 * max(1.0, nrmi)
+
+
+@pytest.mark.parametrize("form,train", [("merged", "all"), ("separate", "all"), ("separate", "kq")])
+def test_hessian_times_a_basis_equals_the_hessian_on_it(form, train):
+    """``hessian_times(pb, x, U)`` (directional stencils, the escape flows' Jacobian) equals
+    the full Hessian (coordinate stencils) times ``U``; a zero column gives zeros."""
+    from numerics.hessian import hessian_times, hessian_vector_product
+
+    pb, _ = random_problem("zsfs", form, train, 2, 11)
+    x = pb.pack() + 0.2 * np.random.default_rng(1).standard_normal(pb.size)
+    U = np.random.default_rng(2).standard_normal((pb.size, 5))
+    U[:, 3] = 0.0
+    HU = hessian_times(pb, x, U)
+    ref = hessian(pb, x).H @ U
+    scale = np.abs(ref).max()
+    assert np.abs(HU - ref).max() <= 1e-9 * scale
+    assert not np.any(HU[:, 3])
+    assert np.abs(HU[:, 1] - hessian_vector_product(pb, x, U[:, 1])).max() <= 1e-12 * scale
+    # too short a stencil for a general direction of the separate form is seen
+    if form == "separate":
+        assert np.abs(hessian_times(pb, x, U, points=3) - ref).max() > 1e-6 * scale
