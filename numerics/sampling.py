@@ -19,7 +19,7 @@ __all__ = ["Prompts", "sample_prompts", "predict", "monte_carlo_loss",
            "monte_carlo_pretrain_loss_grad", "sample_sphere", "rng_from_seed", "draw_prompts",
            "token_array"]
 
-_CHUNK_FLOATS = 4_000_000  # bound on the working set of one chunk
+_CHUNK_FLOATS = 1_000_000  # bound on the working set of one chunk (8 MB: 4e6 floats took twice the CPU)
 
 
 @dataclass(frozen=True)
