@@ -49,16 +49,26 @@ def _theta0(d_, g):
     return t / np.linalg.norm(t)
 
 
-def symbolic_full_gradient(obj, subset, form, cfg, coords, theta0):
-    """``{matrix: D x D array}`` from the symbolic basis coefficients."""
+def symbolic_full_gradient(obj, subset, form, cfg, coords, theta0, memo=None):
+    """``{matrix: D x D array}`` from the symbolic basis coefficients.
+
+    ``memo``: an optional dict kept by the caller for one ``(cfg, coords, theta0)``: the
+    objectives and subsets share coefficient expressions (68 distinct ones among the 208 of
+    one point), and each is then evaluated once per point."""
     res = gradient(obj, subset, form)
     sub = {d: sp.Integer(cfg.d), m: sp.Integer(cfg.m), N: sp.Integer(cfg.N),
            sigma2: rational(cfg.sigma2), lam: rational(cfg.lam), **coords}
+    memo = {} if memo is None else memo
     out = {}
     for M, co in res.matrices.items():
         G = np.zeros((cfg.d + 2, cfg.d + 2))
         for name, expr in co.items():
-            G += float(to_expr(expr).xreplace(sub)) * np.array(basis_matrix(name, cfg.d, theta0))
+            key, bkey = ("value", to_expr(expr)), ("basis", name)
+            if key not in memo:
+                memo[key] = float(key[1].xreplace(sub))
+            if bkey not in memo:
+                memo[bkey] = np.array(basis_matrix(name, cfg.d, theta0), dtype=float)
+            G += memo[key] * memo[bkey]
         out[M] = G
     return out
 
@@ -114,15 +124,17 @@ def numeric_gradient(obj, form, cfg, coords, theta0):
 def check_agree() -> Outcome:
     ev = []
     worst, count = 0.0, 0
+    memos = {}  # per point and form: each distinct coefficient expression evaluated once
     for cfg, seed in POINTS:
         merged, sep, g = _point(seed)
         t0 = _theta0(cfg.d, g)
         for obj in tuple(vocabulary.OBJECTIVES):
             for form, subsets in SUBSETS.items():
                 coords = merged if form == "merged" else sep
+                memo = memos.setdefault((seed, form), {})
                 num_g = numeric_gradient(obj, form, cfg, coords, t0)
                 for sub in subsets:
-                    sym_g = symbolic_full_gradient(obj, sub, form, cfg, coords, t0)
+                    sym_g = symbolic_full_gradient(obj, sub, form, cfg, coords, t0, memo)
                     for M, G in sym_g.items():
                         scale = max(1.0, float(np.abs(num_g[M]).max()))
                         worst = max(worst, float(np.abs(G - num_g[M]).max()) / scale)
@@ -151,7 +163,7 @@ def check_agree() -> Outcome:
         mW = sum(w_ * p[1] for w_, p in parts)
         sV = np.sqrt(sum((w_ * p[2]) ** 2 for w_, p in parts))
         sW = np.sqrt(sum((w_ * p[3]) ** 2 for w_, p in parts))
-        sym = symbolic_full_gradient(obj, "all", "merged", cfg, merged, t0)
+        sym = symbolic_full_gradient(obj, "all", "merged", cfg, merged, t0, memos[(seed, "merged")])
         for G, mc, se in ((sym["V"][-1], mV[-1], sV[-1]), (sym["W"][:, :-1], mW[:, :-1], sW[:, :-1])):
             mask = se > 0
             zmax = max(zmax, float(np.max(np.abs(G[mask] - mc[mask]) / se[mask])))
