@@ -52,12 +52,15 @@ def draw_prompts(theta: np.ndarray, n: int, size: int, sigma2: float, rng) -> Pr
     """Unchecked :func:`sample_prompts` with a generator: ``theta`` is (d,) or (size, d),
     one task per prompt."""
     d = theta.shape[-1]
-    th = np.broadcast_to(theta, (size, d))
     X = rng.standard_normal((size, n, d))
     xq = rng.standard_normal((size, d))
     s = np.sqrt(sigma2)
-    y = np.einsum("bnd,bd->bn", X, th) + s * rng.standard_normal((size, n))
-    yq = np.einsum("bd,bd->b", xq, th) + s * rng.standard_normal(size)
+    if theta.ndim == 1:  # one task for every prompt
+        y, yq = X @ theta, xq @ theta
+    else:
+        y, yq = (X @ theta[:, :, None])[:, :, 0], np.einsum("bd,bd->b", xq, theta)
+    y = y + s * rng.standard_normal((size, n))
+    yq = yq + s * rng.standard_normal(size)
     return Prompts(X, y, xq, yq)
 
 

@@ -45,16 +45,17 @@ __all__ = ["minibatch_grad", "sgd_finetune", "SGDResult", "SGDSettings", "sgd_st
 def _batch_grad(v, W, X, y, xq, yq):
     """(loss, g_v (D,), G_W (D, D)) of the minibatch mean squared error (module docstring)."""
     Z = token_array(X, y, xq)
-    B, T, _ = Z.shape
+    B, T, D = Z.shape
     zq = Z[:, -1, :]
     u = zq @ W.T                       # (B, D): u_b = W z_q
     s = Z @ v                          # (B, T): v.z_j
-    r = np.einsum("btk,bk->bt", Z, u)  # (B, T): z_j.u
+    r = (Z @ u[:, :, None])[:, :, 0]   # (B, T): z_j.u
     yhat = np.einsum("bt,bt->b", s, r) / T
     err = yhat - yq
     e = 2.0 * err / B
-    gv = np.einsum("b,bt,btk->k", e, r, Z) / T
-    gu = np.einsum("b,bt,btk->bk", e, s, Z) / T
+    # the contractions as matrix products (three-operand einsums loop in C without BLAS)
+    gv = ((e[:, None] * r).reshape(-1) @ Z.reshape(B * T, D)) / T
+    gu = ((e[:, None] * s)[:, None, :] @ Z)[:, 0, :] / T
     gW = gu.T @ zq
     return float(np.mean(err * err)), gv, gW
 
