@@ -367,7 +367,7 @@ def full_matrix_flow(objective, train, d, m, N, sigma2=0.0, lam=1.0, form="merge
                      atol=1e-12) -> FullFlowResult:
     """Cross-check: integrate ``dX/dt = -grad_X L`` on *every entry* of the trainable
     ``D x D`` matrices (full NumPy gradient, no projection) from the pretrained point up
-    to ``t_end``, and the reduced flow with the same integrator (DOP853) and tolerances,
+    to ``t_end``, and the reduced flow with the same integrator (LSODA) and tolerances,
     on the field :func:`gradient_flow` integrates (``rhs='fast'``: the exact polynomial
     :class:`numerics.reduced.Interpolant` of the projected gradient).
 
@@ -383,7 +383,7 @@ def full_matrix_flow(objective, train, d, m, N, sigma2=0.0, lam=1.0, form="merge
         n_points: samples compared along the way (>= 1).
         theta0: unit target; default a generic unit vector drawn from ``seed``.
         seed: the seed of that draw.
-        rtol, atol: DOP853 tolerances.
+        rtol, atol: LSODA tolerances.
 
     Returns:
         A :class:`FullFlowResult`.
@@ -407,7 +407,7 @@ def full_matrix_flow(objective, train, d, m, N, sigma2=0.0, lam=1.0, form="merge
     t_eval = np.linspace(0.0, t_end, n_points)
     x0 = pretrained_state(form, c)
     pb.interp = interpolant(key, pb.terms, d, pb.t)
-    red = solve_ivp(pb.rhs_fast, (0.0, t_end), x0, method="DOP853", rtol=rtol, atol=atol, t_eval=t_eval)
+    red = solve_ivp(pb.rhs_fast, (0.0, t_end), x0, method="LSODA", rtol=rtol, atol=atol, t_eval=t_eval)
     if red.status < 0:
         raise RuntimeError(f"reduced flow failed: {red.message}")
     mats0 = [np.array(M, dtype=float) for M in pb.matrices(x0)]
@@ -432,7 +432,7 @@ def full_matrix_flow(objective, train, d, m, N, sigma2=0.0, lam=1.0, form="merge
         return -np.concatenate([grads[i].ravel() for i in train_idx])
 
     y0 = np.concatenate([mats0[i].ravel() for i in train_idx])
-    full = solve_ivp(full_rhs, (0.0, t_end), y0, method="DOP853", rtol=rtol, atol=atol, t_eval=t_eval)
+    full = solve_ivp(full_rhs, (0.0, t_end), y0, method="LSODA", rtol=rtol, atol=atol, t_eval=t_eval)
     if full.status < 0:
         raise RuntimeError(f"full-matrix flow failed: {full.message}")
     cf, offs = [], []
