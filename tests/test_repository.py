@@ -56,3 +56,15 @@ def test_theory_document_states_every_registered_claim():
     section = text.split("## 5.", 1)[1].split("\n## ", 1)[0]
     documented = re.findall(r"\*\*`([a-z_.]+)`\*\*", section)
     assert sorted(documented) == sorted(claim_ids())
+
+
+def test_every_mutant_of_the_mutation_benchmark_still_applies():
+    """``benchmarks/mutation.py`` plants each mutant by replacing a line that must occur
+    exactly once; a rewrite of that line would silently drop the mutant from the table."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("mutation_benchmark", ROOT / "benchmarks" / "mutation.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    stale = [m["id"] for m in mod.mutants() if (ROOT / m["file"]).read_text().count(m["old"]) != 1]
+    assert not stale, f"mutants whose old text no longer occurs exactly once: {stale}"
