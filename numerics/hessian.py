@@ -48,8 +48,8 @@ import numpy as np
 
 from vocabulary import MATRICES, OBJECTIVES, TRAIN, objective_terms
 
-from .finetune_objective import weighted_loss
 from .batching import T
+from .finetune_objective import weighted_loss
 from .gradients import weighted_loss_grad
 from .moments import fixed_task, sphere_task
 from .validation import check_count, check_matrix, check_nonneg, check_theta
