@@ -25,7 +25,26 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = ["ONE_POINT", "STACKED", "el", "el2", "add_at", "add_at2", "dot", "fro", "mv", "vm", "trace", "diag", "smat",
-           "add_diag", "T"]
+           "add_diag", "T", "STACK_FLOATS", "in_chunks"]
+
+#: entries of one ``(B, D, D)`` stack that a batched evaluation materialises at once
+#: (8 MB): larger stacks are evaluated in row chunks (:func:`in_chunks`), so that memory
+#: stays bounded at large ``d`` (at ``d = 400`` a chunk is 6 points)
+STACK_FLOATS = 2 ** 20
+
+
+def in_chunks(fn, X: np.ndarray, D: int):
+    """``fn(X)`` for a stack of points ``X`` (rows), evaluated on consecutive chunks of at
+    most ``max(1, STACK_FLOATS // D^2)`` rows and concatenated along the first axis (``fn``
+    returns an array or a tuple of arrays).  Row ``i`` of the result is ``fn`` of a stack
+    holding row ``i``: the same numbers as one call, up to the order of sums inside BLAS."""
+    rows = max(1, STACK_FLOATS // (D * D))
+    if X.shape[0] <= rows:
+        return fn(X)
+    parts = [fn(X[i:i + rows]) for i in range(0, X.shape[0], rows)]
+    if isinstance(parts[0], tuple):
+        return tuple(np.concatenate(p) for p in zip(*parts))
+    return np.concatenate(parts)
 
 
 def el(x: np.ndarray, i: int):

@@ -27,6 +27,7 @@ import numpy as np
 
 import vocabulary
 
+from .batching import STACK_FLOATS, in_chunks
 from .finetune_objective import weighted_grad, weighted_loss
 from .manifold import (ALGEBRA_NAMES, MERGED_NAMES, PERP, SEPARATE_NAMES, V_BASIS, W_BASIS,
                        algebra_matrices, frobenius_coeffs, merged_slots, project_merged_arrays,
@@ -111,7 +112,9 @@ class ReducedProblem:
 
     def raw_coeffs(self, x) -> np.ndarray:
         """Unmasked exact projected coefficients (merged form only; for the fit), at one
-        point or a stack of points (one batched gradient)."""
+        point or a stack of points (batched gradients, in chunks of bounded memory)."""
+        if x.ndim == 2 and x.shape[0] * (self.d + 2) ** 2 > STACK_FLOATS:
+            return in_chunks(self.raw_coeffs, x, self.d + 2)
         g, _, _ = project_merged_arrays(*self.full_grad(x), self.t)
         return g
 
@@ -139,6 +142,8 @@ class ReducedProblem:
     def coeffs(self, x):
         """(masked coefficients g_c, off-manifold residual of the trainable gradient); for a
         stack ``x`` of shape ``(B, k)``, ``(B, k)`` and ``(B,)`` from one batched gradient."""
+        if x.ndim == 2 and x.shape[0] * (self.d + 2) ** 2 > STACK_FLOATS:
+            return in_chunks(self.coeffs, x, self.d + 2)  # bounded memory at large d
         key = x.tobytes() if x.ndim == 1 else None
         if key is not None and key == self._cache_key:
             return self._cache_val
@@ -180,6 +185,8 @@ class ReducedProblem:
 
     def loss(self, x):
         """The objective at ``x`` (a float, or ``(B,)`` for a stack)."""
+        if x.ndim == 2 and x.shape[0] * (self.d + 2) ** 2 > STACK_FLOATS:
+            return in_chunks(self.loss, x, self.d + 2)
         V, W = self.merged_VW(x)
         return weighted_loss(V, W, self.terms)
 

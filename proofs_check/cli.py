@@ -146,9 +146,9 @@ def _config_args(p, with_shots=False, quiet=False):
                         "classified from the exact Hessian over the trained entries, at most 1200 of them "
                         "(merged, all trained: d <= 22; one matrix: d <= 32; separate, all: d <= 18); above "
                         "that --start symmetric is returned unclassified and --start generic is refused. "
-                        "Measured CPU: curve --method zs-all d=10 9 s, d=20 45 s; curve --method zs-v "
-                        "--start symmetric d=200 10 s, d=400 24 s (a flow costs about a hundred O(d^3) "
-                        "gradient evaluations)")
+                        "Measured CPU (2 cores): curve --method zs-all d=10 1.4 s, d=20 4 s; curve --method zs-v "
+                        "--start symmetric d=200 2.6 s, d=400 8.4 s, about 0.2 GB of memory (a flow costs about a "
+                        "hundred O(d^3) gradient evaluations)")
     p.add_argument("--m", type=_int_at_least(1, "m"), default=dflt["m"],
                    help=f"pretraining shots, >= 1 (default {dflt['m']}; at m = 0 the pretraining loss is flat in c)")
     p.add_argument("--N", type=_int_at_least(0, "N"), default=dflt["N"],

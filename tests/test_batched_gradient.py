@@ -230,3 +230,24 @@ def test_hessian_times_a_basis_equals_the_hessian_on_it(form, train):
     # too short a stencil for a general direction of the separate form is seen
     if form == "separate":
         assert np.abs(hessian_times(pb, x, U, points=3) - ref).max() > 1e-6 * scale
+
+
+def test_stacks_in_chunks_equal_one_stack(monkeypatch):
+    """Large stacks are evaluated in row chunks of bounded memory (``STACK_FLOATS``): with a
+    tiny bound (chunks of 3 points) the gradients, losses and projected coefficients are the
+    ones of a single stack."""
+    import numerics.batching as batching
+    import numerics.reduced as reduced
+    from numerics.flow import setup_problem
+
+    pb, _ = random_problem("zsfs", "separate", "all", 2, 4)
+    red, *_ = setup_problem("zsfs", "all", 2, 10, 5, 0.1, 1.0, "separate", None)
+    X = pb.pack() + 0.3 * np.random.default_rng(0).standard_normal((10, pb.size))
+    Y = np.random.default_rng(1).standard_normal((10, 14))
+    whole = (pb.grad_many(X), pb.loss(X), red.coeffs(Y)[0], red.coeffs(Y)[1], red.loss(Y))
+    monkeypatch.setattr(batching, "STACK_FLOATS", 3 * 16)
+    monkeypatch.setattr(reduced, "STACK_FLOATS", 3 * 16)
+    chunked = (pb.grad_many(X), pb.loss(X), red.coeffs(Y)[0], red.coeffs(Y)[1], red.loss(Y))
+    for a, b in zip(whole, chunked):
+        assert a.shape == b.shape
+        assert np.allclose(a, b, rtol=1e-13, atol=1e-14)
