@@ -10,7 +10,9 @@ the other :class:`scipy.integrate.OdeSolver` classes) by hand, with the stopping
   crossing is located by ``brentq`` on the step's dense output (``xtol = rtol = 4 eps``, as
   ``solve_ivp``), and the integration ends there with ``converged``;
 * otherwise, if ``cap()`` is true (an evaluation budget), it ends at ``t_k`` with ``cap``;
-* it ends with ``finished`` at the end of the time span, ``failed`` if the solver fails.
+* it ends with ``finished`` at the end of the time span, ``failed`` if the solver fails;
+* a start with ``norm <= target`` ends at once with ``converged`` (no step; ``solve_ivp``'s
+  event, of direction ``-1``, would not fire there).
 
 The saving.  ``solve_ivp`` evaluates the event function at every accepted step: one more
 gradient per step.  Here the norm at the point of the solver's last right-hand-side
@@ -27,8 +29,8 @@ at the step's start too: if it is positive there the crossing is located as abov
 (the last correction moved the norm by more than a factor of two, which loose tolerances
 near a minimum allow), the integration ends at ``t_{k-1}``, where the norm is already at most
 ``target``.  Either way the end point has ``norm <= target``; with ``norm_of_f = None``
-every step is checked and the end is that of ``solve_ivp``, bit for bit
-(``tests/test_ode.py``).
+every step is checked and, from a start above the target, the end is that of
+``solve_ivp``, bit for bit (``tests/test_ode.py``).
 
 The result is the same on every run: nothing depends on time or load.
 """
@@ -95,6 +97,9 @@ def integrate_to_norm(fun, t_span, y0, *, norm, target, norm_of_f=None, cap=None
     solver = solver_cls(f, t0, y0, t1, rtol=rtol, atol=atol, **({} if jac is None else {"jac": jac}))
     ts, ys = [t0], [y0]
     s_prev = norm(t0, y0) - target  # norm - target at the last step (None: not checked)
+    if s_prev <= 0:  # already there: no step (solve_ivp's event, of direction -1, never fires)
+        return Integration(np.array(ts), y0[:, None].copy(), "converged",
+                           "the norm is at most the target at the start")
     status, message = None, ""
     while status is None:
         message = solver.step()

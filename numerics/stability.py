@@ -63,7 +63,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .hessian import Problem, hessian, hessian_times
+from .hessian import Problem, hessian, hessian_times, stencil_points
 from .ode import integrate_to_norm
 
 __all__ = ["Stability", "classify", "symmetry_basis", "unread_basis", "lower_bound",
@@ -512,9 +512,13 @@ def full_flow(problem: Problem, x0, *, gtol: float = 1e-10, t_max: float = 1e7,
               max_points: int = 200, basis=None) -> FullFlow:
     """Integrate ``dx/dt = -grad L(x)`` from ``x0`` with LSODA (:func:`numerics.ode.integrate_to_norm`).
 
-    Stops at ``|grad L| <= gtol`` (located within the step), at flow time ``t_max``, or when the
-    right-hand side has been evaluated ``max_nfev`` times (checked after every step);
-    never on wall-clock time, so the same input gives the same answer.
+    Stops at ``|grad L| <= gtol`` (located within the step), at flow time ``t_max``, or when
+    ``max_nfev`` gradients have been evaluated (checked after every step): the right-hand
+    sides and the stencil points of the exact Jacobian ``-B^T H B`` that LSODA asks for
+    (:func:`numerics.hessian.hessian_times`, batched; the 3-point stencil along coordinate
+    lines, :func:`numerics.hessian.stencil_points` along a basis), but not the exact norm
+    checked after each step.  Never on wall-clock time, so the same input gives the same
+    answer.
 
     Args:
         problem: a :class:`numerics.hessian.Problem`.
@@ -547,8 +551,14 @@ def full_flow(problem: Problem, x0, *, gtol: float = 1e-10, t_max: float = 1e7,
     def norm(_t, y):
         return float(np.linalg.norm(problem.grad(full(y))))
 
-    def jac(_t, y):  # d rhs / dy = -B^T H B, H B by the exact stencil (not LSODA's differences)
-        return -(B.T @ hessian_times(problem, full(y), B))
+    # the Jacobian d rhs / dy = -B^T H B, H B by the exact stencil along the basis (not LSODA's
+    # differences); along coordinate lines (B = I) the 3-point stencil is exact
+    points = 3 if basis is None else stencil_points(problem.form)
+    per_jac = B.shape[1] * (points - 1)  # gradients per Jacobian, counted in nfev
+
+    def jac(_t, y):
+        count[0] += per_jac
+        return -(B.T @ hessian_times(problem, full(y), B, points=points))
 
     if np.linalg.norm(problem.grad(x0)) <= gtol:
         return FullFlow(x0.copy(), 0.0, 0, float(np.linalg.norm(problem.grad(x0))), "converged",
@@ -564,7 +574,7 @@ def full_flow(problem: Problem, x0, *, gtol: float = 1e-10, t_max: float = 1e7,
     if sol.status == "converged":
         stop, msg = "converged", f"|grad| reached {gtol:g}"
     elif sol.status == "cap":
-        stop, msg = "evaluation cap", f"{max_nfev} right-hand-side evaluations reached"
+        stop, msg = "evaluation cap", f"{max_nfev} gradient evaluations reached"
     elif sol.status == "finished":
         stop, msg = ("converged" if gn <= gtol else "t cap"), f"flow time {t_max:g} reached"
     else:

@@ -120,7 +120,8 @@ class _Pickler(pickle.Pickler):
     """Pickles a sum or product as ``Add._from_args(args)`` / ``Mul._from_args(args)``: its
     saved arguments are already canonical, so loading skips SymPy's flattening and
     ordering (loading the derivations took 0.5 s of CPU, now 0.07 s; the loaded expressions
-    equal the derived ones, ``tests/test_derive.py``)."""
+    equal the derived ones,
+    ``tests/test_derivation_cache.py``)."""
 
     def reducer_override(self, obj):
         import sympy as sp

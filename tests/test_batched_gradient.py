@@ -244,10 +244,16 @@ def test_stacks_in_chunks_equal_one_stack(monkeypatch):
     red, *_ = setup_problem("zsfs", "all", 2, 10, 5, 0.1, 1.0, "separate", None)
     X = pb.pack() + 0.3 * np.random.default_rng(0).standard_normal((10, pb.size))
     Y = np.random.default_rng(1).standard_normal((10, 14))
-    whole = (pb.grad_many(X), pb.loss(X), red.coeffs(Y)[0], red.coeffs(Y)[1], red.loss(Y))
+    merged, *_ = setup_problem("zs", "all", 2, 10, 5, 0.1, 1.0, "merged", None)
+    Z = Y[:, :6]
+
+    def values():
+        return (pb.grad_many(X), pb.loss(X), red.coeffs(Y)[0], red.coeffs(Y)[1], red.loss(Y),
+                merged.raw_coeffs(Z))
+    whole = values()
     monkeypatch.setattr(batching, "STACK_FLOATS", 3 * 16)
     monkeypatch.setattr(reduced, "STACK_FLOATS", 3 * 16)
-    chunked = (pb.grad_many(X), pb.loss(X), red.coeffs(Y)[0], red.coeffs(Y)[1], red.loss(Y))
+    chunked = values()
     for a, b in zip(whole, chunked):
         assert a.shape == b.shape
         assert np.allclose(a, b, rtol=1e-13, atol=1e-14)

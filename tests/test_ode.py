@@ -87,3 +87,25 @@ def test_a_crossing_inside_unchecked_steps_stops_at_a_step_with_the_norm_below_t
     assert np.log(0.1 / target) / 0.2 < run.t[-1] < 80.0
     assert _norm(0, run.y[:, -1]) <= target
     assert np.all(np.diff(run.t) > 0)
+
+
+def test_a_start_at_the_target_stops_at_once_and_other_solvers_and_a_jacobian():
+    run = integrate_to_norm(_fun, (0.0, 10.0), X0, norm=_norm, target=10.0)
+    assert run.status == "converged" and run.t.tolist() == [0.0] and "start" in run.message
+    from scipy.integrate import Radau
+
+    # an OdeSolver class as the method, and the exact Jacobian -A: the same crossing
+    a = integrate_to_norm(_fun, (0.0, 100.0), X0, norm=_norm, target=1e-6, method=Radau,
+                          rtol=1e-10, atol=1e-12, jac=lambda t, x: -A)
+    b = integrate_to_norm(_fun, (0.0, 100.0), X0, norm=_norm, target=1e-6, method="LSODA",
+                          rtol=1e-10, atol=1e-12)
+    assert a.status == b.status == "converged"
+    assert a.t[-1] == pytest.approx(b.t[-1], rel=1e-6)
+
+
+def test_a_failing_solver_is_reported():
+    def blow_up(_t, x):  # dx/dt = x^2 from 1 reaches infinity at t = 1
+        return x * x
+    run = integrate_to_norm(blow_up, (0.0, 2.0), np.array([1.0]), norm=lambda t, x: float(abs(x[0])),
+                            target=1e-3, method="RK45")
+    assert run.status == "failed"

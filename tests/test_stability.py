@@ -257,6 +257,19 @@ def test_invariant_subspace_flow_is_the_full_flow():
     assert np.abs(a.x - b.x).max() < 1e-6
 
 
+def test_full_flow_stops_at_its_evaluation_cap():
+    """The cap counts every gradient (right-hand sides and the exact Jacobian's stencil
+    points) and ends the flow at the step that reached it, whatever it overshoots by (the
+    solve_ivp event it replaces raised ValueError from brentq on an overshoot)."""
+    pb = _endpoint("zs", "separate")
+    rng = np.random.default_rng(2)
+    start = pb.pack() + 1e-2 * rng.standard_normal(pb.size)
+    for cap in (50, 400):
+        fl = full_flow(pb, start, gtol=1e-14, max_nfev=cap)
+        assert fl.stop == "evaluation cap" and fl.nfev >= cap
+        assert 0.0 < fl.t_final < 1e7 and np.all(np.isfinite(fl.x))
+
+
 def test_bad_input():
     with pytest.raises(ValueError, match="objective"):
         Problem.build("nope", "merged", "all", (np.eye(3), np.eye(3)))
