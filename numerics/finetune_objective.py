@@ -21,7 +21,7 @@ import vocabulary
 
 from .gradients import weighted_loss_grad
 from .moments import TaskMoments, fixed_task, sphere_task
-from .objectives import generalized_loss
+from .objectives import LossTerms
 from .validation import (check_count, check_matrix, check_nonneg, check_objective, check_pair,
                          check_theta)
 
@@ -62,8 +62,21 @@ def loss_terms(objective: str, theta0: np.ndarray, N: int, sigma2: float, lam: f
 
 def weighted_loss(V, W, terms):
     """``F = sum_k w_k L_{n_k}(V, W; task_k)`` for ``terms`` of :func:`loss_terms` (unchecked);
-    a float, or the values at a stack ``V, W`` of shape ``(B, D, D)``."""
-    F = sum(w * generalized_loss(V, W, tm, n) for n, tm, w in terms)
+    a float, or the values at a stack ``V, W`` of shape ``(B, D, D)``.
+
+    The ``n``-free parts of the closed form are computed once per distinct task and each
+    ``L_{n_k}`` is assembled from them (:meth:`numerics.objectives.LossTerms.assemble`, equal
+    to :func:`numerics.objectives.generalized_loss` bit for bit), so ``L_0 + lam L_N`` on one
+    task builds the terms once."""
+    v = V[..., -1, :].copy()
+    parts: list = []  # [(task moments, n-free parts)]
+    F = 0
+    for n, tm, w in terms:
+        p = next((p for t, p in parts if t.same_as(tm)), None)
+        if p is None:
+            p = LossTerms.build(v, W, tm, 0).parts()
+            parts.append((tm, p))
+        F = F + w * LossTerms.assemble(p, n, tm.tau)
     return float(F) if np.ndim(F) == 0 else F
 
 

@@ -171,10 +171,6 @@ def generalized_loss_grad(V: np.ndarray, W: np.ndarray, tm: TaskMoments, n: int)
     return _grad(LossTerms.build(V[..., -1, :].copy(), W, tm, n), shot_weights(n))
 
 
-def _same_task(a: TaskMoments, b: TaskMoments) -> bool:
-    return a is b or (a.tau == b.tau and np.array_equal(a.mu, b.mu) and np.array_equal(a.M, b.M))
-
-
 def weighted_loss_grad(V: np.ndarray, W: np.ndarray, terms):
     """Frobenius gradient of ``sum_k w_k E_theta L_{n_k}(task_k)`` for ``terms`` ``[(n, tm, w)]``.
 
@@ -197,7 +193,7 @@ def weighted_loss_grad(V: np.ndarray, W: np.ndarray, terms):
         if w == 0.0:
             continue
         for g in groups:
-            if _same_task(g[0], tm):
+            if g[0].same_as(tm):
                 g[1] = g[1] + w * shot_weights(n)
                 break
         else:

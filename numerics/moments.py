@@ -54,6 +54,12 @@ class TaskMoments:
     tau: float
     sigma2: float
 
+    def same_as(self, other: "TaskMoments") -> bool:
+        """Whether ``other`` has the same ``(mu, M, tau)``, so that every closed form of the
+        two is the same (the loss and its gradient share their work for such tasks)."""
+        return self is other or (self.tau == other.tau and np.array_equal(self.mu, other.mu)
+                                 and np.array_equal(self.M, other.M))
+
 
 def fixed_task(theta: np.ndarray, sigma2: float) -> TaskMoments:
     """Moments of a deterministic task: ``mu = theta``, ``M = theta theta^T``,
