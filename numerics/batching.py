@@ -22,10 +22,12 @@ NumPy's own ``dot``/``vdot`` (no Python frame per product, about 2% of a gradien
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 __all__ = ["ONE_POINT", "STACKED", "el", "el2", "add_at", "add_at2", "dot", "fro", "mv", "vm", "trace", "diag", "smat",
-           "add_diag", "T", "STACK_FLOATS", "in_chunks"]
+           "add_diag", "T", "STACK_FLOATS", "in_chunks", "chunked"]
 
 #: entries of one ``(B, D, D)`` stack that a batched evaluation materialises at once
 #: (8 MB): larger stacks are evaluated in row chunks (:func:`in_chunks`), so that memory
@@ -45,6 +47,18 @@ def in_chunks(fn, X: np.ndarray, D: int):
     if isinstance(parts[0], tuple):
         return tuple(np.concatenate(p) for p in zip(*parts))
     return np.concatenate(parts)
+
+
+def chunked(method):
+    """Decorator for a method ``f(self, x)`` of a problem at feature dimension ``self.d``
+    (matrices ``D x D``, ``D = d + 2``) that takes one point ``x`` of shape ``(k,)`` or a
+    stack ``(B, k)``: a stack is evaluated through :func:`in_chunks`."""
+    @functools.wraps(method)
+    def wrapper(self, x):
+        if np.ndim(x) == 2:
+            return in_chunks(lambda X: method(self, X), x, self.d + 2)
+        return method(self, x)
+    return wrapper
 
 
 def el(x: np.ndarray, i: int):

@@ -48,7 +48,7 @@ import numpy as np
 
 from vocabulary import MATRICES, OBJECTIVES, TRAIN, objective_terms
 
-from .batching import T, in_chunks
+from .batching import T, chunked
 from .finetune_objective import weighted_loss
 from .gradients import weighted_loss_grad
 from .moments import fixed_task, sphere_task
@@ -211,11 +211,10 @@ class Problem:
         return {k: slice(j * D2, (j + 1) * D2) for j, k in enumerate(self.trained)}
 
     # ---------------------------------------------------------------- values
+    @chunked
     def loss(self, x: np.ndarray):
         """The objective ``sum_k w_k L_{n_k}(task_k)`` at ``x`` (a float), or at each row of
         a stack ``(B, P)`` (an array ``(B,)``)."""
-        if x.ndim == 2:
-            return in_chunks(lambda X: weighted_loss(*self.merged(X), self.terms), x, self.D)
         return weighted_loss(*self.merged(x), self.terms)
 
     def grad(self, x: np.ndarray) -> np.ndarray:
@@ -245,8 +244,9 @@ class Problem:
             raise ValueError("X must be finite")
         if X.shape[0] == 0:
             return np.zeros((0, self.size))
-        return in_chunks(self._grad_at, X, self.D)  # bounded memory at large d
+        return self._grad_at(X)
 
+    @chunked  # bounded memory at large d
     def _grad_at(self, x: np.ndarray) -> np.ndarray:
         """:meth:`grad` at one point ``(P,)`` or at a stack ``(B, P)`` (same code: the
         matrices carry the leading axes, the frozen ones are broadcast).  Separate form:

@@ -27,7 +27,7 @@ import numpy as np
 
 import vocabulary
 
-from .batching import STACK_FLOATS, in_chunks
+from .batching import chunked
 from .finetune_objective import weighted_grad, weighted_loss
 from .manifold import (ALGEBRA_NAMES, MERGED_NAMES, PERP, SEPARATE_NAMES, V_BASIS, W_BASIS,
                        algebra_matrices, frobenius_coeffs, merged_slots, project_merged_arrays,
@@ -110,11 +110,10 @@ class ReducedProblem:
         gV, gW = weighted_grad(V, np.swapaxes(K, -1, -2) @ Q, self.terms)
         return gV, Q @ np.swapaxes(gW, -1, -2), K @ gW
 
+    @chunked
     def raw_coeffs(self, x) -> np.ndarray:
         """Unmasked exact projected coefficients (merged form only; for the fit), at one
         point or a stack of points (batched gradients, in chunks of bounded memory)."""
-        if x.ndim == 2 and x.shape[0] * (self.d + 2) ** 2 > STACK_FLOATS:
-            return in_chunks(self.raw_coeffs, x, self.d + 2)
         g, _, _ = project_merged_arrays(*self.full_grad(x), self.t)
         return g
 
@@ -139,11 +138,10 @@ class ReducedProblem:
         gq = (Af @ (K @ gW).ravel()) * self._inv_nsq
         return np.concatenate([g[:2], gk, gq]) * self.mask
 
+    @chunked
     def coeffs(self, x):
         """(masked coefficients g_c, off-manifold residual of the trainable gradient); for a
         stack ``x`` of shape ``(B, k)``, ``(B, k)`` and ``(B,)`` from one batched gradient."""
-        if x.ndim == 2 and x.shape[0] * (self.d + 2) ** 2 > STACK_FLOATS:
-            return in_chunks(self.coeffs, x, self.d + 2)  # bounded memory at large d
         key = x.tobytes() if x.ndim == 1 else None
         if key is not None and key == self._cache_key:
             return self._cache_val
@@ -183,10 +181,9 @@ class ReducedProblem:
         """:meth:`norm_of` the exact gradient (one point or a stack)."""
         return self.norm_of(self.coeffs(x)[0])
 
+    @chunked
     def loss(self, x):
         """The objective at ``x`` (a float, or ``(B,)`` for a stack)."""
-        if x.ndim == 2 and x.shape[0] * (self.d + 2) ** 2 > STACK_FLOATS:
-            return in_chunks(self.loss, x, self.d + 2)
         V, W = self.merged_VW(x)
         return weighted_loss(V, W, self.terms)
 

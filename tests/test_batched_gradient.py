@@ -237,7 +237,6 @@ def test_stacks_in_chunks_equal_one_stack(monkeypatch):
     tiny bound (chunks of 3 points) the gradients, losses and projected coefficients are the
     ones of a single stack."""
     import numerics.batching as batching
-    import numerics.reduced as reduced
     from numerics.flow import setup_problem
 
     pb, _ = random_problem("zsfs", "separate", "all", 2, 4)
@@ -252,7 +251,6 @@ def test_stacks_in_chunks_equal_one_stack(monkeypatch):
                 merged.raw_coeffs(Z))
     whole = values()
     monkeypatch.setattr(batching, "STACK_FLOATS", 3 * 16)
-    monkeypatch.setattr(reduced, "STACK_FLOATS", 3 * 16)
     chunked = values()
     for a, b in zip(whole, chunked):
         assert a.shape == b.shape
