@@ -94,12 +94,12 @@ def integrate_to_norm(fun, t_span, y0, *, norm, target, norm_of_f=None, cap=None
 
     t0, t1 = float(t_span[0]), float(t_span[1])
     y0 = np.asarray(y0, dtype=float)
-    solver = solver_cls(f, t0, y0, t1, rtol=rtol, atol=atol, **({} if jac is None else {"jac": jac}))
     ts, ys = [t0], [y0]
     s_prev = norm(t0, y0) - target  # norm - target at the last step (None: not checked)
     if s_prev <= 0:  # already there: no step (solve_ivp's event, of direction -1, never fires)
         return Integration(np.array(ts), y0[:, None].copy(), "converged",
                            "the norm is at most the target at the start")
+    solver = solver_cls(f, t0, y0, t1, rtol=rtol, atol=atol, **({} if jac is None else {"jac": jac}))
     status, message = None, ""
     while status is None:
         message = solver.step()

@@ -560,10 +560,6 @@ def full_flow(problem: Problem, x0, *, gtol: float = 1e-10, t_max: float = 1e7,
         count[0] += per_jac
         return -(B.T @ hessian_times(problem, full(y), B, points=points))
 
-    if np.linalg.norm(problem.grad(x0)) <= gtol:
-        return FullFlow(x0.copy(), 0.0, 0, float(np.linalg.norm(problem.grad(x0))), "converged",
-                        "gradient below gtol at the start", np.array([0.0]),
-                        np.array([problem.loss(x0)]), x0[None, :].copy())
     # every step checked with the exact norm: under the loose tolerances of an escape, the
     # last right-hand side of a step can be off the end point by more than the target
     sol = integrate_to_norm(rhs, (0.0, t_max), np.zeros(B.shape[1]), norm=norm, target=gtol,
@@ -571,7 +567,9 @@ def full_flow(problem: Problem, x0, *, gtol: float = 1e-10, t_max: float = 1e7,
                             jac=jac)
     x = full(sol.y[:, -1])
     gn = float(np.linalg.norm(problem.grad(x)))
-    if sol.status == "converged":
+    if sol.status == "converged" and sol.t.size == 1:  # integrate_to_norm took no step
+        stop, msg = "converged", "gradient below gtol at the start"
+    elif sol.status == "converged":
         stop, msg = "converged", f"|grad| reached {gtol:g}"
     elif sol.status == "cap":
         stop, msg = "evaluation cap", f"{max_nfev} gradient evaluations reached"
