@@ -95,3 +95,10 @@ def to_expr(x) -> sp.Basic:
     if isinstance(x, numbers.Real):
         return sp.Float(float(x))
     raise TypeError(f"expected a number or a SymPy expression, got {type(x).__name__}")
+
+# Degenerate starts (theory.degenerate): a leftover value row ``V[y, x] = u_par theta0 +
+# u_perp e`` (``e`` a unit vector orthogonal to ``theta0``) and the read part of ``W``,
+# ``A = sym(W_xx) = beta theta0 theta0^T + gamma e e^T + delta (theta0 e^T + e theta0^T)
+# + alpha Pi_2`` (``Pi_2`` the projection orthogonal to ``theta0`` and ``e``).
+u_par, u_perp, gamma, delta = sp.symbols("u_par u_perp gamma delta", **_real)
+__all__ += ["u_par", "u_perp", "gamma", "delta"]
