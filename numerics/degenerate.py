@@ -214,7 +214,7 @@ def degenerate_start_outcome(mats, *, form="separate", train="q", theta0, sigma2
         theta0: the unit target (length ``d``).
         sigma2: label-noise variance.
         theta_perp: a unit task orthogonal to ``theta0`` (default: the unit part of
-            ``e_1`` (or ``e_2``) orthogonal to ``theta0``).
+            ``e_1`` (or ``e_2``) orthogonal to ``theta0``; at ``d = 1`` the zero task).
         shots: the ``n`` of the curves.
         t: flow time, or ``None`` for the end point.
 
@@ -232,7 +232,7 @@ def degenerate_start_outcome(mats, *, form="separate", train="q", theta0, sigma2
     >>> start = leftover_start(3, 10, 0.1, u=0.01 * t0, form="merged")
     >>> out = degenerate_start_outcome(start, form="merged", train="w", theta0=t0, sigma2=0.1)
     >>> round(out.W[0, 0], 6), round(out.zs, 6), round(out.curves["target"][20], 1)
-    (100.0, 0.1, 499.0)
+    (100.0, 0.1, 509.0)
     """
     _check_train(form, train)
     theta0 = np.asarray(theta0, dtype=float)

@@ -87,7 +87,8 @@ def test_registry_has_the_fourteen_ids():
     assert claim_ids() == [
         "pretrain.optimum", "pretrain.fewshot_vs_zeroshot", "zs.initial_gradient", "zs.w_only_stationary",
         "zs.all.minimizers", "zs.all.flow_limit", "zs.all.icl_degraded", "zs.v.optimum", "zs.v.icl_preserved",
-        "zsfs.v.optimum", "zsfs.v.tradeoff", "zsfs.all.tradeoff", "zsfs.w.tradeoff", "gradients.agree"]
+        "zsfs.v.optimum", "zsfs.v.tradeoff", "zsfs.all.tradeoff", "zsfs.w.tradeoff", "gradients.agree",
+        "zs.degenerate_start"]
 
 
 @pytest.mark.slow
@@ -101,7 +102,7 @@ def test_full_check_verifies_every_claim():
     bad = [(c["id"], c["status"], c["error"]) for c in out["claims"] if c["status"] != want[c["id"]]]
     assert r.returncode == 0 and not bad, bad
     s = out["summary"]
-    assert s["total"] == 14 and s["refined"] == 2 and s["verified"] == 12 and s["all_passing"] is True
+    assert s["total"] == 15 and s["refined"] == 2 and s["verified"] == 13 and s["all_passing"] is True
     for refined in (c for c in out["claims"] if c["id"] in refined_ids):
         assert set(refined["counterexample"]["config"]) == {"d", "m", "N", "sigma2", "lam"}
 

@@ -14,7 +14,7 @@ from .base import Claim, ClaimResult, Config, Evidence, Outcome, run_claim
 
 __all__ = ["registry", "claim_ids", "Claim", "ClaimResult", "Config", "Evidence", "Outcome", "run_claim"]
 
-_MODULES = ("pretrain", "zero_shot", "few_shot", "gradients")
+_MODULES = ("pretrain", "zero_shot", "few_shot", "gradients", "degenerate")
 
 
 def registry() -> list[Claim]:
