@@ -13,7 +13,8 @@ Modules: :mod:`symbols` (shared Symbols), :mod:`wick` (symbolic-``d`` Gaussian e
 :mod:`objectives` (losses), :mod:`manifold` (invariant algebra, embeddings),
 :mod:`gradients` (full-matrix Frobenius gradients), :mod:`optima` (derived optima and
 invariants), :mod:`limits` (large-``n`` limits and the expressions behind the claims'
-conditions), :mod:`latex`, :mod:`naive` (brute-force concrete-``d`` reference).
+conditions), :mod:`latex`, :mod:`naive` (brute-force concrete-``d`` reference),
+:mod:`degenerate` (ZS of one attention matrix from a leftover value row).
 """
 from .gradients import GradientResult, flow_lambdified, gradient
 from .latex import derived, latex, registry
@@ -52,3 +53,9 @@ def build_all() -> None:
     limits.zs_v_inverse_n_coefficient()
     limits.zs_all_gap_polynomial()
     limits.zsfs_v_tradeoff()
+    from . import degenerate
+    for train in degenerate.DEGENERATE_SUBSETS:
+        for parallel in (True, False):
+            degenerate.zs_frozen_value_fit(train, parallel)
+        for task in ("line", "sphere"):
+            degenerate.parallel_leading_coefficient(train, task)
