@@ -20,7 +20,7 @@ import pytest
 
 import numerics
 from proofs_check import cli
-from proofs_check.claims import controls, few_shot, pretrain, zero_shot
+from proofs_check.claims import controls, degenerate, few_shot, pretrain, zero_shot
 from proofs_check.claims.base import Config, Evidence
 from proofs_check.claims.grid import GRID
 
@@ -77,6 +77,11 @@ WEAKENINGS = [
     ("zsfs.v.tradeoff", few_shot, "_condition_grid", 'abs(lf - float(v["neg_limit_fs"]))',
      'abs(float(v["neg_limit_fs"]) - float(v["neg_limit_fs"]))', "self"),
     ("zsfs.v.tradeoff", few_shot, "_condition_grid", "for cfg in GRID:", "for cfg in GRID[:4]:", "grid"),
+    ("zs.degenerate_start", degenerate, "_compare", "all(v < RTOL for v in worst.values())",
+     "all(v < 1e-3 for v in worst.values())", "tolerance"),
+    ("zs.degenerate_start", degenerate, "_compare", "abs(zs_num - zmin)", "abs(zmin - zmin)", "self"),
+    ("zs.degenerate_start", degenerate, "_compare", "for cfg in DEGENERATE_GRID:", "for cfg in DEGENERATE_GRID[:2]:",
+     "grid"),
 ]
 
 
