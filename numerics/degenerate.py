@@ -55,6 +55,9 @@ DEGENERATE_TRAIN = {"merged": ("w",), "separate": ("k", "q")}
 #: relative eigenvalue cut of the pseudo-inverse (eigenvalues of ``H`` below
 #: ``RANK_RTOL * max(l)`` are treated as its null space)
 RANK_RTOL = 1e-9
+#: a mode of ``H`` is excited by the start when its gradient component exceeds
+#: ``EXCITED_RTOL |g_0|`` (the other modes stay where they start)
+EXCITED_RTOL = 1e-8
 
 
 @dataclass
@@ -65,7 +68,8 @@ class DegenerateOutcome:
     ``mats``: every matrix of the form there; ``zs``: ZS at the end point; ``zs_start``;
     ``w_norm``: ``|W|_F``; ``w_read_norm``: the Frobenius norm of the part of ``W`` that ZS
     reads (``W_00``, ``W_0x + W_x0^T``, the symmetric x-block); ``rate``: the slowest positive
-    eigenvalue of the Hessian (the flow reaches the end point for ``t >> 1/rate``); ``rank``
+    eigenvalue of the Hessian; ``rate_excited``: the slowest one the start excites (the flow
+    reaches the end point for ``t >> 1/rate_excited``); ``rank``
     of the Hessian; ``t``: the flow time (``inf`` for the end point); ``curves``:
     ``{task: [L_n for n in shots]}`` on ``target``, ``negated``, ``orthogonal``, ``sphere``.
     """
@@ -80,6 +84,7 @@ class DegenerateOutcome:
     w_norm: float
     w_read_norm: float
     rate: float
+    rate_excited: float
     rank: int
     t: float
     shots: list
@@ -156,7 +161,10 @@ def frozen_value_flow(mats, *, form, train, theta0, sigma2=0.0, t=None):
         t: flow time (``>= 0``), or ``None`` for the limit ``t -> inf``.
 
     Returns:
-        ``(mats at p(t), info)`` with ``info = {"zs", "zs_start", "rate", "rank", "t"}``.
+        ``(mats at p(t), info)`` with ``info = {"zs", "zs_start", "rate", "rate_excited",
+        "rank", "t"}``: ``rate`` the smallest positive eigenvalue of ``H``, ``rate_excited``
+        the smallest one whose mode the start's gradient excites (the flow is within
+        ``e^{-rate_excited t}`` of its end point).
 
     Raises:
         ValueError: a bad argument, or a Hessian that is not positive semi-definite or a
@@ -190,8 +198,11 @@ def frozen_value_flow(mats, *, form, train, theta0, sigma2=0.0, t=None):
     if t is not None and np.any(~keep):  # the null-space part moves by t g (zero in exact arithmetic)
         x = x - tf * (U[:, ~keep] @ c0[~keep])
     out = pb.matrices(x)
+    excited = np.abs(c0[keep]) > EXCITED_RTOL * max(gnorm, 1e-300)
     info = {"zs": float(pb.loss(x)), "zs_start": float(pb.loss(x0)),
-            "rate": float(lk.min()) if lk.size else float("inf"), "rank": int(keep.sum()), "t": tf}
+            "rate": float(lk.min()) if lk.size else float("inf"),
+            "rate_excited": float(lk[excited].min()) if np.any(excited) else float("inf"),
+            "rank": int(keep.sum()), "t": tf}
     return {k: np.array(v) for k, v in out.items()}, info
 
 
@@ -257,4 +268,4 @@ def degenerate_start_outcome(mats, *, form="separate", train="q", theta0, sigma2
     curves = {k: [float(x) for x in loss_curve(V, W, tm, shots)] for k, tm in tasks.items()}
     return DegenerateOutcome(form, train, V, W, end, info["zs"], info["zs_start"],
                              float(np.linalg.norm(W)), float(np.linalg.norm(_read_part(W))),
-                             info["rate"], info["rank"], info["t"], shots, curves)
+                             info["rate"], info["rate_excited"], info["rank"], info["t"], shots, curves)

@@ -160,3 +160,20 @@ def test_leftover_start_checks_its_arguments():
         leftover_start(3, 10, 0.1, v0=float("nan"))
     with pytest.raises(ValueError, match="form"):
         leftover_start(3, 10, 0.1, form="x")
+
+
+@pytest.mark.parametrize("train", sorted(METHOD))
+@pytest.mark.parametrize("dim", [2, 5])
+def test_slowest_excited_rate_along_theta0_is_derived(train, dim):
+    """The slowest rate the start excites (numerics: eigen-decomposition of the exact Hessian
+    of the full matrices) is the smallest eigenvalue of the derived rate matrix times u^2
+    (times c for K or Q alone)."""
+    from numerics.pretrained import pretrained_c
+    s2, u = 0.1, 0.05
+    t0 = np.eye(dim)[0]
+    start = leftover_start(dim, 20, s2, u=u * t0, form=METHOD[train])
+    _, info = frozen_value_flow(start, form=METHOD[train], train=train, theta0=t0, sigma2=s2)
+    R = tdeg.parallel_rate_matrix(train).subs(d, dim)
+    mu = min(float(sp.re(x)) for x in R.evalf().eigenvals())
+    scale = 1.0 if train == "w" else pretrained_c(dim, 20, s2)
+    assert info["rate_excited"] == pytest.approx(mu * u * u * scale, rel=1e-8)

@@ -59,3 +59,4 @@ def build_all() -> None:
             degenerate.zs_frozen_value_fit(train, parallel)
         for task in ("line", "sphere"):
             degenerate.parallel_leading_coefficient(train, task)
+        degenerate.parallel_rate_matrix(train)

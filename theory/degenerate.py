@@ -41,7 +41,8 @@ from .symbols import (a, alpha, b, beta, d, delta, gamma, h, kappa, n, q, rho, s
                       u_perp)
 
 __all__ = ["DEGENERATE_SUBSETS", "zs_frozen_value", "zs_frozen_value_fit",
-           "parallel_endpoint", "parallel_loss", "parallel_leading_coefficient"]
+           "parallel_endpoint", "parallel_loss", "parallel_leading_coefficient",
+           "parallel_rate_matrix"]
 
 #: trained subset -> whether it reaches ``q = W_00`` (merged ``w`` does; separate ``k``, ``q``
 #: keep ``W_00 = 0``)
@@ -164,3 +165,20 @@ def parallel_leading_coefficient(train: str, task: str = "line") -> sp.Expr:
     like ``C_n/u_par^2`` as the leftover vanishes."""
     L = parallel_loss(train, task)
     return sp.factor(sp.limit(sp.cancel(L * u_par ** 2), u_par, 0))
+
+
+@derivation
+def parallel_rate_matrix(train: str) -> sp.Matrix:
+    """The linear flow's rate matrix on the reduced coordinates along ``theta0``, over
+    ``u_par^2``: ``M^{-1} Hess(ZS)/u_par^2`` with the Frobenius metric ``M = diag(1, 1, d-1)``
+    on ``(q, beta, alpha)`` (merged ``w``) or ``diag(1, d-1)`` on ``(beta, alpha)``
+    (separate ``k``, ``q``, where the flow of ``W = K^T Q`` carries a further factor
+    ``c``: ``dW/dt = -c grad_W`` from ``K = Q = sqrt(c) diag(0, I, 0)``).  Its eigenvalues
+    times ``u_par^2`` (times ``c``) are the rates of the modes the start excites."""
+    with_q = _check(train)
+    F = zs_frozen_value(True)
+    if with_q:
+        X, metric = [q, beta, alpha], sp.diag(1, 1, d - 1)
+    else:
+        F, X, metric = F.subs(q, 0), [beta, alpha], sp.diag(1, d - 1)
+    return sp.simplify(metric.inv() * sp.hessian(F, X) / u_par ** 2)
