@@ -223,7 +223,10 @@ def check_degenerate_start() -> Outcome:
                        f"(d={cfg.d}, m={cfg.m}, sigma2={cfg.sigma2:g}) ends at the closed-form end point "
                        "(W-, Q-, K-only) to 1e-6", worst < 1e-6 and all(s.startswith("converged") for s in stops.values()),
                        {"max_rel_deviation": worst, "stops": stops}))
-    return Outcome(ev, grid=[c.as_dict() for c in DEGENERATE_GRID],
+    dis = ["claim zs.w_only_stationary (W-, K- or Q-only ZS does not move) holds only at the exact pretrained "
+           "point: with any leftover value row u = V[y, x] != 0 the flow goes to |W| ~ 1/|u| and the n-shot error "
+           "grows like C_n/u^2 (ICL destroyed), in a flow time ~ 1/u^2"]
+    return Outcome(ev, grid=[c.as_dict() for c in DEGENERATE_GRID], disagreements=dis,
                    region="every d >= 1 (theta0 direction), d >= 2 (any direction of u), sigma2 >= 0, u != 0, "
                           "v_0 = 0; the pretrained c is forgotten (the end point does not depend on m)")
 
