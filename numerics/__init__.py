@@ -31,6 +31,8 @@ _LAZY = {
     "objective_value": "finetune_objective", "objective_grad": "finetune_objective",
     "objective_grad_kq": "finetune_objective",
     "sgd_finetune": "sgd", "SGDResult": "sgd", "SGDSettings": "sgd",
+    "degenerate_start_outcome": "degenerate", "frozen_value_flow": "degenerate",
+    "leftover_start": "degenerate", "DegenerateOutcome": "degenerate",
 }
 __all__ += list(_LAZY)
 

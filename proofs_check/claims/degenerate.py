@@ -173,13 +173,21 @@ def check_degenerate_start() -> Outcome:
         ok_sym &= is_zero(gen["min"].subs({u_par: lam_ * u_par, u_perp: lam_ * u_perp}, simultaneous=True) - gen["min"])
         info[train] = {"parallel": {str(k): sp.sstr(v) for k, v in par["point"].items()},
                        "min_parallel": sp.sstr(par["min"]), "min_general": sp.sstr(gen["min"])}
+    # positive definite read coordinates along theta0 (unique minimiser): leading minors of the
+    # Hessian in (q, beta, alpha) are 2 u^2, 24 u^4, 96 (d - 1) u^6 (alpha exists for d >= 2)
+    Hs = sp.hessian(tdeg.zs_frozen_value(True), [q, beta, alpha])
+    minors = [sp.factor(Hs[:k, :k].det()) for k in (1, 2, 3)]
+    ok_sym &= all(is_zero(mi - want) for mi, want in zip(minors, (2 * u_par ** 2, 24 * u_par ** 4,
+                                                                  96 * (d - 1) * u_par ** 6)))
+    info["minors_parallel"] = [sp.sstr(mi) for mi in minors]
     w_par = tdeg.zs_frozen_value_fit("w", True)
     q_par = tdeg.zs_frozen_value_fit("q", True)
     ok_sym &= is_zero(w_par["point"][q] - 1 / u_par) and w_par["point"][alpha] == 0 and w_par["point"][beta] == 0
     ok_sym &= is_zero(w_par["min"] - sigma2) and is_zero(q_par["min"] - sigma2 - 2 / (d + 4))
     ok_sym &= all(is_zero(q_par["point"][k] - 1 / (u_par * (d + 4))) for k in (alpha, beta))
     ev.append(Evidence("symbolic", "with V frozen at e_y + leftover u (v_0 = 0), ZS is a convex quadratic in the "
-                       "read part (W_00, sym W_xx) of W; its minimiser is 1/|u| times a function of the "
+                       "read part (W_00, sym W_xx) of W (along theta0 positive definite: leading minors 2u^2, 24u^4, "
+                       "96(d-1)u^6); its minimiser is 1/|u| times a function of the "
                        "direction of u and the minimum depends on the direction only: along theta0, W-only "
                        "ends at q = 1/u, alpha = beta = 0 (ZS = sigma2), K- or Q-only at A = I/((d+4) u) "
                        "(ZS = sigma2 + 2/(d+4)); the general direction (d >= 2) reduces to these at u_perp = 0",
