@@ -52,8 +52,9 @@ __all__ = ["DegenerateOutcome", "DEGENERATE_TRAIN", "leftover_start", "degenerat
 #: the trained subsets for which ZS with the value row frozen is a quadratic: ``{form: subsets}``
 DEGENERATE_TRAIN = {"merged": ("w",), "separate": ("k", "q")}
 
-#: relative eigenvalue cut of the pseudo-inverse (eigenvalues of ``H`` below
-#: ``RANK_RTOL * max(l)`` are treated as its null space)
+#: relative eigenvalue cut of the pseudo-inverse: eigenvalues of ``H`` below
+#: ``RANK_RTOL * max(l)`` are treated as its null space, i.e. modes more than ``1e9`` times
+#: slower than the fastest are taken not to move (their relaxation is beyond any run)
 RANK_RTOL = 1e-9
 #: a mode of ``H`` is excited by the start when its gradient component exceeds
 #: ``EXCITED_RTOL |g_0|`` (the other modes stay where they start)
