@@ -107,7 +107,8 @@ def leftover_start(d, m, sigma2=0.0, u=None, v0=0.0, form="separate"):
     ``K = Q = sqrt(c*) diag(0, I, 0)`` (separate).
 
     Args:
-        d, m, sigma2: the configuration (``c*`` is :func:`numerics.pretrained_c`).
+        d, m, sigma2: the configuration (``c*`` is :func:`numerics.pretrained_c`); ``sigma2``
+            defaults to ``0.0`` in the Python API (the ``iclft`` command line uses ``0.1``).
         u: the leftover ``V[y, x]``, length ``d`` (default zero).
         v0: the leftover ``V[y, 0]``.
         form: ``merged`` or ``separate``.
@@ -158,7 +159,8 @@ def frozen_value_flow(mats, *, form, train, theta0, sigma2=0.0, t=None):
         mats: the start, a dict of the form's matrices (``V, W`` or ``V, K, Q``).
         form, train: ``merged``/``w``, or ``separate``/``k`` or ``q``.
         theta0: the unit target.
-        sigma2: label-noise variance.
+        sigma2: label-noise variance, ``>= 0``; ``0.0`` by default in the Python API (the
+            ``iclft`` command line uses ``0.1``).
         t: flow time (``>= 0``), or ``None`` for the limit ``t -> inf``.
 
     Returns:
@@ -224,7 +226,8 @@ def degenerate_start_outcome(mats, *, form="separate", train="q", theta0, sigma2
         mats: a dict of the form's matrices at the start (``V, W`` or ``V, K, Q``).
         form, train: ``merged``/``w``, or ``separate``/``k`` or ``q``.
         theta0: the unit target (length ``d``).
-        sigma2: label-noise variance.
+        sigma2: label-noise variance, ``>= 0``; ``0.0`` by default in the Python API (the
+            ``iclft`` command line uses ``0.1``).
         theta_perp: a unit task orthogonal to ``theta0`` (default: the unit part of
             ``e_1`` (or ``e_2``) orthogonal to ``theta0``; at ``d = 1`` the zero task).
         shots: the ``n`` of the curves.
@@ -243,7 +246,7 @@ def degenerate_start_outcome(mats, *, form="separate", train="q", theta0, sigma2
     >>> t0 = np.eye(3)[0]
     >>> start = leftover_start(3, 10, 0.1, u=0.01 * t0, form="merged")
     >>> out = degenerate_start_outcome(start, form="merged", train="w", theta0=t0, sigma2=0.1)
-    >>> round(out.W[0, 0], 6), round(out.zs, 6), round(out.curves["target"][20], 1)
+    >>> round(float(out.W[0, 0]), 6), round(out.zs, 6), round(out.curves["target"][20], 1)
     (100.0, 0.1, 509.0)
     """
     _check_train(form, train)
