@@ -229,7 +229,7 @@ def _finetune_outcome(args, cfg):
 def cmd_finetune(args):
     from numerics.flow import gradient_flow
     from numerics.hessian import Problem
-    from numerics.stability import classify
+    from numerics.stability import MAX_CLASSIFIED_PARAMETERS, classify, unclassified
 
     from .report import md_cell, to_json
 
@@ -250,7 +250,7 @@ def cmd_finetune(args):
             mats = (fl.V, fl.W) if args.form == "merged" else (fl.V, fl.K, fl.Q)
             pb = Problem.build(args.objective, args.form, args.train, mats, fl.theta0, N=cfg.N, m=cfg.m,
                                sigma2=cfg.sigma2, lam=cfg.lam)
-            st = classify(pb)
+            st = classify(pb) if pb.size <= MAX_CLASSIFIED_PARAMETERS else unclassified(pb, pb.pack())
             body = {"c": fl.c, "final": _renamed(fl.final), "final_separate": _renamed(fl.final_separate),
                     "grad_norm": fl.grad_norm, "converged": fl.converged, "t_final": fl.t_final,
                     "loss_start": fl.loss_start, "loss_end": fl.loss_end,
