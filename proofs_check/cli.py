@@ -148,7 +148,8 @@ def _config_args(p, with_shots=False, quiet=False):
                         "that --start symmetric is returned unclassified and --start generic is refused. "
                         "Measured CPU (2 cores): curve --method zs-all d=10 1.4 s, d=20 4 s; curve --method zs-v "
                         "--start symmetric d=200 2.6 s, d=400 8.4 s, about 0.2 GB of memory (a flow costs about a "
-                        "hundred O(d^3) gradient evaluations)")
+                        "hundred O(d^3) gradient evaluations); a flow at d > 400 warns first and one at d > 800 is "
+                        "refused at once")
     p.add_argument("--m", type=_int_at_least(1, "m"), default=dflt["m"],
                    help=f"pretraining shots, >= 1 (default {dflt['m']}; at m = 0 the pretraining loss is flat in c)")
     p.add_argument("--N", type=_int_at_least(0, "N"), default=dflt["N"],

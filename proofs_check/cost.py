@@ -79,7 +79,7 @@ def refusal(args) -> str | None:
         P, limit = trained_parameters(args.form, subset, d), _max_classified()
         if P > limit:
             return (f"argument --d: --start generic escapes saddles with the exact Hessian over the "
-                    f"P = {P} trained parameters at d = {d}, above the limit of {limit}; use a smaller "
+                    f"P = {P} trained parameters at d = {d}, above the limit {limit}; use a smaller "
                     f"--d or --start symmetric (returned unclassified)")
     return None
 

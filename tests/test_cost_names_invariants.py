@@ -18,7 +18,7 @@ def _no_flow(*_a, **_k):
 @pytest.mark.parametrize("argv,limit", [
     (["curve", "--method", "zs-all", "--task", "target", "--d", "2000", "--quiet"], "d <= 800"),
     (["curve", "--method", "zs-all", "--task", "target", "--d", "2000", "--start", "symmetric"], "d <= 800"),
-    (["curve", "--method", "zs-all", "--task", "target", "--d", "30"], "limit of 1200"),
+    (["curve", "--method", "zs-all", "--task", "target", "--d", "30"], "limit 1200"),
     (["finetune", "--objective", "zs", "--train", "all", "--d", "900"], "d <= 800"),
 ])
 def test_long_work_is_refused_at_once(capsys, monkeypatch, argv, limit):

@@ -273,7 +273,11 @@ def derived(name: str) -> sp.Expr:
 def gradient_names() -> tuple:
     """Every ``grad.<objective>.<form>.<subset>.<matrix>`` name that :func:`derived` and
     :func:`latex` accept: each objective, form, subset of that form and matrix the subset
-    trains (:data:`vocabulary.TRAIN`, :func:`vocabulary.trained_matrices`)."""
+    trains (:data:`vocabulary.TRAIN`, :func:`vocabulary.trained_matrices`).
+
+    Returns:
+        A tuple of names, e.g. ``grad.zsfs.merged.v.V``.
+    """
     import vocabulary
 
     return tuple(f"grad.{obj}.{form}.{subset}.{mat}" for obj in OBJECTIVE_NAMES for form in SUBSETS
