@@ -137,8 +137,9 @@ def cmd_curve(args):
             f"(d={cfg.d}, m={cfg.m}, N={cfg.N}, sigma2={fmt_num(cfg.sigma2)}, lam={fmt_num(cfg.lam)}; "
             f"{form} form, {start} start, pretrained scale {fmt_num(info['pretrained_scale'])})")
     conv = "" if flow is None else (
-        f"flow end point ({start}: {' -> '.join(s.label for s in o.stages)}): {flow.stop}, "
-        f"grad norm {flow.grad_norm:.1e} at t = {flow.t_final:.4g}, stop reason: {flow.message}"
+        f"flow end point ({start}: {' -> '.join(s.label for s in o.stages)}): "
+        + _stop_text(flow.stop, flow.message, flow.nfev, flow.max_nfev, flow.t_final, flow.t_max)
+        + f", grad norm {flow.grad_norm:.1e}"
         + ("" if flow.converged else " (NOT converged: a finite-time point)")
         + f"; stability: {o.stability.verdict}"
         + (f" (index {o.stability.index})" if o.stability.verdict == "saddle" else "")

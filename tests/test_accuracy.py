@@ -24,13 +24,18 @@ def _run(capsys, argv):
     return code, out.out, out.err
 
 
-def _continued(o, gtol):
-    """The flow continued from the end point of ``o`` to ``gtol`` with tight integrator
-    tolerances, on the rotation-invariant subspace the escape flows use."""
-    pb = o.problem
-    fl = full_flow(pb, o.x, gtol=gtol, max_nfev=200_000, t_max=1e9, basis=invariant_basis(pb),
-                   rtol=1e-10, atol=1e-13)
-    return fl.x
+def _continue(pb, x, gtol):
+    """The flow continued from ``x`` to ``gtol`` with tighter integrator tolerances than the
+    escape flows' (1e-6, 1e-9), on the rotation-invariant subspace they use."""
+    return full_flow(pb, x, gtol=gtol, max_nfev=200_000, t_max=1e9, basis=invariant_basis(pb),
+                     rtol=1e-9, atol=1e-12).x
+
+
+@functools.lru_cache(maxsize=None)
+def _generic_limit(objective, form, train, gtol, d=5, m=20, N=20, sigma2=0.1, lam=1.0):
+    """``(problem, end point, continued limit)`` of a generic outcome (shared by the tests)."""
+    o = generic_outcome(objective, form, train, d, m, N, sigma2, lam)
+    return o.problem, o.x, _continue(o.problem, o.x, gtol)
 
 
 @pytest.mark.parametrize("form,method,task,shots,gtol", [
@@ -46,8 +51,9 @@ def test_printed_accuracy_covers_the_continued_flow(capsys, form, method, task, 
     acc = res["accuracy"]
     assert acc is not None and acc["error"] > 0 and acc["model"] >= 0
     o = pc_outcomes.outcome(method, Config(), form, "generic", 1.0)
-    x_lim = _continued(o, gtol)
-    V, W = o.problem.merged(x_lim)
+    pb, x, x_lim = _generic_limit(o.problem.objective, form, o.problem.train, gtol)
+    assert np.array_equal(x, o.x)  # the same end point as the command's
+    V, W = pb.merged(x_lim)
     limit = exact_curve(V, W, task_vector(task, 5), 0.1, shots)
     assert np.max(np.abs(np.array(res["error"]) - limit)) <= acc["error"]
     coords = pc_outcomes.coords(V, W, 5)[0]
@@ -122,3 +128,38 @@ def test_an_unconverged_flow_prints_no_accuracy(capsys):
     assert code == 0
     line = next(ln for ln in out.splitlines() if ln.startswith("flow end point"))
     assert "NOT converged" in line and "no accuracy claimed" in line and "printed to 1e-07" not in line
+
+
+@pytest.mark.filterwarnings("ignore:lsoda:UserWarning")  # the stiff kq flow, continued tightly
+@pytest.mark.parametrize("argv,gtol", [
+    (["--objective", "zs", "--train", "all", "--form", "separate", "--start", "generic"], 1e-10),
+    (["--objective", "zsfs", "--train", "kq", "--d", "3", "--m", "10", "--N", "5", "--sigma2", "0.3",
+      "--lam", "1000"], 1e-12),
+])
+def test_finetune_accuracy_covers_the_continued_flow(capsys, argv, gtol):
+    """finetune's printed accuracy of the coordinates and the loss against the flow continued
+    from its end point (full space, tight tolerances)."""
+    from numerics.flow import gradient_flow
+    from numerics.hessian import Problem
+    from numerics.manifold import merged_coords
+
+    code, out, _ = _run(capsys, ["finetune", *argv, "--format", "json"])
+    assert code == 0
+    res = json.loads(out)
+    acc = res["accuracy"]
+    assert acc is not None and res["converged"]
+    cfg = res["config"]
+    args = (res["objective"], res["form"], res["train"], cfg["d"], cfg["m"], cfg["N"], cfg["sigma2"], cfg["lam"])
+    if res["start"] == "generic":
+        pb, x, lim = _generic_limit(args[0], args[1], args[2], gtol)
+    else:
+        fl = gradient_flow(args[0], args[2], *args[3:], form=args[1])
+        pb = Problem.build(args[0], args[1], args[2], (fl.V, fl.K, fl.Q), fl.theta0, N=args[5], m=args[4],
+                           sigma2=args[6], lam=args[7])
+        lim = _continue(pb, pb.pack(), gtol)
+    V, W = pb.merged(lim)
+    coords = merged_coords(V, W, np.eye(cfg["d"])[0]).coeffs
+    assert max(abs(res["final"][k] - coords[k]) for k in coords) <= acc["coords"]
+    assert abs(res["loss_end"] - pb.loss(lim)) <= max(acc["loss"], 1e-12)
+    # the printed accuracy is no fixed 1e-7: it is what was measured there
+    assert res["tolerance"] == acc["coords"]
