@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Measured", "measure", "PRINT_FLOOR", "fmt_value"]
+__all__ = ["Measured", "measure", "unmeasured_reason", "PRINT_FLOOR", "fmt_value"]
 
 #: values are printed to at most 7 decimals, whatever the measured accuracy
 PRINT_FLOOR = 1e-7
@@ -88,6 +88,17 @@ def measure(problem, x, *, converged: bool, drift: float = 0.0) -> Measured | No
     if not p.polished:
         return None
     return Measured(np.asarray(x, dtype=float), p, float(drift))
+
+
+def unmeasured_reason(problem) -> str:
+    """Why :func:`measure` returned ``None`` for a converged flow of ``problem``: the Hessian
+    is over the size limit, or the Newton polish did not reach a stationary point."""
+    from numerics.stability import MAX_CLASSIFIED_PARAMETERS
+
+    if problem.size > MAX_CLASSIFIED_PARAMETERS:
+        return (f"not measured: no Newton polish without the exact Hessian, assembled for at most "
+                f"{MAX_CLASSIFIED_PARAMETERS} trained parameters ({problem.size} here)")
+    return "not measured: the Newton polish did not reach a stationary point near the end point"
 
 
 def fmt_value(x: float, accuracy: float | None) -> str:

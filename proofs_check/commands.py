@@ -69,15 +69,16 @@ def _drift(problem, x0, x) -> float:
     return max((abs(b[k] - a[k]) for k in names), default=0.0)
 
 
-def _accuracy_clause(converged: bool, measured, acc_text: str) -> str:
+def _accuracy_clause(converged: bool, measured, acc_text: str, problem=None) -> str:
     """What a command says about the accuracy of a flow end point: nothing claimed when the
     flow did not converge or the accuracy could not be measured; otherwise the measured
     accuracy ``acc_text`` and how it was measured (:mod:`proofs_check.accuracy`)."""
     if not converged:
         return "no accuracy claimed (NOT converged: the values are those of a finite-time point)"
     if measured is None:
-        return ("no accuracy claimed (not measured: no Newton polish without the exact Hessian, "
-                "assembled for at most 1200 trained parameters)")
+        from .accuracy import unmeasured_reason
+
+        return f"no accuracy claimed ({unmeasured_reason(problem)})"
     return f"{acc_text} (measured: {measured.describe()})"
 
 
@@ -147,7 +148,7 @@ def cmd_curve(args):
            else f", tolerance {o.stability.tolerance:.2g}"))
     precision = "" if flow is None else _accuracy_clause(
         flow.converged, measured, f"accuracy: model {acc_model or 0:.2g}, errors {acc_err or 0:.2g}, each value rounded "
-                        f"to its accuracy (at most {PRINT_FLOOR:g})")
+                        f"to its accuracy (at most {PRINT_FLOOR:g})", o.problem if o is not None else None)
 
     def show(e):  # the pretrained model is exact: full float precision
         return fmt_value(e, acc_err) if flow is not None else f"{e:.10g}"
@@ -396,7 +397,7 @@ def cmd_finetune(args):
                  + f", grad norm {trajectory['grad_norm'][0]:.1e} -> {trajectory['grad_norm'][-1]:.1e}"))
     rows.append(("precision", _accuracy_clause(
         out["converged"], measured, f"accuracy: coordinates {acc_coords or 0:.2g}, loss {acc_loss or 0:.2g}, each value "
-                              f"rounded to its accuracy (at most {FLOW_TOL:g})")))
+                              f"rounded to its accuracy (at most {FLOW_TOL:g})", pb)))
     if args.format == "markdown":
         return "\n".join(["| quantity | value |", "|---|---|"]
                          + [f"| {md_cell(k)} | {md_cell(v)} |" for k, v in rows]), 0

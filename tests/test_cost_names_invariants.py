@@ -71,6 +71,10 @@ def test_every_advertised_name_works_in_every_function_that_takes_names():
         expr = theory.derived(name)
         assert isinstance(expr, (sp.Basic, sp.MatrixBase)), name
         assert isinstance(theory.latex(name), str) and theory.latex(name), name
+    import vocabulary
+
+    for name in vocabulary.OBJECTIVES:  # theory.objective takes every objective name
+        assert isinstance(theory.objective(name), sp.Basic), name
     # the error message advertises exactly these
     with pytest.raises(ValueError, match=r"grad\.<objective>\.<form>\.<subset>\.<matrix>"):
         theory.derived("nope")
