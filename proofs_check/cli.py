@@ -85,6 +85,19 @@ def _int_at_least(lo, name):
     return parse
 
 
+def _flow_d(text):
+    """``--d`` of a flow command: an integer in ``[1, MAX_FLOW_D]`` (:mod:`proofs_check.cost`:
+    a flow's CPU time grows like ``d^3``), refused while parsing, before any other check."""
+    from . import cost
+
+    val = _int_at_least(1, "d")(text)
+    if val > cost.MAX_FLOW_D:
+        raise argparse.ArgumentTypeError(
+            f"a flow at d = {val} would take about {cost.flow_seconds(val) / 60:.0f} min of CPU (it grows like "
+            f"d^3); the limit is d <= {cost.MAX_FLOW_D}")
+    return val
+
+
 def _float_at_least(lo, name, hi=1e6):
     def parse(text):
         try:
@@ -141,15 +154,15 @@ def _config_args(p, with_shots=False, quiet=False):
     if quiet:
         p.add_argument("--quiet", action="store_true", help="no progress line on stderr")
     dflt = vocabulary.DEFAULTS
-    p.add_argument("--d", type=_int_at_least(1, "d"), default=dflt["d"],
-                   help=f"feature dimension, >= 1 (default {dflt['d']}; the orthogonal task needs d >= 2). An end point is "
+    p.add_argument("--d", type=_flow_d, default=dflt["d"],
+                   help=f"feature dimension, 1 to 800 (default {dflt['d']}; the orthogonal task needs d >= 2). An end point is "
                         "classified from the exact Hessian over the trained entries, at most 1200 of them "
                         "(merged, all trained: d <= 22; one matrix: d <= 32; separate, all: d <= 18); above "
                         "that --start symmetric is returned unclassified and --start generic is refused. "
                         "Measured CPU (2 cores): curve --method zs-all d=10 1.4 s, d=20 4 s; curve --method zs-v "
                         "--start symmetric d=200 2.6 s, d=400 8.4 s, about 0.2 GB of memory (a flow costs about a "
-                        "hundred O(d^3) gradient evaluations); a flow at d > 400 warns first and one at d > 800 is "
-                        "refused at once")
+                        "hundred O(d^3) gradient evaluations); a flow at d > 400 warns first, one at d > 800 "
+                        "(about a minute) is refused at once")
     p.add_argument("--m", type=_int_at_least(1, "m"), default=dflt["m"],
                    help=f"pretraining shots, >= 1 (default {dflt['m']}; at m = 0 the pretraining loss is flat in c)")
     p.add_argument("--N", type=_int_at_least(0, "N"), default=dflt["N"],

@@ -8,8 +8,8 @@ Two costs bound a command that runs a flow (``curve``, ``finetune``, ``figures``
   hundred times beyond its polynomial right-hand side (fitting it, checking the end point,
   sampling the trajectory), so its time grows like ``d^3``: measured 8.4 s of CPU at
   ``d = 400`` (``curve --method zs-v --start symmetric``, README), hence about
-  ``8.4 (d / 400)^3`` s.  Above :data:`MAX_FLOW_D` (about a minute) a command is refused;
-  above :data:`WARN_FLOW_D` (about 10 s) it warns first;
+  ``8.4 (d / 400)^3`` s.  Above :data:`MAX_FLOW_D` (about a minute) the ``--d`` parser of
+  a flow command refuses it; above :data:`WARN_FLOW_D` (about 10 s) it warns first;
 * **the classification** of an end point: the exact ``P x P`` Hessian over the ``P``
   trained parameters (:data:`numerics.stability.MAX_CLASSIFIED_PARAMETERS`).  The generic
   start escapes saddles found by that Hessian, so it is refused above the limit; the
@@ -63,19 +63,14 @@ def _subset(args) -> str | None:
 
 
 def refusal(args) -> str | None:
-    """The reason a command must not start, or ``None``: ``--d`` above :data:`MAX_FLOW_D`
-    for a flow command; the generic start with more trained parameters than the Hessian
-    limit.  The message names the limit and the option."""
-    if args.command not in ("curve", "finetune", "figures"):
+    """The reason a command must not start, or ``None``: the generic start with more trained
+    parameters than the Hessian limit (the message names the limit and the option).  ``--d``
+    above :data:`MAX_FLOW_D` is refused earlier, by the ``--d`` parser of the flow commands
+    (``proofs_check.cli``)."""
+    if args.command not in ("curve", "finetune"):
         return None
-    d = args.d
-    subset = _subset(args) if args.command != "figures" else None
-    if args.command == "curve" and subset is None:  # the pretrained model: no flow
-        return None
-    if d > MAX_FLOW_D:
-        return (f"argument --d: a flow at d = {d} would take about {flow_seconds(d) / 60:.0f} min of CPU "
-                f"(it grows like d^3); the limit is d <= {MAX_FLOW_D}")
-    if subset is not None and getattr(args, "start", None) == "generic":
+    d, subset = args.d, _subset(args)
+    if subset is not None and getattr(args, "start", None) == "generic":  # None: pretrained
         P, limit = trained_parameters(args.form, subset, d), _max_classified()
         if P > limit:
             return (f"argument --d: --start generic escapes saddles with the exact Hessian over the "

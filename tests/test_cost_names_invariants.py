@@ -20,6 +20,8 @@ def _no_flow(*_a, **_k):
     (["curve", "--method", "zs-all", "--task", "target", "--d", "2000", "--start", "symmetric"], "d <= 800"),
     (["curve", "--method", "zs-all", "--task", "target", "--d", "30"], "limit 1200"),
     (["finetune", "--objective", "zs", "--train", "all", "--d", "900"], "d <= 800"),
+    (["curve", "--d", "2000"], "d <= 800"),  # the command: the limit before missing options
+    (["figures", "--out", "x", "--d", "801"], "d <= 800"),
 ])
 def test_long_work_is_refused_at_once(capsys, monkeypatch, argv, limit):
     import numerics.flow
