@@ -10,6 +10,9 @@ the other :class:`scipy.integrate.OdeSolver` classes) by hand, with the stopping
   crossing is located by ``brentq`` on the step's dense output (``xtol = rtol = 4 eps``, as
   ``solve_ivp``), and the integration ends there with ``converged``;
 * otherwise, if ``cap()`` is true (an evaluation budget), it ends at ``t_k`` with ``cap``;
+  ``fun`` (or ``jac``) may also raise :class:`BudgetSpent` before an evaluation that would
+  exceed a budget: the step is abandoned and the integration ends at ``t_{k-1}`` with ``cap``
+  (so a budget is never overshot);
 * it ends with ``finished`` at the end of the time span, ``failed`` if the solver fails;
 * a start with ``norm <= target`` ends at once with ``converged`` (no step; ``solve_ivp``'s
   event, of direction ``-1``, would not fire there).
@@ -42,11 +45,17 @@ import numpy as np
 from scipy.integrate import BDF, DOP853, LSODA, RK23, RK45, OdeSolver, Radau
 from scipy.optimize import brentq
 
-__all__ = ["integrate_to_norm", "Integration"]
+__all__ = ["integrate_to_norm", "Integration", "BudgetSpent"]
 
 _EPS = np.finfo(float).eps
 #: the solvers of ``solve_ivp``, by its method names
 METHODS = {"LSODA": LSODA, "BDF": BDF, "Radau": Radau, "RK45": RK45, "RK23": RK23, "DOP853": DOP853}
+
+
+class BudgetSpent(Exception):
+    """Raised by the right-hand side (or Jacobian) when its evaluation budget is spent:
+    :func:`integrate_to_norm` then ends at the last accepted step with ``cap``, so the
+    budget is never exceeded (a step that would need more evaluations is not taken)."""
 
 
 @dataclass
@@ -99,10 +108,17 @@ def integrate_to_norm(fun, t_span, y0, *, norm, target, norm_of_f=None, cap=None
     if s_prev <= 0:  # already there: no step (solve_ivp's event, of direction -1, never fires)
         return Integration(np.array(ts), y0[:, None].copy(), "converged",
                            "the norm is at most the target at the start")
-    solver = solver_cls(f, t0, y0, t1, rtol=rtol, atol=atol, **({} if jac is None else {"jac": jac}))
+    try:
+        solver = solver_cls(f, t0, y0, t1, rtol=rtol, atol=atol, **({} if jac is None else {"jac": jac}))
+    except BudgetSpent:
+        return Integration(np.array(ts), y0[:, None].copy(), "cap", "the evaluation budget is spent")
     status, message = None, ""
     while status is None:
-        message = solver.step()
+        try:
+            message = solver.step()
+        except BudgetSpent:  # the step would exceed the budget: end at the last accepted step
+            status, message = "cap", "the evaluation budget is spent"
+            break
         if solver.status == "failed":
             status = "failed"
             break

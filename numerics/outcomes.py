@@ -200,10 +200,10 @@ def _reduced(pb, objective, form, train, d, m, N, sigma2, lam, gtol, t_max) -> F
     mats = {"V": fr.V, "W": fr.W} if form == "merged" else {"V": fr.V, "K": fr.K, "Q": fr.Q}
     x = pb.pack(mats)
     x0 = pb.pack()
-    return FullFlow(x, fr.t_final, fr.nfev, float(np.linalg.norm(pb.grad(x))),
-                    fr.stop_reason or ("converged" if fr.converged else "t cap"),
-                    f"reduced flow: {fr.stop_reason}: {fr.message}",
-                    np.array([0.0, fr.t_final]), np.array([pb.loss(x0), pb.loss(x)]), np.vstack([x0, x]))
+    return FullFlow(x, fr.t_final, fr.nfev, float(np.linalg.norm(pb.grad(x))), fr.stop_reason,
+                    f"reduced flow: {fr.message}",
+                    np.array([0.0, fr.t_final]), np.array([pb.loss(x0), pb.loss(x)]), np.vstack([x0, x]),
+                    fr.max_nfev, fr.t_max)
 
 
 def symmetric_outcome(objective, form, train, d, m, N, sigma2=0.0, lam=1.0, *, scale=1.0,

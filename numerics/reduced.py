@@ -28,6 +28,7 @@ import numpy as np
 import vocabulary
 
 from .batching import chunked
+from .conservation import conserved_names
 from .finetune_objective import weighted_grad, weighted_loss
 from .manifold import (ALGEBRA_NAMES, MERGED_NAMES, PERP, SEPARATE_NAMES, V_BASIS, W_BASIS,
                        algebra_matrices, frobenius_coeffs, merged_slots, project_merged_arrays,
@@ -205,13 +206,11 @@ class ReducedProblem:
         return out
 
     def conserved(self) -> tuple:
-        """The invariants the flow of this subset must conserve (module docstring)."""
-        if self.form == "merged":
-            return ("v2_minus_W2",) if self.train == "all" else ()
-        kq = ("K2_minus_Q2",) + tuple("KKt_minus_QQt_" + nm for nm in ALGEBRA_NAMES)
-        if self.train == "all":
-            return ("v2_minus_K2", "v2_minus_Q2") + kq
-        return kq if self.train == "kq" else ()
+        """The invariants the flow of this subset must conserve
+        (:func:`numerics.conservation.conserved_names`)."""
+        names = ("v2_minus_W2",) if self.form == "merged" else \
+            ("v2_minus_K2", "v2_minus_Q2", "K2_minus_Q2") + tuple("KKt_minus_QQt_" + nm for nm in ALGEBRA_NAMES)
+        return conserved_names(names, self.trained)
 
     def merged_final(self, x) -> dict:
         """The merged coordinates of the point (of ``W = K^T Q`` in the separate form)."""

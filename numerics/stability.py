@@ -64,9 +64,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .hessian import Problem, hessian, hessian_times, stencil_points
-from .ode import integrate_to_norm
+from .ode import BudgetSpent, integrate_to_norm
 
-__all__ = ["Stability", "classify", "symmetry_basis", "unread_basis", "lower_bound",
+__all__ = ["Stability", "classify", "complement", "symmetry_basis", "unread_basis", "lower_bound",
            "invariant_basis", "FullFlow", "full_flow"]
 
 
@@ -285,6 +285,16 @@ class Stability:
                 "value": self.value, "lower_bound": self.bound}
 
 
+def complement(S: np.ndarray, P: int) -> np.ndarray:
+    """Orthonormal basis (columns, ``P x (P - k)``) of the orthogonal complement of the span
+    of the ``k`` orthonormal columns of ``S`` (QR of ``[S, I]``)."""
+    k = S.shape[1]
+    if k >= P:
+        return np.zeros((P, 0))
+    Q, _ = np.linalg.qr(np.hstack([S, np.eye(P)]))
+    return Q[:, k:P]
+
+
 def _sign_fixed(u: np.ndarray) -> np.ndarray:
     """``u`` with the sign that makes its largest-magnitude entry (first such) positive."""
     k = int(np.argmax(np.abs(u)))
@@ -343,12 +353,8 @@ def classify(problem: Problem, x=None, *, bound_rtol: float = 1e-8) -> Stability
     k = S.shape[1]
     sym_res = float(np.max(np.abs(H @ S))) if k else 0.0
     # H on the orthogonal complement of the symmetry span
-    if k < problem.size:
-        Q, _ = np.linalg.qr(np.hstack([S, np.eye(problem.size)]))
-        C = Q[:, k:problem.size]
-        lam_c = np.linalg.eigvalsh(C.T @ H @ C)
-    else:
-        lam_c = np.zeros(0)
+    C = complement(S, problem.size)
+    lam_c = np.linalg.eigvalsh(C.T @ H @ C) if C.shape[1] else np.zeros(0)
     extra_null = int(np.sum(np.abs(lam_c) <= tol))
     index = int(np.sum(lam < -tol))
     null_dim = int(np.sum(np.abs(lam) <= tol))
@@ -488,7 +494,8 @@ class FullFlow:
     trained matrices.
 
     ``x``: end point (flat); ``t_final``; ``nfev``; ``grad_norm`` at the end;
-    ``stop``: ``converged`` (``|grad| <= gtol``), ``t cap`` or ``evaluation cap``;
+    ``stop``: one of :data:`numerics.flow.STOP_REASONS` (``converged``: ``|grad| <= gtol``;
+    ``t cap``, ``evaluation cap``, ``integration failed``); ``max_nfev``, ``t_max``: the caps;
     ``message``; ``t``, ``values`` and ``samples`` (flat points) at the accepted steps
     (subsampled to at most ``max_points``)."""
 
@@ -501,6 +508,8 @@ class FullFlow:
     t: np.ndarray
     values: np.ndarray
     samples: np.ndarray = field(repr=False)
+    max_nfev: int = 0
+    t_max: float = 0.0
 
     @property
     def converged(self) -> bool:
@@ -545,6 +554,8 @@ def full_flow(problem: Problem, x0, *, gtol: float = 1e-10, t_max: float = 1e7,
         return base + B @ y
 
     def rhs(_t, y):
+        if count[0] >= max_nfev:  # never past the budget (numerics.ode.BudgetSpent)
+            raise BudgetSpent
         count[0] += 1
         return -(B.T @ problem.grad(full(y)))
 
@@ -557,6 +568,8 @@ def full_flow(problem: Problem, x0, *, gtol: float = 1e-10, t_max: float = 1e7,
     per_jac = B.shape[1] * (points - 1)  # gradients per Jacobian, counted in nfev
 
     def jac(_t, y):
+        if count[0] + per_jac > max_nfev:
+            raise BudgetSpent
         count[0] += per_jac
         return -(B.T @ hessian_times(problem, full(y), B, points=points))
 
@@ -568,17 +581,17 @@ def full_flow(problem: Problem, x0, *, gtol: float = 1e-10, t_max: float = 1e7,
     x = full(sol.y[:, -1])
     gn = float(np.linalg.norm(problem.grad(x)))
     if sol.status == "converged" and sol.t.size == 1:  # integrate_to_norm took no step
-        stop, msg = "converged", "gradient below gtol at the start"
+        stop, msg = "converged", "|grad| <= gtol at the start"
     elif sol.status == "converged":
-        stop, msg = "converged", f"|grad| reached {gtol:g}"
+        stop, msg = "converged", f"|grad| <= gtol = {gtol:g}"
     elif sol.status == "cap":
-        stop, msg = "evaluation cap", f"{max_nfev} gradient evaluations reached"
+        stop, msg = "evaluation cap", f"max_nfev = {max_nfev} gradient evaluations spent"
     elif sol.status == "finished":
-        stop, msg = ("converged" if gn <= gtol else "t cap"), f"flow time {t_max:g} reached"
+        stop, msg = ("converged" if gn <= gtol else "t cap"), f"flow time t_max = {t_max:g} reached"
     else:
-        stop, msg = "failed", f"integration failed: {sol.message}"
+        stop, msg = "integration failed", f"the integrator failed: {sol.message}"
     idx = np.unique(np.linspace(0, sol.t.size - 1, min(max_points, sol.t.size)).round().astype(int))
     samples = np.array([full(sol.y[:, i]) for i in idx])
     return FullFlow(x.copy(), float(sol.t[-1]), count[0], gn, stop, msg, sol.t[idx].copy(),
-                    problem.loss(samples), samples.copy())
+                    problem.loss(samples), samples.copy(), max_nfev, float(t_max))
 

@@ -85,6 +85,19 @@ def _int_at_least(lo, name):
     return parse
 
 
+def _flow_d(text):
+    """``--d`` of a flow command: an integer in ``[1, MAX_FLOW_D]`` (:mod:`proofs_check.cost`:
+    a flow's CPU time grows like ``d^3``), refused while parsing, before any other check."""
+    from . import cost
+
+    val = _int_at_least(1, "d")(text)
+    if val > cost.MAX_FLOW_D:
+        raise argparse.ArgumentTypeError(
+            f"a flow at d = {val} would take about {cost.flow_seconds(val) / 60:.0f} min of CPU (it grows like "
+            f"d^3); the limit is d <= {cost.MAX_FLOW_D}")
+    return val
+
+
 def _float_at_least(lo, name, hi=1e6):
     def parse(text):
         try:
@@ -141,14 +154,15 @@ def _config_args(p, with_shots=False, quiet=False):
     if quiet:
         p.add_argument("--quiet", action="store_true", help="no progress line on stderr")
     dflt = vocabulary.DEFAULTS
-    p.add_argument("--d", type=_int_at_least(1, "d"), default=dflt["d"],
-                   help=f"feature dimension, >= 1 (default {dflt['d']}; the orthogonal task needs d >= 2). An end point is "
+    p.add_argument("--d", type=_flow_d, default=dflt["d"],
+                   help=f"feature dimension, 1 to 800 (default {dflt['d']}; the orthogonal task needs d >= 2). An end point is "
                         "classified from the exact Hessian over the trained entries, at most 1200 of them "
                         "(merged, all trained: d <= 22; one matrix: d <= 32; separate, all: d <= 18); above "
                         "that --start symmetric is returned unclassified and --start generic is refused. "
                         "Measured CPU (2 cores): curve --method zs-all d=10 1.4 s, d=20 4 s; curve --method zs-v "
                         "--start symmetric d=200 2.6 s, d=400 8.4 s, about 0.2 GB of memory (a flow costs about a "
-                        "hundred O(d^3) gradient evaluations)")
+                        "hundred O(d^3) gradient evaluations); a flow at d > 400 warns first, one at d > 800 "
+                        "(about a minute) is refused at once")
     p.add_argument("--m", type=_int_at_least(1, "m"), default=dflt["m"],
                    help=f"pretraining shots, >= 1 (default {dflt['m']}; at m = 0 the pretraining loss is flat in c)")
     p.add_argument("--N", type=_int_at_least(0, "N"), default=dflt["N"],
@@ -391,6 +405,19 @@ def _domain_rules(args) -> None:
         args.only = check_claim_ids(args.only, [c.id for c in registry()])
 
 
+def _cost_rules(args) -> None:
+    """Refuse at once what would take too long, or warn before a long run
+    (:mod:`proofs_check.cost`: decided from the arguments, before any flow starts)."""
+    from . import cost
+
+    reason = cost.refusal(args)
+    if reason:
+        raise UsageError(reason)
+    note = cost.warning(args)
+    if note and not getattr(args, "quiet", False) and getattr(args, "format", "text") != "json":
+        print(f"{PROG}: {note}", file=sys.stderr)
+
+
 def _experiment_args(p):
     """``iclft experiment``: options left unset take the default or the ``--quick`` preset."""
     pos_int, nonneg_int = (lambda n: _int_at_least(1, n)), (lambda n: _int_at_least(0, n))
@@ -427,22 +454,32 @@ def _experiment_args(p):
     p.add_argument("--out", required=True, help="output folder (created; checked writable before training)")
 
 
-#: commands whose matrices are all small ((d+2) x (d+2), d <= 12 in the claims)
-_SMALL_MATRIX_COMMANDS = ("check", "explore", "export-latex")
+#: the thread-count variables of the BLAS libraries NumPy may load (OpenBLAS, OpenMP, MKL,
+#: Apple Accelerate); :func:`_single_threaded_blas` sets them all to 1 unless the user set one
+BLAS_THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "VECLIB_MAXIMUM_THREADS")
 
 
-def _single_threaded_blas(argv) -> None:
-    """For :data:`_SMALL_MATRIX_COMMANDS`, one BLAS thread per process unless the user set
-    one: on matrices this small extra threads only spin and cost CPU time (a third of
-    ``check``'s on a loaded 2-core machine).  Only effective before NumPy is loaded."""
-    if argv and argv[0] in _SMALL_MATRIX_COMMANDS and "numpy" not in sys.modules:
-        for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-            os.environ.setdefault(var, "1")
+def _single_threaded_blas() -> None:
+    """One BLAS thread per process, for every command, unless the user chose a thread count:
+    when any variable of :data:`BLAS_THREAD_VARS` is already in the environment, none is
+    touched (``OPENBLAS_NUM_THREADS=4 iclft curve ...`` runs with four threads).
+
+    The matrices here are ``(d+2) x (d+2)`` with small ``d``; extra BLAS threads only spin
+    and cost CPU time (``curve --method zs-all --d 20 --shots 40:40`` took 16-28 s of CPU on
+    a loaded 2-core machine, 2.0 s with one thread, same output).  Called once, at the
+    entry point :func:`main`, before NumPy is imported (the variables are read when the
+    BLAS library loads; later changes have no effect)."""
+    if "numpy" in sys.modules:  # pragma: no cover - main() is the first thing the entry point runs
+        return
+    if any(var in os.environ for var in BLAS_THREAD_VARS):
+        return
+    for var in BLAS_THREAD_VARS:
+        os.environ[var] = "1"
 
 
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
-    _single_threaded_blas(argv)
+    _single_threaded_blas()
     from . import commands  # imported late: argument errors report fast
 
     parser = build_parser()
@@ -454,6 +491,7 @@ def main(argv=None) -> int:
         if args.command is None:
             raise UsageError("a subcommand is required (run iclft with no arguments for the list)")
         _domain_rules(args)
+        _cost_rules(args)
         text, code = commands.run(args)
     except UsageError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)

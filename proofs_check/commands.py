@@ -59,8 +59,40 @@ def _stability_json(st) -> dict:
     return st.summary()
 
 
+def _drift(problem, x0, x) -> float:
+    """The largest change of a quantity the flow of ``problem`` conserves, from ``x0`` to ``x``
+    (:mod:`numerics.conservation`; 0 when the subset conserves none)."""
+    from numerics.conservation import conserved_names, scalar_invariants
+
+    a, b = scalar_invariants(problem.matrices(x0)), scalar_invariants(problem.matrices(x))
+    names = conserved_names(tuple(a), problem.trained)
+    return max((abs(b[k] - a[k]) for k in names), default=0.0)
+
+
+def _accuracy_clause(converged: bool, measured, acc_text: str, problem=None) -> str:
+    """What a command says about the accuracy of a flow end point: nothing claimed when the
+    flow did not converge or the accuracy could not be measured; otherwise the measured
+    accuracy ``acc_text`` and how it was measured (:mod:`proofs_check.accuracy`)."""
+    if not converged:
+        return "no accuracy claimed (NOT converged: the values are those of a finite-time point)"
+    if measured is None:
+        from .accuracy import unmeasured_reason
+
+        return f"no accuracy claimed ({unmeasured_reason(problem)})"
+    return f"{acc_text} (measured: {measured.describe()})"
+
+
+def _measured_outcome(o):
+    """:func:`proofs_check.accuracy.measure` at the end point of the outcome ``o``."""
+    from .accuracy import measure
+
+    return measure(o.problem, o.x, converged=o.flow.converged,
+                   drift=_drift(o.problem, o.stages[0].flow.samples[0], o.x))
+
+
 def cmd_curve(args):
     from . import models, outcomes
+    from .accuracy import PRINT_FLOOR, fmt_value
     from .report import fmt_num, to_json
 
     cfg = _cfg(args)
@@ -76,6 +108,18 @@ def cmd_curve(args):
         V, W = outcomes.model(args.method, cfg, form, start, scale)
         coords, off = outcomes.coords(V, W, cfg.d)
         errors = outcomes.curve(args.method, args.task, cfg, (lo, hi), form, start, scale)
+        measured = acc_model = acc_err = None
+        if o is not None:
+            measured = _measured_outcome(o)
+        if measured is not None:
+            theta = models.task_vector(args.task, cfg.d)
+
+            def model_at(x):
+                return outcomes.coords(*o.problem.merged(x), cfg.d)[0]
+
+            def errors_at(x):
+                return models.exact_curve(*o.problem.merged(x), theta, cfg.sigma2, (lo, hi))
+            acc_model, acc_err = measured.accuracy(model_at), measured.accuracy(errors_at)
     shots = list(range(lo, hi + 1))
     flow = None if o is None else o.flow
     info = {"method": args.method, "task": args.task, "form": form, "start": start,
@@ -85,30 +129,37 @@ def cmd_curve(args):
                                                "t_final": flow.t_final, "stop": flow.stop, "stop_reason": flow.stop,
                                                "message": flow.message, "nfev": flow.nfev,
                                                "stages": [s.label for s in o.stages]},
-            "stability": None if o is None else _stability_json(o.stability)}
+            "stability": None if o is None else _stability_json(o.stability),
+            "accuracy": None if measured is None else {"model": acc_model, "error": acc_err,
+                                                       **measured.summary()}}
     if args.format == "json":
         return to_json({"shots": shots, "error": errors, **info}), 0
     head = (f"exact n-shot error of {args.method} on the {args.task} task "
             f"(d={cfg.d}, m={cfg.m}, N={cfg.N}, sigma2={fmt_num(cfg.sigma2)}, lam={fmt_num(cfg.lam)}; "
             f"{form} form, {start} start, pretrained scale {fmt_num(info['pretrained_scale'])})")
     conv = "" if flow is None else (
-        f"flow end point ({start}: {' -> '.join(s.label for s in o.stages)}): {flow.stop}, "
-        f"grad norm {flow.grad_norm:.1e} at t = {flow.t_final:.4g}, stop reason: {flow.message}"
+        f"flow end point ({start}: {' -> '.join(s.label for s in o.stages)}): "
+        + _stop_text(flow.stop, flow.message, flow.nfev, flow.max_nfev, flow.t_final, flow.t_max)
+        + f", grad norm {flow.grad_norm:.1e}"
         + ("" if flow.converged else " (NOT converged: a finite-time point)")
         + f"; stability: {o.stability.verdict}"
         + (f" (index {o.stability.index})" if o.stability.verdict == "saddle" else "")
         + (f" ({o.stability.reason})" if o.stability.verdict == "unclassified"
            else f", tolerance {o.stability.tolerance:.2g}"))
-    # the errors are exact at the model; the model (a flow end point) is good to FLOW_TOL
-    precision = f"values printed to {FLOW_TOL:g}, the accuracy of the flow end point" if flow is not None else ""
+    precision = "" if flow is None else _accuracy_clause(
+        flow.converged, measured, f"accuracy: model {acc_model or 0:.2g}, errors {acc_err or 0:.2g}, each value rounded "
+                        f"to its accuracy (at most {PRINT_FLOOR:g})", o.problem if o is not None else None)
 
     def show(e):  # the pretrained model is exact: full float precision
-        return fmt_tol(e) if flow is not None else f"{e:.10g}"
+        return fmt_value(e, acc_err) if flow is not None else f"{e:.10g}"
+
+    def show_model(v):
+        return fmt_value(v, acc_model) if flow is not None else fmt_value(v, PRINT_FLOOR)
     if args.format == "markdown":
         lines = [f"**{head}**", "", conv, "", "| n | error |", "|---|---|"]
         lines += [f"| {k} | {show(e)} |" for k, e in zip(shots, errors)]
         return "\n".join(lines + ([] if not precision else ["", precision])), 0
-    lines = [head, "model: " + ", ".join(f"{vocab_name(k)}={fmt_tol(v)}" for k, v in coords.items())
+    lines = [head, "model: " + ", ".join(f"{vocab_name(k)}={show_model(v)}" for k, v in coords.items())
              + (f" (projection; off-manifold part {off:.3g})" if off > 1e-9 else "")]
     if conv:
         lines.append(conv + f"; {precision}")
@@ -121,8 +172,8 @@ def cmd_curve(args):
 _SLOT_NAMES = {"00": "0", "par": "tt", "xy": "ty", "yx": "yt", "yy": "yy", "perp": "perp",
                "0": "0", "tt": "tt", "ty": "ty", "yt": "yt", "p": "perp"}
 
-#: printed precision of flow end points: the flow stops at |grad| <= gtol with integrator
-#: tolerances rtol = 1e-11, atol = 1e-14, so end points are good to about 1e-7
+#: the finest rounding of printed flow end-point values (:data:`proofs_check.accuracy.PRINT_FLOOR`);
+#: the accuracy printed with them is measured (:mod:`proofs_check.accuracy`)
 FLOW_TOL = 1e-7
 
 
@@ -150,15 +201,12 @@ def _renamed(coords: dict | None) -> dict | None:
 
 
 def fmt_tol(x: float, tol: float = FLOW_TOL) -> str:
-    """``x`` rounded to the accuracy ``tol`` of the computation that produced it, without
-    trailing zeros (``2.38e-11 -> 0``, ``0.53984389612 -> 0.539844`` at ``tol = 1e-6``)."""
-    import math
+    """``x`` rounded to the accuracy ``tol`` (at least :data:`FLOW_TOL`) without trailing
+    zeros (``2.38e-11 -> 0``, ``0.53984389612 -> 0.539844`` at ``tol = 1e-6``):
+    :func:`proofs_check.accuracy.fmt_value`."""
+    from .accuracy import fmt_value
 
-    if not math.isfinite(x):
-        return str(x)
-    digits = max(0, -int(math.floor(math.log10(tol))))
-    text = f"{round(x, digits):.{digits}f}".rstrip("0").rstrip(".")
-    return "0" if text in ("-0", "") else text
+    return fmt_value(x, tol)
 
 
 def _frozen_names(form: str, train: str) -> set:
@@ -169,26 +217,41 @@ def _frozen_names(form: str, train: str) -> set:
     return {c.name for c in coords if c.matrix not in trained}
 
 
-def _exact_start(cfg, form: str) -> dict:
-    """The pretrained point in exact arithmetic (``sigma2`` read as the decimal it was given
-    as): ``c* = (m+1)/(m+1+d(1+sigma2))``, ``K_tt = K_perp = Q_tt = Q_perp = sqrt(c*)``."""
+def _exact_start(cfg, form: str, scale=1.0) -> dict:
+    """The pretrained member of scale ``s`` in exact arithmetic (``sigma2`` and ``s`` read as
+    the decimals they were given as): ``c* = (m+1)/(m+1+d(1+sigma2))``, ``b = s``,
+    ``alpha = beta = c*/s``, ``K_tt = K_perp = Q_tt = Q_perp = sqrt(c*/s)``; ``{}`` for
+    ``balanced`` (an irrational scale)."""
     from fractions import Fraction
 
+    if isinstance(scale, str):
+        return {}
+    s_ = Fraction(str(scale))
     s2 = Fraction(str(cfg.sigma2))
     c = Fraction(cfg.m + 1) / (cfg.m + 1 + cfg.d * (1 + s2))
     if form == "merged":
-        return {"a": "0", "b": "1", "q": "0", "alpha": str(c), "beta": str(c), "h": "0"}
-    out = {"a": "0", "b": "1"}
+        return {"a": "0", "b": str(s_), "q": "0", "alpha": str(c / s_), "beta": str(c / s_), "h": "0"}
+    out = {"a": "0", "b": str(s_)}
     for M in ("K", "Q"):
         for bn in ("0", "tt", "ty", "yt", "yy", "perp"):
-            out[f"{M}_{bn}"] = f"sqrt({c})" if bn in ("tt", "perp") else "0"
+            out[f"{M}_{bn}"] = f"sqrt({c / s_})" if bn in ("tt", "perp") else "0"
     return out
+
+
+def _stop_text(stop: str, detail: str, nfev: int, max_nfev: int, t_final: float, t_max: float) -> str:
+    """The one wording of a flow's stop, for every command: the reason (one of
+    :data:`numerics.flow.STOP_REASONS`: ``converged``, ``t cap``, ``evaluation cap``,
+    ``integration failed``), then the evaluations and the flow time against their caps, then
+    the flow's own detail."""
+    return (f"{stop} ({nfev} of at most {max_nfev} evaluations, t = {t_final:.6g} of at most {t_max:g}"
+            + (f"; {detail}" if detail else "") + ")")
 
 
 def _finetune_outcome(args, cfg):
     """finetune through :mod:`numerics.outcomes` (a generic start or a scale other than 1)."""
     import numpy as np
 
+    from numerics.conservation import conserved_names, scalar_invariants
     from numerics.manifold import merged_coords, separate_coords
     from numerics.outcomes import generic_outcome, symmetric_outcome
 
@@ -203,21 +266,17 @@ def _finetune_outcome(args, cfg):
     fsep = None if args.form == "merged" else dict(separate_coords(mats["V"], mats["K"], mats["Q"], t0).coeffs)
     first = o.stages[0].flow
 
-    def inv(x):
-        mt = pb.matrices(x)
-        v2 = float(mt["V"][-1] @ mt["V"][-1])
-        if args.form == "merged":
-            return {"v2_minus_W2": v2 - float(np.sum(mt["W"] ** 2))}
-        K2, Q2 = float(np.sum(mt["K"] ** 2)), float(np.sum(mt["Q"] ** 2))
-        return {"v2_minus_K2": v2 - K2, "v2_minus_Q2": v2 - Q2, "K2_minus_Q2": K2 - Q2}
+    def inv(x):  # the quantities this subset's flow conserves (numerics.conservation)
+        allv = scalar_invariants(pb.matrices(x))
+        return {k: allv[k] for k in conserved_names(tuple(allv), pb.trained)}
 
     x0 = first.samples[0]
     fl = o.flow
     return o, {"c": o.c, "final": final, "final_separate": fsep, "grad_norm": fl.grad_norm,
                "converged": fl.converged, "t_final": fl.t_final, "loss_start": pb.loss(x0),
                "loss_end": pb.loss(o.x), "invariant_start": inv(x0), "invariant_end": inv(o.x),
-               "stop": fl.stop, "stop_reason": f"{fl.stop}: {fl.message}", "nfev": fl.nfev,
-               "message": fl.message,
+               "stop": fl.stop, "stop_reason": fl.stop, "nfev": fl.nfev, "max_nfev": fl.max_nfev,
+               "t_max": fl.t_max, "message": fl.message,
                "stages": [{"label": s.label, "stop": s.flow.stop, "t_final": s.flow.t_final,
                            "nfev": s.flow.nfev, "value": s.stability.value, "verdict": s.stability.verdict}
                           for s in o.stages],
@@ -226,11 +285,28 @@ def _finetune_outcome(args, cfg):
                               "grad_norm": [float(np.linalg.norm(pb.grad(x0))), fl.grad_norm]}}
 
 
+def _coords_at(pb, x, form: str) -> dict:
+    """The printed coordinates of the point ``x`` of ``pb``: merged (of ``W = K^T Q`` in the
+    separate form) and, in the separate form, those of ``K`` and ``Q``."""
+    import numpy as np
+
+    from numerics.manifold import merged_coords, separate_coords
+
+    t0 = np.eye(pb.d)[0]
+    V, W = pb.merged(x)
+    out = dict(merged_coords(V, W, t0).coeffs)
+    if form == "separate":
+        mt = pb.matrices(x)
+        out.update({f"sep_{k}": v for k, v in separate_coords(mt["V"], mt["K"], mt["Q"], t0).coeffs.items()})
+    return out
+
+
 def cmd_finetune(args):
     from numerics.flow import gradient_flow
     from numerics.hessian import Problem
-    from numerics.stability import classify
+    from numerics.stability import MAX_CLASSIFIED_PARAMETERS, classify, unclassified
 
+    from .accuracy import fmt_value, measure
     from .report import md_cell, to_json
 
     from .progress import busy, wanted
@@ -250,24 +326,37 @@ def cmd_finetune(args):
             mats = (fl.V, fl.W) if args.form == "merged" else (fl.V, fl.K, fl.Q)
             pb = Problem.build(args.objective, args.form, args.train, mats, fl.theta0, N=cfg.N, m=cfg.m,
                                sigma2=cfg.sigma2, lam=cfg.lam)
-            st = classify(pb)
+            st = classify(pb) if pb.size <= MAX_CLASSIFIED_PARAMETERS else unclassified(pb, pb.pack())
+            conserved = [k for k in fl.conserved if k in fl.invariant_start]
+            measured = measure(pb, pb.pack(), converged=fl.converged,
+                               drift=max((abs(fl.invariant_end[k] - fl.invariant_start[k]) for k in conserved),
+                                         default=0.0))
+            fl.invariant_start = {k: fl.invariant_start[k] for k in conserved}
+            fl.invariant_end = {k: fl.invariant_end[k] for k in conserved}
             body = {"c": fl.c, "final": _renamed(fl.final), "final_separate": _renamed(fl.final_separate),
                     "grad_norm": fl.grad_norm, "converged": fl.converged, "t_final": fl.t_final,
                     "loss_start": fl.loss_start, "loss_end": fl.loss_end,
                     "invariant_start": _renamed(fl.invariant_start), "invariant_end": _renamed(fl.invariant_end),
-                    "stop": "converged" if fl.converged else "not converged",
-                    "stop_reason": fl.stop_reason, "nfev": fl.nfev, "max_nfev": fl.max_nfev, "t_max": fl.t_max,
+                    "stop": fl.stop_reason, "stop_reason": fl.stop_reason, "nfev": fl.nfev, "max_nfev": fl.max_nfev, "t_max": fl.t_max,
                     "message": fl.message, "trajectory": trajectory}
             scale = 1.0
         else:
             o, body = _finetune_outcome(args, cfg)
             body["final"], body["final_separate"] = _renamed(body["final"]), _renamed(body["final_separate"])
             st, scale = o.stability, o.scale
+            pb = o.problem
+            measured = _measured_outcome(o)
+        acc_coords = acc_loss = None
+        if measured is not None:
+            acc_coords = measured.accuracy(lambda x: _coords_at(pb, x, args.form))
+            acc_loss = measured.accuracy(lambda x: [pb.loss(x)])
     frozen = _frozen_names(args.form, args.train)
-    exact = _exact_start(cfg, args.form) if scale == 1.0 else {}
+    exact = _exact_start(cfg, args.form, args.pretrained_scale)
     out = {"objective": args.objective, "train": args.train, "form": args.form, "start": args.start,
            "pretrained_scale": scale, "config": cfg.as_dict(), **body, "frozen": sorted(frozen),
-           "tolerance": FLOW_TOL, "stability": _stability_json(st)}
+           "tolerance": acc_coords,
+           "accuracy": None if measured is None else {"coords": acc_coords, "loss": acc_loss, **measured.summary()},
+           "stability": _stability_json(st)}
     if args.format == "json":
         return to_json(out), 0
     status = "converged" if out["converged"] else "NOT converged (finite-time point, not the limit)"
@@ -278,18 +367,16 @@ def cmd_finetune(args):
     def value(name, x):
         if name in frozen and name in exact:
             return f"{exact[name]} (not trained: exact start value)"
-        return fmt_tol(x)
+        return fmt_value(x, acc_coords)
 
     rows = [("objective", f"{args.objective} ({args.form} form, train {args.train})"),
             ("start", f"{args.start}, pretrained scale {scale:.9g}"),
             ("config", ", ".join(f"{k}={v}" for k, v in cfg.as_dict().items())),
-            ("pretrained c", (f"{_exact_start(cfg, 'merged')['alpha']} = " if scale == 1.0 else "")
-             + fmt_tol(out["c"])),
+            ("pretrained c", f"{_exact_start(cfg, 'merged')['alpha']} = " + fmt_tol(out["c"])),
             ("status", f"{status}: |grad| = {out['grad_norm']:.1e} at t = {out['t_final']:.6g}"),
-            ("stop reason", f"{out['stop_reason']}"
-             + (f" ({out['nfev']} of at most {out['max_nfev']} evaluations, t cap {out['t_max']:g})"
-                if "max_nfev" in out else "")),
-            ("loss", f"{fmt_tol(out['loss_start'])} -> {fmt_tol(out['loss_end'])}"),
+            ("stop reason", _stop_text(out["stop"], out["message"], out["nfev"], out["max_nfev"],
+                                       out["t_final"], out["t_max"])),
+            ("loss", f"{fmt_tol(out['loss_start'])} -> {fmt_value(out['loss_end'], acc_loss)}"),
             ("stability", verdict)]
     if st.verdict != "unclassified":
         rows.append(("  null / symmetry", f"{st.null_dim} / {st.symmetry_dim} (tolerance {st.tolerance:.3g})"))
@@ -302,12 +389,15 @@ def cmd_finetune(args):
     if final_sep:
         rows += [(f"final {k}", value(k, v)) for k, v in final_sep.items() if k not in final]
     inv_s, inv_e = _renamed(out["invariant_start"]), _renamed(out["invariant_end"])
-    rows += [(f"invariant {k}", f"{fmt_tol(inv_s[k])} -> {fmt_tol(inv_e[k])}") for k in inv_s]
+    rows += [(f"invariant {k}", f"{fmt_tol(inv_s[k])} -> {fmt_value(inv_e[k], acc_coords)} (conserved by "
+              f"this subset's flow)") for k in inv_s]
     rows.append(("trajectory", f"{trajectory['points']} samples"
                  + (" (all in --format json)" if isinstance(trajectory["t"], list) and
                     len(trajectory["t"]) == trajectory["points"] else "")
                  + f", grad norm {trajectory['grad_norm'][0]:.1e} -> {trajectory['grad_norm'][-1]:.1e}"))
-    rows.append(("precision", f"flow end points printed to {FLOW_TOL:g} (their accuracy)"))
+    rows.append(("precision", _accuracy_clause(
+        out["converged"], measured, f"accuracy: coordinates {acc_coords or 0:.2g}, loss {acc_loss or 0:.2g}, each value "
+                              f"rounded to its accuracy (at most {FLOW_TOL:g})", pb)))
     if args.format == "markdown":
         return "\n".join(["| quantity | value |", "|---|---|"]
                          + [f"| {md_cell(k)} | {md_cell(v)} |" for k, v in rows]), 0

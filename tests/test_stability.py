@@ -259,14 +259,14 @@ def test_invariant_subspace_flow_is_the_full_flow():
 
 def test_full_flow_stops_at_its_evaluation_cap():
     """The cap counts every gradient (right-hand sides and the exact Jacobian's stencil
-    points) and ends the flow at the step that reached it, whatever it overshoots by (the
+    points) and ends the flow at the last step within it, never past it (the
     solve_ivp event it replaces raised ValueError from brentq on an overshoot)."""
     pb = _endpoint("zs", "separate")
     rng = np.random.default_rng(2)
     start = pb.pack() + 1e-2 * rng.standard_normal(pb.size)
     for cap in (50, 400):
         fl = full_flow(pb, start, gtol=1e-14, max_nfev=cap)
-        assert fl.stop == "evaluation cap" and fl.nfev >= cap
+        assert fl.stop == "evaluation cap" and fl.nfev <= cap  # never past the cap
         assert 0.0 < fl.t_final < 1e7 and np.all(np.isfinite(fl.x))
 
 

@@ -17,13 +17,13 @@ conditions), :mod:`latex`, :mod:`naive` (brute-force concrete-``d`` reference),
 :mod:`degenerate` (ZS of one attention matrix from a leftover value row).
 """
 from .gradients import GradientResult, flow_lambdified, gradient
-from .latex import derived, latex, registry
+from .latex import derived, gradient_names, latex, registry
 from .objectives import (expected_loss, fs, objective, pretrain_loss, pretrain_objective,
                          sphere_loss, zs, zsfs)
 
 __all__ = ["expected_loss", "sphere_loss", "pretrain_loss", "pretrain_objective", "zs", "fs",
            "zsfs", "objective", "gradient", "GradientResult", "flow_lambdified", "latex", "derived",
-           "registry", "build_all"]
+           "registry", "gradient_names", "build_all"]
 
 
 def build_all() -> None:

@@ -43,7 +43,7 @@ from .gradients import OBJECTIVE_NAMES, SUBSETS, gradient
 from .symbols import (INV_KEYS, K, N, Q, a, alpha, b, beta, c, d, h, kappa, lam, m, n, q,
                       rho, sigma2)
 
-__all__ = ["latex", "registry", "derived", "SYMBOL_NAMES", "BASIS_LATEX", "NOISE_STD",
+__all__ = ["latex", "registry", "derived", "gradient_names", "SYMBOL_NAMES", "BASIS_LATEX", "NOISE_STD",
            "to_parseable", "to_display", "tex", "tidy", "display_form", "KEY_BASIS",
            "MODEL_SYMBOLS", "G", "FACTOR_MAX_TERMS"]
 
@@ -245,10 +245,13 @@ def derived(name: str) -> sp.Expr:
     """The derived expression registered under ``name``.
 
     Args:
-        name: a key of :func:`registry`, or ``grad.<objective>.<form>.<subset>.<matrix>``.
+        name: a key of :func:`registry`, or ``grad.<objective>.<form>.<subset>.<matrix>``
+            (:func:`gradient_names`).
 
     Returns:
-        A SymPy expression (a matrix-valued sum for gradient names).
+        A SymPy expression; for a gradient name the matrix-valued sum
+        ``sum_b coef_b B_b`` over the basis matrices ``B_b`` (non-commutative symbols
+        ``B_<basis>``, basis names of :data:`vocabulary.BASIS`), zero terms omitted.
 
     Raises:
         ValueError: an unknown name.
@@ -257,6 +260,9 @@ def derived(name: str) -> sp.Expr:
     >>> derived("pretrain.c_star")
     (m + 1)/(d*sigma2 + d + m + 1)
     """
+    if name.startswith("grad."):
+        obj, coefs = _gradient_coefficients(name)
+        return sp.Add(*[coef * sp.Symbol(f"B_{basis}", commutative=False) for basis, coef in coefs.items()])
     reg = registry()
     if name not in reg:
         raise ValueError(f"unknown expression name {name!r}; known: {sorted(reg)} "
@@ -264,8 +270,23 @@ def derived(name: str) -> sp.Expr:
     return reg[name]()
 
 
-@functools.lru_cache(maxsize=None)
-def _gradient_latex(name: str) -> str:
+def gradient_names() -> tuple:
+    """Every ``grad.<objective>.<form>.<subset>.<matrix>`` name that :func:`derived` and
+    :func:`latex` accept: each objective, form, subset of that form and matrix the subset
+    trains (:data:`vocabulary.TRAIN`, :func:`vocabulary.trained_matrices`).
+
+    Returns:
+        A tuple of names, e.g. ``grad.zsfs.merged.v.V``.
+    """
+    import vocabulary
+
+    return tuple(f"grad.{obj}.{form}.{subset}.{mat}" for obj in OBJECTIVE_NAMES for form in SUBSETS
+                 for subset in SUBSETS[form] for mat in vocabulary.trained_matrices(form, subset))
+
+
+def _gradient_coefficients(name: str):
+    """``(objective, {basis: coefficient})`` of a gradient name (one parser for every
+    function that takes names)."""
     parts = name.split(".")
     if len(parts) != 5:
         raise ValueError(f"gradient name must be grad.<objective>.<form>.<subset>.<matrix>, "
@@ -277,8 +298,15 @@ def _gradient_latex(name: str) -> str:
     if mat not in res.matrices:
         raise ValueError(f"matrix {mat!r} is not trained in {form}/{subset}; "
                          f"trained: {sorted(res.matrices)}")
+    return obj, res.matrices[mat]
+
+
+@functools.lru_cache(maxsize=None)
+def _gradient_latex(name: str) -> str:
+    obj, coefs = _gradient_coefficients(name)
+    mat = name.split(".")[4]
     terms = []
-    for basis, coef in res.matrices[mat].items():
+    for basis, coef in coefs.items():
         coef = tidy(coef)
         if coef == 0:
             continue
