@@ -23,11 +23,20 @@ import sympy as sp
 
 from .symbols import K_COORDS, MERGED_COORDS, Q_COORDS, c, kappa, n, rho, to_expr
 
-__all__ = ["present", "gradient_presentation", "COORD_ORDER", "G_SYMBOLS"]
+__all__ = ["present", "gradient_presentation", "COORD_ORDER", "G_SYMBOLS", "leads_negative"]
 
 #: generator order of the presented polynomials (coordinates first, then the other
 #: non-parameter symbols); everything else is a parameter
 COORD_ORDER = MERGED_COORDS + K_COORDS + Q_COORDS + (kappa, rho, n, c)
+
+
+def leads_negative(p: sp.Expr) -> bool:
+    """The leading coefficient of the expanded ``p`` (lexicographic in its sorted symbols) is
+    negative, so ``p`` prints with its sign outside: ``-(N+1) q``, never ``q (-N-1)``."""
+    p = sp.expand(p)
+    if not p.free_symbols:
+        return bool(p.is_negative)
+    return bool(sp.Poly(p, *sorted(p.free_symbols, key=sp.default_sort_key)).LC() < 0)
 
 
 def _factor_small(e: sp.Expr) -> sp.Expr:
@@ -90,7 +99,12 @@ def _present(expr: sp.Expr) -> sp.Expr:
     terms = []
     for monom, cf in zip(P.monoms(), coeffs):
         mu = sp.Mul(*[s ** k for s, k in zip(gens, monom)])
-        terms.append(_factor_small(sp.cancel(cf / g)) * mu)
+        coef = sp.cancel(cf / g)
+        if leads_negative(coef):  # sign outside: -(N+1) q
+            terms.append(-sp.Mul(*sp.Mul.make_args(_factor_small(-coef)), mu) if mu != 1
+                         else -sp.Mul(*sp.Mul.make_args(_factor_small(-coef)), evaluate=False))
+        else:
+            terms.append(_factor_small(coef) * mu)
     body = sp.Add(*terms)
     pre = g * sp.Mul(*[s ** k for s, k in zip(gens, mono_gcd)])
     # parameter part of the prefactor over the factored denominator (small)
