@@ -249,8 +249,10 @@ def formula_tex(src: str, values: tuple[str, ...] = ()) -> str:
             out.append(r"^\top")  # transpose: e_y^T
             i += 2
             continue
-        if kind == "pow" and i + 1 < len(toks):
+        if (kind == "pow" or (kind == "ch" and mo.group(0) == "^")) and i + 1 < len(toks):
             ex, i = atom(i + 1)
+            if out and "^" in out[-1]:  # sigma2**2: no double superscript
+                out[-1] = "{" + out[-1] + "}"
             out.append("^{" + ex + "}")
             continue
         if kind == "id" and mo.group("id") in ("sqrt",) and i + 1 < len(toks) and toks[i + 1][1].group(0) == "(":
@@ -353,9 +355,16 @@ def _part_text(p) -> str:
     return _math_src(item)
 
 
-def _part_math_tex(p) -> str:
+def _part_math_tex(p) -> tuple[str, bool]:
+    """LaTeX of a formula part and whether a value was too long to print inline (it is then
+    written ``\\dots``: a formula longer than :data:`MAX_INLINE` is never set in a line)."""
     src, values = p[1]
-    return formula_tex(src, tuple(v.tex() for v in values))
+    texs = [v.tex() for v in values]
+    short = tuple(t if len(t) <= MAX_INLINE // 2 else r"\dots" for t in texs)
+    return formula_tex(src, short), short != tuple(texs)
+
+
+_LONG_NOTE = " (the full expression is in the JSON and among the derived expressions)"
 
 
 def tx(template: str, *args, **kwargs) -> Prose:
@@ -435,7 +444,8 @@ def as_latex(s) -> str:
         elif kind == "value":
             out.append(_inline(item.tex()))
         else:
-            out.append(_inline(_part_math_tex(p)))
+            tex, cut = _part_math_tex(p)
+            out.append(_inline(tex) + (_plain_latex(_LONG_NOTE) if cut else ""))
     return "".join(out)
 
 
@@ -454,8 +464,8 @@ def as_markdown(s) -> str:
         if kind == "text":
             out.append(_md_escape(item))
         else:
-            tex = item.tex() if kind == "value" else _part_math_tex(p)
-            out.append(_inline(tex).replace("|", r"\vert "))
+            tex, cut = (item.tex(), False) if kind == "value" else _part_math_tex(p)
+            out.append(_inline(tex).replace("|", r"\vert ") + (_md_escape(_LONG_NOTE) if cut else ""))
     return "".join(out)
 
 
