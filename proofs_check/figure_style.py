@@ -31,7 +31,7 @@ import vocabulary
 
 __all__ = ["RC", "COLUMN_WIDTH", "TEXT_WIDTH", "SUBSET_COLORS", "NEUTRAL", "MethodStyle", "method_style",
            "paper_style", "figure", "caption", "add_caption", "smoothed", "plot_loss", "text_outside",
-           "panel_title"]
+           "panel_title", "wrap"]
 
 #: width of one column and of the whole text of a two-column paper, inches
 COLUMN_WIDTH = 3.4
@@ -167,10 +167,37 @@ def caption(cfg: dict, seeds=None, extra: str | None = None) -> str:
     return out
 
 
+def wrap(text: str, width: int) -> str:
+    """``text`` with each line broken at spaces into lines of at most ``width`` characters,
+    never inside a ``$...$`` formula."""
+    out = []
+    for line in text.split("\n"):
+        words, cur = [], ""
+        for tok in line.split(" "):  # glue the words of one formula back together
+            cur = f"{cur} {tok}" if cur else tok
+            if cur.count("$") % 2 == 0:
+                words.append(cur)
+                cur = ""
+        if cur:
+            words.append(cur)
+        row = ""
+        for w in words:
+            if row and len(row) + 1 + len(w) > width:
+                out.append(row)
+                row = w
+            else:
+                row = f"{row} {w}" if row else w
+        out.append(row)
+    return "\n".join(out)
+
+
 def add_caption(fig, text: str):
-    """Put ``text`` (one or more lines) under the axes as the figure's caption line; it is
-    laid out by constrained layout (a ``supxlabel``), so it is never clipped."""
-    return fig.supxlabel(text, fontsize=RC["legend.fontsize"], color="0.25", fontfamily=RC["font.family"])
+    """Put ``text`` (one or more lines) under the axes as the figure's caption line, wrapped
+    to the figure's width (:func:`wrap`); it is laid out by constrained layout (a
+    ``supxlabel``), so it is never clipped."""
+    width = int(fig.get_size_inches()[0] * 72 / (0.6 * RC["legend.fontsize"]))
+    return fig.supxlabel(wrap(text, width), fontsize=RC["legend.fontsize"], color="0.25",
+                         fontfamily=RC["font.family"])
 
 
 def panel_title(ax, letter: str, text: str):
