@@ -33,7 +33,7 @@ from dataclasses import dataclass
 import sympy as sp
 
 from .atomic import prepare_output, write_text_atomic
-from .prose import _UNICODE_MATH, as_latex, details_prose, escape_text, field_words, tx
+from .prose import UNICODE_MATH, as_latex, details_prose, escape_text, field_words, tx
 
 __all__ = ["EXPORT_SYMBOL_NAMES", "ExportedExpr", "to_latex", "tidy",
            "break_lines", "exported_expressions", "roundtrip_check", "parse_exported",
@@ -616,8 +616,8 @@ def _safe_math(s: str) -> str | None:
         return None
     out = []
     for ch in s:
-        if ch in _UNICODE_MATH:
-            out.append(" " + _UNICODE_MATH[ch] + " ")
+        if ch in UNICODE_MATH:
+            out.append(" " + UNICODE_MATH[ch] + " ")
         elif ord(ch) > 126:
             return None
         else:

@@ -32,7 +32,7 @@ import re
 import string
 from dataclasses import dataclass
 
-__all__ = ["Prose", "tx", "as_text", "as_markdown", "as_latex", "formula_tex", "num_text", "num_tex",
+__all__ = ["Prose", "tx", "UNICODE_MATH", "as_text", "as_markdown", "as_latex", "formula_tex", "num_text", "num_tex",
            "escape_text", "field_words", "details_prose", "MAX_INLINE"]
 
 #: longest inline formula (LaTeX characters) before a value is summarised instead
@@ -86,7 +86,7 @@ def _is_number(v) -> bool:
 
 # --------------------------------------------------------------------------- text escaping
 
-_UNICODE_MATH = {
+UNICODE_MATH = {
     "θ": r"\theta", "σ": r"\sigma", "λ": r"\lambda", "α": r"\alpha", "β": r"\beta",
     "κ": r"\kappa", "ρ": r"\rho", "ε": r"\varepsilon", "η": r"\eta", "μ": r"\mu",
     "Σ": r"\Sigma", "Δ": r"\Delta", "∇": r"\nabla", "⊥": r"\perp", "≥": r"\geq",
@@ -115,8 +115,8 @@ def escape_text(s, breakable: bool = True) -> str:
             out.append(ch + r"\allowbreak{}")
         elif ch in _TEXT_ESCAPE:
             out.append(_TEXT_ESCAPE[ch])
-        elif ch in _UNICODE_MATH:
-            out.append("$" + _UNICODE_MATH[ch] + "$")
+        elif ch in UNICODE_MATH:
+            out.append("$" + UNICODE_MATH[ch] + "$")
         elif ch in _UNICODE_TEXT:
             out.append(_UNICODE_TEXT[ch])
         elif ch == "\n" or ord(ch) < 32:
@@ -432,21 +432,25 @@ def _inline(tex: str) -> str:
     return "$" + tex.strip() + "$"
 
 
-def as_latex(s) -> str:
-    """LaTeX text mode: prose escaped, each formula and number in its own ``$...$``."""
-    if not isinstance(s, Prose):
-        return _plain_latex(str(s))
+def _render(s: Prose, text, math) -> str:
+    """One walk over the parts: ``text(str)`` for prose, ``math(tex)`` for a formula or a
+    value (each in its own inline formula); a cut formula is followed by the long-value note."""
     out = []
     for p in s.parts:
         kind, item = p
         if kind == "text":
-            out.append(_plain_latex(item))
-        elif kind == "value":
-            out.append(_inline(item.tex()))
-        else:
-            tex, cut = _part_math_tex(p)
-            out.append(_inline(tex) + (_plain_latex(_LONG_NOTE) if cut else ""))
+            out.append(text(item))
+            continue
+        tex, cut = (item.tex(), False) if kind == "value" else _part_math_tex(p)
+        out.append(math(tex) + (text(_LONG_NOTE) if cut else ""))
     return "".join(out)
+
+
+def as_latex(s) -> str:
+    """LaTeX text mode: prose escaped, each formula and number in its own ``$...$``."""
+    if not isinstance(s, Prose):
+        return _plain_latex(str(s))
+    return _render(s, _plain_latex, _inline)
 
 
 def _md_escape(text: str) -> str:
@@ -458,15 +462,7 @@ def as_markdown(s) -> str:
     ``|`` inside, so the result is safe in a table cell)."""
     if not isinstance(s, Prose):
         return _md_escape(str(s))
-    out = []
-    for p in s.parts:
-        kind, item = p
-        if kind == "text":
-            out.append(_md_escape(item))
-        else:
-            tex, cut = (item.tex(), False) if kind == "value" else _part_math_tex(p)
-            out.append(_inline(tex).replace("|", r"\vert ") + (_md_escape(_LONG_NOTE) if cut else ""))
-    return "".join(out)
+    return _render(s, _md_escape, lambda tex: _inline(tex).replace("|", r"\vert "))
 
 
 # --------------------------------------------------------------------------- details
@@ -564,7 +560,7 @@ def _short_value(v, depth: int = 0):
             return tx("{} entries (in the JSON)", len(items))
         res = Prose([("text", "(")])
         for j, (k, x) in enumerate(items):
-            res = res + ("; " if j else "") + field_words(k) + " " + _short_value(x, depth + 1)
+            res = res + ("; " if j else "") + field_words(k) + ": " + _short_value(x, depth + 1)
         return res + ")"
     if isinstance(v, (list, tuple)):
         v = list(v)

@@ -40,7 +40,7 @@ import vocabulary as _vocab
 from . import objectives as _obj
 from . import optima as _opt
 from .gradients import OBJECTIVE_NAMES, SUBSETS, gradient
-from .present import leads_negative
+from .present import content, leads_negative
 from .symbols import (INV_KEYS, K, N, Q, a, alpha, b, beta, c, d, h, kappa, lam, m, n, q,
                       rho, sigma2)
 
@@ -220,28 +220,17 @@ def _tidy(expr):
 
 
 def _content(p: sp.Expr) -> tuple:
-    """``(p', g mu_0)`` with ``p = g mu_0 p'``: ``g`` the gcd of the coefficients of ``p`` in
-    the model coordinates (a polynomial in the parameters, with its sign making the
-    leading coefficient of ``p'`` positive), ``mu_0`` the gcd of its monomials."""
+    """``(p', g mu_0)`` with ``p = g mu_0 p'`` (:func:`theory.present.content` in the model
+    coordinates)."""
     p = sp.expand(p)
     gens = [s for s in MODEL_SYMBOLS if s in p.free_symbols]
     if not gens or len(sp.Add.make_args(p)) < 2:
         return p, sp.Integer(1)
-    P = sp.Poly(p, *gens)
-    mono, P = P.terms_gcd()
-    coeffs = [sp.expand(cf) for cf in P.coeffs()]
-    g = coeffs[0]
-    for cf in coeffs[1:]:
-        g = sp.gcd(g, cf)
+    g, mono, monoms, coeffs = content(p, gens)
     g = sp.factor(g)
-    lead = coeffs[0]
-    lead_c = sp.Poly(lead, *sorted(lead.free_symbols, key=sp.default_sort_key)).LC() if lead.free_symbols else lead
-    g_c = sp.Poly(g, *sorted(g.free_symbols, key=sp.default_sort_key)).LC() if g.free_symbols else g
-    if (lead_c / g_c).is_negative:
-        g = -g
     mu = sp.Mul(*[s ** k for s, k in zip(gens, mono)])
     rest = sp.Add(*[sp.cancel(cf / g) * sp.Mul(*[s ** k for s, k in zip(gens, mon)])
-                    for mon, cf in zip(P.monoms(), coeffs)])
+                    for mon, cf in zip(monoms, coeffs)])
     return sp.expand(rest), g * mu
 
 
