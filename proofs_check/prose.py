@@ -364,7 +364,7 @@ def _part_math_tex(p) -> tuple[str, bool]:
     return formula_tex(src, short), short != tuple(texs)
 
 
-_LONG_NOTE = " (the full expression is in the JSON and among the derived expressions)"
+_LONG_NOTE = " (written out in the JSON)"
 
 
 def tx(template: str, *args, **kwargs) -> Prose:

@@ -143,9 +143,9 @@ def check_v_optimum() -> Outcome:
     stated = ((N + 1) - (N + 3 + 2 * d) / (d + 4)) / (N + 1 + d * (1 + sigma2))
     ok = is_zero(wstar - stated)
     ev.append(Evidence("symbolic", tx("FS-optimal $b$ at $a = 1/(c(d+4))$: $c b = {}$, equal to "
-                                      "$((N+1) - (N+3+2 d)/(d+4))/(N+1+d(1+sigma2))$ (the authors' $w*(n)$)", wstar), ok))
+                                      "$((N+1) - (N+3+2 d)/(d+4))/(N+1+d(1+sigma2))$ (the authors' $w_star(n)$)", wstar), ok))
     if not ok:
-        dis.append(tx("derived $c b = {}$ differs from the authors' code's $w*(n)$", wstar))
+        dis.append(tx("derived $c b = {}$ differs from the authors' code's $w_star(n)$", wstar))
     route = Recorded(lambda cfg: models.endpoint("zsfs-v", cfg))
 
     def derived_(cfg):
