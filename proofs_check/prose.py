@@ -490,6 +490,14 @@ _FIELD_NAMES = {
     "q*a": "$q a$",
     "sgd_aq": "SGD $a q$",
     "0": "coefficient $0$",
+    "target_N": "target error at $n = N$",
+    "target_N_v_only": "target error at $n = N$, $V$ only",
+    "target_N_zs_v": "target error at $n = N$, ZS-$V$",
+    "target_N_zsfs_v": "target error at $n = N$, ZS+FS-$V$",
+    "negated_4000_zs_v": "$L_4000(-theta0)$, ZS-$V$",
+    "negated_4000_zsfs_v": "$L_4000(-theta0)$, ZS+FS-$V$",
+    "perp_limit": "limit on $theta_perp$",
+    "pretrained_perp_limit": "pretrained limit on $theta_perp$",
 }
 _METHOD_SUFFIX = {"v": "V", "w": "W", "k": "K", "q": "Q", "all": "all", "kq": "KQ"}
 
