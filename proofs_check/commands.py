@@ -457,10 +457,14 @@ def cmd_derive(args):
         items += [(M, bn, e) for M, co in chain["matrices"].items() for bn, e in co.items()]
     lines = head
     if args.latex or args.format == "markdown":
+        import vocabulary
+
+        from .latex_export import display_math
         for M, bn, e in items:
-            lhs = "G" if M == "G" else f"\\nabla_{{{M}}}"
-            basis = TL.BASIS_LATEX.get(bn, bn)
-            lines.append(f"$$\\big[{lhs}\\big]_{{{basis}}} = {TL.tex(e)}$$")
+            # the basis by its name, the subscript of G_{perp}, K_{perp} (one name per matrix)
+            sub = vocabulary.BASIS[bn].tex if bn in vocabulary.BASIS else bn
+            lhs = f"G_{{{sub}}}" if M == "G" else f"\\big[\\nabla_{{{M}}}\\big]_{{{sub}}}"
+            lines.append(f"$${display_math(lhs, e)}$$")
     else:
         for M, bn, e in items:
             lines.append(f"  {'G' if M == 'G' else 'grad_' + M}[{bn}] = {text(e)}")

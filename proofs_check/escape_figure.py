@@ -53,32 +53,46 @@ def escape_data(cfg: Config = DEFAULT_CONFIG, sizes=SIZES, seed: int = 0, object
                                                        cfg.sigma2, cfg.lam, size=s, seed=seed, gtol=1e-8))
     floor = cfg.sigma2 * (1 + (cfg.lam if objective == "zsfs" else 0))
     return {"runs": runs, "config": cfg.as_dict(), "one_plus_sigma2": 1 + cfg.sigma2, "floor": floor,
-            "n_eval": n_eval, "objective": objective}
+            "n_eval": n_eval, "objective": objective, "seed": seed}
 
 
 def draw_escape(data: dict):
-    """Two panels against flow time (log scale): the objective and ``L_n(theta_perp)``."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    """Two panels against flow time (log scale): the objective and ``L_n(theta_perp)``.
+    The start ``t = 0`` is not on a log axis: each curve begins at its first positive time;
+    the symmetric start (it stops at the saddle) is drawn thick and black on top."""
+    from . import figure_style as FS
+    from .prose import num_tex
 
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
-    for label, r in data["runs"].items():
-        t = np.maximum(np.asarray(r["t"]), 1e-2)
-        style = "-" if label == "symmetric start" else "--"
-        axes[0].plot(t, r["objective"], style, label=f"{label} ({r['verdict']})")
-        axes[1].plot(t, r["L_perp"], style, label=label)
-    axes[0].axhline(data["floor"], color="k", lw=0.8, ls=":", label="noise floor")
-    axes[1].axhline(data["one_plus_sigma2"], color="k", lw=0.8, ls=":", label="1 + sigma2")
-    for ax in axes:
-        ax.set_xscale("log")
-        ax.set_xlabel("flow time t")
-    axes[0].set_ylabel(f"{data['objective'].upper()} objective")
-    axes[1].set_ylabel(rf"$L_{{{data['n_eval']}}}(\theta_\perp)$")
-    axes[0].legend(fontsize=7)
-    axes[1].legend(fontsize=7)
-    c = data["config"]
-    fig.suptitle(f"separate form W = K^T Q, full {data['objective'].upper()} fine-tuning: escape from the "
-                 f"symmetric saddle (d={c['d']}, m={c['m']}, N={c['N']}, sigma2={c['sigma2']:g})", fontsize=9)
-    fig.tight_layout()
+    obj = "ZS" if data["objective"] == "zs" else r"ZS$+\lambda$FS"
+    with FS.paper_style():
+        fig = FS.figure(2, 2.9)
+        axes = fig.subplots(1, 2)
+        colours = [FS.SUBSET_COLORS[k] for k in ("V", "all", "W", "K", "Q")]
+        perturbed = [k for k in data["runs"] if k != "symmetric start"]
+        for label in perturbed + ["symmetric start"]:
+            r = data["runs"][label]
+            t = np.asarray(r["t"], dtype=float)
+            keep = t > 0
+            sym = label == "symmetric start"
+            kw = dict(color="black", lw=2.2, ls="-", zorder=5) if sym else \
+                dict(color=colours[perturbed.index(label) % len(colours)], lw=1.2, ls=(0, (4, 2)), zorder=3)
+            name = "symmetric start" if sym else f"perturbation of size ${num_tex(float(label.split()[-1]))}$"
+            axes[0].plot(t[keep], np.asarray(r["objective"])[keep], label=f"{name} ({r['verdict']})", **kw)
+            axes[1].plot(t[keep], np.asarray(r["L_perp"])[keep], **kw)
+        axes[0].axhline(data["floor"], color=FS.NEUTRAL, lw=0.7, ls=":", label="noise floor")
+        axes[1].axhline(data["one_plus_sigma2"], color=FS.NEUTRAL, lw=0.7, ls="-.", label=r"$1+\sigma^2$")
+        for ax in axes:
+            ax.set_xscale("log")
+            ax.set_xlabel("flow time $t$ (log scale)")
+        axes[0].set_ylabel(f"objective {obj}")
+        axes[1].set_ylabel(rf"$L_{{{data['n_eval']}}}(\theta_\perp)$")
+        FS.panel_title(axes[0], "a", f"{obj} along the flow")
+        FS.panel_title(axes[1], "b", rf"orthogonal-task error $L_{{{data['n_eval']}}}(\theta_\perp)$")
+        h0, l0 = axes[0].get_legend_handles_labels()
+        h1, l1 = axes[1].get_legend_handles_labels()
+        fig.legend(h0 + h1, l0 + l1, loc="outside upper center", ncol=3, fontsize=7)
+        FS.add_caption(fig, FS.caption(data["config"], seeds=data.get("seed"))
+                       + rf"; separate form $W = K^\top Q$, full {obj} fine-tuning" + "\n"
+                       "the symmetric pretrained start stops at a saddle; seeded perturbations of it follow it "
+                       "(hidden under the black line) until they escape")
     return fig

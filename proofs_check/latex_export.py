@@ -33,11 +33,12 @@ from dataclasses import dataclass
 import sympy as sp
 
 from .atomic import prepare_output, write_text_atomic
+from .prose import UNICODE_MATH, as_latex, details_prose, escape_text, field_words, tx
 
-__all__ = ["EXPORT_SYMBOL_NAMES", "NOISE_STD", "ExportedExpr", "to_latex", "tidy",
+__all__ = ["EXPORT_SYMBOL_NAMES", "ExportedExpr", "to_latex", "tidy",
            "break_lines", "exported_expressions", "roundtrip_check", "parse_exported",
            "escape_text", "render_document", "export_latex", "LINE_TERMS", "LINE_CHARS",
-           "LINE_WIDTH"]
+           "LINE_WIDTH", "display_math"]
 
 #: line-breaking limits of a display: at most this many top-level terms per line ...
 LINE_TERMS = 8
@@ -284,8 +285,10 @@ def _OBJ_TEX():
 
 
 def _basis_tex(bn: str) -> str:
+    """The basis *name* as LaTeX subscript (``yy``, ``\\perp``): the same subscript as the
+    coordinates ``K_{\\perp}``, ``G_{\\perp}``, so one basis matrix has one name."""
     import vocabulary as V
-    return V.BASIS[_TL()._MANIFOLD_BASIS.get(bn, bn)].tex_matrix
+    return V.BASIS[_TL()._MANIFOLD_BASIS.get(bn, bn)].tex
 
 
 def _basis_name(bn: str) -> str:
@@ -295,8 +298,9 @@ def _basis_name(bn: str) -> str:
 #: (registry name, left-hand side, section, description)
 _DERIVED = [
     ("expected_loss", r"L_n", "loss",
-     r"$L_n(a,b,q,\alpha,\beta,h;\ \theta)$ on the invariant manifold for the task "
-     r"$\theta=\kappa\theta_0+\rho\theta_\perp$, with $n$ demonstrations."),
+     r"$L_n(a,b,q,\alpha,\beta,h;\ \theta)$ on the invariant manifold for the unit task "
+     r"$\theta=\kappa\theta_0+\rho\theta_\perp$ ($\kappa^2+\rho^2=1$, so $\rho$ is eliminated), "
+     r"with $n$ demonstrations."),
     ("sphere_loss", r"\bar L_n", "loss",
      r"Sphere average $\bar L_n=\mathbb{E}_{\theta\sim\mathrm{Unif}(S^{d-1})} L_n$ (unseen tasks)."),
     ("pretrain_loss", r"L_{\mathrm{pre}}(c)", "loss",
@@ -372,7 +376,7 @@ def _loss_split() -> tuple:
     """``((monomial LaTeX, group subscript, coefficient), ...)`` of ``L_n`` as a polynomial
     in ``a, b``; the coefficients are exact rational functions."""
     S = _symbols()
-    e = _TL().derived("expected_loss")
+    e = _unit_task(_TL().derived("expected_loss"))
     num, den = sp.fraction(sp.together(e))
     poly = sp.Poly(sp.expand(num), S.a, S.b)
     names = {(2, 0): ("a^2", "aa"), (1, 1): ("ab", "ab"), (0, 2): ("b^2", "bb"),
@@ -382,6 +386,17 @@ def _loss_split() -> tuple:
         mono_tex, sub = names[monom]
         out.append((mono_tex, sub, sp.cancel(coef / den)))
     return tuple(out)
+
+
+def _unit_task(expr):
+    """``expr`` on unit tasks: ``rho^2 = 1 - kappa^2`` (``|theta|^2 = kappa^2 + rho^2 = 1``).
+    ``rho`` enters ``L_n`` only through ``rho^2``; the substitution is exact there and
+    refused otherwise."""
+    S = _symbols()
+    out = sp.expand(expr.subs(S.rho, sp.sqrt(1 - S.kappa ** 2)))
+    if out.has(sp.sqrt(1 - S.kappa ** 2)):
+        raise RuntimeError("rho enters with an odd power; the unit-task form does not apply")
+    return out
 
 
 def _loss_split_expr():
@@ -459,6 +474,8 @@ def _all_exports() -> tuple:
         e = TL.derived(name)
         suffix = " = 0" if name.endswith(".equation") else ""
         shown = _loss_split_expr() if name == "expected_loss" else None
+        if name == "expected_loss":
+            e = _unit_task(e)
         # c* itself is shown whole, (m+1)/(d(sigma^2+1)+m+1); R names it in what follows
         out.append(_make(name, "" if suffix else lhs, e, suffix, shown=shown, group=name != "pretrain.c_star"))
     OT = _OBJ_TEX()
@@ -580,52 +597,6 @@ def roundtrip_export(ex: ExportedExpr) -> bool:
 
 # --------------------------------------------------------------------------- text
 
-_UNICODE_MATH = {
-    "θ": r"\theta", "σ": r"\sigma", "λ": r"\lambda", "α": r"\alpha", "β": r"\beta",
-    "κ": r"\kappa", "ρ": r"\rho", "ε": r"\varepsilon", "η": r"\eta", "μ": r"\mu",
-    "Σ": r"\Sigma", "Δ": r"\Delta", "∇": r"\nabla", "⊥": r"\perp", "≥": r"\geq",
-    "≤": r"\leq", "≠": r"\neq", "≈": r"\approx", "→": r"\to", "⇒": r"\Rightarrow",
-    "⇔": r"\Leftrightarrow", "∞": r"\infty", "·": r"\cdot", "×": r"\times", "−": "-",
-    "±": r"\pm", "√": r"\surd", "∈": r"\in", "‖": r"\|", "∀": r"\forall",
-    "⁰": "^0", "¹": "^1", "²": "^2", "³": "^3", "⁴": "^4", "ᵀ": r"^\top", "⊤": r"\top",
-    "₀": "_0", "₁": "_1", "₂": "_2", "∂": r"\partial", "∑": r"\sum", "⟨": r"\langle",
-    "⟩": r"\rangle",
-}
-_UNICODE_TEXT = {"—": "---", "–": "--", "‘": "`", "’": "'", "“": "``", "”": "''",
-                 "…": r"\ldots{}", "\u00a0": "~"}
-_TEXT_ESCAPE = {"\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "$": r"\$", "&": r"\&",
-                "#": r"\#", "%": r"\%", "_": r"\_", "^": r"\^{}", "~": r"\~{}",
-                "<": r"$<$", ">": r"$>$", "|": r"$|$"}
-
-
-_BREAK_AFTER = frozenset("*/=,;(")
-
-
-def escape_text(s, breakable: bool = True) -> str:
-    """Plain text -> LaTeX text mode: the specials ``\\ { } $ & # % _ ^ ~ < > |`` are
-    escaped, known Unicode symbols become math, other non-ASCII becomes ``[U+XXXX]``.
-    With ``breakable``, a line may break after ``* / = , ; (`` (long formulas in text)."""
-    out = []
-    for ch in str(s):
-        if breakable and ch in _BREAK_AFTER:
-            out.append(ch + r"\allowbreak{}")
-        elif ch in _TEXT_ESCAPE:
-            out.append(_TEXT_ESCAPE[ch])
-        elif ch in _UNICODE_MATH:
-            out.append("$" + _UNICODE_MATH[ch] + "$")
-        elif ch in _UNICODE_TEXT:
-            out.append(_UNICODE_TEXT[ch])
-        elif ch == "\n":
-            out.append(" ")
-        elif ord(ch) < 32:
-            out.append(" ")
-        elif ord(ch) > 126:
-            out.append(f"[U+{ord(ch):04X}]")
-        else:
-            out.append(ch)
-    return "".join(out)
-
-
 def _safe_math(s: str) -> str | None:
     """A claim's own LaTeX statement, if it is safe to typeset (balanced braces, no
     environment or dangerous commands); Unicode symbols mapped to math commands."""
@@ -645,191 +616,13 @@ def _safe_math(s: str) -> str | None:
         return None
     out = []
     for ch in s:
-        if ch in _UNICODE_MATH:
-            out.append(" " + _UNICODE_MATH[ch] + " ")
+        if ch in UNICODE_MATH:
+            out.append(" " + UNICODE_MATH[ch] + " ")
         elif ord(ch) > 126:
             return None
         else:
             out.append(ch)
     return "".join(out)
-
-
-def _fmt_value(v, depth=0) -> str:
-    """Plain text of an evidence value, never cut with "...": a long list is summarised
-    by its length and range, a long dict by its keys."""
-    if isinstance(v, bool) or v is None:
-        return str(v)
-    if isinstance(v, float):
-        return f"{v:.6g}"
-    if isinstance(v, int):
-        return str(v)
-    if isinstance(v, dict):
-        items = list(v.items())
-        if len(items) > 8:
-            return f"{len(items)} entries (keys {', '.join(map(str, list(v)[:4]))} and {len(items) - 4} more)"
-        return "{" + ", ".join(f"{k}: {_fmt_value(x, depth + 1)}" for k, x in items) + "}"
-    if isinstance(v, (list, tuple)):
-        v = list(v)
-        if len(v) > 8:
-            nums = [x for x in v if isinstance(x, (int, float)) and not isinstance(x, bool)]
-            if len(nums) == len(v):
-                return f"{len(v)} values in [{_fmt_value(min(nums))}, {_fmt_value(max(nums))}]"
-            return f"{len(v)} items, first {_fmt_value(v[0], depth + 1)}"
-        return "[" + ", ".join(_fmt_value(x, depth + 1) for x in v) + "]"
-    try:
-        import numpy as np
-        if isinstance(v, np.generic):
-            return _fmt_value(v.item(), depth)
-        if isinstance(v, np.ndarray):
-            return _fmt_value(v.tolist(), depth)
-    except ImportError:  # pragma: no cover
-        pass
-    return str(v)
-
-
-#: plain-text names (SymPy's ``sstr`` spelling) -> LaTeX, for :func:`math_text`
-_TEXT_NAMES = {
-    "sigma2": r"{\sigma^2}", "sigma": r"\sigma", "lam": r"\lambda", "lambda": r"\lambda",
-    "alpha": r"\alpha", "beta": r"\beta", "kappa": r"\kappa", "rho": r"\rho", "eta": r"\eta",
-    "theta0": r"\theta_0", "theta_0": r"\theta_0", "theta_perp": r"\theta_\perp", "theta": r"\theta",
-    "oo": r"\infty", "inf": r"\infty", "pi": r"\pi", "Pi": r"\Pi",
-}
-_IDENT = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:_[A-Za-z0-9]+)?\*?")
-_NUM = re.compile(r"(\d+(?:\.\d+)?)e([+-]?)0*(\d+)")
-_STRONG = re.compile(r"\*|/|=|\^|<|>|\+|->|\d|\(|\)")
-_TEXT_ONLY = set("\\{}$&#%~\"'`")
-
-
-def _is_formula(tok: str) -> bool:
-    core = tok.rstrip(",;:.")
-    if not core or any(ch in _TEXT_ONLY for ch in core) or any(ord(ch) > 126 for ch in core):
-        return False
-    if core in _TEXT_NAMES or core in ("-", "+", "=", "<", ">", "<=", ">=", "->", "!="):
-        return True
-    if re.fullmatch(r"[KQGVW]_(?:0|00|tt|ty|yt|yy|perp|p)", core):
-        return True
-    if not re.fullmatch(r"[A-Za-z0-9_.*/+\-^()=<>!|\[\],]+", core):
-        return False
-    return bool(_STRONG.search(core)) and not re.fullmatch(r"[A-Za-z]+[.,]?", core)
-
-
-def _is_weak(tok: str) -> bool:
-    """A short identifier (``d``, ``N``, ``a``): math only next to a formula token."""
-    return bool(re.fullmatch(r"[A-Za-z](?:_[A-Za-z0-9]+)?|[A-Za-z][0-9]", tok.rstrip(",;:.")))
-
-
-_TOKEN = re.compile(r"(?P<exp>\d+(?:\.\d+)?e[+-]?\d+)|(?P<num>\d+(?:\.\d+)?)|(?P<pow>\*\*)"
-                    r"|(?P<op>->|<=|>=|!=)|(?P<id>[A-Za-z][A-Za-z0-9]*(?:_[A-Za-z0-9]+)*)(?P<star>\*(?![\w(*]))?"
-                    r"|(?P<ch>.)", re.S)
-_OPS = {"->": r"\to", "<=": r"\le", ">=": r"\ge", "!=": r"\ne"}
-_FUNCS = {"sqrt": r"\sqrt", "exp": r"\exp", "log": r"\log", "max": r"\max", "min": r"\min"}
-
-
-def _ident_tex(w: str) -> str:
-    if w in _TEXT_NAMES:
-        return _TEXT_NAMES[w]
-    if w in _FUNCS:
-        return _FUNCS[w]
-    if w.count("_") > 1 or ("_" in w and len(w.split("_", 1)[1]) > 4):  # a name, not a subscript
-        return r"\mathtt{" + w.replace("_", r"\_") + "}"
-    if "_" in w:
-        base, sub = w.split("_", 1)
-        sub = {"perp": r"\perp", "p": r"\perp", "00": "0"}.get(sub, sub)
-        head = _TEXT_NAMES.get(base, base if len(base) == 1 else r"\mathrm{" + base + "}")
-        return head + "_{" + sub + "}"
-    return w if len(w) == 1 else rf"\mathrm{{{w}}}"
-
-
-def _math_of(run: str) -> str:
-    """LaTeX math of a plain-text formula run (SymPy ``sstr`` style), token by token."""
-    toks = [(mo.lastgroup if mo.lastgroup != "star" else "id", mo) for mo in _TOKEN.finditer(run)]
-    out: list[str] = []
-    i = 0
-
-    def atom(j):
-        """LaTeX of the atom starting at token j (a token or a balanced paren group), next j."""
-        kind, mo = toks[j]
-        if kind == "ch" and mo.group(0) == "(":
-            depth, k = 0, j
-            while k < len(toks):
-                ch = toks[k][1].group(0)
-                depth += (ch == "(") - (ch == ")")
-                if depth == 0:
-                    break
-                k += 1
-            inner = "".join(t[1].group(0) for t in toks[j + 1:k])
-            return _math_of(inner), k + 1
-        return one(j), j + 1
-
-    def one(j):
-        kind, mo = toks[j]
-        text = mo.group(0)
-        if kind == "exp":
-            mant, _, ex = text.partition("e")
-            return rf"{mant}\cdot 10^{{{int(ex)}}}"
-        if kind == "num":
-            return text
-        if kind == "op":
-            return f" {_OPS[text]} "
-        if kind == "id":
-            base = _ident_tex(mo.group("id"))
-            return base + (r"^\star" if mo.group("star") else "")
-        if text == "*":
-            return r"\,"
-        if text == "|":
-            return r"\vert "
-        if text == ",":
-            return r",\allowbreak "
-        return text
-
-    while i < len(toks):
-        kind, mo = toks[i]
-        if kind == "pow" and i + 1 < len(toks):
-            ex, i = atom(i + 1)
-            out.append("^{" + ex + "}")
-            continue
-        if kind == "id" and mo.group("id") == "sqrt" and i + 1 < len(toks) and toks[i + 1][1].group(0) == "(":
-            inner, i = atom(i + 1)
-            out.append(r"\sqrt{" + inner + "}")
-            continue
-        out.append(one(i))
-        i += 1
-    return "".join(out)
-
-
-def math_text(s) -> str:
-    """Plain text (claim statements and evidence, SymPy ``sstr`` spelling) -> LaTeX text
-    with its formulas typeset as mathematics: ``N**2*d`` becomes ``$N^{2}\\,d$``, ``sigma2``
-    ``$\\sigma^2$``, ``(n->oo)`` ``$(n \\to \\infty)$``, ``1e-06`` ``$1\\cdot 10^{-6}$``.
-    Prose words are escaped by :func:`escape_text`.  Nothing is evaluated."""
-    toks = str(s).replace("\n", " ").split(" ")
-    kind = ["F" if _is_formula(t) else ("w" if _is_weak(t) else "T") for t in toks]
-    # weak tokens become math when next to a formula token
-    for i, k in enumerate(kind):
-        if k == "w":
-            near = (i > 0 and kind[i - 1] == "F") or (i + 1 < len(kind) and kind[i + 1] == "F")
-            kind[i] = "W" if near else "T"
-    out, run = [], []
-
-    def flush():
-        if run:
-            text = " ".join(run)
-            trail = ""
-            while text and text[-1] in ",;:.":
-                trail = text[-1] + trail
-                text = text[:-1]
-            out.append("$" + _math_of(text) + "$" + escape_text(trail, breakable=False) if text
-                       else escape_text(trail, breakable=False))
-            run.clear()
-
-    for t, k in zip(toks, kind):
-        if k in "FW" and t:
-            run.append(t)
-        else:
-            flush()
-            out.append(escape_text(t, breakable=False))
-    flush()
-    return " ".join(x for x in out)
 
 
 # --------------------------------------------------------------------------- document
@@ -901,6 +694,17 @@ def _display(ex: ExportedExpr) -> str:
     return "\\begin{align*}\n" + " \\\\\n".join(body) + "\n\\end{align*}\n"
 
 
+def display_math(lhs: str, expr) -> str:
+    """``lhs = expr`` as display mathematics for ``$$...$$`` (``derive --latex``): broken by
+    :func:`break_lines`, the line breaker of the document, into an ``aligned`` block when
+    it does not fit on one line."""
+    lines = [to_display(ln) for ln in break_lines(expr, _visual_width(lhs) + 3)]
+    if len(lines) == 1:
+        return f"{lhs} = {lines[0]}"
+    body = [f"{lhs} &= {lines[0]}"] + [r"&\quad " + ln for ln in lines[1:]]
+    return "\\begin{aligned}\n" + " \\\\\n".join(body) + "\n\\end{aligned}"
+
+
 def _expressions_tex() -> tuple[str, int]:
     exports = {e.key: e for e in exported_expressions()}
     desc = {name: text for name, _lhs, _sec, text in _DERIVED}
@@ -967,40 +771,49 @@ _STATUS_TEX = {"verified": r"\textbf{verified}", "refined": r"\textbf{refined}",
 
 
 def _claim_tex(r) -> str:
-    out = [rf"\subsection*{{\texttt{{{escape_text(r.id)}}}: {escape_text(r.title)}}}",
+    """One claim: status, statement (marked text, :mod:`proofs_check.prose`), its LaTeX
+    display, the evidence items with their details in words, region, disagreements,
+    counterexample and a summary of the grid (the full grid is in the JSON)."""
+    out = [rf"\subsection*{{\texttt{{{escape_text(r.id)}}}: {as_latex(r.title)}}}",
            rf"Status: {_STATUS_TEX.get(r.status, escape_text(r.status))}"
-           + (rf" ({r.seconds:.2f}\,s)" if getattr(r, "seconds", None) else "") + r"\\",
-           math_text(r.statement)]
+           + (rf" ({r.seconds:.2f}\,s)" if getattr(r, "seconds", None) else "") + r".\par",
+           as_latex(r.statement)]
     math = _safe_math(getattr(r, "latex", "") or "")
     if math:
         out.append(rf"\[ {math} \]")
     if getattr(r, "error", None):
-        out.append(r"\textbf{Error:} " + escape_text(r.error))
+        out.append(r"\textbf{Error:} " + as_latex(r.error))
     if r.evidence:
         out.append(r"\begin{itemize}")
         for ev in r.evidence:
             mark = ("pass" if ev.passed else r"\textbf{FAIL}") if getattr(ev, "asserted", True) else "info"
-            line = rf"\item[{mark}] [{escape_text(ev.kind)}] {math_text(ev.description)}"
+            line = rf"\item[{mark}] \emph{{{escape_text(ev.kind)}}}: {as_latex(ev.description)}"
             if ev.details:
-                det = "; ".join(f"{k} = {_fmt_value(v)}" for k, v in ev.details.items())
-                line += r" \\ {\small " + math_text(det) + "}"
+                line += r"\\ {\small " + as_latex(details_prose(ev.details)) + "}"
             out.append(line)
         out.append(r"\end{itemize}")
     if getattr(r, "region", None):
-        out.append(r"\par\textbf{Region:} " + math_text(str(r.region)) + r"\par")
+        out.append(r"\par\textbf{Region:} " + as_latex(r.region) + r"\par")
+    if getattr(r, "counterexample", None):
+        cx = r.counterexample
+        cfg = details_prose(cx.get("config", {}))
+        det = details_prose(cx.get("details", {})) if cx.get("details") else None
+        out.append(r"\par\textbf{Counterexample to the paper's wording:} " + as_latex(cfg)
+                   + (r"; " + as_latex(det) if det else "") + r".\par")
     if getattr(r, "disagreements", None):
         out.append(r"\textbf{Disagreements with the paper or the authors' code:}")
         out.append(r"\begin{itemize}")
-        out.extend(r"\item " + math_text(str(x)) for x in r.disagreements)
+        out.extend(r"\item " + as_latex(x) for x in r.disagreements)
         out.append(r"\end{itemize}")
     if getattr(r, "grid", None):
-        keys = sorted({k for row in r.grid for k in row})
-        out.append(rf"\par\textbf{{Grid:}} {len(r.grid)} configurations "
-                   rf"(fields: {math_text(', '.join(map(str, keys)))}).")
+        keys = list(dict.fromkeys(k for row in r.grid for k in row))
+        fields = ", ".join(as_latex(field_words(k)) for k in keys)
+        out.append(rf"\par\textbf{{Grid:}} {len(r.grid)} configurations (fields: {fields}).")
         shown = [row for row in r.grid if row.get("passed") is False or row.get("ok") is False]
         if shown:
-            out.append(rf"Failing configurations ({len(shown)}): "
-                       + math_text("; ".join(_fmt_value(row) for row in shown)))
+            first = "; ".join("(" + as_latex(details_prose(row)) + ")" for row in shown[:3])
+            out.append(as_latex(tx("Failing configurations: {}", len(shown))) + ", the first "
+                       + first + (" (all in the JSON)." if len(shown) > 3 else "."))
     return "\n".join(out) + "\n\\par\\medskip\n"
 
 

@@ -14,6 +14,7 @@ import json
 import math
 
 from .claims.base import PASSING, ClaimResult
+from .prose import as_markdown, as_text, details_prose
 
 __all__ = ["summary", "render_claims", "to_json", "fmt_num", "md_cell"]
 
@@ -85,14 +86,15 @@ def _mark(e) -> str:
     return "ok  " if e.passed else "FAIL"
 
 
-def _counterexample_text(cx: dict) -> str:
+def _counterexample_text(cx: dict, render=as_text) -> str:
     cfg = ", ".join(f"{k}={fmt_num(v)}" for k, v in cx.get("config", {}).items())
-    det = _details_text(cx.get("details", {}))
+    det = _details_text(cx.get("details", {}), render)
     return f"({cfg})" + (f": {det}" if det else "")
 
 
-def _details_text(details: dict) -> str:
-    return ", ".join(f"{k}={fmt_num(v)}" for k, v in details.items() if not isinstance(v, (list, dict)))
+def _details_text(details: dict, render=as_text) -> str:
+    """The details in words (:func:`proofs_check.prose.details_prose`), rendered by ``render``."""
+    return render(details_prose(details)) if details else ""
 
 
 def render_claims(results: list[ClaimResult], seconds: float, fmt: str) -> str:
@@ -102,21 +104,20 @@ def render_claims(results: list[ClaimResult], seconds: float, fmt: str) -> str:
     if fmt == "markdown":
         lines = ["| claim | status | evidence | grid |", "|---|---|---|---|"]
         for r in results:
+            md = as_markdown  # escapes | (text) and writes \vert (mathematics): safe in a cell
             ev = "<br>".join(
-                f"{('✔' if e.passed else '✘') if e.asserted else 'ℹ (reported, not asserted)'} [{e.kind}] {e.description}"
-                + (f" ({_details_text(e.details)})" if _details_text(e.details) else "") for e in r.evidence)
+                f"{('✔' if e.passed else '✘') if e.asserted else 'ℹ (reported, not asserted)'} [{e.kind}] {md(e.description)}"
+                + (f" ({_details_text(e.details, md)})" if e.details else "") for e in r.evidence)
             if r.error:
-                ev = f"error: {r.error}"
+                ev = f"error: {md(r.error)}"
             if r.region:
-                ev += f"<br>region: {r.region}"
+                ev += f"<br>region: {md(r.region)}"
             if r.counterexample:
-                ev += f"<br>counterexample to the paper's wording: {_counterexample_text(r.counterexample)}"
+                ev += f"<br>counterexample to the paper's wording: {_counterexample_text(r.counterexample, md)}"
             for dis in r.disagreements:
-                ev += f"<br>**differs from the paper or the authors' code:** {dis}"
+                ev += f"<br>**differs from the paper or the authors' code:** {md(dis)}"
             grid = f"{len(r.grid)} configs" if r.grid else "exact / default config"
-            stmt = r.statement.replace("|", "\\|")
-            ev = ev.replace("|", "\\|")
-            lines.append(f"| `{r.id}`: {stmt} | {r.status} | {ev} | {grid} |")
+            lines.append(f"| `{r.id}`: {md(r.statement)} | {r.status} | {ev.replace(chr(10), ' ')} | {grid} |")
         lines.append("")
         lines.append(f"**{summ['verified']}/{summ['total']} verified**, {summ['refined']} refined, "
                      f"{summ['refuted']} refuted, {summ['error']} errors ({summ['seconds']} s).")
@@ -129,10 +130,10 @@ def render_claims(results: list[ClaimResult], seconds: float, fmt: str) -> str:
             out.append(f"    error: {r.error}")
         for e in r.evidence:
             if e.asserted:
-                out.append(f"    {_mark(e)} [{e.kind}] {e.description}")
+                out.append(f"    {_mark(e)} [{e.kind}] {as_text(e.description)}")
             else:
                 out.append(f"    info [{e.kind}] (reported, not asserted; {'observed' if e.passed else 'NOT observed'}) "
-                           f"{e.description}")
+                           f"{as_text(e.description)}")
             dt = _details_text(e.details)
             if dt:
                 out.append(f"         {dt}")

@@ -171,15 +171,17 @@ def test_same_latex_under_two_hash_seeds():
 
 
 def test_evidence_is_typeset_as_mathematics():
+    """Marked evidence (proofs_check.prose) is typeset as mathematics; plain strings stay
+    literal text (their code-like words in \\texttt), never guessed into math mode."""
+    from proofs_check.prose import tx
     doc = LE.render_document(_fake_results())
     claims = doc[doc.index(r"\section{Claims}"):]
-    assert "N**2" not in claims and "sigma2" not in claims and "->" not in claims
-    assert "..." not in claims
-    assert "$N^{2}" in claims
-    text = LE.math_text("limit (n->oo) of N**2*d*sigma2 is 1.5e-07")
-    assert r"$(n \to \infty)$" in text and r"$N^{2}\,d\,{\sigma^2}$" in text
-    assert r"{\sigma^2}^{2}" in LE.math_text("x = sigma2**2")  # no double superscript
-    assert r"1.5\cdot 10^{-7}" in text
+    assert "..." not in claims and r"\texttt{N*" in claims  # the plain long formula: literal text
+    r = _fake_results()[0]
+    r.evidence = [Evidence("symbolic", tx("limit $(n->oo)$ of $N**2*d*sigma2$ is {}", 1.5e-07), True)]
+    text = LE.render_document([r])
+    assert r"$(n \to \infty)$" in text and r"$N^{2}\,d\,\sigma^2$" in text
+    assert r"$1.5 \times 10^{-7}$" in text
 
 
 def test_no_claims_document(tmp_path):

@@ -40,6 +40,7 @@ import vocabulary as _vocab
 from . import objectives as _obj
 from . import optima as _opt
 from .gradients import OBJECTIVE_NAMES, SUBSETS, gradient
+from .present import content, leads_negative
 from .symbols import (INV_KEYS, K, N, Q, a, alpha, b, beta, c, d, h, kappa, lam, m, n, q,
                       rho, sigma2)
 
@@ -164,7 +165,12 @@ def _collect_poly(p: sp.Expr) -> sp.Expr:
     terms = []
     for monom, coef in poly.terms():  # deterministic: graded by the generator order
         mono = sp.Mul(*[g ** e for g, e in zip(gens, monom)])
-        terms.append(_factor_small(coef) * mono)
+        # signs outside: -(N+1) q, never q (-N-1); each factor collected on d N n m c
+        sign = -1 if leads_negative(coef) else 1
+        factors = [_collect_param(x) for x in sp.Mul.make_args(_factor_small(sign * coef))]
+        # one Mul of every factor (a number times a single sum would be distributed)
+        body = sp.Mul(*factors, mono) if mono != 1 else sp.Mul(*factors, evaluate=False)
+        terms.append(-body if sign < 0 else body)
     content = sp.Integer(1)
     return content * sp.Add(*terms)
 
@@ -192,17 +198,40 @@ def tidy(expr):
 
 @functools.lru_cache(maxsize=None)
 def _tidy(expr):
-    """Bounded, deterministic readable form of a rational expression: numerator collected
-    on the model coordinates with factored coefficients (:func:`_collect_poly`), over the
-    factored denominator.  Equal to ``expr``."""
+    """Bounded, deterministic readable form of a rational expression ``P/Q``: common factors
+    of ``P`` and ``Q`` cancelled (``sp.cancel``); the content of ``P`` pulled out,
+    ``P = g mu_0 P'`` with ``g`` the gcd of ``P``'s coefficients in the model coordinates
+    (sign chosen so that ``P'`` leads with a positive coefficient) and ``mu_0`` their
+    monomial gcd; ``P'`` collected on the model coordinates with factored coefficients
+    (:func:`_collect_poly`).  Printed as ``(g mu_0 / Q) (P')``.  Equal to ``expr``."""
     if not isinstance(expr, sp.Expr) or expr.is_Atom:
         return expr
-    num, den = sp.fraction(sp.together(expr))
+    num, den = sp.fraction(sp.cancel(sp.together(expr)))
+    num, pre = _content(num)
     num_t = _collect_poly(num)
     den_t = _collect_poly(den)
-    if den_t == 1:
+    pre = _collect_poly(pre) if pre.free_symbols else pre
+    lead = pre / den_t if den_t != 1 else pre
+    if lead == 1:
         return num_t
-    return num_t / den_t
+    if isinstance(num_t, sp.Add):
+        return sp.Mul(lead, num_t, evaluate=False)
+    return lead * num_t
+
+
+def _content(p: sp.Expr) -> tuple:
+    """``(p', g mu_0)`` with ``p = g mu_0 p'`` (:func:`theory.present.content` in the model
+    coordinates)."""
+    p = sp.expand(p)
+    gens = [s for s in MODEL_SYMBOLS if s in p.free_symbols]
+    if not gens or len(sp.Add.make_args(p)) < 2:
+        return p, sp.Integer(1)
+    g, mono, monoms, coeffs = content(p, gens)
+    g = sp.factor(g)
+    mu = sp.Mul(*[s ** k for s, k in zip(gens, mono)])
+    rest = sp.Add(*[sp.cancel(cf / g) * sp.Mul(*[s ** k for s, k in zip(gens, mon)])
+                    for mon, cf in zip(monoms, coeffs)])
+    return sp.expand(rest), g * mu
 
 
 @functools.lru_cache(maxsize=None)

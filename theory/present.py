@@ -23,11 +23,43 @@ import sympy as sp
 
 from .symbols import K_COORDS, MERGED_COORDS, Q_COORDS, c, kappa, n, rho, to_expr
 
-__all__ = ["present", "gradient_presentation", "COORD_ORDER", "G_SYMBOLS"]
+__all__ = ["present", "gradient_presentation", "COORD_ORDER", "G_SYMBOLS", "leads_negative", "content"]
 
 #: generator order of the presented polynomials (coordinates first, then the other
 #: non-parameter symbols); everything else is a parameter
 COORD_ORDER = MERGED_COORDS + K_COORDS + Q_COORDS + (kappa, rho, n, c)
+
+
+def leads_negative(p: sp.Expr) -> bool:
+    """The leading coefficient of the expanded ``p`` (lexicographic in its sorted symbols) is
+    negative, so ``p`` prints with its sign outside: ``-(N+1) q``, never ``q (-N-1)``."""
+    p = sp.expand(p)
+    if not p.free_symbols:
+        return bool(p.is_negative)
+    return bool(sp.Poly(p, *sorted(p.free_symbols, key=sp.default_sort_key)).LC() < 0)
+
+
+def content(p: sp.Expr, gens) -> tuple:
+    """The content of the polynomial ``p`` in ``gens``: ``(g, mu_0, monoms, coeffs)`` with
+    ``p = g * x^mu_0 * sum_k (coeffs[k]/g) x^monoms[k]``, ``g`` the gcd of the coefficients
+    (polynomials in the other symbols), its sign chosen so that the leading coefficient
+    divided by ``g`` is positive, and ``mu_0`` the exponent gcd of the monomials."""
+    P = sp.Poly(sp.expand(p), *gens)
+    mono_gcd, P = P.terms_gcd()
+    coeffs = [sp.expand(cf) for cf in P.coeffs()]
+    g = coeffs[0]
+    for cf in coeffs[1:]:
+        g = sp.gcd(g, cf)
+    # a sign/number convention: make the leading coefficient's content positive
+    g_num, g_rest = sp.Poly(g, *sorted(g.free_symbols, key=sp.default_sort_key)).primitive() \
+        if g.free_symbols else (g, sp.Integer(1))
+    if g.free_symbols:
+        g = g_num * g_rest.as_expr()
+    lead = sp.Poly(coeffs[0], *sorted(coeffs[0].free_symbols, key=sp.default_sort_key)).LC() \
+        if coeffs[0].free_symbols else coeffs[0]
+    if (lead / g).is_negative:
+        g = -g
+    return g, mono_gcd, P.monoms(), coeffs
 
 
 def _factor_small(e: sp.Expr) -> sp.Expr:
@@ -72,25 +104,16 @@ def _present(expr: sp.Expr) -> sp.Expr:
     if not gens:
         # a pure parameter expression: small, factor it whole
         return sp.factor(sp.cancel(expr))
-    P = sp.Poly(num, *gens)
-    mono_gcd, P = P.terms_gcd()
-    coeffs = [sp.expand(cf) for cf in P.coeffs()]
-    g = coeffs[0]
-    for cf in coeffs[1:]:
-        g = sp.gcd(g, cf)
-    # a sign/number convention: make the leading coefficient's content positive
-    g_num, g_rest = sp.Poly(g, *sorted(g.free_symbols, key=sp.default_sort_key)).primitive() \
-        if g.free_symbols else (g, sp.Integer(1))
-    if g.free_symbols:
-        g = g_num * g_rest.as_expr()
-    lead = sp.Poly(coeffs[0], *sorted(coeffs[0].free_symbols, key=sp.default_sort_key)).LC() \
-        if coeffs[0].free_symbols else coeffs[0]
-    if (lead / g).is_negative:
-        g = -g
+    g, mono_gcd, monoms, coeffs = content(num, gens)
     terms = []
-    for monom, cf in zip(P.monoms(), coeffs):
+    for monom, cf in zip(monoms, coeffs):
         mu = sp.Mul(*[s ** k for s, k in zip(gens, monom)])
-        terms.append(_factor_small(sp.cancel(cf / g)) * mu)
+        coef = sp.cancel(cf / g)
+        if leads_negative(coef):  # sign outside: -(N+1) q
+            terms.append(-sp.Mul(*sp.Mul.make_args(_factor_small(-coef)), mu) if mu != 1
+                         else -sp.Mul(*sp.Mul.make_args(_factor_small(-coef)), evaluate=False))
+        else:
+            terms.append(_factor_small(coef) * mu)
     body = sp.Add(*terms)
     pre = g * sp.Mul(*[s ** k for s, k in zip(gens, mono_gcd)])
     # parameter part of the prefactor over the factored denominator (small)

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+from ..prose import tx
 from .base import Config, Evidence
 
 __all__ = ["Recorded", "planted", "negative_control", "config_text"]
@@ -99,7 +100,9 @@ def negative_control(kind: str, item: str, compare: Callable, route: Callable, a
         (prefixed ``planted_``).
     """
     passed, details = compare(planted(route, at, perturb))
-    return Evidence(kind, f"negative control: {item} rejects a planted error of size {size:g} ({error}) at "
-                    f"config ({config_text(at)}), the last of its grid",
+    cfg = at.as_dict()
+    return Evidence(kind, tx("negative control: {} rejects a planted error of size {} ({}) at config "
+                             "($d={d}$, $m={m}$, $N={N}$, $sigma2={sigma2}$, $lam={lam}$), the last of its grid",
+                             item, float(size), error, **cfg),
                     not passed, {"planted_error": size, "planted_run_passed": bool(passed),
                                  **{f"planted_{k}": v for k, v in details.items()}})

@@ -19,6 +19,7 @@ from theory.symbols import (PRETRAINED, N, a, alpha, b, beta, c, d, h, kappa, la
                             sigma2)
 
 from .. import models
+from ..prose import tx
 from .base import DEFAULT_CONFIG, Claim, Config, Evidence, Outcome
 from .controls import Recorded, negative_control
 from .grid import FLOW_GRID, GRID, is_zero, num
@@ -97,12 +98,13 @@ def _v_optimum_stationary(opt) -> list[Evidence]:
     negative control of that comparison (a gradient entry off by 1e-7 at the last config)."""
     route = Recorded(lambda cfg: _v_gradient(opt, cfg))
     grid = GRID[::4]
-    item = Evidence("numeric", f"ZS + lam FS is a convex quadratic in (a, b) at the pretrained W; its stationary point is "
-                    f"a = {sp.sstr(sp.factor(opt[a]))}, b = {sp.sstr(sp.factor(opt[b]))}: the NumPy gradient there "
-                    f"(dL/da, dL/db of the closed form) vanishes to 1e-9 on {len(grid)} configs", *_v_stationary(route))
-    control = negative_control("numeric", f"'NumPy gradient at the closed-form (a, b) on {len(grid)} configs'",
+    item = Evidence("numeric", tx("$ZS + lam FS$ is a convex quadratic in $(a, b)$ at the pretrained $W$; its stationary "
+                                  "point is $a = {}$, $b = {}$: the NumPy gradient there ($d L / d a$, $d L / d b$ of the "
+                                  "closed form) vanishes to $1e-9$ on {} configs", sp.factor(opt[a]), sp.factor(opt[b]),
+                                  len(grid)), *_v_stationary(route))
+    control = negative_control("numeric", tx("'NumPy gradient at the closed-form $(a, b)$ on {} configs'", len(grid)),
                                _v_stationary, route, grid[-1], lambda v: (v[0] + STATIONARY_PLANT, v[1]),
-                               "on the NumPy dL/da", STATIONARY_PLANT)
+                               tx("on the NumPy $d L / d a$"), STATIONARY_PLANT)
     return [item, control]
 
 
@@ -133,16 +135,17 @@ def check_v_optimum() -> Outcome:
     rest = sp.factor(det / (4 * N * c**4 * lam) * (N + 1) ** 4)
     P = sp.Poly(sp.expand(rest), d, N, sigma2, lam)
     nonneg = all(cf >= 0 for cf in P.coeffs()) and P.coeff_monomial(1) > 0
-    ev.append(Evidence("symbolic", "Hessian determinant = 4 N c^4 lam R/(N+1)^4 with R a polynomial in (d, N, sigma2, lam) "
-                       "with nonnegative coefficients and positive constant term: the optimum is unique exactly when "
-                       "N lam c != 0 (for N = 0 or lam = 0 the objective does not see b)", nonneg))
+    ev.append(Evidence("symbolic", tx("the Hessian determinant is $4 N c^4 lam R/(N+1)^4$ with $R$ a polynomial in "
+                                      "$(d, N, sigma2, lam)$ with nonnegative coefficients and positive constant term: the "
+                                      "optimum is unique exactly when $N lam c != 0$ (for $N = 0$ or $lam = 0$ the "
+                                      "objective does not see $b$)"), nonneg))
     wstar = optima.fs_b_at_zs_a()["c*b"]
     stated = ((N + 1) - (N + 3 + 2 * d) / (d + 4)) / (N + 1 + d * (1 + sigma2))
     ok = is_zero(wstar - stated)
-    ev.append(Evidence("symbolic", f"FS-optimal b at a = 1/(c(d+4)): c b = {sp.sstr(wstar)}, equal to "
-                       "((N+1) - (N+3+2d)/(d+4))/(N+1+d(1+sigma2)) (the authors' w*(n))", ok))
+    ev.append(Evidence("symbolic", tx("FS-optimal $b$ at $a = 1/(c(d+4))$: $c b = {}$, equal to "
+                                      "$((N+1) - (N+3+2 d)/(d+4))/(N+1+d(1+sigma2))$ (the authors' $w_star(n)$)", wstar), ok))
     if not ok:
-        dis.append(f"derived c*b = {sp.sstr(wstar)} differs from the authors' code's w*(n)")
+        dis.append(tx("derived $c b = {}$ differs from the authors' code's $w_star(n)$", wstar))
     route = Recorded(lambda cfg: models.endpoint("zsfs-v", cfg))
 
     def derived_(cfg):
@@ -155,14 +158,15 @@ def check_v_optimum() -> Outcome:
         coords, fl = route(cfg)
         rows.append({**cfg.as_dict(), "a": coords["a"], "b": coords["b"], "grad_norm": fl.grad_norm,
                      "converged": fl.converged})
-    ev.append(Evidence("numeric", f"V-only ZS+lam FS exact flow end points on {len(FLOW_GRID)} configs equal the "
-                       "closed-form (a, b) to 1e-6", passed,
+    ev.append(Evidence("numeric", tx("$V$-only $ZS + lam FS$ exact flow end points on {} configs equal the "
+                                     "closed-form $(a, b)$ to $1e-6$", len(FLOW_GRID)), passed,
                        {**details, "default_a": rows[0]["a"], "default_b": rows[0]["b"],
                         "default_c*b": rows[0]["b"] * models.endpoint("pretrained", DEFAULT_CONFIG)[0]["alpha"]}))
-    ev.append(negative_control("numeric", f"'V-only ZS+lam FS exact flow end points on {len(FLOW_GRID)} configs'",
+    ev.append(negative_control("numeric", tx("'$V$-only $ZS + lam FS$ exact flow end points on {} configs'",
+                                             len(FLOW_GRID)),
                                lambda r: _zsfs_v_endpoints(derived, r), route, FLOW_GRID[-1],
                                lambda v: ({**v[0], "b": v[0]["b"] + ZSFS_V_PLANT}, v[1]),
-                               "on b of the flow end point", ZSFS_V_PLANT))
+                               tx("on $b$ of the flow end point"), ZSFS_V_PLANT))
     ev.append(sgd_evidence("zsfs", "v", ("a", "b")))
     ev.append(verdict_evidence("zsfs-v"))
     return Outcome(ev, grid=rows, disagreements=dis)
@@ -231,8 +235,8 @@ def check_v_tradeoff() -> Outcome:
     lim_v = sp.expand(Linf.subs({**PRETRAINED, a: a, b: b}).subs({kappa: -1, rho: 0}))
     u = 1 + c * a - c * b
     ok_id = sp.expand(lim_v - sigma2 - u**2) == 0
-    ev.append(Evidence("symbolic", "with W pretrained, lim_(n->oo) L_n(-theta0) = sigma2 + (1 + c a - c b)^2 "
-                       "(leading coefficient of (n+1)^2 L_n in n)", ok_id))
+    ev.append(Evidence("symbolic", tx("with $W$ pretrained, $lim_(n->oo) L_n(-theta0) = sigma2 + (1 + c a - c b)^2$ "
+                                      "(the leading coefficient of $(n+1)^2 L_n$ in $n$)"), ok_id))
     numbers = Recorded(v_tradeoff_numbers)
     route = Recorded(lambda cfg: _numpy_neg_limits(numbers(cfg), cfg))
     bad_target, margins, not_raised = [], [], []
@@ -244,37 +248,42 @@ def check_v_tradeoff() -> Outcome:
         if not v["neg_limit_fs"] > v["neg_limit_zs"]:
             not_raised.append((cfg, v, *route(cfg)))
     cond_passed, cond_details = _condition_grid(numbers, route)
-    ev.append(Evidence("symbolic", f"exact rational arithmetic on {len(GRID)} configs (c = c*): L_N(theta0) at the "
-                       "V-only ZS+lam FS optimum is below L_N(theta0) at the V-only ZS optimum", not bad_target,
+    ev.append(Evidence("symbolic", tx("exact rational arithmetic on {} configs ($c = c*$): $L_N(theta0)$ at the "
+                                      "$V$-only $ZS + lam FS$ optimum is below $L_N(theta0)$ at the $V$-only ZS optimum",
+                                      len(GRID)), not bad_target,
                        {"failures": len(bad_target), "min_gain": min(margins)}))
-    ev.append(Evidence("numeric", "the derived condition predicts the outcome: the -theta0 large-n error is raised by FS "
-                       "exactly when gap = (1 + c a_FS - c b_FS)^2 - (1 + c a_ZS - c)^2 > 0; the outcome is computed "
-                       f"independently (NumPy closed form at n + 1 = 1e6 and 2e6, Richardson-extrapolated) on {len(GRID)} "
-                       "configs and agrees with the exact SymPy limits to 1e-7", cond_passed,
+    ev.append(Evidence("numeric", tx("the derived condition predicts the outcome: the $-theta0$ large-$n$ error is "
+                                     "raised by FS exactly when the gap $(1 + c a_FS - c b_FS)^2 - (1 + c a_ZS - c)^2$ is "
+                                     "positive; the outcome is computed independently (NumPy closed form at "
+                                     "$n + 1 = 10^6$ and $2 times 10^6$, Richardson-extrapolated) on {} configs and agrees "
+                                     "with the exact SymPy limits to $1e-7$", len(GRID)), cond_passed,
                        {**cond_details, "configs_where_raised": len(GRID) - len(not_raised),
                         "configs_where_not": len(not_raised)}))
-    ev.append(negative_control("numeric", f"'NumPy large-n limits on {len(GRID)} configs'",
+    ev.append(negative_control("numeric", tx("'NumPy large-$n$ limits on {} configs'", len(GRID)),
                                lambda r: _condition_grid(numbers, r), route, GRID[-1],
                                lambda lims: (lims[0], lims[1] + LIMIT_PLANT),
-                               "on the NumPy -theta0 limit after ZS+lam FS", LIMIT_PLANT))
+                               tx("on the NumPy $-theta0$ limit after $ZS + lam FS$"), LIMIT_PLANT))
     cfg = DEFAULT_CONFIG
     zt = models.curve("zs-v", "target", cfg, (cfg.N, cfg.N))[0]
     ft = models.curve("zsfs-v", "target", cfg, (cfg.N, cfg.N))[0]
     zn = models.curve("zs-v", "negated", cfg, (4000, 4000))[0]
     fn = models.curve("zsfs-v", "negated", cfg, (4000, 4000))[0]
-    ev.append(Evidence("numeric", "NumPy at the flow end points (default config): target error at n = N lower "
-                       "with FS, -theta0 error at n = 4000 higher with FS", ft < zt and fn > zn,
+    ev.append(Evidence("numeric", tx("NumPy at the flow end points (default config): target error at $n = N$ lower "
+                                     "with FS, $-theta0$ error at $n = 4000$ higher with FS"), ft < zt and fn > zn,
                        {"target_N_zs_v": zt, "target_N_zsfs_v": ft, "negated_4000_zs_v": zn,
                         "negated_4000_zsfs_v": fn}))
-    region = "target gain holds on every config" if not bad_target else f"target gain fails on {len(bad_target)} configs"
+    region = tx("target gain holds on every config") if not bad_target else \
+        tx("target gain fails on {} configs", len(bad_target))
     counterexample = None
     if not_raised:
         desc = sorted({(g.d, g.m, g.N, g.sigma2, g.lam) for g, *_ in not_raised})
         mn = sorted({(g.m, g.N) for g, *_ in not_raised})
-        region += ("; the -theta0 limit is NOT raised where (1 + c a_FS - c b_FS)^2 <= (1 + c a_ZS - c)^2, on "
-                   f"{len(not_raised)} configs, all with (m, N) in {mn}; (d, m, N, sigma2, lam) = " + ", ".join(map(str, desc)))
-        dis.append("the paper's statement 'raises the -theta0 error for large n' does not hold everywhere: it holds exactly when "
-                   f"(1 + c a_FS - c b_FS)^2 > (1 + c a_ZS - c)^2; it fails on {len(not_raised)}/{len(GRID)} grid configs")
+        region += tx("; the $-theta0$ limit is NOT raised where $(1 + c a_FS - c b_FS)^2 <= (1 + c a_ZS - c)^2$, on "
+                     "{} configs, all with $(m, N)$ in {}; {} distinct values of $d$, $sigma2$, $lam$ (all in the JSON)",
+                     len(not_raised), ", ".join(f"({x}, {y})" for x, y in mn), len(desc))
+        dis.append(tx("the paper's statement 'raises the $-theta0$ error for large $n$' does not hold everywhere: it holds "
+                      "exactly when $(1 + c a_FS - c b_FS)^2 > (1 + c a_ZS - c)^2$; it fails on {} of {} grid configs",
+                      len(not_raised), len(GRID)))
         g, v, lz, lf = min(not_raised, key=lambda t: (t[0].d, t[0].m, t[0].N, t[0].sigma2, t[0].lam))
         counterexample = {"config": g.as_dict(), "details": {
             "neg_limit_zs_v": str(v["neg_limit_zs"]), "neg_limit_zsfs_v": str(v["neg_limit_fs"]),
@@ -308,32 +317,33 @@ def _tradeoff(method: str) -> Outcome:
         rows.append({**cfg.as_dict(), "target_N": tN, "target_N_v_only": vN, "perp_limit": perp,
                      "pretrained_perp_limit": pre_perp, "grad_norm": fl.grad_norm, "converged": fl.converged,
                      "t_final": fl.t_final})
-    ev.append(Evidence("numeric", f"{method} flow end points on {len(FLOW_GRID)} configs: target error at n = N below "
-                       "V-only ZS+lam FS (exact L_N at the end points)", not bad_t, {"failures": len(bad_t)}))
-    ev.append(Evidence("symbolic", "the large-n limit on theta_perp (leading coefficient of (n+1)^2 L_n, derived) "
-                       "stays above the pretrained model's limit at every end point, and that pretrained limit "
-                       "(the same leading coefficient at the pretrained point) equals the stated (1-c)^2 + sigma2 "
-                       "to 1e-12", not bad_p and worst_g < 1e-12,
+    ev.append(Evidence("numeric", tx("{} flow end points on {} configs: target error at $n = N$ below "
+                                     "$V$-only $ZS + lam FS$ (exact $L_N$ at the end points)", method, len(FLOW_GRID)),
+                       not bad_t, {"failures": len(bad_t)}))
+    ev.append(Evidence("symbolic", tx("the large-$n$ limit on $theta_perp$ (the leading coefficient of $(n+1)^2 L_n$, "
+                                      "derived) stays above the pretrained model's limit at every end point, and that "
+                                      "pretrained limit (the same leading coefficient at the pretrained point) equals the "
+                                      "stated $(1-c)^2 + sigma2$ to $1e-12$"), not bad_p and worst_g < 1e-12,
                        {"failures": len(bad_p), "pretrained_limit_formula_error": worst_g}))
     slow = [r for r in rows if not r["converged"]]
-    ev.append(Evidence("numeric", "every flow converged (projected gradient norm below the flow's tolerance "
-                       "before the time cap): the end points are limits, not finite-time points", not slow,
+    ev.append(Evidence("numeric", tx("every flow converged (projected gradient norm below the flow's tolerance "
+                                     "before the time cap): the end points are limits, not finite-time points"), not slow,
                        {"max_grad_norm": max(r["grad_norm"] for r in rows),
                         "not_converged": len(slow), "max_t_final": max(r["t_final"] for r in rows)}))
     cfg = DEFAULT_CONFIG
     tN = models.curve(method, "target", cfg, (cfg.N, cfg.N))[0]
     vN = models.curve("zsfs-v", "target", cfg, (cfg.N, cfg.N))[0]
-    ev.append(Evidence("numeric", "NumPy curve at the default end point agrees with the symbolic L_N",
+    ev.append(Evidence("numeric", tx("NumPy curve at the default end point agrees with the symbolic $L_N$"),
                        abs(tN - rows[0]["target_N"]) < 1e-9 * max(1.0, abs(tN)) and tN < vN,
                        {"target_N": tN, "target_N_v_only": vN}))
     if method == "zsfs-all":
         ev.append(_noise_free_divergence())
         ev.append(_off_manifold_minimum())
     better = sum(x < 0 for x in neg)
-    region = (f"on -theta0 (reported, not asserted): the large-n error is below the pretrained one on {better}/{len(neg)} "
-              f"configs and above it on {len(neg) - better}")
+    region = tx("on $-theta0$ (reported, not asserted): the large-$n$ error is below the pretrained one on {} of {} "
+                "configs and above it on {}", better, len(neg), len(neg) - better)
     if bad_t or bad_p:
-        region += f"; target fails at {len(bad_t)} configs, theta_perp fails at {len(bad_p)} configs"
+        region += tx("; target fails at {} configs, $theta_perp$ fails at {} configs", len(bad_t), len(bad_p))
     ev.append(verdict_evidence(method))
     return Outcome(ev, grid=rows, region=region)
 
@@ -346,11 +356,12 @@ def _off_manifold_minimum() -> Evidence:
     pc, fl = models.endpoint("zsfs-all", cfg)
     r = sgd_finetune("zsfs", "all", cfg.d, cfg.m, cfg.N, cfg.sigma2, cfg.lam, lr=0.05, steps=1000, batch=64, seed=0)
     floor = (1 + cfg.lam) * cfg.sigma2
-    return Evidence("monte-carlo", "reported (not asserted): the ZS+lam FS objective is >= (1+lam) sigma2 (each loss has "
-                    "the noise floor); the exact flow from the symmetric pretrained point stays on the invariant "
-                    "manifold and stops above that floor, while SGD with a large step (lr 0.05, 1000 steps, batch 64, seed 0) "
-                    "leaves the manifold and reaches the floor: the flow limit is a local, not a global, minimum "
-                    "over all (V, W)", r.loss_end < fl.loss_end,
+    return Evidence("monte-carlo", tx("reported (not asserted): the $ZS + lam FS$ objective is at least $(1+lam) sigma2$ "
+                                      "(each loss has the noise floor); the exact flow from the symmetric pretrained point "
+                                      "stays on the invariant manifold and stops above that floor, while SGD with a large "
+                                      "step (learning rate 0.05, 1000 steps, batch 64, seed 0) leaves the manifold and "
+                                      "reaches the floor: the flow limit is a local, not a global, minimum over all "
+                                      "$(V, W)$"), r.loss_end < fl.loss_end,
                     {"flow_objective": fl.loss_end, "sgd_objective": r.loss_end, "noise_floor": floor,
                      "sgd_off_manifold_norm": r.off_manifold}, asserted=False)
 
@@ -368,10 +379,11 @@ def _noise_free_divergence() -> Evidence:
     ab = [max(abs(r.final["alpha"]), abs(r.final["beta"])) for r in runs]
     growing = a_s[0] < a_s[1] < a_s[2] and h_s[0] < h_s[1] < h_s[2] and ab[2] < ab[1] < ab[0]
     perp = _Linf(runs[-1].final, 0, 1, cfg)
-    return Evidence("numeric", "reported (not asserted): at sigma2 = 0 (d=3, m=10, N=5) the full ZS+FS flow does not "
-                    "converge: from t = 10 to 100 to 1000, a and h keep growing, b decreases, alpha and beta shrink to 0 "
-                    "and the gradient norm decays like a power of t, so there is no finite-time limit to report; "
-                    "the orthogonal-task ICL is lost along the way", growing,
+    return Evidence("numeric", tx("reported (not asserted): at $sigma2 = 0$ ($d=3$, $m=10$, $N=5$) the full ZS+FS flow "
+                                  "does not converge: from $t = 10$ to $100$ to $1000$, $a$ and $h$ keep growing, $b$ "
+                                  "decreases, $alpha$ and $beta$ shrink to $0$ and the gradient norm decays like a power "
+                                  "of $t$, so there is no finite-time limit to report; the orthogonal-task ICL is lost "
+                                  "along the way"), growing,
                     {"a(t=10,100,1000)": ", ".join(f"{x:.4g}" for x in a_s),
                      "h(t)": ", ".join(f"{x:.4g}" for x in h_s),
                      "max|alpha|,|beta| (t)": ", ".join(f"{x:.2g}" for x in ab),
@@ -382,24 +394,25 @@ def _noise_free_divergence() -> Evidence:
 
 CLAIMS = [
     Claim("zsfs.v.optimum", "V-only ZS+FS optimum",
-          "V-only ZS + lam FS has a unique optimum (a, b), a rational function of d, N, sigma2, lam, c. At fixed "
-          "a = 1/(c(d+4)) the FS-optimal b satisfies c b = ((N+1) - (N+3+2d)/(d+4))/(N+1+d(1+sigma2)).",
+          tx("$V$-only $ZS + lam FS$ has a unique optimum $(a, b)$, a rational function of $d$, $N$, $sigma2$, $lam$, $c$. "
+             "At fixed $a = 1/(c(d+4))$ the FS-optimal $b$ satisfies "
+             "$c b = ((N+1) - (N+3+2 d)/(d+4))/(N+1+d(1+sigma2))$."),
           r"c\,b^\star = \frac{(N+1) - \frac{N+3+2d}{d+4}}{N+1+d(1+\sigma^2)}",
           check_v_optimum),
-    Claim("zsfs.v.tradeoff", "V-only: FS helps the target, hurts -theta0",
-          "Compared with V-only ZS, adding FS lowers the target-task error at n = N and raises the -theta0 error "
-          "for large n.",
+    Claim("zsfs.v.tradeoff", tx("$V$-only: FS helps the target, hurts $-theta0$"),
+          tx("Compared with $V$-only ZS, adding FS lowers the target-task error at $n = N$ and raises the $-theta0$ error "
+             "for large $n$."),
           r"L_N^{\mathrm{ZSFS\text{-}V}}(\theta_0) < L_N^{\mathrm{ZS\text{-}V}}(\theta_0),\quad "
           r"L_\infty^{\mathrm{ZSFS\text{-}V}}(-\theta_0) > L_\infty^{\mathrm{ZS\text{-}V}}(-\theta_0)",
           check_v_tradeoff),
     Claim("zsfs.all.tradeoff", "Full ZS+FS: better on target, loses orthogonal ICL",
-          "Full ZS + FS fine-tuning beats V-only ZS + FS on the target task at n = N, but on theta_perp its large-n "
-          "error stays above the pretrained model's (1-c)^2 + sigma2.",
+          tx("Full ZS + FS fine-tuning beats $V$-only ZS + FS on the target task at $n = N$, but on $theta_perp$ its "
+             "large-$n$ error stays above the pretrained model's $(1-c)^2 + sigma2$."),
           r"L_N^{\mathrm{all}}(\theta_0) < L_N^{\mathrm{V}}(\theta_0),\quad L_\infty^{\mathrm{all}}(\theta_\perp) > (1-c)^2+\sigma^2",
           lambda: _tradeoff("zsfs-all")),
     Claim("zsfs.w.tradeoff", "W-only ZS+FS: better on target, loses orthogonal ICL",
-          "W-only ZS + FS fine-tuning beats V-only ZS + FS on the target task at n = N, but on theta_perp its "
-          "large-n error stays above the pretrained model's (1-c)^2 + sigma2.",
+          tx("$W$-only ZS + FS fine-tuning beats $V$-only ZS + FS on the target task at $n = N$, but on $theta_perp$ its "
+             "large-$n$ error stays above the pretrained model's $(1-c)^2 + sigma2$."),
           r"L_N^{\mathrm{W}}(\theta_0) < L_N^{\mathrm{V}}(\theta_0),\quad L_\infty^{\mathrm{W}}(\theta_\perp) > (1-c)^2+\sigma^2",
           lambda: _tradeoff("zsfs-w")),
 ]

@@ -20,6 +20,7 @@ from theory.gradients import SUBSETS
 from theory.manifold import basis_matrix
 from theory.symbols import INV_KEYS, K, N, Q, a, alpha, b, beta, d, h, lam, m, q, sigma2, to_expr
 
+from ..prose import tx
 from .base import Claim, Config, Evidence, Outcome
 from .grid import rational
 
@@ -139,10 +140,11 @@ def check_agree() -> Outcome:
                         scale = max(1.0, float(np.abs(num_g[M]).max()))
                         worst = max(worst, float(np.abs(G - num_g[M]).max()) / scale)
                         count += 1
-    ev.append(Evidence("numeric", f"symbolic full-matrix gradients (basis coefficients, d symbolic) equal the NumPy "
-                       f"closed-form gradients at generic manifold points (generic theta0, d = 2, 3, 5): "
-                       f"{len(tuple(vocabulary.OBJECTIVES))} objectives x merged(all, v, w) + separate(all, v, kq, k, q), "
-                       f"{count} matrix comparisons", worst < 1e-9, {"max_rel_diff": worst, "comparisons": count}))
+    ev.append(Evidence("numeric", tx("symbolic full-matrix gradients (basis coefficients, $d$ symbolic) equal the NumPy "
+                                     "closed-form gradients at generic manifold points (generic $theta0$, $d = 2, 3, 5$): "
+                                     "{} objectives, each in the merged form (subsets all, $V$, $W$) and the separate "
+                                     "form (all, $V$, $KQ$, $K$, $Q$), {} matrix comparisons",
+                                     len(tuple(vocabulary.OBJECTIVES)), count), worst < 1e-9, {"max_rel_diff": worst, "comparisons": count}))
     # Monte Carlo: merged form, every objective, at the d = 3 point
     cfg, seed = POINTS[1]
     merged, _, g = _point(seed)
@@ -169,8 +171,9 @@ def check_agree() -> Outcome:
             zmax = max(zmax, float(np.max(np.abs(G[mask] - mc[mask]) / se[mask])))
             if np.any(~mask):
                 zmax = max(zmax, float(np.max(np.abs(G[~mask] - mc[~mask]))) * 1e12)
-    ev.append(Evidence("monte-carlo", f"Monte Carlo gradients ({samples} prompts per objective, seeds 7-28) agree "
-                       "with the symbolic gradient entrywise within 5 standard errors (merged form, d = 3)",
+    ev.append(Evidence("monte-carlo", tx("Monte Carlo gradients ({} prompts per objective, seeds 7-28) agree "
+                                         "with the symbolic gradient entrywise within 5 standard errors (merged form, "
+                                         "$d = 3$)", samples),
                        zmax < 5.0, {"max_z_score": zmax}))
     ev.append(separate_sgd_evidence())
     ev.append(line_derivative_evidence())
@@ -211,10 +214,11 @@ def separate_sgd_evidence(seed: int = 31, batches: int = 40, batch: int = 1000) 
     # entries the prompts never move (the query's empty label slot): exactly zero in both routes
     fixed = float(diff[~mask].max()) if np.any(~mask) else 0.0
     resolved = int(np.sum(np.abs(exact) > 10 * se))
-    return Evidence("monte-carlo", f"separate form: the mean minibatch SGD step (lr 1, {batches} steps of {batch} "
-                    f"prompts per term, seed {seed + 1}) from a random full-matrix point (V, K, Q) equals the exact "
-                    "separate-form gradient (chain rule G_K = Q G_W^T, G_Q = K G_W) entrywise within 5 standard "
-                    f"errors (ZS + lam FS, d = {cfg.d})", float(z.max()) < 5.0 and fixed < 1e-12 and resolved > 0,
+    return Evidence("monte-carlo", tx("separate form: the mean minibatch SGD step (learning rate 1, {} steps of {} "
+                                      "prompts per term, seed {}) from a random full-matrix point $(V, K, Q)$ equals the "
+                                      "exact separate-form gradient (chain rule $G_K = Q G_W^T$, $G_Q = K G_W$) entrywise "
+                                      "within 5 standard errors ($ZS + lam FS$, $d = {}$)", batches, batch, seed + 1,
+                                      cfg.d), float(z.max()) < 5.0 and fixed < 1e-12 and resolved > 0,
                     {"max_z_score": float(z.max()), "max_abs_diff_unsampled_entries": fixed,
                      "entries_resolved_above_10_se": resolved})
 
@@ -249,10 +253,10 @@ def line_derivative_evidence(seed: int = 29, lines: int = 3) -> Evidence:
             scale = max(1.0, abs(d1), abs(d2))
             worst = max(worst, abs(u @ g - d1) / scale, abs(u @ H @ u - d2) / scale,
                         abs(u @ hessian_vector_product(pb, x, u) - d2) / scale)
-    return Evidence("numeric", f"along {lines} random lines per form through a random full-matrix point (ZS + lam FS, "
-                    f"d = {cfg.d}, merged and separate): the closed-form gradient, the full Hessian and the "
-                    "Hessian-vector product equal the first and second derivatives of the exact polynomial "
-                    "interpolating the loss alone (degree 4 / 6), to 1e-7 relative", worst < 1e-7,
+    return Evidence("numeric", tx("along {} random lines per form through a random full-matrix point ($ZS + lam FS$, "
+                                  "$d = {}$, merged and separate): the closed-form gradient, the full Hessian and the "
+                                  "Hessian-vector product equal the first and second derivatives of the exact polynomial "
+                                  "interpolating the loss alone (degree 4 and 6), to $1e-7$ relative", lines, cfg.d), worst < 1e-7,
                     {"max_rel_diff": float(worst)})
 
 

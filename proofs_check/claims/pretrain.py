@@ -16,6 +16,7 @@ from theory.objectives import expected_loss, pretrain_loss
 from theory.symbols import PRETRAINED, c, d, kappa, m, n, rho, sigma2
 
 from .. import models
+from ..prose import tx
 from .base import DEFAULT_CONFIG, Claim, Evidence, Outcome
 from .controls import Recorded, negative_control
 from .grid import GRID, is_zero, num
@@ -75,64 +76,69 @@ def check_optimum() -> Outcome:
     cstar = optima.pretrain_c_star()
     stated = (m + 1) / (m + 1 + d * (1 + sigma2))
     ok = is_zero(cstar - stated)
-    ev.append(Evidence("symbolic", f"derived c* = {sp.sstr(cstar)} (root of dL_pre/dc); "
-                       "equals (m+1)/(m+1+d(1+sigma2))", ok, {"c_star": sp.sstr(cstar)}))
+    ev.append(Evidence("symbolic", tx("derived $c* = {}$ (root of $d L_pre / d c$); "
+                                      "equals $(m+1)/(m+1+d(1+sigma2))$", cstar), ok, {"c_star": cstar}))
     if not ok:
-        dis.append(f"derived c* = {sp.sstr(cstar)}, the paper's statement is (m+1)/(m+1+d(1+sigma2))")
+        dis.append(tx("derived $c* = {}$, the paper's statement is $(m+1)/(m+1+d(1+sigma2))$", cstar))
     grad = optima.pretrain_gradient_at_optimum("merged")
     zero = all(is_zero(v) for co in grad.values() for v in co.values())
-    ev.append(Evidence("symbolic", "full-matrix Frobenius gradient of L_pre at (e_y e_y^T, c* I_x) "
-                       "simplifies to 0 on every basis matrix (V and W; by invariance this is the whole gradient)",
+    ev.append(Evidence("symbolic", tx("full-matrix Frobenius gradient of $L_pre$ at $(e_y e_y^T, c* I_x)$ "
+                                      "simplifies to $0$ on every basis matrix ($V$ and $W$; by invariance this is the "
+                                      "whole gradient)"),
                        zero, {"coefficients": sum(len(co) for co in grad.values())}))
     gsep = optima.pretrain_gradient_at_optimum("separate")
     zsep = all(is_zero(v) for co in gsep.values() for v in co.values())
-    ev.append(Evidence("symbolic", "separate form: gradient in V, K, Q at K = Q = sqrt(c*) I_x is 0", zsep))
+    ev.append(Evidence("symbolic", tx("separate form: gradient in $V$, $K$, $Q$ at $K = Q = sqrt(c*) I_x$ is $0$"), zsep))
     lmin = optima.pretrain_min_loss()
     stated_min = 1 + sigma2 - m / (m + 1 + d * (1 + sigma2))
     okm = is_zero(lmin - stated_min)
-    ev.append(Evidence("symbolic", f"L_pre(c*) = {sp.sstr(lmin)} equals 1 + sigma2 - m/(m+1+d(1+sigma2))", okm))
+    ev.append(Evidence("symbolic", tx("$L_pre(c*) = {}$ equals $1 + sigma2 - m/(m+1+d(1+sigma2))$", lmin), okm))
     if not okm:
-        dis.append(f"derived L_pre(c*) = {sp.sstr(lmin)} differs from the paper's statement 1 + sigma2 - m/(m+1+d(1+sigma2))")
+        dis.append(tx("derived $L_pre(c*) = {}$ differs from the paper's statement $1 + sigma2 - m/(m+1+d(1+sigma2))$",
+                      lmin))
 
     # numeric: c from numerics alone (vertex of the exact quadratic), full gradient, loss;
     # each comparison is run once more with a planted error (negative controls)
     derived = Recorded(lambda cfg: (num(cstar, cfg), num(lmin, cfg)))
     route = Recorded(lambda cfg: _pretrain_route(cfg, derived(cfg)[0]))
     items = {
-        "c": ("numeric", f"on {len(GRID)} configs: NumPy minimiser of the exact quadratic L_pre(c) equals symbolic c*",
-              "the NumPy c*", "relative, on the NumPy vertex c", C_PLANT,
+        "c": ("numeric", tx("on {} configs: NumPy minimiser of the exact quadratic $L_pre(c)$ equals symbolic $c*$",
+                            len(GRID)),
+              tx("the NumPy $c*$"), tx("relative, on the NumPy vertex $c$"), C_PLANT,
               lambda v: (v[0] * (1 + C_PLANT), v[1], v[2])),
-        "grad": ("numeric", "NumPy full-matrix gradient of L_pre at the pretrained point (all D x D entries of V and W) "
-                 "vanishes", "the NumPy gradient", "on the largest NumPy gradient entry", GRAD_PLANT,
+        "grad": ("numeric", tx("NumPy full-matrix gradient of $L_pre$ at the pretrained point (all $D times D$ entries of "
+                               "$V$ and $W$) vanishes"), "the NumPy gradient", "on the largest NumPy gradient entry",
+                 GRAD_PLANT,
                  lambda v: (v[0], v[1] + GRAD_PLANT, v[2])),
-        "loss": ("numeric", "NumPy L_pre at c* equals the symbolic minimum", "NumPy L_pre(c*)",
-                 "relative, on the NumPy L_pre", LOSS_PLANT, lambda v: (v[0], v[1], v[2] * (1 + LOSS_PLANT))),
+        "loss": ("numeric", tx("NumPy $L_pre$ at $c*$ equals the symbolic minimum"), tx("NumPy $L_pre(c*)$"),
+                 tx("relative, on the NumPy $L_pre$"), LOSS_PLANT, lambda v: (v[0], v[1], v[2] * (1 + LOSS_PLANT))),
     }
     real = _pretrain_grid(derived, route)
     for key, (kind, desc, short, error, size, perturb) in items.items():
         ev.append(Evidence(kind, desc, *real[key]))
-        ev.append(negative_control(kind, f"'{short} on {len(GRID)} configs'",
+        ev.append(negative_control(kind, tx("'{} on {} configs'", short, len(GRID)),
                                    lambda r, key=key: _pretrain_grid(derived, r)[key], route, GRID[-1], perturb,
                                    error, size))
     cfg = DEFAULT_CONFIG
     V, W = pretrain_family(cfg.d, num(cstar, cfg))
     mean, se = numerics.monte_carlo_pretrain_loss(V, W, cfg.m, cfg.sigma2, samples=200_000, seed=2026)
     Lc = num(lmin, cfg)
-    ev.append(Evidence("monte-carlo", "sampled L_pre at the default config within 5 standard errors "
-                       "(200000 prompts, seed 2026)", abs(mean - Lc) < 5 * se,
+    ev.append(Evidence("monte-carlo", tx("sampled $L_pre$ at the default config within 5 standard errors "
+                                         "(200000 prompts, seed 2026)"), abs(mean - Lc) < 5 * se,
                        {"c_star": num(cstar, cfg), "L_pre": Lc, "mc_mean": mean, "mc_stderr": se}))
     # the authors' value m/(m+1+d)
     c_auth = m / (m + 1 + d)
     excess = sp.factor(sp.cancel(pretrain_loss().subs(c, c_auth) - lmin))
     ex = num(excess, cfg)
-    ev.append(Evidence("symbolic", "the authors' c = m/(m+1+d) is not the minimiser under these "
-                       "conventions: L_pre(c_auth) - L_pre(c*) = (curvature)(c_auth - c*)^2 > 0",
+    ev.append(Evidence("symbolic", tx("the authors' $c = m/(m+1+d)$ is not the minimiser under these "
+                                      "conventions: $L_pre(c_auth) - L_pre(c*) = k (c_auth - c*)**2 > 0$ "
+                                      "with $k > 0$ the curvature"),
                        not is_zero(c_auth - cstar) and ex > 0,
                        {"c_auth_default": float(num(c_auth, cfg)), "c_star_default": num(cstar, cfg),
                         "loss_excess_default": ex}))
-    dis.append("the authors' code value m/(m+1+d) is not optimal here: it is the optimum for the "
-               "1/m normalisation without the noise term (c = m/(m+1+d(1+sigma2)) at sigma2 = 0); "
-               f"at the default config it costs {ex:.3g} of pretraining loss")
+    dis.append(tx("the authors' code value $m/(m+1+d)$ is not optimal here: it is the optimum for the "
+                  "$1/m$ normalisation without the noise term ($c = m/(m+1+d(1+sigma2))$ at $sigma2 = 0$); "
+                  "at the default config it costs {:.3g} of pretraining loss", ex))
     return Outcome(ev, grid=[g.as_dict() for g in GRID], disagreements=dis)
 
 
@@ -189,8 +195,8 @@ def check_fewshot_vs_zeroshot() -> Outcome:
     ev, dis = [], []
     Ln = sp.cancel(_pretrained_curve())
     task_free = not ({kappa, rho} & (sp.cancel(Ln.subs(rho, sp.sqrt(1 - kappa**2))).free_symbols))
-    ev.append(Evidence("symbolic", "the pretrained n-shot error is the same on every unit task "
-                       "(kappa drops out once rho^2 = 1 - kappa^2)", task_free))
+    ev.append(Evidence("symbolic", tx("the pretrained $n$-shot error is the same on every unit task "
+                                      "($kappa$ drops out once $rho**2 = 1 - kappa**2$)"), task_free))
     Ln = sp.cancel(Ln.subs({kappa: 1, rho: 0}))
     diff = sp.factor(Ln - Ln.subs(n, 0))
     # diff = c n [ c (n+1+d(1+sigma2)) - 2(n+1) ] / (n+1)^2
@@ -200,18 +206,20 @@ def check_fewshot_vs_zeroshot() -> Outcome:
     # bracket > 0  <=>  n+1 < c d (1+sigma2)/(2-c)   for 0 < c < 2
     stated = sp.expand((2 - c) * ((c * d * (1 + sigma2)) / (2 - c) - (n + 1)))
     ok_thr = is_zero(bracket - stated)
-    ev.append(Evidence("symbolic", f"L_n - L_0 = c n B(n)/(n+1)^2 with B(n) = {sp.sstr(sp.expand(bracket))}; "
-                       "B(n) = (2-c)(c d (1+sigma2)/(2-c) - (n+1)), so for 0 < c < 2 the n-shot error exceeds "
-                       "the zero-shot error exactly when n+1 < c d(1+sigma2)/(2-c)", ok_lin and ok_thr,
-                       {"L_n_minus_L_0": sp.sstr(diff)}))
+    ev.append(Evidence("symbolic", tx("$L_n - L_0 = c n B(n)/(n+1)**2$ with $B(n) = {}$; "
+                                      "$B(n) = (2-c)(c d (1+sigma2)/(2-c) - (n+1))$, so for $0 < c < 2$ the $n$-shot "
+                                      "error exceeds the zero-shot error exactly when $n+1 < c d(1+sigma2)/(2-c)$",
+                                      sp.expand(bracket)), ok_lin and ok_thr,
+                       {"L_n_minus_L_0": diff}))
     slope0 = sp.factor(sp.diff(Ln, n).subs(n, 0))
     stated_slope = c * (c * (1 + d * (1 + sigma2)) - 2)
     ok_s = is_zero(slope0 - stated_slope)
-    ev.append(Evidence("symbolic", f"dL_n/dn at n=0 = {sp.sstr(slope0)}: positive exactly when "
-                       "c(1+d(1+sigma2)) > 2", ok_s))
+    ev.append(Evidence("symbolic", tx("$d L_n / d n$ at $n=0$ is ${}$: positive exactly when "
+                                      "$c(1+d(1+sigma2)) > 2$", slope0), ok_s))
     lim = sp.limit(Ln, n, sp.oo)
-    ev.append(Evidence("symbolic", f"L_n -> {sp.sstr(sp.factor(lim))} = (1-c)^2 + sigma2 as n -> oo, below L_0 = 1+sigma2 "
-                       "for 0 < c < 2: the curve rises before it falls when the threshold exceeds 1",
+    ev.append(Evidence("symbolic", tx("$L_n -> {} = (1-c)**2 + sigma2$ as $n -> oo$, below $L_0 = 1+sigma2$ "
+                                      "for $0 < c < 2$: the curve rises before it falls when the threshold exceeds 1",
+                                      sp.factor(lim)),
                        is_zero(lim - (1 - c) ** 2 - sigma2)))
     # numeric: the threshold against the NumPy curve at c = c*, on the grid (and its negative control)
     cstar = optima.pretrain_c_star()
@@ -221,8 +229,8 @@ def check_fewshot_vs_zeroshot() -> Outcome:
     cfg = DEFAULT_CONFIG
     c_ = num(cstar, cfg)
     thr = threshold(cfg)
-    ev.append(Evidence("numeric", f"NumPy pretrained curve at c* for n = 1..{CURVE_SHOTS} on {len(GRID)} configs: "
-                       "L_n > L_0 exactly where n+1 < threshold", passed, {**details, "threshold_default": thr}))
+    ev.append(Evidence("numeric", tx("NumPy pretrained curve at $c*$ for $n = 1, ..., {}$ on {} configs: "
+                                     "$L_n > L_0$ exactly where $n+1$ is below the threshold", CURVE_SHOTS, len(GRID)), passed, {**details, "threshold_default": thr}))
     last = GRID[-1]
 
     def wrong_side(curve):
@@ -231,9 +239,10 @@ def check_fewshot_vs_zeroshot() -> Outcome:
         above = CURVE_SHOTS + 1 < threshold(last)
         out[CURVE_SHOTS] = curve[0] * (1 - CURVE_PLANT if above else 1 + CURVE_PLANT)
         return out
-    ev.append(negative_control("numeric", f"'NumPy pretrained curve for n = 1..{CURVE_SHOTS} on {len(GRID)} configs'",
+    ev.append(negative_control("numeric", tx("'NumPy pretrained curve for $n = 1, ..., {}$ on {} configs'",
+                                             CURVE_SHOTS, len(GRID)),
                                lambda r: _curve_grid(threshold, r), route, last, wrong_side,
-                               f"relative: L_{CURVE_SHOTS} put that far on the wrong side of L_0",
+                               tx("relative: $L_{}$ put that far on the wrong side of $L_0$", CURVE_SHOTS),
                                CURVE_PLANT))
     rising = details["configs_where_curve_rises"]
     # Monte Carlo: the curve itself (where it rises) sampled through the forward pass, a route that
@@ -247,26 +256,27 @@ def check_fewshot_vs_zeroshot() -> Outcome:
     for k, nn in enumerate(MC_SHOTS):
         mean, se = numerics.monte_carlo_loss(V, W, t0, nn, cfg.sigma2, samples=MC_SAMPLES, seed=2026 + k)
         zs_.append(abs(mean - numerics.expected_loss(V, W, t0, nn, cfg.sigma2)) / se)
-    ev.append(Evidence("monte-carlo", f"sampled pretrained n-shot error at c* (forward pass on {MC_SAMPLES} prompts "
-                       f"per n, n = {', '.join(map(str, MC_SHOTS))}, default config, seeds 2026-{2025 + len(MC_SHOTS)}) "
-                       "within 5 standard errors of the NumPy closed form", max(zs_) < 5,
+    ev.append(Evidence("monte-carlo", tx("sampled pretrained $n$-shot error at $c*$ (forward pass on {} prompts "
+                                         "per $n$, $n = {}$, default config, seeds 2026-{}) "
+                                         "within 5 standard errors of the NumPy closed form", MC_SAMPLES,
+                                         ", ".join(map(str, MC_SHOTS)), 2025 + len(MC_SHOTS)), max(zs_) < 5,
                        {"max_z_score": max(zs_)}))
-    region = (f"at c = c*: L_n > L_0 for 1 <= n < c* d(1+sigma2)/(2-c*) - 1 "
-              f"(default config: n <= {int(np.ceil(thr - 1)) - 1}); the curve rises at small n on "
-              f"{rising}/{len(GRID)} grid configs")
+    region = tx("at $c = c*$: $L_n > L_0$ for $1 <= n < c* d(1+sigma2)/(2-c*) - 1$ "
+                "(default config: $n <= {}$); the curve rises at small $n$ on {} of {} grid configs",
+                int(np.ceil(thr - 1)) - 1, rising, len(GRID))
     return Outcome(ev, grid=[g.as_dict() for g in GRID], region=region, disagreements=dis)
 
 
 CLAIMS = [
     Claim("pretrain.optimum", "Pretrained point is optimal",
-          "The pretrained point with c* = (m+1)/(m+1+d(1+sigma2)) is a stationary point of L_pre over all "
-          "of (V, W); its error is 1 + sigma2 - m/(m+1+d(1+sigma2)).",
+          tx("The pretrained point with $c* = (m+1)/(m+1+d(1+sigma2))$ is a stationary point of $L_pre$ over all "
+             "of $(V, W)$; its error is $1 + sigma2 - m/(m+1+d(1+sigma2))$."),
           r"c^\star = \frac{m+1}{m+1+d(1+\sigma^2)},\quad \nabla_{V,W} L_{\mathrm{pre}} = 0,\quad "
           r"L_{\mathrm{pre}}(c^\star) = 1+\sigma^2-\frac{m}{m+1+d(1+\sigma^2)}",
           check_optimum),
     Claim("pretrain.fewshot_vs_zeroshot", "Pretrained curve rises before it falls",
-          "For the pretrained model the n-shot error exceeds the zero-shot error exactly when "
-          "n+1 < c d(1+sigma2)/(2-c); the slope at n = 0 is positive exactly when c(1+d(1+sigma2)) > 2.",
+          tx("For the pretrained model the $n$-shot error exceeds the zero-shot error exactly when "
+             "$n+1 < c d(1+sigma2)/(2-c)$; the slope at $n = 0$ is positive exactly when $c(1+d(1+sigma2)) > 2$."),
           r"L_n > L_0 \iff n+1 < \frac{c\,d(1+\sigma^2)}{2-c},\qquad "
           r"\partial_n L_n|_{n=0} > 0 \iff c(1+d(1+\sigma^2)) > 2",
           check_fewshot_vs_zeroshot),

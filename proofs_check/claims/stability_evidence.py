@@ -14,6 +14,7 @@ import numpy as np
 import numerics
 
 from .. import models, outcomes
+from ..prose import tx
 from .base import DEFAULT_CONFIG, Config, Evidence
 
 __all__ = ["verdict_evidence", "separate_icl_degraded_evidence"]
@@ -41,10 +42,10 @@ def verdict_evidence(method: str, cfg: Config = DEFAULT_CONFIG) -> Evidence:
         # stationary point", so a minimum verdict is a near-stationary point; a flow stopped by
         # a cap (slow, algebraic convergence) is said so, with its final gradient norm
         ok = ok and gen.verdict == "minimum"
-        cap = "" if o.flow.converged else (f" (a finite-time point: {o.flow.stop}, |grad| = "
-                                           f"{o.flow.grad_norm:.1e} at t = {o.flow.t_final:.3g})")
-        parts.append(f"{form}: symmetric end point {_label(sym)} at {sym.value:.6g}, generic {_label(gen)} at "
-                     f"{gen.value:.6g}{cap}")
+        cap = "" if o.flow.converged else tx(" (a finite-time point: {}, $|grad| = {:.1e}$ at $t = {:.3g}$)",
+                                             o.flow.stop, o.flow.grad_norm, o.flow.t_final)
+        parts.append(tx("{}: symmetric end point {} at {:.6g}, generic {} at {:.6g}", form, _label(sym), sym.value,
+                        _label(gen), gen.value) + cap)
         details[f"{form}_symmetric"] = {"verdict": sym.verdict, "index": sym.index, "value": sym.value,
                                         "min_eigenvalue": sym.min_eigenvalue, "tolerance": sym.tolerance}
         details[f"{form}_generic"] = {"verdict": gen.verdict, "index": gen.index, "value": gen.value,
@@ -52,9 +53,10 @@ def verdict_evidence(method: str, cfg: Config = DEFAULT_CONFIG) -> Evidence:
                                       "symmetry_dim": gen.symmetry_dim, "tolerance": gen.tolerance,
                                       "reason": gen.reason, "stop": o.flow.stop,
                                       "grad_norm": o.flow.grad_norm}
-    return Evidence("numeric", f"stability of the {method} end points (exact Hessian over the full matrices, "
-                    f"default configuration): " + "; ".join(parts)
-                    + ". The claim is checked on the generic (stable) end point", ok, details)
+    desc = tx("stability of the {} end points (exact Hessian over the full matrices, default configuration): ", method)
+    for j, p in enumerate(parts):
+        desc = desc + ("; " if j else "") + p
+    return Evidence("numeric", desc + ". The claim is checked on the generic (stable) end point", ok, details)
 
 
 def separate_icl_degraded_evidence(cfg: Config = DEFAULT_CONFIG) -> Evidence:
@@ -77,8 +79,8 @@ def separate_icl_degraded_evidence(cfg: Config = DEFAULT_CONFIG) -> Evidence:
         far[f"L_4000({name})"] = numerics.expected_loss(V, W, th, 4000, cfg.sigma2)
     L40 = numerics.expected_loss(V, W, tp, 40, cfg.sigma2)
     ok = worst > 0 and L40 > 1 + cfg.sigma2
-    return Evidence("numeric", "separate form W = K^T Q, generic ZS-all end point (the symmetric one is a saddle): "
-                    "the n-shot error is above the pretrained model's for n = 1..200 on theta0, -theta0 and "
-                    "theta_perp, and L_40(theta_perp) > 1 + sigma2: full ZS fine-tuning destroys ICL in the separate "
-                    "form too", ok, {"min_gap_to_pretrained": worst, "L_40(theta_perp)": L40,
+    return Evidence("numeric", tx("separate form $W = K^T Q$, generic ZS-all end point (the symmetric one is a saddle): "
+                                  "the $n$-shot error is above the pretrained model's for $n = 1, ..., 200$ on $theta0$, "
+                                  "$-theta0$ and $theta_perp$, and $L_40(theta_perp) > 1 + sigma2$: full ZS fine-tuning "
+                                  "destroys ICL in the separate form too"), ok, {"min_gap_to_pretrained": worst, "L_40(theta_perp)": L40,
                                      "one_plus_sigma2": 1 + cfg.sigma2, **far})
