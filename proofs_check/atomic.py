@@ -17,56 +17,78 @@ from pathlib import Path
 __all__ = ["write_text_atomic", "write_bytes_atomic", "atomic_path", "prepare_output"]
 
 
-def _probe_writable(folder: Path, shown: str) -> None:
-    """Create and remove a temporary file in ``folder``; an ``OSError`` names ``shown``."""
+def _not_writable(folder, exc: OSError) -> str:
+    """The reason a write into ``folder`` failed, in the user's terms (the system's words
+    in parentheses: ``/proc`` answers "No such file or directory" for a folder that exists)."""
+    return f"folder {str(folder)!r} is not writable (the system says: {exc.strerror or exc})"
+
+
+def _probe_writable(folder: Path) -> OSError | None:
+    """Create and remove a temporary file in ``folder``; the error, or ``None``."""
     try:
         fd, name = tempfile.mkstemp(prefix=".iclft-probe.", dir=folder)
         os.close(fd)
         os.unlink(name)
     except OSError as exc:
-        raise OSError(exc.errno, f"cannot write into folder ({exc.strerror})", shown) from None
+        return exc
+    return None
 
 
-def prepare_output(path, kind: str = "file") -> Path:
+def prepare_output(path, kind: str = "file", *, name: str = "path", create: bool = True) -> Path:
     """Check that ``path`` can be written, before any long computation.
 
     Rule: the target itself may be created, its parent folder must exist.  ``kind="file"``:
     ``path`` is a file (not an existing folder) in an existing, writable folder.
     ``kind="dir"``: ``path`` is an output folder; it is created when missing (its parent
-    must exist) and must be writable.
+    must exist and be writable) and must be writable.
+
+    Every problem is one ``ValueError`` of the form ``NAME: cannot write 'PATH': REASON``
+    with the user's path and what is wrong (the folder does not exist, is not writable, the
+    target is of the wrong kind).
 
     Args:
         path: the user's path (``str`` or ``Path``).
         kind: ``"file"`` or ``"dir"``.
+        name: how messages name the argument (``path`` in the API; the command line passes
+            ``argument --out`` and the like).
+        create: ``kind="dir"`` only: create a missing folder (``False``: only check that it
+            could be created, for a check before the work that will create it).
 
     Returns:
         ``Path(path)``.
 
     Raises:
-        ValueError: an empty path, a missing parent folder, or a target of the wrong kind.
-        OSError: the folder is not writable (``filename`` is the user's path).
+        ValueError: an empty path, a missing parent folder, a target of the wrong kind, or
+            a folder that is not writable.
     """
     if kind not in ("file", "dir"):
         raise ValueError(f"kind must be 'file' or 'dir', got {kind!r}")
     if isinstance(path, bool) or not isinstance(path, (str, os.PathLike)) or str(path) == "":
-        raise ValueError(f"path must be a non-empty file or folder path, got {path!r}")
+        raise ValueError(f"{name}: expected a non-empty file or folder path, got {path!r}")
     target = Path(path)
     parent = target.parent if str(target.parent) else Path(".")
+    head = f"{name}: cannot write {str(path)!r}"
     if not parent.is_dir():
-        raise ValueError(f"path: folder {str(parent)!r} does not exist (create it first)")
+        raise ValueError(f"{head}: folder {str(parent)!r} does not exist (create it first)")
     if kind == "file":
         if target.is_dir():
-            raise ValueError(f"path: {str(target)!r} is a folder, not a file")
-        _probe_writable(parent, str(path))
+            raise ValueError(f"{head}: it is a folder, not a file")
+        folder = parent
     else:
         if target.exists() and not target.is_dir():
-            raise ValueError(f"path: {str(target)!r} exists and is not a folder")
+            raise ValueError(f"{head}: it exists and is not a folder")
+        folder = target
         if not target.exists():
-            try:
-                target.mkdir()
-            except OSError as exc:
-                raise OSError(exc.errno, f"cannot create folder ({exc.strerror})", str(path)) from None
-        _probe_writable(target, str(path))
+            if not create:
+                folder = parent
+            else:
+                try:
+                    target.mkdir()
+                except OSError as exc:
+                    raise ValueError(f"{head}: {_not_writable(parent, exc)}") from None
+    exc = _probe_writable(folder)
+    if exc is not None:
+        raise ValueError(f"{head}: {_not_writable(folder, exc)}")
     return target
 
 
@@ -82,7 +104,7 @@ class atomic_path:
     def __enter__(self) -> Path:
         folder = self.target.parent if str(self.target.parent) else Path(".")
         if not folder.is_dir():
-            raise ValueError(f"path: folder {str(folder)!r} does not exist")
+            raise ValueError(f"path: cannot write {str(self.target)!r}: folder {str(folder)!r} does not exist")
         try:
             fd, name = tempfile.mkstemp(prefix=f".{self.target.name}.", suffix=self.suffix + ".tmp", dir=folder)
         except OSError as exc:  # name the user's path, not the temporary one

@@ -360,7 +360,7 @@ def check_claim_ids(requested, known) -> list[str]:
         if i not in known:
             close = difflib.get_close_matches(i, known, n=1, cutoff=0.6)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise UsageError(f"--only: unknown claim id {i!r}{hint}; valid ids: {', '.join(known)}")
+            raise UsageError(f"argument --only: unknown claim id {i!r}{hint}; valid ids: {', '.join(known)}")
     return flat
 
 
@@ -390,11 +390,11 @@ def _domain_rules(args) -> None:
         args.form = "separate" if args.train in _separate_only() else "merged"
     train = getattr(args, "train", None)  # subcommands without --train (experiment) skip these
     if train is not None and getattr(args, "form", None) == "merged" and train in _separate_only():
-        raise UsageError(f"--train {args.train} needs --form separate (W = K^T Q)")
+        raise UsageError(f"argument --train: {args.train} needs --form separate (W = K^T Q)")
     if train is not None and getattr(args, "form", None) == "separate" and train not in vocabulary.TRAIN["separate"]:
-        raise UsageError(f"--train {args.train} is the merged form; use kq, k or q with --form separate")
+        raise UsageError(f"argument --train: {args.train} is the merged form; use kq, k or q with --form separate")
     if args.command == "curve" and args.method not in vocabulary.methods_for(args.form):
-        raise UsageError(f"--method {args.method} needs --form separate (it trains K or Q alone)")
+        raise UsageError(f"argument --method: {args.method} needs --form separate (it trains K or Q alone)")
     if args.command == "curve" and args.task == "orthogonal" and args.d < 2:
         raise UsageError(f"argument --d: the orthogonal task needs d >= 2, got {args.d}")
     if args.command == "curve" and args.shots[1] - args.shots[0] > 10_000:

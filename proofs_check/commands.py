@@ -25,7 +25,7 @@ def cmd_check(args):
         known = {c.id for c in claims}
         unknown = [i for i in args.only if i not in known]
         if unknown:
-            raise ValueError(f"--only: unknown claim id {unknown[0]!r}")
+            raise ValueError(f"argument --only: unknown claim id {unknown[0]!r}")
         claims = [c for c in claims if c.id in args.only]
     from .parallel import default_jobs, run_claims
 
@@ -479,6 +479,7 @@ def cmd_export_latex(args):
 
     from .derivation_cache import ensure_derived
 
+    _check_output(args.path, "file", "argument path")  # before the derivations load
     ensure_derived(not args.no_cache)
     no_claims = getattr(args, "no_claims", False)
     summary = export_latex(args.path, progress=sys.stderr.isatty(), claims=not no_claims)
@@ -496,14 +497,25 @@ def cmd_figures(args):
 
     from .figures import figures_command
 
-    return figures_command(args.out, _cfg(args), sgd=args.sgd == "on", fmt=args.format,
+    cfg = _cfg(args)
+    _check_output(args.out, "dir", "argument --out")
+    return figures_command(args.out, cfg, sgd=args.sgd == "on", fmt=args.format,
                            progress=sys.stderr.isatty())
 
 
 def cmd_experiment(args):
     from .experiment import experiment_command
 
+    _check_output(args.out, "dir", "argument --out")
     return experiment_command(args)
+
+
+def _check_output(path, kind: str, name: str) -> None:
+    """The output path is writable, checked before any work (nothing is created yet); a
+    problem is one ``ValueError`` naming the argument, the user's path and what is wrong."""
+    from .atomic import prepare_output
+
+    prepare_output(path, kind, name=name, create=False)
 
 
 COMMANDS = {"check": cmd_check, "figures": cmd_figures, "curve": cmd_curve, "finetune": cmd_finetune, "derive": cmd_derive,

@@ -24,9 +24,7 @@ Pipeline
 """
 from __future__ import annotations
 
-import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -63,17 +61,9 @@ def prepare_out(out) -> Path:
     from .atomic import prepare_output
 
     if not isinstance(out, (str, Path)) or str(out) == "":
-        raise ValueError(f"--out must be a folder path, got {out!r}")
-    try:
-        path = prepare_output(out, kind="dir")
-        (path / "params").mkdir(exist_ok=True)
-        fd, probe = tempfile.mkstemp(prefix=".iclft-write-check.", dir=path / "params")
-        os.close(fd)
-        os.unlink(probe)
-    except OSError as exc:
-        raise ValueError(f"--out: cannot write to {str(out)!r} ({exc.strerror or exc})") from None
-    except ValueError as exc:
-        raise ValueError(f"--out: {exc}") from None
+        raise ValueError(f"out must be a folder path, got {out!r}")
+    path = prepare_output(out, kind="dir", name="out")
+    prepare_output(path / "params", kind="dir", name="out")
     return path
 
 

@@ -537,7 +537,7 @@ def _prepare_out(out_dir) -> Path:
     created if missing, its parent must exist, and it must be writable."""
     if isinstance(out_dir, bool) or not isinstance(out_dir, (str, Path)) or str(out_dir) == "":
         raise ValueError(f"out_dir must be a folder path, got {out_dir!r}")
-    return prepare_output(out_dir, kind="dir")
+    return prepare_output(out_dir, kind="dir", name="out_dir")
 
 
 def make_figures(out_dir, cfg: Config | None = None, sgd: bool = True, progress: bool = False,

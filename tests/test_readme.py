@@ -49,3 +49,64 @@ def test_readme_python_api_example_runs():
     assert ns["flow"].converged
     assert abs(ns["flow"].final["a"] - 1 / (c_num * 9)) < 1e-6
     assert ns["theory"].latex(ns["c_star"]) in printed
+
+
+# ------------------------------------------------------------------ README <-> .ci/run
+def _readme_commands(readme: str) -> list[str]:
+    """The lines of the README's first ```bash block (its two commands)."""
+    block = re.search(r"```bash\n(.*?)```", readme, flags=re.S)
+    assert block, "README.md has no ```bash block"
+    return [ln.strip() for ln in block.group(1).splitlines() if ln.strip()]
+
+
+def _ci_mismatches(readme: str, ci: str) -> list[str]:
+    """What keeps ``.ci/run`` from running the README's two commands, in order, in a fresh
+    venv without the system site packages; empty when it does."""
+    problems = []
+    commands = _readme_commands(readme)
+    if len(commands) != 2:
+        return [f"the README's first block has {len(commands)} commands, not 2: {commands}"]
+    install, test = commands
+    if not install.startswith('pip install -e ".[test]"'):
+        problems.append(f"the README's first command is not the editable install: {install!r}")
+    if "pytest" not in test:
+        problems.append(f"the README's second command is not a pytest run: {test!r}")
+    lines = [ln.strip() for ln in ci.splitlines() if ln.strip() and not ln.strip().startswith("#")]
+
+    def index(pred, what):
+        hits = [i for i, ln in enumerate(lines) if pred(ln)]
+        if len(hits) != 1:
+            problems.append(f".ci/run has {len(hits)} lines that {what}")
+            return None
+        return hits[0]
+
+    venv = index(lambda ln: "-m venv" in ln, "make a venv")
+    activate = index(lambda ln: ln.startswith(". ") and ln.endswith('/bin/activate"'), "activate it")
+    i_install = index(lambda ln: ln in (install, install + " || exit $?"), f"run {install!r}")
+    i_test = index(lambda ln: ln == test, f"run {test!r}")
+    if "--system-site-packages" in ci:
+        problems.append(".ci/run makes a venv with the system site packages")
+    order = [venv, activate, i_install, i_test]
+    if None not in order and order != sorted(order):
+        problems.append(f".ci/run runs venv, activate, install, test in the order {order}")
+    if i_test is not None and i_test != len(lines) - 1:
+        problems.append(".ci/run does something after the README's test command")
+    return problems
+
+
+def test_ci_runs_the_readmes_two_commands_in_a_fresh_venv():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    assert _ci_mismatches(readme, ci) == []
+
+
+def test_ci_consistency_check_can_fail():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    assert _ci_mismatches(readme.replace("python -m pytest -q -n 2", "python -m pytest -q -n 4", 1), ci)
+    assert _ci_mismatches(readme.replace('pip install -e ".[test]" && iclft check',
+                                         'pip install -e ".[test]"', 1), ci)
+    assert _ci_mismatches(readme, ci.replace('python3 -m venv "$venv"',
+                                             'python3 -m venv --system-site-packages "$venv"'))
+    assert _ci_mismatches(readme, ci.replace('. "$venv/bin/activate"', "true"))
+    assert _ci_mismatches(readme, ci + "echo done\n")
