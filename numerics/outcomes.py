@@ -43,7 +43,8 @@ from .stability import (MAX_CLASSIFIED_PARAMETERS, FullFlow, Stability, classify
 from .validation import check_count, check_nonneg, check_positive_int
 
 __all__ = ["pretrained_member", "balanced_scale", "check_scale", "Stage", "Outcome",
-           "symmetric_outcome", "generic_outcome", "perturbed_outcome", "escape_saddles", "outcome_from"]
+           "symmetric_outcome", "generic_outcome", "perturbed_outcome", "escape_saddles", "outcome_from",
+           "nearest_stationary"]
 
 STARTS = ("symmetric", "generic")
 
@@ -340,3 +341,27 @@ def perturbed_outcome(objective, form, train, d, m, N, sigma2=0.0, lam=1.0, *, s
     st = classify(pb, fl.x)
     return Outcome("perturbed", pb, [Stage(f"perturbed size={size:g} seed={seed}", fl, st)], fl.x, st, s, c,
                    notes=[f"size={size:g}", f"seed={seed}"])
+
+
+def nearest_stationary(pb: Problem, x0, *, max_nfev: int = 200, gtol: float = 1e-10):
+    """The stationary point near ``x0`` (for example where SGD stopped): Levenberg-Marquardt
+    on ``grad L(x) = 0`` (:func:`scipy.optimize.least_squares`, the exact Hessian of
+    :func:`numerics.hessian.hessian` as the Jacobian), then classified.
+
+    Returns:
+        ``(x, stability)``, or ``(x, None)`` when ``|grad L(x)| > gtol max(1, |x|)`` (no
+        stationary point found within ``max_nfev`` iterations).
+    """
+    from scipy.optimize import least_squares
+
+    from .hessian import hessian
+
+    x0 = np.asarray(x0, dtype=float)
+    r = least_squares(pb.grad, x0, jac=lambda x: hessian(pb, x).H, method="lm", xtol=1e-15, ftol=1e-15,
+                      gtol=1e-15, max_nfev=max_nfev)
+    x = r.x
+    if float(np.linalg.norm(pb.grad(x))) > gtol * max(1.0, float(np.linalg.norm(x))):
+        return x, None
+    if pb.size > MAX_CLASSIFIED_PARAMETERS:
+        return x, unclassified(pb, x)
+    return x, classify(pb, x)

@@ -254,22 +254,25 @@ def same_data(method: str, proto: Protocol, start: dict, moments: DataMoments):
 #: the pretrained model is in the optimum family when its exact ``L_pre`` is within this
 #: relative gap of the optimum ``L_pre(c*)``
 PRETRAIN_RTOL = 0.05
-#: a point whose gap exceeds :data:`PRETRAIN_RTOL` is *stalled at a saddle* when its exact
-#: Hessian has an eigenvalue below ``-SADDLE_RTOL max|eig|`` and the gradient is small,
-#: ``|grad| <= STALL_GTOL``: SGD sits on a plateau with a direction of descent
-SADDLE_RTOL, STALL_GTOL = 1e-3, 0.05
 
 
 def pretraining_check(params: dict, proto: Protocol) -> dict:
     """Compare a pretrained model with the exact optimum and classify where it stopped.
 
-    ``loss``: its exact ``L_pre`` (one layer; :func:`numerics.pretrain_loss` of the merged
-    matrices, heads by :func:`numerics.multihead.multihead_pretrain_loss`); ``optimum``:
-    ``L_pre`` at the closed-form pretrained point; ``gap = loss - optimum``; ``verdict``:
-    ``optimum family`` (relative gap <= :data:`PRETRAIN_RTOL`), ``stalled at a saddle``
-    (exact Hessian over all trained entries, one head: an eigenvalue below
-    ``-SADDLE_RTOL max|eig|`` with ``|grad| <= STALL_GTOL``), otherwise ``not converged``;
-    ``not checked`` for more than one layer (no closed form).
+    ``loss``: its exact ``L_pre`` (one layer; heads by
+    :func:`numerics.multihead.multihead_pretrain_loss`); ``optimum``: ``L_pre`` at the
+    closed-form pretrained point; ``gap = loss - optimum``.  One head: the stationary point
+    nearest to the trained weights (:func:`numerics.outcomes.nearest_stationary`: Newton
+    steps on the exact gradient, classified by the exact Hessian modulo symmetries) says
+    where SGD was going.  ``verdict``:
+
+    * ``optimum family``: relative gap <= :data:`PRETRAIN_RTOL`;
+    * ``stalled at a saddle`` / ``stalled at a local minimum`` / ``stalled at a degenerate
+      point``: the nearest stationary point is not in the optimum family (its loss is above
+      the optimum by more than ``1e-6`` relative) and is a saddle / a minimum / degenerate;
+    * ``not converged``: otherwise (the nearest stationary point is the optimum family, or
+      none was found, or several heads);
+    * ``not checked``: more than one layer (no closed-form pretraining loss).
 
     Args:
         params: protocol parameters ``(L, H, D, D)`` of one pretrained model.
@@ -287,33 +290,32 @@ def pretraining_check(params: dict, proto: Protocol) -> dict:
                 "reason": "more than one layer: no closed-form pretraining loss"}
     V, W = merged_heads(params)
     out = {"optimum": optimum}
+    nearest = None
     if proto.heads > 1:
         loss = multihead_pretrain_loss(V[0], W[0], proto.m, proto.sigma2)
-        hess = None
     else:
-        from numerics.hessian import Problem, hessian
+        from numerics.hessian import Problem
+        from numerics.outcomes import nearest_stationary
 
         pb = Problem.build("pretrain", proto.form, "all", first_head(params), None, N=proto.N, m=proto.m,
                            sigma2=proto.sigma2)
         x = pb.pack()
         loss = float(pb.loss(x))
-        eig = np.linalg.eigvalsh(hessian(pb, x).H)
-        gn = float(np.linalg.norm(pb.grad(x)))
-        hess = {"min_eigenvalue": float(eig[0]), "max_abs_eigenvalue": float(np.max(np.abs(eig))),
-                "grad_norm": gn}
     gap = loss - optimum
     rel = gap / optimum if optimum > 0 else math.inf
-    if rel <= PRETRAIN_RTOL:
-        verdict = "optimum family"
-    elif hess is None:
-        verdict = "not converged"
-    elif hess["min_eigenvalue"] < -SADDLE_RTOL * hess["max_abs_eigenvalue"] and hess["grad_norm"] <= STALL_GTOL:
-        verdict = "stalled at a saddle"
-    else:
-        verdict = "not converged"
+    verdict = "optimum family" if rel <= PRETRAIN_RTOL else "not converged"
+    if proto.heads == 1 and rel > PRETRAIN_RTOL:
+        xs, st = nearest_stationary(pb, x)
+        if st is not None:
+            ls = float(pb.loss(xs))
+            nearest = {"loss": ls, "verdict": st.verdict, "index": st.index, "distance": float(np.linalg.norm(xs - x)),
+                       "reason": st.reason}
+            if ls - optimum > 1e-6 * max(1.0, optimum):
+                verdict = {"saddle": "stalled at a saddle", "minimum": "stalled at a local minimum"}.get(
+                    st.verdict, "stalled at a degenerate point")
     out.update(loss=loss, gap=gap, relative_gap=rel, verdict=verdict)
-    if hess is not None:
-        out["hessian"] = hess
+    if nearest is not None:
+        out["nearest_stationary"] = nearest
     return out
 
 
