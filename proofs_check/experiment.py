@@ -266,12 +266,13 @@ def ladder_for(method: str, proto: Protocol, theta0, starts: list, moments, shot
     each rung to the next (the last exact rung to the experiment's mean)."""
     from . import ladder as Lad
 
+    population = Lad.DataMoments.population(theta0, proto.sigma2) if proto.d <= 8 else None
     rungs = {"idealised": {"curves": idealised}}
     per = {"from_start": [], "same_optimizer": [], "same_data": []}
     infos = {"from_start": [], "same_optimizer": [], "same_data": []}
     for start in starts:
         for name, fn in (("from_start", lambda: Lad.from_start(method, proto, theta0, start)),
-                         ("same_optimizer", lambda: Lad.same_optimizer(method, proto, theta0, start)),
+                         ("same_optimizer", lambda: Lad.same_optimizer(method, proto, theta0, start, population)),
                          ("same_data", lambda: None if moments is None else Lad.same_data(method, proto, start, moments))):
             res = fn()
             if res is None:

@@ -115,11 +115,18 @@ def _optax_loop(proto: Protocol, x0: np.ndarray, grad, steps: int):
     return np.asarray(x)
 
 
-def same_optimizer(method: str, proto: Protocol, theta0, start: dict):
+def same_optimizer(method: str, proto: Protocol, theta0, start: dict, population: "DataMoments | None" = None):
     """The ``same_optimizer`` rung: ``(V, W, info)``: the optax chain of the experiment
     (``proto.finetune_steps`` steps at ``proto.lr_finetune``, the ``lam`` schedule of
     :func:`proofs_check.protocol.lam_weight`) on the exact population gradient
-    ``grad ZS + w_t grad FS`` (:meth:`numerics.hessian.Problem.grad`) from ``start``."""
+    ``grad ZS + w_t grad FS`` from ``start``.  With ``population``
+    (:meth:`DataMoments.population`) one compiled program on :func:`data_loss` of the
+    population moments; without, a Python loop over the NumPy gradient of
+    :class:`numerics.hessian.Problem` (any ``d``; the tests compare the two)."""
+    if population is not None:
+        V, W, _ = same_data(method, proto, start, population)
+        return V, W, {"steps": proto.finetune_steps, "lr": proto.lr_finetune, "lam_schedule": proto.lam_schedule,
+                      "gradient": "population moments (quadrature), JAX"}
     zs = _problem("zs", method, proto, theta0, start)
     fs = _problem("fs", method, proto, theta0, start) if METHODS[method].objective == "zsfs" else None
     weight = lam_weight(proto)
@@ -131,7 +138,8 @@ def same_optimizer(method: str, proto: Protocol, theta0, start: dict):
 
     x = _optax_loop(proto, zs.pack(), grad, proto.finetune_steps)
     V, W = zs.merged(x)
-    return V, W, {"steps": proto.finetune_steps, "lr": proto.lr_finetune, "lam_schedule": proto.lam_schedule}
+    return V, W, {"steps": proto.finetune_steps, "lr": proto.lr_finetune, "lam_schedule": proto.lam_schedule,
+                  "gradient": "numerics closed form, NumPy"}
 
 
 # ----------------------------------------------------------------------------- same_data
@@ -142,33 +150,56 @@ class DataMoments:
 
     NAMES = ("M2", "M4", "P6", "P4", "YP3", "YP", "PP", "YY")
 
-    def __init__(self, X, y, chunk: int = 20_000):
+    def __init__(self, X, y, weights=None, chunk: int = 20_000):
         from numerics.finite_data import dataset_tokens
 
         Z = dataset_tokens(X, y)
         M, D = Z.shape
+        w = np.full(M, 1.0 / M) if weights is None else np.asarray(weights, dtype=float) / float(np.sum(weights))
         k = D - 1
         acc = {"M4": np.zeros((D * D, D * D)), "P6": np.zeros((k ** 3, k ** 3)), "P4": np.zeros((k ** 3, k)),
                "YP3": np.zeros(k ** 3)}
         for i in range(0, M, chunk):
-            z = Z[i:i + chunk]
+            z, wz = Z[i:i + chunk], w[i:i + chunk]
             p, yy = z[:, :-1], z[:, -1]
             psi = np.einsum("ma,mb->mab", z, z).reshape(len(z), -1)
             phi = np.einsum("ma,mb,mc->mabc", p, p, p).reshape(len(z), -1)
-            acc["M4"] += psi.T @ psi
-            acc["P6"] += phi.T @ phi
-            acc["P4"] += phi.T @ p
-            acc["YP3"] += phi.T @ yy
+            acc["M4"] += psi.T @ (wz[:, None] * psi)
+            acc["P6"] += phi.T @ (wz[:, None] * phi)
+            acc["P4"] += phi.T @ (wz[:, None] * p)
+            acc["YP3"] += phi.T @ (wz * yy)
         P, yv = Z[:, :-1], Z[:, -1]
-        self.M2 = Z.T @ Z / M
-        self.M4 = (acc["M4"] / M).reshape(D, D, D, D)
-        self.P6 = acc["P6"] / M
-        self.P4 = acc["P4"] / M
-        self.YP3 = acc["YP3"] / M
-        self.YP = P.T @ yv / M
-        self.PP = P.T @ P / M
-        self.YY = float(yv @ yv / M)
+        self.M2 = Z.T @ (w[:, None] * Z)
+        self.M4 = acc["M4"].reshape(D, D, D, D)
+        self.P6 = acc["P6"]
+        self.P4 = acc["P4"]
+        self.YP3 = acc["YP3"]
+        self.YP = P.T @ (w * yv)
+        self.PP = P.T @ (w[:, None] * P)
+        self.YY = float(w @ (yv * yv))
         self.size, self.D = M, D
+
+    @classmethod
+    def population(cls, theta0, sigma2: float) -> "DataMoments":
+        """The *population* moments of the fine-tuning tokens (``x ~ N(0, I_d)``,
+        ``y = theta0.x + eps``, ``eps ~ N(0, sigma2)``) by tensor Gauss-Hermite quadrature
+        over ``(x, eps)`` with 4 nodes per coordinate (exact for polynomials of degree
+        <= 7 in each coordinate; the moments needed have degree <= 6).  ``4^(d+1)`` nodes:
+        ``d <= 8``.  With them :func:`data_loss` is the population ``L_n``
+        (tests: against :func:`numerics.expected_loss`)."""
+        theta0 = np.asarray(theta0, dtype=float)
+        d = theta0.shape[0]
+        if d > 8:
+            raise ValueError(f"d: population moments by quadrature need d <= 8, got {d}")
+        t, wt = np.polynomial.hermite_e.hermegauss(4)
+        grids = np.meshgrid(*([t] * (d + 1)), indexing="ij")
+        G = np.stack([g.ravel() for g in grids], axis=1)
+        W = np.prod(np.stack(np.meshgrid(*([wt] * (d + 1)), indexing="ij"), axis=0).reshape(d + 1, -1), axis=0)
+        X = G[:, :d]
+        y = X @ theta0 + math.sqrt(sigma2) * G[:, d]
+        out = cls(X, y, weights=W)
+        out.size = None
+        return out
 
     def arrays(self) -> tuple:
         return tuple(getattr(self, k) for k in self.NAMES)
