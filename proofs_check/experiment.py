@@ -583,8 +583,6 @@ def render(result: dict, fmt: str) -> str:
         lines += ["", "ladder: largest |difference| between consecutive rungs (idealised -> from_start -> "
                   "same_optimizer -> same_data -> experiment)" if fmt != "markdown" else ""]
         lines += _table(hdr2, rows2, fmt)
-    for w in result.get("warnings", []):
-        lines.append(f"warning: {w}")
     if result.get("files"):
         lines.append(f"wrote {len(result['files'])} files; figure: "
                      f"{[f for f in result['files'] if f.endswith('linear_tf_thetas_qkv.png')][0]}")
