@@ -329,8 +329,8 @@ def run_experiment(proto: Protocol, out, shots=(0, 20), mc_samples: int = 20_000
     outp = prepare_out(out) if write else None
     P.require_jax()
     shot_list = list(range(lo, hi + 1))
-    compile0 = P.TIMINGS["compile"]
-    t0 = time.perf_counter()
+    compile0, compile_cpu0 = P.TIMINGS["compile"], P.TIMINGS["compile_cpu"]
+    t0, cpu0 = time.perf_counter(), time.process_time()
     bar = None
     if progress:
         from tqdm import tqdm
@@ -351,7 +351,9 @@ def run_experiment(proto: Protocol, out, shots=(0, 20), mc_samples: int = 20_000
         if bar is not None:
             bar.close()
     compile_seconds = P.TIMINGS["compile"] - compile0
+    compile_cpu = P.TIMINGS["compile_cpu"] - compile_cpu0
     train_seconds = time.perf_counter() - t0 - compile_seconds
+    train_cpu = time.process_time() - cpu0 - compile_cpu
     runs = pretrain_seeds * seeds
 
     exact = proto.layers == 1
@@ -399,7 +401,7 @@ def run_experiment(proto: Protocol, out, shots=(0, 20), mc_samples: int = 20_000
         warnings.append(note)
     moments = Lad.DataMoments(*data) if (do_ladder and data is not None) else None
     starts = [Lad.first_head(run_params(pre_all, p)) for p in range(pretrain_seeds)] if do_ladder else []
-    ladder_seconds = 0.0
+    ladder_seconds = ladder_cpu = 0.0
     for mth in proto.methods:
         params, losses = trained[mth]
         evals = [evaluate(run_params(params, i), mth if i == 0 else f"{mth}/run {i}") for i in range(runs)]
@@ -420,9 +422,10 @@ def run_experiment(proto: Protocol, out, shots=(0, 20), mc_samples: int = 20_000
         if errs is not None:
             entry["stderr"] = errs
         if do_ladder:
-            tl = time.perf_counter()
+            tl, cl = time.perf_counter(), time.process_time()
             rungs = ladder_for(mth, proto, theta0, starts, moments, shot_list, th_curves, curves)
             ladder_seconds += time.perf_counter() - tl
+            ladder_cpu += time.process_time() - cl
             entry["ladder"] = rungs
             entry["attribution"] = Lad.attribution(rungs)
             last = [r for r in Lad.RUNGS if r in rungs][-1]
@@ -438,6 +441,8 @@ def run_experiment(proto: Protocol, out, shots=(0, 20), mc_samples: int = 20_000
               "warnings": warnings,
               "train_seconds": round(train_seconds, 3), "compile_seconds": round(compile_seconds, 3),
               "ladder_seconds": round(ladder_seconds, 3),
+              "cpu_seconds": {"train": round(train_cpu, 3), "compile": round(compile_cpu, 3),
+                              "ladder": round(ladder_cpu, 3)},
               "saved_params": "pretraining seed 0, fine-tuning seed 0 (the first run)"}
     if write:
         result["files"] = write_outputs(outp, result, run_params(pre_all, 0),

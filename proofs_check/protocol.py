@@ -316,7 +316,7 @@ def _loss_fn(kind: str, proto: Protocol):
 
 _COMPILED: dict = {}
 #: seconds spent compiling programs in this process (``train_seconds`` excludes them)
-TIMINGS = {"compile": 0.0}
+TIMINGS = {"compile": 0.0, "compile_cpu": 0.0}
 
 
 def _chunk_program(kind: str, proto: Protocol, lr: float):
@@ -359,9 +359,10 @@ def _compiled(run, shapes: dict, args):
     jax, _, _ = require_jax()
     key = tuple((tuple(x.shape), str(x.dtype)) for x in jax.tree_util.tree_leaves(args))
     if key not in shapes:
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         shapes[key] = run.lower(*args).compile()
         TIMINGS["compile"] += time.perf_counter() - t0
+        TIMINGS["compile_cpu"] += time.process_time() - c0
     return shapes[key]
 
 
