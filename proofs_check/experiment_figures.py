@@ -8,8 +8,9 @@ Conventions: see :mod:`proofs_check` (stated once there).
   as error bars, the last exact rung (``same_data``, else ``same_optimizer``) as a solid
   line, the idealised theory dashed;
 * ``experiment_attribution.{png,pdf}``: per method stacked bars of the distances between
-  consecutive rungs (largest ``|difference|`` over tasks and shots): start, optimiser,
-  data, noise.
+  consecutive rungs (largest ``|difference|`` over tasks and shots: start, optimiser,
+  data, noise) as shares of their sum, the sum written above each bar (the distances
+  are not additive: consecutive steps can point in opposite directions).
 """
 from __future__ import annotations
 
@@ -85,16 +86,21 @@ def draw_ladder_figures(out: Path, result: dict) -> list[Path]:
     paths += save_figure(fig, out, "experiment_ladder")
     plt.close(fig)
 
-    fig, ax = plt.subplots(figsize=(7.0, 3.4))
+    fig, ax = plt.subplots(figsize=(7.0, 3.6))
     names = list(methods)
+    vals = {c: np.array([methods[m]["attribution"].get(c, 0.0) for m in names]) for c in CAUSE_COLOURS}
+    total = np.maximum(sum(vals.values()), 1e-300)
     bottom = np.zeros(len(names))
     for cause, colour in CAUSE_COLOURS.items():
-        vals = np.array([methods[m]["attribution"].get(cause, 0.0) for m in names])
-        ax.bar(names, vals, bottom=bottom, color=colour, label=cause, edgecolor="white", lw=0.5)
-        bottom += vals
-    ax.set_ylabel("largest |difference| between rungs")
-    ax.set_title("what separates the idealised theory from the trained models", fontsize=10)
-    ax.legend(fontsize=8, ncol=4, frameon=False)
+        share = vals[cause] / total
+        ax.bar(names, share, bottom=bottom, color=colour, label=cause, edgecolor="white", lw=0.5)
+        bottom += share
+    for i, t in enumerate(total):
+        ax.text(i, 1.02, f"{t:.3g}", ha="center", va="bottom", fontsize=7)
+    ax.set_ylim(0, 1.16)
+    ax.set_ylabel("share of the summed distances")
+    ax.set_title("rung-to-rung distances (largest |difference|) per method; sum above each bar", fontsize=9)
+    ax.legend(fontsize=8, ncol=4, frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.12))
     ax.grid(alpha=0.3, axis="y", lw=0.4)
     ax.tick_params(axis="x", labelsize=8)
     fig.tight_layout()
