@@ -410,6 +410,7 @@ def run_experiment(proto: Protocol, out, shots=(0, 20), mc_samples: int = 20_000
         Vt, Wt, tinfo = theory_model(mth, proto, theta0)
         th_curves = exact_curves(Vt[None], Wt[None], theta0, shot_list, proto.sigma2)
         entry = {"shots": shot_list, "curves": curves, "spread": spread, "runs": runs,
+                 "first_run_curves": evals[0][0],
                  "evaluation": "exact" if exact else "monte-carlo",
                  "trains": list(P.trainable_for(mth, proto.form)),
                  "theory": {"curves": th_curves, "start": tinfo["start"], "converged": tinfo["converged"],

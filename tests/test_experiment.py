@@ -125,7 +125,7 @@ def quick_run(request, tmp_path_factory):
     out = tmp_path_factory.mktemp(f"exp{request.param}")
     r = _cli("experiment", "--quick", "--d", "3", "--heads", str(request.param), "--seed", "3",
              "--methods", "zs-all,zsfs-v", "--pretrain-steps", "200", "--finetune-steps", "60",
-             "--shots", "0:5", "--out", str(out), "--format", "json")
+             "--shots", "0:5", "--out", str(out), "--format", "json", "--seeds", "2", "--pretrain-seeds", "2")
     assert r.returncode == 0, r.stderr
     return request.param, out, json.loads(r.stdout)
 
@@ -150,7 +150,7 @@ def test_saved_parameters_reproduce_the_exact_errors_by_monte_carlo(quick_run):
         for task, th in (("target", theta0), ("negated", -theta0)):
             for n in (0, 5):
                 mean, se = _mc_rows(V, M, th, n, sigma2, 100_000, rng)
-                exact = entry["curves"][task][entry["shots"].index(n)]
+                exact = entry["first_run_curves"][task][entry["shots"].index(n)]
                 assert abs(mean - exact) < 5 * se, (method, task, n, mean, exact, se)
 
 
@@ -170,6 +170,11 @@ def test_output_files_and_json_keys(quick_run):
         else:
             assert "ladder" not in e and "one-head" in e["theory"]["note"]
     assert set(res["pretraining"]) >= {"loss", "optimum", "gap", "verdict"}
+    assert [c["seed"] for c in res["pretraining"]["seeds"]] == [3, 4]
+    assert all(e["runs"] == 4 for e in res["methods"].values())
+    for e in res["methods"].values():  # the band holds the mean
+        sp = e["spread"]["target"]
+        assert all(lo <= m <= hi for lo, m, hi in zip(sp["min"], e["curves"]["target"], sp["max"]))
     assert res["compile_seconds"] > 0 and res["train_seconds"] > 0
     assert json.loads((out / "experiment.json").read_text())["methods"].keys() == res["methods"].keys()
     for name in ("linear_tf_thetas_qkv", "train_losses") + (("experiment_ladder", "experiment_attribution")
@@ -309,8 +314,10 @@ def test_presets_and_help(tmp_path):
     assert (proto.pretrain_steps, proto.lr_pretrain, proto.batch, proto.finetune_steps, proto.lr_finetune,
             proto.dataset_size) == (5000, 0.01, 5000, 5000, 0.01, 100_000)
     r = _cli("experiment", "--help", timeout=60)
-    assert "default 8000; quick 400; authors 5000" in r.stdout.replace("\n", " ").replace("  ", " ") or \
-        "8000" in r.stdout and "authors 5000" in r.stdout
+    flat = " ".join(r.stdout.split())
+    for text in ("default 8000; quick 400; authors 5000", "default 256; quick 128; authors 5000",
+                 "default 0.02; quick 0.05; authors 0.01", "default 1000; quick 150; authors 5000"):
+        assert text in flat, text
     r = _cli("experiment", "--quick", "--preset", "authors", "--out", str(tmp_path / "x"), timeout=60)
     assert r.returncode == 2 and "contradict" in r.stderr
 
