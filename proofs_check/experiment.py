@@ -430,7 +430,8 @@ def run_experiment(proto: Protocol, out, shots=(0, 20), mc_samples: int = 20_000
             entry["ladder"] = rungs
             entry["attribution"] = Lad.attribution(rungs)
             last = [r for r in Lad.RUNGS if r in rungs][-1]
-            entry["agreement"] = dict(agreement(curves, spread, rungs[last]["curves"]), rung=last)
+            entry["agreement"] = dict(agreement(curves, spread, rungs[last]["curves"]), rung=last,
+                                      largest_cause=max(entry["attribution"], key=entry["attribution"].get))
         result_methods[mth] = entry
     config = proto.as_dict()
     config.update(shots=[lo, hi], mc_samples=mc_samples, seeds=seeds, pretrain_seeds=pretrain_seeds)
