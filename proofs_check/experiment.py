@@ -18,9 +18,19 @@ Pipeline
 3. next to each method, the theory model (:func:`theory_model`): the end point of the exact
    population gradient flow from the pretrained point for the same objective and trained
    matrices, its exact curves, and the distance between the two curves;
-4. write ``DIR/params/<method>.npz`` and ``DIR/params/pretrained.npz``, ``DIR/experiment.json``
-   and the figures ``DIR/linear_tf_thetas_qkv.{png,pdf}``, ``DIR/train_losses.{png,pdf}``,
-   all atomically and only after every run finished (a diverging run writes nothing).
+4. for one layer and one head, the ladder of exact predictions (:mod:`proofs_check.ladder`:
+   ``idealised``, ``from_start``, ``same_optimizer``, ``same_data``), each rung's distance to
+   the next, the attribution (start, optimizer, data, noise) and whether the mean of the
+   runs lies within max(3 std, 2%) of the last exact rung; the pretraining check;
+5. write ``DIR/params/<method>.npz`` and ``DIR/params/pretrained.npz`` (the first run),
+   ``DIR/experiment.json`` and the figures ``DIR/linear_tf_thetas_qkv.{png,pdf}``,
+   ``DIR/train_losses.{png,pdf}``, ``DIR/experiment_ladder.{png,pdf}``,
+   ``DIR/experiment_attribution.{png,pdf}``, all atomically and only after every run
+   finished (a diverging run writes nothing).
+
+``--seeds S`` fine-tuning seeds per pretrained model and ``--pretrain-seeds P`` pretraining
+runs are trained as one vectorised program per phase; ``"curves"`` is their mean and
+``"spread"`` their standard deviation, min and max.
 """
 from __future__ import annotations
 
