@@ -43,7 +43,8 @@ from .stability import (MAX_CLASSIFIED_PARAMETERS, FullFlow, Stability, classify
 from .validation import check_count, check_nonneg, check_positive_int
 
 __all__ = ["pretrained_member", "balanced_scale", "check_scale", "Stage", "Outcome",
-           "symmetric_outcome", "generic_outcome", "perturbed_outcome"]
+           "symmetric_outcome", "generic_outcome", "perturbed_outcome", "escape_saddles", "outcome_from",
+           "nearest_stationary"]
 
 STARTS = ("symmetric", "generic")
 
@@ -266,7 +267,20 @@ def generic_outcome(objective, form, train, d, m, N, sigma2=0.0, lam=1.0, *, sca
         raise ValueError(f"d: the generic outcome escapes saddles found by the exact Hessian over the "
                          f"{sym.problem.size} trained parameters at d = {d}, above the limit "
                          f"{MAX_CLASSIFIED_PARAMETERS}; use a smaller d, or the symmetric start (unclassified)")
-    pb, stages, x, st = sym.problem, list(sym.stages), sym.x, sym.stability
+    stages, x, st = escape_saddles(sym.problem, sym.x, sym.stability, list(sym.stages), eps=eps, gtol=gtol,
+                                   max_escapes=max_escapes, max_nfev=max_nfev, t_max=t_max)
+    return Outcome("generic", sym.problem, stages, x, st, sym.scale, sym.c)
+
+
+def escape_saddles(pb: Problem, x, st: Stability, stages: list, *, eps=1e-4, gtol=1e-8, max_escapes=3,
+                   max_nfev=100_000, t_max=1e8):
+    """While ``st`` (the classification of ``x``) is a saddle, step ``eps`` along its most
+    negative eigenvector and run the full-space flow again (on the rotation-invariant
+    subspace when the eigenvector lies in it), at most ``max_escapes`` times.
+
+    Returns:
+        ``(stages, x, st)``: ``stages`` with one :class:`Stage` appended per escape.
+    """
     rot = invariant_basis(pb)
     for k in range(max_escapes):
         if st.verdict != "saddle":
@@ -279,7 +293,29 @@ def generic_outcome(objective, form, train, d, m, N, sigma2=0.0, lam=1.0, *, sca
         st = classify(pb, x)
         stages.append(Stage(f"escape {k + 1} ({'rotation-invariant subspace' if inside else 'every entry'})",
                             fl, st))
-    return Outcome("generic", pb, stages, x, st, sym.scale, sym.c)
+    return stages, x, st
+
+
+def outcome_from(pb: Problem, x0, *, eps=1e-4, gtol=1e-8, max_escapes=3, max_nfev=100_000,
+                 t_max=1e8) -> Outcome:
+    """The stable outcome of the exact flow of ``pb`` from an arbitrary start ``x0`` (for
+    example a trained model's weights): the full-space flow (every entry, the escape
+    tolerances :data:`ESCAPE_RTOL`, :data:`ESCAPE_ATOL`), classified, and every saddle
+    escaped (:func:`escape_saddles`).  Problems above
+    :data:`numerics.stability.MAX_CLASSIFIED_PARAMETERS` are left unclassified.
+
+    Returns:
+        An :class:`Outcome` with ``start = 'given'`` (``scale`` and ``c`` are NaN).
+    """
+    fl = full_flow(pb, np.asarray(x0, dtype=float), gtol=gtol, max_nfev=max_nfev, t_max=t_max,
+                   rtol=ESCAPE_RTOL, atol=ESCAPE_ATOL)
+    if pb.size > MAX_CLASSIFIED_PARAMETERS:
+        st = unclassified(pb, fl.x)
+        return Outcome("given", pb, [Stage("flow from the given start", fl, st)], fl.x, st, math.nan, math.nan)
+    st = classify(pb, fl.x)
+    stages, x, st = escape_saddles(pb, fl.x, st, [Stage("flow from the given start", fl, st)], eps=eps,
+                                   gtol=gtol, max_escapes=max_escapes, max_nfev=max_nfev, t_max=t_max)
+    return Outcome("given", pb, stages, x, st, math.nan, math.nan)
 
 
 def perturbed_outcome(objective, form, train, d, m, N, sigma2=0.0, lam=1.0, *, scale=1.0,
@@ -305,3 +341,27 @@ def perturbed_outcome(objective, form, train, d, m, N, sigma2=0.0, lam=1.0, *, s
     st = classify(pb, fl.x)
     return Outcome("perturbed", pb, [Stage(f"perturbed size={size:g} seed={seed}", fl, st)], fl.x, st, s, c,
                    notes=[f"size={size:g}", f"seed={seed}"])
+
+
+def nearest_stationary(pb: Problem, x0, *, max_nfev: int = 200, gtol: float = 1e-10):
+    """The stationary point near ``x0`` (for example where SGD stopped): Levenberg-Marquardt
+    on ``grad L(x) = 0`` (:func:`scipy.optimize.least_squares`, the exact Hessian of
+    :func:`numerics.hessian.hessian` as the Jacobian), then classified.
+
+    Returns:
+        ``(x, stability)``, or ``(x, None)`` when ``|grad L(x)| > gtol max(1, |x|)`` (no
+        stationary point found within ``max_nfev`` iterations).
+    """
+    from scipy.optimize import least_squares
+
+    from .hessian import hessian
+
+    x0 = np.asarray(x0, dtype=float)
+    r = least_squares(pb.grad, x0, jac=lambda x: hessian(pb, x).H, method="lm", xtol=1e-15, ftol=1e-15,
+                      gtol=1e-15, max_nfev=max_nfev)
+    x = r.x
+    if float(np.linalg.norm(pb.grad(x))) > gtol * max(1.0, float(np.linalg.norm(x))):
+        return x, None
+    if pb.size > MAX_CLASSIFIED_PARAMETERS:
+        return x, unclassified(pb, x)
+    return x, classify(pb, x)

@@ -41,6 +41,7 @@ JAX is imported lazily (:func:`require_jax`); it is the optional extra ``iclft[e
 from __future__ import annotations
 
 import math
+import time
 import zlib
 from dataclasses import dataclass, field
 
@@ -50,7 +51,9 @@ from vocabulary import DEFAULTS, EXPERIMENT_METHODS, METHODS
 
 __all__ = ["require_jax", "MissingJax", "Protocol", "Divergence", "forward", "predict",
            "trainable_for", "train", "pretrain", "finetune", "make_dataset", "sample_theta0",
-           "tokens", "sphere_prompts", "rng_for", "merged_heads", "monte_carlo_errors", "forward_numpy"]
+           "tokens", "sphere_prompts", "rng_for", "merged_heads", "monte_carlo_errors", "forward_numpy",
+           "train_seeds", "pretrain_many", "finetune_many", "closed_form_start", "pretrain_seed",
+           "finetune_stream", "TIMINGS", "lam_weight", "optimizer_for"]
 
 CHUNK = 50  # steps per compiled scan: the progress bar and the NaN check run between chunks
 
@@ -270,7 +273,8 @@ def finetune_prompts(rng, shape, theta0, data, proto: Protocol):
 
 
 # ----------------------------------------------------------------------------- training
-def _optimizer(proto: Protocol, lr: float):
+def optimizer_for(proto: Protocol, lr: float):
+    """The optax chain of the protocol: global-norm clipping, then SGD (momentum) or Adam."""
     _, _, optax = require_jax()
     base = (optax.sgd(lr, momentum=proto.momentum if proto.momentum > 0 else None)
             if proto.optimizer == "sgd" else optax.adam(lr, b1=0.9, b2=0.9))
@@ -311,18 +315,23 @@ def _loss_fn(kind: str, proto: Protocol):
 
 
 _COMPILED: dict = {}
+#: seconds spent compiling programs in this process (``train_seconds`` excludes them)
+TIMINGS = {"compile": 0.0, "compile_cpu": 0.0}
 
 
 def _chunk_program(kind: str, proto: Protocol, lr: float):
-    """A compiled scan over ``CHUNK`` steps: ``(params, state, mask, batches, ts, active)
-    -> ((params, state), losses)``; steps with ``active = False`` leave everything unchanged
-    (the padding of a last, shorter chunk).  Cached per configuration."""
+    """A scan over ``CHUNK`` steps, vectorised over seeds with ``jax.vmap``:
+    ``(params, state, mask, batches, ts, active) -> ((params, state), losses)`` where
+    ``params``, ``state`` and ``batches`` carry a leading seed axis ``S`` and the mask, the
+    step numbers and ``active`` are shared; steps with ``active = False`` leave everything
+    unchanged (the padding of a last, shorter chunk).  Returns ``(opt, jitted program)``,
+    cached per configuration (compiled per shape by :func:`_compiled`)."""
     cache_key = (kind, proto.form, proto.layers, proto.heads, proto.d, proto.optimizer,
                  proto.momentum, proto.clip, lr, proto.lam, proto.lam_schedule, proto.finetune_steps)
     if cache_key in _COMPILED:
         return _COMPILED[cache_key]
     jax, jnp, optax = require_jax()
-    opt = _optimizer(proto, lr)
+    opt = optimizer_for(proto, lr)
     loss_fn = _loss_fn(kind, proto)
 
     def step(carry, xs):
@@ -335,89 +344,177 @@ def _chunk_program(kind: str, proto: Protocol, lr: float):
         keep = lambda new, old: jnp.where(act, new, old)
         return (jax.tree_util.tree_map(keep, p2, p), jax.tree_util.tree_map(keep, s2, s), mask), loss
 
-    @jax.jit
-    def run(p, s, mask, batches, ts, active):
+    def run_one(p, s, mask, batches, ts, active):
         (p, s, _), losses = jax.lax.scan(step, (p, s, mask), (batches, ts, active))
         return (p, s), losses
 
-    _COMPILED[cache_key] = (opt, run)
-    return opt, run
+    run = jax.jit(jax.vmap(run_one, in_axes=(0, 0, None, 0, None, None)))
+    _COMPILED[cache_key] = (opt, run, {})
+    return _COMPILED[cache_key]
 
 
-def train(params: dict, kind: str, trained, draw, proto: Protocol, lr: float, steps: int,
-          phase: str, progress=None):
-    """Optimise from ``params`` for ``steps`` steps.
+def _compiled(run, shapes: dict, args):
+    """The compiled program for the shapes of ``args`` (compiled once per shape; the time
+    is added to ``TIMINGS['compile']``)."""
+    jax, _, _ = require_jax()
+    key = tuple((tuple(x.shape), str(x.dtype)) for x in jax.tree_util.tree_leaves(args))
+    if key not in shapes:
+        t0, c0 = time.perf_counter(), time.process_time()
+        shapes[key] = run.lower(*args).compile()
+        TIMINGS["compile"] += time.perf_counter() - t0
+        TIMINGS["compile_cpu"] += time.process_time() - c0
+    return shapes[key]
+
+
+def train_seeds(params: dict, kind: str, trained, draws, proto: Protocol, lr: float, steps: int,
+                phase: str, progress=None):
+    """Optimise ``S`` runs at once, one compiled program vectorised over the seeds.
 
     Args:
-        params: dict of ``(L, H, D, D)`` arrays.
+        params: dict of ``(S, L, H, D, D)`` arrays (one start per seed).
         kind: ``pretrain``, ``zs`` or ``zsfs`` (the loss).
         trained: names of the matrices to train (the others get zero gradients).
-        draw: ``draw(k) -> (Z (k, B, T, D), yq (k, B))``, the next ``k`` minibatches.
+        draws: ``S`` functions ``draw(k) -> (Z (k, B, T, D), yq (k, B))``, the next ``k``
+            minibatches of each seed.
         proto: the settings (optimiser, clipping, schedule); lr: learning rate.
         phase: a name for messages (``pretraining`` or the method).
-        progress: an object with ``update(k)`` (a tqdm bar) or ``None``.
+        progress: an object with ``update(k)`` (a tqdm bar) or ``None``; advanced by ``k``
+            per chunk of ``k`` steps (all seeds together).
 
     Returns:
-        ``(params, losses)``: NumPy arrays and the per-step training loss (before each update).
+        ``(params, losses)``: NumPy ``(S, L, H, D, D)`` arrays and the per-step training
+        losses ``(S, steps)`` (before each update).
 
     Raises:
-        Divergence: at the first non-finite loss (no parameters are returned).
+        Divergence: at the first non-finite loss of any seed (no parameters are returned).
     """
     jax, jnp, _ = require_jax()
-    opt, run = _chunk_program(kind, proto, lr)
+    opt, run, shapes = _chunk_program(kind, proto, lr)
     params = {k: jnp.asarray(v, dtype=jnp.float64) for k, v in params.items()}
+    S = len(draws)
     mask = {k: jnp.asarray(1.0 if k in trained else 0.0) for k in params}
-    state = opt.init(params)
-    losses: list[float] = []
+    state = jax.vmap(opt.init)(params)
+    losses = np.zeros((S, steps))
     done = 0
     while done < steps:
         k = min(CHUNK, steps - done)
-        Z, yq = draw(k)
-        if k < CHUNK:  # pad to the compiled length; padded steps are inactive
-            Z = np.concatenate([Z, np.zeros((CHUNK - k,) + Z.shape[1:])])
-            yq = np.concatenate([yq, np.zeros((CHUNK - k,) + yq.shape[1:])])
+        Zs, ys = [], []
+        for draw in draws:
+            Z, yq = draw(k)
+            if k < CHUNK:  # pad to the compiled length; padded steps are inactive
+                Z = np.concatenate([Z, np.zeros((CHUNK - k,) + Z.shape[1:])])
+                yq = np.concatenate([yq, np.zeros((CHUNK - k,) + yq.shape[1:])])
+            Zs.append(Z)
+            ys.append(yq)
         ts = jnp.arange(done, done + CHUNK)
         active = jnp.arange(CHUNK) < k
-        (new_p, new_s), ls = run(params, state, mask, (jnp.asarray(Z), jnp.asarray(yq)), ts, active)
-        ls = np.asarray(ls)[:k]
-        bad = np.flatnonzero(~np.isfinite(ls))
+        args = (params, state, mask, (jnp.asarray(np.stack(Zs)), jnp.asarray(np.stack(ys))), ts, active)
+        (new_p, new_s), ls = _compiled(run, shapes, args)(*args)
+        ls = np.asarray(ls)[:, :k]
+        bad = np.flatnonzero(~np.all(np.isfinite(ls), axis=0))
         if bad.size or not all(bool(jnp.all(jnp.isfinite(v))) for v in new_p.values()):
             raise Divergence(phase, done + (int(bad[0]) if bad.size else k - 1))
         params, state = new_p, new_s
-        losses.extend(float(x) for x in ls)
+        losses[:, done:done + k] = ls
         done += k
         if progress is not None:
             progress.update(k)
     return {k: np.asarray(v) for k, v in params.items()}, losses
 
 
+def train(params: dict, kind: str, trained, draw, proto: Protocol, lr: float, steps: int,
+          phase: str, progress=None):
+    """One run: :func:`train_seeds` with ``S = 1``.
+
+    Args:
+        params: dict of ``(L, H, D, D)`` arrays; draw: ``draw(k) -> (Z, yq)``; the rest as
+            :func:`train_seeds`.
+
+    Returns:
+        ``(params, losses)``: NumPy arrays and the per-step training loss (a list).
+    """
+    out, losses = train_seeds({k: np.asarray(v)[None] for k, v in params.items()}, kind, trained, [draw],
+                              proto, lr, steps, phase, progress)
+    return {k: v[0] for k, v in out.items()}, [float(x) for x in losses[0]]
+
+
+def closed_form_start(proto: Protocol) -> dict:
+    """The closed-form pretrained point as protocol parameters ``(L, H, D, D)``: every head
+    of the first layer at ``V = e_y e_y^T``, ``W = c* diag(0, I, 0)`` (separate:
+    ``K = Q = sqrt(c*) diag(0, I, 0)``); later layers 0 (they add nothing to the
+    prediction).  Heads are averaged, so ``H`` equal heads predict as one."""
+    from numerics.pretrained import pretrained_point
+
+    mats = pretrained_point(proto.d, proto.m, proto.sigma2, form=proto.form)
+    out = {}
+    for nm, A in zip(matrices(proto.form), mats):
+        arr = np.zeros((proto.layers, proto.heads, proto.D, proto.D))
+        arr[0, :] = A
+        out[nm] = arr
+    return out
+
+
+def pretrain_seed(proto: Protocol, p: int) -> int:
+    """The seed of pretraining run ``p`` (``0..P-1``): ``seed + p``."""
+    return int(proto.seed) + int(p)
+
+
 def pretrain(proto: Protocol, progress=None):
-    """Pretraining from ``N(0, init_std^2)`` on fresh sphere prompts: ``(params, losses)``."""
-    jax, _, _ = require_jax()
-    rng = rng_for(proto.seed, "init")
+    """Pretraining from ``N(0, init_std^2)`` on fresh sphere prompts (one run, seed
+    ``proto.seed``): ``(params, losses)``; ``pretrain_steps = 0`` returns the closed-form
+    pretrained point (:func:`closed_form_start`) and no losses."""
+    params, losses = pretrain_many(proto, progress, seeds=1)
+    return {k: v[0] for k, v in params.items()}, [float(x) for x in losses[0]]
+
+
+def pretrain_many(proto: Protocol, progress=None, seeds: int = 1):
+    """``seeds`` pretraining runs vectorised (:func:`train_seeds`): ``(params (P, L, H, D, D),
+    losses (P, steps))``; with ``pretrain_steps = 0`` every run is the closed-form point."""
+    if proto.pretrain_steps == 0:
+        start = closed_form_start(proto)
+        return {k: np.repeat(v[None], seeds, axis=0) for k, v in start.items()}, np.zeros((seeds, 0))
     shape = (proto.layers, proto.heads, proto.D, proto.D)
-    params = {nm: proto.init_std * rng.standard_normal(shape) for nm in matrices(proto.form)}
-    data_rng = rng_for(proto.seed, "pretrain")
+    inits, draws = [], []
+    for p in range(seeds):
+        rng = rng_for(pretrain_seed(proto, p), "init")
+        inits.append({nm: proto.init_std * rng.standard_normal(shape) for nm in matrices(proto.form)})
+        data_rng = rng_for(pretrain_seed(proto, p), "pretrain")
+        draws.append(lambda k, r=data_rng: sphere_prompts(r, (k, proto.batch), proto.m + 1, proto.d, proto.sigma2))
+    params = {nm: np.stack([i[nm] for i in inits]) for nm in matrices(proto.form)}
+    return train_seeds(params, "pretrain", matrices(proto.form), draws, proto, proto.lr_pretrain,
+                       proto.pretrain_steps, "pretraining", progress)
 
-    def draw(k):
-        return sphere_prompts(data_rng, (k, proto.batch), proto.m + 1, proto.d, proto.sigma2)
 
-    return train(params, "pretrain", matrices(proto.form), draw, proto, proto.lr_pretrain,
-                 proto.pretrain_steps, "pretraining", progress)
+def finetune_stream(method: str, s: int) -> str:
+    """The name of fine-tuning seed ``s``'s minibatch stream: the method (``s = 0``, as a
+    single run) or ``method/seed s``."""
+    return method if s == 0 else f"{method}/seed {s}"
 
 
 def finetune(params, method: str, theta0, data, proto: Protocol, progress=None):
     """Fine-tune ``params`` with ``method`` on ``theta0``: returns ``(params, losses)``; the
     loss recorded at step ``t`` is ``ZS + w_t FS`` on that step's minibatch."""
+    out, losses = finetune_many({k: np.asarray(v)[None] for k, v in params.items()}, method, theta0, data,
+                                proto, progress, seeds=1)
+    return {k: v[0] for k, v in out.items()}, [float(x) for x in losses[0]]
+
+
+def finetune_many(params, method: str, theta0, data, proto: Protocol, progress=None, seeds: int = 1):
+    """Fine-tune ``P`` pretrained models (``params``: ``(P, L, H, D, D)``, pretraining run
+    ``p``) with ``seeds`` minibatch seeds each, all ``P * seeds`` runs in one vectorised
+    program; run ``p * seeds + s`` draws from ``rng_for(pretrain_seed(p), 'finetune',
+    finetune_stream(method, s))``.  Returns ``(params (P*S, ...), losses (P*S, steps))``."""
     trained = trainable_for(method, proto.form)
     kind = METHODS[method].objective
-    rng = rng_for(proto.seed, "finetune", method)
-
-    def draw(k):
-        return finetune_prompts(rng, (k, proto.batch), theta0, data, proto)
-
-    return train(params, kind, trained, draw, proto, proto.lr_finetune, proto.finetune_steps,
-                 method, progress)
+    P_ = next(iter(params.values())).shape[0]
+    draws = []
+    for p in range(P_):
+        for s in range(seeds):
+            rng = rng_for(pretrain_seed(proto, p), "finetune", finetune_stream(method, s))
+            draws.append(lambda k, r=rng: finetune_prompts(r, (k, proto.batch), theta0, data, proto))
+    start = {k: np.repeat(np.asarray(v), seeds, axis=0) for k, v in params.items()}
+    return train_seeds(start, kind, trained, draws, proto, proto.lr_finetune, proto.finetune_steps,
+                       method, progress)
 
 
 # ----------------------------------------------------------------------------- export, evaluation

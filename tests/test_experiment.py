@@ -125,7 +125,7 @@ def quick_run(request, tmp_path_factory):
     out = tmp_path_factory.mktemp(f"exp{request.param}")
     r = _cli("experiment", "--quick", "--d", "3", "--heads", str(request.param), "--seed", "3",
              "--methods", "zs-all,zsfs-v", "--pretrain-steps", "200", "--finetune-steps", "60",
-             "--shots", "0:5", "--out", str(out), "--format", "json")
+             "--shots", "0:5", "--out", str(out), "--format", "json", "--seeds", "2", "--pretrain-seeds", "2")
     assert r.returncode == 0, r.stderr
     return request.param, out, json.loads(r.stdout)
 
@@ -150,7 +150,7 @@ def test_saved_parameters_reproduce_the_exact_errors_by_monte_carlo(quick_run):
         for task, th in (("target", theta0), ("negated", -theta0)):
             for n in (0, 5):
                 mean, se = _mc_rows(V, M, th, n, sigma2, 100_000, rng)
-                exact = entry["curves"][task][entry["shots"].index(n)]
+                exact = entry["first_run_curves"][task][entry["shots"].index(n)]
                 assert abs(mean - exact) < 5 * se, (method, task, n, mean, exact, se)
 
 
@@ -162,8 +162,23 @@ def test_output_files_and_json_keys(quick_run):
         assert set(e["curves"]) == {"target", "negated", "orthogonal", "sphere"}
         assert set(e["theory"]) >= {"curves", "start", "distance"}
         assert len(e["train_loss"]) == res["config"]["finetune_steps"]
+        assert set(e["spread"]["target"]) == {"std", "min", "max"}
+        if H == 1:
+            assert set(e["ladder"]) == {"idealised", "from_start", "same_optimizer", "same_data"}
+            assert set(e["ladder"]["same_data"]["distance_to_next"]) >= {"max_abs", "rms"}
+            assert set(e["attribution"]) == {"start", "optimizer", "data", "noise"}
+        else:
+            assert "ladder" not in e and "one-head" in e["theory"]["note"]
+    assert set(res["pretraining"]) >= {"loss", "optimum", "gap", "verdict"}
+    assert [c["seed"] for c in res["pretraining"]["seeds"]] == [3, 4]
+    assert all(e["runs"] == 4 for e in res["methods"].values())
+    for e in res["methods"].values():  # the band holds the mean
+        sp = e["spread"]["target"]
+        assert all(lo <= m <= hi for lo, m, hi in zip(sp["min"], e["curves"]["target"], sp["max"]))
+    assert res["compile_seconds"] > 0 and res["train_seconds"] > 0
     assert json.loads((out / "experiment.json").read_text())["methods"].keys() == res["methods"].keys()
-    for name in ("linear_tf_thetas_qkv", "train_losses"):
+    for name in ("linear_tf_thetas_qkv", "train_losses") + (("experiment_ladder", "experiment_attribution")
+                                                            if H == 1 else ()):
         for ext in ("png", "pdf"):
             assert (out / f"{name}.{ext}").stat().st_size > 1000
     assert (out / "params" / "pretrained.npz").exists()
@@ -255,3 +270,61 @@ def test_theory_overlay_is_the_generic_outcome_in_the_experiment_frame():
         assert np.allclose(got, want, rtol=1e-9, atol=1e-12)
     sym = outcomes.curve("zs-all", "target", cfg, (6, 6), "separate", "symmetric")[0]
     assert abs(sym - got[-1]) > 1e-2
+
+
+def _proto(preset, **kw):
+    from proofs_check.experiment import PRESETS
+
+    fields = {k: v for k, v in PRESETS[preset].items() if k not in ("shots", "mc_samples")}
+    fields.update(kw)
+    return P.Protocol(**fields).check()
+
+
+def test_pretraining_check_flags_a_stalled_quick_seed_and_passes_the_optimum():
+    """Seed 3 of the quick preset stalls (L_pre about 0.72 against the optimum 0.40): flagged,
+    with the stationary point it sits by; the closed-form point is the optimum family."""
+    from proofs_check.ladder import pretraining_check
+
+    proto = _proto("quick", seed=3)
+    pre, _ = P.pretrain(proto)
+    chk = pretraining_check({k: v for k, v in pre.items()}, proto)
+    assert chk["verdict"].startswith("stalled") and chk["gap"] > 0.2
+    assert chk["nearest_stationary"]["loss"] > chk["optimum"] + 0.1
+    good = pretraining_check(P.closed_form_start(proto), proto)
+    assert good["verdict"] == "optimum family" and abs(good["gap"]) < 1e-12
+
+
+def test_pretrain_steps_zero_starts_at_the_closed_form_point():
+    from numerics.flow import pretrained_point
+
+    proto = _proto("quick", pretrain_steps=0, heads=2)
+    pre, losses = P.pretrain(proto)
+    assert losses == []
+    V, K, Q = pretrained_point(proto.d, proto.m, proto.sigma2, form="separate")
+    for h in range(2):
+        assert np.array_equal(pre["V"][0, h], V) and np.array_equal(pre["K"][0, h], K)
+
+
+def test_presets_and_help(tmp_path):
+    from proofs_check.cli import build_parser
+    from proofs_check.experiment import protocol_from_args
+
+    args = build_parser().parse_args(["experiment", "--preset", "authors", "--out", str(tmp_path)])
+    proto, _, _ = protocol_from_args(args)
+    assert (proto.pretrain_steps, proto.lr_pretrain, proto.batch, proto.finetune_steps, proto.lr_finetune,
+            proto.dataset_size) == (5000, 0.01, 5000, 5000, 0.01, 100_000)
+    r = _cli("experiment", "--help", timeout=60)
+    flat = " ".join(r.stdout.split())
+    for text in ("default 8000; quick 400; authors 5000", "default 256; quick 128; authors 5000",
+                 "default 0.02; quick 0.05; authors 0.01", "default 1000; quick 150; authors 5000"):
+        assert text in flat, text
+    r = _cli("experiment", "--quick", "--preset", "authors", "--out", str(tmp_path / "x"), timeout=60)
+    assert r.returncode == 2 and "contradict" in r.stderr
+
+
+def test_text_run_without_a_terminal_has_no_progress_bar_and_says_the_theory_is_one_head(tmp_path):
+    r = _cli("experiment", "--quick", "--heads", "2", "--methods", "zs-v", "--pretrain-steps", "60",
+             "--finetune-steps", "20", "--shots", "0:2", "--out", str(tmp_path / "h2"))
+    assert r.returncode == 0, r.stderr
+    assert "\r" not in r.stderr and "step/s" not in r.stderr and "it/s" not in r.stderr
+    assert "one-head" in r.stderr
