@@ -90,8 +90,10 @@ def _grad(t: LossTerms, coef: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     vx = v[..., 1:-1]
     a1, r1, Rmu, cxy, Mvx = t.a1, t.r1, t.Rmu, t.cxy, t.Mvx
     a_diag, s_diag = t.a_diag, t.s_diag
-    cn, cK, c2, c1f, e_n = coef.tolist()
-    f3 = 2.0 * cn   # 2n (A_mu v).omega, scaled by 1/(n+1)^2
+    cn, cK, c2, c1f, e_n = coef.tolist()[:5]
+    # a sixth weight, where given, replaces cn on the cross term E(m1 t_q) (0 when the query
+    # token is not in S: numerics.conventions)
+    f3 = 2.0 * (coef[5] if len(coef) > 5 else cn)   # 2n (A_mu v).omega, scaled by 1/(n+1)^2
     f5 = -2.0 * e_n  # -2n (a_1^T W_x mu + v_y tr(M W_xx) + W_yx M v_x), scaled by 1/(n+1)
     Mcxy = mv(M, cxy)
     C0 = C[..., 0, :]
