@@ -256,6 +256,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--jobs", type=_int_at_least(1, "jobs"), default=None, metavar="J",
                    help="worker processes for the claims (default: the available cores); "
                         "output is in registry order and the same for every J")
+    _convention_arg(p, with_all=True)
     _cache_arg(p)
 
     p = _add(sub, "explore", fmt, "search for a configuration where a claim's statement is false")
@@ -296,6 +297,7 @@ def build_parser() -> argparse.ArgumentParser:
     _train_form_args(p, trains)
     p.add_argument("--latex", action="store_true",
                    help="print LaTeX (the printer of export-latex) instead of plain text")
+    _convention_arg(p)
     _cache_arg(p)
 
     p = _add(sub, "export-latex", fmt, "write a standalone LaTeX document")
@@ -438,6 +440,16 @@ def _single_threaded_blas(argv) -> None:
     if argv and argv[0] in _SMALL_MATRIX_COMMANDS and "numpy" not in sys.modules:
         for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
             os.environ.setdefault(var, "1")
+
+
+def _convention_arg(p, with_all: bool = False) -> None:
+    names = tuple(_vocab.CONVENTIONS) + (("all",) if with_all else ())
+    meaning = {k: c.description for k, c in _vocab.CONVENTIONS.items()}
+    if with_all:
+        meaning["all"] = "every convention: a claims x conventions matrix"
+    p.add_argument("--convention", choices=names, default="default", metavar="NAME",
+                   help=_choices_help("the modelling convention (vocabulary.CONVENTIONS)", meaning,
+                                      default="default"))
 
 
 def main(argv=None) -> int:

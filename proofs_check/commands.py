@@ -29,10 +29,36 @@ def cmd_check(args):
         claims = [c for c in claims if c.id in args.only]
     from .parallel import default_jobs, run_claims
 
+    convention = getattr(args, "convention", "default")
+    if convention != "default":
+        return _check_conventions(args, claims, convention)
     t0 = time.perf_counter()
     results = run_claims(claims, jobs=args.jobs or default_jobs(), use_cache=not args.no_cache)
     seconds = time.perf_counter() - t0
     return render_claims(results, seconds, args.format), check_exit_code(results)
+
+
+def _check_conventions(args, claims, convention):
+    """``iclft check --convention NAME|all``: the claims x conventions matrix
+    (:mod:`proofs_check.convention_claims`); exit 1 when a cell is refuted or an error."""
+    import vocabulary
+
+    from .convention_claims import NOT_DERIVED, convention_matrix, render_matrix
+    from .derivation_cache import ensure_derived
+    from .parallel import default_jobs, run_claims
+
+    ensure_derived(not args.no_cache)
+    convs = list(vocabulary.CONVENTIONS.values()) if convention == "all" else [vocabulary.CONVENTIONS[convention]]
+    t0 = time.perf_counter()
+    default_results = None
+    if vocabulary.DEFAULT_CONVENTION in convs:
+        default_results = {r.id: r for r in run_claims(claims, jobs=args.jobs or default_jobs(),
+                                                         use_cache=not args.no_cache)}
+    matrix = convention_matrix(claims, convs, default_results)
+    seconds = time.perf_counter() - t0
+    bad = any(st not in ("verified", "refined", NOT_DERIVED) for row in matrix["claims"]
+              for st in row["statuses"].values())
+    return render_matrix(matrix, seconds, args.format), 1 if bad else 0
 
 
 def check_exit_code(results) -> int:
