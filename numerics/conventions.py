@@ -45,7 +45,7 @@ from .sampling import rng_from_seed
 from .validation import check_count, check_nonneg, check_pair, check_positive_int, check_theta
 
 __all__ = ["covariance_diagonal", "prior_points", "convention_loss", "convention_loss_grad",
-           "monte_carlo_convention_loss", "family_point"]
+           "monte_carlo_convention_loss", "monte_carlo_convention_loss_grad", "family_point"]
 
 
 def covariance_diagonal(d: int, convention) -> np.ndarray:
@@ -191,24 +191,13 @@ def monte_carlo_convention_loss(V, W, theta, n, sigma2=0.0, convention=None, sam
     samples = check_positive_int("samples", samples)
     rng = rng_from_seed(seed)
     d = V.shape[0] - 2
-    root = np.sqrt(covariance_diagonal(d, conv))
     v = V[-1]
     chunk = max(1, 1_000_000 // ((n + 1) * (d + 2)))
     total = total_sq = 0.0
     done = 0
     while done < samples:
         b = min(chunk, samples - done)
-        if theta is not None:
-            th = np.broadcast_to(theta, (b, d))
-        else:
-            g = rng.standard_normal((b, d))
-            th = g / (np.linalg.norm(g, axis=1, keepdims=True) if conv.task_prior == "sphere" else np.sqrt(d))
-        X = rng.standard_normal((b, n, d)) * root
-        xq = rng.standard_normal((b, d)) * root
-        y = np.einsum("bnd,bd->bn", X, th) + np.sqrt(sigma2) * rng.standard_normal((b, n))
-        yq = np.einsum("bd,bd->b", xq, th) + np.sqrt(sigma2) * rng.standard_normal(b)
-        Z = np.concatenate([np.ones((b, n, 1)), X, y[..., None]], axis=2)
-        zq = np.concatenate([np.ones((b, 1)), xq, np.zeros((b, 1))], axis=1)
+        Z, zq, yq = _draw(conv, theta, n, b, d, sigma2, rng)
         u = zq @ W.T
         num = np.einsum("bj,bj->b", Z @ v, np.einsum("bjD,bD->bj", Z, u))
         qterm = (zq @ v) * np.einsum("bD,bD->b", zq, u)
@@ -222,3 +211,65 @@ def monte_carlo_convention_loss(V, W, theta, n, sigma2=0.0, convention=None, sam
         done += b
     mean = total / samples
     return float(mean), float(np.sqrt(max(total_sq / samples - mean * mean, 0.0) / max(samples - 1, 1)))
+
+
+def _draw(conv, th_fixed, n, b, d, sigma2, rng):
+    """One chunk of prompts under ``conv``: tokens ``Z`` (b, n, D), query tokens ``zq``
+    (b, D) and targets ``yq`` (b,)."""
+    root = np.sqrt(covariance_diagonal(d, conv))
+    if th_fixed is not None:
+        th = np.broadcast_to(th_fixed, (b, d))
+    else:
+        g = rng.standard_normal((b, d))
+        th = g / (np.linalg.norm(g, axis=1, keepdims=True) if conv.task_prior == "sphere" else np.sqrt(d))
+    X = rng.standard_normal((b, n, d)) * root
+    xq = rng.standard_normal((b, d)) * root
+    y = np.einsum("bnd,bd->bn", X, th) + np.sqrt(sigma2) * rng.standard_normal((b, n))
+    yq = np.einsum("bd,bd->b", xq, th) + np.sqrt(sigma2) * rng.standard_normal(b)
+    Z = np.concatenate([np.ones((b, n, 1)), X, y[..., None]], axis=2)
+    zq = np.concatenate([np.ones((b, 1)), xq, np.zeros((b, 1))], axis=1)
+    return Z, zq, yq
+
+
+def monte_carlo_convention_loss_grad(V, W, theta, n, sigma2=0.0, convention=None, samples=100_000, seed=0):
+    """Sampled Frobenius gradient of ``L_n`` under ``convention``: ``(G_V, G_W, se_V, se_W)``.
+
+    Per prompt, with ``S`` the convention's token average (as :func:`monte_carlo_convention_loss`),
+    ``u = W z_q`` and ``err = yhat - y_q``: ``d yhat / dV[y, :] = S u`` and
+    ``d yhat / dW = (S v) z_q^T``; the gradient is the mean of ``2 err`` times these."""
+    conv = vocabulary.convention_named(convention)
+    V, W, theta, n, sigma2 = _checked(V, W, theta, n, sigma2)
+    samples = check_positive_int("samples", samples)
+    rng = rng_from_seed(seed)
+    d = V.shape[0] - 2
+    D = d + 2
+    v = V[-1]
+    chunk = max(1, 1_000_000 // ((n + 1 + D) * D))
+    sums = [np.zeros(D), np.zeros((D, D))]
+    sqs = [np.zeros(D), np.zeros((D, D))]
+    done = 0
+    while done < samples:
+        b = min(chunk, samples - done)
+        Z, zq, yq = _draw(conv, theta, n, b, d, sigma2, rng)
+        u = zq @ W.T
+        Su = np.einsum("bjD,bj->bD", Z, np.einsum("bjD,bD->bj", Z, u))
+        Sv = np.einsum("bjD,bj->bD", Z, Z @ v)
+        qu, qv = zq * np.einsum("bD,bD->b", zq, u)[:, None], zq * (zq @ v)[:, None]
+        if conv.query_in_context:
+            Su, Sv = (Su + qu) / (n + 1), (Sv + qv) / (n + 1)
+        elif n == 0:
+            Su, Sv = qu, qv
+        else:
+            Su, Sv = Su / n, Sv / n
+        err = 2.0 * (Su @ v - yq)
+        gv = err[:, None] * Su
+        gW = err[:, None, None] * Sv[:, :, None] * zq[:, None, :]
+        for k, g in enumerate((gv, gW)):
+            sums[k] += g.sum(0)
+            sqs[k] += (g * g).sum(0)
+        done += b
+    means = [s / samples for s in sums]
+    ses = [np.sqrt(np.maximum(q / samples - mm * mm, 0.0) / (samples - 1)) for q, mm in zip(sqs, means)]
+    GV, SV = np.zeros((D, D)), np.zeros((D, D))
+    GV[-1], SV[-1] = means[0], ses[0]
+    return GV, means[1], SV, ses[1]

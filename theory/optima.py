@@ -188,7 +188,7 @@ def balancedness_rate(obj: str) -> sp.Expr:
 
 
 @derivation
-def zs_all_flow_limit() -> dict:
+def zs_all_flow_limit(convention=None) -> dict:
     """End point of full ZS gradient flow from the pretrained point, *assuming* it converges to
     a global ZS minimiser (:func:`zs_global_minimisers`; convergence itself is not proved here).
 
@@ -198,7 +198,7 @@ def zs_all_flow_limit() -> dict:
     numerator (times ``a^2``, made monic) is ``"equation"``.  ``a`` starts at 0 with
     ``da/dt = 2 c (d+2) > 0``, so the positive root ``"a"`` is reported, ``"q" = 1/a``.
     """
-    fl = gradient("zs", "all", "merged").flow
+    fl = gradient("zs", "all", "merged", convention).flow
     frozen = sp.expand(fl[b]) == 0 and sp.expand(fl[h]) == 0
     I0 = balancedness().subs(PRETRAINED)
     at_min = balancedness().subs({q: 1 / a, alpha: 0, beta: 0, b: 1, h: 0})
