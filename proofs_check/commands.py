@@ -354,6 +354,9 @@ def cmd_derive(args):
 
     ensure_derived(not args.no_cache)
     full = args.format == "json"
+    convention = getattr(args, "convention", "default")
+    if convention != "default":
+        return _derive_convention(args, convention)
     pres = gradient_presentation(args.objective, args.train, args.form, full=full)
     chain = pres["chain_rule"]
     TL = sys.modules["theory.latex"]
@@ -400,6 +403,78 @@ def cmd_derive(args):
     else:
         for M, bn, e in items:
             lines.append(f"  {'G' if M == 'G' else 'grad_' + M}[{bn}] = {text(e)}")
+    return "\n".join(lines), 0
+
+
+def _derive_convention(args, convention):
+    """``iclft derive --convention NAME``: the gradient derived under that convention, and for
+    ``--objective pretrain`` the pretraining optimum of the convention (the family
+    ``W = diag(0, g_s I_k, g_1 I_(d-k), 0)`` for an anisotropic covariance, whose manifold
+    gradient is not derived)."""
+    import sympy as sp
+
+    import vocabulary
+    from theory import optima
+    from theory.conventions import family_optimum, g_1, g_s
+    from theory.objectives import NotDerived, pretrain_loss
+    from theory.present import gradient_presentation
+    from theory.symbols import c
+
+    from .report import to_json
+
+    conv = vocabulary.CONVENTIONS[convention]
+    TL = sys.modules["theory.latex"]
+    opt = None
+    if args.objective == "pretrain":
+        if conv.covariance is None:
+            cs = optima.pretrain_c_star(conv)
+            opt = {"family": "V = e_y e_y^T, W = c diag(0, I_d, 0)", "L_pre(c)": pretrain_loss(conv),
+                   "c*": cs, "L_pre(c*)": optima.pretrain_min_loss(conv)}
+        else:
+            fam = family_optimum(conv)
+            k, s = conv.covariance
+            opt = {"family": f"V = e_y e_y^T, W = diag(0, g_s I_{k}, g_1 I_(d-{k}), 0) "
+                             f"(Sigma_x = diag({s} I_{k}, I_(d-{k})))",
+                   "g_s*": fam[g_s], "g_1*": fam[g_1], "L_pre(g*)": fam["loss"]}
+    try:
+        pres = gradient_presentation(args.objective, args.train, args.form, full=True, convention=conv)
+    except NotDerived as exc:
+        if opt is None:
+            raise ValueError(f"--convention {convention}: {exc}") from None
+        pres = None
+    head = (f"convention {conv.name}: {conv.description}")
+    if args.format == "json":
+        out = {"objective": args.objective, "train": args.train, "form": args.form, "convention": conv.as_dict(),
+               "optimum": None if opt is None else {k: (v if isinstance(v, str) else
+                                                        {"text": sp.sstr(v), "latex": TL.tex(v)})
+                                                    for k, v in opt.items()},
+               "gradient": None if pres is None else
+               {M: {bn: {"text": sp.sstr(e), "latex": TL.tex(e)} for bn, e in co.items()}
+                for M, co in pres["matrices"].items()},
+               "flow": None if pres is None else {vocab_name(str(k)): sp.sstr(v) for k, v in pres["flow"].items()}}
+        return to_json(out), 0
+    latex = args.latex or args.format == "markdown"
+    lines = [head]
+    if opt is not None:
+        lines.append(f"pretraining family {opt['family']}:")
+        for k_, v in opt.items():
+            if k_ != "family":
+                lines.append(f"$${k_} = {TL.tex(v)}$$" if latex else f"  {k_} = {sp.sstr(v)}")
+        if "c*" in opt:
+            cs = opt["c*"]
+            from theory.symbols import sigma2
+            lines.append(("  " if not latex else "") + f"at sigma2 = 0: c* = {sp.sstr(sp.factor(cs.subs(sigma2, 0)))}")
+    if pres is None:
+        lines.append(f"the gradient over all (V, W) is not derived under {conv.name} (no reduced manifold); "
+                     "numerics.conventions computes it at a concrete d")
+    else:
+        lines.append(f"Frobenius gradient of {args.objective} w.r.t. the {args.train} parameters ({args.form} form), "
+                     f"under {conv.name}, as coefficients on the named basis:")
+        for M, co in pres["matrices"].items():
+            for bn, e in co.items():
+                lines.append(f"$$\\big[\\nabla_{{{M}}}\\big]_{{{TL.BASIS_LATEX.get(bn, bn)}}} = {TL.tex(e)}$$"
+                             if latex else f"  grad_{M}[{bn}] = {sp.sstr(e)}")
+    del c
     return "\n".join(lines), 0
 
 

@@ -110,12 +110,17 @@ def family_optimum(convention=None) -> dict:
     """The minimiser ``{g_s: ..., g_1: ...}`` of :func:`family_loss` (the unique root of its
     gradient, a 2 x 2 linear system; ``"loss"`` its value there).  With no anisotropy
     (``k = 0``) ``g_s`` does not enter and only ``g_1`` is returned."""
-    L = family_loss(convention)
+    L = sp.cancel(sp.together(family_loss(convention)))
     k, _ = _spectrum(convention)
     syms = [g_1] if k == 0 else [g_s, g_1]
-    sol = sp.solve([sp.diff(L, x) for x in syms], syms, dict=True)
-    if len(sol) != 1:
-        raise AssertionError(sol)  # pragma: no cover
-    out = {x: sp.factor(sol[0][x]) for x in syms}
-    out["loss"] = sp.factor(sp.cancel(L.subs(sol[0])))
+    # L is a quadratic in the gains: its gradient is H g - r with H, r free of the gains
+    grad = [sp.expand(sp.diff(L, x)) for x in syms]
+    H = sp.Matrix([[sp.diff(gr, x) for x in syms] for gr in grad])
+    r = -sp.Matrix([gr.subs({x: 0 for x in syms}) for gr in grad])
+    if any(sp.cancel(gr - sum(H[i, j] * x for j, x in enumerate(syms)) + r[i]) != 0
+           or (set(syms) & H.free_symbols) for i, gr in enumerate(grad)):
+        raise AssertionError("L is not quadratic in the gains")  # pragma: no cover
+    sol = H.LUsolve(r)
+    out = {x: sp.factor(sp.cancel(sol[i])) for i, x in enumerate(syms)}
+    out["loss"] = sp.factor(sp.cancel(L.subs({x: out[x] for x in syms})))
     return out
