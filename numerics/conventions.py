@@ -45,7 +45,8 @@ from .sampling import rng_from_seed
 from .validation import check_count, check_nonneg, check_pair, check_positive_int, check_theta
 
 __all__ = ["covariance_diagonal", "prior_points", "convention_loss", "convention_loss_grad",
-           "monte_carlo_convention_loss", "monte_carlo_convention_loss_grad", "family_point"]
+           "monte_carlo_convention_loss", "monte_carlo_convention_loss_grad", "family_point",
+           "pretrained_gains", "value_only_limit"]
 
 
 def covariance_diagonal(d: int, convention) -> np.ndarray:
@@ -273,3 +274,71 @@ def monte_carlo_convention_loss_grad(V, W, theta, n, sigma2=0.0, convention=None
     GV, SV = np.zeros((D, D)), np.zeros((D, D))
     GV[-1], SV[-1] = means[0], ses[0]
     return GV, means[1], SV, ses[1]
+
+
+def pretrained_gains(d: int, m: int, sigma2: float, convention=None) -> np.ndarray:
+    """The gains of the convention's pretrained point ``V = e_y e_y^T``,
+    ``W = diag(0, gains, 0)``, computed here: one gain per level of ``Sigma_x`` (one for an
+    isotropic convention).  ``L_pre`` is a quadratic in the gains, so its exact gradient at
+    the origin and at the unit vectors gives the linear system ``H g = r`` that the minimiser
+    solves (NumPy alone; the same minimiser as the derivations of ``theory``).
+
+    Raises:
+        ValueError: ``m < 1`` (``L_pre`` does not depend on the gains) or a bad argument.
+    """
+    conv = vocabulary.convention_named(convention)
+    m = check_count("m", m)
+    if m < 1:
+        raise ValueError("m must be >= 1: with no demonstrations L_pre does not depend on W")
+    diag = covariance_diagonal(d, conv)
+    levels = np.unique(diag)
+    masks = [diag == lv for lv in levels]
+
+    def grad(g):
+        gains = np.zeros(d)
+        for mask, gi in zip(masks, g):
+            gains[mask] = gi
+        V, W = family_point(d, gains)
+        gW = convention_loss_grad(V, W, None, m, sigma2, conv)[1][1:-1, 1:-1]
+        return np.array([float(np.diag(gW)[mask].sum()) for mask in masks])
+
+    g0 = grad(np.zeros(len(levels)))
+    H = np.column_stack([grad(e) - g0 for e in np.eye(len(levels))])
+    sol = np.linalg.solve(H, -g0)
+    gains = np.zeros(d)
+    for mask, gi in zip(masks, sol):
+        gains[mask] = gi
+    return gains
+
+
+def value_only_limit(V, W, terms, sigma2: float, convention=None):
+    """End point of the gradient flow of ``sum_k w_k L_{n_k}(theta_k)`` in the value row alone
+    (``terms`` ``[(n, theta or None, w)]``), from ``V``.  The objective is a quadratic
+    ``f(v) = v^T H v / 2 - r^T v + const`` in the value row ``v`` with ``H`` positive
+    semidefinite, so the flow ``dv/dt = -(H v - r)`` ends at ``v_0 - H^+ (H v_0 - r)``
+    (the component of ``v_0`` in the null space of ``H`` never moves).  ``H`` and the gradient
+    are read from the exact gradients (:func:`convention_loss_grad`).
+
+    Returns:
+        ``(V_end, grad_norm_end, eigenvalues of H)``.
+    """
+    conv = vocabulary.convention_named(convention)
+    D = V.shape[0]
+
+    def grad(v):
+        Vx = V.copy()
+        Vx[-1] = v
+        out = np.zeros(D)
+        for n_, th, w in terms:
+            out += w * convention_loss_grad(Vx, W, th, n_, sigma2, conv)[0][-1]
+        return out
+
+    v0 = V[-1].copy()
+    g0 = grad(v0)
+    base = grad(np.zeros(D))
+    H = np.column_stack([grad(e) - base for e in np.eye(D)])
+    H = 0.5 * (H + H.T)
+    v = v0 - np.linalg.pinv(H, rcond=1e-12, hermitian=True) @ g0
+    Vend = V.copy()
+    Vend[-1] = v
+    return Vend, float(np.linalg.norm(grad(v))), np.linalg.eigvalsh(H)

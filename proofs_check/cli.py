@@ -267,6 +267,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="at most this many configurations, >= 1 (default 100)")
     p.add_argument("--seed", type=_int_at_least(0, "seed"), default=0,
                    help="random seed; the same seed gives the same answer (default 0)")
+    _convention_arg(p)
 
     all_methods = tuple(_vocab.METHODS)
     p = _add(sub, "curve", fmt, "exact n-shot error of a model on a task")
@@ -280,6 +281,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help=_choices_help("the parametrisation", _FORM_MEANING, default="merged"))
     _outcome_args(p, "generic")
     _config_args(p, with_shots=True, quiet=True)
+    _convention_arg(p)
 
     objectives = {k: _vocab.OBJECTIVES[k].description for k in _finetune_objectives()}
     trains = {k: _TRAIN_MEANING.get(k, k) for k in _subsets()}
@@ -289,6 +291,7 @@ def build_parser() -> argparse.ArgumentParser:
     _train_form_args(p, trains)
     _outcome_args(p, "symmetric")
     _config_args(p, quiet=True)
+    _convention_arg(p)
 
     all_objectives = {k: o.description for k, o in _vocab.OBJECTIVES.items()}
     p = _add(sub, "derive", fmt, "print the derived gradient updates")
@@ -304,6 +307,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("path", help="output .tex file (written atomically; its folder must exist and be writable)")
     p.add_argument("--no-claims", action="store_true",
                    help="derivations only: skip running the claims (seconds instead of a minute)")
+    _convention_arg(p)
     _cache_arg(p)
 
     p = _add(sub, "figures", fmt, "make the paper's figures (PNG and PDF)")

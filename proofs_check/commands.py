@@ -71,6 +71,8 @@ def check_exit_code(results) -> int:
 def cmd_explore(args):
     from .explore import explore, render
 
+    if getattr(args, "convention", "default") != "default":
+        return _explore_convention(args)
     res = explore(args.claim, args.statement, args.examples, args.seed)
     return render(res, args.format), 0 if res["counterexample"] is None else 1
 
@@ -94,6 +96,8 @@ def cmd_curve(args):
     if hi - lo > 10_000:
         raise ValueError("shots: at most 10001 values per call")
     models.task_vector(args.task, cfg.d)  # reject a bad task before any flow runs
+    if getattr(args, "convention", "default") != "default":
+        return _curve_convention(args, cfg)
     form, start, scale = args.form, args.start, args.pretrained_scale
     from .progress import busy, wanted
 
@@ -262,6 +266,8 @@ def cmd_finetune(args):
     from .progress import busy, wanted
 
     cfg = _cfg(args)
+    if getattr(args, "convention", "default") != "default":
+        return _finetune_convention(args, cfg)
     with busy(f"{args.objective}/{args.train}: exact flow at d={cfg.d}", wanted(args)):
         if args.start == "symmetric" and args.pretrained_scale == 1.0:
             fl = gradient_flow(args.objective, args.train, cfg.d, cfg.m, cfg.N, cfg.sigma2, cfg.lam, form=args.form)
@@ -478,6 +484,127 @@ def _derive_convention(args, convention):
     return "\n".join(lines), 0
 
 
+def _convention_model(method: str, cfg, conv, form: str, start: str, scale):
+    """``(V, W, info)`` of ``method`` under ``conv``: the convention's pretrained point
+    (:func:`numerics.conventions.pretrained_gains`) or its V-only fine-tuned end point
+    (:func:`numerics.conventions.value_only_limit`, exact: the objective is a quadratic in the
+    value row); any other method is refused (its flow runs under today's convention only)."""
+    import numpy as np
+
+    import vocabulary
+    from numerics.conventions import family_point, pretrained_gains, value_only_limit
+
+    meth = vocabulary.METHODS[method]
+    if form != "merged" or start != "generic" and meth.objective is not None and start != "symmetric" \
+            or scale != 1.0 or (meth.objective is not None and meth.train_for("merged") != "v"):
+        raise ValueError(f"--convention {conv.name}: only --method pretrained, zs-v and zsfs-v (merged form, "
+                         "pretrained scale 1) are computed under another convention; the flows of the other "
+                         "methods run under today's convention only")
+    gains = pretrained_gains(cfg.d, cfg.m, cfg.sigma2, conv)
+    V, W = family_point(cfg.d, gains)
+    info = {"convention": conv.as_dict(), "pretrained_gains": [float(g) for g in gains],
+            "theta0": "e_1", "flow": None}
+    if meth.objective is not None:
+        t0 = np.eye(cfg.d)[0]
+        terms = []
+        for n_, task, w in vocabulary.objective_terms(meth.objective, N=cfg.N, m=cfg.m, lam=cfg.lam):
+            tk = vocabulary.TASKS[task]
+            terms.append((n_, None if tk.kappa is None else tk.kappa * t0, w))
+        V, gn, eig = value_only_limit(V, W, terms, cfg.sigma2, conv)
+        info["flow"] = {"stop": "converged", "grad_norm": gn,
+                        "method": "exact limit of the V-only flow on a quadratic: v0 - H^+ grad(v0)",
+                        "hessian_min_eigenvalue": float(eig.min())}
+        info["value_row"] = [float(x) for x in V[-1]]
+    return V, W, info
+
+
+def _curve_convention(args, cfg):
+    import vocabulary
+    from numerics.conventions import convention_loss
+
+    from . import models
+    from .report import fmt_num, to_json
+
+    conv = vocabulary.CONVENTIONS[args.convention]
+    V, W, info = _convention_model(args.method, cfg, conv, args.form, args.start, args.pretrained_scale)
+    th = models.task_vector(args.task, cfg.d)
+    lo, hi = args.shots
+    shots = list(range(lo, hi + 1))
+    errors = [convention_loss(V, W, th, n_, cfg.sigma2, conv) for n_ in shots]
+    if args.format == "json":
+        return to_json({"shots": shots, "error": errors, "method": args.method, "task": args.task,
+                        "form": args.form, "config": cfg.as_dict(), **info}), 0
+    head = (f"exact n-shot error of {args.method} on the {args.task} task under convention {conv.name} "
+            f"({conv.description}; d={cfg.d}, m={cfg.m}, N={cfg.N}, sigma2={fmt_num(cfg.sigma2)}, "
+            f"lam={fmt_num(cfg.lam)}; pretrained gains {', '.join(f'{g:.6g}' for g in sorted(set(info['pretrained_gains'])))})")
+    lines = [head] + [f"  n={n_:>4}  {e:.12g}" for n_, e in zip(shots, errors)]
+    if args.format == "markdown":
+        lines = [f"**{head}**", "", "| n | error |", "|---|---|"] + [f"| {n_} | {e:.12g} |" for n_, e in zip(shots, errors)]
+    return "\n".join(lines), 0
+
+
+def _finetune_convention(args, cfg):
+    import vocabulary
+    from numerics.conventions import convention_loss
+
+    from .report import to_json
+
+    conv = vocabulary.CONVENTIONS[args.convention]
+    if args.train != "v":
+        raise ValueError(f"--convention {conv.name}: only --train v is computed under another convention "
+                         "(the other flows run under today's convention only)")
+    method = f"{args.objective}-v"
+    if method not in vocabulary.METHODS:
+        raise ValueError(f"--convention {conv.name}: no V-only method for objective {args.objective!r}")
+    V0, W, _ = _convention_model("pretrained", cfg, conv, args.form, "generic", args.pretrained_scale)
+    V, _, info = _convention_model(method, cfg, conv, args.form, "generic", args.pretrained_scale)
+    import numpy as np
+    t0 = np.eye(cfg.d)[0]
+
+    def obj(Vx):
+        out = 0.0
+        for n_, task, w in vocabulary.objective_terms(args.objective, N=cfg.N, m=cfg.m, lam=cfg.lam):
+            tk = vocabulary.TASKS[task]
+            out += w * convention_loss(Vx, W, None if tk.kappa is None else tk.kappa * t0, n_, cfg.sigma2, conv)
+        return out
+    out = {"objective": args.objective, "train": "v", "form": args.form, "config": cfg.as_dict(),
+           "final": {"a": float(V[-1, 1:-1] @ t0), "b": float(V[-1, -1])}, "loss_start": obj(V0),
+           "loss_end": obj(V), **info}
+    if args.format == "json":
+        return to_json(out), 0
+    lines = [f"V-only {args.objective} under convention {conv.name} ({conv.description})",
+             f"  pretrained gains: {', '.join(f'{g:.9g}' for g in sorted(set(info['pretrained_gains'])))}",
+             f"  end point: a = {out['final']['a']:.9g}, b = {out['final']['b']:.9g} (theta0 = e_1; "
+             f"{info['flow']['method']}; |grad| = {info['flow']['grad_norm']:.1e})",
+             f"  loss: {out['loss_start']:.9g} -> {out['loss_end']:.9g}"]
+    return "\n".join(lines), 0
+
+
+def _explore_convention(args):
+    """``iclft explore CLAIM --convention NAME``: the counterexample the claim's check finds
+    under that convention (:func:`proofs_check.convention_claims.run_under`)."""
+    import vocabulary
+
+    from .claims import registry
+    from .convention_claims import NOT_DERIVED, run_under
+    from .explore import render
+
+    conv = vocabulary.CONVENTIONS[args.convention]
+    claims = {c.id: c for c in registry()}
+    if args.claim not in claims:
+        raise ValueError(f"claim: unknown claim id {args.claim!r}")
+    if args.statement != "paper":
+        raise ValueError(f"--convention {conv.name}: only --statement paper is searched under another convention")
+    r = run_under(claims[args.claim], conv)
+    if r.status == NOT_DERIVED:
+        raise ValueError(f"--convention {conv.name}: {r.error}")
+    if r.status in ("refuted", "error"):
+        raise ValueError(f"--convention {conv.name}: the check of {args.claim} is {r.status} ({r.error or 'an item failed'})")
+    res = {"claim": args.claim, "statement": args.statement, "examples": args.examples, "seed": args.seed,
+           "convention": conv.name, "counterexample": r.counterexample}
+    return render(res, args.format), 0 if r.counterexample is None else 1
+
+
 def cmd_export_latex(args):
     import sys
 
@@ -488,7 +615,8 @@ def cmd_export_latex(args):
 
     ensure_derived(not args.no_cache)
     no_claims = getattr(args, "no_claims", False)
-    summary = export_latex(args.path, progress=sys.stderr.isatty(), claims=not no_claims)
+    summary = export_latex(args.path, progress=sys.stderr.isatty(), claims=not no_claims,
+                           convention=getattr(args, "convention", "default"))
     if args.format == "json":
         return to_json(summary), 0
     st = ", ".join(f"{v} {k}" for k, v in sorted(summary["statuses"].items()))

@@ -621,3 +621,33 @@ def render_matrix(matrix: dict, seconds: float, fmt: str) -> str:
     out.append(f"{len(rows)} claims x {len(names)} conventions in {seconds:.1f} s; 'not derived': no check of that "
                "claim under that convention yet (never counted as verified)")
     return "\n".join(out)
+
+
+def convention_latex(convention) -> str:
+    """The LaTeX paragraph of a convention other than today's (``""`` for today's, so the
+    default document is unchanged): its fields and its pretraining optimum, derived here
+    (:func:`theory.optima.pretrain_c_star` or :func:`theory.conventions.family_optimum`)."""
+    conv = vocabulary.convention_named(convention)
+    if conv == vocabulary.DEFAULT_CONVENTION:
+        return ""
+    from theory.latex import tex
+
+    from .latex_export import escape_text
+    parts = [r"\paragraph{Convention of this document: " + escape_text(conv.name) + "}",
+             escape_text(conv.description) + "."]
+    if not conv.query_in_context:
+        parts.append(r"Here $S=\frac1n\sum_{i=1}^n z_iz_i^\top$ for $n\ge1$ and $S=z_qz_q^\top$ at $n=0$.")
+    if conv.task_prior == "gaussian":
+        parts.append(r"Pretraining and unseen tasks: $\theta\sim N(0,I_d/d)$ ($\mathbb{E}|\theta|^4=(d+2)/d$).")
+    if conv.covariance is None:
+        parts.append(r"Pretraining optimum: $c^\star=" + tex(optima.pretrain_c_star(conv)) + r"$, "
+                     r"$L_{\mathrm{pre}}(c^\star)=" + tex(optima.pretrain_min_loss(conv)) + "$.")
+    else:
+        k, s = conv.covariance
+        fam = family_optimum(conv)
+        parts.append(rf"$\Sigma_x=\mathrm{{diag}}({s}\,I_{{{k}}},I_{{d-{k}}})$; pretrained family "
+                     rf"$W=\mathrm{{diag}}(0,g_sI_{{{k}}},g_1I_{{d-{k}}},0)$ with $g_s^\star=" + tex(fam[g_s])
+                     + r"$, $g_1^\star=" + tex(fam[g_1]) + "$.")
+    parts.append("The expressions of the next section are those of today's convention; the claims section "
+                 "checks each claim under this convention (``not derived'' where no check runs yet).")
+    return "\n".join(parts) + "\n"
