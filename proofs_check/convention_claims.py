@@ -651,3 +651,63 @@ def convention_latex(convention) -> str:
     parts.append("The expressions of the next section are those of today's convention; the claims section "
                  "checks each claim under this convention (``not derived'' where no check runs yet).")
     return "\n".join(parts) + "\n"
+
+
+def authors_formulas() -> list[dict]:
+    """Where the closed forms of the authors' ``regression/src/theory.py`` are exact.
+
+    For each formula and each convention of :data:`vocabulary.CONVENTIONS`: ``"exact"`` when
+    the derivation under that convention gives it identically (SymPy; ``d``, ``m``,
+    ``sigma2`` symbols), ``"exact at sigma2 = 0"`` when only the noise-free case matches, else
+    ``"not exact"``.  Anisotropic features have no reduced manifold: there the pretraining
+    family's derived optimum decides the first row, and NumPy at ``d = 5`` (``theta0 = e_1``,
+    the variance-4 direction, and ``e_2``) the other rows.
+
+    Returns:
+        ``[{"formula", "where", "verdicts": {convention: verdict}}]``.
+    """
+    from theory.objectives import zs
+    from theory.symbols import a, alpha, b, beta, h, q
+    cnt = sp.Symbol("cnt", positive=True)
+    rows = [{"formula": "pretrain: V[y,y] = 1, W_xx = m/(m+1+d) I", "where": "OptParamGenerator.VQ('pretrain')"},
+            {"formula": "V-only ZS: V[y,x] = theta0/(d+4), V[y,y] = cnt, W_xx = I",
+             "where": "VQ('zs_finetune_v_only')"},
+            {"formula": "ZS-all: V[y,x] = cnt theta0, V[y,y] = 1, W[0,0] = 1/cnt", "where": "VQ('zs_finetune')"}]
+    for row in rows:
+        row["verdicts"] = {}
+    for name, conv in vocabulary.CONVENTIONS.items():
+        if conv.covariance is None:
+            cs = optima.pretrain_c_star(conv)
+            auth = m / (m + 1 + d)
+            v1 = "exact" if is_zero(cs - auth) else (
+                "exact at sigma2 = 0" if is_zero(cs.subs(sigma2, 0) - auth) else "not exact")
+            a_opt = optima.zs_v_optimum(conv)[a].subs(c, 1)
+            v2 = "exact" if is_zero(a_opt - 1 / (d + 4)) and optima.zs_independent_of(b, conv) else "not exact"
+            pt = {a: cnt, q: 1 / cnt, alpha: 0, beta: 0, h: 0, b: 1}
+            v3 = "exact" if is_zero(zs(conv).subs(pt) - optima.zs_global_minimisers(conv)["min_value"]) \
+                else "not exact"
+        else:
+            fam = family_optimum(conv)
+            v1 = "not exact" if not is_zero(fam[g_s] - fam[g_1]) else "exact"
+            v2, v3 = _authors_anisotropic(conv)
+        for row, v in zip(rows, (v1, v2, v3)):
+            row["verdicts"][name] = v
+    return rows
+
+
+def _authors_anisotropic(conv, d_: int = 5, sigma2_: float = 0.1) -> tuple[str, str]:
+    """NumPy at ``d = 5``: the V-only ZS optimum at ``W_xx = I`` against ``theta0/(d+4)``, and
+    ZS at the ZS-all point against ``sigma2``, for ``theta0 = e_1`` and ``e_2``."""
+    from numerics.conventions import value_only_limit
+    worst_v, worst_z = 0.0, 0.0
+    for i in (0, 1):
+        t0 = np.eye(d_)[i]
+        V, W = family_point(d_, 1.0)
+        Vend, _, _ = value_only_limit(V, W, [(0, t0, 1.0)], sigma2_, conv)
+        worst_v = max(worst_v, float(np.abs(Vend[-1, 1:-1] - t0 / (d_ + 4)).max()))
+        V2, W2 = family_point(d_, 0.0)
+        V2[-1, 1:-1] = 3.0 * t0
+        W2[0, 0] = 1 / 3.0
+        worst_z = max(worst_z, abs(convention_loss(V2, W2, t0, 0, sigma2_, conv) - sigma2_))
+    return ("exact (NumPy, d = 5)" if worst_v < 1e-12 else f"not exact (NumPy, d = 5: off by {worst_v:.3g})",
+            "exact (NumPy, d = 5)" if worst_z < 1e-12 else f"not exact (NumPy, d = 5: off by {worst_z:.3g})")
