@@ -609,7 +609,8 @@ def check_icl_degraded(conv) -> Outcome:
         f0 = fails[0]
         cex = {"config": {k: f0[k] for k in ("d", "m", "N", "sigma2", "lam")},
                "details": {"convention": conv.name, "task": f0["task"], "first_n": f0["first_n"],
-                           "derived_condition": "P(n) > 0 (the exact sign check above)",
+                           "derived_condition": f"L_n(ZS-all) > L_n(pretrained) exactly where P(n) > 0, P the "
+                                                f"numerator (degree {P.degree()} in n) of their difference",
                            "failing_pairs": len(fails)}}
         dis.append(f"under {conv.name} 'worse for every n >= 1' fails on {len(fails)} of {checked} (config, task) "
                    f"pairs (first {f0['task']} at d={f0['d']}, m={f0['m']}, sigma2={f0['sigma2']}, n={f0['first_n']})")
