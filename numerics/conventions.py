@@ -38,7 +38,7 @@ import numpy as np
 
 import vocabulary
 
-from .gradients import _grad, generalized_loss_grad, shot_weights
+from .gradients import generalized_loss_grad, loss_grad_with_weights, shot_weights
 from .moments import TaskMoments, fixed_task
 from .objectives import LossTerms, generalized_loss
 from .sampling import rng_from_seed
@@ -164,7 +164,7 @@ def convention_loss_grad(V, W, theta, n, sigma2=0.0, convention=None):
         if conv.query_in_context:
             a, b = generalized_loss_grad(Vp, Wp, tm, n)
         else:
-            a, b = _grad(LossTerms.build(Vp[-1].copy(), Wp, tm, n), _weights(n, conv))
+            a, b = loss_grad_with_weights(Vp, Wp, tm, _weights(n, conv))
         gV += w * a
         gW += w * b
     return gV * Tdiag, Tdiag[:, None] * gW * Tdiag

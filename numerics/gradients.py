@@ -58,7 +58,7 @@ from .objectives import LossTerms
 from .validation import check_count, check_matrix, check_nonneg, check_pair, check_theta
 
 __all__ = ["expected_loss_grad", "pretrain_loss_grad", "expected_loss_grad_kq",
-           "generalized_loss_grad", "weighted_loss_grad", "shot_weights"]
+           "generalized_loss_grad", "weighted_loss_grad", "shot_weights", "loss_grad_with_weights"]
 
 
 def shot_weights(n: int) -> np.ndarray:
@@ -165,6 +165,14 @@ def _grad(t: LossTerms, coef: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     gV = np.zeros(v.shape[:-1] + (D, D))
     gV[..., -1, :] = gv
     return gV, gW
+
+
+def loss_grad_with_weights(V: np.ndarray, W: np.ndarray, tm: TaskMoments, coef) -> tuple[np.ndarray, np.ndarray]:
+    """Frobenius gradient of ``cn E m2 + cK E m1^2 + 2 cx E(m1 t_q) + c2 E t_q^2
+    - 2 e E(m1 theta.x_q) - 2 c1 E(t_q theta.x_q)`` for ``coef = (cn, cK, c2, c1, e[, cx])``
+    (``cx = cn`` when omitted, :func:`shot_weights`); another convention's ``n``-dependence is
+    another set of weights (:mod:`numerics.conventions`)."""
+    return _grad(LossTerms.build(V[..., -1, :].copy(), W, tm, 0), np.asarray(coef, dtype=float))
 
 
 def generalized_loss_grad(V: np.ndarray, W: np.ndarray, tm: TaskMoments, n: int):
