@@ -495,8 +495,8 @@ def _convention_model(method: str, cfg, conv, form: str, start: str, scale):
     from numerics.conventions import family_point, pretrained_gains, value_only_limit
 
     meth = vocabulary.METHODS[method]
-    if form != "merged" or start != "generic" and meth.objective is not None and start != "symmetric" \
-            or scale != 1.0 or (meth.objective is not None and meth.train_for("merged") != "v"):
+    del start  # a V-only quadratic ends where the flow from either start does (its minimiser set)
+    if form != "merged" or scale != 1.0 or (meth.objective is not None and meth.train_for("merged") != "v"):
         raise ValueError(f"--convention {conv.name}: only --method pretrained, zs-v and zsfs-v (merged form, "
                          "pretrained scale 1) are computed under another convention; the flows of the other "
                          "methods run under today's convention only")

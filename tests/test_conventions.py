@@ -206,3 +206,19 @@ def test_export_latex_default_unchanged():
     from proofs_check.convention_claims import convention_latex
     assert convention_latex(None) == "" and convention_latex("default") == ""
     assert "m + d" in convention_latex("query-excluded") or "d + m" in convention_latex("query-excluded")
+
+
+def test_explore_finetune_export_under_a_convention(capsys, tmp_path):
+    assert main(["explore", "pretrain.optimum", "--convention", "query-excluded", "--format", "json"]) == 1
+    res = json.loads(capsys.readouterr().out)
+    assert res["convention"] == "query-excluded" and res["counterexample"]["details"]["derived_c_star"] == \
+        pytest.approx(20 / 26.5)
+    assert main(["explore", "zsfs.all.tradeoff", "--convention", "query-excluded"]) == 2
+    capsys.readouterr()
+    assert main(["finetune", "--objective", "zs", "--train", "v", "--convention", "query-excluded",
+                 "--format", "json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["final"]["a"] == pytest.approx(1 / ((20 / 26.5) * 9), rel=1e-10) and out["final"]["b"] == 1.0
+    path = tmp_path / "doc.tex"
+    assert main(["export-latex", str(path), "--no-claims", "--convention", "anisotropic"]) == 0
+    assert "Convention of this document: anisotropic" in path.read_text()

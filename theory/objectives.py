@@ -137,6 +137,9 @@ def expected_loss(convention=None) -> sp.Expr:
     ``kappa^2+rho^2 = 1`` (and in fact for any real ``kappa, rho``: the task need not be a
     unit vector).  Derived once and cached.
 
+    Args:
+        convention: a :class:`vocabulary.Convention` or its name (default: today's).
+
     Returns:
         A SymPy expression whose free symbols are a subset of the symbols named
         ``a b q alpha beta h kappa rho d n sigma2`` (import them from
@@ -233,6 +236,9 @@ def sphere_loss(convention=None) -> sp.Expr:
 
     ``= sphere_average(expected_loss())`` (see :func:`sphere_average`), written as
     :func:`sphere_loss_numerator` ``/ (d (d+2) (n+1)^2)``.
+
+    Args:
+        convention: a :class:`vocabulary.Convention` or its name (default: today's).
 
     Returns:
         A SymPy expression in ``a b q alpha beta h d n sigma2``.
@@ -343,6 +349,9 @@ def pretrain_objective(convention=None) -> sp.Expr:
     """Pretraining objective ``L_pre = E_theta L_m`` on the whole manifold (``n -> m``):
     ``sphere_loss()`` with ``n`` replaced by ``m``; used for pretraining gradients.
 
+    Args:
+        convention: a :class:`vocabulary.Convention` or its name (default: today's).
+
     Returns:
         A SymPy expression in ``a b q alpha beta h d m sigma2``.
 
@@ -357,6 +366,9 @@ def pretrain_objective(convention=None) -> sp.Expr:
 def pretrain_loss(convention=None) -> sp.Expr:
     """``L_pre(c) = E_theta L_m(e_y e_y^T, c diag(0, I_d, 0); theta)``, theta uniform on the
     sphere: :func:`pretrain_objective` at ``a=0, b=1, q=0, alpha=beta=c, h=0``.
+
+    Args:
+        convention: a :class:`vocabulary.Convention` or its name (default: today's).
 
     Returns:
         A SymPy expression in ``c, m, d, sigma2``, quadratic in ``c``.
@@ -378,6 +390,9 @@ def zs(convention=None) -> sp.Expr:
     """Zero-shot fine-tuning loss ``ZS = L_0(theta0)``: :func:`expected_loss` at
     ``n=0, kappa=1, rho=0`` (independent of ``b`` and ``h``).
 
+    Args:
+        convention: a :class:`vocabulary.Convention` or its name (default: today's).
+
     Returns:
         A SymPy expression in ``a q alpha beta d sigma2``.
 
@@ -393,6 +408,9 @@ def fs(convention=None) -> sp.Expr:
     """Few-shot fine-tuning loss ``FS = L_N(theta0)``: :func:`expected_loss` at
     ``n=N, kappa=1, rho=0``.
 
+    Args:
+        convention: a :class:`vocabulary.Convention` or its name (default: today's).
+
     Returns:
         A SymPy expression in ``a b q alpha beta h d N sigma2``.
 
@@ -406,6 +424,9 @@ def fs(convention=None) -> sp.Expr:
 @derivation
 def zsfs(convention=None) -> sp.Expr:
     """Combined fine-tuning loss ``ZS + lam * FS``.
+
+    Args:
+        convention: a :class:`vocabulary.Convention` or its name (default: today's).
 
     Returns:
         A SymPy expression in ``a b q alpha beta h d N sigma2 lam``.

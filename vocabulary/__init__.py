@@ -354,8 +354,9 @@ class Convention:
             (``N(0, I_d / d)``, so ``E|theta|^2 = 1`` and ``E|theta|^4 = (d+2)/d``).
         covariance: the feature covariance ``Sigma_x``: ``None`` for the identity (today's),
             or a two-level diagonal spectrum ``(k, s)``: the first ``k`` coordinates of ``x``
-            have variance ``s`` (an int or a ``"p/q"``-free number), the other ``d - k``
-            variance 1.  (A two-level spectrum keeps ``d`` a symbol in the SymPy route.)
+            have variance ``s`` (an int, a float or a ``fractions.Fraction``), the other
+            ``d - k`` variance 1.  (A two-level spectrum keeps ``d`` a symbol in the SymPy
+            route.)
         description: one line for reports.
     """
 
@@ -397,6 +398,12 @@ DEFAULT_CONVENTION = CONVENTIONS["default"]
 
 def convention_named(name) -> Convention:
     """The :class:`Convention` named ``name`` (a :class:`Convention` is returned as is).
+
+    Args:
+        name: a key of :data:`CONVENTIONS`, a :class:`Convention`, or ``None`` (today's).
+
+    Returns:
+        The :class:`Convention`.
 
     Raises:
         ValueError: an unknown name (the message lists the known ones).
