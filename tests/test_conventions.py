@@ -131,7 +131,7 @@ def test_pretrained_gains_and_value_only_limit():
     assert g[0] == pytest.approx(21 / (5.5 + 87), rel=1e-12) and g[1] == pytest.approx(21 / (5.5 + 24), rel=1e-12)
     V, W = NC.family_point(5, 42 / 53)
     Vend, gn, _ = NC.value_only_limit(V, W, [(0, np.eye(5)[0], 1.0)], 0.1)
-    assert Vend[-1, 1] == pytest.approx(0.140212, abs=1e-6) and gn < 1e-10  # THEORY.md reference value
+    assert Vend[-1, 1] == pytest.approx(0.140212, abs=1e-6) and gn < 1e-10  # the V-only ZS reference value a = 0.140212
 
 
 def _cli_json(capsys, argv):

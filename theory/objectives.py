@@ -99,7 +99,7 @@ def expected_loss_numerator(convention=None) -> sp.Expr:
     yq = kappa * _T["q"] + rho * _P["q"] + _E["q"]
     E11, E12, E1y, Eyy = _E_(f1 * f1), _E_(f1 * f2), _E_(f1 * yq), _E_(yq * yq)
     if not conv.query_in_context:
-        return sp.expand(n * E11 + n * (n - 1) * E12 - 2 * n ** 2 * E1y + n ** 2 * Eyy)
+        return sp.expand(n * E11 + (n - 1) * n * E12 - 2 * n ** 2 * E1y + n ** 2 * Eyy)
     g = a * _T["q"] * (q + alpha * _R + (beta - alpha) * _T["q"] ** 2)
     E1g, Egg, Egy = _E_(f1 * g), _E_(g * g), _E_(g * yq)
     num = (n * E11 + n * (n - 1) * E12 + 2 * n * E1g + Egg
