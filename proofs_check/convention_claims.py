@@ -22,7 +22,7 @@ from numerics.conventions import (convention_loss, convention_loss_grad, family_
 from theory import optima
 from theory.conventions import family_optimum, g_1, g_s
 from theory.objectives import pretrain_loss
-from theory.symbols import c, d, m, sigma2
+from theory.symbols import c, d, m, sigma2, to_expr
 
 from .claims.base import DEFAULT_CONFIG, ClaimResult, Evidence, Outcome, status_of
 from .claims.grid import is_zero, num
@@ -284,7 +284,7 @@ def check_initial_gradient(conv) -> Outcome:
     from theory import gradient
     from theory.symbols import PRETRAINED
     res = gradient("zs", "all", "merged", conv)
-    at = {M: {k: sp.cancel(sp.sympify(v).subs(PRETRAINED)) for k, v in co.items()} for M, co in res.matrices.items()}
+    at = {M: {k: sp.cancel(to_expr(v).subs(PRETRAINED)) for k, v in co.items()} for M, co in res.matrices.items()}
     w_zero = all(is_zero(v) for v in at["W"].values())
     v_ok = is_zero(at["V"]["yt"] + 2 * c * (d + 2)) and is_zero(at["V"].get("yy", 0))
     ev = [Evidence("symbolic", f"under {conv.name}: grad_W ZS = 0 and grad_V ZS = -2c(d+2) e_y (0, theta0, 0)^T "
@@ -319,7 +319,7 @@ def check_w_only_stationary(conv) -> Outcome:
     for form, subs, point in (("merged", ("w",), PRETRAINED), ("separate", ("kq", "k", "q"), PRETRAINED_SEPARATE)):
         for sub in subs:
             fl = gradient("zs", sub, form, conv).flow
-            ok = ok and all(is_zero(sp.sympify(v).subs(point)) for v in fl.values())
+            ok = ok and all(is_zero(to_expr(v).subs(point)) for v in fl.values())
     ev = [Evidence("symbolic", f"under {conv.name}: the ZS flow field of W (merged) and of K, Q, KQ (separate) "
                    "vanishes at the pretrained point", ok)]
     cs, cfg, V, W, t0, gV, gW, _ = _zs_gradient_at_pretrained(conv, False)
@@ -448,7 +448,7 @@ def check_gradients_agree(conv) -> Outcome:
         for M, co in res.matrices.items():
             G = np.zeros((cfg.d + 2, cfg.d + 2))
             for name, expr in co.items():
-                G += float(sp.sympify(expr).xreplace(vals)) * np.array(basis_matrix(name, cfg.d, t0), dtype=float)
+                G += float(to_expr(expr).xreplace(vals)) * np.array(basis_matrix(name, cfg.d, t0), dtype=float)
             out[M] = G
         return out
 

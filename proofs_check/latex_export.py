@@ -1059,7 +1059,7 @@ def export_latex(path, results=None, progress=False, claims=True, convention=Non
             say(f"claim {i}/{len(reg)} {cl.id}")
             results.append(run_under(cl, conv))
     say("deriving and rendering expressions")
-    text = render_document(results, convention)
+    text = render_document(results) if convention in (None, "default") else render_document(results, convention)
     n_expr = len(exported_expressions())
     say(f"writing {path}")
     write_text_atomic(path, text)

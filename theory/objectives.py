@@ -32,7 +32,7 @@ import vocabulary
 
 from .memo import derivation
 from .symbols import (N, PRETRAINED, a, alpha, b, beta, d, h, kappa, lam, m, n, q, rho,
-                      sigma2)
+                      sigma2, to_expr)
 from .wick import expect_polynomial
 
 __all__ = ["expected_loss", "expected_loss_numerator", "sphere_loss", "pretrain_loss",
@@ -112,7 +112,7 @@ def shot_denominator(k, convention=None) -> sp.Expr:
     ``(k+1)^2`` with the query token in ``S``; ``k^2`` without it (``1`` at a literal
     ``k = 0``, where the prediction reads the query token alone)."""
     conv = vocabulary.convention_named(convention)
-    k = sp.sympify(k) if not isinstance(k, sp.Basic) else k
+    k = to_expr(k)
     if conv.query_in_context:
         return (k + 1) ** 2
     return sp.Integer(1) if k == 0 else k ** 2
