@@ -602,7 +602,8 @@ def _explore_convention(args):
         raise ValueError(f"--convention {conv.name}: the check of {args.claim} is {r.status} ({r.error or 'an item failed'})")
     res = {"claim": args.claim, "statement": args.statement, "examples": args.examples, "seed": args.seed,
            "convention": conv.name, "counterexample": r.counterexample}
-    return render(res, args.format), 0 if r.counterexample is None else 1
+    text = render(res, args.format).replace("counterexample (shrunk)", f"counterexample (convention {conv.name})")
+    return text, 0 if r.counterexample is None else 1
 
 
 def cmd_export_latex(args):
