@@ -58,7 +58,7 @@ from .objectives import LossTerms
 from .validation import check_count, check_matrix, check_nonneg, check_pair, check_theta
 
 __all__ = ["expected_loss_grad", "pretrain_loss_grad", "expected_loss_grad_kq",
-           "generalized_loss_grad", "weighted_loss_grad", "shot_weights"]
+           "generalized_loss_grad", "weighted_loss_grad", "shot_weights", "loss_grad_with_weights"]
 
 
 def shot_weights(n: int) -> np.ndarray:
@@ -90,8 +90,10 @@ def _grad(t: LossTerms, coef: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     vx = v[..., 1:-1]
     a1, r1, Rmu, cxy, Mvx = t.a1, t.r1, t.Rmu, t.cxy, t.Mvx
     a_diag, s_diag = t.a_diag, t.s_diag
-    cn, cK, c2, c1f, e_n = coef.tolist()
-    f3 = 2.0 * cn   # 2n (A_mu v).omega, scaled by 1/(n+1)^2
+    cn, cK, c2, c1f, e_n = coef.tolist()[:5]
+    # a sixth weight, where given, replaces cn on the cross term E(m1 t_q) (0 when the query
+    # token is not in S: numerics.conventions)
+    f3 = 2.0 * (coef[5] if len(coef) > 5 else cn)   # 2n (A_mu v).omega, scaled by 1/(n+1)^2
     f5 = -2.0 * e_n  # -2n (a_1^T W_x mu + v_y tr(M W_xx) + W_yx M v_x), scaled by 1/(n+1)
     Mcxy = mv(M, cxy)
     C0 = C[..., 0, :]
@@ -163,6 +165,14 @@ def _grad(t: LossTerms, coef: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     gV = np.zeros(v.shape[:-1] + (D, D))
     gV[..., -1, :] = gv
     return gV, gW
+
+
+def loss_grad_with_weights(V: np.ndarray, W: np.ndarray, tm: TaskMoments, coef) -> tuple[np.ndarray, np.ndarray]:
+    """Frobenius gradient of ``cn E m2 + cK E m1^2 + 2 cx E(m1 t_q) + c2 E t_q^2
+    - 2 e E(m1 theta.x_q) - 2 c1 E(t_q theta.x_q)`` for ``coef = (cn, cK, c2, c1, e[, cx])``
+    (``cx = cn`` when omitted, :func:`shot_weights`); another convention's ``n``-dependence is
+    another set of weights (:mod:`numerics.conventions`)."""
+    return _grad(LossTerms.build(V[..., -1, :].copy(), W, tm, 0), np.asarray(coef, dtype=float))
 
 
 def generalized_loss_grad(V: np.ndarray, W: np.ndarray, tm: TaskMoments, n: int):

@@ -279,6 +279,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--jobs", type=_int_at_least(1, "jobs"), default=None, metavar="J",
                    help="worker processes for the claims (default: the available cores); "
                         "output is in registry order and the same for every J")
+    _convention_arg(p, with_all=True)
     _cache_arg(p)
 
     p = _add(sub, "explore", fmt, "search for a configuration where a claim's statement is false")
@@ -289,6 +290,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="at most this many configurations, >= 1 (default 100)")
     p.add_argument("--seed", type=_int_at_least(0, "seed"), default=0,
                    help="random seed; the same seed gives the same answer (default 0)")
+    _convention_arg(p)
 
     all_methods = tuple(_vocab.METHODS)
     p = _add(sub, "curve", fmt, "exact n-shot error of a model on a task")
@@ -302,6 +304,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help=_choices_help("the parametrisation", _FORM_MEANING, default="merged"))
     _outcome_args(p, "generic")
     _config_args(p, with_shots=True, quiet=True)
+    _convention_arg(p)
 
     objectives = {k: _vocab.OBJECTIVES[k].description for k in _finetune_objectives()}
     trains = {k: _TRAIN_MEANING.get(k, k) for k in _subsets()}
@@ -311,6 +314,7 @@ def build_parser() -> argparse.ArgumentParser:
     _train_form_args(p, trains)
     _outcome_args(p, "symmetric")
     _config_args(p, quiet=True)
+    _convention_arg(p)
 
     all_objectives = {k: o.description for k, o in _vocab.OBJECTIVES.items()}
     p = _add(sub, "derive", fmt, "print the derived gradient updates")
@@ -319,12 +323,14 @@ def build_parser() -> argparse.ArgumentParser:
     _train_form_args(p, trains)
     p.add_argument("--latex", action="store_true",
                    help="print LaTeX (the printer of export-latex) instead of plain text")
+    _convention_arg(p)
     _cache_arg(p)
 
     p = _add(sub, "export-latex", fmt, "write a standalone LaTeX document")
     p.add_argument("path", help="output .tex file (written atomically; its folder must exist and be writable)")
     p.add_argument("--no-claims", action="store_true",
                    help="derivations only: skip running the claims (seconds instead of a minute)")
+    _convention_arg(p)
     _cache_arg(p)
 
     p = _add(sub, "figures", fmt, "make the paper's figures (PNG and PDF)")
@@ -511,6 +517,16 @@ def _single_threaded_blas() -> None:
         return
     for var in BLAS_THREAD_VARS:
         os.environ[var] = "1"
+
+
+def _convention_arg(p, with_all: bool = False) -> None:
+    names = tuple(_vocab.CONVENTIONS) + (("all",) if with_all else ())
+    meaning = {k: c.description for k, c in _vocab.CONVENTIONS.items()}
+    if with_all:
+        meaning["all"] = "every convention: a claims x conventions matrix"
+    p.add_argument("--convention", choices=names, default="default", metavar="NAME",
+                   help=_choices_help("the modelling convention (vocabulary.CONVENTIONS)", meaning,
+                                      default="default"))
 
 
 def main(argv=None) -> int:

@@ -29,10 +29,36 @@ def cmd_check(args):
         claims = [c for c in claims if c.id in args.only]
     from .parallel import default_jobs, run_claims
 
+    convention = getattr(args, "convention", "default")
+    if convention != "default":
+        return _check_conventions(args, claims, convention)
     t0 = time.perf_counter()
     results = run_claims(claims, jobs=args.jobs or default_jobs(), use_cache=not args.no_cache)
     seconds = time.perf_counter() - t0
     return render_claims(results, seconds, args.format), check_exit_code(results)
+
+
+def _check_conventions(args, claims, convention):
+    """``iclft check --convention NAME|all``: the claims x conventions matrix
+    (:mod:`proofs_check.convention_claims`); exit 1 when a cell is refuted or an error."""
+    import vocabulary
+
+    from .convention_claims import NOT_DERIVED, convention_matrix, render_matrix
+    from .derivation_cache import ensure_derived
+    from .parallel import default_jobs, run_claims
+
+    ensure_derived(not args.no_cache)
+    convs = list(vocabulary.CONVENTIONS.values()) if convention == "all" else [vocabulary.CONVENTIONS[convention]]
+    t0 = time.perf_counter()
+    default_results = None
+    if vocabulary.DEFAULT_CONVENTION in convs:
+        default_results = {r.id: r for r in run_claims(claims, jobs=args.jobs or default_jobs(),
+                                                         use_cache=not args.no_cache)}
+    matrix = convention_matrix(claims, convs, default_results)
+    seconds = time.perf_counter() - t0
+    bad = any(st not in ("verified", "refined", NOT_DERIVED) for row in matrix["claims"]
+              for st in row["statuses"].values())
+    return render_matrix(matrix, seconds, args.format), 1 if bad else 0
 
 
 def check_exit_code(results) -> int:
@@ -45,6 +71,8 @@ def check_exit_code(results) -> int:
 def cmd_explore(args):
     from .explore import explore, render
 
+    if getattr(args, "convention", "default") != "default":
+        return _explore_convention(args)
     res = explore(args.claim, args.statement, args.examples, args.seed)
     return render(res, args.format), 0 if res["counterexample"] is None else 1
 
@@ -100,6 +128,8 @@ def cmd_curve(args):
     if hi - lo > 10_000:
         raise ValueError("shots: at most 10001 values per call")
     models.task_vector(args.task, cfg.d)  # reject a bad task before any flow runs
+    if getattr(args, "convention", "default") != "default":
+        return _curve_convention(args, cfg)
     form, start, scale = args.form, args.start, args.pretrained_scale
     from .progress import busy, wanted
 
@@ -312,6 +342,8 @@ def cmd_finetune(args):
     from .progress import busy, wanted
 
     cfg = _cfg(args)
+    if getattr(args, "convention", "default") != "default":
+        return _finetune_convention(args, cfg)
     with busy(f"{args.objective}/{args.train}: exact flow at d={cfg.d}", wanted(args)):
         if args.start == "symmetric" and args.pretrained_scale == 1.0:
             fl = gradient_flow(args.objective, args.train, cfg.d, cfg.m, cfg.N, cfg.sigma2, cfg.lam, form=args.form)
@@ -418,6 +450,9 @@ def cmd_derive(args):
 
     ensure_derived(not args.no_cache)
     full = args.format == "json"
+    convention = getattr(args, "convention", "default")
+    if convention != "default":
+        return _derive_convention(args, convention)
     pres = gradient_presentation(args.objective, args.train, args.form, full=full)
     chain = pres["chain_rule"]
     TL = sys.modules["theory.latex"]
@@ -471,6 +506,200 @@ def cmd_derive(args):
     return "\n".join(lines), 0
 
 
+def _derive_convention(args, convention):
+    """``iclft derive --convention NAME``: the gradient derived under that convention, and for
+    ``--objective pretrain`` the pretraining optimum of the convention (the family
+    ``W = diag(0, g_s I_k, g_1 I_(d-k), 0)`` for an anisotropic covariance, whose manifold
+    gradient is not derived)."""
+    import sympy as sp
+
+    import vocabulary
+    from theory import optima
+    from theory.conventions import family_optimum, g_1, g_s
+    from theory.objectives import NotDerived, pretrain_loss
+    from theory.present import gradient_presentation
+    from theory.symbols import c
+
+    from .report import to_json
+
+    conv = vocabulary.CONVENTIONS[convention]
+    TL = sys.modules["theory.latex"]
+    opt = None
+    if args.objective == "pretrain":
+        if conv.covariance is None:
+            cs = optima.pretrain_c_star(conv)
+            opt = {"family": "V = e_y e_y^T, W = c diag(0, I_d, 0)", "L_pre(c)": pretrain_loss(conv),
+                   "c*": cs, "L_pre(c*)": optima.pretrain_min_loss(conv)}
+        else:
+            fam = family_optimum(conv)
+            k, s = conv.covariance
+            opt = {"family": f"V = e_y e_y^T, W = diag(0, g_s I_{k}, g_1 I_(d-{k}), 0) "
+                             f"(Sigma_x = diag({s} I_{k}, I_(d-{k})))",
+                   "g_s*": fam[g_s], "g_1*": fam[g_1], "L_pre(g*)": fam["loss"]}
+    try:
+        pres = gradient_presentation(args.objective, args.train, args.form, full=True, convention=conv)
+    except NotDerived as exc:
+        if opt is None:
+            raise ValueError(f"--convention {convention}: {exc}") from None
+        pres = None
+    head = (f"convention {conv.name}: {conv.description}")
+    if args.format == "json":
+        out = {"objective": args.objective, "train": args.train, "form": args.form, "convention": conv.as_dict(),
+               "optimum": None if opt is None else {k: (v if isinstance(v, str) else
+                                                        {"text": sp.sstr(v), "latex": TL.tex(v)})
+                                                    for k, v in opt.items()},
+               "gradient": None if pres is None else
+               {M: {bn: {"text": sp.sstr(e), "latex": TL.tex(e)} for bn, e in co.items()}
+                for M, co in pres["matrices"].items()},
+               "flow": None if pres is None else {vocab_name(str(k)): sp.sstr(v) for k, v in pres["flow"].items()}}
+        return to_json(out), 0
+    latex = args.latex or args.format == "markdown"
+    lines = [head]
+    if opt is not None:
+        lines.append(f"pretraining family {opt['family']}:")
+        for k_, v in opt.items():
+            if k_ != "family":
+                lines.append(f"$${k_} = {TL.tex(v)}$$" if latex else f"  {k_} = {sp.sstr(v)}")
+        if "c*" in opt:
+            cs = opt["c*"]
+            from theory.symbols import sigma2
+            lines.append(("  " if not latex else "") + f"at sigma2 = 0: c* = {sp.sstr(sp.factor(cs.subs(sigma2, 0)))}")
+    if pres is None:
+        lines.append(f"the gradient over all (V, W) is not derived under {conv.name} (no reduced manifold); "
+                     "numerics.conventions computes it at a concrete d")
+    else:
+        lines.append(f"Frobenius gradient of {args.objective} w.r.t. the {args.train} parameters ({args.form} form), "
+                     f"under {conv.name}, as coefficients on the named basis:")
+        for M, co in pres["matrices"].items():
+            for bn, e in co.items():
+                lines.append(f"$$\\big[\\nabla_{{{M}}}\\big]_{{{TL.BASIS_LATEX.get(bn, bn)}}} = {TL.tex(e)}$$"
+                             if latex else f"  grad_{M}[{bn}] = {sp.sstr(e)}")
+    del c
+    return "\n".join(lines), 0
+
+
+def _convention_model(method: str, cfg, conv, form: str, start: str, scale):
+    """``(V, W, info)`` of ``method`` under ``conv``: the convention's pretrained point
+    (:func:`numerics.conventions.pretrained_gains`) or its V-only fine-tuned end point
+    (:func:`numerics.conventions.value_only_limit`, exact: the objective is a quadratic in the
+    value row); any other method is refused (its flow runs under today's convention only)."""
+    import numpy as np
+
+    import vocabulary
+    from numerics.conventions import family_point, pretrained_gains, value_only_limit
+
+    meth = vocabulary.METHODS[method]
+    del start  # a V-only quadratic ends where the flow from either start does (its minimiser set)
+    if form != "merged" or scale != 1.0 or (meth.objective is not None and meth.train_for("merged") != "v"):
+        raise ValueError(f"--convention {conv.name}: only --method pretrained, zs-v and zsfs-v (merged form, "
+                         "pretrained scale 1) are computed under another convention; the flows of the other "
+                         "methods run under today's convention only")
+    gains = pretrained_gains(cfg.d, cfg.m, cfg.sigma2, conv)
+    V, W = family_point(cfg.d, gains)
+    info = {"convention": conv.as_dict(), "pretrained_gains": [float(g) for g in gains],
+            "theta0": "e_1", "flow": None}
+    if meth.objective is not None:
+        t0 = np.eye(cfg.d)[0]
+        terms = []
+        for n_, task, w in vocabulary.objective_terms(meth.objective, N=cfg.N, m=cfg.m, lam=cfg.lam):
+            tk = vocabulary.TASKS[task]
+            terms.append((n_, None if tk.kappa is None else tk.kappa * t0, w))
+        V, gn, eig = value_only_limit(V, W, terms, cfg.sigma2, conv)
+        info["flow"] = {"stop": "converged", "grad_norm": gn,
+                        "method": "exact limit of the V-only flow on a quadratic: v0 - H^+ grad(v0)",
+                        "hessian_min_eigenvalue": float(eig.min())}
+        info["value_row"] = [float(x) for x in V[-1]]
+    return V, W, info
+
+
+def _curve_convention(args, cfg):
+    import vocabulary
+    from numerics.conventions import convention_loss
+
+    from . import models
+    from .report import fmt_num, to_json
+
+    conv = vocabulary.CONVENTIONS[args.convention]
+    V, W, info = _convention_model(args.method, cfg, conv, args.form, args.start, args.pretrained_scale)
+    th = models.task_vector(args.task, cfg.d)
+    lo, hi = args.shots
+    shots = list(range(lo, hi + 1))
+    errors = [convention_loss(V, W, th, n_, cfg.sigma2, conv) for n_ in shots]
+    if args.format == "json":
+        return to_json({"shots": shots, "error": errors, "method": args.method, "task": args.task,
+                        "form": args.form, "config": cfg.as_dict(), **info}), 0
+    head = (f"exact n-shot error of {args.method} on the {args.task} task under convention {conv.name} "
+            f"({conv.description}; d={cfg.d}, m={cfg.m}, N={cfg.N}, sigma2={fmt_num(cfg.sigma2)}, "
+            f"lam={fmt_num(cfg.lam)}; pretrained gains {', '.join(f'{g:.6g}' for g in sorted(set(info['pretrained_gains'])))})")
+    lines = [head] + [f"  n={n_:>4}  {e:.12g}" for n_, e in zip(shots, errors)]
+    if args.format == "markdown":
+        lines = [f"**{head}**", "", "| n | error |", "|---|---|"] + [f"| {n_} | {e:.12g} |" for n_, e in zip(shots, errors)]
+    return "\n".join(lines), 0
+
+
+def _finetune_convention(args, cfg):
+    import vocabulary
+    from numerics.conventions import convention_loss
+
+    from .report import to_json
+
+    conv = vocabulary.CONVENTIONS[args.convention]
+    if args.train != "v":
+        raise ValueError(f"--convention {conv.name}: only --train v is computed under another convention "
+                         "(the other flows run under today's convention only)")
+    method = f"{args.objective}-v"
+    if method not in vocabulary.METHODS:
+        raise ValueError(f"--convention {conv.name}: no V-only method for objective {args.objective!r}")
+    V0, W, _ = _convention_model("pretrained", cfg, conv, args.form, "generic", args.pretrained_scale)
+    V, _, info = _convention_model(method, cfg, conv, args.form, "generic", args.pretrained_scale)
+    import numpy as np
+    t0 = np.eye(cfg.d)[0]
+
+    def obj(Vx):
+        out = 0.0
+        for n_, task, w in vocabulary.objective_terms(args.objective, N=cfg.N, m=cfg.m, lam=cfg.lam):
+            tk = vocabulary.TASKS[task]
+            out += w * convention_loss(Vx, W, None if tk.kappa is None else tk.kappa * t0, n_, cfg.sigma2, conv)
+        return out
+    out = {"objective": args.objective, "train": "v", "form": args.form, "config": cfg.as_dict(),
+           "final": {"a": float(V[-1, 1:-1] @ t0), "b": float(V[-1, -1])}, "loss_start": obj(V0),
+           "loss_end": obj(V), **info}
+    if args.format == "json":
+        return to_json(out), 0
+    lines = [f"V-only {args.objective} under convention {conv.name} ({conv.description})",
+             f"  pretrained gains: {', '.join(f'{g:.9g}' for g in sorted(set(info['pretrained_gains'])))}",
+             f"  end point: a = {out['final']['a']:.9g}, b = {out['final']['b']:.9g} (theta0 = e_1; "
+             f"{info['flow']['method']}; |grad| = {info['flow']['grad_norm']:.1e})",
+             f"  loss: {out['loss_start']:.9g} -> {out['loss_end']:.9g}"]
+    return "\n".join(lines), 0
+
+
+def _explore_convention(args):
+    """``iclft explore CLAIM --convention NAME``: the counterexample the claim's check finds
+    under that convention (:func:`proofs_check.convention_claims.run_under`)."""
+    import vocabulary
+
+    from .claims import registry
+    from .convention_claims import NOT_DERIVED, run_under
+    from .explore import render
+
+    conv = vocabulary.CONVENTIONS[args.convention]
+    claims = {c.id: c for c in registry()}
+    if args.claim not in claims:
+        raise ValueError(f"claim: unknown claim id {args.claim!r}")
+    if args.statement != "paper":
+        raise ValueError(f"--convention {conv.name}: only --statement paper is searched under another convention")
+    r = run_under(claims[args.claim], conv)
+    if r.status == NOT_DERIVED:
+        raise ValueError(f"--convention {conv.name}: {r.error}")
+    if r.status in ("refuted", "error"):
+        raise ValueError(f"--convention {conv.name}: the check of {args.claim} is {r.status} ({r.error or 'an item failed'})")
+    res = {"claim": args.claim, "statement": args.statement, "examples": args.examples, "seed": args.seed,
+           "convention": conv.name, "counterexample": r.counterexample}
+    text = render(res, args.format).replace("counterexample (shrunk)", f"counterexample (convention {conv.name})")
+    return text, 0 if r.counterexample is None else 1
+
+
 def cmd_export_latex(args):
     import sys
 
@@ -482,7 +711,8 @@ def cmd_export_latex(args):
     _check_output(args.path, "file", "argument path")  # before the derivations load
     ensure_derived(not args.no_cache)
     no_claims = getattr(args, "no_claims", False)
-    summary = export_latex(args.path, progress=sys.stderr.isatty(), claims=not no_claims)
+    summary = export_latex(args.path, progress=sys.stderr.isatty(), claims=not no_claims,
+                           convention=getattr(args, "convention", "default"))
     if args.format == "json":
         return to_json(summary), 0
     st = ", ".join(f"{v} {k}" for k, v in sorted(summary["statuses"].items()))

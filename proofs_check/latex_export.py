@@ -817,12 +817,15 @@ def _claim_tex(r) -> str:
     return "\n".join(out) + "\n\\par\\medskip\n"
 
 
-def render_document(results) -> str:
+def render_document(results, convention=None) -> str:
     """The whole standalone LaTeX document for a list of ``ClaimResult`` (``None``: the
-    derivations only, no claims section)."""
+    derivations only, no claims section); another ``convention`` than today's adds its
+    paragraph to the conventions section (:func:`proofs_check.convention_claims.convention_latex`)."""
+    from .convention_claims import convention_latex
+    conv_tex = convention_latex(convention)
     body, _count = _expressions_tex()
     if results is None:
-        return _PREAMBLE + _CONVENTIONS + "\n" + body + "\n\\end{document}\n"
+        return _PREAMBLE + _CONVENTIONS + conv_tex + "\n" + body + "\n\\end{document}\n"
     results = list(results)
     counts = {}
     for r in results:
@@ -830,11 +833,11 @@ def render_document(results) -> str:
     claims = [r"\section{Claims}", r"\sloppy",
               escape_text(f"{len(results)} claims: " + ", ".join(f"{v} {k}" for k, v in sorted(counts.items()))) + ".\n"]
     claims.extend(_claim_tex(r) for r in results)
-    return (_PREAMBLE + _CONVENTIONS + "\n" + body + "\n" + "\n".join(claims)
+    return (_PREAMBLE + _CONVENTIONS + conv_tex + "\n" + body + "\n" + "\n".join(claims)
             + "\n\\end{document}\n")
 
 
-def export_latex(path, results=None, progress=False, claims=True) -> dict:
+def export_latex(path, results=None, progress=False, claims=True, convention=None) -> dict:
     """Write the document to ``path`` atomically.
 
     Args:
@@ -843,6 +846,8 @@ def export_latex(path, results=None, progress=False, claims=True) -> dict:
         results: ``ClaimResult`` list; ``None`` runs every claim (when ``claims``).
         progress: print progress lines on stderr.
         claims: ``False`` exports the derivations only (no claims section, seconds).
+        convention: a :class:`vocabulary.Convention` or its name; another than today's adds
+            its paragraph and checks the claims under it (``not derived`` where no check runs).
 
     Returns:
         ``{"path", "expressions", "claims", "statuses", "seconds"}``.
@@ -857,14 +862,17 @@ def export_latex(path, results=None, progress=False, claims=True) -> dict:
     if not claims:
         results = None
     elif results is None:
-        from .claims import registry, run_claim
+        from .claims import registry
+        from .convention_claims import run_under
+        import vocabulary
+        conv = vocabulary.convention_named(convention)
         reg = registry()
         results = []
         for i, cl in enumerate(reg, 1):
             say(f"claim {i}/{len(reg)} {cl.id}")
-            results.append(run_claim(cl))
+            results.append(run_under(cl, conv))
     say("deriving and rendering expressions")
-    text = render_document(results)
+    text = render_document(results) if convention in (None, "default") else render_document(results, convention)
     n_expr = len(exported_expressions())
     say(f"writing {path}")
     write_text_atomic(path, text)

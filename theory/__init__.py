@@ -12,7 +12,8 @@ floor ``sigma2``.  Reduced coordinates ``a b q alpha beta h`` (docs/theory.md se
 Modules: :mod:`symbols` (shared Symbols), :mod:`wick` (symbolic-``d`` Gaussian expectations),
 :mod:`objectives` (losses), :mod:`manifold` (invariant algebra, embeddings),
 :mod:`gradients` (full-matrix Frobenius gradients), :mod:`optima` (derived optima and
-invariants), :mod:`limits` (large-``n`` limits and the expressions behind the claims'
+invariants), :mod:`conventions` (the anisotropic pretraining family; every derivation takes a
+``convention``, :class:`vocabulary.Convention`, default today's), :mod:`limits` (large-``n`` limits and the expressions behind the claims'
 conditions), :mod:`latex`, :mod:`naive` (brute-force concrete-``d`` reference),
 :mod:`degenerate` (ZS of one attention matrix from a leftover value row).
 """

@@ -109,10 +109,10 @@ def _quo_d1(P: sp.Expr) -> sp.Expr:
 
 
 @derivation
-def merged_gradient_numerators(obj: str) -> tuple[InvMat, InvMat, sp.Expr]:
+def merged_gradient_numerators(obj: str, convention=None) -> tuple[InvMat, InvMat, sp.Expr]:
     """``(Den*grad_V, Den*grad_W, Den)``: polynomial numerators of the merged gradient
     (``Den`` from :func:`theory.objectives.objective_fraction`)."""
-    P, Den = objective_fraction(obj)
+    P, Den = objective_fraction(obj, convention)
     dP = {s: sp.diff(P, s) for s in MERGED_COORDS}
     sym = dict(zip(vocabulary.coordinate_names("merged"), MERGED_COORDS))
     gV, gW = ({c_.basis: (_quo_d1 if c_.basis == "perp" else lambda e: e)(dP[sym[c_.name]])
@@ -121,9 +121,9 @@ def merged_gradient_numerators(obj: str) -> tuple[InvMat, InvMat, sp.Expr]:
     return gV, gW, Den
 
 
-def merged_gradient_invmats(obj: str) -> tuple[InvMat, InvMat]:
+def merged_gradient_invmats(obj: str, convention=None) -> tuple[InvMat, InvMat]:
     """``(grad_V, grad_W)`` of objective ``obj`` at a generic manifold point (merged coords)."""
-    gV, gW, Den = merged_gradient_numerators(obj)
+    gV, gW, Den = merged_gradient_numerators(obj, convention)
     return gV.applyfunc(lambda e: e / Den), gW.applyfunc(lambda e: e / Den)
 
 
@@ -134,7 +134,7 @@ def separate_substitution() -> dict:
 
 
 @derivation
-def gradient(obj: str, subset: str = "all", form: str = "merged") -> GradientResult:
+def gradient(obj: str, subset: str = "all", form: str = "merged", convention=None) -> GradientResult:
     """Frobenius gradient of ``obj`` (``pretrain|zs|fs|zsfs``) w.r.t. the trainable matrices.
 
     Each coefficient is ``polynomial / Den`` with ``Den`` from
@@ -147,6 +147,8 @@ def gradient(obj: str, subset: str = "all", form: str = "merged") -> GradientRes
         form: ``"merged"`` (coordinates ``a b q alpha beta h``) or ``"separate"``
             (``W = K^T Q``; coordinates ``a, b`` and the ``K``, ``Q`` coordinates of
             :mod:`theory.symbols`).
+        convention: a :class:`vocabulary.Convention` or its name (default: today's); the
+            invariance argument holds for every convention with isotropic features.
 
     Returns:
         A :class:`GradientResult`.
@@ -166,7 +168,7 @@ def gradient(obj: str, subset: str = "all", form: str = "merged") -> GradientRes
     2*c*(d + 2)
     """
     _check(obj, form, subset)
-    gV, gW, Den = merged_gradient_numerators(obj)
+    gV, gW, Den = merged_gradient_numerators(obj, convention)
     trained = vocabulary.trained_matrices(form, subset)
     sym = dict(zip(vocabulary.coordinate_names(form), MERGED_COORDS if form == "merged" else SEPARATE_COORDS))
     coords_v = vocabulary.MERGED_COORDS if form == "merged" else vocabulary.SEPARATE_COORDS
@@ -202,7 +204,7 @@ def gradient(obj: str, subset: str = "all", form: str = "merged") -> GradientRes
     return GradientResult(obj, form, subset, matrices, inv, flow, coords)
 
 
-def flow_lambdified(obj: str, subset: str = "all", form: str = "merged"):
+def flow_lambdified(obj: str, subset: str = "all", form: str = "merged", convention=None):
     """The reduced flow field of :func:`gradient` as a NumPy function.
 
     Args:
@@ -226,7 +228,7 @@ def flow_lambdified(obj: str, subset: str = "all", form: str = "merged"):
     >>> float(f(0.0, 1.0, 0.0, 0.5, 0.5, 0.0, 3, 20, 20, 0.1, 1.0)[0])
     5.0
     """
-    res = gradient(obj, subset, form)
+    res = gradient(obj, subset, form, convention)
     args = tuple(res.coords) + PARAM_SYMBOLS
     exprs = [res.flow[s] for s in res.coords]
     return sp.lambdify(args, exprs, modules="math"), args

@@ -4,13 +4,18 @@
 derive expressions.  Every result lands in :data:`STORE` under
 ``(module.qualname, args, sorted kwargs)``; :func:`snapshot` returns a copy of it and
 :func:`restore` puts a saved one back, so a caller (``proofs_check.derivation_cache``)
-can keep the derivations on disk.  A restored value is exactly what the function returned
+can keep the derivations on disk.  A function with a ``convention`` parameter gets it as a
+:class:`vocabulary.Convention` (a name is looked up); the key holds the whole convention
+(plain data, so two conventions never share an entry), except today's, which is left out
+so that the keys of the default derivations are those of a function without the parameter.  A restored value is exactly what the function returned
 when it was derived; nothing else changes.
 """
 from __future__ import annotations
 
 import functools
 import inspect
+
+import vocabulary
 
 __all__ = ["derivation", "STORE", "snapshot", "restore", "clear"]
 
@@ -31,9 +36,21 @@ def derivation(fn):
     sig = inspect.signature(fn)
     plain = all(p.kind == p.POSITIONAL_OR_KEYWORD for p in sig.parameters.values())
 
+    conventional = "convention" in sig.parameters
+
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        if plain:  # one key per call, however the arguments were spelled
+        if conventional:  # a convention is passed on as a vocabulary.Convention (by name or
+            # object); today's is left out of the key, so default keys are those of before
+            bound = sig.bind(*args, **kwargs)
+            bound.apply_defaults()
+            conv = vocabulary.convention_named(bound.arguments["convention"])
+            bound.arguments["convention"] = conv
+            args, kwargs = bound.args, bound.kwargs
+            vals = tuple(v for k, v in bound.arguments.items()
+                         if k != "convention" or conv != vocabulary.DEFAULT_CONVENTION)
+            key = (name, vals, ())
+        elif plain:  # one key per call, however the arguments were spelled
             bound = sig.bind(*args, **kwargs)
             bound.apply_defaults()
             key = (name, tuple(bound.arguments.values()), ())

@@ -1,6 +1,8 @@
 """Closed-form optima and invariants, each *derived* here by SymPy (nothing typed in).
 
 Conventions: see :mod:`theory` (stated once there) and docs/theory.md section 1.
+Functions with a ``convention`` argument (a :class:`vocabulary.Convention` or its name,
+default today's) derive the same quantity under that convention.
 Reduced coordinates as in :mod:`theory.symbols`; the pretrained point is
 ``a=0, b=1, q=0, alpha=beta=c, h=0``.
 
@@ -26,10 +28,10 @@ _W_PRE = {q: 0, alpha: c, beta: c, h: 0}
 
 
 @derivation
-def pretrain_c_star() -> sp.Expr:
+def pretrain_c_star(convention=None) -> sp.Expr:
     """``c*``: the unique root of ``dL_pre/dc = 0`` (``L_pre`` is quadratic in ``c`` with
     positive leading coefficient for ``m >= 1``)."""
-    L = pretrain_loss()
+    L = pretrain_loss(convention)
     sols = sp.solve(sp.Eq(sp.diff(L, c), 0), c)
     if len(sols) != 1:
         raise AssertionError(f"expected one stationary c, got {sols}")  # pragma: no cover
@@ -37,36 +39,36 @@ def pretrain_c_star() -> sp.Expr:
 
 
 @derivation
-def pretrain_min_loss() -> sp.Expr:
+def pretrain_min_loss(convention=None) -> sp.Expr:
     """``L_pre(c*)``."""
-    return sp.factor(sp.cancel(pretrain_loss().subs(c, pretrain_c_star())))
+    return sp.factor(sp.cancel(pretrain_loss(convention).subs(c, pretrain_c_star(convention))))
 
 
 @derivation
-def pretrain_gradient_at_optimum(form: str = "merged") -> dict:
+def pretrain_gradient_at_optimum(form: str = "merged", convention=None) -> dict:
     """Full-matrix pretraining gradient at the pretrained point with ``c = c*``
     (``{matrix: {basis: expr}}``), every entry cancelled; all zero means ``(V, W)`` is a
     stationary point of ``L_pre`` over *all* matrices (by the invariance argument of
     :mod:`theory.gradients` the listed coefficients are the whole gradient; this holds
     for every ``theta0``)."""
     from .symbols import PRETRAINED_SEPARATE
-    res = gradient("pretrain", "all", form)
+    res = gradient("pretrain", "all", form, convention)
     point = dict(PRETRAINED if form == "merged" else PRETRAINED_SEPARATE)
-    cs = pretrain_c_star()
+    cs = pretrain_c_star(convention)
     return {M: {k: sp.cancel(to_expr(v).subs(point).subs(c, cs)) for k, v in co.items()}
             for M, co in res.matrices.items()}
 
 
-def zs_independent_of(sym: sp.Symbol) -> bool:
+def zs_independent_of(sym: sp.Symbol, convention=None) -> bool:
     """True iff ``ZS`` does not involve ``sym`` (checked: ``dZS/dsym == 0`` identically)."""
-    return sp.expand(sp.diff(zs(), sym)) == 0
+    return sp.expand(sp.diff(zs(convention), sym)) == 0
 
 
 @derivation
-def zs_v_optimum() -> dict:
+def zs_v_optimum(convention=None) -> dict:
     """V-only ZS optimum at the pretrained ``W``: ``{a: a*}`` from ``dZS/da = 0`` (ZS is a
     convex quadratic in ``a``; ZS does not depend on ``b``, so ``b`` keeps its value)."""
-    F = zs().subs(_W_PRE)
+    F = zs(convention).subs(_W_PRE)
     sols = sp.solve(sp.diff(F, a), a)
     if len(sols) != 1:
         raise AssertionError(sols)  # pragma: no cover
@@ -74,19 +76,19 @@ def zs_v_optimum() -> dict:
 
 
 @derivation
-def zs_v_min_loss() -> sp.Expr:
+def zs_v_min_loss(convention=None) -> sp.Expr:
     """ZS at the V-only optimum."""
-    return sp.factor(sp.cancel(zs().subs(_W_PRE).subs(zs_v_optimum())))
+    return sp.factor(sp.cancel(zs(convention).subs(_W_PRE).subs(zs_v_optimum(convention))))
 
 
 @derivation
-def zsfs_v_optimum() -> dict:
+def zsfs_v_optimum(convention=None) -> dict:
     """V-only ``ZS + lam FS`` optimum ``{a: ..., b: ...}`` at the pretrained ``W`` (general
     ``c``): the objective is a quadratic in ``(a, b)``, an expectation of a square of an affine
     function of ``(a, b)``, hence convex; the solution of the 2x2 linear system
     ``grad = 0`` is unique when the Hessian determinant (``"hessian_det"`` entry) is nonzero.
     """
-    F = zsfs().subs(_W_PRE)
+    F = zsfs(convention).subs(_W_PRE)
     sol = sp.solve([sp.diff(F, a), sp.diff(F, b)], [a, b], dict=True)
     if len(sol) != 1:
         raise AssertionError(sol)  # pragma: no cover
@@ -96,10 +98,10 @@ def zsfs_v_optimum() -> dict:
 
 
 @derivation
-def fs_b_at_zs_a() -> dict:
+def fs_b_at_zs_a(convention=None) -> dict:
     """FS-optimal ``b`` at the pretrained ``W`` and ``a`` fixed at its V-only ZS optimum:
     ``{b: ..., "c*b": ...}`` (``c*b`` is the authors' ``w*(N)``)."""
-    F = fs().subs(_W_PRE).subs(zs_v_optimum())
+    F = fs(convention).subs(_W_PRE).subs(zs_v_optimum(convention))
     sols = sp.solve(sp.diff(F, b), b)
     if len(sols) != 1:
         raise AssertionError(sols)  # pragma: no cover
@@ -132,7 +134,7 @@ def positive_for_d_at_least(expr: sp.Expr, d0: int, extra_nonneg=()) -> bool:
 
 
 @derivation
-def zs_global_minimisers() -> dict:
+def zs_global_minimisers(convention=None) -> dict:
     """Global ZS minimisers over all manifold coordinates.
 
     Derivation: with ``u = (a q - 1, a alpha, a (beta - alpha))`` the ZS loss is a quadratic
@@ -148,7 +150,7 @@ def zs_global_minimisers() -> dict:
     "free": (b, h)}``.
     """
     u1, u2, u3 = sp.symbols("u1 u2 u3", real=True)
-    Z = sp.expand(zs().subs({q: (u1 + 1) / a, alpha: u2 / a, beta: (u2 + u3) / a},
+    Z = sp.expand(zs(convention).subs({q: (u1 + 1) / a, alpha: u2 / a, beta: (u2 + u3) / a},
                             simultaneous=True))
     us = (u1, u2, u3)
     G = sp.hessian(Z, us) / 2
@@ -186,7 +188,7 @@ def balancedness_rate(obj: str) -> sp.Expr:
 
 
 @derivation
-def zs_all_flow_limit() -> dict:
+def zs_all_flow_limit(convention=None) -> dict:
     """End point of full ZS gradient flow from the pretrained point, *assuming* it converges to
     a global ZS minimiser (:func:`zs_global_minimisers`; convergence itself is not proved here).
 
@@ -196,7 +198,7 @@ def zs_all_flow_limit() -> dict:
     numerator (times ``a^2``, made monic) is ``"equation"``.  ``a`` starts at 0 with
     ``da/dt = 2 c (d+2) > 0``, so the positive root ``"a"`` is reported, ``"q" = 1/a``.
     """
-    fl = gradient("zs", "all", "merged").flow
+    fl = gradient("zs", "all", "merged", convention).flow
     frozen = sp.expand(fl[b]) == 0 and sp.expand(fl[h]) == 0
     I0 = balancedness().subs(PRETRAINED)
     at_min = balancedness().subs({q: 1 / a, alpha: 0, beta: 0, b: 1, h: 0})

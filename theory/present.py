@@ -138,7 +138,7 @@ G_SYMBOLS = {"0": sp.Symbol("G_0", real=True), "tt": sp.Symbol("G_tt", real=True
 
 
 def gradient_presentation(obj: str, subset: str = "all", form: str = "merged",
-                          full: bool = True) -> dict:
+                          full: bool = True, convention=None) -> dict:
     """The derived gradient of ``obj`` in a bounded, deterministic presentation.
 
     Separate form ``W = K^T Q``: ``grad_V`` is the merged ``grad_V`` at ``W = K^T Q``, and
@@ -153,6 +153,7 @@ def gradient_presentation(obj: str, subset: str = "all", form: str = "merged",
         form: ``merged`` or ``separate``.
         full: also present every coefficient fully expanded in the separate coordinates
             (``matrices`` and ``flow``); costs a few seconds for the separate form.
+        convention: a :class:`vocabulary.Convention` or its name (default today's).
 
     Returns:
         ``{"matrices": {M: {basis: expr}} | None, "flow": {coord: expr} | None,
@@ -163,7 +164,7 @@ def gradient_presentation(obj: str, subset: str = "all", form: str = "merged",
     from .gradients import gradient, merged_gradient_invmats, separate_substitution
     from .manifold import InvMat, separate_K, separate_Q
 
-    res = gradient(obj, subset, form)  # validates the arguments
+    res = gradient(obj, subset, form, convention)  # validates the arguments
     out = {"matrices": None, "flow": None, "chain_rule": None}
     if full or form == "merged":
         mats = {M: {bn: present(e) for bn, e in co.items()} for M, co in res.matrices.items()}
@@ -188,7 +189,7 @@ def gradient_presentation(obj: str, subset: str = "all", form: str = "merged",
                 flow[s] = present(v)
         out["flow"] = flow
     if form == "separate":
-        gV, gW = merged_gradient_invmats(obj)
+        gV, gW = merged_gradient_invmats(obj, convention)
         G = {bn: present(e) for bn, e in gW.named().items() if bn in G_SYMBOLS} \
             if {"K", "Q"} & set(res.matrices) else {}
         Gs = InvMat.from_coords(dict(G_SYMBOLS))

@@ -49,7 +49,8 @@ __all__ = [
     "FORMS", "MATRICES", "TRAIN", "trained_matrices",
     "Method", "METHODS", "methods_for", "EXPERIMENT_METHODS",
     "Basis", "BASIS", "BASIS_NAMES", "Coordinate", "MERGED_COORDS", "SEPARATE_COORDS",
-    "coordinate_names", "DEFAULTS",
+    "coordinate_names", "DEFAULTS", "Convention", "CONVENTIONS", "DEFAULT_CONVENTION",
+    "convention_named",
 ]
 
 
@@ -334,3 +335,83 @@ def coordinate_names(form: str) -> tuple[str, ...]:
 # --------------------------------------------------------------------------- defaults
 #: the paper's synthetic setting; the CLI defaults (the Python API takes explicit values)
 DEFAULTS = {"d": 5, "m": 20, "N": 20, "sigma2": 0.1, "lam": 1.0, "shots": (0, 40)}
+
+
+# --------------------------------------------------------------------------- conventions
+@dataclass(frozen=True)
+class Convention:
+    """A modelling convention of the one-layer linear attention model (plain data).
+
+    Args:
+        name: the name used on the command line and in reports.
+        query_in_context: ``True``: the query token is in ``S`` and ``S`` is normalised by
+            the token count ``n + 1`` (today's convention).  ``False``: ``S`` averages the
+            ``n`` demonstrations only (normalised by ``n``); at ``n = 0`` the prediction then
+            reads the query token alone, ``S = z_q z_q^T`` (so the zero-shot error and ZS
+            are those of today's convention).
+        task_prior: the pretraining (and unseen-task) distribution of ``theta``:
+            ``"sphere"`` (uniform on the unit sphere, today's) or ``"gaussian"``
+            (``N(0, I_d / d)``, so ``E|theta|^2 = 1`` and ``E|theta|^4 = (d+2)/d``).
+        covariance: the feature covariance ``Sigma_x``: ``None`` for the identity (today's),
+            or a two-level diagonal spectrum ``(k, s)``: the first ``k`` coordinates of ``x``
+            have variance ``s`` (an int, a float or a ``fractions.Fraction``), the other
+            ``d - k`` variance 1.  (A two-level spectrum keeps ``d`` a symbol in the SymPy
+            route.)
+        description: one line for reports.
+    """
+
+    name: str
+    query_in_context: bool = True
+    task_prior: str = "sphere"
+    covariance: tuple | None = None
+    description: str = ""
+
+    @property
+    def is_default(self) -> bool:
+        """Whether this is today's convention in every field (its name aside)."""
+        return self.query_in_context and self.task_prior == "sphere" and self.covariance is None
+
+    def as_dict(self) -> dict:
+        """The fields as plain JSON data."""
+        return {"name": self.name, "query_in_context": self.query_in_context,
+                "task_prior": self.task_prior,
+                "covariance": None if self.covariance is None else
+                {"k": self.covariance[0], "variance": self.covariance[1]},
+                "description": self.description}
+
+
+#: the named conventions, today's first
+CONVENTIONS = {
+    "default": Convention("default", description="query token in S, normalisation n+1; theta uniform on "
+                          "the sphere; x ~ N(0, I_d)"),
+    "query-excluded": Convention("query-excluded", query_in_context=False,
+                                 description="S averages the n demonstrations only (normalisation n; "
+                                 "at n = 0 the query token alone)"),
+    "gaussian-prior": Convention("gaussian-prior", task_prior="gaussian",
+                                 description="theta ~ N(0, I_d/d) for pretraining and unseen tasks"),
+    "anisotropic": Convention("anisotropic", covariance=(1, 4),
+                              description="x ~ N(0, Sigma_x), Sigma_x = diag(4, 1, ..., 1): one direction "
+                              "of variance 4"),
+}
+DEFAULT_CONVENTION = CONVENTIONS["default"]
+
+
+def convention_named(name) -> Convention:
+    """The :class:`Convention` named ``name`` (a :class:`Convention` is returned as is).
+
+    Args:
+        name: a key of :data:`CONVENTIONS`, a :class:`Convention`, or ``None`` (today's).
+
+    Returns:
+        The :class:`Convention`.
+
+    Raises:
+        ValueError: an unknown name (the message lists the known ones).
+    """
+    if isinstance(name, Convention):
+        return name
+    if name is None:
+        return DEFAULT_CONVENTION
+    if name not in CONVENTIONS:
+        raise ValueError(f"convention must be one of {', '.join(CONVENTIONS)}, got {name!r}")
+    return CONVENTIONS[name]
