@@ -15,10 +15,10 @@ import sympy as sp
 from . import optima
 from .memo import derivation
 from .objectives import expected_loss, sphere_loss
-from .symbols import PRETRAINED, a, alpha, b, beta, c, h, kappa, n, q, rho
+from .symbols import N, PRETRAINED, a, alpha, b, beta, c, h, kappa, n, q, rho
 
 __all__ = ["large_n_limit", "zs_v_inverse_n_coefficient", "zs_all_gap_polynomial",
-           "zsfs_v_tradeoff", "rational_parts"]
+           "zsfs_v_tradeoff", "zsfs_w_tradeoff", "rational_parts"]
 
 
 def rational_parts(expr) -> tuple:
@@ -90,3 +90,32 @@ def zsfs_v_tradeoff() -> dict:
     gap = sp.factor(sp.cancel(u.subs({a: opt[a], b: opt[b]}) ** 2 - u.subs({a: a_zs, b: 1}) ** 2))
     return {"a_fs": rational_parts(opt[a]), "b_fs": rational_parts(opt[b]), "a_zs": rational_parts(a_zs),
             "neg_limit": rational_parts(Linf_neg), "gap": rational_parts(gap)}
+
+
+@derivation
+def zsfs_w_tradeoff() -> dict:
+    """The expressions of the W-only trade-off (``zsfs.w.tradeoff``), each as :func:`rational_parts`.
+
+    W-only ``ZS + lam FS`` ends at the FS minimiser over ``W`` (:func:`theory.optima.zsfs_w_optimum`);
+    V-only ``ZS + lam FS`` ends at :func:`theory.optima.zsfs_v_optimum`.
+
+    Returns:
+        ``"target_w"``: ``L_N(theta0)`` at the W-only optimum (``= sigma2 + 2/(N+2)``);
+        ``"target_v"``: ``L_N(theta0)`` at the V-only optimum (in ``d N sigma2 lam``: ``c`` cancels);
+        ``"gap"`` = ``target_v - target_w`` (W-only wins on the target exactly when ``gap > 0``);
+        ``"perp_w"``: ``lim L_n(theta_perp)`` at the W-only optimum
+        (``= 1 + sigma2 + ((N+1)/(N+2))^2``).
+    """
+    w = optima.zsfs_w_optimum()
+    wpt = {a: 0, b: 1, q: w[q], alpha: w[alpha], beta: w[beta], h: w[h]}
+    v = optima.zsfs_v_optimum()
+    vpt = {**PRETRAINED, a: v[a], b: v[b]}
+    target = expected_loss().subs({kappa: 1, rho: 0, n: N})
+    tw = sp.cancel(target.subs(wpt))
+    tv = sp.cancel(target.subs(vpt))
+    gap = sp.cancel(sp.together(tv - tw))
+    if c in gap.free_symbols:
+        raise AssertionError("the W-only target gap depends on c")  # pragma: no cover
+    perp = sp.cancel(large_n_limit().subs(wpt).subs({kappa: 0, rho: 1}))
+    return {"target_w": rational_parts(tw), "target_v": rational_parts(tv), "gap": rational_parts(gap),
+            "perp_w": rational_parts(perp)}

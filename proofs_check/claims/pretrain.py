@@ -19,6 +19,7 @@ from .. import models
 from .base import DEFAULT_CONFIG, Claim, Evidence, Outcome
 from .controls import Recorded, negative_control
 from .grid import GRID, is_zero, num
+from .search_evidence import search_items
 
 __all__ = ["CLAIMS"]
 
@@ -251,6 +252,7 @@ def check_fewshot_vs_zeroshot() -> Outcome:
                        f"per n, n = {', '.join(map(str, MC_SHOTS))}, default config, seeds 2026-{2025 + len(MC_SHOTS)}) "
                        "within 5 standard errors of the NumPy closed form", max(zs_) < 5,
                        {"max_z_score": max(zs_)}))
+    ev.extend(search_items("pretrain.fewshot_vs_zeroshot", refined=False)[0])
     region = (f"at c = c*: L_n > L_0 for 1 <= n < c* d(1+sigma2)/(2-c*) - 1 "
               f"(default config: n <= {int(np.ceil(thr - 1)) - 1}); the curve rises at small n on "
               f"{rising}/{len(GRID)} grid configs")

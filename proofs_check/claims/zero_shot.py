@@ -24,6 +24,7 @@ from .base import DEFAULT_CONFIG, Claim, Config, Evidence, Outcome
 from .controls import Recorded, negative_control
 from .stability_evidence import separate_icl_degraded_evidence, verdict_evidence
 from .grid import FLOW_GRID, GRID, exact, is_zero, num
+from .search_evidence import search_items
 
 __all__ = ["CLAIMS", "TASKS_KR", "sgd_evidence"]
 
@@ -532,6 +533,7 @@ def check_icl_degraded() -> Outcome:
                   + "; ".join(f"d={f['d']} m={f['m']} sigma2={f['sigma2']} {f['task']} n={f['first_n']}" for f in fails[:6]))
     else:
         region = f"holds on every checked pair ({checked})"
+    ev.extend(search_items("zs.all.icl_degraded", refined=False)[0])
     ev.append(verdict_evidence("zs-all"))
     ev.append(separate_icl_degraded_evidence())
     return Outcome(ev, grid=[g_.as_dict() for g_ in GRID[::3]], region=region,
@@ -628,6 +630,11 @@ def check_icl_preserved() -> Outcome:
                    f"(L_n = A + B/(n+1) + C/(n+1)^2); B <= 0 on {len(fails)}/{len(edge)} configs with m <= 4")
         counterexample = {"config": g.as_dict(), "details": {**{f"B_{k}": str(v) for k, v in Bv.items()},
                                                              **{f"decreasing_at_1e9_{k}": v for k, v in dec.items()}}}
+    items, found = search_items("zs.v.icl_preserved", refined=True)
+    ev.extend(items)
+    if counterexample is None and found is not None:
+        counterexample = found
+        dis.append("'eventually decreasing on every task' fails (found by the domain search): it holds exactly when B > 0")
     # numeric: NumPy curves at the flow end point
     cfg = DEFAULT_CONFIG
     info = {}
