@@ -271,7 +271,7 @@ def _w_tradeoff_exprs():
     from theory.symbols import N, lam
 
     e = limits.zsfs_w_tradeoff()
-    return {k: _RatFun(e[k], (d, N, sigma2, lam)) for k in ("target_w", "target_v", "gap", "perp_w")}
+    return {k: _RatFun(e[k], (d, N, sigma2, lam, c)) for k in ("target_w", "target_v", "gap", "perp_w")}
 
 
 def w_tradeoff_numbers(cfg: Config) -> dict:
@@ -281,7 +281,8 @@ def w_tradeoff_numbers(cfg: Config) -> dict:
         ``{"target_w", "target_v", "gap", "perp_w"}`` as SymPy rationals: ``L_N(theta0)`` at the
         W-only optimum (``sigma2 + 2/(N+2)``) and at the V-only ``ZS + lam FS`` optimum, their
         difference ``gap = target_v - target_w`` (W-only wins on the target exactly when
-        ``gap > 0``; ``c`` and ``m`` drop out) and the ``theta_perp`` limit at the W-only
+        ``gap > 0``; evaluated at ``c = c*``, its value does not depend on ``c``, so ``m`` drops
+        out) and the ``theta_perp`` limit at the W-only
         optimum (``1 + sigma2 + ((N+1)/(N+2))^2``, for ``sigma2 > 0``).
     """
     vals = _vals(cfg)

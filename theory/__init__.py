@@ -52,3 +52,4 @@ def build_all() -> None:
     limits.zs_v_inverse_n_coefficient()
     limits.zs_all_gap_polynomial()
     limits.zsfs_v_tradeoff()
+    limits.zsfs_w_tradeoff()
