@@ -56,53 +56,95 @@ def _independent(claim_id: str, statement: str, cfg) -> dict:
 
 def _lower(cfg, lo: dict):
     """The configurations one coordinate below ``cfg``: each of ``d, m, N, sigma2, lam`` set
-    to its domain minimum, or lowered by one step (1, or 1/20 for ``sigma2`` and ``lam``)."""
+    to its domain minimum, to the grid point halfway down, or lowered by one step (1, or 1/20
+    for ``sigma2`` and ``lam``)."""
     from fractions import Fraction
 
     from .claims.base import Config
     from .strategies import STEP
 
-    step = float(STEP)
-    mins = {"d": lo["d"], "m": lo["m"], "N": lo["N"], "sigma2": 0.0, "lam": step}
+    mins = {"d": lo["d"], "m": lo["m"], "N": lo["N"], "sigma2": Fraction(0), "lam": STEP}
     out = []
     for key in ("d", "m", "N", "sigma2", "lam"):
         v = getattr(cfg, key)
-        cands = [mins[key]]
         if isinstance(v, int):
-            cands.append(v - 1)
+            cands = [mins[key], (mins[key] + v) // 2, v - 1]
         else:
-            cands.append(float(Fraction(repr(v)) - STEP))
+            k_lo, k = int(mins[key] / STEP), int(Fraction(repr(v)) / STEP)
+            cands = [float(j * STEP) for j in (k_lo, (k_lo + k) // 2, k - 1)]
         for w in cands:
             if mins[key] <= w < v:
                 out.append(Config(**{**cfg.as_dict(), key: w}))
     return list(dict.fromkeys(out))
 
 
-def minimise(fails, cfg, lo: dict, budget: int = 60):
+def minimise(fails, cfg, lo: dict, budget: int = 120):
     """Lower ``cfg`` coordinate by coordinate while ``fails`` still holds there.
+
+    Each coordinate in turn (``d, m, N, sigma2, lam``) is set to its domain minimum if the
+    statement still fails there, else lowered by bisection between that minimum and its value
+    (on the 1/20 grid for ``sigma2`` and ``lam``); the passes repeat until none moves.  Then
+    every configuration of :func:`_lower` is evaluated once more.
 
     Args:
         fails: ``fails(cfg) -> bool``, whether the statement fails at ``cfg``.
         cfg: a configuration where it fails.
         lo: the least ``(d, m, N)`` of the claim's domain.
-        budget: at most this many evaluations.
+        budget: at most this many distinct configurations are evaluated.
 
     Returns:
         ``(cfg, minimal)``: ``minimal`` is True when no configuration of :func:`_lower` (each
-        coordinate set to its minimum or one step lower) fails: the counterexample is then
-        minimal coordinate by coordinate.
+        coordinate set to its minimum, halfway down or one step lower) fails: the
+        counterexample is then minimal coordinate by coordinate.
     """
-    used = 0
-    while True:
-        for cand in _lower(cfg, lo):
-            if used >= budget:
-                return cfg, False
-            used += 1
-            if fails(cand):
-                cfg = cand
-                break
-        else:
-            return cfg, True
+    from fractions import Fraction
+
+    from .claims.base import Config
+    from .strategies import STEP
+
+    memo: dict = {}
+
+    def f(c):
+        if c not in memo:
+            if len(memo) >= budget:
+                raise _Spent
+            memo[c] = bool(fails(c))
+        return memo[c]
+
+    def at(c, key, j):  # coordinate ``key`` at grid index j
+        return Config(**{**c.as_dict(), key: j if key in ("d", "m", "N") else float(j * STEP)})
+
+    def index(c, key):
+        v = getattr(c, key)
+        return v if key in ("d", "m", "N") else int(Fraction(repr(v)) / STEP)
+
+    lows = {"d": lo["d"], "m": lo["m"], "N": lo["N"], "sigma2": 0, "lam": 1}
+    try:
+        moved = True
+        while moved:
+            moved = False
+            for key in ("d", "m", "N", "sigma2", "lam"):
+                k_lo, k_hi = lows[key], index(cfg, key)
+                if k_hi <= k_lo:
+                    continue
+                if f(at(cfg, key, k_lo)):
+                    cfg, moved = at(cfg, key, k_lo), True
+                    continue
+                while k_hi - k_lo > 1:  # holds at k_lo, fails at k_hi
+                    mid = (k_lo + k_hi) // 2
+                    if f(at(cfg, key, mid)):
+                        k_hi = mid
+                    else:
+                        k_lo = mid
+                if k_hi < index(cfg, key):
+                    cfg, moved = at(cfg, key, k_hi), True
+        return cfg, not any(f(c) for c in _lower(cfg, lo))
+    except _Spent:
+        return cfg, False
+
+
+class _Spent(Exception):
+    """The evaluation budget of :func:`minimise` is spent."""
 
 
 def search(claim_id: str, fails, examples: int, seed: int):
