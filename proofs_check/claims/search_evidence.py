@@ -57,7 +57,7 @@ def domain_search(claim_id: str, statement: str, examples: int | None = None,
         details["first_excluded"] = exc["first"]
     if cx is not None:
         details["counterexample"] = cx["config"]
-    what = "the paper's statement" if statement == "paper" else "the derived condition"
+    what = "the paper's statement" if statement == "paper" else "the derived (refined) statement"
     return Evidence("search", f"hypothesis search of the whole domain ({k} examples, seed {seed}, "
                     f"explore's strategy and shrinking): no configuration where {what} fails"
                     + (" (configurations where the quantity does not exist are excluded, not counted)"
