@@ -19,7 +19,7 @@ import random
 
 from .conditions import CONDITION_CLAIMS, STATEMENTS, evaluate
 
-__all__ = ["explore", "render", "search", "minimise"]
+__all__ = ["explore", "render", "search", "minimise", "lower_neighbours"]
 
 
 def _check_claim(claim_id: str) -> None:
@@ -54,7 +54,7 @@ def _independent(claim_id: str, statement: str, cfg) -> dict:
             "numpy_confirms_not_raised": bool(lf <= lz)}
 
 
-def _lower(cfg, lo: dict):
+def lower_neighbours(cfg, lo: dict):
     """The configurations one coordinate below ``cfg``: each of ``d, m, N, sigma2, lam`` set
     to its domain minimum, to the grid point halfway down, or lowered by one step (1, or 1/20
     for ``sigma2`` and ``lam``)."""
@@ -84,7 +84,7 @@ def minimise(fails, cfg, lo: dict, budget: int = 120):
     Each coordinate in turn (``d, m, N, sigma2, lam``) is set to its domain minimum if the
     statement still fails there, else lowered by bisection between that minimum and its value
     (on the 1/20 grid for ``sigma2`` and ``lam``); the passes repeat until none moves.  Then
-    every configuration of :func:`_lower` is evaluated once more.
+    every configuration of :func:`lower_neighbours` is evaluated once more.
 
     Args:
         fails: ``fails(cfg) -> bool``, whether the statement fails at ``cfg``.
@@ -93,7 +93,7 @@ def minimise(fails, cfg, lo: dict, budget: int = 120):
         budget: at most this many distinct configurations are evaluated.
 
     Returns:
-        ``(cfg, minimal)``: ``minimal`` is True when no configuration of :func:`_lower` (each
+        ``(cfg, minimal)``: ``minimal`` is True when no configuration of :func:`lower_neighbours` (each
         coordinate set to its minimum, halfway down or one step lower) fails: the
         counterexample is then minimal coordinate by coordinate.
     """
@@ -138,7 +138,7 @@ def minimise(fails, cfg, lo: dict, budget: int = 120):
                         k_lo = mid
                 if k_hi < index(cfg, key):
                     cfg, moved = at(cfg, key, k_hi), True
-        return cfg, not any(f(c) for c in _lower(cfg, lo))
+        return cfg, not any(f(c) for c in lower_neighbours(cfg, lo))
     except _Spent:
         return cfg, False
 

@@ -15,7 +15,7 @@ from proofs_check import cli, conditions, explore as explore_mod
 from proofs_check.claims import few_shot, zero_shot
 from proofs_check.claims.base import Config, Evidence
 from proofs_check.conditions import CONDITION_CLAIMS, evaluate, statements_of, w_tradeoff_numbers
-from proofs_check.explore import _lower, explore, minimise
+from proofs_check.explore import lower_neighbours, explore, minimise
 
 from independent_statements import quad_minimiser, statement_fails
 
@@ -37,7 +37,7 @@ def test_explore_counterexamples_are_confirmed_independently_and_minimal(claim_i
     cfg = Config(**cx["config"])
     assert statement_fails(claim_id, statement, cfg) is not False, cx
     assert cx["minimal"] is True
-    for lower in _lower(cfg, CONDITION_CLAIMS[claim_id]):
+    for lower in lower_neighbours(cfg, CONDITION_CLAIMS[claim_id]):
         assert evaluate(claim_id, statement, lower)[0] is not False, lower
 
 
@@ -162,8 +162,8 @@ def test_minimise_reports_a_spent_budget_as_not_minimal():
 
 
 def test_lower_neighbours_respect_the_domain():
-    assert _lower(Config(2, 1, 1, 0.0, 0.05), LO) == []
-    got = _lower(Config(3, 1, 1, 0.1, 0.05), LO)
+    assert lower_neighbours(Config(2, 1, 1, 0.0, 0.05), LO) == []
+    got = lower_neighbours(Config(3, 1, 1, 0.1, 0.05), LO)
     assert Config(2, 1, 1, 0.1, 0.05) in got and Config(3, 1, 1, 0.0, 0.05) in got
     assert Config(3, 1, 1, 0.05, 0.05) in got and len(got) == 3  # sigma2: 0 (= halfway) and one step
 

@@ -93,22 +93,28 @@ def search_control(claim_id: str, examples: int | None = None, seed: int = SEARC
                     {"planted_found": None if got is None else got.as_dict()})
 
 
-def search_items(claim_id: str, refined: bool) -> tuple[list[Evidence], dict | None]:
+def search_items(claim_id: str, refined: bool, known: dict | None = None) -> tuple[list[Evidence], dict | None]:
     """The search evidence of one claim: the asserted search of the statement the claim's
     status rests on (``derived`` for a refined claim that offers it, else ``paper``) and its
-    negative control; for a refined claim also the search of the paper's wording, whose
-    counterexample (if found) is returned.
+    negative control; for a refined claim without a ``known`` counterexample (from its grid)
+    also the search of the paper's wording, whose counterexample (if found) is returned.
+
+    Args:
+        claim_id: a claim of :data:`proofs_check.conditions.CONDITION_CLAIMS`.
+        refined: whether the claim's status rests on its derived statement.
+        known: a counterexample to the paper's wording already found on the claim's grid (the
+            paper search, with its shrinking, is then skipped: it would only re-find one).
 
     Returns:
-        ``(evidence items, counterexample or None)``.
+        ``(evidence items, counterexample)``: ``known`` when given, else the search's (or None).
     """
     from ..conditions import statements_of
 
     statement = "derived" if refined and "derived" in statements_of(claim_id) else "paper"
     item, _ = domain_search(claim_id, statement)
     items = [item, search_control(claim_id)]
-    cx = None
-    if statement == "derived":
+    cx = known
+    if statement == "derived" and known is None:
         _, res = domain_search(claim_id, "paper")
         found = res["counterexample"]
         if found is not None:

@@ -636,7 +636,7 @@ def check_icl_preserved() -> Outcome:
                    f"(L_n = A + B/(n+1) + C/(n+1)^2); B <= 0 on {len(fails)}/{len(edge)} configs with m <= 4")
         counterexample = {"config": g.as_dict(), "details": {**{f"B_{k}": str(v) for k, v in Bv.items()},
                                                              **{f"decreasing_at_1e9_{k}": v for k, v in dec.items()}}}
-    items, found = search_items("zs.v.icl_preserved", refined=True)
+    items, found = search_items("zs.v.icl_preserved", refined=True, known=counterexample)
     ev.extend(items)
     if counterexample is None and found is not None:
         counterexample = found
