@@ -320,6 +320,8 @@ def _flow_tradeoff(method):
                "target_gain": bool(tN < vN), "perp_raised": bool(perp > pre_perp),
                "flow_converged": bool(fl.converged), "flow_grad_norm": float(fl.grad_norm),
                "v_only_flow_converged": bool(fv.converged)}
+        if which == "derived" and method == "zsfs-all":
+            det["target_half_asserted"] = bool(cfg.lam >= ALL_LAM_MIN)
         if which == "derived" and method == "zsfs-w":
             w = w_tradeoff_numbers(cfg)
             det.update({"derived_target_w": str(w["target_w"]), "derived_target_v": str(w["target_v"]),
