@@ -200,7 +200,8 @@ _EXAMPLES = {
     "figures": ["iclft figures --out figs", "iclft figures --out figs --sgd off --d 10"],
     "experiment": ["iclft experiment --quick --out exp", "iclft experiment --methods zs-all,zs-v --heads 2 --out exp"],
     "explore": ["iclft explore zsfs.v.tradeoff --statement paper --examples 300 --seed 1",
-                "iclft explore pretrain.fewshot_vs_zeroshot --statement derived --examples 200 --format json"],
+                "iclft explore zsfs.w.tradeoff --statement derived --examples 50 --format json",
+                "iclft explore pretrain.fewshot_vs_zeroshot --examples 200 --format json"],
 }
 
 #: what a subcommand's help says before its examples
@@ -212,6 +213,9 @@ _NOTES = {
               "exit status: 0 when every claim is verified or refined, 1 otherwise, 2 on bad arguments.\n"),
     "explore": ("hypothesis searches the claim's domain (d <= 12, m, N <= 60, sigma2 in [0, 2], lam in (0, 8])\n"
                 "with the example database off and shrinking on; the same seed gives the same answer.\n"
+                "A configuration where the claim's quantity does not exist (a flow with no finite limit) is\n"
+                "a domain exclusion, reported as such, never a counterexample.  --statement derived only for\n"
+                "claims with a derived condition (zs.v.icl_preserved, zsfs.v.tradeoff, zsfs.w.tradeoff).\n"
                 "exit status: 0 no counterexample found, 1 counterexample found, 2 bad input.\n"),
 }
 

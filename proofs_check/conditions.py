@@ -30,22 +30,30 @@ from theory.symbols import a, b, c, d, kappa, rho, sigma2
 from .claims.base import Config
 from .claims.grid import compile_fraction, exact, exact_loss, exact_subs
 
-__all__ = ["CONDITION_CLAIMS", "STATEMENTS", "DOMAIN", "evaluate", "min_config"]
+__all__ = ["CONDITION_CLAIMS", "STATEMENTS", "DOMAIN", "EXCLUDED", "ALL_LAM_MIN", "evaluate", "min_config", "statements_of",
+           "w_tradeoff_numbers", "v_tradeoff_numbers", "zs_v_B_values", "zs_v_decreasing_far_out"]
 
 STATEMENTS = ("paper", "derived")
 
-#: the claims with a configuration-dependent condition, and the least (d, m, N) of their domain
+#: the claims with a configuration-dependent condition: the least (d, m, N) of their domain,
+#: whether an evaluation integrates flows, and the statements the claim offers (a claim whose
+#: statement is already the derived one offers only ``paper``; ``derived`` is refused for it)
 CONDITION_CLAIMS = {
-    "pretrain.fewshot_vs_zeroshot": {"d": 1, "m": 1, "N": 0, "flows": False},
-    "zs.all.icl_degraded": {"d": 2, "m": 1, "N": 0, "flows": False},
-    "zs.v.icl_preserved": {"d": 2, "m": 1, "N": 0, "flows": False},
-    "zsfs.v.tradeoff": {"d": 1, "m": 1, "N": 1, "flows": False},
-    "zsfs.all.tradeoff": {"d": 2, "m": 1, "N": 1, "flows": True},
-    "zsfs.w.tradeoff": {"d": 2, "m": 1, "N": 1, "flows": True},
+    "pretrain.fewshot_vs_zeroshot": {"d": 1, "m": 1, "N": 0, "flows": False, "statements": ("paper",)},
+    "zs.all.icl_degraded": {"d": 2, "m": 1, "N": 0, "flows": False, "statements": ("paper",)},
+    "zs.v.icl_preserved": {"d": 2, "m": 1, "N": 0, "flows": False, "statements": STATEMENTS},
+    "zsfs.v.tradeoff": {"d": 1, "m": 1, "N": 1, "flows": False, "statements": STATEMENTS},
+    "zsfs.all.tradeoff": {"d": 2, "m": 1, "N": 1, "flows": True, "statements": STATEMENTS},
+    "zsfs.w.tradeoff": {"d": 2, "m": 1, "N": 1, "flows": True, "statements": STATEMENTS},
 }
 
 #: the domain of every claim: d <= 12, m and N <= 60, sigma2 in [0, 2], lam in (0, 8]
 DOMAIN = {"d": 12, "m": 60, "N": 60, "sigma2": (0.0, 2.0), "lam": (0.0, 8.0)}
+
+
+def statements_of(claim_id: str) -> tuple:
+    """The statements ``claim_id`` offers (``("paper",)`` or ``("paper", "derived")``)."""
+    return CONDITION_CLAIMS[claim_id]["statements"]
 
 
 def min_config(claim_id: str) -> dict:
@@ -117,7 +125,7 @@ def _pretrain(cfg: Config, _which: str):
     slope = (D1 - D2 / 2) - 2 * P[0]
     slope_pred = cs * (1 + cfg.d * (1 + s2)) > 2
     slope_ok = (slope > 0) == slope_pred
-    holds = first_bad is None and slope_ok
+    holds = bool(first_bad is None and slope_ok)
     return holds, {"c_star": str(cs), "threshold": str(thr), "threshold_float": _f(thr),
                    "first_mismatch_n": first_bad, "n_checked": top, "slope_at_0": str(slope),
                    "slope_predicted_positive": bool(slope_pred)}
@@ -191,7 +199,7 @@ def zs_v_decreasing_far_out(cfg: Config, n0: int = 10**9) -> dict:
     cs = exact(_cstar(), cfg)
     az = exact(optima.zs_v_optimum()[a], cfg, {c: cs})
     pt = {**_pre(cs), "a": az}
-    return {name: exact_loss(pt, k_, r_, cfg.d, n0 + 1, cfg.sigma2) < exact_loss(pt, k_, r_, cfg.d, n0, cfg.sigma2)
+    return {name: bool(exact_loss(pt, k_, r_, cfg.d, n0 + 1, cfg.sigma2) < exact_loss(pt, k_, r_, cfg.d, n0, cfg.sigma2))
             for name, k_, r_ in _TASKS}
 
 
@@ -202,10 +210,10 @@ def _zs_v(cfg: Config, which: str):
     vals = zs_v_B_values(cfg)
     det = {f"B_{k}": str(v) for k, v in vals.items()}
     if which == "paper":
-        return all(v > 0 for v in vals.values()), det
+        return bool(all(v > 0 for v in vals.values())), det
     dec = zs_v_decreasing_far_out(cfg)
     det.update({f"decreasing_far_out_{k}": v for k, v in dec.items()})
-    return all(dec[k] == (vals[k] > 0) for k in dec), det
+    return bool(all(dec[k] == (vals[k] > 0) for k in dec)), det
 
 
 # --- zsfs.v.tradeoff ------------------------------------------------------------------
@@ -249,7 +257,7 @@ def _v_tradeoff(cfg: Config, which: str):
     v = v_tradeoff_numbers(cfg)
     target = v["target_N_fs"] < v["target_N_zs"]
     raised = v["neg_limit_fs"] > v["neg_limit_zs"]
-    holds = target and raised if which == "paper" else target and (raised == (v["gap"] > 0))
+    holds = bool(target and raised if which == "paper" else target and (raised == (v["gap"] > 0)))
     det = {k: str(x) for k, x in v.items()}
     det.update({"target_gain": bool(target), "neg_limit_raised": bool(raised),
                 "condition_gap_positive": bool(v["gap"] > 0),
@@ -258,21 +266,74 @@ def _v_tradeoff(cfg: Config, which: str):
 
 
 # --- zsfs.all.tradeoff, zsfs.w.tradeoff (flow end points) -----------------------------
+@functools.lru_cache(maxsize=None)
+def _w_tradeoff_exprs():
+    from theory.symbols import N, lam
+
+    e = limits.zsfs_w_tradeoff()
+    return {k: _RatFun(e[k], (d, N, sigma2, lam, c)) for k in ("target_w", "target_v", "gap", "perp_w")}
+
+
+def w_tradeoff_numbers(cfg: Config) -> dict:
+    """Exact numbers of the derived condition of ``zsfs.w.tradeoff`` at ``cfg``.
+
+    Returns:
+        ``{"target_w", "target_v", "gap", "perp_w"}`` as SymPy rationals: ``L_N(theta0)`` at the
+        W-only optimum (``sigma2 + 2/(N+2)``) and at the V-only ``ZS + lam FS`` optimum, their
+        difference ``gap = target_v - target_w`` (W-only wins on the target exactly when
+        ``gap > 0``; evaluated at ``c = c*``, its value does not depend on ``c``, so ``m`` drops
+        out) and the ``theta_perp`` limit at the W-only
+        optimum (``1 + sigma2 + ((N+1)/(N+2))^2``, for ``sigma2 > 0``).
+    """
+    vals = _vals(cfg)
+    return {k: f(vals) for k, f in _w_tradeoff_exprs().items()}
+
+
+#: ``zsfs.all.tradeoff``'s refined statement: the target half is asserted only for ``lam >= ALL_LAM_MIN``
+#: (the full flow has no closed-form limit; below it the target half fails at small ``N`` and
+#: large ``sigma2``, e.g. ``(d, m, N, sigma2, lam) = (2, 1, 2, 2, 0.7)``; the region is
+#: established by the domain search, not derived)
+ALL_LAM_MIN = 1.0
+
+#: the reason a configuration is excluded from a flow claim's domain: the flow has no limit there
+EXCLUDED = "flow not converged (no finite limit: the end point does not exist)"
+
+
 def _flow_tradeoff(method):
-    def run(cfg: Config, _which: str):
-        """Target error at ``n = N`` below V-only ZS+lam FS, and ``theta_perp`` large-``n``
-        error above the pretrained ``(1-c)^2 + sigma2``, at the exact flow end points."""
+    def run(cfg: Config, which: str):
+        """paper: at the exact flow end points, the target error at ``n = N`` is below V-only
+        ZS+lam FS and the ``theta_perp`` large-``n`` error above the pretrained
+        ``(1-c)^2 + sigma2``; derived (``zsfs.w.tradeoff``): the ``theta_perp`` half holds and
+        the target half holds exactly when the derived ``gap > 0``; refined (``zsfs.all.tradeoff``,
+        ``--statement derived``): the ``theta_perp`` half holds and, for ``lam >= ALL_LAM_MIN``,
+        the target half.  A flow that does not
+        converge has no end point: the configuration is excluded (``holds is None``)."""
         from . import models
         from .claims.few_shot import _L, _Linf
 
         pc, fl = models.endpoint(method, cfg)
-        vc, _ = models.endpoint("zsfs-v", cfg)
+        vc, fv = models.endpoint("zsfs-v", cfg)
         cs = _f(exact(_cstar(), cfg))
         tN, vN = _L(pc, 1, 0, cfg, cfg.N), _L(vc, 1, 0, cfg, cfg.N)
         perp, pre_perp = _Linf(pc, 0, 1, cfg), (1 - cs) ** 2 + cfg.sigma2
-        return (tN < vN and perp > pre_perp and fl.converged,
-                {"target_N": tN, "target_N_v_only": vN, "perp_limit": perp, "pretrained_perp_limit": pre_perp,
-                 "flow_converged": fl.converged, "flow_grad_norm": fl.grad_norm})
+        det = {"target_N": tN, "target_N_v_only": vN, "perp_limit": perp, "pretrained_perp_limit": pre_perp,
+               "target_gain": bool(tN < vN), "perp_raised": bool(perp > pre_perp),
+               "flow_converged": bool(fl.converged), "flow_grad_norm": float(fl.grad_norm),
+               "v_only_flow_converged": bool(fv.converged)}
+        if which == "derived" and method == "zsfs-all":
+            det["target_half_asserted"] = bool(cfg.lam >= ALL_LAM_MIN)
+        if which == "derived" and method == "zsfs-w":
+            w = w_tradeoff_numbers(cfg)
+            det.update({"derived_target_w": str(w["target_w"]), "derived_target_v": str(w["target_v"]),
+                        "derived_gap": str(w["gap"]), "condition_gap_positive": bool(w["gap"] > 0)})
+        if not (fl.converged and fv.converged):
+            det["excluded"] = EXCLUDED
+            return None, det
+        if which == "paper":
+            return bool(tN < vN and perp > pre_perp), det
+        if method == "zsfs-all":
+            return bool(perp > pre_perp and (cfg.lam < ALL_LAM_MIN or tN < vN)), det
+        return bool(perp > pre_perp and (tN < vN) == (w["gap"] > 0)), det
     return run
 
 
@@ -286,23 +347,28 @@ _EVAL = {
 }
 
 
-def evaluate(claim_id: str, statement: str, cfg: Config) -> tuple[bool, dict]:
+def evaluate(claim_id: str, statement: str, cfg: Config) -> tuple:
     """Whether ``statement`` of ``claim_id`` holds at ``cfg``.
 
     Args:
         claim_id: one of :data:`CONDITION_CLAIMS`.
         statement: ``"paper"`` (the paper's wording) or ``"derived"`` (the derived condition
-            predicts the outcome).
+            predicts the outcome); only the statements the claim offers (:func:`statements_of`).
         cfg: a configuration inside the claim's domain.
 
     Returns:
-        ``(holds, details)``: ``details`` holds the exact numbers (rationals as strings).
+        ``(holds, details)``: ``holds`` is ``True``, ``False``, or ``None`` when the claim's
+        quantity does not exist at ``cfg`` (a domain exclusion: ``details["excluded"]`` says
+        why; never a counterexample); ``details`` holds the exact numbers (rationals as strings).
     """
     if claim_id not in _EVAL:
         raise ValueError(f"claim_id: {claim_id!r} has no configuration-dependent statement; "
                          f"choose one of {', '.join(_EVAL)}")
     if statement not in STATEMENTS:
         raise ValueError(f"statement must be 'paper' or 'derived', got {statement!r}")
+    if statement not in statements_of(claim_id):
+        raise ValueError(f"statement: {claim_id} has only the statement 'paper' (its statement is the derived "
+                         f"one; there is no separate derived condition), got {statement!r}")
     lo = CONDITION_CLAIMS[claim_id]
     for key in ("d", "m", "N"):
         if getattr(cfg, key) < lo[key]:

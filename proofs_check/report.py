@@ -50,11 +50,27 @@ def _clean(obj):
         obj = obj.item()
     if np is not None and isinstance(obj, np.ndarray):
         return _clean(obj.tolist())
+    obj = _sympy_plain(obj)
     if isinstance(obj, float) and not math.isfinite(obj):
         return str(obj)
     if isinstance(obj, (str, int, float, bool)) or obj is None:
         return obj
     return str(obj)
+
+
+def _sympy_plain(obj):
+    """A SymPy boolean as ``bool``, a SymPy integer as ``int``, a SymPy float as ``float``
+    (a SymPy rational stays an exact ``"p/q"`` string); anything else unchanged."""
+    mod = type(obj).__module__ or ""
+    if not mod.startswith("sympy"):
+        return obj
+    if getattr(obj, "is_Boolean", False) and obj in (True, False):
+        return bool(obj)
+    if getattr(obj, "is_Integer", False):
+        return int(obj)
+    if getattr(obj, "is_Float", False):
+        return float(obj)
+    return obj
 
 
 def to_json(obj) -> str:

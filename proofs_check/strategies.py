@@ -47,7 +47,8 @@ def _check_range(name, lo, hi, lo_min):
 
 
 def configs(d_min: int = 1, d_max: int = 12, m_min: int = 1, m_max: int = 60, N_min: int = 0,
-            N_max: int = 60, sigma2_max=SIGMA2_MAX, lam_max=LAM_MAX, sigma2_min=0) -> st.SearchStrategy[Config]:
+            N_max: int = 60, sigma2_max=SIGMA2_MAX, lam_max=LAM_MAX, sigma2_min=0,
+            lam_min=STEP) -> st.SearchStrategy[Config]:
     """Configurations ``(d, m, N, sigma2, lam)``.
 
     Args:
@@ -57,6 +58,7 @@ def configs(d_min: int = 1, d_max: int = 12, m_min: int = 1, m_max: int = 60, N_
         sigma2_max: ``sigma2`` is drawn from ``{sigma2_min, sigma2_min + 1/20, ..., sigma2_max}``.
         lam_max: ``lam`` is drawn from ``{1/20, 2/20, ..., lam_max}`` (never 0).
         sigma2_min: least ``sigma2`` (e.g. ``1/10`` where a flow has no finite limit at 0).
+        lam_min: least ``lam`` (a positive multiple of 1/20).
 
     Returns:
         A strategy of :class:`~proofs_check.claims.base.Config`.
@@ -67,12 +69,13 @@ def configs(d_min: int = 1, d_max: int = 12, m_min: int = 1, m_max: int = 60, N_
     s_hi = int(Fraction(sigma2_max) / STEP)
     s_lo = int(Fraction(sigma2_min) / STEP)
     l_hi = int(Fraction(lam_max) / STEP)
-    if s_lo < 0 or s_hi < s_lo or l_hi < 1:
+    l_lo = int(Fraction(lam_min) / STEP)
+    if s_lo < 0 or s_hi < s_lo or l_lo < 1 or l_hi < l_lo:
         raise ValueError(f"sigma2_max must be >= 0 and lam_max >= {STEP}, got {sigma2_max!r}, {lam_max!r}")
     return st.builds(
         lambda d, m, N, s, lam: Config(d, m, N, float(s * STEP), float(lam * STEP)),
         st.integers(d_min, d_max), st.integers(m_min, m_max), st.integers(N_min, N_max),
-        st.integers(s_lo, s_hi), st.integers(1, l_hi))
+        st.integers(s_lo, s_hi), st.integers(l_lo, l_hi))
 
 
 @st.composite

@@ -44,6 +44,9 @@ def _skip_slow_routes(monkeypatch):
     for mod in (zero_shot, few_shot):
         monkeypatch.setattr(mod, "sgd_evidence", lambda *a, **k: skipped)
         monkeypatch.setattr(mod, "verdict_evidence", lambda *a, **k: skipped)
+    # the domain searches have their own controls (tests/test_verdict_search.py)
+    for mod in (pretrain, zero_shot, few_shot):
+        monkeypatch.setattr(mod, "search_items", lambda *a, **k: ([skipped], None))
 
 
 #: (claim, module, comparison, old text, weakened text, what the weakening is)
@@ -82,6 +85,12 @@ WEAKENINGS = [
     ("zs.degenerate_start", degenerate, "_compare", "abs(zs_num - zmin)", "abs(zmin - zmin)", "self"),
     ("zs.degenerate_start", degenerate, "_compare", "for cfg in DEGENERATE_GRID:", "for cfg in DEGENERATE_GRID[:2]:",
      "grid"),
+    ("zsfs.w.tradeoff", few_shot, "_w_endpoints", "worst < 1e-6", "worst < 1e-2", "tolerance"),
+    ("zsfs.w.tradeoff", few_shot, "_w_endpoints", 'coords["alpha"] - al', "al - al", "self"),
+    ("zsfs.w.tradeoff", few_shot, "_w_endpoints", "for cfg in W_GRID:", "for cfg in W_GRID[:4]:", "grid"),
+    ("zsfs.w.tradeoff", few_shot, "_w_condition_grid", "(tw < tv) != (gap(cfg) > 0)",
+     "(gap(cfg) > 0) != (gap(cfg) > 0)", "self"),
+    ("zsfs.w.tradeoff", few_shot, "_w_condition_grid", "for cfg in W_GRID:", "for cfg in W_GRID[:4]:", "grid"),
 ]
 
 

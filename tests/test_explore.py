@@ -23,7 +23,7 @@ def _json(capsys, *argv):
 def test_paper_wording_of_v_tradeoff_has_a_counterexample_for_any_seed(capsys, seed):
     code, out = _json(capsys, "zsfs.v.tradeoff", "--statement", "paper", "--examples", "300", "--seed", str(seed))
     assert code == 1
-    assert set(out) == {"claim", "statement", "examples", "seed", "counterexample"}
+    assert set(out) == {"claim", "statement", "examples", "seed", "counterexample", "excluded"}
     assert (out["claim"], out["statement"], out["examples"], out["seed"]) == ("zsfs.v.tradeoff", "paper", 300, seed)
     cx = out["counterexample"]
     assert set(cx["config"]) == {"d", "m", "N", "sigma2", "lam"}
@@ -54,9 +54,10 @@ def test_same_seed_same_result():
     assert a == b and a["counterexample"] is not None
 
 
-def test_derived_condition_of_pretrained_curve_has_no_counterexample(capsys):
-    code, out = _json(capsys, "pretrain.fewshot_vs_zeroshot", "--statement", "derived", "--examples", "200")
-    assert code == 0 and out["counterexample"] is None
+def test_statement_of_pretrained_curve_has_no_counterexample(capsys):
+    """The claim's statement is the derived threshold itself: only ``paper`` is offered."""
+    code, out = _json(capsys, "pretrain.fewshot_vs_zeroshot", "--statement", "paper", "--examples", "200")
+    assert code == 0 and out["counterexample"] is None and out["excluded"]["count"] == 0
 
 
 def test_derived_condition_of_v_tradeoff_has_no_counterexample():

@@ -54,6 +54,7 @@ def build_all() -> None:
     limits.zs_v_inverse_n_coefficient()
     limits.zs_all_gap_polynomial()
     limits.zsfs_v_tradeoff()
+    limits.zsfs_w_tradeoff()
     from . import degenerate
     for train in degenerate.DEGENERATE_SUBSETS:
         for parallel in (True, False):

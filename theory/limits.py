@@ -15,10 +15,10 @@ import sympy as sp
 from . import optima
 from .memo import derivation
 from .objectives import expected_loss, sphere_loss
-from .symbols import PRETRAINED, a, alpha, b, beta, c, h, kappa, n, q, rho
+from .symbols import N, PRETRAINED, a, alpha, b, beta, c, h, kappa, n, q, rho
 
 __all__ = ["large_n_limit", "zs_v_inverse_n_coefficient", "zs_all_gap_polynomial",
-           "zsfs_v_tradeoff", "rational_parts"]
+           "zsfs_v_tradeoff", "zsfs_w_tradeoff", "rational_parts"]
 
 
 def rational_parts(expr) -> tuple:
@@ -90,3 +90,44 @@ def zsfs_v_tradeoff() -> dict:
     gap = sp.factor(sp.cancel(u.subs({a: opt[a], b: opt[b]}) ** 2 - u.subs({a: a_zs, b: 1}) ** 2))
     return {"a_fs": rational_parts(opt[a]), "b_fs": rational_parts(opt[b]), "a_zs": rational_parts(a_zs),
             "neg_limit": rational_parts(Linf_neg), "gap": rational_parts(gap)}
+
+
+@derivation
+def zsfs_w_tradeoff() -> dict:
+    """The expressions of the W-only trade-off (``zsfs.w.tradeoff``), each as :func:`rational_parts`.
+
+    W-only ``ZS + lam FS`` ends at the FS minimiser over ``W`` (:func:`theory.optima.zsfs_w_optimum`);
+    V-only ``ZS + lam FS`` ends at :func:`theory.optima.zsfs_v_optimum`, ``(a, b) = (A, B)/Den``.
+    ``(n+1)^2 L_n`` is quadratic in ``(a, b)`` at the pretrained ``W``, so ``Den^2 (N+1)^2 L_N`` is
+    the polynomial ``P(A, B, Den)`` of its homogenised form: no ``cancel`` of a large fraction.
+
+    Returns:
+        ``"target_w"``: ``L_N(theta0)`` at the W-only optimum (``= sigma2 + 2/(N+2)``);
+        ``"target_v"``: ``L_N(theta0)`` at the V-only optimum (``c`` cancels in value);
+        ``"gap"`` = ``target_v - target_w`` (W-only wins on the target exactly when ``gap > 0``);
+        ``"perp_w"``: ``lim L_n(theta_perp)`` at the W-only optimum
+        (``= 1 + sigma2 + ((N+1)/(N+2))^2``).
+    """
+    from .objectives import expected_loss_numerator
+
+    w = optima.zsfs_w_optimum()
+    wpt = {a: 0, b: 1, q: w[q], alpha: w[alpha], beta: w[beta], h: w[h]}
+    tw = sp.cancel(expected_loss().subs({kappa: 1, rho: 0, n: N}).subs(wpt))
+    v = optima.zsfs_v_optimum()
+    A, Da = sp.fraction(sp.cancel(v[a]))
+    B, Db = sp.fraction(sp.cancel(v[b]))
+    den = sp.expand(Da * Db)
+    A, B = sp.expand(A * Db), sp.expand(B * Da)
+    P = expected_loss_numerator().subs({kappa: 1, rho: 0, n: N}).subs({q: 0, alpha: c, beta: c, h: 0})
+    u = sp.Symbol("_u")
+    Ph = sp.Poly(sp.expand(P.subs({a: a / u, b: b / u}) * u**2), a, b, u)
+    if Ph.total_degree() != 2 or any(sum(mon) != 2 for mon in Ph.monoms()):
+        raise AssertionError("L_N is not quadratic in (a, b)")  # pragma: no cover
+    pv = sp.expand(sum(cf * A**i * B**j * den**k for (i, j, k), cf in Ph.terms()))
+    tv_den = sp.expand(den**2 * (N + 1) ** 2)
+    tw_num, tw_den = sp.fraction(tw)
+    gap_num = sp.expand(pv * tw_den - tw_num * tv_den)
+    gap_den = sp.expand(tv_den * tw_den)
+    perp = sp.cancel(large_n_limit().subs(wpt).subs({kappa: 0, rho: 1}))
+    return {"target_w": rational_parts(tw), "target_v": (pv, tv_den), "gap": (gap_num, gap_den),
+            "perp_w": rational_parts(perp)}

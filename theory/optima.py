@@ -21,7 +21,7 @@ from .symbols import MERGED_COORDS, PRETRAINED, a, alpha, b, beta, c, d, h, q, t
 
 __all__ = ["pretrain_c_star", "pretrain_min_loss", "pretrain_gradient_at_optimum",
            "zs_v_optimum", "zs_v_min_loss", "zs_independent_of", "zsfs_v_optimum",
-           "fs_b_at_zs_a", "zs_global_minimisers", "balancedness", "balancedness_rate",
+           "fs_b_at_zs_a", "zsfs_w_optimum", "zs_global_minimisers", "balancedness", "balancedness_rate",
            "zs_all_flow_limit", "positive_for_d_at_least", "zs_all_flow_limit_scaled"]
 
 _W_PRE = {q: 0, alpha: c, beta: c, h: 0}
@@ -106,6 +106,34 @@ def fs_b_at_zs_a(convention=None) -> dict:
     if len(sols) != 1:
         raise AssertionError(sols)  # pragma: no cover
     return {b: sp.factor(sols[0]), "c*b": sp.factor(sp.cancel(c * sols[0]))}
+
+
+@derivation
+def zsfs_w_optimum() -> dict:
+    """W-only ``ZS + lam FS`` optimum at the pretrained ``V`` (``a = 0``, ``b = 1``).
+
+    Derivation: with ``a = 0`` ZS does not depend on ``W`` (the query token carries no label;
+    asserted here), so ``ZS + lam FS = const + lam FS`` and the W-only optimum is the
+    minimiser of ``FS`` over ``(q, alpha, beta, h)`` for every ``lam > 0``.  ``FS`` is a
+    quadratic in ``W`` (the prediction is linear in ``W``) with Hessian determinant
+    ``16 N^4 sigma2 (N+2)(d-1)(1+sigma2)^4/(N+1)^8``: unique for ``N >= 1``, ``d >= 2``,
+    ``sigma2 > 0``; at ``sigma2 = 0`` the minimisers form the line ``beta + h = (N+1)/(N+2)``.
+
+    Returns:
+        ``{q, alpha, beta, h}`` (the unique minimiser, in ``N sigma2``), ``"hessian_det"`` and
+        ``"min_fs"`` (``FS`` there).  Neither depends on ``c``, ``d`` (for ``d >= 2``) or ``lam``.
+    """
+    Z = zs().subs({a: 0, b: 1})
+    if any(sp.expand(sp.diff(Z, s_)) != 0 for s_ in (q, alpha, beta, h)):
+        raise AssertionError("ZS depends on W at a = 0")  # pragma: no cover
+    F = fs().subs({a: 0, b: 1})
+    coords = (q, alpha, beta, h)
+    sol = sp.solve([sp.diff(F, s_) for s_ in coords], coords, dict=True)
+    if len(sol) != 1 or set(sol[0]) != set(coords):
+        raise AssertionError(sol)  # pragma: no cover
+    opt = {s_: sp.factor(sol[0][s_]) for s_ in coords}
+    return {**opt, "hessian_det": sp.factor(sp.cancel(sp.hessian(F, coords).det())),
+            "min_fs": sp.factor(sp.cancel(F.subs(opt)))}
 
 
 def positive_for_d_at_least(expr: sp.Expr, d0: int, extra_nonneg=()) -> bool:

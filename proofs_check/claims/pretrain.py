@@ -20,6 +20,7 @@ from ..prose import tx
 from .base import DEFAULT_CONFIG, Claim, Evidence, Outcome
 from .controls import Recorded, negative_control
 from .grid import GRID, is_zero, num
+from .search_evidence import search_items
 
 __all__ = ["CLAIMS"]
 
@@ -261,6 +262,7 @@ def check_fewshot_vs_zeroshot() -> Outcome:
                                          "within 5 standard errors of the NumPy closed form", MC_SAMPLES,
                                          ", ".join(map(str, MC_SHOTS)), 2025 + len(MC_SHOTS)), max(zs_) < 5,
                        {"max_z_score": max(zs_)}))
+    ev.extend(search_items("pretrain.fewshot_vs_zeroshot", refined=False)[0])
     region = tx("at $c = c*$: $L_n > L_0$ for $1 <= n < c* d(1+sigma2)/(2-c*) - 1$ "
                 "(default config: $n <= {}$); the curve rises at small $n$ on {} of {} grid configs",
                 int(np.ceil(thr - 1)) - 1, rising, len(GRID))

@@ -24,7 +24,8 @@ from ..prose import tx
 from .base import DEFAULT_CONFIG, Claim, Config, Evidence, Outcome
 from .controls import Recorded, negative_control
 from .stability_evidence import separate_icl_degraded_evidence, verdict_evidence
-from .grid import FLOW_GRID, GRID, exact, is_zero, num
+from .grid import EDGES, FLOW_GRID, GRID, exact, is_zero, num
+from .search_evidence import search_items
 
 __all__ = ["CLAIMS", "TASKS_KR", "sgd_evidence"]
 
@@ -546,6 +547,7 @@ def check_icl_degraded() -> Outcome:
                                                f['task'], f['first_n'])
     else:
         region = tx("holds on every checked pair ({})", checked)
+    ev.extend(search_items("zs.all.icl_degraded", refined=False)[0])
     ev.append(verdict_evidence("zs-all"))
     ev.append(separate_icl_degraded_evidence())
     return Outcome(ev, grid=[g_.as_dict() for g_ in GRID[::3]], region=region,
@@ -614,13 +616,18 @@ def check_icl_preserved() -> Outcome:
     # B (the derived 1/(n+1) coefficient at c = c*, per task and on the sphere), exactly
     from ..conditions import zs_v_B_values, zs_v_decreasing_far_out
 
-    bad = [(cfg.as_dict(), name) for cfg in GRID for name, v in zs_v_B_values(cfg).items() if v <= 0]
-    ev.append(Evidence("symbolic", tx("$L_n = A + B/(n+1) + C/(n+1)^2$ with $B > 0$ exactly (rational arithmetic) on "
+    # B exactly on the grid; where B <= 0 (the grid's m = 1 corner) the wording fails, and the
+    # derived condition is checked there together with the small-m edge below
+    bad = [(cfg, name) for cfg in GRID for name, v in zs_v_B_values(cfg).items() if v <= 0]
+    ev.append(Evidence("symbolic", tx("$L_n = A + B/(n+1) + C/(n+1)^2$ with $B$ exactly (rational arithmetic) on "
                                       "{} configs, each on the tasks $theta0$, $-theta0$, $theta_perp$ and the sphere "
-                                      "average: eventually decreasing", len(GRID)),
-                       not bad, {"failing_pairs": len(bad)}))
-    # the small-m edge of the domain (m = 1..4, not on the grid), where the wording can fail
+                                      "average: $B > 0$ (eventually decreasing) on every pair of the product grid "
+                                      "($m >= 5$); the pairs with $B <= 0$ are the grid's small-$m$ corner", len(GRID)),
+                       all(cfg.m < 5 for cfg, _ in bad),
+                       {"failing_pairs": len(bad), "failing_configs": sorted({str(c.as_dict()) for c, _ in bad})}))
+    # the small-m edge of the domain (m = 1..4), where the wording can fail, and the grid's B <= 0 configs
     edge = [Config(dd, mm, 0, s2, 1.0) for dd in range(2, 13) for mm in (1, 2, 3, 4) for s2 in (0.0, 0.1, 0.5)]
+    edge += list(dict.fromkeys(cfg for cfg, _ in bad))
     fails, wrong = [], []
     for cfg in edge:
         Bv = zs_v_B_values(cfg)
@@ -630,11 +637,11 @@ def check_icl_preserved() -> Outcome:
         if any(v <= 0 for v in Bv.values()):
             fails.append((cfg, Bv, dec))
     ev.append(Evidence("symbolic", tx("the derived condition predicts the outcome on {} small-$m$ configs "
-                                      "($d = 2, ..., 12$, $m = 1, ..., 4$, $sigma2 = 0, 0.1, 0.5$): on $theta0$, $-theta0$, "
-                                      "$theta_perp$ the exact curve decreases from $n = 10^9$ to $10^9 + 1$ if and only "
-                                      "if $B > 0$", len(edge)), not wrong,
+                                      "($d = 2, ..., 12$, $m = 1, ..., 4$, $sigma2 = 0, 0.1, 0.5$, and the grid's configs "
+                                      "with $B <= 0$): on $theta0$, $-theta0$, $theta_perp$ the exact curve decreases "
+                                      "from $n = 10^9$ to $10^9 + 1$ if and only if $B > 0$", len(edge)), not wrong,
                        {"mismatches": len(wrong), "configs_with_B_le_0": len(fails)}))
-    region = tx("eventually decreasing on every task of the {}-config grid", len(GRID))
+    region = tx("eventually decreasing on every task of the {}-config product grid", len(GRID) - len(EDGES))
     dis, counterexample = [], None
     if fails:
         g, Bv, dec = fails[0]
@@ -647,6 +654,11 @@ def check_icl_preserved() -> Outcome:
                       len(fails), len(edge)))
         counterexample = {"config": g.as_dict(), "details": {**{f"B_{k}": str(v) for k, v in Bv.items()},
                                                              **{f"decreasing_at_1e9_{k}": v for k, v in dec.items()}}}
+    items, found = search_items("zs.v.icl_preserved", refined=True, known=counterexample)
+    ev.extend(items)
+    if counterexample is None and found is not None:
+        counterexample = found
+        dis.append("'eventually decreasing on every task' fails (found by the domain search): it holds exactly when B > 0")
     # numeric: NumPy curves at the flow end point
     cfg = DEFAULT_CONFIG
     info = {}
