@@ -395,7 +395,8 @@ def table(results: dict) -> str:
             return f"killed ({r[f'{k}_by']})"
         return f"**survived** ({r[f'{k}_stage']} stage)" + (" - lenient" if r["lenient"] and k == "check" else "")
     for r in rows:
-        lines.append(f"| {r['id']} | {kinds[r['id']]} | {r['file']} | {r['description']} | {cell(r, 'tests')} "
+        desc = r["description"].replace("|", "\\|")  # a |Q|^2 inside a cell would split it
+        lines.append(f"| {r['id']} | {kinds[r['id']]} | {r['file']} | {desc} | {cell(r, 'tests')} "
                      f"| {cell(r, 'check')} |")
     n = len(rows)
     if n:
