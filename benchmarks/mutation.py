@@ -29,6 +29,22 @@ Usage (from the repository root)::
 
 A full run of every mutant took 12 minutes on the 2-core machine (2026-11-29): every mutant
 died in the first, relevant stage; a survivor would cost a full test suite and a full check.
+A stage that runs longer than :data:`TIMEOUT_S` is stopped and counted as killed (a hang
+fails CI too).
+
+Mutants ``N``/``T``/``P`` (issue 10) plant formula and checker bugs.  Mutants ``R01``-``R25``
+(issue 19) were written by a reviewer who had not written the code under test, given only
+the classes of bugs that had got through (column ``class`` of the table): a CLI option
+whose effect no test checks, a deciding helper without a negative case, a cache key that
+misses a source, formatting tested on harmless data, a derived quantity nothing reads, a
+stop rule tested on one branch, shrinking never checked for minimality, and the areas where
+``check`` had caught nothing (multi-head loss, chunked batching, the explore condition, the
+experiment's head evaluation, the lam schedule).  They were committed before any was run;
+``tests/test_bug_classes.py`` tests those classes.  R18 is equivalent: ``integrate_to_norm``
+checks its evaluation cap after every step before it reports ``finished``, so a chunk that
+ends ``finished`` never has its budget spent, and ``or spent()`` in ``numerics.flow`` never
+decides; no test can kill it.  ``iclft check`` is not meant to see most R mutants (the CLI,
+formatting, the experiment), so their check column is informative only.
 
 A mutant that only makes the *checker* more lenient (a tolerance loosened, an item that
 compares a value with itself, a grid that skips configurations) leaves every result of correct
@@ -157,13 +173,114 @@ MUTANTS = [
      "    for cfg in GRID[:4]:\n        ga, gb = route(cfg)",
      "grid that skips configurations: GRID[:4] (4 configs, all d = 2) instead of GRID[::4] (zsfs-v stationarity)",
      ["tests/test_verdicts.py"], ["zsfs.v.optimum"], True),
+    # --- issue 19: written by a reviewer who did not write the code, given only the classes
+    # of bugs that got through before (an option whose effect no test checks, a deciding
+    # helper without a negative case, a cache key missing a source, formatting tested on
+    # harmless data, a derived quantity nothing reads, a stop rule tested on one branch,
+    # shrinking never checked for minimality) and the areas where check caught nothing
+    # (multi-head loss, chunked batching, the explore condition, the experiment's head
+    # evaluation, the lam schedule); committed before any of them was run
+    ("R01", "proofs_check/commands.py", 'if args.start == "symmetric" and args.pretrained_scale == 1.0:',
+     "if args.pretrained_scale == 1.0:",
+     "finetune --start generic ignored at scale 1: the symmetric saddle is returned, reported as generic",
+     ["tests/test_bug_classes.py", "tests/test_stability_cli.py"], ["zs.v.optimum"], False),
+    ("R02", "proofs_check/commands.py", "(lo, hi), form, start, scale)", '(lo, hi), form, "generic", scale)',
+     "curve --start symmetric ignored for the printed errors (the header still says symmetric)",
+     ["tests/test_bug_classes.py", "tests/test_stability_cli.py", "tests/test_cli.py"], ["zs.v.optimum"], False),
+    ("R03", "proofs_check/explore.py", "random=random.Random(seed))", "random=random.Random(0))",
+     "explore --seed ignored (every seed searches with seed 0; the output still reports the seed)",
+     ["tests/test_bug_classes.py", "tests/test_explore.py"], ["zsfs.v.tradeoff"], False),
+    ("R04", "proofs_check/commands.py", "scale=args.pretrained_scale)", "scale=1.0)",
+     "finetune --pretrained-scale ignored on the outcome path (the member s = 1 is trained)",
+     ["tests/test_bug_classes.py", "tests/test_stability_cli.py"], ["zs.v.optimum"], False),
+    ("R05", "proofs_check/claims/grid.py", "return sp.cancel(e) == 0", "return not sp.cancel(e).free_symbols",
+     "is_zero accepts any constant (a rational function with no symbols left), not only 0",
+     ["tests/test_bug_classes.py", "tests/test_grid_exact.py", "tests/test_verdicts.py"], ["pretrain.optimum", "zs.v.optimum"], False),
+    ("R06", "numerics/stability.py", "return all(n == 0 for n, _, _ in problem.terms)",
+     "return any(n == 0 for n, _, _ in problem.terms)",
+     "zero-shot test of the stability helper: all terms n = 0 -> any (ZS + FS treated as ZS)",
+     ["tests/test_bug_classes.py", "tests/test_stability.py"], ["zs.all.minimizers"], False),
+    ("R07", "proofs_check/conditions.py", "holds &= ok", "holds = ok",
+     "explore condition of zs.all.icl_degraded: only the last task (theta_perp) decides",
+     ["tests/test_bug_classes.py", "tests/test_explore.py", "tests/test_properties.py"], ["zs.all.icl_degraded"], False),
+    ("R08", "proofs_check/conditions.py", "return all(v > 0 for v in vals.values()), det",
+     "return any(v > 0 for v in vals.values()), det",
+     "explore condition of zs.v.icl_preserved (paper): B > 0 on every task -> on any task",
+     ["tests/test_bug_classes.py", "tests/test_explore.py"], ["zs.v.icl_preserved"], False),
+    ("R09", "proofs_check/derivation_cache.py", "for pkg in (theory, vocabulary):", "for pkg in (theory,):",
+     "derivation cache key does not cover the vocabulary sources",
+     ["tests/test_bug_classes.py", "tests/test_derivation_cache.py"], ["pretrain.optimum"], False),
+    ("R10", "proofs_check/protocol.py", "proto.lam, proto.lam_schedule, proto.finetune_steps)",
+     "proto.lam, proto.finetune_steps)",
+     "compiled-program cache key of the experiment misses lam_schedule (a second run reuses the other schedule)",
+     ["tests/test_bug_classes.py", "tests/test_experiment.py"], ["zs.v.optimum"], False),
+    ("R11", "numerics/flow.py", "m=m, lam=lam), d, sigma2, theta0.tobytes())", "m=m, lam=lam), d, theta0.tobytes())",
+     "interpolant cache key of the fast flow misses sigma2 (a later sigma2 reuses the first one's polynomial)",
+     ["tests/test_bug_classes.py", "tests/test_batched_gradient.py", "tests/test_numerics_flow.py"], ["zs.all.flow_limit"], False),
+    ("R12", "proofs_check/commands.py", "-int(math.floor(math.log10(tol)))", "-int(math.log10(tol))",
+     "fmt_tol: digits from int() instead of floor() (one digit short for a tolerance not a power of ten)",
+     ["tests/test_bug_classes.py", "tests/test_cli.py"], ["zs.v.optimum"], False),
+    ("R13", "proofs_check/report.py", r'return str(x).replace("\\|", "|").replace("|", "\\|").replace(',
+     "return str(x).replace(",
+     "md_cell: a | inside a Markdown cell is not escaped",
+     ["tests/test_bug_classes.py", "tests/test_cli.py"], ["zs.v.optimum"], False),
+    ("R14", "proofs_check/report.py", "isinstance(obj, np.generic):", "isinstance(obj, np.floating):",
+     "JSON cleaning converts only NumPy floats: NumPy booleans and integers become strings",
+     ["tests/test_bug_classes.py", "tests/test_hardening.py", "tests/test_explore.py"], ["zs.v.optimum"], False),
+    ("R15", "proofs_check/experiment.py", '"rms": float(np.sqrt(np.mean(allv ** 2)))', '"rms": float(np.mean(allv))',
+     "experiment curve distance: rms computed as the mean absolute difference",
+     ["tests/test_bug_classes.py", "tests/test_experiment.py"], ["zs.v.optimum"], False),
+    ("R16", "proofs_check/protocol.py", "math.sqrt(var / max(samples - 1, 1))", "math.sqrt(var)",
+     "Monte Carlo standard error reported as the standard deviation (not divided by sqrt(n - 1))",
+     ["tests/test_bug_classes.py", "tests/test_experiment.py"], ["zs.v.optimum"], False),
+    ("R17", "numerics/ode.py", "y = sol(t)", "y = solver.y",
+     "integrate_to_norm: the located crossing time is returned with the step's end state",
+     ["tests/test_bug_classes.py", "tests/test_ode.py"], ["zs.all.flow_limit"], False),
+    ("R18", "numerics/flow.py", 'if run.status == "cap" or spent():', 'if run.status == "cap":',
+     "gradient flow: the evaluation cap is checked only when a chunk itself stops on it",
+     ["tests/test_bug_classes.py", "tests/test_flow_determinism.py", "tests/test_numerics_flow.py"], ["zs.all.flow_limit"], False),
+    ("R19", "numerics/stability.py", '("converged" if gn <= gtol else "t cap")', '"converged"',
+     "full_flow: reaching the end of the time span is reported as converged whatever the gradient",
+     ["tests/test_bug_classes.py", "tests/test_stability.py"], ["zs.all.minimizers"], False),
+    ("R20", "proofs_check/explore.py", "phases=[Phase.generate, Phase.shrink]", "phases=[Phase.generate]",
+     "explore: counterexamples are not shrunk (reported as shrunk/minimal)",
+     ["tests/test_bug_classes.py", "tests/test_explore.py"], ["zsfs.v.tradeoff"], False),
+    ("R21", "numerics/multihead.py", "G = _tensors(Vs, Ws).mean(axis=0)\n    return _loss_at(",
+     "G = _tensors(Vs, Ws).sum(axis=0)\n    return _loss_at(",
+     "multi-head loss: heads summed instead of averaged",
+     ["tests/test_bug_classes.py", "tests/test_numerics_multihead.py", "tests/test_experiment.py"], ["gradients.agree"], False),
+    ("R22", "numerics/batching.py", "for i in range(0, X.shape[0], rows)]", "for i in range(0, X.shape[0] - rows, rows)]",
+     "in_chunks: the last chunk of a stack is dropped",
+     ["tests/test_bug_classes.py", "tests/test_batched_gradient.py"], ["gradients.agree"], False),
+    ("R23", "proofs_check/experiment.py", "one = V.shape[0] == 1", "one = True",
+     "experiment exact evaluation: only the first head is evaluated for H > 1",
+     ["tests/test_bug_classes.py", "tests/test_experiment.py"], ["zs.v.optimum"], False),
+    ("R24", "proofs_check/protocol.py", '"lhba,lhbc->lhac", K, Q)', '"lhab,lhbc->lhac", K, Q)',
+     "merged_heads: W = K Q instead of K^T Q (separate-form evaluation)",
+     ["tests/test_bug_classes.py", "tests/test_experiment.py"], ["zs.v.optimum"], False),
+    ("R25", "proofs_check/protocol.py", "transition_steps=T - 1)", "transition_steps=T)",
+     "lam linear-decay schedule: reaches 0 one step after the last (transition T instead of T - 1)",
+     ["tests/test_bug_classes.py", "tests/test_experiment.py"], ["zs.v.optimum"], False),
 ]
+
+#: the class of each mutant (for the table): the kind of bug it plants
+KIND = {**{f"N{i:02d}": "formula" for i in range(1, 14)}, **{f"T{i:02d}": "formula" for i in range(1, 5)},
+        "P01": "verdict machinery", "P02": "verdict machinery", "P03": "verdict machinery",
+        "P04": "lenient checker", "P05": "lenient checker", "P06": "typed-in constant", "P07": "formula",
+        "P08": "formula", "P09": "lenient checker", "P10": "lenient checker",
+        "R01": "CLI option", "R02": "CLI option", "R03": "CLI option", "R04": "CLI option",
+        "R05": "deciding helper", "R06": "deciding helper", "R07": "explore condition",
+        "R08": "explore condition", "R09": "cache key", "R10": "cache key", "R11": "cache key",
+        "R12": "formatting", "R13": "formatting", "R14": "formatting", "R15": "derived quantity",
+        "R16": "derived quantity", "R17": "stop rule", "R18": "stop rule", "R19": "stop rule",
+        "R20": "shrinking", "R21": "multi-head loss", "R22": "chunked batching",
+        "R23": "head evaluation", "R24": "head evaluation", "R25": "lam schedule"}
 
 FIELDS = ("id", "file", "old", "new", "description", "tests", "claims", "lenient")
 
 
 def mutants():
-    return [dict(zip(FIELDS, m)) for m in MUTANTS]
+    return [dict(zip(FIELDS, m), kind=KIND[m[0]]) for m in MUTANTS]
 
 
 def _copy(src: Path, dst: Path) -> None:
@@ -191,9 +308,20 @@ def _env(copy: Path, cache: Path) -> dict:
     return env
 
 
+#: a stage that runs longer than this is stopped and counts as killed (a hang fails CI too)
+TIMEOUT_S = 1200
+
+
+def _run(cmd: list[str], copy: Path, env: dict):
+    """``subprocess.run`` with :data:`TIMEOUT_S`; a timeout gives return code 124."""
+    try:
+        return subprocess.run(cmd, cwd=copy, env=env, capture_output=True, text=True, timeout=TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        return subprocess.CompletedProcess(cmd, 124, "", f"timeout after {TIMEOUT_S} s")
+
+
 def _pytest(copy: Path, env: dict, args: list[str]) -> tuple[bool, str]:
-    r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", *args],
-                       cwd=copy, env=env, capture_output=True, text=True)
+    r = _run([sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", *args], copy, env)
     out = r.stdout + r.stderr
     failed = re.findall(r"^(?:FAILED|ERROR) (\S+)", out, re.M)
     tail = (out.strip().splitlines() or [""])[-1]
@@ -206,7 +334,7 @@ def _check(copy: Path, env: dict, only: list[str] | None, no_cache: bool) -> tup
         cmd += ["--only", ",".join(only)]
     if no_cache:
         cmd.append("--no-cache")
-    r = subprocess.run(cmd, cwd=copy, env=env, capture_output=True, text=True)
+    r = _run(cmd, copy, env)
     why = ""
     try:
         claims = json.loads(r.stdout)["claims"]
@@ -224,7 +352,7 @@ def run_one(mut: dict, out: Path, src: Path, full: bool) -> dict:
     _copy(src, copy)
     apply(mut, copy)
     env = _env(copy, out / "cache")
-    rec = {k: mut[k] for k in ("id", "file", "description", "lenient")}
+    rec = {k: mut[k] for k in ("id", "kind", "file", "description", "lenient")}
     t0 = time.perf_counter()
     killed, why = _pytest(copy, env, mut["tests"])
     stage = "relevant"
@@ -258,15 +386,18 @@ def load(path: Path) -> dict:
 
 def table(results: dict) -> str:
     order = [m["id"] for m in mutants()]
+    kinds = {m["id"]: m["kind"] for m in mutants()}
     rows = [results[i] for i in order if i in results]
-    lines = ["| id | file | mutant | tests | check |", "|---|---|---|---|---|"]
+    lines = ["| id | class | file | mutant | tests | check |", "|---|---|---|---|---|---|"]
 
     def cell(r, k):
         if r[f"{k}_killed"]:
             return f"killed ({r[f'{k}_by']})"
         return f"**survived** ({r[f'{k}_stage']} stage)" + (" - lenient" if r["lenient"] and k == "check" else "")
     for r in rows:
-        lines.append(f"| {r['id']} | {r['file']} | {r['description']} | {cell(r, 'tests')} | {cell(r, 'check')} |")
+        desc = r["description"].replace("|", "\\|")  # a |Q|^2 inside a cell would split it
+        lines.append(f"| {r['id']} | {kinds[r['id']]} | {r['file']} | {desc} | {cell(r, 'tests')} "
+                     f"| {cell(r, 'check')} |")
     n = len(rows)
     if n:
         kt = sum(r["tests_killed"] for r in rows)
