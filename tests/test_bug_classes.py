@@ -154,7 +154,7 @@ def _recorded_configs(monkeypatch, **kw):
 def test_explore_seed_and_examples_change_the_search(monkeypatch):
     """``--seed`` picks the configurations tried (same seed, same ones) and ``--examples``
     bounds how many are generated; both are reported."""
-    kw = dict(claim_id="pretrain.fewshot_vs_zeroshot", statement="derived")
+    kw = dict(claim_id="pretrain.fewshot_vs_zeroshot", statement="paper")
     r0, s0 = _recorded_configs(monkeypatch, examples=12, seed=0, **kw)
     r0b, s0b = _recorded_configs(monkeypatch, examples=12, seed=0, **kw)
     r1, s1 = _recorded_configs(monkeypatch, examples=12, seed=1, **kw)
@@ -328,7 +328,7 @@ def test_compiled_experiment_programs_are_rebuilt_for_every_setting_they_read():
         shape = (p.layers, p.heads, p.D, p.D)  # the parameter shapes; the update on fixed small ones
         params = {"V": jnp.full((1, 1, 2, 2), 0.3)}
         g = {"V": jnp.full((1, 1, 2, 2), 2.0)}
-        opt = P._optimizer(p, 0.01)
+        opt = P.optimizer_for(p, 0.01)
         s = opt.init(params)
         u, s = opt.update(g, s, params)
         u, s = opt.update(g, s, params)
