@@ -128,12 +128,13 @@ def escape_text(s, breakable: bool = True) -> str:
     return "".join(out)
 
 
-_CODE_WORD = re.compile(r"[A-Za-z0-9]*[_*][A-Za-z0-9_*.()\[\],'|=+-]*")
+_CODE_WORD = re.compile(r"(?:[A-Za-z0-9]+\.)*[A-Za-z0-9]*[_*][A-Za-z0-9_*.()\[\],'|=+-]*")
 
 
 def _plain_latex(s: str) -> str:
     """A plain (unmarked) string as LaTeX text: words escaped; a word that looks like code
-    (an underscore or ``*`` in it) in ``\\texttt`` with break points."""
+    (an underscore or ``*`` in it, e.g. ``max_abs`` or a claim id ``zs.w_only_stationary``) in
+    ``\\texttt`` with break points."""
     out = []
     for word in re.split(r"(\s+)", str(s)):
         if not word or word.isspace():

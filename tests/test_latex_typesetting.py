@@ -111,6 +111,13 @@ def test_plain_strings_are_literal_text():
     assert r"\texttt{max\_abs\_entry}" in tex and r"5\%" in tex and r"\&" in tex
 
 
+def test_claim_id_in_prose_is_code():
+    """A dotted claim id with underscores in running text is set in ``\\texttt``, never ``\\_``."""
+    tex = as_latex(tx("claim zs.w_only_stationary (no move) holds only at $u = 0$"))
+    assert tex.startswith(r"claim \texttt{zs.w\_only\_stationary} (no move)")
+    assert typesetting_problems(r"\begin{document}" + tex + r"\end{document}") == []
+
+
 def test_template_errors_are_value_errors():
     with pytest.raises(ValueError, match="unbalanced"):
         tx("a $b")

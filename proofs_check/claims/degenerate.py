@@ -24,6 +24,7 @@ from theory import degenerate as tdeg
 from theory.symbols import (alpha, beta, d, delta, gamma, kappa, n, q, rho, sigma2, u_par,
                             u_perp)
 
+from ..prose import tx
 from .base import Claim, Config, Evidence, Outcome
 from .controls import Recorded, negative_control
 from .grid import is_zero
@@ -185,12 +186,13 @@ def check_degenerate_start() -> Outcome:
     ok_sym &= is_zero(w_par["point"][q] - 1 / u_par) and w_par["point"][alpha] == 0 and w_par["point"][beta] == 0
     ok_sym &= is_zero(w_par["min"] - sigma2) and is_zero(q_par["min"] - sigma2 - 2 / (d + 4))
     ok_sym &= all(is_zero(q_par["point"][k] - 1 / (u_par * (d + 4))) for k in (alpha, beta))
-    ev.append(Evidence("symbolic", "with V frozen at e_y + leftover u (v_0 = 0), ZS is a convex quadratic in the "
-                       "read part (W_00, sym W_xx) of W (along theta0 positive definite: leading minors 2u^2, 24u^4, "
-                       "96(d-1)u^6); its minimiser is 1/|u| times a function of the "
-                       "direction of u and the minimum depends on the direction only: along theta0, W-only "
-                       "ends at q = 1/u, alpha = beta = 0 (ZS = sigma2), K- or Q-only at A = I/((d+4) u) "
-                       "(ZS = sigma2 + 2/(d+4)); the general direction (d >= 2) reduces to these at u_perp = 0",
+    ev.append(Evidence("symbolic", tx("with $V$ frozen at $e_y$ + leftover $u$ ($v_0 = 0$), ZS is a convex quadratic "
+                                      "in the read part ($W_00$, $sym(W_xx)$) of $W$ (along $theta0$ positive definite: "
+                                      "leading minors $2u^2$, $24u^4$, $96(d-1)u^6$); its minimiser is $1/|u|$ times a "
+                                      "function of the direction of $u$ and the minimum depends on the direction only: "
+                                      "along $theta0$, $W$-only ends at $q = 1/u$, $alpha = beta = 0$ ($ZS = sigma2$), "
+                                      "$K$- or $Q$-only at $A = I/((d+4) u)$ ($ZS = sigma2 + 2/(d+4)$); the general "
+                                      "direction ($d >= 2$) reduces to these at $u_perp = 0$"),
                        ok_sym, info))
     lead = {}
     ok_lead = True
@@ -199,17 +201,18 @@ def check_degenerate_start() -> Outcome:
         C = tdeg.parallel_leading_coefficient(train)
         ok_lead &= is_zero(C - want)
         lead[train] = sp.sstr(C)
-    ev.append(Evidence("symbolic", "along theta0 the n-shot error at the end point grows as C_n/u^2: "
-                       "C_n = n(|theta|^2 + sigma2)/(n+1)^2 (W-only), n(|theta|^2 (d+n+1) + d sigma2)/((d+4)^2 (n+1)^2) "
-                       "(K- or Q-only), on every task theta = kappa theta0 + rho theta_perp", ok_lead, lead))
+    ev.append(Evidence("symbolic", tx("along $theta0$ the $n$-shot error at the end point grows as $C_n/u^2$: "
+                                      "$C_n = n(|theta|^2 + sigma2)/(n+1)^2$ ($W$-only), "
+                                      "$n(|theta|^2 (d+n+1) + d sigma2)/((d+4)^2 (n+1)^2)$ ($K$- or $Q$-only), on every "
+                                      "task $theta = kappa theta0 + rho theta_perp$"), ok_lead, lead))
     route = Recorded(_route)
     passed, details = _compare(route)
     details["scaled_at_d5"] = _scaled(route(DEGENERATE_GRID[2]))
-    item = (f"closed-form linear flow of the full matrices (numerics.degenerate) vs the SymPy minimiser on "
-            f"{len(DEGENERATE_GRID)} configs x |u| in {', '.join(f'{s:g}' for s in U_GRID)} x W-, Q-, K-only "
-            f"x directions (theta0; 60 degrees): end point W, ZS and (along theta0) L_n for n in {SHOTS} on "
-            "theta0, -theta0, theta_perp, sphere")
-    ev.append(Evidence("numeric", item + f", to relative {RTOL:g}", passed, details))
+    item = tx("closed-form linear flow of the full matrices (numerics.degenerate) vs the SymPy minimiser on "
+              "{} configs x $|u|$ in {} x $W$-, $Q$-, $K$-only x directions ($theta0$; 60 degrees): end point $W$, "
+              "ZS and (along $theta0$) $L_n$ for $n$ in {} on $theta0$, $-theta0$, $theta_perp$, sphere",
+              len(DEGENERATE_GRID), ", ".join(f"{s:g}" for s in U_GRID), SHOTS)
+    ev.append(Evidence("numeric", item + tx(", to relative {}", RTOL), passed, details))
     ev.append(negative_control("numeric", "'closed-form linear flow vs SymPy minimiser'", _compare, route,
                                DEGENERATE_GRID[-1],
                                lambda v: v[:-1] + [v[-1][:6] + (v[-1][6] + PLANT,) + v[-1][7:]],
@@ -227,25 +230,27 @@ def check_degenerate_start() -> Outcome:
         want = degenerate_start_outcome(start, form=form, train=train, theta0=t0, sigma2=cfg.sigma2, shots=(0,)).W
         worst = max(worst, float(np.abs(W - want).max()) / max(1.0, float(np.abs(want).max())))
         stops[train] = f"{fl.stop} at t = {fl.t_final:.4g}"
-    ev.append(Evidence("numeric", f"LSODA integration of the full-matrix ZS flow from u = {LSODA_U:g} theta0 "
-                       f"(d={cfg.d}, m={cfg.m}, sigma2={cfg.sigma2:g}) ends at the closed-form end point "
-                       "(W-, Q-, K-only) to 1e-6", worst < 1e-6 and all(s.startswith("converged") for s in stops.values()),
+    ev.append(Evidence("numeric", tx("LSODA integration of the full-matrix ZS flow from $u = {} theta0$ "
+                                     "($d={}$, $m={}$, $sigma2={}$) ends at the closed-form end point "
+                                     "($W$-, $Q$-, $K$-only) to $1e-6$", LSODA_U, cfg.d, cfg.m, cfg.sigma2),
+                       worst < 1e-6 and all(s.startswith("converged") for s in stops.values()),
                        {"max_rel_deviation": worst, "stops": stops}))
-    dis = ["claim zs.w_only_stationary (W-, K- or Q-only ZS does not move) holds only at the exact pretrained "
-           "point: with any leftover value row u = V[y, x] != 0 the flow goes to |W| ~ 1/|u| and the n-shot error "
-           "grows like C_n/u^2 (ICL destroyed), in a flow time ~ 1/u^2"]
+    dis = [tx("claim zs.w_only_stationary ($W$-, $K$- or $Q$-only ZS does not move) holds only at the exact "
+              "pretrained point: with any leftover value row $u = V[y, x] != 0$ the flow goes to $|W|$ of order $1/|u|$ "
+              "and the $n$-shot error grows like $C_n/u^2$ (ICL destroyed), in a flow time of order $1/u^2$")]
     return Outcome(ev, grid=[c.as_dict() for c in DEGENERATE_GRID], disagreements=dis,
-                   region="every d >= 1 (theta0 direction), d >= 2 (any direction of u), sigma2 >= 0, u != 0, "
-                          "v_0 = 0; the pretrained c is forgotten (the end point does not depend on m)")
+                   region=tx("every $d >= 1$ ($theta0$ direction), $d >= 2$ (any direction of $u$), $sigma2 >= 0$, "
+                             "$u != 0$, $v_0 = 0$; the pretrained $c$ is forgotten (the end point does not depend on "
+                             "$m$)"))
 
 
 CLAIMS = [
     Claim("zs.degenerate_start", "Degenerate starts: ZS of W, K or Q alone from a leftover value row",
-          "With the value row frozen at e_y + u (a small leftover u = V[y, x] != 0, v_0 = 0), ZS training of W "
-          "(merged) or of K or Q alone (separate) from the pretrained point is a linear flow to a global minimum "
-          "with |W| ~ 1/|u|: along theta0, W-only ends at W_00 = 1/u, sym(W_xx) = 0 (ZS = sigma2) and K- or Q-only "
-          "at W_xx = I/((d+4) u) (ZS = sigma2 + 2/(d+4)); the n-shot error grows as C_n/u^2, so ICL is destroyed "
-          "as |u| -> 0.",
+          tx("With the value row frozen at $e_y + u$ (a small leftover $u = V[y, x] != 0$, $v_0 = 0$), ZS training of "
+             "$W$ (merged) or of $K$ or $Q$ alone (separate) from the pretrained point is a linear flow to a global "
+             "minimum with $|W|$ of order $1/|u|$: along $theta0$, $W$-only ends at $W_00 = 1/u$, $sym(W_xx) = 0$ "
+             "($ZS = sigma2$) and $K$- or $Q$-only at $W_xx = I/((d+4) u)$ ($ZS = sigma2 + 2/(d+4)$); the $n$-shot "
+             "error grows as $C_n/u^2$, so ICL is destroyed as $|u| -> 0$."),
           r"W^\star = \hat W(\hat u)/|u|,\quad L_n = C_n/u^2 + O(1/u),\quad "
           r"C_n^{W} = \frac{n(1+\sigma^2)}{(n+1)^2},\ C_n^{K,Q} = \frac{n(d+n+1+d\sigma^2)}{(d+4)^2(n+1)^2}",
           check_degenerate_start),

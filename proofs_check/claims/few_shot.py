@@ -294,7 +294,8 @@ def check_v_tradeoff() -> Outcome:
     ev.extend(items)
     if counterexample is None and found is not None:
         counterexample = found
-        dis.append("the paper's statement fails (found by the domain search); the derived condition gap > 0 replaces it")
+        dis.append(tx("the paper's statement fails (found by the domain search); the derived condition $gap > 0$ "
+                      "replaces it"))
     ev.append(verdict_evidence("zsfs-v"))
     return Outcome(ev, grid=[g_.as_dict() for g_ in GRID], region=region, disagreements=dis,
                    counterexample=counterexample)
@@ -365,9 +366,10 @@ def _tradeoff(method: str) -> Outcome:
     edge = [(g, evaluate("zsfs.all.tradeoff", "paper", g), evaluate("zsfs.all.tradeoff", "derived", g))
             for g in ALL_EDGE]
     paper_fails = [(g, p[1]) for g, p, _ in edge if p[0] is False]
-    ev.append(Evidence("numeric", f"the refined statement (theta_perp half; target half for lam >= {ALL_LAM_MIN:g}) holds at "
-                       f"the {len(ALL_EDGE)} small-lam edge configs (lam = 0.05, N = 1..3, sigma2 = 0.4..2), where the "
-                       f"paper's target half fails on {len(paper_fails)}", all(dv[0] is True for _, _, dv in edge),
+    ev.append(Evidence("numeric", tx("the refined statement ($theta_perp$ half; target half for $lam >= {}$) holds at "
+                                     "the {} small-$lam$ edge configs ($lam = 0.05$, $1 <= N <= 3$, $0.4 <= sigma2 <= 2$), "
+                                     "where the paper's target half fails on {}", ALL_LAM_MIN, len(ALL_EDGE),
+                                     len(paper_fails)), all(dv[0] is True for _, _, dv in edge),
                        {"paper_fails": len(paper_fails)}))
     known = None
     if paper_fails:
@@ -377,10 +379,11 @@ def _tradeoff(method: str) -> Outcome:
     ev.extend(items)
     dis = []
     if counterexample is not None:
-        dis.append("the paper's statement 'full ZS + FS beats V-only ZS + FS on the target at n = N' fails at small lam "
-                   "(with small N and large sigma2; the full flow end point is a stable minimum there): the claim is "
-                   f"refined to the theta_perp half on the whole domain and the target half for lam >= {ALL_LAM_MIN:g}, "
-                   "a region established by the domain search (the full flow limit has no closed form)")
+        dis.append(tx("the paper's statement 'full ZS + FS beats $V$-only ZS + FS on the target at $n = N$' fails at "
+                      "small $lam$ (with small $N$ and large $sigma2$; the full flow end point is a stable minimum "
+                      "there): the claim is refined to the $theta_perp$ half on the whole domain and the target half "
+                      "for $lam >= {}$, a region established by the domain search (the full flow limit has no closed "
+                      "form)", ALL_LAM_MIN))
     better = sum(x < 0 for x in neg)
     region = tx("on $-theta0$ (reported, not asserted): the large-$n$ error is below the pretrained one on {} of {} "
                 "configs and above it on {}", better, len(neg), len(neg) - better)
@@ -457,28 +460,33 @@ def check_w_tradeoff() -> Outcome:
     h_stated = (N + 1) / ((N + 2) * (1 + sigma2))
     ok_opt = (zs_free and w[q] == 0 and w[alpha] == 0 and w[beta] == 0 and is_zero(w[h] - h_stated)
               and is_zero(w["min_fs"] - sigma2 - 2 / (N + 2)))
-    ev.append(Evidence("symbolic", "with V pretrained (a = 0, b = 1) ZS does not depend on W, so W-only ZS + lam FS "
-                       "minimises FS alone (for every lam > 0): FS is a quadratic in (q, alpha, beta, h) with Hessian "
-                       f"determinant {sp.sstr(w['hessian_det'])}, unique minimiser q = alpha = beta = 0, "
-                       "h = (N+1)/((N+2)(1+sigma2)) for sigma2 > 0, and min FS = sigma2 + 2/(N+2) (independent of d, m, "
-                       "lam; at sigma2 = 0 the minimisers form the line beta + h = (N+1)/(N+2), same value)", ok_opt,
+    ev.append(Evidence("symbolic", tx("with $V$ pretrained ($a = 0$, $b = 1$) ZS does not depend on $W$, so $W$-only "
+                                      "$ZS + lam FS$ minimises FS alone (for every $lam > 0$): FS is a quadratic in "
+                                      "$(q, alpha, beta, h)$ with Hessian determinant ${}$, unique minimiser "
+                                      "$q = alpha = beta = 0$, $h = (N+1)/((N+2)(1+sigma2))$ for $sigma2 > 0$, and "
+                                      "$min FS = sigma2 + 2/(N+2)$ (independent of $d$, $m$, $lam$; at $sigma2 = 0$ the "
+                                      "minimisers form the line $beta + h = (N+1)/(N+2)$, same value)",
+                                      w["hessian_det"]), ok_opt,
                        {"h": sp.sstr(w[h]), "min_fs": sp.sstr(w["min_fs"])}))
     route = Recorded(lambda cfg: models.endpoint("zsfs-w", cfg))
 
     derived = Recorded(lambda cfg: tuple(num(w[s_], cfg) for s_ in (q, alpha, beta, h)))
-    ev.append(Evidence("numeric", f"W-only ZS+lam FS exact flow end points on {len(W_GRID)} configs (N = 1..60, m = 1..60, "
-                       "d = 2..12, sigma2 = 0..2, lam = 0.05..8) equal the derived FS minimiser to 1e-6 (at sigma2 = 0: "
-                       "q, alpha and beta + h)", *_w_endpoints(derived, route)))
-    ev.append(negative_control("numeric", f"'W-only ZS+lam FS exact flow end points on {len(W_GRID)} configs'",
+    ev.append(Evidence("numeric", tx("$W$-only $ZS + lam FS$ exact flow end points on {} configs ($1 <= N <= 60$, "
+                                     "$1 <= m <= 60$, $2 <= d <= 12$, $0 <= sigma2 <= 2$, $0.05 <= lam <= 8$) equal the "
+                                     "derived FS minimiser to $1e-6$ (at $sigma2 = 0$: $q$, $alpha$ and $beta + h$)",
+                                     len(W_GRID)), *_w_endpoints(derived, route)))
+    ev.append(negative_control("numeric", tx("'$W$-only $ZS + lam FS$ exact flow end points on {} configs'",
+                                             len(W_GRID)),
                                lambda r: _w_endpoints(derived, r), route, W_GRID[-1],
                                lambda v: ({**v[0], "alpha": v[0]["alpha"] + W_END_PLANT}, v[1]),
-                               "on alpha of the flow end point", W_END_PLANT))
+                               tx("on $alpha$ of the flow end point"), W_END_PLANT))
     e = limits.zsfs_w_tradeoff()
     perp_w = e["perp_w"][0] / e["perp_w"][1]
     ok_perp = is_zero(perp_w - 1 - sigma2 - ((N + 1) / (N + 2)) ** 2)
-    ev.append(Evidence("symbolic", f"at the W-only end point lim L_n(theta_perp) = {sp.sstr(sp.factor(perp_w))} = "
-                       "1 + sigma2 + ((N+1)/(N+2))^2 > 1 + sigma2 > (1-c)^2 + sigma2 (0 < c* < 1): the theta_perp half "
-                       "of the statement holds on the whole domain", ok_perp))
+    ev.append(Evidence("symbolic", tx("at the $W$-only end point $lim_(n->oo) L_n(theta_perp) = {} = "
+                                      "1 + sigma2 + ((N+1)/(N+2))^2 > 1 + sigma2 > (1-c)^2 + sigma2$ ($0 < c* < 1$): the "
+                                      "$theta_perp$ half of the statement holds on the whole domain", sp.factor(perp_w)),
+                       ok_perp))
 
     def outcome_(cfg):
         pc, _ = route(cfg)
@@ -488,17 +496,18 @@ def check_w_tradeoff() -> Outcome:
     outcome = Recorded(outcome_)
     gap = Recorded(lambda cfg: w_tradeoff_numbers(cfg)["gap"])
     passed, details = _w_condition_grid(gap, outcome)
-    ev.append(Evidence("numeric", "the derived condition predicts the flow outcome: W-only beats V-only ZS+lam FS on the "
-                       "target at n = N exactly when gap = L_N^V(theta0) - sigma2 - 2/(N+2) > 0 (exact, c and m cancel), "
-                       f"and the theta_perp limit stays above the pretrained one, on {len(W_GRID)} configs", passed,
-                       details))
+    ev.append(Evidence("numeric", tx("the derived condition predicts the flow outcome: $W$-only beats $V$-only "
+                                     "$ZS + lam FS$ on the target at $n = N$ exactly when "
+                                     "$gap = L_N^V(theta0) - sigma2 - 2/(N+2) > 0$ (exact, $c$ and $m$ cancel), and the "
+                                     "$theta_perp$ limit stays above the pretrained one, on {} configs", len(W_GRID)),
+                       passed, details))
 
     def wrong_side(v):
         tw, tv, perp, pre = v
         return (tv * (1 + W_TARGET_PLANT) if gap(W_GRID[-1]) > 0 else tv * (1 - W_TARGET_PLANT), tv, perp, pre)
-    ev.append(negative_control("numeric", f"'flow outcome against the derived condition on {len(W_GRID)} configs'",
+    ev.append(negative_control("numeric", tx("'flow outcome against the derived condition on {} configs'", len(W_GRID)),
                                lambda r: _w_condition_grid(gap, r), outcome, W_GRID[-1], wrong_side,
-                               "relative: the W-only target error put that far on the wrong side of V-only's",
+                               tx("relative: the $W$-only target error put that far on the wrong side of $V$-only's"),
                                W_TARGET_PLANT))
     losers = [g for g in W_GRID if not outcome(g)[0] < outcome(g)[1]]
     known = None
@@ -509,21 +518,22 @@ def check_w_tradeoff() -> Outcome:
     items, counterexample = search_items("zsfs.w.tradeoff", refined=True, known=known)
     ev.extend(items)
     if counterexample is not None:
-        dis.append("the paper's statement 'W-only ZS + FS beats V-only ZS + FS on the target at n = N' fails at small N: "
-                   "the W-only end point's target error is exactly sigma2 + 2/(N+2) (V stays pretrained, so W-only "
-                   "training minimises FS alone), and W-only wins exactly when V-only's L_N(theta0) is above it "
-                   f"(derived gap > 0); it loses on {len(losers)}/{len(W_GRID)} grid configs, all with N <= 5")
+        dis.append(tx("the paper's statement '$W$-only ZS + FS beats $V$-only ZS + FS on the target at $n = N$' fails "
+                      "at small $N$: the $W$-only end point's target error is exactly $sigma2 + 2/(N+2)$ ($V$ stays "
+                      "pretrained, so $W$-only training minimises FS alone), and $W$-only wins exactly when $V$-only's "
+                      "$L_N(theta0)$ is above it (derived $gap > 0$); it loses on {}/{} grid configs, all with $N <= 5$",
+                      len(losers), len(W_GRID)))
     cfg = DEFAULT_CONFIG
     tN = models.curve("zsfs-w", "target", cfg, (cfg.N, cfg.N))[0]
     vN = models.curve("zsfs-v", "target", cfg, (cfg.N, cfg.N))[0]
-    ev.append(Evidence("numeric", "NumPy curve at the default end point agrees with the exact L_N and with "
-                       "sigma2 + 2/(N+2)", abs(tN - outcome(W_GRID[0])[0]) < 1e-9
+    ev.append(Evidence("numeric", tx("NumPy curve at the default end point agrees with the exact $L_N$ and with "
+                                     "$sigma2 + 2/(N+2)$"), abs(tN - outcome(W_GRID[0])[0]) < 1e-9
                        and abs(tN - cfg.sigma2 - 2 / (cfg.N + 2)) < 1e-6,
                        {"target_N": tN, "target_N_v_only": vN}))
     ev.append(verdict_evidence("zsfs-w"))
-    region = ("W-only beats V-only on the target at n = N exactly when L_N^V(theta0) > sigma2 + 2/(N+2) (derived gap > 0, "
-              f"a condition on d, N, sigma2, lam only); it wins on {details['configs_where_w_wins']}/{len(W_GRID)} grid configs; "
-              "the theta_perp half holds everywhere")
+    region = tx("$W$-only beats $V$-only on the target at $n = N$ exactly when $L_N^V(theta0) > sigma2 + 2/(N+2)$ "
+                "(derived $gap > 0$, a condition on $d$, $N$, $sigma2$, $lam$ only); it wins on {}/{} grid configs; "
+                "the $theta_perp$ half holds everywhere", details["configs_where_w_wins"], len(W_GRID))
     rows = [{**g.as_dict(), "target_N": outcome(g)[0], "target_N_v_only": outcome(g)[1], "perp_limit": outcome(g)[2],
              "gap": float(gap(g)), "converged": route(g)[1].converged} for g in W_GRID]
     return Outcome(ev, grid=rows, region=region, disagreements=dis, counterexample=counterexample)
@@ -591,7 +601,7 @@ CLAIMS = [
              "large-$n$ error stays above the pretrained model's $(1-c)^2 + sigma2$."),
           r"L_N^{\mathrm{all}}(\theta_0) < L_N^{\mathrm{V}}(\theta_0),\quad L_\infty^{\mathrm{all}}(\theta_\perp) > (1-c)^2+\sigma^2",
           lambda: _tradeoff("zsfs-all")),
-    Claim("zsfs.w.tradeoff", "W-only ZS+FS: better on target, loses orthogonal ICL",
+    Claim("zsfs.w.tradeoff", tx("$W$-only ZS+FS: better on target, loses orthogonal ICL"),
           tx("$W$-only ZS + FS fine-tuning beats $V$-only ZS + FS on the target task at $n = N$, but on $theta_perp$ its "
              "large-$n$ error stays above the pretrained model's $(1-c)^2 + sigma2$."),
           r"L_N^{\mathrm{W}}(\theta_0) < L_N^{\mathrm{V}}(\theta_0),\quad L_\infty^{\mathrm{W}}(\theta_\perp) > (1-c)^2+\sigma^2",

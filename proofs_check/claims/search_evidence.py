@@ -19,6 +19,7 @@ Cost (measured, see README "Benchmarks"): the budgets of :data:`SEARCH_EXAMPLES`
 """
 from __future__ import annotations
 
+from ..prose import tx
 from .base import Config, Evidence
 
 __all__ = ["SEARCH_EXAMPLES", "SEARCH_SEED", "domain_search", "search_control", "PLANTED_SLAB", "search_items"]
@@ -58,8 +59,8 @@ def domain_search(claim_id: str, statement: str, examples: int | None = None,
     if cx is not None:
         details["counterexample"] = cx["config"]
     what = "the paper's statement" if statement == "paper" else "the derived (refined) statement"
-    return Evidence("search", f"hypothesis search of the whole domain ({k} examples, seed {seed}, "
-                    f"explore's strategy and shrinking): no configuration where {what} fails"
+    return Evidence("search", tx("hypothesis search of the whole domain ({} examples, seed {}, "
+                                 "explore's strategy and shrinking): no configuration where {} fails", k, seed, what)
                     + (" (configurations where the quantity does not exist are excluded, not counted)"
                        if exc["count"] else ""), cx is None, details), res
 
@@ -86,9 +87,10 @@ def search_control(claim_id: str, examples: int | None = None, seed: int = SEARC
     found = search(claim_id, lambda cfg: cfg.sigma2 >= s_lo and cfg.lam >= l_lo, k, seed)
     corner = Config(lo["d"], lo["m"], lo["N"], s_lo, l_lo)
     got = None if found is None else found[0]
-    return Evidence("search", f"negative control: the same search ({k} examples, seed {seed}) finds a planted "
-                    f"statement failing on sigma2 >= {s_lo:g}, lam >= {l_lo:g} and shrinks it to the least corner "
-                    f"(d, m, N, sigma2, lam) = ({corner.d}, {corner.m}, {corner.N}, {s_lo:g}, {l_lo:g})",
+    return Evidence("search", tx("negative control: the same search ({} examples, seed {}) finds a planted "
+                                 "statement failing on $sigma2 >= {}$, $lam >= {}$ and shrinks it to the least corner "
+                                 "$(d, m, N, sigma2, lam) = ({}, {}, {}, {}, {})$", k, seed, s_lo, l_lo,
+                                 corner.d, corner.m, corner.N, s_lo, l_lo),
                     got == corner and bool(found and found[1]),
                     {"planted_found": None if got is None else got.as_dict()})
 
