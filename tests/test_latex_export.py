@@ -196,7 +196,7 @@ def test_escape_text_specials():
     for raw in ("a_b", " % ", " & ", " # "):
         assert raw not in out
     assert r"\_" in out and r"\%" in out and r"\&" in out and r"\#" in out
-    assert r"\textbackslash{}" in out and "$<$" in out and "$>$" in out and "$|$" in out
+    assert r"\textbackslash{}" in out and r"\ensuremath{<}" in out and r"\ensuremath{>}" in out and r"\ensuremath{|}" in out
     assert r"$\theta$" in out and "[U+00E9]" in out
     assert all(ord(ch) < 127 for ch in out)
 
