@@ -21,7 +21,6 @@ from numerics.conventions import (convention_loss, convention_loss_grad, family_
                                   monte_carlo_convention_loss, monte_carlo_convention_loss_grad)
 from theory import optima
 from theory.conventions import family_optimum, g_1, g_s
-from theory.objectives import pretrain_loss
 from theory.symbols import c, d, m, sigma2, to_expr
 
 from .claims.base import DEFAULT_CONFIG, ClaimResult, Evidence, Outcome, status_of
@@ -634,7 +633,7 @@ def check_icl_preserved(conv) -> Outcome:
     NumPy V-only end point."""
     _isotropic(conv)
     from theory.objectives import expected_loss, sphere_loss
-    from theory.symbols import PRETRAINED, a, kappa, n, rho
+    from theory.symbols import PRETRAINED, a, kappa, rho
     from numerics.conventions import value_only_limit
     ev = []
     aopt = optima.zs_v_optimum(conv)[a]

@@ -17,7 +17,7 @@ from theory import memo, optima
 from theory.conventions import family_optimum, g_1, g_s
 from theory.objectives import (NotDerived, expected_loss_numerator, prior_average, pretrain_loss,
                                sphere_loss)
-from theory.symbols import a, alpha, b, beta, c, d, h, kappa, m, n, q, rho, sigma2
+from theory.symbols import a, alpha, b, beta, d, h, kappa, m, n, q, rho, sigma2
 
 CONV = vocabulary.CONVENTIONS
 

@@ -37,8 +37,7 @@ import sympy as sp
 
 from .memo import derivation
 from .objectives import expected_loss, sphere_loss
-from .symbols import (a, alpha, b, beta, d, delta, gamma, h, kappa, n, q, rho, sigma2, u_par,
-                      u_perp)
+from .symbols import a, alpha, b, beta, d, delta, gamma, h, q, sigma2, u_par, u_perp
 
 __all__ = ["DEGENERATE_SUBSETS", "zs_frozen_value", "zs_frozen_value_fit",
            "parallel_endpoint", "parallel_loss", "parallel_leading_coefficient",
