@@ -472,74 +472,148 @@ def write_outputs(out: Path, result: dict, pre_params: dict, params: dict, proto
 
 
 # ----------------------------------------------------------------------------- figures
-COLOURS = {"all": "#4D96FF", "K": "#6BCB77", "Q": "#E0B000", "V": "#FF6B6B"}
+def _coinciding(methods: dict, tasks) -> dict:
+    """``{method: first method}`` for each method whose theory curves equal (to 1e-9
+    relative) those of an earlier method on every task."""
+    same, seen = {}, []
+    for mth, e in methods.items():
+        cur = [np.asarray(e["theory"]["curves"][t], dtype=float) for t in tasks]
+        for prev, pc in seen:
+            if all(a.shape == b.shape and np.allclose(a, b, rtol=1e-9, atol=0) for a, b in zip(cur, pc)):
+                same[mth] = prev
+                break
+        else:
+            seen.append((mth, cur))
+    return same
 
 
-def _style(method: str):
-    meth = METHODS[method]
-    return COLOURS[meth.trains], meth.objective == "zsfs"
+def thetas_figure(result: dict):
+    """The ``linear_tf_thetas_qkv`` figure (a Matplotlib figure; draw and save it inside
+    :func:`figure_style.paper_style`): one panel per task of the result (``theta0``,
+    ``-theta0``, ``theta_perp``, the sphere); per method the theory end point as a line
+    and the experiment's mean over runs as markers with the min-max range over runs as
+    error bars (markers offset along ``n`` per method so they do not hide each other)."""
+    from matplotlib.lines import Line2D
+    from matplotlib.ticker import MaxNLocator
+
+    from . import figure_style as FS
+    from .experiment_figures import log_ticks
+
+    methods = result["methods"]
+    cfg = result["config"]
+    first = next(iter(methods.values()))
+    tasks = [t for t in TASKS if t in first["curves"]]
+    ncol = 2 if len(tasks) > 1 else 1
+    nrow = (len(tasks) + ncol - 1) // ncol
+    fig = FS.figure(2, 2.1 * nrow + 1.3)
+    axes = np.atleast_1d(fig.subplots(nrow, ncol, sharex=True, squeeze=False)).ravel()
+    same = _coinciding(methods, tasks)
+    nm = len(methods)
+    offsets = {m: 0.28 * (i - (nm - 1) / 2) / max(1, nm - 1) for i, m in enumerate(methods)}
+    for k, (ax, task) in enumerate(zip(axes, tasks)):
+        for mth, e in methods.items():
+            st = FS.method_style(mth)
+            shots = np.asarray(e["shots"], dtype=float)
+            kw = st.line_kw()
+            if mth in same:  # drawn over an identical curve: dotted, so both colours show
+                kw["ls"] = (0, (1.0, 1.5))
+                kw["lw"] = 2.2
+            ax.plot(shots, e["theory"]["curves"][task], zorder=2, **kw)
+            mean = np.asarray(e["curves"][task], dtype=float)
+            sp = e.get("spread", {}).get(task)
+            x = shots + offsets[mth]
+            if sp is not None and e.get("runs", 1) > 1:
+                yerr = np.vstack([mean - np.asarray(sp["min"]), np.asarray(sp["max"]) - mean])
+                ax.errorbar(x, mean, yerr=np.maximum(yerr, 0), fmt="none", ecolor=st.color, elinewidth=0.6,
+                            alpha=0.6, zorder=3)
+            elif e.get("stderr"):  # one run evaluated by Monte Carlo: its standard error
+                ax.errorbar(x, mean, yerr=e["stderr"][task], fmt="none", ecolor=st.color, elinewidth=0.6,
+                            alpha=0.6, zorder=3)
+            ax.plot(x, mean, ms=3.0, zorder=4, **st.marker_kw())
+        ax.set_yscale("log")
+        log_ticks(ax)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True, steps=[1, 2, 5, 10]))
+        FS.panel_title(ax, "abcdefgh"[k], TASKS[task].label)
+        if k % ncol == 0:
+            ax.set_ylabel("test error" + (" (exact)" if all(e["evaluation"] == "exact" for e in methods.values())
+                                          else " (Monte Carlo)"))
+        if k >= len(tasks) - ncol:
+            ax.set_xlabel("number of shots $n$")
+    for ax in axes[len(tasks):]:
+        ax.set_visible(False)
+    handles = [Line2D([0], [0], **{**FS.method_style(m).line_kw(), **{k: v for k, v in FS.method_style(m).marker_kw().items()
+                                                                     if k != "ls"}}) for m in methods]
+    labels = [FS.method_style(m).tex for m in methods]
+    handles += [Line2D([0], [0], color=FS.NEUTRAL), Line2D([0], [0], color=FS.NEUTRAL, ls="none", marker="o")]
+    runs = cfg.get("seeds", 1) * cfg.get("pretrain_seeds", 1)
+    bars = f"bars: min-max of {runs} runs" if runs > 1 else (
+        "bars: Monte Carlo standard error" if any(e.get("stderr") for e in methods.values()) else "one run")
+    labels += ["theory (exact-flow end point)", f"experiment (mean; {bars})"]
+    fig.legend(handles, labels, loc="outside upper center", ncol=(len(handles) + 1) // 2)
+    notes = [f"{cfg['form']} form, $H={cfg['heads']}$, $L={cfg['layers']}$, {cfg['optimizer']}, "
+             f"{cfg['finetune_steps']} fine-tuning steps; theory from the {first['theory']['start']} start"]
+    if same:
+        notes.append("; ".join(f"theory of {FS.method_style(m).tex} equals that of {FS.method_style(p).tex} "
+                               "(drawn dotted over it)" for m, p in same.items()))
+    notes.append("markers offset along $n$ per method")
+    FS.add_caption(fig, FS.caption(cfg, seeds=range(cfg.get("seed", 0), cfg.get("seed", 0) + runs)
+                                   if runs > 1 else cfg.get("seed"), extra="; ".join(notes)))
+    return fig
+
+
+def losses_figure(result: dict):
+    """The ``train_losses`` figure: the pretraining loss and the fine-tuning losses (mean
+    over runs per step), each as its moving average over the faint raw minibatch loss."""
+    from matplotlib.lines import Line2D
+
+    from . import figure_style as FS
+    from .experiment_figures import log_ticks
+
+    methods = result["methods"]
+    cfg = result["config"]
+    fig = FS.figure(2, 2.8)
+    ax0, ax1 = fig.subplots(1, 2)
+    pre = np.asarray(result["pretrained"]["train_loss"], dtype=float)
+    FS.plot_loss(ax0, np.arange(1, len(pre) + 1), pre, "black", "pretraining")
+    FS.panel_title(ax0, "a", "pretraining")
+    ax0.set_ylabel(r"minibatch loss $\mathcal{L}_{\mathrm{pre}}$")
+    handles, labels = [], []
+    for mth, e in methods.items():
+        st = FS.method_style(mth)
+        y = np.asarray(e["train_loss"], dtype=float)
+        _, sm = FS.plot_loss(ax1, np.arange(1, len(y) + 1), y, st.color, st.tex)
+        sm.set_linestyle(st.ls)
+        handles.append(sm)
+        labels.append(st.tex)
+    handles += [Line2D([0], [0], color=FS.NEUTRAL, lw=1.4), Line2D([0], [0], color=FS.NEUTRAL, lw=0.5, alpha=0.4)]
+    labels += ["moving average", "raw minibatch"]
+    FS.panel_title(ax1, "b", "fine-tuning")
+    ax1.set_ylabel(r"minibatch $\mathcal{L}_{\mathrm{ZS}} + w_t\,\mathcal{L}_{\mathrm{FS}}$")
+    for ax in (ax0, ax1):
+        ax.set_yscale("log")
+        log_ticks(ax)
+        ax.set_xlabel("step $t$")
+    fig.legend(handles, labels, loc="outside right upper", ncol=1)
+    runs = cfg.get("seeds", 1) * cfg.get("pretrain_seeds", 1)
+    FS.add_caption(fig, FS.caption(cfg, extra=f"{cfg['optimizer']}, batch {cfg['batch']}, "
+                                              f"$w_t$ schedule {cfg['lam_schedule']}; fine-tuning: mean over {runs} runs per step"))
+    return fig
 
 
 def draw_figures(out: Path, result: dict) -> list[Path]:
-    """The authors' ``linear_tf_thetas_qkv`` (test error against shots on ``theta0`` and
-    ``-theta0``; markers: experiment, filled for ZS+FS; lines: the theory end point, dashed
-    for ZS+FS) and the training-loss curves; PNG and PDF each, written atomically."""
+    """The authors' ``linear_tf_thetas_qkv`` (:func:`thetas_figure`) and the training-loss
+    curves (:func:`losses_figure`); PNG and PDF each, written atomically."""
     import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from matplotlib.lines import Line2D
 
+    from . import figure_style as FS
     from .figures import save_figure
 
-    methods = result["methods"]
     paths = []
-    fig, axes = plt.subplots(1, 2, figsize=(9, 4.2), sharex=True, sharey=True)
-    handles, labels = [], []
-    for ax, task in zip(axes, ("target", "negated")):
-        for mth, entry in methods.items():
-            c, filled = _style(mth)
-            ax.scatter(entry["shots"], entry["curves"][task], facecolors=c if filled else "none",
-                       edgecolors=c, linewidths=1.3, s=24, zorder=3)
-            if entry.get("stderr"):
-                ax.errorbar(entry["shots"], entry["curves"][task], yerr=entry["stderr"][task], fmt="none",
-                            ecolor=c, alpha=0.6)
-            ax.plot(entry["shots"], entry["theory"]["curves"][task], color=c, lw=1.1,
-                    ls="--" if filled else "-", alpha=0.8)
-            if task == "target":
-                handles.append(Line2D([0], [0], marker="o", color=c, ls="--" if filled else "-",
-                                      markerfacecolor=c if filled else "none", markeredgecolor=c))
-                labels.append(METHODS[mth].label)
-        ax.set_yscale("log")
-        ax.grid(alpha=0.3)
-        ax.set_title(TASKS[task].label, fontsize=11)
-        ax.set_xlabel("number of shots n")
-    axes[0].set_ylabel("test error" + (" (exact)" if all(e["evaluation"] == "exact" for e in methods.values())
-                                       else " (Monte Carlo)"))
-    cfg = result["config"]
-    fig.legend(handles, labels, ncol=4, fontsize=9, loc="upper center", bbox_to_anchor=(0.5, 1.02))
-    fig.text(0.5, 0.01, f"markers: trained ({cfg['form']}, H={cfg['heads']}, L={cfg['layers']}, {cfg['optimizer']}, "
-             f"seed {cfg['seed']}); lines: exact-flow end point (theory, start "
-             f"{next(iter(methods.values()))['theory']['start']})", ha="center", fontsize=8)
-    fig.subplots_adjust(top=0.78, bottom=0.2, wspace=0.08)
-    paths += save_figure(fig, out, "linear_tf_thetas_qkv")
-    plt.close(fig)
-
-    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
-    axes[0].plot(result["pretrained"]["train_loss"], color="black", lw=0.8)
-    axes[0].set_title("pretraining loss (minibatch)")
-    for mth, entry in methods.items():
-        c, filled = _style(mth)
-        axes[1].plot(entry["train_loss"], color=c, ls="--" if filled else "-", lw=0.8, label=METHODS[mth].label)
-    axes[1].set_title("fine-tuning loss ZS + w_t FS (minibatch)")
-    axes[1].legend(fontsize=8, ncol=2)
-    for ax in axes:
-        ax.set_yscale("log")
-        ax.set_xlabel("step")
-        ax.grid(alpha=0.3)
-    fig.tight_layout()
-    paths += save_figure(fig, out, "train_losses")
-    plt.close(fig)
+    with FS.paper_style():
+        paths += save_figure(thetas_figure(result), out, "linear_tf_thetas_qkv")
+        paths += save_figure(losses_figure(result), out, "train_losses")
     return paths
 
 

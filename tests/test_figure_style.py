@@ -154,3 +154,52 @@ def test_wrap_never_breaks_a_formula():
     out = FS.wrap(text.strip(), 20)
     for line in out.split("\n"):
         assert line.count("$") % 2 == 0 and (len(line) <= 20 or " " not in line.replace("$c = d + e$", "x"))
+
+
+def _synthetic_experiment(runs: int = 3) -> dict:
+    """A small result dict of ``iclft experiment`` with every key the figures read: two
+    methods whose theory curves coincide (the overlap note), four tasks, a ladder."""
+    rng = np.random.default_rng(0)
+    shots = list(range(6))
+    tasks = list(vocabulary.TASKS)
+
+    def curves():
+        return {t: list(np.exp(rng.normal(size=len(shots)))) for t in tasks}
+
+    def entry(theory):
+        c = curves()
+        spread = {t: {"std": [0.1] * len(shots), "min": list(np.asarray(c[t]) * 0.8),
+                      "max": list(np.asarray(c[t]) * 1.2)} for t in tasks}
+        two = {t: c[t] for t in ("target", "negated")}
+        return {"shots": shots, "curves": c, "spread": spread, "runs": runs, "evaluation": "exact",
+                "theory": {"curves": theory, "start": "generic"}, "train_loss": list(np.exp(-np.linspace(0, 2, 50))
+                                                                                 + 0.1 * rng.random(50)),
+                "ladder": {"idealised": {"curves": two}, "same_data": {"curves": two}},
+                "attribution": {"start": 1.0, "optimizer": 0.5, "data": 0.2, "noise": 0.3},
+                "agreement": {"within": bool(rng.random() < 0.5)}}
+
+    shared = curves()
+    methods = {"zs-q": entry(shared), "zs-k": entry(shared), "zsfs-v": entry(curves())}
+    cfg = dict(SMALL, heads=1, layers=1, form="separate", optimizer="sgd", finetune_steps=50, batch=8,
+               lam_schedule="linear-decay", dataset_size=100, seed=0, seeds=runs, pretrain_seeds=1)
+    return {"config": cfg, "methods": methods,
+            "pretrained": {"train_loss": list(np.exp(-np.linspace(0, 3, 80)) + 0.1)}}
+
+
+def test_experiment_figures_have_no_text_outside_and_titled_panels(tmp_path):
+    from proofs_check.experiment import draw_figures, losses_figure, thetas_figure
+    from proofs_check.experiment_figures import attribution_figure, draw_ladder_figures, ladder_figure
+
+    result = _synthetic_experiment()
+    with FS.paper_style():
+        for make in (thetas_figure, losses_figure, ladder_figure, attribution_figure):
+            fig = make(result)
+            assert FS.text_outside(fig) == [], make.__name__
+            visible = [ax for ax in fig.get_axes() if ax.get_visible()]
+            assert all(ax.get_title(loc="left") or ax.get_title() for ax in visible), make.__name__
+            assert r"$d=2$" in fig._supxlabel.get_text(), make.__name__
+    cap = thetas_figure(result)._supxlabel.get_text()
+    assert "equals that of" in cap  # the coinciding theory curves are named
+    names = {p.name for p in draw_figures(tmp_path, result) + draw_ladder_figures(tmp_path, result)}
+    assert names == {f"{n}.{x}" for n in ("linear_tf_thetas_qkv", "train_losses", "experiment_ladder",
+                                          "experiment_attribution") for x in ("png", "pdf")}
