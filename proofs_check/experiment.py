@@ -603,18 +603,10 @@ def losses_figure(result: dict):
 def draw_figures(out: Path, result: dict) -> list[Path]:
     """The authors' ``linear_tf_thetas_qkv`` (:func:`thetas_figure`) and the training-loss
     curves (:func:`losses_figure`); PNG and PDF each, written atomically."""
-    import matplotlib
+    from .figures import save_styled  # matplotlib is imported only when drawing
 
-    matplotlib.use("Agg")
-
-    from . import figure_style as FS
-    from .figures import save_figure
-
-    paths = []
-    with FS.paper_style():
-        paths += save_figure(thetas_figure(result), out, "linear_tf_thetas_qkv")
-        paths += save_figure(losses_figure(result), out, "train_losses")
-    return paths
+    return save_styled(out, [("linear_tf_thetas_qkv", lambda: thetas_figure(result)),
+                             ("train_losses", lambda: losses_figure(result))])
 
 
 # ----------------------------------------------------------------------------- command

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vocabulary import METHODS, TASKS
+from vocabulary import TASKS
 
 __all__ = ["draw_ladder_figures", "ladder_figure", "attribution_figure", "CAUSE_COLOURS"]
 
@@ -146,15 +146,7 @@ def draw_ladder_figures(out: Path, result: dict) -> list[Path]:
     method has a ladder (more than one layer or head, or ``--no-ladder``)."""
     if not _ladder_methods(result):
         return []
-    import matplotlib
+    from .figures import save_styled  # matplotlib is imported only when drawing
 
-    matplotlib.use("Agg")
-
-    from . import figure_style as FS
-    from .figures import save_figure
-
-    paths = []
-    with FS.paper_style():
-        paths += save_figure(ladder_figure(result), out, "experiment_ladder")
-        paths += save_figure(attribution_figure(result), out, "experiment_attribution")
-    return paths
+    return save_styled(out, [("experiment_ladder", lambda: ladder_figure(result)),
+                             ("experiment_attribution", lambda: attribution_figure(result))])

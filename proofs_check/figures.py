@@ -40,7 +40,7 @@ from .atomic import atomic_path, prepare_output
 from .claims.base import Config, DEFAULT_CONFIG
 from .models import METHODS, endpoint, model, task_vector
 
-__all__ = ["FIGURES", "SHOTS", "SGD_SETTINGS", "LABELS", "make_figures",
+__all__ = ["FIGURES", "save_styled", "SHOTS", "SGD_SETTINGS", "LABELS", "make_figures",
            "icl_curves_data", "w_star_data", "flow_trajectories_data", "pretrained_threshold_data",
            "draw_icl_curves", "draw_w_star", "draw_flow_trajectories", "draw_pretrained_threshold",
            "save_figure", "summary", "render_summary", "figures_command"]
@@ -531,6 +531,19 @@ def save_figure(fig, out_dir, name: str, formats=("png", "pdf")) -> list[Path]:
         paths.append(target)
     return paths
 
+
+
+def save_styled(out_dir, makers) -> list[Path]:
+    """Draw each ``(name, make)`` of ``makers`` inside :func:`figure_style.paper_style` (the
+    Agg backend) and write it with :func:`save_figure`; the written paths in order."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    paths = []
+    with FS.paper_style():
+        for name, make in makers:
+            paths += save_figure(make(), out_dir, name)
+    return paths
 
 def _prepare_out(out_dir) -> Path:
     """The shared output rule (:func:`proofs_check.atomic.prepare_output`): the folder is
