@@ -437,7 +437,7 @@ def check_gradients_agree(conv) -> Outcome:
     from theory import gradient
     from theory.gradients import SUBSETS
     from theory.manifold import basis_matrix
-    from theory.symbols import INV_KEYS, K, N, Q, a, alpha, b, beta, h, lam, q
+    from theory.symbols import INV_KEYS, K, N, Q, a, b, lam
 
     def symbolic(obj, sub, form, cfg, coords, t0):
         res = gradient(obj, sub, form, conv)
@@ -465,16 +465,10 @@ def check_gradients_agree(conv) -> Outcome:
         gW[:, -1] = 0.0
         return gV, gW
 
-    from .claims.base import Config
+    from .claims.gradients import POINTS, manifold_point
     worst, count = 0.0, 0
-    points = [(Config(2, 7, 3, 0.25, 0.5), 11), (Config(3, 20, 5, 0.1, 1.0), 12)]
-    for cfg, seed in points:
-        rng = np.random.default_rng(seed)
-        merged = {s_: sp.Rational(int(x), 16) for s_, x in zip((a, b, q, alpha, beta, h), rng.integers(-16, 17, 6))}
-        sep = {a: merged[a], b: merged[b]}
-        for key in INV_KEYS:
-            sep[K[key]] = sp.Rational(int(rng.integers(-16, 17)), 16)
-            sep[Q[key]] = sp.Rational(int(rng.integers(-16, 17)), 16)
+    for cfg, seed in POINTS[:2]:
+        merged, sep, rng = manifold_point(seed)
         t0 = rng.standard_normal(cfg.d)
         t0 /= np.linalg.norm(t0)
         Vm, Wm = merged_point({s_.name: float(v) for s_, v in merged.items()}, t0)

@@ -24,7 +24,7 @@ from ..prose import tx
 from .base import Claim, Config, Evidence, Outcome
 from .grid import rational
 
-__all__ = ["CLAIMS", "symbolic_full_gradient", "numeric_gradient", "POINTS"]
+__all__ = ["CLAIMS", "symbolic_full_gradient", "numeric_gradient", "POINTS", "manifold_point"]
 
 #: configurations and generic manifold points (rational coordinates) of the comparison
 POINTS = [
@@ -34,15 +34,23 @@ POINTS = [
 ]
 
 
-def _point(seed):
+def manifold_point(seed):
+    """A generic point of the reduced manifold with exact coordinates in ``(1/16) Z`` (entries
+    in ``[-1, 1]``), drawn from ``default_rng(seed)``: ``(merged, sep, rng)`` with the merged
+    coordinates ``a, b, q, alpha, beta, h``, the separate ones ``a, b, K_<key>, Q_<key>``, and
+    the generator, to draw a task from the same stream."""
     rng = np.random.default_rng(seed)
     merged = {s: sp.Rational(int(x), 16) for s, x in zip((a, b, q, alpha, beta, h), rng.integers(-16, 17, 6))}
     sep = {a: merged[a], b: merged[b]}
     for key in INV_KEYS:
         sep[K[key]] = sp.Rational(int(rng.integers(-16, 17)), 16)
         sep[Q[key]] = sp.Rational(int(rng.integers(-16, 17)), 16)
-    g = rng.standard_normal(32)
-    return merged, sep, g
+    return merged, sep, rng
+
+
+def _point(seed):
+    merged, sep, rng = manifold_point(seed)
+    return merged, sep, rng.standard_normal(32)
 
 
 def _theta0(d_, g):
