@@ -92,7 +92,7 @@ def main(argv=None):
     print(body)
     if args.write_readme:
         sys.path.insert(0, str(ROOT))
-        from proofs_check.atomic import write_text_atomic
+        from proofs_check.storage.atomic import write_text_atomic
         readme = ROOT / "README.md"
         text = readme.read_text()
         if MARK not in text:

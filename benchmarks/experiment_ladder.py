@@ -16,8 +16,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from proofs_check.experiment import PRESETS, run_experiment  # noqa: E402
-from proofs_check.protocol import Protocol  # noqa: E402
+from experiment.run import PRESETS, run_experiment  # noqa: E402
+from experiment.protocol import Protocol  # noqa: E402
 
 
 def main(argv=None):

@@ -15,9 +15,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from proofs_check import ladder as Lad  # noqa: E402
-from proofs_check import protocol as P  # noqa: E402
-from proofs_check.experiment import PRESETS, curve_distance, exact_curves  # noqa: E402
+from experiment import ladder as Lad  # noqa: E402
+from experiment import protocol as P  # noqa: E402
+from experiment.run import PRESETS, curve_distance, exact_curves  # noqa: E402
 
 
 def main(argv=None):

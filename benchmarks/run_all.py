@@ -21,7 +21,7 @@ import closed_form  # noqa: E402
 import flow_vs_sgd  # noqa: E402
 import symbolic  # noqa: E402
 
-from proofs_check.atomic import write_text_atomic  # noqa: E402
+from proofs_check.storage.atomic import write_text_atomic  # noqa: E402
 
 MARK = "<!-- BENCHMARKS -->"
 

@@ -11,7 +11,7 @@ import sys
 import numpy as np
 
 import numerics
-from numerics.outcomes import generic_outcome, perturbed_outcome
+from numerics.endpoints import generic_outcome, perturbed_outcome
 from vocabulary import METHODS, methods_for
 
 

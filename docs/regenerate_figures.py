@@ -3,7 +3,7 @@
 Writes ``docs/figures/{icl_curves,w_star,flow_trajectories,pretrained_threshold,escape}``
 (``.png`` and ``.pdf``, at the default configuration, SGD markers on) and
 ``docs/figures/MANIFEST.json``, the fingerprint of each figure
-(:mod:`proofs_check.figure_manifest`: a digest of the code that draws it and of the numbers
+(:mod:`proofs_check.export.figure_manifest`: a digest of the code that draws it and of the numbers
 it plots).  ``tests/test_figure_style.py`` fails when a committed figure's fingerprint is
 older than the code.  The experiment figures (``linear_tf_thetas_qkv``,
 ``experiment_train_losses``) come from ``iclft experiment`` (needs JAX) and are not
@@ -22,11 +22,11 @@ ROOT = Path(__file__).resolve().parent.parent
 def main(argv=None) -> int:
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     sys.path.insert(0, str(ROOT))
-    from proofs_check import figures
-    from proofs_check.claims.base import DEFAULT_CONFIG
-    from proofs_check.escape_figure import draw_escape, escape_data
-    from proofs_check.figure_manifest import drawers, fingerprint
-    from proofs_check.figure_style import text_outside
+    from proofs_check.export import figures
+    from vocabulary import DEFAULT_CONFIG
+    from proofs_check.export.escape_figure import draw_escape, escape_data
+    from proofs_check.export.figure_manifest import drawers, fingerprint
+    from proofs_check.export.figure_style import text_outside
 
     out = ROOT / "docs" / "figures"
     _paths, data = figures.make_figures(out, DEFAULT_CONFIG, sgd=True, progress=sys.stderr.isatty(),

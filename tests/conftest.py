@@ -20,8 +20,8 @@ import pytest  # noqa: E402
 @pytest.fixture(scope="session", autouse=True)
 def _derived_expressions():
     """Every derived expression once per session: loaded from the on-disk cache of
-    ``proofs_check.derivation_cache`` (keyed by the theory sources) or derived and saved;
+    ``proofs_check.storage.derivation_cache`` (keyed by the theory sources) or derived and saved;
     tests of the derivation itself clear and re-derive what they check."""
-    from proofs_check.derivation_cache import ensure_derived
+    from proofs_check.storage.derivation_cache import ensure_derived
 
     ensure_derived(True)

@@ -1,6 +1,6 @@
 """Helpers shared by the tests; the hypothesis strategies are the public ones of
-:mod:`proofs_check.strategies` (re-exported here)."""
-from proofs_check.strategies import configs, manifold_models, problems, tasks  # noqa: F401
+:mod:`proofs_check.claims.strategies` (re-exported here)."""
+from proofs_check.claims.strategies import configs, manifold_models, problems, tasks  # noqa: F401
 
 
 def five_point(f, h=0.25):

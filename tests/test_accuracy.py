@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 
 from numerics.accuracy import polish
-from numerics.outcomes import generic_outcome, symmetric_outcome
+from numerics.endpoints import generic_outcome, symmetric_outcome
 from numerics.stability import complement, full_flow, invariant_basis, symmetry_basis
-from proofs_check import outcomes as pc_outcomes
-from proofs_check.claims.base import Config
-from proofs_check.cli import main
-from proofs_check.models import exact_curve, task_vector
+from proofs_check.methods import classified as pc_outcomes
+from vocabulary import Config
+from proofs_check.cli.main import main
+from proofs_check.methods.flow_models import exact_curve, task_vector
 
 
 def _run(capsys, argv):
@@ -100,7 +100,7 @@ def test_a_planted_slow_flow_claims_no_accuracy(capsys, monkeypatch):
     """A flow cut short by a planted evaluation cap: NOT converged, no accuracy claimed, no
     'converged' and no rounding to a claimed accuracy."""
     import numerics.flow as nf
-    from numerics import outcomes as no
+    from numerics import endpoints as no
 
     monkeypatch.setattr(nf, "gradient_flow", functools.partial(_slow, 40, nf.gradient_flow))
     no._reduced_flow.cache_clear()

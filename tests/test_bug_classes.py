@@ -30,7 +30,7 @@ import pytest
 import sympy as sp
 
 import numerics
-from proofs_check.cli import main
+from proofs_check.cli.main import main
 
 
 def _json(capsys, argv):
@@ -115,7 +115,7 @@ def test_finetune_and_curve_return_the_start_they_report(capsys, start):
     """Separate ZS-all at d = 2: the symmetric end point is a saddle above the noise floor,
     the generic one a minimum at it (ZS attains ``sigma2``); ``curve`` prints the exact errors
     of that end point (:func:`numerics.expected_loss` at the outcome of the named start)."""
-    from numerics.outcomes import generic_outcome, symmetric_outcome
+    from numerics.endpoints import generic_outcome, symmetric_outcome
 
     out = _json(capsys, FINETUNE + ["--form", "separate", "--start", start])
     assert out["start"] == start
@@ -136,8 +136,8 @@ def test_finetune_and_curve_return_the_start_they_report(capsys, start):
 
 
 def _recorded_configs(monkeypatch, **kw):
-    import proofs_check.explore as ex
-    from proofs_check import conditions
+    import proofs_check.claims.explore as ex
+    from proofs_check.claims import conditions
 
     seen = []
     real = conditions.evaluate
@@ -167,7 +167,7 @@ def test_explore_seed_and_examples_change_the_search(monkeypatch):
 
 # ---- deciding helpers: negative cases and every branch -----------------------------------
 def test_is_zero_rejects_every_nonzero_constant_and_expression():
-    from proofs_check.claims.grid import is_zero
+    from proofs_check.claims.exact import is_zero
     from theory.symbols import c, d, sigma2
 
     assert is_zero(0) and is_zero(d - d) and is_zero(c / (c + 1) - 1 + 1 / (c + 1))
@@ -179,7 +179,7 @@ def test_is_zero_rejects_every_nonzero_constant_and_expression():
 
 def test_zero_shot_test_of_the_stability_helper_needs_every_term_at_n_zero():
     from numerics.hessian import Problem
-    from numerics.outcomes import pretrained_member
+    from numerics.endpoints import pretrained_member
     from numerics.stability import _zero_shot
 
     mats = pretrained_member(2, 5, 0.1)
@@ -193,9 +193,9 @@ def test_zero_shot_test_of_the_stability_helper_needs_every_term_at_n_zero():
 def test_zs_all_condition_needs_every_task(monkeypatch, failing):
     """The statement of ``zs.all.icl_degraded`` holds only if the gap is positive on every
     task (``theta0``, ``-theta0``, ``theta_perp``): a failure on any one of them decides."""
-    import proofs_check.claims.zero_shot as zs
-    from proofs_check.claims.base import Config
-    from proofs_check.conditions import evaluate
+    import proofs_check.claims.zs as zs
+    from vocabulary import Config
+    from proofs_check.claims.conditions import evaluate
 
     calls = []
 
@@ -215,8 +215,8 @@ def test_zs_all_condition_needs_every_task(monkeypatch, failing):
 def test_zs_v_condition_needs_b_positive_on_every_task(monkeypatch, negative):
     """paper: ``B > 0`` on every task and the sphere; derived: each task's far-out direction
     matches the sign of its ``B`` (one mismatch decides)."""
-    import proofs_check.conditions as cond
-    from proofs_check.claims.base import Config
+    import proofs_check.claims.conditions as cond
+    from vocabulary import Config
 
     B = {k: sp.Rational(1, 3) for k in ("theta0", "-theta0", "theta_perp", "sphere")}
     if negative:
@@ -234,7 +234,7 @@ def test_full_flow_stop_rule_on_each_branch():
     """``converged`` only when the gradient norm reached ``gtol``: a flow stopped by its time
     cap, by its evaluation cap, or started at the target says so."""
     from numerics.hessian import Problem
-    from numerics.outcomes import pretrained_member
+    from numerics.endpoints import pretrained_member
     from numerics.stability import full_flow
 
     pb = Problem.build("zs", "merged", "all", pretrained_member(2, 5, 0.1), None, N=3, m=5, sigma2=0.1, lam=1.0)
@@ -258,7 +258,7 @@ def test_derivation_cache_key_changes_with_every_source(tmp_path, monkeypatch):
 
     import theory
     import vocabulary
-    from proofs_check.derivation_cache import cache_key
+    from proofs_check.storage.derivation_cache import cache_key
 
     for pkg in (theory, vocabulary):
         src = type(tmp_path)(pkg.__file__).parent
@@ -313,7 +313,7 @@ def test_compiled_experiment_programs_are_rebuilt_for_every_setting_they_read():
     pytest.importorskip("optax")
     import jax.numpy as jnp
 
-    from proofs_check import protocol as P
+    from experiment import protocol as P
 
     base = P.Protocol(d=2, m=3, N=2, finetune_steps=6, lam=1.0, lam_schedule="linear-decay", momentum=0.9,
                       clip=1.0)
@@ -351,7 +351,7 @@ def test_fmt_tol_on_measured_tolerances_and_negative_zero():
     """A measured accuracy is rarely a power of ten: ``3.47e-06`` allows 6 decimals (a value
     to 6 decimals is within 5e-7 of the truth), ``0.05`` allows 2; a value below the
     accuracy prints as 0, never ``-0``."""
-    from proofs_check.commands import fmt_tol
+    from proofs_check.cli.commands import fmt_tol
 
     for tol, digits in ((1e-7, 7), (3.47e-6, 6), (9.99e-6, 6), (1.2e-5, 5), (0.05, 2), (0.5, 1), (2.0, 0)):
         text = fmt_tol(1.0 / 3.0, tol)
@@ -378,7 +378,7 @@ def test_markdown_of_real_finetune_output_keeps_two_cells_per_row(capsys):
 def test_json_keeps_numpy_booleans_and_integers_as_json_values():
     """Evidence carries NumPy scalars (``np.bool_`` from comparisons of arrays, ``np.int64``
     counts): JSON must hold ``true``/``3``, not the strings ``"True"``/``"3"``."""
-    from proofs_check.report import to_json
+    from proofs_check.cli.report import to_json
 
     obj = {"flag": np.bool_(True), "off": np.False_, "count": np.int64(3), "x": np.float32(0.5),
            "nan": float("nan"), "arr": np.array([1, 2]), "nested": [{"b": np.bool_(False)}]}
@@ -390,7 +390,7 @@ def test_json_keeps_numpy_booleans_and_integers_as_json_values():
 
 # ---- derived quantities are read and checked -----------------------------------------------
 def test_curve_distance_against_an_independent_computation():
-    from proofs_check.experiment import curve_distance
+    from experiment.run import curve_distance
 
     rng = np.random.default_rng(1)
     a = {t: list(rng.uniform(0, 2, 5)) for t in ("target", "negated", "orthogonal", "sphere")}
@@ -408,7 +408,7 @@ def test_curve_distance_against_an_independent_computation():
 def test_monte_carlo_standard_error_is_that_of_the_mean():
     """``monte_carlo_errors`` reports the mean squared error and the standard error of that
     mean, ``std(e, ddof=1) / sqrt(samples)``, of the very samples it drew."""
-    from proofs_check import protocol as P
+    from experiment import protocol as P
 
     proto = P.Protocol(d=2, m=3, N=2, sigma2=0.2, heads=2, layers=2)
     rng = np.random.default_rng(4)
@@ -433,9 +433,9 @@ def test_explore_counterexample_is_minimal(claim_id, seed):
     """At the reported counterexample the statement fails; lowering any one coordinate to the
     least value of the domain (d, m, N to their minimum, sigma2 to 0, lam to 1/20) or by one
     step gives a configuration where it holds or that is the counterexample itself."""
-    from proofs_check.claims.base import Config
-    from proofs_check.conditions import CONDITION_CLAIMS, evaluate
-    from proofs_check.explore import explore
+    from vocabulary import Config
+    from proofs_check.claims.conditions import CONDITION_CLAIMS, evaluate
+    from proofs_check.claims.explore import explore
 
     cx = explore(claim_id, "paper", 100, seed=seed)["counterexample"]
     assert cx is not None
@@ -464,7 +464,7 @@ def test_heads_are_averaged_in_the_loss_and_in_the_experiment_evaluation():
     are one head: against the single-head closed form, for the multi-head loss and for the
     experiment's exact evaluation of every task."""
     from numerics.multihead import multihead_loss, multihead_pretrain_loss
-    from proofs_check.experiment import exact_curves, task_vectors
+    from experiment.run import exact_curves, task_vectors
 
     d, s2 = 3, 0.2
     V, W = _model(d, 0)
@@ -485,7 +485,7 @@ def test_heads_are_averaged_in_the_loss_and_in_the_experiment_evaluation():
 
 
 def test_merged_heads_of_the_separate_form_are_k_transpose_q_per_head():
-    from proofs_check import protocol as P
+    from experiment import protocol as P
 
     rng = np.random.default_rng(2)
     K, Q, V = (rng.standard_normal((2, 3, 4, 4)) for _ in range(3))
@@ -501,7 +501,7 @@ def test_lam_schedule_values_at_every_step(T):
     """linear-decay: ``w_t = lam (T-1-t)/(T-1)`` at steps ``t = 0..T-1`` (``0`` at the last
     step; ``0`` throughout for ``T = 1``); constant: ``lam`` at every step."""
     pytest.importorskip("optax")
-    from proofs_check import protocol as P
+    from experiment import protocol as P
 
     lam = 2.5
     dec = P.lam_weight(P.Protocol(lam=lam, lam_schedule="linear-decay", finetune_steps=T))

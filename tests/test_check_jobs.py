@@ -5,8 +5,8 @@ import re
 
 import pytest
 
-from proofs_check.cli import main
-from proofs_check.parallel import default_jobs, run_claims
+from proofs_check.cli.main import main
+from proofs_check.claims.parallel import default_jobs, run_claims
 
 IDS = ["zs.initial_gradient", "zs.w_only_stationary", "zs.all.icl_degraded"]
 
@@ -29,7 +29,7 @@ def _check(capsys, jobs, fmt):
 
 def test_jobs_two_equals_jobs_one(capsys, monkeypatch):
     # each --jobs value runs the claims once; the text reports re-render those results
-    import proofs_check.parallel as parallel
+    import proofs_check.claims.parallel as parallel
 
     real, seen = parallel.run_claims, {}
 

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from proofs_check.cli import main
+from proofs_check.cli.main import main
 
 
 def run(*argv):
@@ -57,7 +57,7 @@ def test_main_returns_status_in_process(capsys):
 
 
 def test_check_json_keys_are_the_documented_ones():
-    """The keys listed in README.md ("JSON output") and in proofs_check/report.py."""
+    """The keys listed in README.md ("JSON output") and in proofs_check/cli/report.py."""
     r = run("check", "--only", "pretrain.fewshot_vs_zeroshot", "--only", "zs.initial_gradient", "--format", "json")
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
@@ -128,7 +128,7 @@ def test_version_comes_from_package_metadata():
 def _subparsers():
     import argparse
 
-    from proofs_check.cli import build_parser
+    from proofs_check.cli.main import build_parser
     parser = build_parser()
     action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
     return parser, action.choices
@@ -172,7 +172,7 @@ def test_unknown_claim_id_suggests_and_lists():
 
 
 def test_only_takes_comma_separated_ids():
-    from proofs_check.cli import check_claim_ids
+    from proofs_check.cli.main import check_claim_ids
     assert check_claim_ids([["a", "b"], ["a"]], ["a", "b", "c"]) == ["a", "b"]
     r = run("check", "--only", "zs.v.optimum,pretrain.optimum", "--format", "json")
     assert r.returncode == 0, r.stderr
@@ -210,7 +210,7 @@ def _unescaped_pipes(row):
 
 
 def test_markdown_cells_are_escaped():
-    from proofs_check.report import md_cell
+    from proofs_check.cli.report import md_cell
     assert md_cell("|g| = 1") == "\\|g\\| = 1"
     assert md_cell("a\nb") == "a<br>b"
     r = run("finetune", "--objective", "zs", "--train", "v", "--format", "markdown")
@@ -244,7 +244,7 @@ def test_finetune_names_precision_and_full_trajectory():
 
 
 def test_fmt_tol_rounds_to_the_accuracy():
-    from proofs_check.commands import fmt_tol, vocab_name
+    from proofs_check.cli.commands import fmt_tol, vocab_name
     assert fmt_tol(-8.37e-27) == "0"
     assert fmt_tol(0.53984389612) == "0.5398439"
     assert fmt_tol(1.0) == "1"

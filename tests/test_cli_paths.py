@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from proofs_check.atomic import prepare_output
-from proofs_check.cli import main
+from proofs_check.storage.atomic import prepare_output
+from proofs_check.cli.main import main
 
 #: the commands that write, with the argument that names their output
 WRITERS = [(["export-latex", "{}", "--no-claims"], "path", "file"),
@@ -97,7 +97,7 @@ def test_refused_write_is_named_as_not_writable_on_any_machine(capsys, tmp_path,
     """A folder that refuses new files (simulated: root ignores permission bits)."""
     import errno
 
-    import proofs_check.atomic as atomic
+    import proofs_check.storage.atomic as atomic
 
     def refuse(*a, dir=None, **k):
         raise PermissionError(errno.EACCES, "Permission denied", str(dir) + "/.iclft-probe.x")

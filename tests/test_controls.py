@@ -19,10 +19,13 @@ import textwrap
 import pytest
 
 import numerics
-from proofs_check import cli
-from proofs_check.claims import controls, degenerate, few_shot, pretrain, zero_shot
-from proofs_check.claims.base import Config, Evidence
-from proofs_check.claims.grid import GRID
+from proofs_check.cli import main as cli
+from proofs_check.claims import controls, degenerate, pretrain
+from proofs_check.claims import zsfs as few_shot
+from proofs_check.claims import zs as zero_shot
+from vocabulary import Config
+from proofs_check.claims.claim import Evidence
+from vocabulary import GRID
 
 
 def _weakened(monkeypatch, mod, name, old, new):

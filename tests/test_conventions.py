@@ -12,7 +12,7 @@ import numerics
 import vocabulary
 from numerics import conventions as NC
 from numerics.moments import TaskMoments
-from proofs_check.cli import main
+from proofs_check.cli.main import main
 from theory import memo, optima
 from theory.conventions import family_optimum, g_1, g_s
 from theory.objectives import (NotDerived, expected_loss_numerator, prior_average, pretrain_loss,
@@ -171,7 +171,7 @@ def test_curve_convention_refuses_unsupported_method(capsys):
 @pytest.mark.parametrize("kind", ["numeric", "monte-carlo", "symbolic"])
 def test_negative_controls_refute(monkeypatch, kind, capsys):
     """A wrong value fed to each kind of evidence of a convention check gives 'refuted' and exit 1."""
-    from proofs_check import convention_claims as CC
+    from proofs_check.claims import conventions as CC
     if kind == "numeric":
         real = CC.convention_loss_grad
         monkeypatch.setattr(CC, "convention_loss_grad",
@@ -181,7 +181,7 @@ def test_negative_controls_refute(monkeypatch, kind, capsys):
         monkeypatch.setattr(CC, "monte_carlo_convention_loss",
                             lambda *a_, **k_: (real_mc(*a_, **k_)[0] + 0.1, real_mc(*a_, **k_)[1]))
     else:  # a wrong c* (a fresh convention object, so that no memoised derivation is reused)
-        from proofs_check.claims.base import status_of
+        from proofs_check.claims.claim import status_of
         real_c = CC.optima.pretrain_c_star
         monkeypatch.setattr(CC.optima, "pretrain_c_star",
                             lambda conv=None: real_c(conv) * sp.Rational(1000001, 1000000))
@@ -195,7 +195,7 @@ def test_negative_controls_refute(monkeypatch, kind, capsys):
 
 
 def test_authors_formulas_table():
-    from proofs_check.convention_claims import authors_formulas
+    from proofs_check.claims.conventions import authors_formulas
     rows = {r["where"]: r["verdicts"] for r in authors_formulas()}
     assert rows["OptParamGenerator.VQ('pretrain')"]["query-excluded"] == "exact at sigma2 = 0"
     assert rows["OptParamGenerator.VQ('pretrain')"]["default"] == "not exact"
@@ -203,7 +203,7 @@ def test_authors_formulas_table():
 
 
 def test_export_latex_default_unchanged():
-    from proofs_check.convention_claims import convention_latex
+    from proofs_check.claims.conventions import convention_latex
     assert convention_latex(None) == "" and convention_latex("default") == ""
     assert "m + d" in convention_latex("query-excluded") or "d + m" in convention_latex("query-excluded")
 

@@ -8,7 +8,7 @@ import time
 import numpy as np
 import pytest
 
-from proofs_check.cli import main
+from proofs_check.cli.main import main
 
 
 def _no_flow(*_a, **_k):
@@ -25,11 +25,11 @@ def _no_flow(*_a, **_k):
 ])
 def test_long_work_is_refused_at_once(capsys, monkeypatch, argv, limit):
     import numerics.flow
-    import numerics.outcomes
+    import numerics.endpoints
     import numerics.stability
 
-    for mod, name in ((numerics.flow, "gradient_flow"), (numerics.outcomes, "generic_outcome"),
-                      (numerics.outcomes, "symmetric_outcome"), (numerics.stability, "full_flow")):
+    for mod, name in ((numerics.flow, "gradient_flow"), (numerics.endpoints, "generic_outcome"),
+                      (numerics.endpoints, "symmetric_outcome"), (numerics.stability, "full_flow")):
         monkeypatch.setattr(mod, name, _no_flow)
     t0 = time.perf_counter()
     assert main(argv) == 2
@@ -39,7 +39,7 @@ def test_long_work_is_refused_at_once(capsys, monkeypatch, argv, limit):
 
 
 def test_a_long_flow_warns_first(capsys, monkeypatch):
-    from proofs_check import commands
+    from proofs_check.cli import commands
 
     monkeypatch.setattr(commands, "run", lambda args: ("", 0))
     assert main(["curve", "--method", "zs-v", "--task", "target", "--d", "500", "--start", "symmetric"]) == 0
@@ -55,7 +55,7 @@ def test_one_blas_thread_unless_the_user_chose(user):
            ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "VECLIB_MAXIMUM_THREADS")}
     if user:
         env["OPENBLAS_NUM_THREADS"] = user
-    code = ("import os, sys; from proofs_check import cli; cli._single_threaded_blas(); "
+    code = ("import os, sys; from proofs_check.cli import main as cli; cli._single_threaded_blas(); "
             "print(os.environ.get('OPENBLAS_NUM_THREADS'), os.environ.get('OMP_NUM_THREADS'), "
             "'numpy' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)

@@ -8,9 +8,9 @@ import sys
 import pytest
 import sympy as sp
 
-from proofs_check import models
-from proofs_check.claims.base import Config
-from proofs_check.claims.grid import exact_loss, rational
+from proofs_check.methods import flow_models as models
+from vocabulary import Config
+from proofs_check.claims.exact import exact_loss, rational
 from theory import optima
 from theory.symbols import N, a, b, c, d, lam, m, sigma2
 

@@ -9,8 +9,8 @@ import pytest
 import sympy as sp
 
 import theory
-from proofs_check import derivation_cache as dc
-from proofs_check.cli import main
+from proofs_check.storage import derivation_cache as dc
+from proofs_check.cli.main import main
 from theory import memo
 
 
@@ -106,7 +106,7 @@ def test_every_derived_expression_round_trips_through_the_file(tmp_path):
     expression comes back with the same structure (equal, same hash, same ``srepr``).  A
     plain pickle does not always: it rebuilds ``2*(d + 2)`` through ``Mul``, which
     distributes it to ``2*d + 4``."""
-    from proofs_check.derivation_cache import ensure_derived
+    from proofs_check.storage.derivation_cache import ensure_derived
 
     ensure_derived(True)
     store = memo.snapshot()

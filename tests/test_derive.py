@@ -13,7 +13,7 @@ import sys
 import pytest
 import sympy as sp
 
-from proofs_check.cli import main
+from proofs_check.cli.main import main
 from theory import gradient
 from theory.gradients import OBJECTIVE_NAMES, SUBSETS
 from theory.present import G_SYMBOLS, gradient_presentation, present

@@ -18,7 +18,7 @@ import numerics  # noqa: E402
 from numerics.flow import pretrained_point  # noqa: E402
 from numerics.sampling import _draw, _generator  # noqa: E402
 from numerics.sgd import sgd_finetune  # noqa: E402
-from proofs_check import protocol as P  # noqa: E402
+from experiment import protocol as P  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -251,11 +251,11 @@ def test_two_layers_are_evaluated_by_monte_carlo_with_a_standard_error(tmp_path)
 def test_theory_overlay_is_the_generic_outcome_in_the_experiment_frame():
     """The overlay for separate zs-all is the generic (stable) end point, moved to the
     experiment's theta0 by a reflection of the x-block: on theta0 and -theta0 its curve equals
-    the generic outcome's curve of :mod:`proofs_check.outcomes` (theta0 = e_1), which is not
+    the generic outcome's curve of :mod:`proofs_check.methods.classified` (theta0 = e_1), which is not
     the symmetric saddle's."""
-    from proofs_check import experiment as E
-    from proofs_check import outcomes
-    from proofs_check.claims.base import Config
+    from experiment import run as E
+    from proofs_check.methods import classified as outcomes
+    from vocabulary import Config
 
     proto = P.Protocol(d=3, m=10, N=5, sigma2=0.3, lam=1.0)
     rng = np.random.default_rng(7)
@@ -273,7 +273,7 @@ def test_theory_overlay_is_the_generic_outcome_in_the_experiment_frame():
 
 
 def _proto(preset, **kw):
-    from proofs_check.experiment import PRESETS
+    from experiment.run import PRESETS
 
     fields = {k: v for k, v in PRESETS[preset].items() if k not in ("shots", "mc_samples")}
     fields.update(kw)
@@ -283,7 +283,7 @@ def _proto(preset, **kw):
 def test_pretraining_check_flags_a_stalled_quick_seed_and_passes_the_optimum():
     """Seed 3 of the quick preset stalls (L_pre about 0.72 against the optimum 0.40): flagged,
     with the stationary point it sits by; the closed-form point is the optimum family."""
-    from proofs_check.ladder import pretraining_check
+    from experiment.ladder import pretraining_check
 
     proto = _proto("quick", seed=3)
     pre, _ = P.pretrain(proto)
@@ -306,8 +306,8 @@ def test_pretrain_steps_zero_starts_at_the_closed_form_point():
 
 
 def test_presets_and_help(tmp_path):
-    from proofs_check.cli import build_parser
-    from proofs_check.experiment import protocol_from_args
+    from proofs_check.cli.main import build_parser
+    from experiment.run import protocol_from_args
 
     args = build_parser().parse_args(["experiment", "--preset", "authors", "--out", str(tmp_path)])
     proto, _, _ = protocol_from_args(args)

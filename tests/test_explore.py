@@ -10,8 +10,8 @@ import pytest
 
 import numerics
 from numerics.manifold import merged_point
-from proofs_check import cli
-from proofs_check.explore import explore
+from proofs_check.cli import main as cli
+from proofs_check.claims.explore import explore
 
 
 def _json(capsys, *argv):

@@ -17,8 +17,8 @@ import numpy as np
 import pytest
 
 import vocabulary
-from proofs_check import figure_manifest as FM
-from proofs_check import figure_style as FS
+from proofs_check.export import figure_manifest as FM
+from proofs_check.export import figure_style as FS
 
 ROOT = Path(__file__).resolve().parent.parent
 SMALL = dict(d=2, m=5, N=5, sigma2=0.1, lam=1.0)
@@ -72,8 +72,8 @@ def test_text_outside_catches_a_planted_text():
 
 @pytest.fixture(scope="module")
 def small_figures():
-    from proofs_check import figures as F
-    from proofs_check.claims.base import Config
+    from proofs_check.export import figures as F
+    from vocabulary import Config
     cfg = Config(**SMALL)
     return {
         "icl_curves": F.draw_icl_curves(F.icl_curves_data(cfg, sgd=False)),
@@ -100,7 +100,7 @@ def test_coinciding_curves_are_named_in_the_caption(small_figures):
 
 
 def test_escape_figure_has_no_text_outside():
-    from proofs_check.escape_figure import draw_escape
+    from proofs_check.export.escape_figure import draw_escape
     data = {"runs": {"symmetric start": {"t": [0.0, 0.1, 1.0, 10.0], "objective": [1.1, 1.0, 0.5, 0.4],
                                          "L_perp": [1.0, 1.1, 1.2, 1.2], "verdict": "saddle", "stop": "x"},
                      "perturbation 0.001": {"t": [0.0, 0.1, 1.0, 100.0], "objective": [1.1, 1.0, 0.4, 0.1],
@@ -131,7 +131,7 @@ def test_committed_figures_are_not_older_than_their_code():
 
 
 def test_committed_closed_form_figures_match_their_data():
-    from proofs_check import figures as F
+    from proofs_check.export import figures as F
     man = _manifest()
     assert man["w_star"]["data"] == FM.data_digest(F.w_star_data()), "run python docs/regenerate_figures.py"
     assert man["pretrained_threshold"]["data"] == FM.data_digest(F.pretrained_threshold_data()), \
@@ -187,8 +187,8 @@ def _synthetic_experiment(runs: int = 3) -> dict:
 
 
 def test_experiment_figures_have_no_text_outside_and_titled_panels(tmp_path):
-    from proofs_check.experiment import draw_figures, losses_figure, thetas_figure
-    from proofs_check.experiment_figures import attribution_figure, draw_ladder_figures, ladder_figure
+    from experiment.run import draw_figures, losses_figure, thetas_figure
+    from experiment.figures import attribution_figure, draw_ladder_figures, ladder_figure
 
     result = _synthetic_experiment()
     with FS.paper_style():

@@ -1,4 +1,4 @@
-"""``proofs_check.figures``: files written, plotted numbers checked against independent
+"""``proofs_check.export.figures``: files written, plotted numbers checked against independent
 computations, atomic output under interruption.
 """
 import struct
@@ -8,8 +8,8 @@ import pytest
 
 import numerics
 from numerics.flow import pretrained_c, pretrained_point
-from proofs_check import figures
-from proofs_check.claims.base import Config
+from proofs_check.export import figures
+from vocabulary import Config
 
 CFG = Config()  # d=5, m=20, N=20, sigma2=0.1, lam=1
 PNG_SIG = b"\x89PNG\r\n\x1a\n"
@@ -41,7 +41,7 @@ def test_png_resolution_is_150_dpi(written):
     out, _, _ = written
     raw = (out / "icl_curves.png").read_bytes()
     width, height = struct.unpack(">II", raw[16:24])  # IHDR
-    from proofs_check.figure_style import TEXT_WIDTH
+    from proofs_check.export.figure_style import TEXT_WIDTH
     assert width == round(TEXT_WIDTH * 150) and 300 < height < 900  # two-column paper width at 150 dpi
 
 
@@ -50,7 +50,7 @@ def test_output_folder_is_created(tmp_path):
     target = tmp_path / "a"
     paths = figures.save_figure(fig, figures._prepare_out(target), "w")
     assert [p.name for p in paths] == ["w.png", "w.pdf"]
-    # the shared rule (proofs_check.atomic.prepare_output): the parent must exist
+    # the shared rule (proofs_check.storage.atomic.prepare_output): the parent must exist
     with pytest.raises(ValueError, match="does not exist"):
         figures._prepare_out(tmp_path / "b" / "c")
 
@@ -68,7 +68,7 @@ def _closed_form_end_points():
     ZS + lam FS; floats of the exact values at CFG."""
     import sympy as sp
 
-    from proofs_check.claims.grid import exact
+    from proofs_check.claims.exact import exact
     from theory import optima
     from theory.symbols import a, b, c
 
@@ -85,7 +85,7 @@ def _closed_form_end_points():
 def test_icl_curves_equal_the_derived_loss_at_closed_form_end_points(written):
     """The plotted values against routes the figure does not use: the SymPy-derived loss
     polynomial (evaluated exactly) at the closed-form end points of theory.optima."""
-    from proofs_check.claims.grid import exact_loss
+    from proofs_check.claims.exact import exact_loss
 
     data = written[2]["icl_curves"]
     tasks = {"target": (1, 0), "negated": (-1, 0), "orthogonal": (0, 1)}

@@ -2,7 +2,8 @@
 import pytest
 import sympy as sp
 
-from proofs_check.claims.grid import GRID, exact, exact_subs_route, num
+from vocabulary import GRID
+from proofs_check.claims.exact import exact, exact_subs_route, num
 from theory import gradient
 from theory.optima import pretrain_c_star, zs_v_optimum, zsfs_v_optimum
 from theory.symbols import N, a, alpha, b, beta, c, d, h, q, sigma2
@@ -35,7 +36,7 @@ def test_fallback_routes_are_the_subs_route():
 
 
 def test_exact_loss_compiled_equals_poly_eval():
-    from proofs_check.claims import grid
+    from proofs_check.claims import exact as grid
     gens, P, _ = grid._loss_poly()
     coords = {"a": sp.Rational(1, 3), "b": 1, "q": sp.Rational(-2, 7), "alpha": 0.25, "beta": sp.Rational(5, 4),
               "h": 0}
@@ -53,7 +54,7 @@ def test_compiled_fraction_equals_substitution_on_a_derived_condition():
     route equals ``cancel(subs)`` of the same expression, and a non-rational value is refused."""
     from theory import limits
     from theory.symbols import N, c, d, lam, sigma2
-    from proofs_check.claims.grid import compile_fraction
+    from proofs_check.claims.exact import compile_fraction
 
     num_, den_ = limits.zsfs_v_tradeoff()["gap"]
     gens = (d, N, sigma2, lam, c)

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from proofs_check import cli
-from proofs_check.atomic import atomic_path, write_text_atomic
+from proofs_check.cli import main as cli
+from proofs_check.storage.atomic import atomic_path, write_text_atomic
 
 ROOT = Path(__file__).resolve().parents[1]
 

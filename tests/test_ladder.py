@@ -1,4 +1,4 @@
-"""The ladder of exact predictions (:mod:`proofs_check.ladder`) and the finite-data loss
+"""The ladder of exact predictions (:mod:`experiment.ladder`) and the finite-data loss
 (:mod:`numerics.finite_data`): each rung against an independent computation."""
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ pytest.importorskip("jax")
 pytest.importorskip("optax")
 
 from numerics.finite_data import dataset_loss  # noqa: E402
-from proofs_check import ladder as Lad  # noqa: E402
-from proofs_check import protocol as P  # noqa: E402
+from experiment import ladder as Lad  # noqa: E402
+from experiment import protocol as P  # noqa: E402
 
 
 def _brute(V, W, X, y, n):
@@ -152,7 +152,7 @@ def test_same_optimizer_with_a_small_learning_rate_approaches_from_start():
     proto = _tiny(momentum=0.0, clip=1e6, lam_schedule="constant", lr_finetune=0.05, finetune_steps=4000)
     theta0 = P.sample_theta0(0, proto.d)
     start = _start(proto)
-    from proofs_check.experiment import exact_curves
+    from experiment.run import exact_curves
     shots = list(range(0, 6))
     for method in ("zs-v", "zsfs-v"):
         V1, W1, info = Lad.from_start(method, proto, theta0, start)

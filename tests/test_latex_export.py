@@ -1,4 +1,4 @@
-"""Tests of ``proofs_check.latex_export`` (``iclft export-latex PATH``).
+"""Tests of ``proofs_check.export.latex_document`` (``iclft export-latex PATH``).
 
 Conventions: docs/theory.md section 1.  Checks: every exported expression parses back
 (SymPy's lark LaTeX parser) to an expression equal to the original, the broken lines join
@@ -17,8 +17,8 @@ import sympy as sp
 
 pytest.importorskip("lark")
 
-from proofs_check import latex_export as LE  # noqa: E402
-from proofs_check.claims.base import ClaimResult, Evidence  # noqa: E402
+from proofs_check.export import latex_document as LE  # noqa: E402
+from proofs_check.claims.claim import ClaimResult, Evidence  # noqa: E402
 
 
 def _fake_results():
@@ -106,9 +106,7 @@ def test_paste_ready_printing(exports):
 def test_chain_rule_equals_the_separate_gradient():
     """The displayed chain rule (grad_K = Q G^T, grad_Q = K G with G the merged grad_W at
     W = K^T Q) against theory's separate-form gradient, coefficient by coefficient."""
-    import theory  # noqa: F401
-    import sys
-    TL = sys.modules["theory.latex"]
+    from theory import printing as TL
     from theory import gradient
     sub = TL.separate_substitution_named()
     chain = TL.chain_rule()
@@ -157,7 +155,7 @@ def test_every_exported_expression_roundtrips(exports):
 
 
 def test_same_latex_under_two_hash_seeds():
-    code = ("import sys, theory; TL = sys.modules['theory.latex'];"
+    code = ("import theory; from theory import printing as TL;"
             "print(theory.latex('pretrain.c_star')); print(theory.latex('grad.zs.merged.all.W'));"
             "print(theory.latex('zs.v.min_loss'))")
     outs = []
@@ -171,9 +169,9 @@ def test_same_latex_under_two_hash_seeds():
 
 
 def test_evidence_is_typeset_as_mathematics():
-    """Marked evidence (proofs_check.prose) is typeset as mathematics; plain strings stay
+    """Marked evidence (proofs_check.export.prose) is typeset as mathematics; plain strings stay
     literal text (their code-like words in \\texttt), never guessed into math mode."""
-    from proofs_check.prose import tx
+    from proofs_check.export.prose import tx
     doc = LE.render_document(_fake_results())
     claims = doc[doc.index(r"\section{Claims}"):]
     assert "..." not in claims and r"\texttt{N*" in claims  # the plain long formula: literal text
@@ -258,7 +256,7 @@ def test_write_is_atomic(tmp_path, monkeypatch):
 
 
 def test_write_failure_keeps_old_file(tmp_path, monkeypatch):
-    import proofs_check.atomic as atomic
+    import proofs_check.storage.atomic as atomic
     target = tmp_path / "doc.tex"
     target.write_text("old")
     real = atomic.os.fsync
@@ -299,7 +297,7 @@ def test_unwritable_folder_fails_before_work_and_names_the_users_path(tmp_path, 
     claims run, with the user's path and never the hidden temporary file."""
     import errno
 
-    import proofs_check.atomic as atomic
+    import proofs_check.storage.atomic as atomic
     import proofs_check.claims as claims_pkg
 
     def no_run():
@@ -319,7 +317,7 @@ def test_unwritable_folder_fails_before_work_and_names_the_users_path(tmp_path, 
 
 
 def test_rename_failure_names_the_users_path(tmp_path, monkeypatch):
-    import proofs_check.atomic as atomic
+    import proofs_check.storage.atomic as atomic
 
     def fail(src, dst):
         raise OSError(28, "No space left on device", str(src))
@@ -333,7 +331,7 @@ def test_rename_failure_names_the_users_path(tmp_path, monkeypatch):
 
 
 def test_prepare_output_one_rule(tmp_path):
-    from proofs_check.atomic import prepare_output
+    from proofs_check.storage.atomic import prepare_output
     assert prepare_output(tmp_path / "f.tex") == tmp_path / "f.tex"
     assert not (tmp_path / "f.tex").exists()          # a file target is not created early
     assert prepare_output(tmp_path / "out", kind="dir").is_dir()   # a folder target is

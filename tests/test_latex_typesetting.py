@@ -3,7 +3,7 @@
 Over the document exported from real ``iclft check`` results: no ``\\mathrm{`` of an English
 word, no math mode that opens inside a word, no ``\\_`` in running text, no inline formula
 over 300 characters, no display over 12 lines; the document compiles with no overfull box.
-The marked-text renderer (:mod:`proofs_check.prose`) is checked on its own, including a
+The marked-text renderer (:mod:`proofs_check.export.prose`) is checked on its own, including a
 plain string (literal text, never mathematics) and a planted bad document (each rule fires).
 """
 from __future__ import annotations
@@ -17,8 +17,8 @@ import sympy as sp
 
 pytest.importorskip("lark")
 
-from proofs_check import latex_export as LE  # noqa: E402
-from proofs_check.prose import Prose, as_latex, as_markdown, as_text, field_words, tx  # noqa: E402
+from proofs_check.export import latex_document as LE  # noqa: E402
+from proofs_check.export.prose import Prose, as_latex, as_markdown, as_text, field_words, tx  # noqa: E402
 
 #: short English words that must never be set upright in math mode
 _SHORT_WORDS = {"by", "or", "and", "the", "on", "of", "at", "in", "to", "is", "it", "for", "all", "if", "with",

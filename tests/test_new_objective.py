@@ -100,7 +100,7 @@ def test_sgd_runs_on_the_new_objective(new_objectives, name):
 
 
 def test_cli_offers_the_new_objectives(new_objectives, capsys):
-    from proofs_check.cli import main
+    from proofs_check.cli.main import main
 
     assert main(["finetune", "--objective", "fs_sphere", "--train", "v", "--d", "3", "--format", "json"]) == 0
     out = json.loads(capsys.readouterr().out)
@@ -112,7 +112,7 @@ def test_cli_offers_the_new_objectives(new_objectives, capsys):
 def test_unknown_objectives_are_refused_everywhere():
     import theory
     from numerics import flow
-    from proofs_check.claims.base import Config
+    from vocabulary import Config
     from proofs_check.claims.gradients import numeric_gradient
 
     with pytest.raises(ValueError, match="objective"):

@@ -13,9 +13,9 @@ import sympy as sp
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from proofs_check.claims.base import Config
-from proofs_check.claims.grid import exact, exact_loss, exact_subs
-from proofs_check.strategies import configs, tasks
+from vocabulary import Config
+from proofs_check.claims.exact import exact, exact_loss, exact_subs
+from proofs_check.claims.strategies import configs, tasks
 from theory import optima
 from theory.symbols import a, c, sigma2
 
@@ -63,7 +63,7 @@ def test_pretrained_slope_at_zero_is_positive_iff_condition(cfg):
 def test_full_zs_degrades_icl_at_every_n(cfg, task, n_):
     """At the full-ZS flow limit (q = 1/a, a the positive root of a^4 + d c^2 a^2 = 1, to 40
     digits) the n-shot error exceeds the pretrained one, as the derived polynomial predicts."""
-    from proofs_check.conditions import evaluate
+    from proofs_check.claims.conditions import evaluate
 
     _, k_, r_ = task
     cs = _cstar(cfg)
@@ -81,7 +81,7 @@ def test_full_zs_degrades_icl_at_every_n(cfg, task, n_):
 def test_v_only_zs_curve_decreases_eventually_iff_B_positive(cfg, task):
     """After V-only ZS, L_n = A + B/(n+1) + C/(n+1)^2: at n = 10^6 the exact curve decreases
     iff B > 0 (B from the derived expansion; the outcome from exact losses)."""
-    from proofs_check.conditions import _zs_v_B, _vals
+    from proofs_check.claims.conditions import _zs_v_B, _vals
     from theory.symbols import kappa, rho
 
     _, k_, r_ = task
@@ -104,8 +104,8 @@ def test_fs_raises_negated_limit_iff_derived_gap_positive(cfg):
     (1 + c a_ZS - c)^2; the outcome is the NumPy closed form at n + 1 = 1e6, 2e6 extrapolated
     to n -> oo (no SymPy), the condition is the exact derived gap.  The target error at
     n = N always falls."""
-    from proofs_check.claims.few_shot import numpy_large_n_limit
-    from proofs_check.conditions import v_tradeoff_numbers
+    from proofs_check.claims.zsfs import numpy_large_n_limit
+    from proofs_check.claims.conditions import v_tradeoff_numbers
 
     v = v_tradeoff_numbers(cfg)
     assert v["target_N_fs"] < v["target_N_zs"]
@@ -130,7 +130,7 @@ def test_zsfs_flows_beat_v_only_on_target_and_lose_orthogonal_icl(cfg, method):
     pretrained (1-c)^2 + sigma2; sigma2 >= 1/10 (at 0 the full flow has no finite limit),
     N >= 6 and lam >= 1 (W-only loses on the target for N <= 5 where its derived condition
     fails; the full flow can lose at small N and lam: both claims are refined)."""
-    from proofs_check.conditions import evaluate
+    from proofs_check.claims.conditions import evaluate
 
     claim = "zsfs.all.tradeoff" if method == "zsfs-all" else "zsfs.w.tradeoff"
     holds, det = evaluate(claim, "paper", cfg)

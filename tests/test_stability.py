@@ -281,7 +281,7 @@ def test_bad_input():
 
 @pytest.mark.parametrize("objective,form", [("zs", "separate"), ("zsfs", "merged")])
 def test_symmetric_subspace_flow_equals_reduced_flow(objective, form):
-    from numerics.outcomes import symmetric_outcome
+    from numerics.endpoints import symmetric_outcome
 
     a = symmetric_outcome(objective, form, "all", 2, 10, 20, 0.2, engine="reduced")
     b = symmetric_outcome(objective, form, "all", 2, 10, 20, 0.2, engine="subspace")
@@ -295,9 +295,9 @@ def test_symmetric_subspace_flow_equals_reduced_flow(objective, form):
 
 
 def test_escape_figure_data_and_drawing(tmp_path):
-    from proofs_check.claims.base import Config
-    from proofs_check.escape_figure import draw_escape, escape_data
-    from proofs_check.figures import save_figure
+    from vocabulary import Config
+    from proofs_check.export.escape_figure import draw_escape, escape_data
+    from proofs_check.export.figures import save_figure
 
     cfg = Config(2, 10, 20, 0.2, 1.0)
     data = escape_data(cfg, sizes=(1e-3,))

@@ -10,8 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import numerics
-from numerics.outcomes import perturbed_outcome
-from proofs_check.cli import main
+from numerics.endpoints import perturbed_outcome
+from proofs_check.cli.main import main
 
 
 def _json(capsys, argv):
@@ -99,11 +99,11 @@ def test_classification_limit_is_explicit(monkeypatch, capsys):
     refuses (naming d), the symmetric start is returned 'unclassified', the generic start is
     refused, and the CLI says so in one line with exit 2 (the limit is lowered here so that
     the default d = 5 crosses it: zs-all merged has P = 98)."""
-    import numerics.outcomes as nout
+    import numerics.endpoints as nout
     import numerics.stability as nst
-    from numerics.outcomes import _problem
-    from proofs_check import outcomes as pout
-    from proofs_check.cli import main
+    from numerics.endpoints import _problem
+    from proofs_check.methods import classified as pout
+    from proofs_check.cli.main import main
 
     pout._outcome.cache_clear()  # memoised outcomes of other tests must not answer here,
     monkeypatch.setattr(pout, "_outcome", pout._outcome.__wrapped__)  # nor ours stay behind

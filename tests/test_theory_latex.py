@@ -8,7 +8,7 @@ import pytest
 import theory
 import vocabulary
 from theory.gradients import OBJECTIVE_NAMES, SUBSETS, gradient
-from theory.latex import SYMBOL_NAMES, registry
+from theory.printing import SYMBOL_NAMES, registry
 from theory.symbols import LOSS_SYMBOLS, alpha, lam, sigma2
 
 

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from test_theory_helpers import (embed, embed_separate, inv_numpy, mat_close, orthonormal_pair,
                                  rationals, rel_close, unit_pair)
-from proofs_check.claims.grid import exact_at
+from proofs_check.claims.exact import exact_at
 from theory.gradients import SUBSETS, gradient
 from theory.objectives import expected_loss, pretrain_objective, sphere_loss
 from theory.symbols import (INV_KEYS, K, N, Q, a, alpha, b, beta, d, h, kappa, lam, m, n, q,

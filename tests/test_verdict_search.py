@@ -11,11 +11,15 @@ import random
 
 import pytest
 
-from proofs_check import cli, conditions, explore as explore_mod
-from proofs_check.claims import few_shot, zero_shot
-from proofs_check.claims.base import Config, Evidence
-from proofs_check.conditions import CONDITION_CLAIMS, evaluate, statements_of, w_tradeoff_numbers
-from proofs_check.explore import lower_neighbours, explore, minimise
+from proofs_check.cli import main as cli
+from proofs_check.claims import conditions
+from proofs_check.claims import explore as explore_mod
+from proofs_check.claims import zsfs as few_shot
+from proofs_check.claims import zs as zero_shot
+from vocabulary import Config
+from proofs_check.claims.claim import Evidence
+from proofs_check.claims.conditions import CONDITION_CLAIMS, evaluate, statements_of, w_tradeoff_numbers
+from proofs_check.claims.explore import lower_neighbours, explore, minimise
 
 from independent_statements import quad_minimiser, statement_fails
 

@@ -4,7 +4,7 @@ are tested on their own.
 
 Each test monkeypatches one route (a perturbed loss, a wrong constant, a transposed or
 scaled gradient, a shifted flow end point, a biased Monte Carlo estimate) and runs the
-claim in-process through :func:`proofs_check.cli.main`, the same code path as ``iclft``.
+claim in-process through :func:`proofs_check.cli.main.main`, the same code path as ``iclft``.
 
 Conventions: token ``z = (1, x, y)``, normalisation by ``n+1``, ``W`` acting on the query.
 """
@@ -14,10 +14,13 @@ import json
 import pytest
 
 import numerics
-from proofs_check import cli, models
-from proofs_check.claims import few_shot, pretrain, zero_shot
-from proofs_check.claims.base import Claim, ClaimResult, Evidence, Outcome, run_claim, status_of
-from proofs_check.commands import check_exit_code
+from proofs_check.cli import main as cli
+from proofs_check.methods import flow_models as models
+from proofs_check.claims import pretrain
+from proofs_check.claims import zsfs as few_shot
+from proofs_check.claims import zs as zero_shot
+from proofs_check.claims.claim import Claim, ClaimResult, Evidence, Outcome, run_claim, status_of
+from proofs_check.cli.commands import check_exit_code
 
 
 def _check(capsys, claim_id):
@@ -118,7 +121,7 @@ def test_numeric_evidence_fails_on_a_transposed_gradient(monkeypatch, capsys):
 def test_grid_inequality_fails_on_a_perturbed_loss(monkeypatch, capsys):
     """The NumPy loss curve off by one shot for n >= 1 (normalisation n instead of n+1 tokens):
     the region L_n > L_0 no longer matches the threshold."""
-    from proofs_check import models
+    from proofs_check.methods import flow_models as models
 
     real = models.exact_curve
     monkeypatch.setattr(models, "exact_curve", lambda V, W, th, s2, shots: [
@@ -152,7 +155,7 @@ def test_numeric_evidence_fails_on_a_wrong_numeric_minimiser(monkeypatch, capsys
 def test_grid_evidence_covers_the_whole_grid(monkeypatch, capsys):
     """The NumPy vertex of L_pre(c) wrong at the *last* grid configuration only: a loop that
     skips configurations (``GRID[:4]`` for ``GRID``) would miss it."""
-    from proofs_check.claims.grid import GRID
+    from vocabulary import GRID
 
     last = GRID[-1]
     real = pretrain.pretrained_c
@@ -297,7 +300,7 @@ def test_monte_carlo_evidence_fails_on_a_biased_estimate(monkeypatch, capsys):
 
 def test_refined_claim_turns_refuted_when_its_derived_condition_is_wrong(monkeypatch):
     """zsfs.v.tradeoff is refined; with a wrong sign of the derived gap it is refuted."""
-    from proofs_check import conditions
+    from proofs_check.claims import conditions
 
     real = conditions.v_tradeoff_numbers
 
@@ -354,8 +357,8 @@ def test_no_evidence_item_is_a_literal_true():
 
 # --------------------------------------------------------------------------- the machinery checks itself
 def test_machinery_self_test_passes_on_the_real_machinery():
-    from proofs_check.claims.base import machinery_self_test
-    from proofs_check.commands import check_exit_code
+    from proofs_check.claims.claim import machinery_self_test
+    from proofs_check.cli.commands import check_exit_code
     assert machinery_self_test(check_exit_code) == []
 
 
@@ -363,8 +366,8 @@ def test_machinery_self_test_passes_on_the_real_machinery():
 def test_check_exits_1_when_the_machinery_is_broken(mutant, monkeypatch, capsys):
     """A broken aggregation or exit code (planted) is caught by the self-test that iclft
     check runs before any claim: exit 1, one line, no report."""
-    from proofs_check import commands
-    from proofs_check.claims import base
+    from proofs_check.cli import commands
+    from proofs_check.claims import claim as base
 
     if mutant == "any":
         monkeypatch.setattr(base, "status_of", lambda ev, cx=None: "verified" if any(e.passed for e in ev) else "refuted")
@@ -382,7 +385,7 @@ def test_flow_norm_evidence_catches_a_wrong_gradient(monkeypatch):
     """The stopping-rule norm a flow reports is compared with the full NumPy gradient: a
     gradient scaled by 1.01 on the NumPy side refutes the item."""
     import numerics.finetune_objective as fo
-    from proofs_check.claims.zero_shot import flow_norm_evidence
+    from proofs_check.claims.zs import flow_norm_evidence
 
     assert flow_norm_evidence().passed
     real = fo.objective_grad

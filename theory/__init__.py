@@ -14,11 +14,11 @@ Modules: :mod:`symbols` (shared Symbols), :mod:`wick` (symbolic-``d`` Gaussian e
 :mod:`gradients` (full-matrix Frobenius gradients), :mod:`optima` (derived optima and
 invariants), :mod:`conventions` (the anisotropic pretraining family; every derivation takes a
 ``convention``, :class:`vocabulary.Convention`, default today's), :mod:`limits` (large-``n`` limits and the expressions behind the claims'
-conditions), :mod:`latex`, :mod:`naive` (brute-force concrete-``d`` reference),
+conditions), :mod:`printing` (the one LaTeX printer; its :func:`~printing.latex` is ``theory.latex``), :mod:`naive` (brute-force concrete-``d`` reference),
 :mod:`degenerate` (ZS of one attention matrix from a leftover value row).
 """
 from .gradients import GradientResult, flow_lambdified, gradient
-from .latex import derived, gradient_names, latex, registry
+from .printing import derived, gradient_names, latex, registry
 from .objectives import (expected_loss, fs, objective, pretrain_loss, pretrain_objective,
                          sphere_loss, zs, zsfs)
 

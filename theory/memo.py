@@ -3,7 +3,7 @@
 ``@derivation`` replaces ``functools.lru_cache(maxsize=None)`` on the functions that
 derive expressions.  Every result lands in :data:`STORE` under
 ``(module.qualname, args, sorted kwargs)``; :func:`snapshot` returns a copy of it and
-:func:`restore` puts a saved one back, so a caller (``proofs_check.derivation_cache``)
+:func:`restore` puts a saved one back, so a caller (``proofs_check.storage.derivation_cache``)
 can keep the derivations on disk.  A function with a ``convention`` parameter gets it as a
 :class:`vocabulary.Convention` (a name is looked up); the key holds the whole convention
 (plain data, so two conventions never share an entry), except today's, which is left out

@@ -43,13 +43,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from vocabulary.configs import DEFAULT_CONFIG, DEFAULTS, EDGES, FLOW_GRID, GRID, Config
+
 __all__ = [
     "Term", "Objective", "OBJECTIVES", "FINETUNE_OBJECTIVES", "objective_terms",
     "Task", "TASKS", "EVALUATION_TASKS",
     "FORMS", "MATRICES", "TRAIN", "trained_matrices",
     "Method", "METHODS", "methods_for", "EXPERIMENT_METHODS",
     "Basis", "BASIS", "BASIS_NAMES", "Coordinate", "MERGED_COORDS", "SEPARATE_COORDS",
-    "coordinate_names", "DEFAULTS", "Convention", "CONVENTIONS", "DEFAULT_CONVENTION",
+    "coordinate_names", "DEFAULTS", "Config", "DEFAULT_CONFIG", "GRID", "EDGES", "FLOW_GRID", "Convention", "CONVENTIONS", "DEFAULT_CONVENTION",
     "convention_named",
 ]
 
@@ -333,8 +335,7 @@ def coordinate_names(form: str) -> tuple[str, ...]:
 
 
 # --------------------------------------------------------------------------- defaults
-#: the paper's synthetic setting; the CLI defaults (the Python API takes explicit values)
-DEFAULTS = {"d": 5, "m": 20, "N": 20, "sigma2": 0.1, "lam": 1.0, "shots": (0, 40)}
+# DEFAULTS, Config, DEFAULT_CONFIG and the declared grids live in :mod:`vocabulary.configs`.
 
 
 # --------------------------------------------------------------------------- conventions

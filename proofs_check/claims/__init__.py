@@ -1,4 +1,4 @@
-"""The claims registry: one :class:`~proofs_check.claims.base.Claim` per id of docs/theory.md
+"""The claims registry: one :class:`~proofs_check.claims.claim.Claim` per id of docs/theory.md
 section 5, in the order of that section.
 
 Conventions: see :mod:`proofs_check` (stated once there) and docs/theory.md section 1.
@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import importlib
 
-from .base import Claim, ClaimResult, Config, Evidence, Outcome, run_claim
+from proofs_check.claims.claim import Claim, ClaimResult, Evidence, Outcome, run_claim
 
-__all__ = ["registry", "claim_ids", "Claim", "ClaimResult", "Config", "Evidence", "Outcome", "run_claim"]
+__all__ = ["registry", "claim_ids", "Claim", "ClaimResult", "Evidence", "Outcome", "run_claim"]
 
-_MODULES = ("pretrain", "zero_shot", "few_shot", "gradients", "degenerate")
+_MODULES = ("pretrain", "zs", "zsfs", "gradients", "degenerate")
 
 
 def registry() -> list[Claim]:

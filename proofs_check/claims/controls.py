@@ -29,8 +29,9 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from ..prose import tx
-from .base import Config, Evidence
+from proofs_check.export.prose import tx
+from vocabulary import Config
+from proofs_check.claims.claim import Evidence
 
 __all__ = ["Recorded", "planted", "negative_control", "config_text"]
 

@@ -24,10 +24,11 @@ from theory import degenerate as tdeg
 from theory.symbols import (alpha, beta, d, delta, gamma, kappa, n, q, rho, sigma2, u_par,
                             u_perp)
 
-from ..prose import tx
-from .base import Claim, Config, Evidence, Outcome
-from .controls import Recorded, negative_control
-from .grid import is_zero
+from proofs_check.export.prose import tx
+from vocabulary import Config
+from proofs_check.claims.claim import Claim, Evidence, Outcome
+from proofs_check.claims.controls import Recorded, negative_control
+from proofs_check.claims.exact import is_zero
 
 __all__ = ["CLAIMS", "U_GRID", "DEGENERATE_GRID"]
 

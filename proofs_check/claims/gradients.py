@@ -20,9 +20,10 @@ from theory.gradients import SUBSETS
 from theory.manifold import basis_matrix
 from theory.symbols import INV_KEYS, K, N, Q, a, alpha, b, beta, d, h, lam, m, q, sigma2, to_expr
 
-from ..prose import tx
-from .base import Claim, Config, Evidence, Outcome
-from .grid import rational
+from proofs_check.export.prose import tx
+from vocabulary import Config
+from proofs_check.claims.claim import Claim, Evidence, Outcome
+from proofs_check.claims.exact import rational
 
 __all__ = ["CLAIMS", "symbolic_full_gradient", "numeric_gradient", "POINTS", "manifold_point"]
 

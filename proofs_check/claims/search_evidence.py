@@ -1,8 +1,8 @@
 """Domain-search evidence: ``iclft check`` runs the search ``iclft explore`` runs.
 
-A claim with a configuration-dependent statement (:data:`proofs_check.conditions.CONDITION_CLAIMS`)
+A claim with a configuration-dependent statement (:data:`proofs_check.claims.conditions.CONDITION_CLAIMS`)
 is ``verified`` only when a derandomised search of its *whole* domain (hypothesis, the
-strategy of :func:`proofs_check.strategies.configs`, a bounded number of examples, seed 0)
+strategy of :func:`proofs_check.claims.strategies.configs`, a bounded number of examples, seed 0)
 finds no configuration where its statement fails, besides its grid evidence; a ``refined``
 claim's derived statement must survive the same search.  So ``check`` and ``explore`` cannot
 disagree about a claim at the same budget and seed.  A configuration where the claim's
@@ -19,8 +19,9 @@ Cost (measured, see README "Benchmarks"): the budgets of :data:`SEARCH_EXAMPLES`
 """
 from __future__ import annotations
 
-from ..prose import tx
-from .base import Config, Evidence
+from proofs_check.export.prose import tx
+from vocabulary import Config
+from proofs_check.claims.claim import Evidence
 
 __all__ = ["SEARCH_EXAMPLES", "SEARCH_SEED", "domain_search", "search_control", "PLANTED_SLAB", "search_items"]
 
@@ -38,16 +39,16 @@ def domain_search(claim_id: str, statement: str, examples: int | None = None,
     """Search ``claim_id``'s whole domain for a configuration where ``statement`` fails.
 
     Args:
-        claim_id: a claim of :data:`proofs_check.conditions.CONDITION_CLAIMS`.
+        claim_id: a claim of :data:`proofs_check.claims.conditions.CONDITION_CLAIMS`.
         statement: ``"paper"`` or ``"derived"`` (one the claim offers).
         examples: the budget (default :data:`SEARCH_EXAMPLES`).
         seed: hypothesis's seed.
 
     Returns:
         ``(evidence, result)``: an asserted :class:`Evidence` that passes when no
-        counterexample is found, and the :func:`proofs_check.explore.explore` result.
+        counterexample is found, and the :func:`proofs_check.claims.explore.explore` result.
     """
-    from ..explore import explore
+    from proofs_check.claims.explore import explore
 
     k = SEARCH_EXAMPLES[claim_id] if examples is None else examples
     res = explore(claim_id, statement, k, seed)
@@ -78,8 +79,8 @@ def search_control(claim_id: str, examples: int | None = None, seed: int = SEARC
     Returns:
         An asserted :class:`Evidence` of kind ``search``.
     """
-    from ..conditions import CONDITION_CLAIMS
-    from ..explore import search
+    from proofs_check.claims.conditions import CONDITION_CLAIMS
+    from proofs_check.claims.explore import search
 
     k = SEARCH_EXAMPLES[claim_id] if examples is None else examples
     s_lo, l_lo = PLANTED_SLAB
@@ -102,7 +103,7 @@ def search_items(claim_id: str, refined: bool, known: dict | None = None) -> tup
     also the search of the paper's wording, whose counterexample (if found) is returned.
 
     Args:
-        claim_id: a claim of :data:`proofs_check.conditions.CONDITION_CLAIMS`.
+        claim_id: a claim of :data:`proofs_check.claims.conditions.CONDITION_CLAIMS`.
         refined: whether the claim's status rests on its derived statement.
         known: a counterexample to the paper's wording already found on the claim's grid (the
             paper search, with its shrinking, is then skipped: it would only re-find one).
@@ -110,7 +111,7 @@ def search_items(claim_id: str, refined: bool, known: dict | None = None) -> tup
     Returns:
         ``(evidence items, counterexample)``: ``known`` when given, else the search's (or None).
     """
-    from ..conditions import statements_of
+    from proofs_check.claims.conditions import statements_of
 
     statement = "derived" if refined and "derived" in statements_of(claim_id) else "paper"
     item, _ = domain_search(claim_id, statement)

@@ -13,9 +13,11 @@ import numpy as np
 
 import numerics
 
-from .. import models, outcomes
-from ..prose import tx
-from .base import DEFAULT_CONFIG, Config, Evidence
+from proofs_check.methods import flow_models as models
+from proofs_check.methods import classified as outcomes
+from proofs_check.export.prose import tx
+from vocabulary import Config, DEFAULT_CONFIG
+from proofs_check.claims.claim import Evidence
 
 __all__ = ["verdict_evidence", "separate_icl_degraded_evidence"]
 

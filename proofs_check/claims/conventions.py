@@ -23,8 +23,9 @@ from theory import optima
 from theory.conventions import family_optimum, g_1, g_s
 from theory.symbols import c, d, m, sigma2, to_expr
 
-from .claims.base import DEFAULT_CONFIG, ClaimResult, Evidence, Outcome, status_of
-from .claims.grid import is_zero, num
+from vocabulary import DEFAULT_CONFIG
+from proofs_check.claims.claim import ClaimResult, Evidence, Outcome, status_of
+from proofs_check.claims.exact import is_zero, num
 
 __all__ = ["CONVENTION_CHECKS", "NOT_DERIVED", "run_under", "convention_matrix"]
 
@@ -465,7 +466,7 @@ def check_gradients_agree(conv) -> Outcome:
         gW[:, -1] = 0.0
         return gV, gW
 
-    from .claims.gradients import POINTS, manifold_point
+    from proofs_check.claims.gradients import POINTS, manifold_point
     worst, count = 0.0, 0
     for cfg, seed in POINTS[:2]:
         merged, sep, rng = manifold_point(seed)
@@ -691,7 +692,7 @@ def check_v_tradeoff(conv) -> Outcome:
     from theory.objectives import expected_loss
     from theory.symbols import N, PRETRAINED, a, b, kappa, lam, n, rho
 
-    from .claims.grid import GRID
+    from vocabulary import GRID
     ev, dis = [], []
     L = expected_loss(conv)
     Lw = sp.cancel(L.subs({k: v for k, v in PRETRAINED.items() if k not in (a, b)}))
@@ -742,7 +743,7 @@ def check_v_tradeoff(conv) -> Outcome:
 
 
 def _cfg(cfg):
-    from .claims.base import Config
+    from vocabulary import Config
     dd, mm, s2 = cfg
     return Config(d=dd, m=mm, sigma2=s2)
 
@@ -769,7 +770,7 @@ def run_under(claim, conv) -> ClaimResult:
     check for today's convention; else the check of :data:`CONVENTION_CHECKS`, or the
     status ``not derived``."""
     if conv == vocabulary.DEFAULT_CONVENTION:
-        from .claims.base import run_claim
+        from proofs_check.claims.claim import run_claim
         return run_claim(claim)
     t0 = time.perf_counter()
     check = CONVENTION_CHECKS.get(claim.id)
@@ -868,9 +869,9 @@ def convention_latex(convention) -> str:
     conv = vocabulary.convention_named(convention)
     if conv == vocabulary.DEFAULT_CONVENTION:
         return ""
-    from theory.latex import tex
+    from theory.printing import tex
 
-    from .latex_export import escape_text
+    from proofs_check.export.latex_document import escape_text
     parts = [r"\paragraph{Convention of this document: " + escape_text(conv.name) + "}",
              escape_text(conv.description) + "."]
     if not conv.query_in_context:

@@ -3,12 +3,12 @@
 Conventions: see :mod:`proofs_check` (stated once there) and docs/theory.md section 1.
 Tasks: ``theta0 = e_1`` (target),
 ``-theta0`` (negated), ``theta_perp = e_2`` (orthogonal).  Fine-tuned models are the end
-points of the exact population gradient flow (:mod:`proofs_check.models`).
+points of the exact population gradient flow (:mod:`proofs_check.methods.flow_models`).
 
 Figures (each written as ``NAME.png`` (150 dpi) and ``NAME.pdf``):
 
 1. ``icl_curves``: exact ``n``-shot error ``L_n`` for ``n = 0..40`` on the three tasks, for
-   every method of :data:`proofs_check.models.METHODS`; SGD-trained models
+   every method of :data:`proofs_check.methods.flow_models.METHODS`; SGD-trained models
    (:func:`numerics.sgd.sgd_finetune`, evaluated with the exact
    :func:`numerics.expected_loss`) as markers.
 2. ``w_star``: the authors' ``w*(N) = c*b`` (FS-optimal ``b`` at the V-only ZS ``a``) and the
@@ -21,7 +21,7 @@ Figures (each written as ``NAME.png`` (150 dpi) and ``NAME.pdf``):
 Each ``*_data`` function returns the plotted numbers (a dict); each ``draw_*`` turns them
 into a :class:`matplotlib.figure.Figure` (no pyplot, so no global backend state: the
 figures are rendered by the Agg canvas).  :func:`make_figures` writes every file through
-:class:`proofs_check.atomic.atomic_path`, so an interrupted run leaves no partial file.
+:class:`proofs_check.storage.atomic.atomic_path`, so an interrupted run leaves no partial file.
 """
 from __future__ import annotations
 
@@ -35,10 +35,10 @@ import numerics
 import vocabulary
 from numerics.flow import gradient_flow, pretrained_c
 
-from . import figure_style as FS
-from .atomic import atomic_path, prepare_output
-from .claims.base import Config, DEFAULT_CONFIG
-from .models import METHODS, endpoint, model, task_vector
+from proofs_check.export import figure_style as FS
+from proofs_check.storage.atomic import atomic_path, prepare_output
+from vocabulary import Config, DEFAULT_CONFIG
+from proofs_check.methods.flow_models import METHODS, endpoint, model, task_vector
 
 __all__ = ["FIGURES", "save_styled", "SHOTS", "SGD_SETTINGS", "LABELS", "make_figures",
            "icl_curves_data", "w_star_data", "flow_trajectories_data", "pretrained_threshold_data",
@@ -81,7 +81,7 @@ def _check_cfg(cfg) -> Config:
     if cfg is None:
         return DEFAULT_CONFIG
     if not isinstance(cfg, Config):
-        raise ValueError(f"cfg must be a proofs_check.claims.base.Config, got {type(cfg).__name__}")
+        raise ValueError(f"cfg must be a vocabulary.Config, got {type(cfg).__name__}")
     for name in ("d", "m", "N"):
         v = getattr(cfg, name)
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
@@ -369,7 +369,7 @@ def flow_trajectories_data(cfg: Config | None = None, methods=TRAJ_METHODS, max_
     """The exact gradient flows (merged form) of ``methods``: times and coordinates ``a``,
     ``alpha`` (plus ``beta``, ``q``, ``h``, ``b``) along each, with its convergence.
 
-    The flow of :func:`proofs_check.models.endpoint` (cached) keeps 50 samples of the
+    The flow of :func:`proofs_check.methods.flow_models.endpoint` (cached) keeps 50 samples of the
     accepted solver steps, too coarse for a smooth curve; it is rerun with ``max_points``
     samples when it took fewer than ``rerun_below`` right-hand-side evaluations, otherwise
     (a long, usually non-converging flow) its 50 samples are plotted (``samples`` says
@@ -546,7 +546,7 @@ def save_styled(out_dir, makers) -> list[Path]:
     return paths
 
 def _prepare_out(out_dir) -> Path:
-    """The shared output rule (:func:`proofs_check.atomic.prepare_output`): the folder is
+    """The shared output rule (:func:`proofs_check.storage.atomic.prepare_output`): the folder is
     created if missing, its parent must exist, and it must be writable."""
     if isinstance(out_dir, bool) or not isinstance(out_dir, (str, Path)) or str(out_dir) == "":
         raise ValueError(f"out_dir must be a folder path, got {out_dir!r}")
@@ -614,7 +614,7 @@ def summary(paths, data: dict, seconds: float) -> dict:
 def render_summary(info: dict, fmt: str = "text") -> str:
     """``fmt``: ``text``, ``markdown`` or ``json`` (the :func:`summary` dict)."""
     if fmt == "json":
-        from .report import to_json
+        from proofs_check.cli.report import to_json
         return to_json(info)
     if fmt not in ("text", "markdown"):
         raise ValueError(f"format must be text, markdown or json, got {fmt!r}")
@@ -649,7 +649,7 @@ def render_summary(info: dict, fmt: str = "text") -> str:
                      f"computed n with L_n > L_0: {r['above'] or 'none'}")
     files = [f"  {f}" for f in info["files"]]
     if fmt == "markdown":
-        from .report import md_cell
+        from proofs_check.cli.report import md_cell
         lines = [f"**{head}**", "", "| " + " | ".join(md_cell(c) for c in cols) + " |", "|" + "---|" * len(cols)]
         lines += ["| " + " | ".join(md_cell(x) for x in r) + " |" for r in rows]
         return "\n".join(lines + [""] + [f"- {e}" for e in extra] + [""] + [f"- `{f.strip()}`" for f in files])

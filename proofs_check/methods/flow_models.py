@@ -17,9 +17,9 @@ from numerics.flow import pretrained_c
 from numerics.manifold import merged_point
 from numerics.moments import fixed_task, sphere_task
 from numerics.objectives import loss_curve
-from numerics.outcomes import reduced_flow
+from numerics.endpoints import reduced_flow
 
-from .claims.base import Config
+from vocabulary import Config
 
 __all__ = ["METHODS", "TASKS", "endpoint", "model", "curve", "task_vector"]
 

@@ -5,10 +5,10 @@ Conventions: see :mod:`proofs_check` (stated once there) and docs/theory.md sect
 Rungs (one layer, one head; every rung in the experiment's frame, its own ``theta0``)
 -------------------------------------------------------------------------------------
 * ``idealised``: the generic end point of the exact population flow from the closed-form
-  pretrained point, constant ``lam`` (:func:`proofs_check.experiment.theory_model`);
+  pretrained point, constant ``lam`` (:func:`experiment.run.theory_model`);
 * ``from_start``: the exact population flow over every entry of the trained matrices from
   the experiment's own pretrained weights, constant ``lam``, to its end point, classified,
-  saddles escaped (:func:`numerics.outcomes.outcome_from`);
+  saddles escaped (:func:`numerics.endpoints.outcome_from`);
 * ``same_optimizer``: the experiment's optax chain (clip, SGD momentum or Adam, its learning
   rate, steps and ``lam`` schedule) on the exact population gradient
   (:class:`numerics.hessian.Problem`), from the same start; deterministic;
@@ -48,7 +48,7 @@ import numpy as np
 
 from vocabulary import METHODS, TRAIN
 
-from .protocol import Protocol, lam_weight, optimizer_for, require_jax, trainable_for
+from experiment.protocol import Protocol, lam_weight, optimizer_for, require_jax, trainable_for
 
 __all__ = ["RUNGS", "CAUSES", "train_key", "first_head", "from_start", "same_optimizer", "DataMoments",
            "data_loss", "same_data", "pretraining_check", "attribution", "PRETRAIN_RTOL"]
@@ -84,7 +84,7 @@ def from_start(method: str, proto: Protocol, theta0, start: dict):
         method: an experiment method; proto: the settings; theta0: the target;
         start: ``D x D`` matrices of the form (:func:`first_head` of the pretrained weights).
     """
-    from numerics.outcomes import outcome_from
+    from numerics.endpoints import outcome_from
 
     pb = _problem(METHODS[method].objective, method, proto, theta0, start)
     o = outcome_from(pb, pb.pack())
@@ -118,7 +118,7 @@ def _optax_loop(proto: Protocol, x0: np.ndarray, grad, steps: int):
 def same_optimizer(method: str, proto: Protocol, theta0, start: dict, population: "DataMoments | None" = None):
     """The ``same_optimizer`` rung: ``(V, W, info)``: the optax chain of the experiment
     (``proto.finetune_steps`` steps at ``proto.lr_finetune``, the ``lam`` schedule of
-    :func:`proofs_check.protocol.lam_weight`) on the exact population gradient
+    :func:`experiment.protocol.lam_weight`) on the exact population gradient
     ``grad ZS + w_t grad FS`` from ``start``.  With ``population``
     (:meth:`DataMoments.population`) one compiled program on :func:`data_loss` of the
     population moments; without, a Python loop over the NumPy gradient of
@@ -293,7 +293,7 @@ def pretraining_check(params: dict, proto: Protocol) -> dict:
     ``loss``: its exact ``L_pre`` (one layer; heads by
     :func:`numerics.multihead.multihead_pretrain_loss`); ``optimum``: ``L_pre`` at the
     closed-form pretrained point; ``gap = loss - optimum``.  One head: the stationary point
-    nearest to the trained weights (:func:`numerics.outcomes.nearest_stationary`: Newton
+    nearest to the trained weights (:func:`numerics.endpoints.nearest_stationary`: Newton
     steps on the exact gradient, classified by the exact Hessian modulo symmetries) says
     where SGD was going.  ``verdict``:
 
@@ -312,7 +312,7 @@ def pretraining_check(params: dict, proto: Protocol) -> dict:
     from numerics.flow import pretrained_point
     from numerics.multihead import multihead_pretrain_loss
 
-    from .protocol import merged_heads
+    from experiment.protocol import merged_heads
 
     Vp, Wp = pretrained_point(proto.d, proto.m, proto.sigma2, form="merged")
     optimum = numerics.pretrain_loss(Vp, Wp, proto.m, proto.sigma2)
@@ -326,7 +326,7 @@ def pretraining_check(params: dict, proto: Protocol) -> dict:
         loss = multihead_pretrain_loss(V[0], W[0], proto.m, proto.sigma2)
     else:
         from numerics.hessian import Problem
-        from numerics.outcomes import nearest_stationary
+        from numerics.endpoints import nearest_stationary
 
         pb = Problem.build("pretrain", proto.form, "all", first_head(params), None, N=proto.N, m=proto.m,
                            sigma2=proto.sigma2)

@@ -4,16 +4,16 @@ point (which stops at a saddle) and from seeded random perturbations of it.
 
 Conventions: token ``z = (1, x, y)``, normalisation by ``n+1``, ``W`` acting on the query;
 ``theta0 = e_1``, ``theta_perp = e_2``.  Deterministic: fixed seeds, caps in flow time and
-evaluation counts.  Written atomically through :func:`proofs_check.figures.save_figure`.
+evaluation counts.  Written atomically through :func:`proofs_check.export.figures.save_figure`.
 """
 from __future__ import annotations
 
 import numpy as np
 
 import numerics
-from numerics.outcomes import perturbed_outcome, symmetric_outcome
+from numerics.endpoints import perturbed_outcome, symmetric_outcome
 
-from .claims.base import DEFAULT_CONFIG, Config
+from vocabulary import Config, DEFAULT_CONFIG
 
 __all__ = ["escape_data", "draw_escape", "SIZES"]
 
@@ -60,8 +60,8 @@ def draw_escape(data: dict):
     """Two panels against flow time (log scale): the objective and ``L_n(theta_perp)``.
     The start ``t = 0`` is not on a log axis: each curve begins at its first positive time;
     the symmetric start (it stops at the saddle) is drawn thick and black on top."""
-    from . import figure_style as FS
-    from .prose import num_tex
+    from proofs_check.export import figure_style as FS
+    from proofs_check.export.prose import num_tex
 
     obj = "ZS" if data["objective"] == "zs" else r"ZS$+\lambda$FS"
     with FS.paper_style():

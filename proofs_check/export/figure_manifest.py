@@ -3,7 +3,7 @@
 
 A figure's fingerprint is two SHA-256 digests:
 
-* ``code``: the source of its ``draw_*`` function and of :mod:`proofs_check.figure_style`
+* ``code``: the source of its ``draw_*`` function and of :mod:`proofs_check.export.figure_style`
   (any change to how the figure is drawn changes it);
 * ``data``: the JSON of the numbers it plots, floats rounded to :data:`DIGITS` significant
   digits (so the last bits that differ between CPUs do not count).
@@ -28,7 +28,8 @@ DIGITS = 6
 
 def drawers() -> dict:
     """``{figure name: draw function}`` of every docs figure made by the regeneration script."""
-    from . import escape_figure, figures
+    from proofs_check.export import escape_figure
+    from proofs_check.export import figures
     return {"icl_curves": figures.draw_icl_curves, "w_star": figures.draw_w_star,
             "flow_trajectories": figures.draw_flow_trajectories,
             "pretrained_threshold": figures.draw_pretrained_threshold,
@@ -44,7 +45,7 @@ def code_digest(name: str) -> str:
     table = drawers()
     if name not in table:
         raise ValueError(f"name must be one of {', '.join(table)}, got {name!r}")
-    from . import figure_style
+    from proofs_check.export import figure_style
     src = inspect.getsource(table[name]) + inspect.getsource(figure_style)
     return hashlib.sha256(src.encode()).hexdigest()
 

@@ -27,8 +27,8 @@ import sympy as sp
 from theory import limits, optima
 from theory.symbols import a, b, c, d, kappa, rho, sigma2
 
-from .claims.base import Config
-from .claims.grid import compile_fraction, exact, exact_loss, exact_subs
+from vocabulary import Config
+from proofs_check.claims.exact import compile_fraction, exact, exact_loss, exact_subs
 
 __all__ = ["CONDITION_CLAIMS", "STATEMENTS", "DOMAIN", "EXCLUDED", "ALL_LAM_MIN", "evaluate", "min_config", "statements_of",
            "w_tradeoff_numbers", "v_tradeoff_numbers", "zs_v_B_values", "zs_v_decreasing_far_out"]
@@ -64,7 +64,7 @@ def min_config(claim_id: str) -> dict:
 class _RatFun:
     """A rational function over ``QQ`` given as ``(numerator, denominator)`` expanded
     (:func:`theory.limits.rational_parts`) in the symbols ``gens``, evaluated exactly in
-    integer arithmetic (:func:`proofs_check.claims.grid.compile_fraction`; much faster than
+    integer arithmetic (:func:`proofs_check.claims.exact.compile_fraction`; much faster than
     ``subs`` + ``cancel`` on a large expression)."""
 
     def __init__(self, parts, gens):
@@ -149,7 +149,7 @@ def _zs_all(cfg: Config, _which: str):
     ``n >= 1``, read from its real roots (50 digits)."""
     import mpmath
 
-    from .claims.zero_shot import _poly_positive
+    from proofs_check.claims.zs import _poly_positive
 
     fns, a_fn = _zs_all_diff_coeffs()
     cs_exact = exact(_cstar(), cfg)
@@ -308,8 +308,8 @@ def _flow_tradeoff(method):
         ``--statement derived``): the ``theta_perp`` half holds and, for ``lam >= ALL_LAM_MIN``,
         the target half.  A flow that does not
         converge has no end point: the configuration is excluded (``holds is None``)."""
-        from . import models
-        from .claims.few_shot import _L, _Linf
+        from proofs_check.methods import flow_models as models
+        from proofs_check.claims.zsfs import _L, _Linf
 
         pc, fl = models.endpoint(method, cfg)
         vc, fv = models.endpoint("zsfs-v", cfg)

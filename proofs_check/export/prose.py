@@ -9,7 +9,7 @@ spelling, and ``{}`` / ``{name}`` fields for values (SymPy expressions, numbers,
 
 Nothing guesses what is mathematics: text outside ``$`` is prose (escaped in LaTeX),
 text inside is a formula (converted token by token by :func:`formula_tex`), a SymPy field is
-printed by :func:`theory.latex.tex` (LaTeX) or ``sstr`` (text), and a number is printed
+printed by :func:`theory.printing.tex` (LaTeX) or ``sstr`` (text), and a number is printed
 ``3.33067e-16`` in text and ``$3.33067 \times 10^{-16}$`` in LaTeX.  ``$$`` is a literal
 dollar; ``{{``/``}}`` literal braces.
 
@@ -294,9 +294,8 @@ class _Value:
         if _is_number(v):
             return num_tex(v, self.spec)
         if _is_sympy(v):
-            import theory.latex  # noqa: F401
-            import sys
-            return sys.modules["theory.latex"].tex(v)
+            from theory.printing import tex  # deferred: SymPy only when a value is symbolic
+            return tex(v)
         return r"\text{" + escape_text(self.text(), breakable=False) + "}"
 
 

@@ -5,7 +5,7 @@ Conventions: token ``z = (1, x, y)``, normalisation by ``n+1``, ``W`` acting on 
 ``theta_perp = e_2``.  A method (:data:`vocabulary.METHODS`) in a form, from a start
 (``symmetric``: the exact flow from the pretrained member, which stays on the invariant
 manifold; ``generic``: the end point after escaping every saddle along its most negative
-eigenvector, :func:`numerics.outcomes.generic_outcome`) and a pretrained member
+eigenvector, :func:`numerics.endpoints.generic_outcome`) and a pretrained member
 (``scale``: ``s > 0`` or ``balanced``).  The model is the full matrices of the end point;
 its curves use the exact closed forms.
 """
@@ -16,11 +16,11 @@ import functools
 import numpy as np
 
 from numerics.manifold import merged_coords
-from numerics.outcomes import STARTS, generic_outcome, pretrained_member, symmetric_outcome
+from numerics.endpoints import STARTS, generic_outcome, pretrained_member, symmetric_outcome
 from vocabulary import METHODS, methods_for
 
-from .claims.base import Config
-from .models import exact_curve, task_vector
+from vocabulary import Config
+from proofs_check.methods.flow_models import exact_curve, task_vector
 
 __all__ = ["outcome", "model", "curve", "coords", "STARTS"]
 
@@ -37,7 +37,7 @@ def _check(method, form, start):
 
 
 def outcome(method: str, cfg: Config, form: str = "merged", start: str = "generic", scale=1.0):
-    """The :class:`numerics.outcomes.Outcome` of ``method`` (``None`` for ``pretrained``).
+    """The :class:`numerics.endpoints.Outcome` of ``method`` (``None`` for ``pretrained``).
 
     Args:
         method: a key of :data:`vocabulary.METHODS` available in ``form``.

@@ -1,4 +1,4 @@
-"""The declared grids of configurations and exact evaluation of derived expressions.
+"""Exact evaluation of derived expressions at a configuration (the grids are :mod:`vocabulary.configs`).
 
 A configuration is ``(d, m, N, sigma2, lam)`` (docs/theory.md section 5).  Derived SymPy
 expressions are evaluated *exactly* at a configuration (``sigma2`` and ``lam`` become
@@ -6,33 +6,17 @@ the rationals of their decimal strings) and turned into floats only for display.
 """
 from __future__ import annotations
 
-import itertools
 from fractions import Fraction
 
 import sympy as sp
 
 from theory.symbols import N, d, lam, m, sigma2, to_expr
 
-from .base import Config
+from vocabulary import Config
 
-__all__ = ["GRID", "EDGES", "FLOW_GRID", "compile_fraction", "exact", "exact_subs", "exact_subs_route", "exact_at", "num", "rational",
+__all__ = ["compile_fraction", "exact", "exact_subs", "exact_subs_route", "exact_at", "num", "rational",
            "is_zero"]
 
-#: the corners of the domain the product grid misses (m = 1, 60; N = 1, 60; d = 12;
-#: sigma2 = 2; lam = 0.05, 8), appended so that every subsample GRID[::k] keeps its old configs
-EDGES = [Config(dd, mm, NN, s2, ll) for dd, mm, NN, s2, ll in (
-    (2, 1, 1, 0.0, 0.05), (12, 60, 60, 2.0, 8.0), (2, 60, 1, 2.0, 0.05), (12, 1, 60, 0.0, 8.0))]
-
-#: closed-form claims: 4 x 3 x 2 x 3 x 2 = 144 configurations and the 4 EDGES (148)
-GRID = [Config(dd, mm, NN, s2, ll) for dd, mm, NN, s2, ll in itertools.product(
-    (2, 3, 5, 10), (5, 20, 40), (5, 20), (0.0, 0.1, 0.5), (1.0, 4.0))] + EDGES
-
-#: claims that need a gradient-flow end point (each flow is integrated): 6 configurations,
-#: all with sigma2 > 0 (at sigma2 = 0 the full ZS + FS flow has no finite limit; the
-#: claims report that case separately)
-FLOW_GRID = [Config(dd, mm, NN, s2, ll) for dd, mm, NN, s2, ll in (
-    (5, 20, 20, 0.1, 1.0), (2, 20, 20, 0.1, 1.0), (10, 40, 20, 0.5, 1.0), (3, 20, 10, 0.5, 4.0),
-    (8, 20, 20, 0.1, 0.5), (4, 30, 10, 0.1, 2.0))]
 
 
 def is_zero(expr) -> bool:

@@ -4,17 +4,16 @@ Conventions: see :mod:`proofs_check` (stated once there) and docs/theory.md sect
 """
 from __future__ import annotations
 
-import sys
 import time
 
-from .report import render_claims
+from proofs_check.cli.report import render_claims
 
 __all__ = ["run"]
 
 
 def cmd_check(args):
-    from .claims import registry
-    from .claims.base import SelfTestFailure, machinery_self_test
+    from proofs_check.claims import registry
+    from proofs_check.claims.claim import SelfTestFailure, machinery_self_test
 
     problems = machinery_self_test(check_exit_code)
     if problems:
@@ -27,7 +26,7 @@ def cmd_check(args):
         if unknown:
             raise ValueError(f"argument --only: unknown claim id {unknown[0]!r}")
         claims = [c for c in claims if c.id in args.only]
-    from .parallel import default_jobs, run_claims
+    from proofs_check.claims.parallel import default_jobs, run_claims
 
     convention = getattr(args, "convention", "default")
     if convention != "default":
@@ -40,12 +39,12 @@ def cmd_check(args):
 
 def _check_conventions(args, claims, convention):
     """``iclft check --convention NAME|all``: the claims x conventions matrix
-    (:mod:`proofs_check.convention_claims`); exit 1 when a cell is refuted or an error."""
+    (:mod:`proofs_check.claims.conventions`); exit 1 when a cell is refuted or an error."""
     import vocabulary
 
-    from .convention_claims import NOT_DERIVED, convention_matrix, render_matrix
-    from .derivation_cache import ensure_derived
-    from .parallel import default_jobs, run_claims
+    from proofs_check.claims.conventions import NOT_DERIVED, convention_matrix, render_matrix
+    from proofs_check.storage.derivation_cache import ensure_derived
+    from proofs_check.claims.parallel import default_jobs, run_claims
 
     ensure_derived(not args.no_cache)
     convs = list(vocabulary.CONVENTIONS.values()) if convention == "all" else [vocabulary.CONVENTIONS[convention]]
@@ -63,13 +62,13 @@ def _check_conventions(args, claims, convention):
 
 def check_exit_code(results) -> int:
     """0 when every claim is ``verified`` or ``refined``, 1 otherwise (refuted or error)."""
-    from .claims.base import PASSING
+    from proofs_check.claims.claim import PASSING
 
     return 0 if results and all(r.status in PASSING for r in results) else 1
 
 
 def cmd_explore(args):
-    from .explore import explore, render
+    from proofs_check.claims.explore import explore, render
 
     if getattr(args, "convention", "default") != "default":
         return _explore_convention(args)
@@ -78,7 +77,7 @@ def cmd_explore(args):
 
 
 def _cfg(args):
-    from .claims.base import Config
+    from vocabulary import Config
 
     return Config(args.d, args.m, args.N, args.sigma2, args.lam)
 
@@ -100,28 +99,29 @@ def _drift(problem, x0, x) -> float:
 def _accuracy_clause(converged: bool, measured, acc_text: str, problem=None) -> str:
     """What a command says about the accuracy of a flow end point: nothing claimed when the
     flow did not converge or the accuracy could not be measured; otherwise the measured
-    accuracy ``acc_text`` and how it was measured (:mod:`proofs_check.accuracy`)."""
+    accuracy ``acc_text`` and how it was measured (:mod:`proofs_check.methods.accuracy`)."""
     if not converged:
         return "no accuracy claimed (NOT converged: the values are those of a finite-time point)"
     if measured is None:
-        from .accuracy import unmeasured_reason
+        from proofs_check.methods.accuracy import unmeasured_reason
 
         return f"no accuracy claimed ({unmeasured_reason(problem)})"
     return f"{acc_text} (measured: {measured.describe()})"
 
 
 def _measured_outcome(o):
-    """:func:`proofs_check.accuracy.measure` at the end point of the outcome ``o``."""
-    from .accuracy import measure
+    """:func:`proofs_check.methods.accuracy.measure` at the end point of the outcome ``o``."""
+    from proofs_check.methods.accuracy import measure
 
     return measure(o.problem, o.x, converged=o.flow.converged,
                    drift=_drift(o.problem, o.stages[0].flow.samples[0], o.x))
 
 
 def cmd_curve(args):
-    from . import models, outcomes
-    from .accuracy import PRINT_FLOOR, fmt_value
-    from .report import fmt_num, to_json
+    from proofs_check.methods import flow_models as models
+    from proofs_check.methods import classified as outcomes
+    from proofs_check.methods.accuracy import PRINT_FLOOR, fmt_value
+    from proofs_check.cli.report import fmt_num, to_json
 
     cfg = _cfg(args)
     lo, hi = args.shots
@@ -131,7 +131,7 @@ def cmd_curve(args):
     if getattr(args, "convention", "default") != "default":
         return _curve_convention(args, cfg)
     form, start, scale = args.form, args.start, args.pretrained_scale
-    from .progress import busy, wanted
+    from proofs_check.cli.progress import busy, wanted
 
     with busy(f"{args.method}: exact flow and curve at d={cfg.d}", wanted(args)):
         o = outcomes.outcome(args.method, cfg, form, start, scale)
@@ -202,8 +202,8 @@ def cmd_curve(args):
 _SLOT_NAMES = {"00": "0", "par": "tt", "xy": "ty", "yx": "yt", "yy": "yy", "perp": "perp",
                "0": "0", "tt": "tt", "ty": "ty", "yt": "yt", "p": "perp"}
 
-#: the finest rounding of printed flow end-point values (:data:`proofs_check.accuracy.PRINT_FLOOR`);
-#: the accuracy printed with them is measured (:mod:`proofs_check.accuracy`)
+#: the finest rounding of printed flow end-point values (:data:`proofs_check.methods.accuracy.PRINT_FLOOR`);
+#: the accuracy printed with them is measured (:mod:`proofs_check.methods.accuracy`)
 FLOW_TOL = 1e-7
 
 
@@ -233,8 +233,8 @@ def _renamed(coords: dict | None) -> dict | None:
 def fmt_tol(x: float, tol: float = FLOW_TOL) -> str:
     """``x`` rounded to the accuracy ``tol`` (at least :data:`FLOW_TOL`) without trailing
     zeros (``2.38e-11 -> 0``, ``0.53984389612 -> 0.539844`` at ``tol = 1e-6``):
-    :func:`proofs_check.accuracy.fmt_value`."""
-    from .accuracy import fmt_value
+    :func:`proofs_check.methods.accuracy.fmt_value`."""
+    from proofs_check.methods.accuracy import fmt_value
 
     return fmt_value(x, tol)
 
@@ -278,12 +278,12 @@ def _stop_text(stop: str, detail: str, nfev: int, max_nfev: int, t_final: float,
 
 
 def _finetune_outcome(args, cfg):
-    """finetune through :mod:`numerics.outcomes` (a generic start or a scale other than 1)."""
+    """finetune through :mod:`numerics.endpoints` (a generic start or a scale other than 1)."""
     import numpy as np
 
     from numerics.conservation import conserved_names, scalar_invariants
     from numerics.manifold import merged_coords, separate_coords
-    from numerics.outcomes import generic_outcome, symmetric_outcome
+    from numerics.endpoints import generic_outcome, symmetric_outcome
 
     fn = generic_outcome if args.start == "generic" else symmetric_outcome
     o = fn(args.objective, args.form, args.train, cfg.d, cfg.m, cfg.N, cfg.sigma2, cfg.lam,
@@ -336,10 +336,10 @@ def cmd_finetune(args):
     from numerics.hessian import Problem
     from numerics.stability import MAX_CLASSIFIED_PARAMETERS, classify, unclassified
 
-    from .accuracy import fmt_value, measure
-    from .report import md_cell, to_json
+    from proofs_check.methods.accuracy import fmt_value, measure
+    from proofs_check.cli.report import md_cell, to_json
 
-    from .progress import busy, wanted
+    from proofs_check.cli.progress import busy, wanted
 
     cfg = _cfg(args)
     if getattr(args, "convention", "default") != "default":
@@ -440,13 +440,13 @@ def cmd_finetune(args):
 def cmd_derive(args):
     import sympy as sp
 
-    import theory  # noqa: F401  (theory.latex is shadowed by the function of that name)
+    from theory import printing as TL
     from theory.present import gradient_presentation
 
-    from .report import to_json
+    from proofs_check.cli.report import to_json
 
     # bounded, deterministic presentation (no multivariate factor): theory/present.py
-    from .derivation_cache import ensure_derived
+    from proofs_check.storage.derivation_cache import ensure_derived
 
     ensure_derived(not args.no_cache)
     full = args.format == "json"
@@ -455,7 +455,6 @@ def cmd_derive(args):
         return _derive_convention(args, convention)
     pres = gradient_presentation(args.objective, args.train, args.form, full=full)
     chain = pres["chain_rule"]
-    TL = sys.modules["theory.latex"]
     from theory.symbols import K, Q
     rename = {s_: sp.Symbol(vocab_name(str(s_)), real=True) for s_ in (*K.values(), *Q.values())}
 
@@ -494,7 +493,7 @@ def cmd_derive(args):
     if args.latex or args.format == "markdown":
         import vocabulary
 
-        from .latex_export import display_math
+        from proofs_check.export.latex_document import display_math
         for M, bn, e in items:
             # the basis by its name, the subscript of G_{perp}, K_{perp} (one name per matrix)
             sub = vocabulary.BASIS[bn].tex if bn in vocabulary.BASIS else bn
@@ -518,12 +517,12 @@ def _derive_convention(args, convention):
     from theory.conventions import family_optimum, g_1, g_s
     from theory.objectives import NotDerived, pretrain_loss
     from theory.present import gradient_presentation
+    from theory import printing as TL
     from theory.symbols import c
 
-    from .report import to_json
+    from proofs_check.cli.report import to_json
 
     conv = vocabulary.CONVENTIONS[convention]
-    TL = sys.modules["theory.latex"]
     opt = None
     if args.objective == "pretrain":
         if conv.covariance is None:
@@ -616,8 +615,8 @@ def _curve_convention(args, cfg):
     import vocabulary
     from numerics.conventions import convention_loss
 
-    from . import models
-    from .report import fmt_num, to_json
+    from proofs_check.methods import flow_models as models
+    from proofs_check.cli.report import fmt_num, to_json
 
     conv = vocabulary.CONVENTIONS[args.convention]
     V, W, info = _convention_model(args.method, cfg, conv, args.form, args.start, args.pretrained_scale)
@@ -641,7 +640,7 @@ def _finetune_convention(args, cfg):
     import vocabulary
     from numerics.conventions import convention_loss
 
-    from .report import to_json
+    from proofs_check.cli.report import to_json
 
     conv = vocabulary.CONVENTIONS[args.convention]
     if args.train != "v":
@@ -676,12 +675,12 @@ def _finetune_convention(args, cfg):
 
 def _explore_convention(args):
     """``iclft explore CLAIM --convention NAME``: the counterexample the claim's check finds
-    under that convention (:func:`proofs_check.convention_claims.run_under`)."""
+    under that convention (:func:`proofs_check.claims.conventions.run_under`)."""
     import vocabulary
 
-    from .claims import registry
-    from .convention_claims import NOT_DERIVED, run_under
-    from .explore import render
+    from proofs_check.claims import registry
+    from proofs_check.claims.conventions import NOT_DERIVED, run_under
+    from proofs_check.claims.explore import render
 
     conv = vocabulary.CONVENTIONS[args.convention]
     claims = {c.id: c for c in registry()}
@@ -703,10 +702,10 @@ def _explore_convention(args):
 def cmd_export_latex(args):
     import sys
 
-    from .latex_export import export_latex
-    from .report import to_json
+    from proofs_check.export.latex_document import export_latex
+    from proofs_check.cli.report import to_json
 
-    from .derivation_cache import ensure_derived
+    from proofs_check.storage.derivation_cache import ensure_derived
 
     _check_output(args.path, "file", "argument path")  # before the derivations load
     ensure_derived(not args.no_cache)
@@ -725,7 +724,7 @@ def cmd_export_latex(args):
 def cmd_figures(args):
     import sys
 
-    from .figures import figures_command
+    from proofs_check.export.figures import figures_command
 
     cfg = _cfg(args)
     _check_output(args.out, "dir", "argument --out")
@@ -734,7 +733,7 @@ def cmd_figures(args):
 
 
 def cmd_experiment(args):
-    from .experiment import experiment_command
+    from experiment.run import experiment_command
 
     _check_output(args.out, "dir", "argument --out")
     return experiment_command(args)
@@ -743,7 +742,7 @@ def cmd_experiment(args):
 def _check_output(path, kind: str, name: str) -> None:
     """The output path is writable, checked before any work (nothing is created yet); a
     problem is one ``ValueError`` naming the argument, the user's path and what is wrong."""
-    from .atomic import prepare_output
+    from proofs_check.storage.atomic import prepare_output
 
     prepare_output(path, kind, name=name, create=False)
 

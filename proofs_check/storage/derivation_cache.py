@@ -144,7 +144,7 @@ def save(path: Path, key: str, store: dict) -> None:
     """
     import io
 
-    from .atomic import write_bytes_atomic
+    from proofs_check.storage.atomic import write_bytes_atomic
 
     buf = io.BytesIO()
     _Pickler(buf, protocol=pickle.HIGHEST_PROTOCOL).dump(store)

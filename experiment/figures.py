@@ -53,7 +53,7 @@ def _runs(cfg: dict) -> int:
 
 
 def _caption(cfg: dict, extra: str) -> str:
-    from . import figure_style as FS
+    from proofs_check.export import figure_style as FS
     runs, seed = _runs(cfg), cfg.get("seed", 0)
     return FS.caption(cfg, seeds=range(seed, seed + runs) if runs > 1 else seed,
                       extra=f"{cfg['optimizer']}, {cfg['finetune_steps']} fine-tuning steps, "
@@ -68,7 +68,7 @@ def ladder_figure(result: dict):
         return None
     from matplotlib.lines import Line2D
 
-    from . import figure_style as FS
+    from proofs_check.export import figure_style as FS
 
     cols = min(4, len(methods))
     rows = (len(methods) + cols - 1) // cols
@@ -114,7 +114,7 @@ def attribution_figure(result: dict):
     methods = _ladder_methods(result)
     if not methods:
         return None
-    from . import figure_style as FS
+    from proofs_check.export import figure_style as FS
 
     fig = FS.figure(2, 2.7)
     ax = fig.subplots()
@@ -146,7 +146,7 @@ def draw_ladder_figures(out: Path, result: dict) -> list[Path]:
     method has a ladder (more than one layer or head, or ``--no-ladder``)."""
     if not _ladder_methods(result):
         return []
-    from .figures import save_styled  # matplotlib is imported only when drawing
+    from proofs_check.export.figures import save_styled  # matplotlib is imported only when drawing
 
     return save_styled(out, [("experiment_ladder", lambda: ladder_figure(result)),
                              ("experiment_attribution", lambda: attribution_figure(result))])

@@ -3,9 +3,9 @@ and of the claim results.
 
 Conventions: see :mod:`proofs_check` (stated once there) and docs/theory.md section 1.
 
-Expressions are printed by the one printer of :mod:`theory.latex` (implicit products,
+Expressions are printed by the one printer of :mod:`theory.printing` (implicit products,
 ``\sigma^{2}``, the vocabulary's coordinate names ``K_{0} ... K_{\perp}``), after its
-bounded :func:`theory.latex.tidy`.  The separate-form gradients are shown in chain-rule form
+bounded :func:`theory.printing.tidy`.  The separate-form gradients are shown in chain-rule form
 (``\nabla_K = Q G^\top``, ``\nabla_Q = K G`` over the merged coefficients ``G``), which is
 how a paper writes them and keeps every display short.
 
@@ -13,14 +13,14 @@ Round trip (:func:`roundtrip_check`): every display is also printed in a *parsea
 spelling (explicit ``\cdot``, subscript ``p`` for ``\perp``: SymPy's lark grammar reads
 neither implicit products nor ``K_{\perp}``), that spelling is parsed back with
 ``parse_latex(..., backend="lark")`` and must equal the original expression, and
-:func:`theory.latex.to_display` of it must be exactly the displayed text.  The lark grammar
+:func:`theory.printing.to_display` of it must be exactly the displayed text.  The lark grammar
 has no ``\sigma`` (a TODO in its ``greek_symbols.lark``), so the parse reads it through the
 alias ``s``.  Named groups (``R``, ...) are parsed as symbols and replaced by their
 definitions.  Each distinct string is parsed once.
 
 User strings are never parsed as code: the only parser used is ``parse_latex`` on LaTeX
 this module generated itself, and its symbols are mapped back to ``theory.symbols`` by
-name.  The file is written atomically (:func:`proofs_check.atomic.write_text_atomic`).
+name.  The file is written atomically (:func:`proofs_check.storage.atomic.write_text_atomic`).
 """
 from __future__ import annotations
 
@@ -32,8 +32,8 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-from .atomic import prepare_output, write_text_atomic
-from .prose import UNICODE_MATH, as_latex, details_prose, escape_text, field_words, tx
+from proofs_check.storage.atomic import prepare_output, write_text_atomic
+from proofs_check.export.prose import UNICODE_MATH, as_latex, details_prose, escape_text, field_words, tx
 
 __all__ = ["EXPORT_SYMBOL_NAMES", "ExportedExpr", "to_latex", "tidy",
            "break_lines", "exported_expressions", "roundtrip_check", "parse_exported",
@@ -61,8 +61,8 @@ def _symbols():
 
 
 def _TL():
-    import theory.latex  # noqa: F401  (the module, not the function re-exported by theory)
-    return sys.modules["theory.latex"]
+    from theory import printing  # deferred: SymPy is imported only when a document is built
+    return printing
 
 
 def _names():
@@ -100,7 +100,7 @@ class _Names(dict):
         return self._d().get(k, default)
 
 
-#: symbol -> displayed LaTeX name (:data:`theory.latex.SYMBOL_NAMES`)
+#: symbol -> displayed LaTeX name (:data:`theory.printing.SYMBOL_NAMES`)
 EXPORT_SYMBOL_NAMES = _Names()
 
 
@@ -119,17 +119,17 @@ def _display_form(expr):
 
 def to_latex(expr) -> str:
     """Parseable LaTeX of a SymPy expression or matrix, without line breaks
-    (:func:`theory.latex.to_parseable`)."""
+    (:func:`theory.printing.to_parseable`)."""
     return _TL().to_parseable(expr)
 
 
 def to_display(parseable: str) -> str:
-    """The displayed text of a parseable string (:func:`theory.latex.to_display`)."""
+    """The displayed text of a parseable string (:func:`theory.printing.to_display`)."""
     return _TL().to_display(parseable)
 
 
 def tidy(expr):
-    """Bounded readable form (:func:`theory.latex.tidy`)."""
+    """Bounded readable form (:func:`theory.printing.tidy`)."""
     return _TL().tidy(expr)
 
 
@@ -771,7 +771,7 @@ _STATUS_TEX = {"verified": r"\textbf{verified}", "refined": r"\textbf{refined}",
 
 
 def _claim_tex(r) -> str:
-    """One claim: status, statement (marked text, :mod:`proofs_check.prose`), its LaTeX
+    """One claim: status, statement (marked text, :mod:`proofs_check.export.prose`), its LaTeX
     display, the evidence items with their details in words, region, disagreements,
     counterexample and a summary of the grid (the full grid is in the JSON)."""
     out = [rf"\subsection*{{\texttt{{{escape_text(r.id)}}}: {as_latex(r.title)}}}",
@@ -820,8 +820,8 @@ def _claim_tex(r) -> str:
 def render_document(results, convention=None) -> str:
     """The whole standalone LaTeX document for a list of ``ClaimResult`` (``None``: the
     derivations only, no claims section); another ``convention`` than today's adds its
-    paragraph to the conventions section (:func:`proofs_check.convention_claims.convention_latex`)."""
-    from .convention_claims import convention_latex
+    paragraph to the conventions section (:func:`proofs_check.claims.conventions.convention_latex`)."""
+    from proofs_check.claims.conventions import convention_latex
     conv_tex = convention_latex(convention)
     body, _count = _expressions_tex()
     if results is None:
@@ -842,7 +842,7 @@ def export_latex(path, results=None, progress=False, claims=True, convention=Non
 
     Args:
         path: the output ``.tex`` file; its folder must exist and be writable (checked
-            first, by :func:`proofs_check.atomic.prepare_output`, before any computation).
+            first, by :func:`proofs_check.storage.atomic.prepare_output`, before any computation).
         results: ``ClaimResult`` list; ``None`` runs every claim (when ``claims``).
         progress: print progress lines on stderr.
         claims: ``False`` exports the derivations only (no claims section, seconds).
@@ -862,8 +862,8 @@ def export_latex(path, results=None, progress=False, claims=True, convention=Non
     if not claims:
         results = None
     elif results is None:
-        from .claims import registry
-        from .convention_claims import run_under
+        from proofs_check.claims import registry
+        from proofs_check.claims.conventions import run_under
         import vocabulary
         conv = vocabulary.convention_named(convention)
         reg = registry()

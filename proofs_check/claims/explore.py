@@ -1,12 +1,12 @@
 """``iclft explore``: a property-based search for a configuration where a claim's statement fails.
 
 The search is hypothesis's :func:`hypothesis.find` over the claim's domain
-(:func:`proofs_check.strategies.configs`: ``d <= 12``, ``m, N <= 60``, ``sigma2`` in
+(:func:`proofs_check.claims.strategies.configs`: ``d <= 12``, ``m, N <= 60``, ``sigma2`` in
 ``[0, 2]``, ``lam`` in ``(0, 8]``), with the example database off, the random source seeded
 by ``--seed`` (same seed, same answer) and shrinking on; the shrunk counterexample is then
 lowered coordinate by coordinate (:func:`minimise`) until no single coordinate can be lowered
 with the statement still failing (``"minimal": true``).  The statement is evaluated exactly by
-:mod:`proofs_check.conditions`; a configuration where the claim's quantity does not exist (a
+:mod:`proofs_check.claims.conditions`; a configuration where the claim's quantity does not exist (a
 flow with no finite limit) is a domain exclusion, reported under ``"excluded"``, never a
 counterexample.
 
@@ -17,13 +17,13 @@ from __future__ import annotations
 import difflib
 import random
 
-from .conditions import CONDITION_CLAIMS, STATEMENTS, evaluate
+from proofs_check.claims.conditions import CONDITION_CLAIMS, STATEMENTS, evaluate
 
 __all__ = ["explore", "render", "search", "minimise", "lower_neighbours"]
 
 
 def _check_claim(claim_id: str) -> None:
-    from .claims import claim_ids
+    from proofs_check.claims import claim_ids
 
     if claim_id in CONDITION_CLAIMS:
         return
@@ -42,8 +42,8 @@ def _independent(claim_id: str, statement: str, cfg) -> dict:
         return {}
     import numpy as np
 
-    from .claims.few_shot import numpy_large_n_limit
-    from .conditions import v_tradeoff_numbers
+    from proofs_check.claims.zsfs import numpy_large_n_limit
+    from proofs_check.claims.conditions import v_tradeoff_numbers
 
     v = v_tradeoff_numbers(cfg)
     neg = -np.eye(cfg.d)[0]
@@ -60,8 +60,8 @@ def lower_neighbours(cfg, lo: dict):
     for ``sigma2`` and ``lam``)."""
     from fractions import Fraction
 
-    from .claims.base import Config
-    from .strategies import STEP
+    from vocabulary import Config
+    from proofs_check.claims.strategies import STEP
 
     mins = {"d": lo["d"], "m": lo["m"], "N": lo["N"], "sigma2": Fraction(0), "lam": STEP}
     out = []
@@ -99,8 +99,8 @@ def minimise(fails, cfg, lo: dict, budget: int = 120):
     """
     from fractions import Fraction
 
-    from .claims.base import Config
-    from .strategies import STEP
+    from vocabulary import Config
+    from proofs_check.claims.strategies import STEP
 
     memo: dict = {}
 
@@ -151,7 +151,7 @@ def search(claim_id: str, fails, examples: int, seed: int):
     """hypothesis's search of ``claim_id``'s whole domain for a configuration where ``fails``.
 
     Args:
-        claim_id: a claim of :data:`proofs_check.conditions.CONDITION_CLAIMS` (its domain's
+        claim_id: a claim of :data:`proofs_check.claims.conditions.CONDITION_CLAIMS` (its domain's
             least ``d, m, N``).
         fails: ``fails(cfg) -> bool``.
         examples: at most this many generated configurations.
@@ -164,7 +164,7 @@ def search(claim_id: str, fails, examples: int, seed: int):
     from hypothesis import HealthCheck, Phase, find, settings
     from hypothesis.errors import NoSuchExample
 
-    from .strategies import configs
+    from proofs_check.claims.strategies import configs
 
     lo = CONDITION_CLAIMS[claim_id]
     strategy = configs(d_min=lo["d"], m_min=lo["m"], N_min=lo["N"])
@@ -184,7 +184,7 @@ def explore(claim_id: str, statement: str = "paper", examples: int = 100, seed: 
     domain exclusion: counted, reported under ``"excluded"``, never a counterexample.
 
     Args:
-        claim_id: a claim with a condition (see :data:`proofs_check.conditions.CONDITION_CLAIMS`).
+        claim_id: a claim with a condition (see :data:`proofs_check.claims.conditions.CONDITION_CLAIMS`).
         statement: ``"paper"`` (the paper's wording) or ``"derived"`` (the derived condition);
             a claim whose statement is already the derived one offers only ``"paper"``.
         examples: at most this many configurations are generated (``>= 1``).
@@ -198,7 +198,7 @@ def explore(claim_id: str, statement: str = "paper", examples: int = 100, seed: 
         by one step, with the statement still failing); ``excluded`` is ``{"count",
         "reasons", "first"}`` over the distinct configurations tried.
     """
-    from .conditions import statements_of
+    from proofs_check.claims.conditions import statements_of
 
     _check_claim(claim_id)
     if statement not in STATEMENTS:
@@ -240,7 +240,7 @@ def explore(claim_id: str, statement: str = "paper", examples: int = 100, seed: 
 
 def render(res: dict, fmt: str) -> str:
     """The result of :func:`explore` as ``text``, ``json`` or ``markdown``."""
-    from .report import fmt_num, to_json
+    from proofs_check.cli.report import fmt_num, to_json
 
     if fmt == "json":
         return to_json(res)

@@ -13,7 +13,7 @@ Printing rules (one naming scheme, from :mod:`vocabulary`):
 
 Every display string is obtained from a *parseable* string (:func:`to_parseable`: explicit
 ``\cdot`` and the subscript ``p`` for ``\perp``, which SymPy's lark grammar cannot read) by
-the fixed textual map :func:`to_display`.  ``proofs_check.latex_export`` parses the
+the fixed textual map :func:`to_display`.  ``proofs_check.export.latex_document`` parses the
 parseable string back and checks that it maps to the displayed one, so the document never
 carries the explicit products.
 

@@ -1,4 +1,4 @@
-r"""``iclft experiment``: the authors' protocol (:mod:`proofs_check.protocol`) with exact
+r"""``iclft experiment``: the authors' protocol (:mod:`experiment.protocol`) with exact
 evaluation and the theory overlay.
 
 Conventions: see :mod:`proofs_check` (stated once there) and docs/theory.md section 1;
@@ -18,7 +18,7 @@ Pipeline
 3. next to each method, the theory model (:func:`theory_model`): the end point of the exact
    population gradient flow from the pretrained point for the same objective and trained
    matrices, its exact curves, and the distance between the two curves;
-4. for one layer and one head, the ladder of exact predictions (:mod:`proofs_check.ladder`:
+4. for one layer and one head, the ladder of exact predictions (:mod:`experiment.ladder`:
    ``idealised``, ``from_start``, ``same_optimizer``, ``same_data``), each rung's distance to
    the next, the attribution (start, optimizer, data, noise) and whether the mean of the
    runs lies within max(3 std, 2%) of the last exact rung; the pretraining check;
@@ -44,8 +44,8 @@ import numerics
 from numerics.multihead import multihead_loss, multihead_pretrain_loss
 from vocabulary import EXPERIMENT_METHODS, METHODS, TASKS
 
-from .atomic import atomic_path, write_text_atomic
-from .protocol import Protocol
+from proofs_check.storage.atomic import atomic_path, write_text_atomic
+from experiment.protocol import Protocol
 
 __all__ = ["QUICK", "DEFAULT", "AUTHORS", "PRESETS", "agreement", "ladder_for", "run_experiment", "theory_model", "orthogonal_task",
            "exact_curves", "prepare_out", "experiment_command", "CURVE_TASKS"]
@@ -77,9 +77,9 @@ PRESETS = {"default": DEFAULT, "quick": QUICK, "authors": AUTHORS}
 # ----------------------------------------------------------------------------- output folder
 def prepare_out(out) -> Path:
     """Create ``out`` (and ``out/params``) if needed and check it is writable, before any
-    training, by the shared output rule (:func:`proofs_check.atomic.prepare_output`: the
+    training, by the shared output rule (:func:`proofs_check.storage.atomic.prepare_output`: the
     folder may be created, its parent must exist).  Raises ``ValueError`` naming the path."""
-    from .atomic import prepare_output
+    from proofs_check.storage.atomic import prepare_output
 
     if not isinstance(out, (str, Path)) or str(out) == "":
         raise ValueError(f"out must be a folder path, got {out!r}")
@@ -131,7 +131,7 @@ def exact_curves(V: np.ndarray, W: np.ndarray, theta0: np.ndarray, shots, sigma2
 
 
 def _mc_curves(params, theta0, shots, proto: Protocol, samples: int, stream: str):
-    from .protocol import monte_carlo_errors, rng_for
+    from experiment.protocol import monte_carlo_errors, rng_for
 
     curves, errs = {}, {}
     for task, th in task_vectors(theta0).items():
@@ -164,7 +164,7 @@ def theory_model(method: str, proto: Protocol, theta0: np.ndarray) -> tuple[np.n
     objective (``ZS`` or ``ZS + lam FS`` with constant ``lam``) over its trained matrices, in
     the experiment's form, from the exact pretrained point (``K = Q = sqrt(c*) diag(0, I, 0)``
     in the separate form): the symmetric flow end point, classified, and every saddle escaped
-    along its most negative eigenvector (:func:`numerics.outcomes.generic_outcome`);
+    along its most negative eigenvector (:func:`numerics.endpoints.generic_outcome`);
     ``info["start"] = "generic"``.  ``method = "pretrained"`` gives the pretrained point.
     The theory is the one-layer, one-head model whatever ``heads``/``layers`` are.
 
@@ -173,7 +173,7 @@ def theory_model(method: str, proto: Protocol, theta0: np.ndarray) -> tuple[np.n
         ``grad_norm``, ``t_final``, ``objective``, ``train``, ``verdict``.
     """
     from numerics.flow import pretrained_point
-    from numerics.outcomes import generic_outcome
+    from numerics.endpoints import generic_outcome
 
     if method == "pretrained":
         pt = pretrained_point(proto.d, proto.m, proto.sigma2, form="merged")
@@ -261,10 +261,10 @@ def agreement(mean: dict, spread: dict, rung: dict) -> dict:
 
 def ladder_for(method: str, proto: Protocol, theta0, starts: list, moments, shot_list, idealised: dict,
                experiment_mean: dict) -> dict:
-    """The exact rungs of ``method`` (:mod:`proofs_check.ladder`), each rung's curves the mean
+    """The exact rungs of ``method`` (:mod:`experiment.ladder`), each rung's curves the mean
     over the pretraining runs ``starts`` (``D x D`` matrices each), and the distance from
     each rung to the next (the last exact rung to the experiment's mean)."""
-    from . import ladder as Lad
+    from experiment import ladder as Lad
 
     population = Lad.DataMoments.population(theta0, proto.sigma2) if proto.d <= 8 else None
     rungs = {"idealised": {"curves": idealised}}
@@ -314,8 +314,8 @@ def run_experiment(proto: Protocol, out, shots=(0, 20), mc_samples: int = 20_000
         ValueError: bad settings or an unwritable ``out`` (before any training).
         protocol.Divergence: a non-finite training loss (nothing is written).
     """
-    from . import ladder as Lad
-    from . import protocol as P
+    from experiment import ladder as Lad
+    from experiment import protocol as P
 
     proto.check()
     lo, hi = shots
@@ -454,7 +454,7 @@ def run_experiment(proto: Protocol, out, shots=(0, 20), mc_samples: int = 20_000
 
 def write_outputs(out: Path, result: dict, pre_params: dict, params: dict, proto: Protocol) -> list[str]:
     """Write the parameters, the JSON and the figures (atomically); returns the paths."""
-    from .report import to_json
+    from proofs_check.cli.report import to_json
 
     files = []
     _save_params(out / "params" / "pretrained.npz", pre_params, proto)
@@ -463,7 +463,7 @@ def write_outputs(out: Path, result: dict, pre_params: dict, params: dict, proto
         _save_params(out / "params" / f"{mth}.npz", p, proto)
         files.append(str(out / "params" / f"{mth}.npz"))
     files += [str(p) for p in draw_figures(out, result)]
-    from .experiment_figures import draw_ladder_figures
+    from experiment.figures import draw_ladder_figures
     files += [str(p) for p in draw_ladder_figures(out, result)]
     files.append(str(out / "experiment.json"))
     result_files = dict(result, files=files)
@@ -496,8 +496,8 @@ def thetas_figure(result: dict):
     from matplotlib.lines import Line2D
     from matplotlib.ticker import MaxNLocator
 
-    from . import figure_style as FS
-    from .experiment_figures import log_ticks
+    from proofs_check.export import figure_style as FS
+    from experiment.figures import log_ticks
 
     methods = result["methods"]
     cfg = result["config"]
@@ -566,8 +566,8 @@ def losses_figure(result: dict):
     over runs per step), each as its moving average over the faint raw minibatch loss."""
     from matplotlib.lines import Line2D
 
-    from . import figure_style as FS
-    from .experiment_figures import log_ticks
+    from proofs_check.export import figure_style as FS
+    from experiment.figures import log_ticks
 
     methods = result["methods"]
     cfg = result["config"]
@@ -603,7 +603,7 @@ def losses_figure(result: dict):
 def draw_figures(out: Path, result: dict) -> list[Path]:
     """The authors' ``linear_tf_thetas_qkv`` (:func:`thetas_figure`) and the training-loss
     curves (:func:`losses_figure`); PNG and PDF each, written atomically."""
-    from .figures import save_styled  # matplotlib is imported only when drawing
+    from proofs_check.export.figures import save_styled  # matplotlib is imported only when drawing
 
     return save_styled(out, [("linear_tf_thetas_qkv", lambda: thetas_figure(result)),
                              ("train_losses", lambda: losses_figure(result))])
@@ -680,12 +680,12 @@ def protocol_from_args(args) -> tuple[Protocol, tuple, int]:
 
 def experiment_command(args):
     """``(text, status)`` for the CLI; a divergence is exit 1 with one line."""
-    from .protocol import Divergence, MissingJax
-    from .report import to_json
+    from experiment.protocol import Divergence, MissingJax
+    from proofs_check.cli.report import to_json
 
     proto, shots, mc = protocol_from_args(args)
     try:
-        from .protocol import require_jax
+        from experiment.protocol import require_jax
         require_jax()
     except MissingJax:
         raise ValueError("install iclft[experiment] (JAX and optax) to run experiments") from None

@@ -28,9 +28,10 @@ import traceback
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from vocabulary import DEFAULTS
+from vocabulary import Config
 
-__all__ = ["Evidence", "ClaimResult", "Claim", "Config", "DEFAULT_CONFIG", "Outcome", "run_claim", "status_of",
+
+__all__ = ["Evidence", "ClaimResult", "Claim", "Outcome", "run_claim", "status_of",
            "STATUSES", "PASSING", "SelfTestFailure", "machinery_self_test"]
 
 #: every claim status, and the ones for which ``iclft check`` exits 0
@@ -38,21 +39,6 @@ STATUSES = ("verified", "refined", "refuted", "error")
 PASSING = ("verified", "refined")
 
 
-@dataclass(frozen=True)
-class Config:
-    """One configuration ``(d, m, N, sigma2, lam)`` of the paper's synthetic setting."""
-
-    d: int = DEFAULTS["d"]
-    m: int = DEFAULTS["m"]
-    N: int = DEFAULTS["N"]
-    sigma2: float = DEFAULTS["sigma2"]
-    lam: float = DEFAULTS["lam"]
-
-    def as_dict(self) -> dict:
-        return {"d": self.d, "m": self.m, "N": self.N, "sigma2": self.sigma2, "lam": self.lam}
-
-
-DEFAULT_CONFIG = Config()
 
 
 @dataclass

@@ -13,19 +13,21 @@ import sympy as sp
 
 import numerics
 from numerics.flow import full_matrix_flow, gradient_flow, pretrain_family, pretrained_c
-from numerics.outcomes import reduced_flow
+from numerics.endpoints import reduced_flow
 from theory import gradient, limits, optima
 from theory.objectives import expected_loss, zs
 from theory.symbols import (PRETRAINED, PRETRAINED_SEPARATE, a, alpha, b, beta, c, d, h,
                             kappa, n, q, rho, sigma2, to_expr)
 
-from .. import models
-from ..prose import tx
-from .base import DEFAULT_CONFIG, Claim, Config, Evidence, Outcome
-from .controls import Recorded, negative_control
-from .stability_evidence import separate_icl_degraded_evidence, verdict_evidence
-from .grid import EDGES, FLOW_GRID, GRID, exact, is_zero, num
-from .search_evidence import search_items
+from proofs_check.methods import flow_models as models
+from proofs_check.export.prose import tx
+from vocabulary import Config, DEFAULT_CONFIG
+from proofs_check.claims.claim import Claim, Evidence, Outcome
+from proofs_check.claims.controls import Recorded, negative_control
+from proofs_check.claims.stability_evidence import separate_icl_degraded_evidence, verdict_evidence
+from vocabulary import EDGES, FLOW_GRID, GRID
+from proofs_check.claims.exact import exact, is_zero, num
+from proofs_check.claims.search_evidence import search_items
 
 __all__ = ["CLAIMS", "TASKS_KR", "sgd_evidence"]
 
@@ -614,7 +616,7 @@ def check_icl_preserved() -> Outcome:
                                       "for every task $theta = kappa theta0 + rho theta_perp$"), ok))
     # eventually decreasing: L_n = A + B/(n+1) + C/(n+1)^2; decreasing for large n iff B > 0 (or B = 0, C > 0)
     # B (the derived 1/(n+1) coefficient at c = c*, per task and on the sphere), exactly
-    from ..conditions import zs_v_B_values, zs_v_decreasing_far_out
+    from proofs_check.claims.conditions import zs_v_B_values, zs_v_decreasing_far_out
 
     # B exactly on the grid; where B <= 0 (the grid's m = 1 corner) the wording fails, and the
     # derived condition is checked there together with the small-m edge below

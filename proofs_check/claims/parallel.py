@@ -4,7 +4,7 @@ Each worker is a fork of this process where the platform has ``fork`` and JAX is
 loaded (forking a process that has imported JAX can deadlock): it starts with the parent's
 imports and derived expressions in memory.  Otherwise it is a fresh (``spawn``)
 interpreter that loads the derived expressions from the on-disk cache
-(:mod:`proofs_check.derivation_cache`; the parent process has just written it) or derives
+(:mod:`proofs_check.storage.derivation_cache`; the parent process has just written it) or derives
 them itself under ``--no-cache``.  A worker runs whole claims by id, a topic's claims in
 one worker (:func:`worker_groups`) so that they share their flows.  Claims
 are independent and deterministic, so the results are the same as in one process; only
@@ -36,7 +36,7 @@ _INHERITED = False
 def _init(use_cache: bool) -> None:
     if _INHERITED:
         return
-    from .derivation_cache import ensure_derived
+    from proofs_check.storage.derivation_cache import ensure_derived
 
     ensure_derived(use_cache)
 
@@ -52,7 +52,7 @@ def _start_method() -> str:
 
 
 def _run_id(claim_id: str):
-    from .claims import registry, run_claim
+    from proofs_check.claims import registry, run_claim
 
     for c in registry():
         if c.id == claim_id:
@@ -61,8 +61,8 @@ def _run_id(claim_id: str):
 
 
 def run_claims(claims, jobs: int = 1, use_cache: bool = True) -> list:
-    """Run ``claims`` (registry :class:`~proofs_check.claims.base.Claim` objects) and return
-    their :class:`~proofs_check.claims.base.ClaimResult` in the same order.
+    """Run ``claims`` (registry :class:`~proofs_check.claims.claim.Claim` objects) and return
+    their :class:`~proofs_check.claims.claim.ClaimResult` in the same order.
 
     Args:
         claims: the claims to run (from :func:`proofs_check.claims.registry`).
@@ -72,8 +72,8 @@ def run_claims(claims, jobs: int = 1, use_cache: bool = True) -> list:
     Returns:
         list of ClaimResult, in the order of ``claims``.
     """
-    from .claims import run_claim
-    from .derivation_cache import ensure_derived
+    from proofs_check.claims import run_claim
+    from proofs_check.storage.derivation_cache import ensure_derived
 
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
         raise ValueError(f"jobs must be a positive integer, got {jobs!r}")

@@ -19,14 +19,16 @@ from theory.objectives import zs as zs_loss
 from theory.symbols import (PRETRAINED, N, a, alpha, b, beta, c, d, h, kappa, lam, n, q, rho,
                             sigma2)
 
-from .. import models
-from ..prose import tx
-from .base import DEFAULT_CONFIG, Claim, Config, Evidence, Outcome
-from .controls import Recorded, negative_control
-from .grid import FLOW_GRID, GRID, is_zero, num
-from .search_evidence import search_items
-from .stability_evidence import verdict_evidence
-from .zero_shot import sgd_evidence
+from proofs_check.methods import flow_models as models
+from proofs_check.export.prose import tx
+from vocabulary import Config, DEFAULT_CONFIG
+from proofs_check.claims.claim import Claim, Evidence, Outcome
+from proofs_check.claims.controls import Recorded, negative_control
+from vocabulary import FLOW_GRID, GRID
+from proofs_check.claims.exact import is_zero, num
+from proofs_check.claims.search_evidence import search_items
+from proofs_check.claims.stability_evidence import verdict_evidence
+from proofs_check.claims.zs import sgd_evidence
 
 __all__ = ["CLAIMS", "large_n_limit"]
 
@@ -65,7 +67,7 @@ def _v_gradient(opt, cfg) -> tuple[float, float]:
     import numerics
     from numerics.manifold import merged_point
 
-    from .grid import exact as exact_
+    from proofs_check.claims.exact import exact as exact_
 
     cs = exact_(optima.pretrain_c_star(), cfg)
     coords = {"a": float(exact_(opt[a], cfg, {c: cs})), "b": float(exact_(opt[b], cfg, {c: cs})),
@@ -198,7 +200,7 @@ LIMIT_PLANT = 1e-5
 def _numpy_neg_limits(v: dict, cfg: Config) -> tuple[float, float]:
     """``(lim L_n(-theta0) after V-only ZS, after V-only ZS + lam FS)`` from the NumPy closed
     form alone (:func:`numpy_large_n_limit`), at the exact optima ``v`` of
-    :func:`proofs_check.conditions.v_tradeoff_numbers`."""
+    :func:`proofs_check.claims.conditions.v_tradeoff_numbers`."""
     neg = -np.eye(cfg.d)[0]
     pre = {"q": 0, "alpha": v["c_star"], "beta": v["c_star"], "h": 0}
     lz = numpy_large_n_limit({**pre, "a": v["a_zs"], "b": 1}, neg, cfg)
@@ -229,7 +231,7 @@ def _condition_grid(numbers, route) -> tuple[bool, dict]:
 
 
 def check_v_tradeoff() -> Outcome:
-    from ..conditions import v_tradeoff_numbers
+    from proofs_check.claims.conditions import v_tradeoff_numbers
 
     ev, dis = [], []
     Linf = large_n_limit()
@@ -359,7 +361,7 @@ def _tradeoff(method: str) -> Outcome:
     if method == "zsfs-all":
         ev.append(_noise_free_divergence())
         ev.append(_off_manifold_minimum())
-    from ..conditions import ALL_LAM_MIN, evaluate
+    from proofs_check.claims.conditions import ALL_LAM_MIN, evaluate
 
     # the small-lam edge of the domain (lam = 0.05), absent from the flow grid: the paper's wording
     # against the refined statement, both evaluated at the exact flow end points
@@ -452,7 +454,7 @@ def _w_condition_grid(gap, route) -> tuple[bool, dict]:
 
 
 def check_w_tradeoff() -> Outcome:
-    from ..conditions import evaluate, w_tradeoff_numbers
+    from proofs_check.claims.conditions import evaluate, w_tradeoff_numbers
 
     ev, dis = [], []
     w = optima.zsfs_w_optimum()

@@ -17,7 +17,7 @@ import sys
 
 import vocabulary
 
-from .claims.base import SelfTestFailure
+from proofs_check.claims.claim import SelfTestFailure
 
 _vocab = vocabulary
 
@@ -86,9 +86,9 @@ def _int_at_least(lo, name):
 
 
 def _flow_d(text):
-    """``--d`` of a flow command: an integer in ``[1, MAX_FLOW_D]`` (:mod:`proofs_check.cost`:
+    """``--d`` of a flow command: an integer in ``[1, MAX_FLOW_D]`` (:mod:`proofs_check.cli.cost`:
     a flow's CPU time grows like ``d^3``), refused while parsing, before any other check."""
-    from . import cost
+    from proofs_check.cli import cost
 
     val = _int_at_least(1, "d")(text)
     if val > cost.MAX_FLOW_D:
@@ -419,15 +419,15 @@ def _domain_rules(args) -> None:
     if args.command == "curve" and args.shots[1] - args.shots[0] > 10_000:
         raise UsageError(f"argument --shots: at most 10001 values per call, got {args.shots[0]}:{args.shots[1]}")
     if args.command == "check" and args.only:
-        from .claims import registry
+        from proofs_check.claims import registry
 
         args.only = check_claim_ids(args.only, [c.id for c in registry()])
 
 
 def _cost_rules(args) -> None:
     """Refuse at once what would take too long, or warn before a long run
-    (:mod:`proofs_check.cost`: decided from the arguments, before any flow starts)."""
-    from . import cost
+    (:mod:`proofs_check.cli.cost`: decided from the arguments, before any flow starts)."""
+    from proofs_check.cli import cost
 
     reason = cost.refusal(args)
     if reason:
@@ -440,7 +440,7 @@ def _cost_rules(args) -> None:
 def _experiment_args(p):
     """``iclft experiment``: options left unset take the preset's value (``--preset``,
     default ``default``); the help states each preset's value."""
-    from .experiment import AUTHORS, DEFAULT, QUICK
+    from experiment.run import AUTHORS, DEFAULT, QUICK
 
     pos_int, nonneg_int = (lambda n: _int_at_least(1, n)), (lambda n: _int_at_least(0, n))
 
@@ -536,7 +536,7 @@ def _convention_arg(p, with_all: bool = False) -> None:
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     _single_threaded_blas()
-    from . import commands  # imported late: argument errors report fast
+    from proofs_check.cli import commands  # imported late: argument errors report fast
 
     parser = build_parser()
     if not argv:  # no subcommand: the usage and the list of subcommands, exit 0

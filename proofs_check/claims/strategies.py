@@ -3,7 +3,7 @@
 Use them in your own tests::
 
     from hypothesis import given, settings
-    from proofs_check.strategies import configs
+    from proofs_check.claims.strategies import configs
 
     @given(configs(d_max=6))
     @settings(max_examples=20, deadline=None)
@@ -12,7 +12,7 @@ Use them in your own tests::
 
 Strategies:
 
-* :func:`configs`: a :class:`proofs_check.claims.base.Config` ``(d, m, N, sigma2, lam)`` in
+* :func:`configs`: a :class:`vocabulary.Config` ``(d, m, N, sigma2, lam)`` in
   the claims' domain (``d <= 12``, ``m, N <= 60``, ``sigma2`` in ``[0, 2]``, ``lam`` in
   ``(0, 8]``); ``sigma2`` and ``lam`` are multiples of ``1/20``, so their decimal strings
   are exact rationals and exact evaluation stays small.
@@ -33,7 +33,7 @@ from fractions import Fraction
 import numpy as np
 from hypothesis import strategies as st
 
-from .claims.base import Config
+from vocabulary import Config
 
 __all__ = ["configs", "problems", "tasks", "manifold_models", "SIGMA2_MAX", "LAM_MAX", "STEP"]
 
@@ -61,7 +61,7 @@ def configs(d_min: int = 1, d_max: int = 12, m_min: int = 1, m_max: int = 60, N_
         lam_min: least ``lam`` (a positive multiple of 1/20).
 
     Returns:
-        A strategy of :class:`~proofs_check.claims.base.Config`.
+        A strategy of :class:`~vocabulary.Config`.
     """
     _check_range("d", d_min, d_max, 1)
     _check_range("m", m_min, m_max, 1)

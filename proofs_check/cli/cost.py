@@ -66,7 +66,7 @@ def refusal(args) -> str | None:
     """The reason a command must not start, or ``None``: the generic start with more trained
     parameters than the Hessian limit (the message names the limit and the option).  ``--d``
     above :data:`MAX_FLOW_D` is refused earlier, by the ``--d`` parser of the flow commands
-    (``proofs_check.cli``)."""
+    (``proofs_check.cli.main``)."""
     if args.command not in ("curve", "finetune"):
         return None
     d, subset = args.d, _subset(args)

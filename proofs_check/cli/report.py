@@ -13,8 +13,8 @@ from __future__ import annotations
 import json
 import math
 
-from .claims.base import PASSING, ClaimResult
-from .prose import as_markdown, as_text, details_prose
+from proofs_check.claims.claim import PASSING, ClaimResult
+from proofs_check.export.prose import as_markdown, as_text, details_prose
 
 __all__ = ["summary", "render_claims", "to_json", "fmt_num", "md_cell"]
 
@@ -109,7 +109,7 @@ def _counterexample_text(cx: dict, render=as_text) -> str:
 
 
 def _details_text(details: dict, render=as_text) -> str:
-    """The details in words (:func:`proofs_check.prose.details_prose`), rendered by ``render``."""
+    """The details in words (:func:`proofs_check.export.prose.details_prose`), rendered by ``render``."""
     return render(details_prose(details)) if details else ""
 
 
