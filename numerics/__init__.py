@@ -39,6 +39,6 @@ __all__ += list(_LAZY)
 
 def __getattr__(name):
     if name in _LAZY:
-        import importlib
+        import importlib  # deferred: a flow module (SciPy's integrators) loads on first use
         return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -40,14 +40,15 @@ import numpy as np
 
 import vocabulary
 
-from .hessian import Problem, hessian
+from .hessian import hessian
 from .moments import fixed_task, sphere_task
 from .objectives import loss_curve
 from .pretrained import pretrained_c
+from .problem import Problem
 from .validation import check_count, check_nonneg, check_positive_int, check_theta
 
 __all__ = ["DegenerateOutcome", "DEGENERATE_TRAIN", "leftover_start", "degenerate_start_outcome",
-           "frozen_value_flow"]
+           "frozen_value_flow", "RANK_RTOL", "EXCITED_RTOL"]
 
 #: the trained subsets for which ZS with the value row frozen is a quadratic: ``{form: subsets}``
 DEGENERATE_TRAIN = {"merged": ("w",), "separate": ("k", "q")}
@@ -141,6 +142,18 @@ def leftover_start(d, m, sigma2=0.0, u=None, v0=0.0, form="separate"):
     return {"V": V, "K": np.sqrt(c) * P, "Q": np.sqrt(c) * P}
 
 
+def _zs_config(mats, sigma2) -> vocabulary.Config:
+    """The configuration of ZS at the start ``mats``: ``d`` from the value matrix and
+    ``sigma2``.  ZS (one term, ``L_0`` on ``theta0``) reads nothing else, so ``m = N = 0`` and
+    ``lam = 0`` say that those entries are unused (:meth:`numerics.problem.Problem.build`
+    names a missing or malformed matrix)."""
+    try:
+        D = np.shape(mats["V"] if isinstance(mats, dict) else mats[0])[0]
+    except (KeyError, IndexError, TypeError):
+        D = 3
+    return vocabulary.Config(d=max(D - 2, 1), m=0, N=0, sigma2=check_nonneg("sigma2", sigma2), lam=0.0)
+
+
 def _read_part(W: np.ndarray) -> np.ndarray:
     """The entries of ``W`` that ZS reads: ``W_00``, ``W_0x + W_x0^T``, ``sym(W_xx)``."""
     sym = 0.5 * (W[1:-1, 1:-1] + W[1:-1, 1:-1].T)
@@ -175,7 +188,7 @@ def frozen_value_flow(mats, *, form, train, theta0, sigma2=0.0, t=None):
             bad input, e.g. a huge matrix).
     """
     _check_train(form, train)
-    pb = Problem.build("zs", form, train, mats, theta0, sigma2=sigma2)
+    pb = Problem.build("zs", form, train, _zs_config(mats, sigma2), mats, theta0=theta0)
     x0 = pb.pack()
     g0 = pb.grad(x0)
     H = hessian(pb, x0).H

@@ -6,7 +6,7 @@ Conventions: see :mod:`numerics` (stated once there) and docs/theory.md section 
 The pretrained family
 ---------------------
 ``yhat`` is unchanged by ``(V, W) -> (s V, W / s)``, so with ``c`` the pretraining constant
-(:func:`numerics.flow.pretrained_c`) every member ``V = s e_y e_y^T``,
+(:func:`numerics.pretrained.pretrained_c`) every member ``V = s e_y e_y^T``,
 ``W = (c / s) diag(0, I_d, 0)``, ``s > 0``, minimises ``L_pre`` in the family; the separate
 form takes the balanced factorisation ``K = Q = sqrt(c / s) diag(0, I_d, 0)``.
 ``s = 1`` is the project's default.  *Balanced* (``|V|_F = |W|_F``) means
@@ -36,15 +36,17 @@ import numpy as np
 
 from vocabulary import MATRICES, TRAIN
 
-from .flow import DEFAULT_GTOL, DEFAULT_T_MAX, pretrained_c
-from .hessian import Problem
-from .stability import (MAX_CLASSIFIED_PARAMETERS, FullFlow, Stability, classify, full_flow,
-                        invariant_basis, unclassified)
-from .validation import check_count, check_nonneg, check_positive_int
+from .flow import DEFAULT_GTOL, DEFAULT_T_MAX, gradient_flow
+from .full_space import FullFlow, full_flow
+from .hessian import hessian
+from .pretrained import pretrained_c
+from .problem import Problem
+from .stability import MAX_CLASSIFIED_PARAMETERS, Stability, classify, invariant_basis, unclassified
+from .validation import check_config, check_nonneg, check_positive_int
 
-__all__ = ["pretrained_member", "balanced_scale", "check_scale", "Stage", "Outcome",
+__all__ = ["STARTS", "pretrained_member", "balanced_scale", "check_scale", "Stage", "ClassifiedEndpoint",
            "symmetric_outcome", "generic_outcome", "perturbed_outcome", "escape_saddles", "outcome_from",
-           "nearest_stationary"]
+           "nearest_stationary", "reduced_flow", "ESCAPE_RTOL", "ESCAPE_ATOL"]
 
 STARTS = ("symmetric", "generic")
 
@@ -120,7 +122,7 @@ def pretrained_member(d, m, sigma2, form="merged", scale=1.0) -> dict:
 
 @dataclass
 class Stage:
-    """One flow stage: ``label``, its :class:`numerics.stability.FullFlow` and the
+    """One flow stage: ``label``, its :class:`numerics.full_space.FullFlow` and the
     :class:`numerics.stability.Stability` of its end point."""
 
     label: str
@@ -129,10 +131,11 @@ class Stage:
 
 
 @dataclass
-class Outcome:
-    """A fine-tuning outcome: ``start`` (``symmetric``/``generic``/``perturbed``), the
-    ``problem``, the ``stages`` run, the end point ``x`` and its ``matrices``, ``stability``,
-    ``scale`` (the pretrained member) and ``c``."""
+class ClassifiedEndpoint:
+    """A fine-tuning end point with its stability: ``start`` (``symmetric``/``generic``/
+    ``perturbed``/``given``), the ``problem``, the ``stages`` run, the end point ``x`` and its
+    ``matrices``, its ``stability`` (:func:`numerics.stability.classify`), ``scale`` (the
+    pretrained member) and ``c``."""
 
     start: str
     problem: Problem
@@ -157,47 +160,41 @@ class Outcome:
         return self.stages[-1].flow
 
 
-def _problem(objective, form, train, d, m, N, sigma2, lam, scale):
-    d = check_positive_int("d", d)
-    m = check_count("m", m)
-    N = check_count("N", N)
-    sigma2 = check_nonneg("sigma2", sigma2)
-    lam = check_nonneg("lam", lam)
+def _problem(objective, form, train, config, scale):
+    config = check_config(config)
     if form not in TRAIN:
         raise ValueError(f"form must be one of {', '.join(TRAIN)}, got {form!r}")
-    c = pretrained_c(d, m, sigma2)
-    s = check_scale(scale, d, c, form)
-    mats = pretrained_member(d, m, sigma2, form, s)
-    return Problem.build(objective, form, train, mats, None, N=N, m=m, sigma2=sigma2, lam=lam), s, c
+    c = pretrained_c(config.d, config.m, config.sigma2)
+    s = check_scale(scale, config.d, c, form)
+    mats = pretrained_member(config.d, config.m, config.sigma2, form, s)
+    return Problem.build(objective, form, train, config, mats), s, c
 
 
-def reduced_flow(objective, train, form, d, m, N, sigma2, lam, gtol=DEFAULT_GTOL, t_max=DEFAULT_T_MAX):
+def reduced_flow(objective, form, train, config, *, gtol=DEFAULT_GTOL, t_max=DEFAULT_T_MAX):
     """:func:`numerics.flow.gradient_flow` from the pretrained point ``s = 1``, memoised in
     this process (the flow is deterministic; the same object is returned, do not modify it).
     Every argument is passed on positionally, so a call that spells out the defaults and
     one that omits them share one entry.
 
     Args:
-        objective, train, form, d, m, N, sigma2, lam: as :func:`numerics.flow.gradient_flow`.
+        objective, form, train, config: as :func:`numerics.flow.gradient_flow`.
         gtol, t_max: its caps (default: its defaults).
 
     Returns:
         A :class:`numerics.flow.FlowResult`.
     """
-    return _reduced_flow(objective, train, form, d, m, N, sigma2, lam, gtol, t_max)
+    return _reduced_flow(objective, form, train, check_config(config), gtol, t_max)
 
 
 @functools.lru_cache(maxsize=128)
-def _reduced_flow(objective, train, form, d, m, N, sigma2, lam, gtol, t_max):
-    from .flow import gradient_flow
-
-    return gradient_flow(objective, train, d, m, N, sigma2, lam, form=form, gtol=gtol, t_max=t_max)
+def _reduced_flow(objective, form, train, config, gtol, t_max):
+    return gradient_flow(objective, form, train, config, gtol=gtol, t_max=t_max)
 
 
-def _reduced(pb, objective, form, train, d, m, N, sigma2, lam, gtol, t_max) -> FullFlow:
+def _reduced(pb, objective, form, train, config, gtol, t_max) -> FullFlow:
     """The member ``s = 1`` through :func:`reduced_flow` (the reduced flow on the manifold
     coordinates), packaged as a :class:`FullFlow`."""
-    fr = reduced_flow(objective, train, form, d, m, N, sigma2, lam, gtol, t_max)
+    fr = reduced_flow(objective, form, train, config, gtol=gtol, t_max=t_max)
     mats = {"V": fr.V, "W": fr.W} if form == "merged" else {"V": fr.V, "K": fr.K, "Q": fr.Q}
     x = pb.pack(mats)
     x0 = pb.pack()
@@ -207,13 +204,13 @@ def _reduced(pb, objective, form, train, d, m, N, sigma2, lam, gtol, t_max) -> F
                     fr.max_nfev, fr.t_max)
 
 
-def symmetric_outcome(objective, form, train, d, m, N, sigma2=0.0, lam=1.0, *, scale=1.0,
-                      gtol=1e-10, max_nfev=100_000, t_max=1e8, engine="auto") -> Outcome:
+def symmetric_outcome(objective, form, train, config, *, scale=1.0, gtol=1e-10, max_nfev=100_000, t_max=1e8,
+                      engine="auto") -> ClassifiedEndpoint:
     """The symmetric flow end point (module docstring), classified.
 
     Args:
         objective, form, train: what is fine-tuned (:data:`vocabulary.TRAIN`).
-        d, m, N, sigma2, lam: the configuration.
+        config: the configuration, a :class:`vocabulary.Config` (required).
         scale: the pretrained member (``s > 0`` or ``'balanced'``).
         gtol, max_nfev, t_max: the flow's caps.
         engine: ``reduced`` (:func:`numerics.flow.gradient_flow`, member ``s = 1`` only),
@@ -221,18 +218,18 @@ def symmetric_outcome(objective, form, train, d, m, N, sigma2=0.0, lam=1.0, *, s
             ``auto`` (reduced for ``s = 1``); the tests check that both agree.
 
     Returns:
-        An :class:`Outcome` with ``start = 'symmetric'``.
+        A :class:`ClassifiedEndpoint` with ``start = 'symmetric'``.
     """
-    pb, s, c = _problem(objective, form, train, d, m, N, sigma2, lam, scale)
+    pb, s, c = _problem(objective, form, train, config, scale)
     if engine not in ("auto", "reduced", "subspace"):
         raise ValueError(f"engine must be auto, reduced or subspace, got {engine!r}")
     if engine == "reduced" or (engine == "auto" and s == 1.0):
-        fl = _reduced(pb, objective, form, train, d, m, N, sigma2, lam, gtol, t_max)
+        fl = _reduced(pb, objective, form, train, pb.config, gtol, t_max)
     else:
         B = invariant_basis(pb, flip=True)
         fl = full_flow(pb, pb.pack(), gtol=gtol, max_nfev=max_nfev, t_max=t_max, basis=B)
     st = classify(pb, fl.x) if pb.size <= MAX_CLASSIFIED_PARAMETERS else unclassified(pb, fl.x)
-    return Outcome("symmetric", pb, [Stage("symmetric", fl, st)], fl.x, st, s, c)
+    return ClassifiedEndpoint("symmetric", pb, [Stage("symmetric", fl, st)], fl.x, st, s, c)
 
 
 #: integrator tolerances of an escape flow: it only has to reach the end point of the basin
@@ -244,32 +241,31 @@ def symmetric_outcome(objective, form, train, d, m, N, sigma2=0.0, lam=1.0, *, s
 ESCAPE_RTOL, ESCAPE_ATOL = 1e-6, 1e-9
 
 
-def generic_outcome(objective, form, train, d, m, N, sigma2=0.0, lam=1.0, *, scale=1.0, eps=1e-4,
-                    gtol=1e-8, max_escapes=3, max_nfev=100_000, t_max=1e8) -> Outcome:
+def generic_outcome(objective, form, train, config, *, scale=1.0, eps=1e-4, gtol=1e-8, max_escapes=3,
+                    max_nfev=100_000, t_max=1e8) -> ClassifiedEndpoint:
     """The generic outcome: escape every saddle along its most negative eigenvector.
 
     Args:
-        objective, form, train, d, m, N, sigma2, lam, scale: as :func:`symmetric_outcome`.
+        objective, form, train, config, scale: as :func:`symmetric_outcome`.
         eps: the step along the unit escape direction.
         gtol, max_nfev, t_max: the caps of each escape flow (the symmetric stage uses 1e-10);
             an escape flow integrates with :data:`ESCAPE_RTOL`, :data:`ESCAPE_ATOL`.
         max_escapes: at most this many escapes.
 
     Returns:
-        An :class:`Outcome` with ``start = 'generic'``; ``stages[0]`` is the symmetric stage.
+        A :class:`ClassifiedEndpoint` with ``start = 'generic'``; ``stages[0]`` is the symmetric stage.
     """
     eps = check_nonneg("eps", eps)
     if eps <= 0:
         raise ValueError("eps must be > 0")
-    sym = symmetric_outcome(objective, form, train, d, m, N, sigma2, lam, scale=scale,
-                            max_nfev=max_nfev, t_max=t_max)
+    sym = symmetric_outcome(objective, form, train, config, scale=scale, max_nfev=max_nfev, t_max=t_max)
     if sym.stability.verdict == "unclassified":
         raise ValueError(f"d: the generic outcome escapes saddles found by the exact Hessian over the "
-                         f"{sym.problem.size} trained parameters at d = {d}, above the limit "
+                         f"{sym.problem.size} trained parameters at d = {sym.problem.d}, above the limit "
                          f"{MAX_CLASSIFIED_PARAMETERS}; use a smaller d, or the symmetric start (unclassified)")
     stages, x, st = escape_saddles(sym.problem, sym.x, sym.stability, list(sym.stages), eps=eps, gtol=gtol,
                                    max_escapes=max_escapes, max_nfev=max_nfev, t_max=t_max)
-    return Outcome("generic", sym.problem, stages, x, st, sym.scale, sym.c)
+    return ClassifiedEndpoint("generic", sym.problem, stages, x, st, sym.scale, sym.c)
 
 
 def escape_saddles(pb: Problem, x, st: Stability, stages: list, *, eps=1e-4, gtol=1e-8, max_escapes=3,
@@ -297,7 +293,7 @@ def escape_saddles(pb: Problem, x, st: Stability, stages: list, *, eps=1e-4, gto
 
 
 def outcome_from(pb: Problem, x0, *, eps=1e-4, gtol=1e-8, max_escapes=3, max_nfev=100_000,
-                 t_max=1e8) -> Outcome:
+                 t_max=1e8) -> ClassifiedEndpoint:
     """The stable outcome of the exact flow of ``pb`` from an arbitrary start ``x0`` (for
     example a trained model's weights): the full-space flow (every entry, the escape
     tolerances :data:`ESCAPE_RTOL`, :data:`ESCAPE_ATOL`), classified, and every saddle
@@ -305,41 +301,41 @@ def outcome_from(pb: Problem, x0, *, eps=1e-4, gtol=1e-8, max_escapes=3, max_nfe
     :data:`numerics.stability.MAX_CLASSIFIED_PARAMETERS` are left unclassified.
 
     Returns:
-        An :class:`Outcome` with ``start = 'given'`` (``scale`` and ``c`` are NaN).
+        A :class:`ClassifiedEndpoint` with ``start = 'given'`` (``scale`` and ``c`` are NaN).
     """
     fl = full_flow(pb, np.asarray(x0, dtype=float), gtol=gtol, max_nfev=max_nfev, t_max=t_max,
                    rtol=ESCAPE_RTOL, atol=ESCAPE_ATOL)
     if pb.size > MAX_CLASSIFIED_PARAMETERS:
         st = unclassified(pb, fl.x)
-        return Outcome("given", pb, [Stage("flow from the given start", fl, st)], fl.x, st, math.nan, math.nan)
+        return ClassifiedEndpoint("given", pb, [Stage("flow from the given start", fl, st)], fl.x, st, math.nan, math.nan)
     st = classify(pb, fl.x)
     stages, x, st = escape_saddles(pb, fl.x, st, [Stage("flow from the given start", fl, st)], eps=eps,
                                    gtol=gtol, max_escapes=max_escapes, max_nfev=max_nfev, t_max=t_max)
-    return Outcome("given", pb, stages, x, st, math.nan, math.nan)
+    return ClassifiedEndpoint("given", pb, stages, x, st, math.nan, math.nan)
 
 
-def perturbed_outcome(objective, form, train, d, m, N, sigma2=0.0, lam=1.0, *, scale=1.0,
-                      size=1e-6, seed=0, gtol=1e-8, max_nfev=200_000, t_max=1e8) -> Outcome:
+def perturbed_outcome(objective, form, train, config, *, scale=1.0, size=1e-6, seed=0, gtol=1e-8,
+                      max_nfev=200_000, t_max=1e8) -> ClassifiedEndpoint:
     """The full-space flow (every entry) from the pretrained member plus ``size`` times a
     seeded standard normal matrix on every trained matrix, classified.
 
     Args:
-        objective, form, train, d, m, N, sigma2, lam, scale: as :func:`symmetric_outcome`.
+        objective, form, train, config, scale: as :func:`symmetric_outcome`.
         size: the perturbation size (> 0).
         seed: the NumPy seed.
         gtol, max_nfev, t_max: the flow's caps.
 
     Returns:
-        An :class:`Outcome` with ``start = 'perturbed'``.
+        A :class:`ClassifiedEndpoint` with ``start = 'perturbed'``.
     """
     size = check_nonneg("size", size)
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
-    pb, s, c = _problem(objective, form, train, d, m, N, sigma2, lam, scale)
+    pb, s, c = _problem(objective, form, train, config, scale)
     x0 = pb.pack() + size * np.random.default_rng(seed).standard_normal(pb.size)
     fl = full_flow(pb, x0, gtol=gtol, max_nfev=max_nfev, t_max=t_max)
     st = classify(pb, fl.x)
-    return Outcome("perturbed", pb, [Stage(f"perturbed size={size:g} seed={seed}", fl, st)], fl.x, st, s, c,
+    return ClassifiedEndpoint("perturbed", pb, [Stage(f"perturbed size={size:g} seed={seed}", fl, st)], fl.x, st, s, c,
                    notes=[f"size={size:g}", f"seed={seed}"])
 
 
@@ -352,9 +348,7 @@ def nearest_stationary(pb: Problem, x0, *, max_nfev: int = 200, gtol: float = 1e
         ``(x, stability)``, or ``(x, None)`` when ``|grad L(x)| > gtol max(1, |x|)`` (no
         stationary point found within ``max_nfev`` iterations).
     """
-    from scipy.optimize import least_squares
-
-    from .hessian import hessian
+    from scipy.optimize import least_squares  # deferred: SciPy's optimisers only when a point is polished
 
     x0 = np.asarray(x0, dtype=float)
     r = least_squares(pb.grad, x0, jac=lambda x: hessian(pb, x).H, method="lm", xtol=1e-15, ftol=1e-15,

@@ -31,7 +31,9 @@ converge, 4,004 with BDF).  Flows that converge within half the budget (every fl
 ``iclft check``: at most 19,134) are unchanged.
 
 :attr:`FlowResult.stop_reason` says which (``integration failed`` if the solver gives up).
-Every public name of the split modules stays importable from here.
+The pretrained point (:mod:`numerics.pretrained`) and the objective's value and gradients
+(:mod:`numerics.finetune_objective`) are importable from here too, beside the flow that
+starts and ends there.
 """
 from __future__ import annotations
 
@@ -44,26 +46,21 @@ from scipy.integrate import solve_ivp
 
 import vocabulary
 
-from .finetune_objective import (loss_terms, objective_grad, objective_grad_kq, objective_value,
-                                 weighted_grad)
+from .finetune_objective import objective_grad, objective_grad_kq, objective_value  # noqa: F401 (re-exported)
+from .finetune_objective import loss_terms, weighted_grad
 from .manifold import SEPARATE_NAMES, project_merged_arrays, project_separate_arrays, unit_theta0
 from .ode import BudgetSpent, integrate_to_norm
-from .pretrained import pretrain_family, pretrained_c, pretrained_point, pretrained_state
-from .reduced import Interpolant, ReducedProblem, interpolant
+from .pretrained import pretrain_family, pretrained_point  # noqa: F401 (re-exported)
+from .pretrained import pretrained_c, pretrained_state
+from .reduced import ReducedProblem, interpolant
 from .validation import check_positive, check_positive_int, check_problem
 
 __all__ = [
-    "pretrain_family",
-    "OBJECTIVES", "TRAIN_MERGED", "TRAIN_SEPARATE", "STOP_REASONS",
-    "pretrained_c", "pretrained_point", "objective_value", "objective_grad",
-    "objective_grad_kq", "gradient_flow", "full_matrix_flow", "FlowResult", "FullFlowResult",
-    "ReducedProblem", "Interpolant", "setup_problem",
+    "STOP_REASONS", "DEFAULT_GTOL", "DEFAULT_T_MAX",
+    "DEFAULT_MAX_NFEV", "LOG_TIME_FLOOR", "gradient_flow", "full_matrix_flow", "FlowResult",
+    "FullFlowResult", "setup_problem",
 ]
 
-#: the fine-tuning objectives (``vocabulary.OBJECTIVES`` without ``pretrain``)
-OBJECTIVES = vocabulary.FINETUNE_OBJECTIVES
-TRAIN_MERGED = tuple(vocabulary.TRAIN["merged"])
-TRAIN_SEPARATE = tuple(vocabulary.TRAIN["separate"])
 #: the values of :attr:`FlowResult.stop_reason`
 STOP_REASONS = ("converged", "t cap", "evaluation cap", "integration failed")
 
@@ -80,11 +77,6 @@ DEFAULT_MAX_NFEV = 50_000
 #: in ``[1e6, 1e7]`` and hit the evaluation cap, or not, depending on the last bits of the
 #: gradient.
 LOG_TIME_FLOOR = 1e-17
-
-# names kept for code written against the single-module flow
-_check_problem = check_problem
-_check_pos_real = check_positive
-_initial_state = pretrained_state
 
 
 # ----------------------------------------------------------------------------- results
@@ -185,18 +177,20 @@ class FullFlowResult:
 
 
 # ----------------------------------------------------------------------------- flows
-def setup_problem(objective, train, d, m, N, sigma2, lam, form, theta0):
+def setup_problem(objective, form, train, config, theta0=None):
     """Check the arguments and build the reduced problem.
 
     Args:
-        As :func:`gradient_flow`; ``theta0=None`` means ``e_1``.
+        objective, form, train, config: as :func:`gradient_flow`.
+        theta0: the unit target; ``None`` means ``e_1``.
 
     Returns:
         ``(problem, c, (objective, train, form, d, m, N, sigma2, lam), key)``: the
         :class:`ReducedProblem`, the pretrained constant, the normalised arguments and a
         hashable description of the objective for the interpolant cache.
     """
-    objective, train, d, m, N, sigma2, lam, form = check_problem(objective, train, d, m, N, sigma2, lam, form)
+    objective, form, train, config = check_problem(objective, form, train, config)
+    d, m, N, sigma2, lam = config.d, config.m, config.N, config.sigma2, config.lam
     if theta0 is None:
         theta0 = np.eye(d)[0]
     theta0 = unit_theta0(theta0, d)
@@ -275,9 +269,8 @@ _MESSAGES = {"converged": "|grad| <= gtol", "t cap": "flow time t_max reached",
              "integration failed": "the integrator failed"}
 
 
-def gradient_flow(objective, train, d, m, N, sigma2=0.0, lam=1.0, form="merged",
-                  gtol=DEFAULT_GTOL, t_max=DEFAULT_T_MAX, theta0=None, method="LSODA",
-                  rtol=1e-11, atol=1e-12, max_points=50, rhs="fast",
+def gradient_flow(objective, form, train, config, *, gtol=DEFAULT_GTOL, t_max=DEFAULT_T_MAX, theta0=None,
+                  method="LSODA", rtol=1e-11, atol=1e-12, max_points=50, rhs="fast",
                   max_nfev=DEFAULT_MAX_NFEV) -> FlowResult:
     """Exact population gradient flow ``dx_c/dt = -<G, B_c>/<B_c, B_c>`` (trainable ``c``)
     from the pretrained point, integrated by :func:`numerics.ode.integrate_to_norm`.
@@ -292,7 +285,7 @@ def gradient_flow(objective, train, d, m, N, sigma2=0.0, lam=1.0, form="merged",
 
     ``rhs='exact'`` evaluates the full numerics gradient at every right-hand-side call.
     ``rhs='fast'`` uses the same gradient as an exact polynomial in the coordinates
-    (:class:`Interpolant`, fitted to the numerics gradient once per configuration and
+    (:class:`numerics.reduced.Interpolant`, fitted to the numerics gradient once per configuration and
     verified to 1e-9 relative); the end point is then always re-checked with the exact
     gradient, and if its exact norm exceeds ``gtol`` the flow continues with
     ``rhs='exact'`` (within the same evaluation budget).  ``grad_norm``, ``converged``,
@@ -300,10 +293,11 @@ def gradient_flow(objective, train, d, m, N, sigma2=0.0, lam=1.0, form="merged",
 
     Args:
         objective: a fine-tuning objective of :data:`vocabulary.OBJECTIVES`.
-        train: the trained subset (``vocabulary.TRAIN[form]``).
-        d, m, N: dimension, pretraining shots, fine-tuning shots.
-        sigma2, lam: noise variance and the weight ``lam``.
         form: ``merged`` or ``separate``.
+        train: the trained subset (``vocabulary.TRAIN[form]``).
+        config: a :class:`vocabulary.Config` ``(d, m, N, sigma2, lam)``: dimension,
+            pretraining shots, fine-tuning shots, noise variance and the weight ``lam``
+            (required: no value defaults to the paper's setting).
         gtol: gradient-norm tolerance (> 0).
         t_max: flow-time cap (> 0).
         theta0: unit target (default ``e_1``; the reduced flow does not depend on it).
@@ -311,8 +305,6 @@ def gradient_flow(objective, train, d, m, N, sigma2=0.0, lam=1.0, form="merged",
         max_points: trajectory samples kept (>= 2).
         rhs: ``fast`` or ``exact``.
         max_nfev: cap on right-hand-side evaluations (>= 1).
-
-    sigma2 defaults to ``0.0`` in the Python API (the ``iclft`` command line uses ``0.1``).
 
     Returns:
         A :class:`FlowResult`.
@@ -333,7 +325,7 @@ def gradient_flow(objective, train, d, m, N, sigma2=0.0, lam=1.0, form="merged",
     if rhs not in ("exact", "fast"):
         raise ValueError(f"rhs must be 'exact' or 'fast', got {rhs!r}")
     pb, c, (objective, train, form, d, m, N, sigma2, lam), key = setup_problem(
-        objective, train, d, m, N, sigma2, lam, form, theta0)
+        objective, form, train, config, theta0)
     start = time.perf_counter()
     x0 = pretrained_state(form, c)
     g0 = pb.grad_norm(x0)
@@ -388,9 +380,8 @@ def gradient_flow(objective, train, d, m, N, sigma2=0.0, lam=1.0, form="merged",
         stop_reason=reason, max_nfev=max_nfev)
 
 
-def full_matrix_flow(objective, train, d, m, N, sigma2=0.0, lam=1.0, form="merged",
-                     t_end=10.0, n_points=21, theta0=None, seed=0, rtol=1e-10,
-                     atol=1e-12) -> FullFlowResult:
+def full_matrix_flow(objective, form, train, config, *, t_end=10.0, n_points=21, theta0=None, seed=0,
+                     rtol=1e-10, atol=1e-12) -> FullFlowResult:
     """Cross-check: integrate ``dX/dt = -grad_X L`` on *every entry* of the trainable
     ``D x D`` matrices (full NumPy gradient, no projection) from the pretrained point up
     to ``t_end``, and the reduced flow with the same integrator (LSODA) and tolerances,
@@ -403,8 +394,7 @@ def full_matrix_flow(objective, train, d, m, N, sigma2=0.0, lam=1.0, form="merge
     between its projected coordinates and the reduced flow.
 
     Args:
-        objective, train, d, m, N, sigma2, lam, form: the problem, as in
-            :func:`gradient_flow` (sigma2 defaults to ``0.0`` in the Python API (the ``iclft`` command line uses ``0.1``)).
+        objective, form, train, config: the problem, as in :func:`gradient_flow`.
         t_end: the flow time to integrate to (> 0).
         n_points: samples compared along the way (>= 1).
         theta0: unit target; default a generic unit vector drawn from ``seed``.
@@ -421,14 +411,15 @@ def full_matrix_flow(objective, train, d, m, N, sigma2=0.0, lam=1.0, form="merge
     n_points = check_positive_int("n_points", n_points)
     rtol = check_positive("rtol", rtol)
     atol = check_positive("atol", atol)
-    d_ = check_positive_int("d", d)
+    objective, form, train, config = check_problem(objective, form, train, config)
+    d_ = config.d
     if theta0 is None:
         if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
             raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
         g = np.random.default_rng(seed).standard_normal(d_)
         theta0 = g / np.linalg.norm(g)
     pb, c, (objective, train, form, d, m, N, sigma2, lam), key = setup_problem(
-        objective, train, d, m, N, sigma2, lam, form, theta0)
+        objective, form, train, config, theta0)
     D = d + 2
     t_eval = np.linspace(0.0, t_end, n_points)
     x0 = pretrained_state(form, c)

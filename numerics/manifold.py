@@ -58,7 +58,7 @@ import vocabulary
 from .validation import check_matrix, check_pair, check_theta
 
 __all__ = [
-    "MERGED_NAMES", "ALGEBRA_NAMES", "SEPARATE_NAMES",
+    "MERGED_NAMES", "ALGEBRA_NAMES", "SEPARATE_NAMES", "PERP", "V_BASIS", "W_BASIS",
     "Projection", "unit_theta0",
     "merged_basis", "algebra_basis", "algebra_matrices", "merged_slots", "frobenius_coeffs",
     "project_merged_arrays", "project_separate_arrays", "merged_matrices", "separate_matrices",

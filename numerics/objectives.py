@@ -59,7 +59,7 @@ from .batching import ONE_POINT, STACKED, T, diag, dot, el, el2, fro, mv
 from .moments import QueryPolynomial, TaskMoments, fixed_task, sphere_task
 from .validation import check_count, check_nonneg, check_pair, check_theta
 
-__all__ = ["expected_loss", "pretrain_loss", "generalized_loss", "loss_curve", "LossTerms"]
+__all__ = ["expected_loss", "pretrain_loss", "generalized_loss", "loss_curve", "LossTerms", "apply_L"]
 
 
 def apply_L(mu: np.ndarray, y: np.ndarray) -> np.ndarray:

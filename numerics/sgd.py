@@ -293,9 +293,8 @@ def _result(objective, train, form, V0, v_out, mats_out, t0, N, sigma2, lam, m, 
                      wall_time=wall)
 
 
-def sgd_finetune(objective, train, d, m, N, sigma2=0.0, lam=1.0, lr=0.01, steps=20_000,
-                 batch=64, seed=0, progress=False, form="merged", polyak=True,
-                 avg_frac=0.5, lr_decay=1.0, theta0=None, n_blocks=20,
+def sgd_finetune(objective, form, train, config, *, lr=0.01, steps=20_000, batch=64, seed=0, progress=False,
+                 polyak=True, avg_frac=0.5, lr_decay=1.0, theta0=None, n_blocks=20,
                  history_points=200) -> SGDResult:
     """Minibatch SGD from the pretrained point on the full trainable ``D x D`` matrices.
 
@@ -306,13 +305,12 @@ def sgd_finetune(objective, train, d, m, N, sigma2=0.0, lam=1.0, lr=0.01, steps=
     (:class:`IterateAverager`).
 
     Args:
-        objective, train, d, m, N, sigma2, lam, form: the problem, as in
-            :func:`numerics.flow.gradient_flow`.
+        objective, form, train, config: the problem, as in
+            :func:`numerics.flow.gradient_flow` (``config`` a :class:`vocabulary.Config`,
+            required).
         theta0: unit target (default ``e_1``).
         lr, steps, batch, seed, progress, polyak, avg_frac, lr_decay, n_blocks,
             history_points: the :class:`SGDSettings`.
-
-    sigma2 defaults to ``0.0`` in the Python API (the ``iclft`` command line uses ``0.1``).
 
     Returns:
         An :class:`SGDResult`.
@@ -320,7 +318,8 @@ def sgd_finetune(objective, train, d, m, N, sigma2=0.0, lam=1.0, lr=0.01, steps=
     Raises:
         ValueError: a bad problem or setting (named).
     """
-    objective, train, d, m, N, sigma2, lam, form = check_problem(objective, train, d, m, N, sigma2, lam, form)
+    objective, form, train, config = check_problem(objective, form, train, config)
+    d, m, N, sigma2, lam = config.d, config.m, config.N, config.sigma2, config.lam
     st = SGDSettings(lr=lr, steps=steps, batch=batch, seed=seed, polyak=polyak, avg_frac=avg_frac,
                      lr_decay=lr_decay, n_blocks=n_blocks, history_points=history_points,
                      progress=progress)
@@ -351,7 +350,7 @@ def sgd_finetune(objective, train, d, m, N, sigma2=0.0, lam=1.0, lr=0.01, steps=
     it = range(st.steps)
     bar = None
     if st.progress:
-        from tqdm import tqdm
+        from tqdm import tqdm  # deferred: tqdm only when a progress bar is shown
         bar = tqdm(it, desc=f"sgd {objective}-{train} ({form})", unit="step", mininterval=0.5)
         it = bar
     start = time.perf_counter()

@@ -1,7 +1,7 @@
-r"""Classification of stationary points modulo symmetries, and the full-space exact flow.
+r"""Classification of stationary points modulo symmetries, and the invariant subspaces.
 
 Conventions: see :mod:`numerics` (stated once there) and docs/theory.md section 1.  Parameters are the
-full trained matrices of a :class:`numerics.hessian.Problem`.
+full trained matrices of a :class:`numerics.problem.Problem`.
 
 Symmetries (only those acting within the trained matrices count)
 ----------------------------------------------------------------
@@ -63,11 +63,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .hessian import Problem, hessian, hessian_times, stencil_points
-from .ode import BudgetSpent, integrate_to_norm
+from .hessian import hessian
+from .problem import Problem
 
 __all__ = ["Stability", "classify", "complement", "symmetry_basis", "unread_basis", "lower_bound",
-           "invariant_basis", "FullFlow", "full_flow"]
+           "invariant_basis", "unclassified", "zero_shot_only", "MAX_CLASSIFIED_PARAMETERS"]
 
 
 # ----------------------------------------------------------------------------- symmetries
@@ -75,7 +75,7 @@ def lower_bound(problem: Problem) -> float:
     """The derived lower bound of the objective: ``sigma2 * sum_k w_k`` (module docstring).
 
     Args:
-        problem: a :class:`numerics.hessian.Problem`.
+        problem: a :class:`numerics.problem.Problem`.
 
     Returns:
         ``sigma2 (sum of the term weights)``: ``sigma2`` for zs/fs/pretrain,
@@ -104,7 +104,7 @@ def unread_basis(problem: Problem, seed: int = 0, extra: int = 8) -> np.ndarray:
     (after normalising each gradient).
 
     Args:
-        problem: a :class:`numerics.hessian.Problem`.
+        problem: a :class:`numerics.problem.Problem`.
         seed: the seed of the random points.
         extra: points beyond ``P``.
 
@@ -134,7 +134,8 @@ def _unread_basis(problem: Problem, seed: int, extra: int) -> np.ndarray:
     return Vt[r:].T
 
 
-def _zero_shot(problem: Problem) -> bool:
+def zero_shot_only(problem: Problem) -> bool:
+    """Whether every term of the objective has ``n = 0`` (module docstring: the zero-shot symmetries)."""
     return all(n == 0 for n, _, _ in problem.terms)
 
 
@@ -160,7 +161,7 @@ def symmetry_basis(problem: Problem, x) -> tuple[np.ndarray, dict]:
     """Orthonormal basis of the symmetry span at ``x`` and the dimension of each family.
 
     Args:
-        problem: a :class:`numerics.hessian.Problem`.
+        problem: a :class:`numerics.problem.Problem`.
         x: flat point.
 
     Returns:
@@ -197,7 +198,7 @@ def symmetry_basis(problem: Problem, x) -> tuple[np.ndarray, dict]:
                     X = np.zeros((D, D))
                     X[i, j] = 1.0
                     fams["gauge"].append(vec({"K": X @ mt["K"], "Q": -X.T @ mt["Q"]}))
-            if _zero_shot(problem):
+            if zero_shot_only(problem):
                 U, Zm = mt["K"] + mt["Q"], mt["K"] - mt["Q"]
                 gens = []
                 for i in range(D):
@@ -325,7 +326,7 @@ def classify(problem: Problem, x=None, *, bound_rtol: float = 1e-8) -> Stability
     """Classify the point ``x`` of ``problem`` (module docstring).
 
     Args:
-        problem: a :class:`numerics.hessian.Problem`.
+        problem: a :class:`numerics.problem.Problem`.
         x: flat point (default: the problem's reference point).
         bound_rtol: the objective attains its lower bound when
             ``value - bound <= bound_rtol * max(1, bound)``.
@@ -408,8 +409,8 @@ def _merged_image(problem: Problem, x, bound_rtol) -> "Stability":
     extra flat directions the factorisation adds (they change ``W`` at second order only)."""
     V, W = problem.merged(x)
     train = "all" if "V" in problem.trained else "w"
-    pm = Problem.build(problem.objective, "merged", train, {"V": V, "W": W}, problem.theta0,
-                       N=problem.N, m=problem.m, sigma2=problem.sigma2, lam=problem.lam)
+    pm = Problem.build(problem.objective, "merged", train, problem.config, {"V": V, "W": W},
+                       theta0=problem.theta0)
     return classify(pm, bound_rtol=bound_rtol)
 
 
@@ -426,7 +427,7 @@ def invariant_basis(problem: Problem, *, flip: bool = False) -> np.ndarray:
     flow, with a smaller Jacobian.
 
     Args:
-        problem: a :class:`numerics.hessian.Problem`.
+        problem: a :class:`numerics.problem.Problem`.
         flip: also require invariance under the flip ``F``.
 
     Returns:
@@ -485,113 +486,3 @@ def invariant_basis(problem: Problem, *, flip: bool = False) -> np.ndarray:
         fix, _ = np.linalg.qr(fix)
         fix = np.where(np.abs(fix) < 1e-12, 0.0, fix)
     return fix
-
-
-# ----------------------------------------------------------------------------- full flow
-@dataclass
-class FullFlow:
-    """A full-space exact gradient flow ``dx/dt = -grad L(x)`` over every entry of the
-    trained matrices.
-
-    ``x``: end point (flat); ``t_final``; ``nfev``; ``grad_norm`` at the end;
-    ``stop``: one of :data:`numerics.flow.STOP_REASONS` (``converged``: ``|grad| <= gtol``;
-    ``t cap``, ``evaluation cap``, ``integration failed``); ``max_nfev``, ``t_max``: the caps;
-    ``message``; ``t``, ``values`` and ``samples`` (flat points) at the accepted steps
-    (subsampled to at most ``max_points``)."""
-
-    x: np.ndarray
-    t_final: float
-    nfev: int
-    grad_norm: float
-    stop: str
-    message: str
-    t: np.ndarray
-    values: np.ndarray
-    samples: np.ndarray = field(repr=False)
-    max_nfev: int = 0
-    t_max: float = 0.0
-
-    @property
-    def converged(self) -> bool:
-        return self.stop == "converged"
-
-
-def full_flow(problem: Problem, x0, *, gtol: float = 1e-10, t_max: float = 1e7,
-              max_nfev: int = 200_000, rtol: float = 1e-9, atol: float = 1e-12,
-              max_points: int = 200, basis=None) -> FullFlow:
-    """Integrate ``dx/dt = -grad L(x)`` from ``x0`` with LSODA (:func:`numerics.ode.integrate_to_norm`).
-
-    Stops at ``|grad L| <= gtol`` (located within the step), at flow time ``t_max``, or when
-    ``max_nfev`` gradients have been evaluated (checked after every step): the right-hand
-    sides and the stencil points of the exact Jacobian ``-B^T H B`` that LSODA asks for
-    (:func:`numerics.hessian.hessian_times`, batched; the 3-point stencil along coordinate
-    lines, :func:`numerics.hessian.stencil_points` along a basis), but not the exact norm
-    checked after each step.  Never on wall-clock time, so the same input gives the same
-    answer.
-
-    Args:
-        problem: a :class:`numerics.hessian.Problem`.
-        x0: flat start.
-        gtol, t_max, max_nfev: the caps.
-        rtol, atol: the integrator tolerances.
-        max_points: samples kept for the trajectory.
-        basis: optional ``P x r`` orthonormal basis of an invariant subspace containing the
-            gradient along the flow (:func:`invariant_basis`); the state is then
-            ``x0 + basis y`` and only ``y`` is integrated (the same flow, an ``r x r``
-            Jacobian).  ``None``: every entry.
-
-    Returns:
-        A :class:`FullFlow`.
-    """
-    x0 = np.asarray(x0, dtype=float)
-    if x0.shape != (problem.size,) or not np.all(np.isfinite(x0)):
-        raise ValueError(f"x0 must be a finite vector of length {problem.size}")
-    B = np.eye(problem.size) if basis is None else np.asarray(basis, dtype=float)
-    count = [0]
-    base = x0.copy()
-
-    def full(y):
-        return base + B @ y
-
-    def rhs(_t, y):
-        if count[0] >= max_nfev:  # never past the budget (numerics.ode.BudgetSpent)
-            raise BudgetSpent
-        count[0] += 1
-        return -(B.T @ problem.grad(full(y)))
-
-    def norm(_t, y):
-        return float(np.linalg.norm(problem.grad(full(y))))
-
-    # the Jacobian d rhs / dy = -B^T H B, H B by the exact stencil along the basis (not LSODA's
-    # differences); along coordinate lines (B = I) the 3-point stencil is exact
-    points = 3 if basis is None else stencil_points(problem.form)
-    per_jac = B.shape[1] * (points - 1)  # gradients per Jacobian, counted in nfev
-
-    def jac(_t, y):
-        if count[0] + per_jac > max_nfev:
-            raise BudgetSpent
-        count[0] += per_jac
-        return -(B.T @ hessian_times(problem, full(y), B, points=points))
-
-    # every step checked with the exact norm: under the loose tolerances of an escape, the
-    # last right-hand side of a step can be off the end point by more than the target
-    sol = integrate_to_norm(rhs, (0.0, t_max), np.zeros(B.shape[1]), norm=norm, target=gtol,
-                            cap=lambda: count[0] >= max_nfev, method="LSODA", rtol=rtol, atol=atol,
-                            jac=jac)
-    x = full(sol.y[:, -1])
-    gn = float(np.linalg.norm(problem.grad(x)))
-    if sol.status == "converged" and sol.t.size == 1:  # integrate_to_norm took no step
-        stop, msg = "converged", "|grad| <= gtol at the start"
-    elif sol.status == "converged":
-        stop, msg = "converged", f"|grad| <= gtol = {gtol:g}"
-    elif sol.status == "cap":
-        stop, msg = "evaluation cap", f"max_nfev = {max_nfev} gradient evaluations spent"
-    elif sol.status == "finished":
-        stop, msg = ("converged" if gn <= gtol else "t cap"), f"flow time t_max = {t_max:g} reached"
-    else:
-        stop, msg = "integration failed", f"the integrator failed: {sol.message}"
-    idx = np.unique(np.linspace(0, sol.t.size - 1, min(max_points, sol.t.size)).round().astype(int))
-    samples = np.array([full(sol.y[:, i]) for i in idx])
-    return FullFlow(x.copy(), float(sol.t[-1]), count[0], gn, stop, msg, sol.t[idx].copy(),
-                    problem.loss(samples), samples.copy(), max_nfev, float(t_max))
-

@@ -27,6 +27,7 @@ __all__ = [
     "check_objective",
     "check_form",
     "check_train",
+    "check_config",
     "check_problem",
 ]
 
@@ -169,14 +170,28 @@ def check_train(train, form) -> str:
     return train
 
 
-def check_problem(objective, train, d, m, N, sigma2, lam, form):
-    """Validate the arguments shared by the flows and SGD.
+def check_config(config) -> vocabulary.Config:
+    """A configuration: a :class:`vocabulary.Config` with ``d >= 1``, counts ``m, N >= 0`` and
+    ``sigma2, lam >= 0`` (each checked by name).  Required: a route never falls back on the
+    paper's setting.
 
     Returns:
-        ``(objective, train, d, m, N, sigma2, lam, form)`` normalised.
+        The configuration with ``int`` counts and ``float`` reals.
+    """
+    if not isinstance(config, vocabulary.Config):
+        raise ValueError(f"config must be a vocabulary.Config, got {type(config).__name__}")
+    return vocabulary.Config(check_positive_int("d", config.d), check_count("m", config.m),
+                             check_count("N", config.N), check_nonneg("sigma2", config.sigma2),
+                             check_nonneg("lam", config.lam))
+
+
+def check_problem(objective, form, train, config):
+    """Validate the arguments shared by the flows and SGD: ``(objective, form, train, config)``.
+
+    Returns:
+        ``(objective, form, train, config)`` normalised.
     """
     objective = check_objective(objective)
     form = check_form(form)
     train = check_train(train, form)
-    return (objective, train, check_positive_int("d", d), check_count("m", m), check_count("N", N),
-            check_nonneg("sigma2", sigma2), check_nonneg("lam", lam), form)
+    return objective, form, train, check_config(config)
