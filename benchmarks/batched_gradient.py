@@ -73,15 +73,17 @@ def single_point(trees: dict, rounds: int) -> None:
 def batched_routes(repeats: int) -> None:
     sys.path.insert(0, str(ROOT))
     from numerics.finetune_objective import loss_terms
-    from numerics.hessian import Problem, hessian
+    from numerics.hessian import hessian
+    from numerics.problem import Problem
     from numerics.pretrained import pretrained_point
     from numerics.reduced import Interpolant, ReducedProblem
+    from vocabulary import Config
 
     def best(fn):
         return min(timeit.repeat(fn, number=1, repeat=repeats, timer=time.process_time))
 
-    pb = Problem.build("zsfs", "separate", "all", pretrained_point(3, 20, 0.1, "separate"),
-                       N=20, m=20, sigma2=0.1)
+    pb = Problem.build("zsfs", "separate", "all", Config(3, 20, 20, 0.1, 1.0),
+                       pretrained_point(3, 20, 0.1, "separate"))
     X = np.random.default_rng(1).standard_normal((2 * pb.size, pb.size))
     t = np.eye(5)[0]
     rp = ReducedProblem(loss_terms("zsfs", t, 20, 0.1, 1.0), "all", "merged", 5, t)

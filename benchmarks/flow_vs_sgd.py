@@ -15,6 +15,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from numerics import flow, sgd  # noqa: E402
+from vocabulary import Config  # noqa: E402
 
 CASES = [
     # objective, train, d, m, N, sigma2, lam, coord, sgd kwargs
@@ -34,13 +35,13 @@ def main(argv=None):
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for obj, tr, d, m, N, s2, lam, k, kw in CASES:
         t0 = time.perf_counter()
-        ff = flow.gradient_flow(obj, tr, d, m, N, s2, lam, rhs="fast")
+        ff = flow.gradient_flow(obj, "merged", tr, Config(d, m, N, s2, lam), rhs="fast")
         tf = time.perf_counter() - t0
         t0 = time.perf_counter()
-        fe = flow.gradient_flow(obj, tr, d, m, N, s2, lam, rhs="exact")
+        fe = flow.gradient_flow(obj, "merged", tr, Config(d, m, N, s2, lam), rhs="exact")
         te = time.perf_counter() - t0
         t0 = time.perf_counter()
-        rs = sgd.sgd_finetune(obj, tr, d, m, N, s2, lam, seed=0, progress=args.progress, **kw)
+        rs = sgd.sgd_finetune(obj, "merged", tr, Config(d, m, N, s2, lam), seed=0, progress=args.progress, **kw)
         ts = time.perf_counter() - t0
         se = rs.stderr[k] if rs.stderr else float("nan")
         print(f"| {obj}-{tr} | {k} | {ff.final[k]:.8f} | {tf:.2f} | {fe.final[k]:.8f} | {te:.2f} | "

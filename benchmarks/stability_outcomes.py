@@ -12,7 +12,7 @@ import numpy as np
 
 import numerics
 from numerics.endpoints import generic_outcome, perturbed_outcome
-from vocabulary import METHODS, methods_for
+from vocabulary import METHODS, Config, methods_for
 
 
 def curves(o, d, sigma2, n=40):
@@ -35,7 +35,7 @@ def table(d=5, m=20, N=20, sigma2=0.1, lam=1.0):
             if meth.objective is None:
                 continue
             train = meth.train_for(form)
-            o = generic_outcome(meth.objective, form, train, d, m, N, sigma2, lam)
+            o = generic_outcome(meth.objective, form, train, Config(d, m, N, sigma2, lam))
             s0 = o.stages[0].stability
             c = curves(o, d, sigma2)
             print(f"| {form} | {name} | {s0.value:.6g}, {s0.verdict}"
@@ -46,13 +46,13 @@ def table(d=5, m=20, N=20, sigma2=0.1, lam=1.0):
 
 
 def perturb(d=3, m=10, N=20, sigma2=0.3, lam=1.0, objective="zs", form="separate", train="all"):
-    g = generic_outcome(objective, form, train, d, m, N, sigma2, lam)
+    g = generic_outcome(objective, form, train, Config(d, m, N, sigma2, lam))
     ref = curves(g, d, sigma2)
     print(f"generic ({objective}, {form}, {train}, d={d} m={m} N={N} sigma2={sigma2}): value "
           f"{g.stability.value:.8g} {g.stability.verdict}; L_40 " + ", ".join(f"{k} {v:.6f}" for k, v in ref.items()))
     for size in (1e-3, 1e-5, 1e-7):
         for seed in range(5):
-            o = perturbed_outcome(objective, form, train, d, m, N, sigma2, lam, size=size, seed=seed, gtol=1e-8)
+            o = perturbed_outcome(objective, form, train, Config(d, m, N, sigma2, lam), size=size, seed=seed, gtol=1e-8)
             c = curves(o, d, sigma2)
             rel = max(abs(c[k] - ref[k]) / ref[k] for k in ref)
             print(f"size {size:g} seed {seed}: value {o.stability.value:.8g} {o.stability.verdict} "

@@ -11,7 +11,7 @@ Rungs (one layer, one head; every rung in the experiment's frame, its own ``thet
   saddles escaped (:func:`numerics.endpoints.outcome_from`);
 * ``same_optimizer``: the experiment's optax chain (clip, SGD momentum or Adam, its learning
   rate, steps and ``lam`` schedule) on the exact population gradient
-  (:class:`numerics.hessian.Problem`), from the same start; deterministic;
+  (:class:`numerics.problem.Problem`), from the same start; deterministic;
 * ``same_data``: the same optimiser on the exact loss of the experiment's finite dataset
   (:func:`data_loss`, the empirical distribution of its pairs, prompts drawn with
   replacement), by JAX autodiff; deterministic;
@@ -46,7 +46,7 @@ import math
 
 import numpy as np
 
-from vocabulary import METHODS, TRAIN
+from vocabulary import METHODS, TRAIN, Config
 
 from experiment.protocol import Protocol, lam_weight, optimizer_for, require_jax, trainable_for
 
@@ -70,10 +70,11 @@ def first_head(params: dict) -> dict:
 
 
 def _problem(objective: str, method: str, proto: Protocol, theta0, start: dict, lam=None):
-    from numerics.hessian import Problem
+    from numerics.problem import Problem
 
-    return Problem.build(objective, proto.form, train_key(method, proto.form), start, np.asarray(theta0, float),
-                         N=proto.N, m=proto.m, sigma2=proto.sigma2, lam=proto.lam if lam is None else lam)
+    cfg = Config(proto.d, proto.m, proto.N, proto.sigma2, proto.lam if lam is None else lam)
+    return Problem.build(objective, proto.form, train_key(method, proto.form), cfg, start,
+                         theta0=np.asarray(theta0, float))
 
 
 # ----------------------------------------------------------------------------- from_start
@@ -122,7 +123,7 @@ def same_optimizer(method: str, proto: Protocol, theta0, start: dict, population
     ``grad ZS + w_t grad FS`` from ``start``.  With ``population``
     (:meth:`DataMoments.population`) one compiled program on :func:`data_loss` of the
     population moments; without, a Python loop over the NumPy gradient of
-    :class:`numerics.hessian.Problem` (any ``d``; the tests compare the two)."""
+    :class:`numerics.problem.Problem` (any ``d``; the tests compare the two)."""
     if population is not None:
         V, W, _ = same_data(method, proto, start, population)
         return V, W, {"steps": proto.finetune_steps, "lr": proto.lr_finetune, "lam_schedule": proto.lam_schedule,
@@ -325,11 +326,11 @@ def pretraining_check(params: dict, proto: Protocol) -> dict:
     if proto.heads > 1:
         loss = multihead_pretrain_loss(V[0], W[0], proto.m, proto.sigma2)
     else:
-        from numerics.hessian import Problem
+        from numerics.problem import Problem
         from numerics.endpoints import nearest_stationary
 
-        pb = Problem.build("pretrain", proto.form, "all", first_head(params), None, N=proto.N, m=proto.m,
-                           sigma2=proto.sigma2)
+        pb = Problem.build("pretrain", proto.form, "all", Config(proto.d, proto.m, proto.N, proto.sigma2, proto.lam),
+                           first_head(params))
         x = pb.pack()
         loss = float(pb.loss(x))
     gap = loss - optimum

@@ -42,7 +42,7 @@ import numpy as np
 
 import numerics
 from numerics.multihead import multihead_loss, multihead_pretrain_loss
-from vocabulary import EXPERIMENT_METHODS, METHODS, TASKS
+from vocabulary import EXPERIMENT_METHODS, METHODS, TASKS, Config
 
 from proofs_check.storage.atomic import atomic_path, write_text_atomic
 from experiment.protocol import Protocol
@@ -182,7 +182,8 @@ def theory_model(method: str, proto: Protocol, theta0: np.ndarray) -> tuple[np.n
                                               "t_final": 0.0, "objective": "pretrain", "train": None}
     meth = METHODS[method]
     train = meth.train_for(proto.form)
-    o = generic_outcome(meth.objective, proto.form, train, proto.d, proto.m, proto.N, proto.sigma2, proto.lam)
+    o = generic_outcome(meth.objective, proto.form, train,
+                        Config(proto.d, proto.m, proto.N, proto.sigma2, proto.lam))
     B = _frame(np.asarray(theta0, dtype=float))
     V, W = o.merged
     fl = o.flow

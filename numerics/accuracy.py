@@ -1,7 +1,7 @@
 r"""The measured accuracy of a flow end point: its distance to a Newton-polished point.
 
 Conventions: see :mod:`numerics` (stated once there).  Parameters are the full trained
-matrices of a :class:`numerics.hessian.Problem`.
+matrices of a :class:`numerics.problem.Problem`.
 
 A flow stops at ``|grad L| <= gtol``; how far its end point ``x`` is from the limit depends
 on the curvature there, not on ``gtol`` alone.  Near a minimum or saddle that is strict
@@ -32,7 +32,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .hessian import Problem, hessian
+from .hessian import hessian
+from .problem import Problem
 from .stability import complement, symmetry_basis
 
 __all__ = ["Polish", "polish", "MAX_ITERATIONS", "SAFETY", "TARGET"]
@@ -77,7 +78,7 @@ def polish(problem: Problem, x, *, max_iterations: int = MAX_ITERATIONS) -> Poli
     """Newton-polish ``x`` on the complement of the symmetry span (module docstring).
 
     Args:
-        problem: a :class:`numerics.hessian.Problem`.
+        problem: a :class:`numerics.problem.Problem`.
         x: the flat end point.
         max_iterations: Newton steps at most.
 

@@ -44,7 +44,7 @@ Stacks of points.  The one implementation of the formula (:func:`_grad`, with
 :class:`numerics.objectives.LossTerms` and :class:`numerics.moments.QueryPolynomial`) also
 takes ``B`` points at once, ``V, W`` of shape ``(B, D, D)``: every product carries the
 leading axis (:mod:`numerics.batching`), so a stack costs a few batched matmuls instead of
-``B`` Python-level calls (:meth:`numerics.hessian.Problem.grad_many`).  One point keeps
+``B`` Python-level calls (:meth:`numerics.problem.Problem.grad_many`).  One point keeps
 float scalars and plain indexing: it is the right-hand side of the flows.
 """
 from __future__ import annotations

@@ -145,7 +145,7 @@ def _v_tradeoff(cfg, statement):
 
 def _flow_tradeoff(train):
     def run(cfg, statement):
-        fl = gradient_flow("zsfs", train, cfg.d, cfg.m, cfg.N, cfg.sigma2, cfg.lam)
+        fl = gradient_flow("zsfs", "merged", train, cfg)
         if not fl.converged:
             return None
         c = pretrained_c(cfg.d, cfg.m, cfg.sigma2)

@@ -11,7 +11,8 @@ import pytest
 
 from numerics.accuracy import polish
 from numerics.endpoints import generic_outcome, symmetric_outcome
-from numerics.stability import complement, full_flow, invariant_basis, symmetry_basis
+from numerics.full_space import full_flow
+from numerics.stability import complement, invariant_basis, symmetry_basis
 from proofs_check.methods import classified as pc_outcomes
 from vocabulary import Config
 from proofs_check.cli.main import main
@@ -34,7 +35,7 @@ def _continue(pb, x, gtol):
 @functools.lru_cache(maxsize=None)
 def _generic_limit(objective, form, train, gtol, d=5, m=20, N=20, sigma2=0.1, lam=1.0):
     """``(problem, end point, continued limit)`` of a generic outcome (shared by the tests)."""
-    o = generic_outcome(objective, form, train, d, m, N, sigma2, lam)
+    o = generic_outcome(objective, form, train, Config(d, m, N, sigma2, lam))
     return o.problem, o.x, _continue(o.problem, o.x, gtol)
 
 
@@ -73,7 +74,7 @@ def test_printed_accuracy_covers_the_continued_flow(capsys, form, method, task, 
 def test_polish_measures_a_planted_distance():
     """A strict minimum moved by 1e-6 along a direction off the symmetry span: the polish
     returns to it and measures the distance."""
-    o = symmetric_outcome("zs", "merged", "all", 3, 10, 5, 0.3, 1.0)
+    o = symmetric_outcome("zs", "merged", "all", Config(3, 10, 5, 0.3, 1.0))
     pb, x = o.problem, o.x
     C = complement(symmetry_basis(pb, x)[0], pb.size)
     u = C @ np.random.default_rng(0).standard_normal(C.shape[1])
@@ -85,7 +86,7 @@ def test_polish_measures_a_planted_distance():
 
 
 def test_polish_names_a_degenerate_valley():
-    o = generic_outcome("zs", "separate", "all", 5, 20, 20, 0.1, 1.0)
+    o = generic_outcome("zs", "separate", "all", Config(5, 20, 20, 0.1, 1.0))
     p = polish(o.problem, o.x)
     assert p.polished and p.degenerate and p.flat > 0
     assert p.distance > 1e-3  # |grad| = 1e-8, yet far from the valley
@@ -140,7 +141,7 @@ def test_finetune_accuracy_covers_the_continued_flow(capsys, argv, gtol):
     """finetune's printed accuracy of the coordinates and the loss against the flow continued
     from its end point (full space, tight tolerances)."""
     from numerics.flow import gradient_flow
-    from numerics.hessian import Problem
+    from numerics.problem import Problem
     from numerics.manifold import merged_coords
 
     code, out, _ = _run(capsys, ["finetune", *argv, "--format", "json"])
@@ -153,9 +154,8 @@ def test_finetune_accuracy_covers_the_continued_flow(capsys, argv, gtol):
     if res["start"] == "generic":
         pb, x, lim = _generic_limit(args[0], args[1], args[2], gtol)
     else:
-        fl = gradient_flow(args[0], args[2], *args[3:], form=args[1])
-        pb = Problem.build(args[0], args[1], args[2], (fl.V, fl.K, fl.Q), fl.theta0, N=args[5], m=args[4],
-                           sigma2=args[6], lam=args[7])
+        fl = gradient_flow(args[0], args[1], args[2], Config(*args[3:]))
+        pb = Problem.build(args[0], args[1], args[2], Config(*args[3:]), (fl.V, fl.K, fl.Q), theta0=fl.theta0)
         lim = _continue(pb, pb.pack(), gtol)
     V, W = pb.merged(lim)
     coords = merged_coords(V, W, np.eye(cfg["d"])[0]).coeffs

@@ -1,6 +1,6 @@
 """The batched exact gradient against the one-point gradient, row by row.
 
-Independent routes: :meth:`numerics.hessian.Problem.grad_many` (one closed-form evaluation
+Independent routes: :meth:`numerics.problem.Problem.grad_many` (one closed-form evaluation
 for a stack of points) against a Python loop of :meth:`Problem.grad`; :func:`hessian`
 against its definition (a loop of one-point gradients over the stencil); the batched
 unread basis and interpolant projection against loops of one-point calls.  Planted errors
@@ -13,11 +13,12 @@ import pytest
 
 from numerics.finetune_objective import loss_terms
 from numerics.gradients import weighted_loss_grad
-from numerics.hessian import STENCILS, Problem, _step, hessian
+from numerics.hessian import STENCILS, hessian, stencil_step
+from numerics.problem import Problem
 from numerics.moments import fixed_task, sphere_task
 from numerics.reduced import ReducedProblem
 from numerics.stability import unread_basis
-from vocabulary import MATRICES, OBJECTIVES
+from vocabulary import MATRICES, OBJECTIVES, Config
 
 
 def row_errors(G: np.ndarray, ref: np.ndarray) -> np.ndarray:
@@ -32,7 +33,7 @@ def random_problem(objective, form, train, d, seed):
     mats = tuple(0.5 * rng.standard_normal((D, D)) for _ in MATRICES[form])
     theta0 = rng.standard_normal(d)
     theta0 /= np.linalg.norm(theta0)
-    return Problem.build(objective, form, train, mats, theta0, N=7, m=11, sigma2=0.1, lam=0.6), rng
+    return Problem.build(objective, form, train, Config(d, 11, 7, 0.1, 0.6), mats, theta0=theta0), rng
 
 
 @pytest.mark.parametrize("d", [1, 2, 5])
@@ -87,7 +88,7 @@ def hessian_by_loop(pb, x, points, bad_column=None):
     a time; ``bad_column`` plants a wrong point in one column (its first stencil point moved
     by a relative 1e-4, which the stencil no longer cancels)."""
     P = x.size
-    h = _step(x, 0.05)
+    h = stencil_step(x, 0.05)
     offs, wts = STENCILS[points]
     H = np.zeros((P, P))
     for j in range(P):
@@ -169,7 +170,7 @@ def test_reduced_problem_on_a_stack_equals_row_by_row(form, train):
     gradient) equal the one-point values row by row."""
     from numerics.flow import setup_problem
 
-    pb, *_ = setup_problem("zsfs", train, 3, 10, 5, 0.1, 1.0, form, None)
+    pb, *_ = setup_problem("zsfs", form, train, Config(3, 10, 5, 0.1, 1.0), theta0=None)
     X = np.random.default_rng(3).standard_normal((7, len(pb.names)))
     g, resid = pb.coeffs(X)
     rows = [pb.coeffs(x) for x in X]
@@ -240,10 +241,10 @@ def test_stacks_in_chunks_equal_one_stack(monkeypatch):
     from numerics.flow import setup_problem
 
     pb, _ = random_problem("zsfs", "separate", "all", 2, 4)
-    red, *_ = setup_problem("zsfs", "all", 2, 10, 5, 0.1, 1.0, "separate", None)
+    red, *_ = setup_problem("zsfs", "separate", "all", Config(2, 10, 5, 0.1, 1.0), theta0=None)
     X = pb.pack() + 0.3 * np.random.default_rng(0).standard_normal((10, pb.size))
     Y = np.random.default_rng(1).standard_normal((10, 14))
-    merged, *_ = setup_problem("zs", "all", 2, 10, 5, 0.1, 1.0, "merged", None)
+    merged, *_ = setup_problem("zs", "merged", "all", Config(2, 10, 5, 0.1, 1.0), theta0=None)
     Z = Y[:, :6]
 
     def values():

@@ -31,6 +31,7 @@ import sympy as sp
 
 import numerics
 from proofs_check.cli.main import main
+from vocabulary import Config
 
 
 def _json(capsys, argv):
@@ -127,7 +128,7 @@ def test_finetune_and_curve_return_the_start_they_report(capsys, start):
         assert out["stability"]["verdict"] == "saddle"
         assert out["loss_end"] > sigma2 + 0.1
     fn = generic_outcome if start == "generic" else symmetric_outcome
-    V, W = fn("zs", "separate", "all", 2, 5, 3, sigma2, 1.0).merged
+    V, W = fn("zs", "separate", "all", Config(2, 5, 3, sigma2, 1.0)).merged
     cur = _json(capsys, CURVE + ["--form", "separate", "--start", start])
     assert cur["start"] == start
     e1 = np.eye(2)[0]
@@ -178,15 +179,15 @@ def test_is_zero_rejects_every_nonzero_constant_and_expression():
 
 
 def test_zero_shot_test_of_the_stability_helper_needs_every_term_at_n_zero():
-    from numerics.hessian import Problem
+    from numerics.problem import Problem
     from numerics.endpoints import pretrained_member
-    from numerics.stability import _zero_shot
+    from numerics.stability import zero_shot_only
 
     mats = pretrained_member(2, 5, 0.1)
     cases = {"zs": True, "fs": False, "zsfs": False, "pretrain": False}
     for objective, want in cases.items():
-        pb = Problem.build(objective, "merged", "all", mats, None, N=3, m=5, sigma2=0.1, lam=1.0)
-        assert _zero_shot(pb) is want, objective
+        pb = Problem.build(objective, "merged", "all", Config(2, 5, 3, 0.1, 1.0), mats)
+        assert zero_shot_only(pb) is want, objective
 
 
 @pytest.mark.parametrize("failing", [0, 1, 2, None])
@@ -233,11 +234,11 @@ def test_zs_v_condition_needs_b_positive_on_every_task(monkeypatch, negative):
 def test_full_flow_stop_rule_on_each_branch():
     """``converged`` only when the gradient norm reached ``gtol``: a flow stopped by its time
     cap, by its evaluation cap, or started at the target says so."""
-    from numerics.hessian import Problem
+    from numerics.problem import Problem
     from numerics.endpoints import pretrained_member
-    from numerics.stability import full_flow
+    from numerics.full_space import full_flow
 
-    pb = Problem.build("zs", "merged", "all", pretrained_member(2, 5, 0.1), None, N=3, m=5, sigma2=0.1, lam=1.0)
+    pb = Problem.build("zs", "merged", "all", Config(2, 5, 3, 0.1, 1.0), pretrained_member(2, 5, 0.1))
     x0 = pb.pack()
     g0 = float(np.linalg.norm(pb.grad(x0)))
     short = full_flow(pb, x0, gtol=1e-10, t_max=1e-3)
@@ -295,11 +296,13 @@ def test_interpolant_cache_key_covers_every_input():
     from numerics.reduced import ReducedProblem, interpolant
 
     base = dict(objective="zsfs", train="all", d=2, m=5, N=3, sigma2=0.1, lam=1.0, form="merged", theta0=None)
+    keys = ("d", "m", "N", "sigma2", "lam")
     X = np.random.default_rng(0).uniform(-1.2, 1.2, size=(4, 6))
     for change in ({}, {"objective": "zs"}, {"N": 4}, {"lam": 2.0}, {"sigma2": 0.35}, {"d": 3}, {"m": 7},
                    {"theta0": np.array([0.6, 0.8])}, {"objective": "fs"}, {"objective": "fs", "N": 5}):
         args = {**base, **change}
-        pb, _, _, key = setup_problem(**args)
+        pb, _, _, key = setup_problem(args["objective"], args["form"], args["train"],
+                                      Config(*(args[k] for k in keys)), args["theta0"])
         fit = interpolant(key, pb.terms, args["d"], pb.t)
         exact = ReducedProblem(pb.terms, "all", "merged", args["d"], pb.t).raw_coeffs(X)
         assert np.abs(np.array([fit(x) for x in X]) - exact).max() <= 1e-8 * np.abs(exact).max(), change

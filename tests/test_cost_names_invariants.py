@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from proofs_check.cli.main import main
+from vocabulary import Config
 
 
 def _no_flow(*_a, **_k):
@@ -92,8 +93,8 @@ def test_printed_invariants_are_conserved_along_the_flow(form, train):
     from numerics.flow import gradient_flow, setup_problem
 
     objective = "zsfs"
-    r = gradient_flow(objective, train, 3, 10, 5, 0.3, 1.0, form=form)
-    pb = setup_problem(objective, train, 3, 10, 5, 0.3, 1.0, form, None)[0]
+    r = gradient_flow(objective, form, train, Config(3, 10, 5, 0.3, 1.0))
+    pb = setup_problem(objective, form, train, Config(3, 10, 5, 0.3, 1.0), theta0=None)[0]
     for k in r.conserved:
         vals = [pb.invariants(c)[k] for c in r.trajectory["coords"]]
         assert max(vals) - min(vals) <= 1e-6 * max(1.0, abs(vals[0])), k
@@ -108,15 +109,15 @@ def test_the_evaluation_cap_is_never_passed():
     from numerics.flow import gradient_flow
 
     for cap in (37, 300):
-        r = gradient_flow("zsfs", "all", 3, 10, 5, 0.0, 1.0, max_nfev=cap)
+        r = gradient_flow("zsfs", "merged", "all", Config(3, 10, 5, 0.0, 1.0), max_nfev=cap)
         assert r.stop_reason == "evaluation cap" and r.nfev <= cap
 
 
 def test_stiff_kq_flow_at_the_top_of_the_lam_range_reaches_the_merged_end_point(capsys):
     from numerics.flow import gradient_flow
 
-    kq = gradient_flow("zsfs", "kq", 3, 10, 5, 0.3, 1000.0, form="separate")
-    w = gradient_flow("zsfs", "w", 3, 10, 5, 0.3, 1000.0)
+    kq = gradient_flow("zsfs", "separate", "kq", Config(3, 10, 5, 0.3, 1000.0))
+    w = gradient_flow("zsfs", "merged", "w", Config(3, 10, 5, 0.3, 1000.0))
     assert kq.converged and w.converged and kq.stop_reason == "converged"
     assert abs(kq.loss_end - w.loss_end) <= 1e-7 * w.loss_end
     assert np.isclose(w.loss_end, 587.0142857, atol=1e-7)

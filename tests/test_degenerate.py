@@ -15,11 +15,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from numerics.degenerate import degenerate_start_outcome, frozen_value_flow, leftover_start
-from numerics.hessian import Problem
+from numerics.problem import Problem
 from test_theory_helpers import orthonormal_pair
 from theory import degenerate as tdeg
 from theory.symbols import (alpha, beta, d, delta, gamma, kappa, n, q, rho, sigma2, u_par,
                             u_perp)
+from vocabulary import Config
 
 METHOD = {"w": "merged", "q": "separate", "k": "separate"}
 
@@ -100,7 +101,7 @@ def test_the_closed_form_solves_the_flow(train):
     t0 = np.eye(dim)[0]
     form = METHOD[train]
     start = leftover_start(dim, 10, s2, u=0.2 * rng.standard_normal(dim), v0=0.1, form=form)
-    pb = Problem.build("zs", form, train, start, t0, sigma2=s2)
+    pb = Problem.build("zs", form, train, Config(dim, 10, 20, s2, 1.0), start, theta0=t0)
     flat = lambda m: pb.pack(m)  # noqa: E731
     p0, _ = frozen_value_flow(start, form=form, train=train, theta0=t0, sigma2=s2, t=0.0)
     assert np.allclose(flat(p0), pb.pack(), atol=1e-13)

@@ -8,6 +8,7 @@ import sys
 import pytest
 
 from numerics import flow
+from vocabulary import Config
 
 CURVE = ["curve", "--method", "zsfs-all", "--task", "orthogonal", "--sigma2", "0", "--d", "3",
          "--m", "10", "--N", "5", "--shots", "1:1", "--format", "json"]
@@ -41,7 +42,7 @@ def test_finetune_prints_the_stop_reason():
 @pytest.mark.parametrize("kwargs, reason", [({"t_max": 1.0}, "t cap"), ({"max_nfev": 50}, "evaluation cap"),
                                             ({}, "converged")])
 def test_stop_reasons(kwargs, reason):
-    r = flow.gradient_flow("zsfs", "v", 3, 10, 5, 0.1, **kwargs)
+    r = flow.gradient_flow("zsfs", "merged", "v", Config(3, 10, 5, 0.1, 1.0), **kwargs)
     assert r.stop_reason == reason and r.stop_reason in flow.STOP_REASONS
     assert r.converged == (reason == "converged")
     if reason == "t cap":
@@ -52,12 +53,12 @@ def test_stop_reasons(kwargs, reason):
 
 def test_no_wall_clock_cap_is_accepted():
     with pytest.raises(TypeError):
-        flow.gradient_flow("zs", "v", 3, 10, 5, 0.1, max_wall=1.0)
+        flow.gradient_flow("zs", "merged", "v", Config(3, 10, 5, 0.1, 1.0), max_wall=1.0)
     with pytest.raises(ValueError, match="max_nfev"):
-        flow.gradient_flow("zs", "v", 3, 10, 5, 0.1, max_nfev=0)
+        flow.gradient_flow("zs", "merged", "v", Config(3, 10, 5, 0.1, 1.0), max_nfev=0)
 
 
 def test_same_flow_twice_gives_the_same_summary():
-    a = flow.gradient_flow("zsfs", "all", 3, 10, 5, 0.1, max_nfev=3000).summary()
-    b = flow.gradient_flow("zsfs", "all", 3, 10, 5, 0.1, max_nfev=3000).summary()
+    a = flow.gradient_flow("zsfs", "merged", "all", Config(3, 10, 5, 0.1, 1.0), max_nfev=3000).summary()
+    b = flow.gradient_flow("zsfs", "merged", "all", Config(3, 10, 5, 0.1, 1.0), max_nfev=3000).summary()
     assert json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)

@@ -12,7 +12,7 @@ import pytest
 import sympy as sp
 
 import vocabulary
-from vocabulary import Objective, Term
+from vocabulary import Config, Objective, Term
 
 NEW = {
     "fs_sphere": Objective("fs_sphere", (Term("N", "sphere"),), "FS_sphere", r"\mathrm{FS}_{S}",
@@ -78,10 +78,10 @@ def test_symbolic_and_numpy_gradients_agree(new_objectives, name):
 def test_flow_runs_and_decreases_the_new_objective(new_objectives, name):
     from numerics import flow
 
-    r = flow.gradient_flow(name, "v", 3, 10, 5, 0.1, 1.0)
+    r = flow.gradient_flow(name, "merged", "v", Config(3, 10, 5, 0.1, 1.0))
     assert r.stop_reason == "converged" and r.loss_end < r.loss_start
     # the exact flow of the merged-all subset runs too (within its evaluation budget)
-    r = flow.gradient_flow(name, "all", 3, 10, 5, 0.1, 1.0, max_nfev=2000)
+    r = flow.gradient_flow(name, "merged", "all", Config(3, 10, 5, 0.1, 1.0), max_nfev=2000)
     assert r.stop_reason in flow.STOP_REASONS and r.loss_end < r.loss_start
 
 
@@ -94,7 +94,7 @@ def test_sgd_runs_on_the_new_objective(new_objectives, name):
 
     t0 = np.eye(3)[0]
     start = objective_value(name, *pretrained_point(3, 10, 0.1), t0, 5, 0.1, 1.0, m=10)
-    r = sgd_finetune(name, "v", 3, 10, 5, 0.1, 1.0, lr=0.01, steps=400, batch=32, seed=1)
+    r = sgd_finetune(name, "merged", "v", Config(3, 10, 5, 0.1, 1.0), lr=0.01, steps=400, batch=32, seed=1)
     assert r.loss_end == pytest.approx(objective_value(name, r.V, r.W, t0, 5, 0.1, 1.0, m=10))
     assert r.loss_end < start
 
@@ -120,7 +120,7 @@ def test_unknown_objectives_are_refused_everywhere():
     with pytest.raises(ValueError, match="objective"):
         theory.gradient("ls")
     with pytest.raises(ValueError, match="objective"):
-        flow.gradient_flow("ls", "v", 3, 10, 5)
+        flow.gradient_flow("ls", "merged", "v", Config(3, 10, 5, 0.0, 1.0))
     from theory import symbols as S
     coords = {getattr(S, k): 0.5 for k in vocabulary.coordinate_names("merged")}
     with pytest.raises(ValueError, match="objective"):  # it used to compute zsfs silently

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 import numerics
 from numerics import flow, manifold
+from vocabulary import Config
 
 CONFIGS = [(2, 5, 5, 0.0), (3, 10, 20, 0.3), (5, 20, 20, 0.1), (8, 40, 3, 1.0), (10, 1, 40, 0.5)]
 
@@ -180,7 +181,7 @@ def test_full_zs_flow_end_point(d, m, N, sigma2):
     beta (t.x)^2) must equal t.x, which forces a q = 1 and alpha = beta = 0.  Then
     |v|^2 - |W|^2 = a^2 + 1 - q^2 = a^2 + 1 - 1/a^2, and conservation gives
     a^4 + d c^2 a^2 - 1 = 0, i.e. a^2 = (sqrt(d^2 c^4 + 4) - d c^2)/2."""
-    r = flow.gradient_flow("zs", "all", d, m, N, sigma2)
+    r = flow.gradient_flow("zs", "merged", "all", Config(d, m, N, sigma2, 1.0))
     c = flow.pretrained_c(d, m, sigma2)
     a_star = np.sqrt((np.sqrt(d * d * c ** 4 + 4.0) - d * c * c) / 2.0)
     f = r.final
@@ -201,7 +202,7 @@ def test_v_only_zs_flow_end_point(d, m, N, sigma2):
     squares in a gives a = E[(t.x)^2 |x|^2] / (c E[(t.x)^2 |x|^4]).  For x ~ N(0, I_d),
     E[x_1^2 |x|^2] = d + 2 and E[x_1^2 |x|^4] = (d + 2)(d + 4), so a = 1/(c (d + 4));
     b is never read at n = 0 and stays 1."""
-    r = flow.gradient_flow("zs", "v", d, m, N, sigma2)
+    r = flow.gradient_flow("zs", "merged", "v", Config(d, m, N, sigma2, 1.0))
     c = r.c
     assert r.converged
     assert r.final["a"] == pytest.approx(1.0 / (c * (d + 4)), abs=1e-6)
@@ -216,7 +217,7 @@ def test_w_only_zs_does_not_move(form, train, d, m, N, sigma2):
     """At the pretrained point a = 0, so yhat = 0 for n = 0 and, since yhat is linear in
     W, the ZS gradient in W is -2 E[y_q (v.z_q) z_q z_q^T]-type with v.z_q = 0: zero.  The
     flow must stay exactly at the start; the engine gradient confirms it independently."""
-    r = flow.gradient_flow("zs", train, d, m, N, sigma2, form=form)
+    r = flow.gradient_flow("zs", form, train, Config(d, m, N, sigma2, 1.0))
     start = flow.pretrained_point(d, m, sigma2, form=form)
     assert r.converged and r.t_final == 0.0
     assert np.array_equal(r.V, start[0])
@@ -231,7 +232,7 @@ def test_v_only_zsfs_matches_the_quadratic_optimum(d, m, N, sigma2, lam):
     """Independent route: with W fixed the objective is an exact quadratic in (a, b) (yhat
     is linear in v).  Fit it from 6 exact objective values, solve grad = 0 as a 2x2 linear
     system and compare with the flow end point."""
-    r = flow.gradient_flow("zsfs", "v", d, m, N, sigma2, lam)
+    r = flow.gradient_flow("zsfs", "merged", "v", Config(d, m, N, sigma2, lam))
     t = np.eye(d)[0]
     c = r.c
 
@@ -253,7 +254,7 @@ def test_v_only_zsfs_matches_the_quadratic_optimum(d, m, N, sigma2, lam):
     ("zs", "all", "merged"), ("fs", "all", "merged"), ("zsfs", "all", "merged"), ("zsfs", "w", "merged"),
     ("fs", "v", "merged"), ("zsfs", "all", "separate"), ("fs", "kq", "separate")])
 def test_flow_decreases_objective_and_conserves_invariants(objective, train, form):
-    r = flow.gradient_flow(objective, train, 4, 10, 8, 0.2, 1.5, form=form, t_max=1e4)
+    r = flow.gradient_flow(objective, form, train, Config(4, 10, 8, 0.2, 1.5), t_max=1e4)
     loss = r.trajectory["loss"]
     assert np.all(np.diff(loss) <= 1e-12 * max(1.0, abs(loss[0])))
     assert r.loss_end < r.loss_start
@@ -268,7 +269,7 @@ def test_flow_decreases_objective_and_conserves_invariants(objective, train, for
 
 def test_invariant_is_not_conserved_when_only_v_trains():
     """Power check of the invariant test: V-only training changes |v|^2 but not |W|^2."""
-    r = flow.gradient_flow("zs", "v", 5, 20, 20, 0.1)
+    r = flow.gradient_flow("zs", "merged", "v", Config(5, 20, 20, 0.1, 1.0))
     assert r.conserved == ()
     assert abs(r.invariant_end["v2_minus_W2"] - r.invariant_start["v2_minus_W2"]) > 1e-3
 
@@ -278,9 +279,9 @@ def test_invariant_is_not_conserved_when_only_v_trains():
 def test_fast_and_exact_right_hand_sides_agree(objective, train, form):
     """rhs='fast' (exact polynomial form of the engine gradient) and rhs='exact' (engine
     gradient at every call) must give the same end point up to integration error."""
-    kw = dict(form=form, t_max=1e4, rtol=1e-10, atol=1e-13)
-    f = flow.gradient_flow(objective, train, 3, 10, 6, 0.1, 2.0, rhs="fast", **kw)
-    e = flow.gradient_flow(objective, train, 3, 10, 6, 0.1, 2.0, rhs="exact", **kw)
+    kw = dict(t_max=1e4, rtol=1e-10, atol=1e-13)
+    f = flow.gradient_flow(objective, form, train, Config(3, 10, 6, 0.1, 2.0), rhs="fast", **kw)
+    e = flow.gradient_flow(objective, form, train, Config(3, 10, 6, 0.1, 2.0), rhs="exact", **kw)
     assert f.converged == e.converged
     for k in manifold.MERGED_NAMES:
         assert f.final[k] == pytest.approx(e.final[k], abs=1e-7), k
@@ -288,8 +289,8 @@ def test_fast_and_exact_right_hand_sides_agree(objective, train, form):
 
 def test_flow_does_not_depend_on_theta0():
     rng = np.random.default_rng(3)
-    r1 = flow.gradient_flow("zsfs", "all", 4, 10, 10, 0.2)
-    r2 = flow.gradient_flow("zsfs", "all", 4, 10, 10, 0.2, theta0=_unit(rng, 4))
+    r1 = flow.gradient_flow("zsfs", "merged", "all", Config(4, 10, 10, 0.2, 1.0))
+    r2 = flow.gradient_flow("zsfs", "merged", "all", Config(4, 10, 10, 0.2, 1.0), theta0=_unit(rng, 4))
     for k in manifold.MERGED_NAMES:
         assert r1.final[k] == pytest.approx(r2.final[k], abs=1e-7)
 
@@ -299,7 +300,7 @@ def test_flow_does_not_depend_on_theta0():
 def test_full_matrix_flow_stays_on_the_manifold(objective, train, form, d):
     """Integrating every entry of the trainable D x D matrices (generic theta0) keeps the
     off-manifold part at rounding level and reproduces the reduced coordinates."""
-    r = flow.full_matrix_flow(objective, train, d, 6, 5, 0.3, 1.0, form=form, t_end=5.0, n_points=6)
+    r = flow.full_matrix_flow(objective, form, train, Config(d, 6, 5, 0.3, 1.0), t_end=5.0, n_points=6)
     assert r.max_off_manifold < 1e-9
     assert r.max_coord_diff < 1e-7
     # the coordinates moved, so the comparison is not between two constants
@@ -307,24 +308,24 @@ def test_full_matrix_flow_stays_on_the_manifold(objective, train, form, d):
 
 
 def test_time_cap_reports_non_convergence_honestly():
-    r = flow.gradient_flow("fs", "all", 5, 20, 20, 0.1, t_max=1.0)
+    r = flow.gradient_flow("fs", "merged", "all", Config(5, 20, 20, 0.1, 1.0), t_max=1.0)
     assert not r.converged and r.grad_norm > r.gtol and r.t_final == pytest.approx(1.0)
     assert "t_max" in r.message
 
 
 def test_flow_argument_validation():
     with pytest.raises(ValueError, match="train"):
-        flow.gradient_flow("zs", "kq", 3, 5, 5, 0.1)
+        flow.gradient_flow("zs", "merged", "kq", Config(3, 5, 5, 0.1, 1.0))
     with pytest.raises(ValueError, match="train"):
-        flow.gradient_flow("zs", "w", 3, 5, 5, 0.1, form="separate")
+        flow.gradient_flow("zs", "separate", "w", Config(3, 5, 5, 0.1, 1.0))
     with pytest.raises(ValueError, match="gtol"):
-        flow.gradient_flow("zs", "all", 3, 5, 5, 0.1, gtol=0.0)
+        flow.gradient_flow("zs", "merged", "all", Config(3, 5, 5, 0.1, 1.0), gtol=0.0)
     with pytest.raises(ValueError, match="rhs"):
-        flow.gradient_flow("zs", "all", 3, 5, 5, 0.1, rhs="poly")
+        flow.gradient_flow("zs", "merged", "all", Config(3, 5, 5, 0.1, 1.0), rhs="poly")
     with pytest.raises(ValueError, match="theta0"):
-        flow.gradient_flow("zs", "all", 3, 5, 5, 0.1, theta0=[1.0, 1.0, 0.0])
+        flow.gradient_flow("zs", "merged", "all", Config(3, 5, 5, 0.1, 1.0), theta0=[1.0, 1.0, 0.0])
     with pytest.raises(ValueError, match="N"):
-        flow.gradient_flow("zs", "all", 3, 5, -1, 0.1)
+        flow.gradient_flow("zs", "merged", "all", Config(3, 5, -1, 0.1, 1.0))
 
 
 @pytest.mark.parametrize("rtol,atol", [(1e-11, 1e-12), (1e-12, 1e-14)])
@@ -333,7 +334,7 @@ def test_creeping_flow_converges_whatever_the_tolerances(rtol, atol):
     t ~ 1.6e7 at gtol 1e-10).  In log time its field is t g(x), whose rounding grows with
     t; without the tolerance floor (numerics.flow.LOG_TIME_FLOOR) the step control chased
     that rounding and the flow hit the evaluation cap at t ~ 1e6 for these two pairs."""
-    r = flow.gradient_flow("zsfs", "kq", 5, 20, 20, 0.1, 1.0, form="separate", rtol=rtol, atol=atol)
+    r = flow.gradient_flow("zsfs", "separate", "kq", Config(5, 20, 20, 0.1, 1.0), rtol=rtol, atol=atol)
     assert r.stop_reason == "converged" and r.converged
     assert r.nfev < 20_000
     assert r.t_final > 1e6  # it did creep: a degenerate minimum, not a quick one

@@ -9,6 +9,7 @@ import pytest
 
 import numerics
 from numerics import flow, sgd
+from vocabulary import Config
 
 
 def test_minibatch_gradient_matches_finite_differences_of_the_forward_pass():
@@ -56,8 +57,8 @@ def test_sgd_v_only_zs_agrees_with_flow(seed):
     """V-only ZS is a convex quadratic in v, so the stationary mean of SGD is the optimum
     and the Polyak average is unbiased: |a_sgd - a_flow| <= 4 stderr (seeds 0, 1;
     lr = 0.005, 4000 steps, batch 64).  The pretrained a = 0 is > 100 stderr away."""
-    f = flow.gradient_flow("zs", "v", 5, 20, 20, 0.1)
-    r = sgd.sgd_finetune("zs", "v", 5, 20, 20, 0.1, lr=0.005, steps=4000, batch=64, seed=seed)
+    f = flow.gradient_flow("zs", "merged", "v", Config(5, 20, 20, 0.1, 1.0))
+    r = sgd.sgd_finetune("zs", "merged", "v", Config(5, 20, 20, 0.1, 1.0), lr=0.005, steps=4000, batch=64, seed=seed)
     se = r.stderr["a"]
     assert 0 < se < 2e-3
     assert abs(r.coords["a"] - f.final["a"]) <= 4 * se
@@ -69,8 +70,8 @@ def test_sgd_v_only_zs_agrees_with_flow(seed):
 def test_sgd_v_only_zsfs_agrees_with_flow():
     """Still a quadratic (W frozen): both coordinates within 4 stderr (seed 0,
     lr = 0.01, 6000 steps, batch 32, d = 3, m = 10, N = 5, sigma2 = 0.1, lam = 1)."""
-    f = flow.gradient_flow("zsfs", "v", 3, 10, 5, 0.1, 1.0)
-    r = sgd.sgd_finetune("zsfs", "v", 3, 10, 5, 0.1, 1.0, lr=0.01, steps=6000, batch=32, seed=0)
+    f = flow.gradient_flow("zsfs", "merged", "v", Config(3, 10, 5, 0.1, 1.0))
+    r = sgd.sgd_finetune("zsfs", "merged", "v", Config(3, 10, 5, 0.1, 1.0), lr=0.01, steps=6000, batch=32, seed=0)
     for k in ("a", "b"):
         assert abs(r.coords[k] - f.final[k]) <= 4 * r.stderr[k], k
     assert r.loss_end >= f.loss_end - 1e-12  # the flow end point is the minimum
@@ -86,9 +87,9 @@ def test_sgd_full_zs_agrees_with_flow_after_bias_extrapolation():
     with the batch, and the Richardson extrapolation 2 a(2048) - a(1024) must agree with
     the flow within 1.5e-3 in a and 3e-3 in q (the O(lr) step bias is what remains)."""
     d, m, N = 3, 10, 10
-    f = flow.gradient_flow("zs", "all", d, m, N, 0.0)
-    r1 = sgd.sgd_finetune("zs", "all", d, m, N, 0.0, lr=0.005, steps=10000, batch=1024, seed=0)
-    r2 = sgd.sgd_finetune("zs", "all", d, m, N, 0.0, lr=0.005, steps=10000, batch=2048, seed=0)
+    f = flow.gradient_flow("zs", "merged", "all", Config(d, m, N, 0.0, 1.0))
+    r1 = sgd.sgd_finetune("zs", "merged", "all", Config(d, m, N, 0.0, 1.0), lr=0.005, steps=10000, batch=1024, seed=0)
+    r2 = sgd.sgd_finetune("zs", "merged", "all", Config(d, m, N, 0.0, 1.0), lr=0.005, steps=10000, batch=2048, seed=0)
     for k, tol in (("a", 1.5e-3), ("q", 3e-3)):
         e1, e2 = r1.coords[k] - f.final[k], r2.coords[k] - f.final[k]
         assert abs(e2) < abs(e1), k
@@ -129,8 +130,7 @@ def test_separate_sgd_step_follows_the_forward_pass():
 
 
 def test_sgd_separate_form_runs_and_stays_near_manifold():
-    r = sgd.sgd_finetune("zsfs", "kq", 2, 5, 3, 0.1, lr=0.01, steps=500, batch=32, seed=0,
-                         form="separate")
+    r = sgd.sgd_finetune("zsfs", "separate", "kq", Config(2, 5, 3, 0.1, 1.0), lr=0.01, steps=500, batch=32, seed=0)
     assert np.allclose(r.W, r.K.T @ r.Q)
     assert r.off_manifold < 0.05
     assert r.coords_separate is not None and r.coords["b"] == 1.0
@@ -138,11 +138,11 @@ def test_sgd_separate_form_runs_and_stays_near_manifold():
 
 def test_sgd_argument_validation_and_determinism():
     with pytest.raises(ValueError, match="lr"):
-        sgd.sgd_finetune("zs", "v", 3, 5, 5, 0.1, lr=0.0, steps=10)
+        sgd.sgd_finetune("zs", "merged", "v", Config(3, 5, 5, 0.1, 1.0), lr=0.0, steps=10)
     with pytest.raises(ValueError, match="seed"):
-        sgd.sgd_finetune("zs", "v", 3, 5, 5, 0.1, steps=10, seed=-1)
+        sgd.sgd_finetune("zs", "merged", "v", Config(3, 5, 5, 0.1, 1.0), steps=10, seed=-1)
     with pytest.raises(ValueError, match="train"):
-        sgd.sgd_finetune("zs", "kq", 3, 5, 5, 0.1, steps=10)
-    a = sgd.sgd_finetune("zs", "all", 3, 5, 5, 0.1, steps=50, seed=3)
-    b = sgd.sgd_finetune("zs", "all", 3, 5, 5, 0.1, steps=50, seed=3)
+        sgd.sgd_finetune("zs", "merged", "kq", Config(3, 5, 5, 0.1, 1.0), steps=10)
+    a = sgd.sgd_finetune("zs", "merged", "all", Config(3, 5, 5, 0.1, 1.0), steps=50, seed=3)
+    b = sgd.sgd_finetune("zs", "merged", "all", Config(3, 5, 5, 0.1, 1.0), steps=50, seed=3)
     assert np.array_equal(a.V, b.V) and np.array_equal(a.W, b.W)

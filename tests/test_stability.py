@@ -15,8 +15,11 @@ import pytest
 import sympy as sp
 
 from numerics.flow import gradient_flow, pretrained_point
-from numerics.hessian import Problem, hessian, hessian_vector_product, stencil_points
-from numerics.stability import classify, full_flow, invariant_basis, unread_basis
+from numerics.hessian import hessian, hessian_vector_product, stencil_points
+from numerics.problem import Problem
+from numerics.full_space import full_flow
+from numerics.stability import classify, invariant_basis, unread_basis
+from vocabulary import Config
 
 
 # ----------------------------------------------------------------------------- SymPy route
@@ -109,7 +112,7 @@ def test_hessian_matches_sympy_d1(objective, form, train):
     H_exact = np.array(Hs.tolist(), dtype=float)
     g_exact = np.array((J.T * gL).tolist(), dtype=float).ravel()
     mats = {k: np.array(vals[k], dtype=float) for k in names}
-    pb = Problem.build(objective, form, train, mats, np.array([1.0]), N=N, m=m, sigma2=0.1, lam=0.5)
+    pb = Problem.build(objective, form, train, Config(1, m, N, 0.1, 0.5), mats, theta0=np.array([1.0]))
     hr = hessian(pb)
     assert hr.asymmetry < 1e-10
     scale = max(1.0, np.abs(H_exact).max())
@@ -126,7 +129,7 @@ def test_hessian_two_stencils_two_steps_agree(form):
     names = ("V", "W") if form == "merged" else ("V", "K", "Q")
     mats = {k: rng.standard_normal((D, D)) for k in names}
     th = rng.standard_normal(d)
-    pb = Problem.build("zsfs", form, "all", mats, th / np.linalg.norm(th), N=4, sigma2=0.2, lam=0.7)
+    pb = Problem.build("zsfs", form, "all", Config(d, 20, 4, 0.2, 0.7), mats, theta0=th / np.linalg.norm(th))
     H1 = hessian(pb, points=stencil_points(form)).H
     H2 = hessian(pb, points=7, rel_step=0.013).H
     scale = np.abs(H1).max()
@@ -179,7 +182,7 @@ def test_unread_space_is_the_derived_one(objective, form):
     d = 2
     mats = dict(zip(("V", "W") if form == "merged" else ("V", "K", "Q"),
                     pretrained_point(d, 10, 0.1, form)))
-    pb = Problem.build(objective, form, "all", mats, N=5, m=10, sigma2=0.1)
+    pb = Problem.build(objective, form, "all", Config(d, 10, 5, 0.1, 1.0), mats)
     U = unread_basis(pb)
     Pd = _predicted_unread(d, form, objective == "zs")
     assert U.shape[1] == Pd.shape[1]
@@ -188,9 +191,9 @@ def test_unread_space_is_the_derived_one(objective, form):
 
 @functools.lru_cache(maxsize=None)
 def _endpoint(objective, form, d=2, m=10, N=20, sigma2=0.2):
-    fl = gradient_flow(objective, "all", d, m, N, sigma2, 1.0, form=form)
+    fl = gradient_flow(objective, form, "all", Config(d, m, N, sigma2, 1.0))
     mats = (fl.V, fl.W) if form == "merged" else (fl.V, fl.K, fl.Q)
-    return Problem.build(objective, form, "all", mats, fl.theta0, N=N, m=m, sigma2=sigma2, lam=1.0)
+    return Problem.build(objective, form, "all", Config(d, m, N, sigma2, 1.0), mats, theta0=fl.theta0)
 
 
 def test_known_saddle_separate_zs_symmetric_end_point():
@@ -221,8 +224,8 @@ def test_known_minima_merged():
 
 def test_v_only_zs_is_a_strict_minimum_modulo_unread_rows():
     # ZS is a convex quadratic in V: its V-only optimum is strict apart from the unread entries
-    fl = gradient_flow("zs", "v", 2, 10, 20, 0.2, 1.0)
-    pb = Problem.build("zs", "merged", "v", (fl.V, fl.W), fl.theta0, N=20, m=10, sigma2=0.2)
+    fl = gradient_flow("zs", "merged", "v", Config(2, 10, 20, 0.2, 1.0))
+    pb = Problem.build("zs", "merged", "v", Config(2, 10, 20, 0.2, 1.0), (fl.V, fl.W), theta0=fl.theta0)
     st = classify(pb)
     assert st.verdict == "minimum" and st.index == 0
     D = 4
@@ -232,7 +235,7 @@ def test_v_only_zs_is_a_strict_minimum_modulo_unread_rows():
 def test_non_stationary_point_is_not_classified_as_minimum():
     d = 2
     mats = dict(zip(("V", "W"), pretrained_point(d, 10, 0.1)))
-    pb = Problem.build("zs", "merged", "all", mats, N=5, m=10, sigma2=0.1)
+    pb = Problem.build("zs", "merged", "all", Config(d, 10, 5, 0.1, 1.0), mats)
     st = classify(pb)
     assert st.verdict == "degenerate" and "not a stationary point" in st.reason
 
@@ -240,7 +243,7 @@ def test_non_stationary_point_is_not_classified_as_minimum():
 def test_pretrained_point_is_a_pretraining_minimum():
     d, m, s2 = 2, 10, 0.2
     mats = dict(zip(("V", "W"), pretrained_point(d, m, s2)))
-    st = classify(Problem.build("pretrain", "merged", "all", mats, m=m, sigma2=s2))
+    st = classify(Problem.build("pretrain", "merged", "all", Config(d, m, 20, s2, 1.0), mats))
     assert st.index == 0 and st.verdict in ("minimum", "degenerate")
 
 
@@ -271,20 +274,27 @@ def test_full_flow_stops_at_its_evaluation_cap():
 
 
 def test_bad_input():
+    cfg = Config(1, 20, 20, 0.0, 1.0)
     with pytest.raises(ValueError, match="objective"):
-        Problem.build("nope", "merged", "all", (np.eye(3), np.eye(3)))
+        Problem.build("nope", "merged", "all", cfg, (np.eye(3), np.eye(3)))
     with pytest.raises(ValueError, match="train"):
-        Problem.build("zs", "merged", "kq", (np.eye(3), np.eye(3)))
+        Problem.build("zs", "merged", "kq", cfg, (np.eye(3), np.eye(3)))
     with pytest.raises(ValueError, match="W"):
-        Problem.build("zs", "merged", "all", (np.eye(3), np.full((3, 3), np.nan)))
+        Problem.build("zs", "merged", "all", cfg, (np.eye(3), np.full((3, 3), np.nan)))
+    with pytest.raises(ValueError, match="^config"):  # required: no fallback on the paper's setting
+        Problem.build("zs", "merged", "all", None, (np.eye(3), np.eye(3)))
+    with pytest.raises(ValueError, match="^config: d = 2"):
+        Problem.build("zs", "merged", "all", Config(2, 20, 20, 0.0, 1.0), (np.eye(3), np.eye(3)))
+    with pytest.raises(ValueError, match="^sigma2"):
+        Problem.build("zs", "merged", "all", Config(1, 20, 20, -1.0, 1.0), (np.eye(3), np.eye(3)))
 
 
 @pytest.mark.parametrize("objective,form", [("zs", "separate"), ("zsfs", "merged")])
 def test_symmetric_subspace_flow_equals_reduced_flow(objective, form):
     from numerics.endpoints import symmetric_outcome
 
-    a = symmetric_outcome(objective, form, "all", 2, 10, 20, 0.2, engine="reduced")
-    b = symmetric_outcome(objective, form, "all", 2, 10, 20, 0.2, engine="subspace")
+    a = symmetric_outcome(objective, form, "all", Config(2, 10, 20, 0.2, 1.0), engine="reduced")
+    b = symmetric_outcome(objective, form, "all", Config(2, 10, 20, 0.2, 1.0), engine="subspace")
     Va, Wa = a.merged
     Vb, Wb = b.merged
     assert np.abs(Va - Vb).max() < 1e-8 and np.abs(Wa - Wb).max() < 1e-8

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 import numerics
 from numerics.endpoints import perturbed_outcome
 from proofs_check.cli.main import main
+from vocabulary import Config
 
 
 def _json(capsys, argv):
@@ -87,7 +88,7 @@ def test_generic_separate_zs_destroys_icl(d, m, sigma2):
     assert cur["start"] == "generic" and cur["stability"]["verdict"] == "minimum"
     L40 = cur["error"][0]
     # an independent route: the full-space flow (every entry) from a seeded random perturbation
-    o = perturbed_outcome("zs", "separate", "all", d, m, 20, sigma2, size=1e-6, seed=0, gtol=1e-7)
+    o = perturbed_outcome("zs", "separate", "all", Config(d, m, 20, sigma2, 1.0), size=1e-6, seed=0, gtol=1e-7)
     V, W = o.merged
     ref = numerics.expected_loss(V, W, np.eye(d)[1], 40, sigma2)
     assert L40 == pytest.approx(ref, rel=2e-3)
@@ -112,13 +113,13 @@ def test_classification_limit_is_explicit(monkeypatch, capsys):
     pb, _, _ = _problem("zs", "merged", "all", 5, 20, 20, 0.1, 1.0, 1.0)
     with pytest.raises(ValueError, match="^d: "):
         nst.classify(pb)
-    sym = nout.symmetric_outcome("zs", "merged", "all", 5, 20, 20, 0.1, 1.0)
+    sym = nout.symmetric_outcome("zs", "merged", "all", Config(5, 20, 20, 0.1, 1.0))
     assert sym.stability.verdict == "unclassified" and np.isnan(sym.stability.min_eigenvalue)
     assert sym.stability.grad_norm < 1e-8 and "98 trained parameters" in sym.stability.reason
     with pytest.raises(ValueError, match="symmetric start"):
-        nout.generic_outcome("zs", "merged", "all", 5, 20, 20, 0.1, 1.0)
+        nout.generic_outcome("zs", "merged", "all", Config(5, 20, 20, 0.1, 1.0))
     # V only (P = 49) is still classified
-    assert nout.symmetric_outcome("zs", "merged", "v", 5, 20, 20, 0.1, 1.0).stability.verdict == "minimum"
+    assert nout.symmetric_outcome("zs", "merged", "v", Config(5, 20, 20, 0.1, 1.0)).stability.verdict == "minimum"
     capsys.readouterr()
     assert main(["curve", "--method", "zs-all", "--task", "target", "--quiet", "--shots", "0:1"]) == 2
     err = capsys.readouterr().err.strip().splitlines()

@@ -7,7 +7,7 @@ The start is the pretrained point with ``V[y, x] = u`` (``v_0 = 0``); ZS trains 
 of :mod:`theory.degenerate` (own Gaussian moments; ``L_n`` from :func:`theory.expected_loss`)
 and the exact linear flow of :mod:`numerics.degenerate` (closed-form gradient and Hessian of
 the full matrices); a third, the LSODA integration of the full-matrix flow
-(:func:`numerics.stability.full_flow`), confirms that the closed-form end point is where
+(:func:`numerics.full_space.full_flow`), confirms that the closed-form end point is where
 the flow goes.
 """
 from __future__ import annotations
@@ -18,8 +18,8 @@ import numpy as np
 import sympy as sp
 
 from numerics.degenerate import degenerate_start_outcome, leftover_start
-from numerics.hessian import Problem
-from numerics.stability import full_flow
+from numerics.problem import Problem
+from numerics.full_space import full_flow
 from theory import degenerate as tdeg
 from theory.symbols import (alpha, beta, d, delta, gamma, kappa, n, q, rho, sigma2, u_par,
                             u_perp)
@@ -225,7 +225,7 @@ def check_degenerate_start() -> Outcome:
     stops = {}
     for form, train in METHODS:
         start = leftover_start(cfg.d, cfg.m, cfg.sigma2, u=LSODA_U * t0, form=form)
-        pb = Problem.build("zs", form, train, start, t0, sigma2=cfg.sigma2)
+        pb = Problem.build("zs", form, train, cfg, start, theta0=t0)
         fl = full_flow(pb, pb.pack(), gtol=1e-11, t_max=1e6)
         W = pb.merged(fl.x)[1]
         want = degenerate_start_outcome(start, form=form, train=train, theta0=t0, sigma2=cfg.sigma2, shots=(0,)).W

@@ -193,9 +193,9 @@ def separate_sgd_evidence(seed: int = 31, batches: int = 40, batch: int = 1000) 
     """Monte Carlo in the separate form, through the SGD machinery: the mean step of
     :func:`numerics.sgd.sgd_step` (lr 1, fresh prompts per step) over ``batches`` steps from one
     random full-matrix point ``(V, K, Q)`` estimates the exact separate-form gradient
-    (:meth:`numerics.hessian.Problem.grad`, ZS + lam FS, d = 2); entrywise within 5 standard
+    (:meth:`numerics.problem.Problem.grad`, ZS + lam FS, d = 2); entrywise within 5 standard
     errors of the batch means."""
-    from numerics.hessian import Problem
+    from numerics.problem import Problem
     from numerics.sgd import _sgd_terms, sgd_step
 
     cfg = POINTS[0][0]
@@ -203,8 +203,7 @@ def separate_sgd_evidence(seed: int = 31, batches: int = 40, batch: int = 1000) 
     rng = np.random.default_rng(seed)
     V, K_, Q_ = 0.5 * rng.standard_normal((3, D, D))
     t0 = _theta0(cfg.d, rng.standard_normal(cfg.d))
-    pb = Problem.build("zsfs", "separate", "all", (V, K_, Q_), theta0=t0, N=cfg.N, m=cfg.m, sigma2=cfg.sigma2,
-                       lam=cfg.lam)
+    pb = Problem.build("zsfs", "separate", "all", cfg, (V, K_, Q_), theta0=t0)
     blocks = pb.block_slices()
     g = pb.grad(pb.pack())
     exact = np.concatenate([g[blocks["V"]].reshape(D, D)[-1], g[blocks["K"]], g[blocks["Q"]]])
@@ -238,10 +237,11 @@ def line_derivative_evidence(seed: int = 29, lines: int = 3) -> Evidence:
     ``t -> L(x + t u)`` is a polynomial of degree 4 (merged form: ``yhat`` is bilinear in
     ``(V, W)``) or 6 (separate: trilinear in ``(V, K, Q)``), so its interpolant through
     ``deg + 1`` loss values is exact and gives ``u.g = p'(0)`` and ``u^T H u = p''(0)`` with
-    no step-size error.  Compared: the closed-form gradient (:meth:`numerics.hessian.Problem.grad`),
+    no step-size error.  Compared: the closed-form gradient (:meth:`numerics.problem.Problem.grad`),
     the full Hessian :func:`numerics.hessian.hessian` (the one the stability verdicts use) and
     :func:`numerics.hessian.hessian_vector_product`, at a random full-matrix point, d = 2."""
-    from numerics.hessian import Problem, hessian, hessian_vector_product
+    from numerics.hessian import hessian, hessian_vector_product
+    from numerics.problem import Problem
 
     rng = np.random.default_rng(seed)
     cfg = POINTS[0][0]
@@ -249,7 +249,7 @@ def line_derivative_evidence(seed: int = 29, lines: int = 3) -> Evidence:
     worst = 0.0
     for form, deg in (("merged", 4), ("separate", 6)):
         mats = tuple(0.5 * rng.standard_normal((D, D)) for _ in vocabulary.MATRICES[form])
-        pb = Problem.build("zsfs", form, "all", mats, N=cfg.N, m=cfg.m, sigma2=cfg.sigma2, lam=cfg.lam)
+        pb = Problem.build("zsfs", form, "all", cfg, mats)
         x = pb.pack()
         H = hessian(pb, x).H
         g = pb.grad(x)

@@ -70,7 +70,7 @@ def sgd_evidence(objective, train, keys, cfg=None, tol_se=4.0):
     from numerics.sgd import sgd_finetune
 
     cfg = cfg or DEFAULT_CONFIG
-    r = sgd_finetune(objective, train, cfg.d, cfg.m, cfg.N, cfg.sigma2, cfg.lam, **SGD_SETTINGS)
+    r = sgd_finetune(objective, "merged", train, cfg, **SGD_SETTINGS)
     flow = models.endpoint(f"{objective}-{train}", cfg)[0]
     zs_ = {k: abs(r.coords[k] - flow[k]) / r.stderr[k] if r.stderr[k] > 0 else
            (0.0 if r.coords[k] == flow[k] else np.inf) for k in keys}
@@ -204,7 +204,7 @@ def check_w_only_stationary() -> Outcome:
     cfg = DEFAULT_CONFIG
     moved = 0.0
     for train, form in (("w", "merged"), ("k", "separate"), ("q", "separate"), ("kq", "separate")):
-        fl = reduced_flow("zs", train, form, cfg.d, cfg.m, cfg.N, cfg.sigma2, cfg.lam)
+        fl = reduced_flow("zs", form, train, cfg)
         start = models.endpoint("pretrained", cfg)[0]
         moved = max(moved, max(abs(fl.final[k] - start[k]) for k in start))
     ev.append(Evidence("numeric", tx("exact flows ($W$, $K$, $Q$, $KQ$ only) from the pretrained point end where they "
@@ -347,8 +347,7 @@ def flow_norm_evidence(cfg: Config = DEFAULT_CONFIG, flows: dict | None = None) 
     t0 = np.eye(cfg.d)[0]
     worst, checked = 0.0, 0
     for form in ("merged", "separate"):
-        fl = (flows or {}).get(form) or gradient_flow("zs", "all", cfg.d, cfg.m, cfg.N, cfg.sigma2, cfg.lam,
-                                                      form=form)
+        fl = (flows or {}).get(form) or gradient_flow("zs", form, "all", cfg)
         tr = fl.trajectory
         rows = [k for k, g in enumerate(tr["grad_norm"]) if g > 1e-4]
         for k in rows[1::max(1, len(rows) // 6)]:
@@ -397,7 +396,8 @@ def check_flow_limit() -> Outcome:
                                      len(FLOW_GRID)),
                        worst < 1e-6 and worst_inv < 1e-6, {"max_abs_error": worst, "max_invariant_drift": worst_inv,
                                       "default_a": rows[0]["a"], "default_q": 1 / rows[0]["a"]}))
-    fm = full_matrix_flow("zs", "all", 3, 10, 10, 0.1, 1.0, t_end=5.0, rtol=1e-9)  # max diff 8e-9 here
+    fm = full_matrix_flow("zs", "merged", "all", Config(3, 10, 10, 0.1, 1.0),
+                          t_end=5.0, rtol=1e-9)  # max diff 8e-9 here
     ev.append(Evidence("numeric", tx("full $D times D$ flow ($d = 3$, generic $theta0$, every entry of $V$ and $W$ "
                                      "integrated) stays on the manifold and matches the reduced flow up to $t = 5$"),
                        fm.max_off_manifold < 1e-9 and fm.max_coord_diff < 1e-7,
@@ -407,14 +407,13 @@ def check_flow_limit() -> Outcome:
     fl_sep = gradient("zs", "all", "separate").flow
     stuck = all(sp.expand(fl_sep[s_].subs({Ks["0"]: 0, Qs["0"]: 0})) == 0 for s_ in (Ks["0"], Qs["0"]))
     # the same flow as the symmetric stage of the separate-form stability item (memoised)
-    sep = reduced_flow("zs", "all", "separate", DEFAULT_CONFIG.d, DEFAULT_CONFIG.m, DEFAULT_CONFIG.N,
-                       DEFAULT_CONFIG.sigma2, DEFAULT_CONFIG.lam)
+    sep = reduced_flow("zs", "separate", "all", DEFAULT_CONFIG)
     ev.append(Evidence("symbolic", tx("in the separate form $W = K^T Q$ the ZS flow field of $K_0$ and $Q_0$ vanishes "
                                       "on $K_0 = Q_0 = 0$, so from the balanced pretrained point $q = K_0 Q_0$ stays $0$ "
                                       "and the merged limit above is never reached"), stuck))
-    fms = full_matrix_flow("zs", "all", 3, 10, 10, 0.1, 1.0, form="separate", t_end=5.0, rtol=1e-9)
+    fms = full_matrix_flow("zs", "separate", "all", Config(3, 10, 10, 0.1, 1.0), t_end=5.0, rtol=1e-9)
     # the production path (gradient_flow, fast right-hand side, separate metric) to the same t = 5
-    fast = gradient_flow("zs", "all", 3, 10, 10, 0.1, 1.0, form="separate", t_max=5.0)
+    fast = gradient_flow("zs", "separate", "all", Config(3, 10, 10, 0.1, 1.0), t_max=5.0)
     fast_diff = max(abs(fast.final_separate[nm] - float(v)) for nm, v in zip(fms.names, fms.coords_full[-1]))
     e1 = np.eye(DEFAULT_CONFIG.d)[0]
     gV, gK, gQ = numerics.expected_loss_grad_kq(sep.V, sep.K, sep.Q, e1, 0, DEFAULT_CONFIG.sigma2)
@@ -459,7 +458,7 @@ def sgd_evidence_valley() -> Evidence:
 
     cfg = DEFAULT_CONFIG
     lr, steps, batch = 0.04, 2500, 256
-    r = sgd_finetune("zs", "all", cfg.d, cfg.m, cfg.N, cfg.sigma2, cfg.lam, lr=lr, steps=steps,
+    r = sgd_finetune("zs", "merged", "all", cfg, lr=lr, steps=steps,
                      batch=batch, seed=SGD_SETTINGS["seed"], avg_frac=0.25)
     flow, fl = models.endpoint("zs-all", cfg)
     aq = r.coords["a"] * r.coords["q"]

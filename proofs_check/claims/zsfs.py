@@ -547,7 +547,7 @@ def _off_manifold_minimum() -> Evidence:
 
     cfg = DEFAULT_CONFIG
     pc, fl = models.endpoint("zsfs-all", cfg)
-    r = sgd_finetune("zsfs", "all", cfg.d, cfg.m, cfg.N, cfg.sigma2, cfg.lam, lr=0.05, steps=1000, batch=64, seed=0)
+    r = sgd_finetune("zsfs", "merged", "all", cfg, lr=0.05, steps=1000, batch=64, seed=0)
     floor = (1 + cfg.lam) * cfg.sigma2
     return Evidence("monte-carlo", tx("reported (not asserted): the $ZS + lam FS$ objective is at least $(1+lam) sigma2$ "
                                       "(each loss has the noise floor); the exact flow from the symmetric pretrained point "
@@ -565,7 +565,7 @@ def _noise_free_divergence() -> Evidence:
 
     cfg = Config(3, 10, 5, 0.0, 1.0)
     # flows to fixed flow times: the t cap decides (the evaluation budget is set well above it)
-    runs = [gradient_flow("zsfs", "all", cfg.d, cfg.m, cfg.N, cfg.sigma2, cfg.lam, t_max=tm, max_nfev=1_000_000)
+    runs = [gradient_flow("zsfs", "merged", "all", cfg, t_max=tm, max_nfev=1_000_000)
             for tm in (1e1, 1e2, 1e3)]
     a_s = [r.final["a"] for r in runs]
     h_s = [r.final["h"] for r in runs]

@@ -286,8 +286,7 @@ def _finetune_outcome(args, cfg):
     from numerics.endpoints import generic_outcome, symmetric_outcome
 
     fn = generic_outcome if args.start == "generic" else symmetric_outcome
-    o = fn(args.objective, args.form, args.train, cfg.d, cfg.m, cfg.N, cfg.sigma2, cfg.lam,
-           scale=args.pretrained_scale)
+    o = fn(args.objective, args.form, args.train, cfg, scale=args.pretrained_scale)
     pb = o.problem
     t0 = np.eye(cfg.d)[0]
     V, W = o.merged
@@ -333,7 +332,7 @@ def _coords_at(pb, x, form: str) -> dict:
 
 def cmd_finetune(args):
     from numerics.flow import gradient_flow
-    from numerics.hessian import Problem
+    from numerics.problem import Problem
     from numerics.stability import MAX_CLASSIFIED_PARAMETERS, classify, unclassified
 
     from proofs_check.methods.accuracy import fmt_value, measure
@@ -346,7 +345,7 @@ def cmd_finetune(args):
         return _finetune_convention(args, cfg)
     with busy(f"{args.objective}/{args.train}: exact flow at d={cfg.d}", wanted(args)):
         if args.start == "symmetric" and args.pretrained_scale == 1.0:
-            fl = gradient_flow(args.objective, args.train, cfg.d, cfg.m, cfg.N, cfg.sigma2, cfg.lam, form=args.form)
+            fl = gradient_flow(args.objective, args.form, args.train, cfg)
             traj = fl.trajectory
             names = [vocab_name(n) for n in traj.get("names", [])]
             coords = traj.get("coords")
@@ -356,8 +355,7 @@ def cmd_finetune(args):
             if coords is not None and names:
                 trajectory["coords"] = {nm: [float(row[i]) for row in coords] for i, nm in enumerate(names)}
             mats = (fl.V, fl.W) if args.form == "merged" else (fl.V, fl.K, fl.Q)
-            pb = Problem.build(args.objective, args.form, args.train, mats, fl.theta0, N=cfg.N, m=cfg.m,
-                               sigma2=cfg.sigma2, lam=cfg.lam)
+            pb = Problem.build(args.objective, args.form, args.train, cfg, mats, theta0=fl.theta0)
             st = classify(pb) if pb.size <= MAX_CLASSIFIED_PARAMETERS else unclassified(pb, pb.pack())
             conserved = [k for k in fl.conserved if k in fl.invariant_start]
             measured = measure(pb, pb.pack(), converged=fl.converged,

@@ -46,11 +46,10 @@ def escape_data(cfg: Config = DEFAULT_CONFIG, sizes=SIZES, seed: int = 0, object
         runs[label] = {"t": fl.t.tolist(), "objective": fl.values.tolist(), "L_perp": Lp,
                        "verdict": o.stability.verdict, "stop": fl.stop}
 
-    track("symmetric start", symmetric_outcome(objective, "separate", "all", cfg.d, cfg.m, cfg.N, cfg.sigma2,
-                                               cfg.lam, engine="subspace"))
+    track("symmetric start", symmetric_outcome(objective, "separate", "all", cfg, engine="subspace"))
     for s in sizes:
-        track(f"perturbation {s:g}", perturbed_outcome(objective, "separate", "all", cfg.d, cfg.m, cfg.N,
-                                                       cfg.sigma2, cfg.lam, size=s, seed=seed, gtol=1e-8))
+        track(f"perturbation {s:g}", perturbed_outcome(objective, "separate", "all", cfg,
+                                                       size=s, seed=seed, gtol=1e-8))
     floor = cfg.sigma2 * (1 + (cfg.lam if objective == "zsfs" else 0))
     return {"runs": runs, "config": cfg.as_dict(), "one_plus_sigma2": 1 + cfg.sigma2, "floor": floor,
             "n_eval": n_eval, "objective": objective, "seed": seed}

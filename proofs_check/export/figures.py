@@ -126,7 +126,7 @@ def _sgd_run(method: str, cfg: Config, progress: bool, seed: int = 0) -> dict:
     for _ in range(6):
         try:
             with np.errstate(over="ignore", invalid="ignore"):
-                res = sgd_finetune(objective, train, cfg.d, cfg.m, cfg.N, cfg.sigma2, cfg.lam,
+                res = sgd_finetune(objective, "merged", train, cfg,
                                    lr=lr, steps=steps, batch=SGD_BATCH, seed=seed, progress=progress)
             return {"result": res, "lr": lr, "steps": steps}
         except FloatingPointError as exc:
@@ -381,7 +381,7 @@ def flow_trajectories_data(cfg: Config | None = None, methods=TRAJ_METHODS, max_
             raise ValueError(f"methods: {mth!r} is not a fine-tuning method")
         _, fl = endpoint(mth, cfg)
         if fl.nfev < rerun_below:
-            fl = gradient_flow(*METHODS[mth], cfg.d, cfg.m, cfg.N, cfg.sigma2, cfg.lam, max_points=max_points)
+            fl = gradient_flow(METHODS[mth][0], "merged", METHODS[mth][1], cfg, max_points=max_points)
         tr = fl.trajectory
         names = list(tr["names"])
         rec = {"t": tr["t"].tolist(), "converged": bool(fl.converged), "grad_norm": float(fl.grad_norm),

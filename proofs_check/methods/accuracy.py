@@ -67,7 +67,7 @@ class Measured:
 
 def measure(problem, x, *, converged: bool, drift: float = 0.0) -> Measured | None:
     """The measured accuracy of the end point ``x`` of ``problem`` (a
-    :class:`numerics.hessian.Problem`), or ``None`` when nothing may be claimed (the flow did
+    :class:`numerics.problem.Problem`), or ``None`` when nothing may be claimed (the flow did
     not converge, the Hessian is over the size limit, or the polish did not converge).
 
     Args:

@@ -37,7 +37,7 @@ def _check(method, form, start):
 
 
 def outcome(method: str, cfg: Config, form: str = "merged", start: str = "generic", scale=1.0):
-    """The :class:`numerics.endpoints.Outcome` of ``method`` (``None`` for ``pretrained``).
+    """The :class:`numerics.endpoints.ClassifiedEndpoint` of ``method`` (``None`` for ``pretrained``).
 
     Args:
         method: a key of :data:`vocabulary.METHODS` available in ``form``.
@@ -61,8 +61,7 @@ def _outcome(method, cfg, form, start, scale):
     if meth.objective is None:
         return None
     fn = generic_outcome if start == "generic" else symmetric_outcome
-    return fn(meth.objective, form, meth.train_for(form), cfg.d, cfg.m, cfg.N, cfg.sigma2, cfg.lam,
-              scale=scale)
+    return fn(meth.objective, form, meth.train_for(form), cfg, scale=scale)
 
 
 def model(method: str, cfg: Config, form: str = "merged", start: str = "generic", scale=1.0):

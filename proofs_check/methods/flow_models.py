@@ -34,7 +34,7 @@ TASKS = tuple(vocabulary.EVALUATION_TASKS)
 
 def _flow(objective, train, cfg: Config):
     # memoised in numerics (shared with the symmetric stage of the end-point classification)
-    return reduced_flow(objective, train, "merged", cfg.d, cfg.m, cfg.N, cfg.sigma2, cfg.lam)
+    return reduced_flow(objective, "merged", train, cfg)
 
 
 def endpoint(method: str, cfg: Config):
