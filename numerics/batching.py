@@ -151,7 +151,7 @@ def add_diag(A: np.ndarray, x) -> None:
 
 #: ``(dot, mv, vm, fro)`` for one point: NumPy's C functions (the same products as the
 #: one-point branches of the helpers above).  ``np.dot`` copies a strided matrix such as
-#: ``W[:, 1:-1]`` (3x slower than ``@`` at d = 400): products with such a slice call the
+#: ``W[:, 1:-1]`` (``@`` does not): products with such a slice call the
 #: helpers :func:`mv`/:func:`vm` themselves, whose one-point branch is ``@``.
 ONE_POINT = (np.dot, np.dot, np.dot, np.vdot)
 #: ``(dot, mv, vm, fro)`` for a stack of points

@@ -46,7 +46,7 @@ from .validation import check_config, check_nonneg, check_positive_int
 
 __all__ = ["STARTS", "pretrained_member", "balanced_scale", "check_scale", "Stage", "ClassifiedEndpoint",
            "symmetric_outcome", "generic_outcome", "perturbed_outcome", "escape_saddles", "outcome_from",
-           "nearest_stationary", "reduced_flow", "ESCAPE_RTOL", "ESCAPE_ATOL"]
+           "nearest_stationary", "reduced_flow", "pretrained_problem", "ESCAPE_RTOL", "ESCAPE_ATOL"]
 
 STARTS = ("symmetric", "generic")
 
@@ -160,7 +160,17 @@ class ClassifiedEndpoint:
         return self.stages[-1].flow
 
 
-def _problem(objective, form, train, config, scale):
+def pretrained_problem(objective, form, train, config, scale=1.0):
+    """The :class:`numerics.problem.Problem` of ``objective`` over ``train`` with the pretrained
+    member of scale ``scale`` as its reference point.
+
+    Args:
+        objective, form, train, config: as :func:`symmetric_outcome`.
+        scale: the pretrained member (``s > 0`` or ``'balanced'``).
+
+    Returns:
+        ``(problem, s, c)``: the problem, the scale and the pretraining constant.
+    """
     config = check_config(config)
     if form not in TRAIN:
         raise ValueError(f"form must be one of {', '.join(TRAIN)}, got {form!r}")
@@ -220,7 +230,7 @@ def symmetric_outcome(objective, form, train, config, *, scale=1.0, gtol=1e-10, 
     Returns:
         A :class:`ClassifiedEndpoint` with ``start = 'symmetric'``.
     """
-    pb, s, c = _problem(objective, form, train, config, scale)
+    pb, s, c = pretrained_problem(objective, form, train, config, scale)
     if engine not in ("auto", "reduced", "subspace"):
         raise ValueError(f"engine must be auto, reduced or subspace, got {engine!r}")
     if engine == "reduced" or (engine == "auto" and s == 1.0):
@@ -234,10 +244,8 @@ def symmetric_outcome(objective, form, train, config, *, scale=1.0, gtol=1e-10, 
 
 #: integrator tolerances of an escape flow: it only has to reach the end point of the basin
 #: it enters (classified afterwards, and stopped by its gradient norm, not by these), not
-#: to follow a trajectory.  At the default configuration the separate-form escapes of
-#: zs-all and zsfs-all take 7,038 and 5,438 gradient evaluations (right-hand sides and the
-#: batched stencils of the exact Jacobian), 10,207 and 7,570 at (1e-7, 1e-10), with the same
-#: verdicts (minimum)
+#: to follow a trajectory (tighter tolerances cost more gradient evaluations and give the
+#: same verdicts)
 ESCAPE_RTOL, ESCAPE_ATOL = 1e-6, 1e-9
 
 
@@ -331,7 +339,7 @@ def perturbed_outcome(objective, form, train, config, *, scale=1.0, size=1e-6, s
     size = check_nonneg("size", size)
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
-    pb, s, c = _problem(objective, form, train, config, scale)
+    pb, s, c = pretrained_problem(objective, form, train, config, scale)
     x0 = pb.pack() + size * np.random.default_rng(seed).standard_normal(pb.size)
     fl = full_flow(pb, x0, gtol=gtol, max_nfev=max_nfev, t_max=t_max)
     st = classify(pb, fl.x)

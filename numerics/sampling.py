@@ -19,7 +19,7 @@ __all__ = ["Prompts", "sample_prompts", "predict", "monte_carlo_loss",
            "monte_carlo_pretrain_loss_grad", "sample_sphere", "rng_from_seed", "draw_prompts",
            "token_array"]
 
-_CHUNK_FLOATS = 1_000_000  # bound on the working set of one chunk (8 MB: 4e6 floats took twice the CPU)
+_CHUNK_FLOATS = 1_000_000  # bound on the working set of one chunk (8 MB of float64)
 
 
 @dataclass(frozen=True)
@@ -358,6 +358,3 @@ def monte_carlo_pretrain_loss_grad(V, W, m, sigma2=0.0, samples=100_000, seed=0)
     d = V.shape[0] - 2
     return _mc_grad(V, W, lambda b: sample_sphere(d, b, rng), m, sigma2, samples, rng)
 
-
-# names kept for code written against the private helpers
-_generator, _draw, _tokens = rng_from_seed, draw_prompts, token_array

@@ -303,8 +303,7 @@ def _sign_fixed(u: np.ndarray) -> np.ndarray:
 
 
 #: the most trained parameters ``P`` whose ``P x P`` Hessian :func:`classify` assembles and
-#: diagonalises (about a minute of CPU at the limit: measured for zs-all at d = 20, P = 968,
-#: 45 s; the cost grows like P^2 to P^3)
+#: diagonalises (the cost grows like ``P^2`` to ``P^3``)
 MAX_CLASSIFIED_PARAMETERS = 1200
 
 

@@ -103,7 +103,9 @@ def test_a_planted_slow_flow_claims_no_accuracy(capsys, monkeypatch):
     import numerics.flow as nf
     from numerics import endpoints as no
 
-    monkeypatch.setattr(nf, "gradient_flow", functools.partial(_slow, 40, nf.gradient_flow))
+    slow = functools.partial(_slow, 40, nf.gradient_flow)
+    monkeypatch.setattr(nf, "gradient_flow", slow)
+    monkeypatch.setattr(no, "gradient_flow", slow)
     no._reduced_flow.cache_clear()
     pc_outcomes._outcome.cache_clear()
     try:

@@ -27,10 +27,10 @@ def _no_flow(*_a, **_k):
 def test_long_work_is_refused_at_once(capsys, monkeypatch, argv, limit):
     import numerics.flow
     import numerics.endpoints
-    import numerics.stability
+    import numerics.full_space
 
     for mod, name in ((numerics.flow, "gradient_flow"), (numerics.endpoints, "generic_outcome"),
-                      (numerics.endpoints, "symmetric_outcome"), (numerics.stability, "full_flow")):
+                      (numerics.endpoints, "symmetric_outcome"), (numerics.full_space, "full_flow")):
         monkeypatch.setattr(mod, name, _no_flow)
     t0 = time.perf_counter()
     assert main(argv) == 2

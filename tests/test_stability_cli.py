@@ -102,7 +102,7 @@ def test_classification_limit_is_explicit(monkeypatch, capsys):
     the default d = 5 crosses it: zs-all merged has P = 98)."""
     import numerics.endpoints as nout
     import numerics.stability as nst
-    from numerics.endpoints import _problem
+    from numerics.endpoints import pretrained_problem
     from proofs_check.methods import classified as pout
     from proofs_check.cli.main import main
 
@@ -110,7 +110,7 @@ def test_classification_limit_is_explicit(monkeypatch, capsys):
     monkeypatch.setattr(pout, "_outcome", pout._outcome.__wrapped__)  # nor ours stay behind
     monkeypatch.setattr(nst, "MAX_CLASSIFIED_PARAMETERS", 60)
     monkeypatch.setattr(nout, "MAX_CLASSIFIED_PARAMETERS", 60)
-    pb, _, _ = _problem("zs", "merged", "all", 5, 20, 20, 0.1, 1.0, 1.0)
+    pb, _, _ = pretrained_problem("zs", "merged", "all", Config(5, 20, 20, 0.1, 1.0), 1.0)
     with pytest.raises(ValueError, match="^d: "):
         nst.classify(pb)
     sym = nout.symmetric_outcome("zs", "merged", "all", Config(5, 20, 20, 0.1, 1.0))

@@ -196,7 +196,7 @@ def separate_sgd_evidence(seed: int = 31, batches: int = 40, batch: int = 1000) 
     (:meth:`numerics.problem.Problem.grad`, ZS + lam FS, d = 2); entrywise within 5 standard
     errors of the batch means."""
     from numerics.problem import Problem
-    from numerics.sgd import _sgd_terms, sgd_step
+    from numerics.sgd import sgd_step, sgd_terms
 
     cfg = POINTS[0][0]
     D = cfg.d + 2
@@ -207,7 +207,7 @@ def separate_sgd_evidence(seed: int = 31, batches: int = 40, batch: int = 1000) 
     blocks = pb.block_slices()
     g = pb.grad(pb.pack())
     exact = np.concatenate([g[blocks["V"]].reshape(D, D)[-1], g[blocks["K"]], g[blocks["Q"]]])
-    terms = _sgd_terms("zsfs", t0, cfg.N, cfg.lam, cfg.m)
+    terms = sgd_terms("zsfs", t0, cfg.N, cfg.lam, cfg.m)
     steps = []
     draw = np.random.default_rng(seed + 1)
     for _ in range(batches):
