@@ -7,6 +7,9 @@ with ``S = (sum_i z_i z_i^T + z_q z_q^T)/(n+1)`` (the query is a token, normalis
 the token count ``n + 1``); ``W`` is the merged key-query matrix acting on the query,
 ``M = W^T`` in row-token code ``Attn = Z M Z^T``, and the separate form is ``W = K^T Q``;
 ``L_n = E[(yhat - y_q)^2]`` includes the noise floor ``sigma2``.
+Every route from a method to its end point (the flows, the classified end points, SGD,
+:meth:`numerics.problem.Problem.build`) takes ``(objective, form, train, config, *, options)``
+with ``config`` a :class:`vocabulary.Config` and no default for it.
 This package never imports :mod:`theory` or :mod:`proofs_check`.
 """
 from .gradients import expected_loss_grad, expected_loss_grad_kq, pretrain_loss_grad

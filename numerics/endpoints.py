@@ -201,6 +201,10 @@ def _reduced_flow(objective, form, train, config, gtol, t_max):
     return gradient_flow(objective, form, train, config, gtol=gtol, t_max=t_max)
 
 
+#: empties the memo of :func:`reduced_flow` (for a caller that replaces the flow it calls)
+reduced_flow.cache_clear = _reduced_flow.cache_clear
+
+
 def _reduced(pb, objective, form, train, config, gtol, t_max) -> FullFlow:
     """The member ``s = 1`` through :func:`reduced_flow` (the reduced flow on the manifold
     coordinates), packaged as a :class:`FullFlow`."""

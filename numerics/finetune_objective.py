@@ -22,8 +22,7 @@ import vocabulary
 from .gradients import weighted_loss_grad
 from .moments import TaskMoments, fixed_task, sphere_task
 from .objectives import LossTerms
-from .validation import (check_count, check_matrix, check_nonneg, check_objective, check_pair,
-                         check_theta)
+from .validation import check_config, check_matrix, check_objective, check_pair, check_theta
 
 __all__ = ["loss_terms", "weighted_loss", "weighted_grad", "objective_value", "objective_grad",
            "objective_grad_kq"]
@@ -86,17 +85,16 @@ def weighted_grad(V, W, terms):
     return weighted_loss_grad(V, W, terms)
 
 
-def _checked_terms(objective, d, theta0, N, sigma2, lam, m):
+def _checked_terms(objective, d, theta0, config):
     objective = check_objective(objective)
     theta0 = check_theta(theta0, d, "theta0")
-    N = check_count("N", N)
-    sigma2 = check_nonneg("sigma2", sigma2)
-    lam = check_nonneg("lam", lam)
-    m = None if m is None else check_count("m", m)
-    return loss_terms(objective, theta0, N, sigma2, lam, m)
+    config = check_config(config)
+    if config.d != d:
+        raise ValueError(f"config: d = {config.d} does not match the {d + 2} x {d + 2} matrices (d = {d})")
+    return loss_terms(objective, theta0, config.N, config.sigma2, config.lam, config.m)
 
 
-def objective_value(objective, V, W, theta0, N, sigma2=0.0, lam=1.0, m=None) -> float:
+def objective_value(objective, V, W, theta0, config) -> float:
     """The exact objective ``F = sum_k w_k L_{n_k}(task_k)``: ``zs = L_0(theta0)``,
     ``fs = L_N(theta0)``, ``zsfs = L_0 + lam L_N``.
 
@@ -104,28 +102,24 @@ def objective_value(objective, V, W, theta0, N, sigma2=0.0, lam=1.0, m=None) -> 
         objective: a fine-tuning objective of :data:`vocabulary.OBJECTIVES`.
         V, W: ``D x D`` matrices (merged form).
         theta0: the target task, length ``D - 2``.
-        N: fine-tuning shots; sigma2: noise variance; lam: the weight ``lam``;
-        m: pretraining shots (only for objectives whose terms use ``m``).
-
-    sigma2 defaults to ``0.0`` in the Python API (the ``iclft`` command line uses ``0.1``).
+        config: a :class:`vocabulary.Config` (``N`` fine-tuning shots, ``m`` pretraining shots,
+            noise variance ``sigma2``, weight ``lam``; its ``d`` must be ``D - 2``); required.
 
     Returns:
         The value as a float.
 
     Raises:
-        ValueError: an unknown objective, or a bad matrix, task or number (named).
+        ValueError: an unknown objective, or a bad matrix, task or configuration (named).
     """
     V, W = check_pair(V, W)
-    return weighted_loss(V, W, _checked_terms(objective, V.shape[0] - 2, theta0, N, sigma2, lam, m))
+    return weighted_loss(V, W, _checked_terms(objective, V.shape[0] - 2, theta0, config))
 
 
-def objective_grad(objective, V, W, theta0, N, sigma2=0.0, lam=1.0, m=None):
+def objective_grad(objective, V, W, theta0, config):
     """Frobenius gradient of :func:`objective_value`: ``sum_k w_k grad L_{n_k}(task_k)``.
 
     Args:
         As :func:`objective_value`.
-
-    sigma2 defaults to ``0.0`` in the Python API (the ``iclft`` command line uses ``0.1``).
 
     Returns:
         ``(G_V, G_W)``.
@@ -134,17 +128,15 @@ def objective_grad(objective, V, W, theta0, N, sigma2=0.0, lam=1.0, m=None):
         ValueError: as :func:`objective_value`.
     """
     V, W = check_pair(V, W)
-    return weighted_grad(V, W, _checked_terms(objective, V.shape[0] - 2, theta0, N, sigma2, lam, m))
+    return weighted_grad(V, W, _checked_terms(objective, V.shape[0] - 2, theta0, config))
 
 
-def objective_grad_kq(objective, V, K, Q, theta0, N, sigma2=0.0, lam=1.0, m=None):
+def objective_grad_kq(objective, V, K, Q, theta0, config):
     """Separate form ``W = K^T Q``: ``G_K = Q G_W^T``, ``G_Q = K G_W`` with ``(G_V, G_W)``
     of :func:`objective_grad` at ``W = K^T Q``.
 
     Args:
         As :func:`objective_value`, with ``K, Q`` in place of ``W``.
-
-    sigma2 defaults to ``0.0`` in the Python API (the ``iclft`` command line uses ``0.1``).
 
     Returns:
         ``(G_V, G_K, G_Q)``.
@@ -155,6 +147,6 @@ def objective_grad_kq(objective, V, K, Q, theta0, N, sigma2=0.0, lam=1.0, m=None
     V = check_matrix("V", V)
     K = check_matrix("K", K, dim=V.shape[0])
     Q = check_matrix("Q", Q, dim=V.shape[0])
-    terms = _checked_terms(objective, V.shape[0] - 2, theta0, N, sigma2, lam, m)
+    terms = _checked_terms(objective, V.shape[0] - 2, theta0, config)
     gV, gW = weighted_grad(V, K.T @ Q, terms)
     return gV, Q @ gW.T, K @ gW

@@ -286,7 +286,7 @@ def _result(objective, train, form, V0, v_out, mats_out, t0, N, sigma2, lam, m, 
         gs, ress, _ = project_separate_arrays(V_out, K_out, Q_out, t0)
         coords_sep = dict(zip(SEPARATE_NAMES, map(float, gs)))
         off = float(np.sqrt(off ** 2 + ress["K"] ** 2 + ress["Q"] ** 2))
-    loss_end = objective_value(objective, V_out, W_out, t0, N, sigma2, lam, m=m)
+    loss_end = objective_value(objective, V_out, W_out, t0, vocabulary.Config(t0.shape[0], m, N, sigma2, lam))
     return SGDResult(objective=objective, train=train, form=form, V=V_out, W=W_out, K=K_out,
                      Q=Q_out, coords=coords, coords_separate=coords_sep, stderr=stderr,
                      off_manifold=off, loss_end=loss_end, history=history,

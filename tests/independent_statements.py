@@ -45,7 +45,7 @@ def quad_minimiser(objective, which, cfg):
     def grad(x):
         X = x.reshape(D, D)
         V, W = (X, W0) if which == "v" else (V0, X)
-        gV, gW = objective_grad(objective, V, W, t0, cfg.N, cfg.sigma2, cfg.lam)
+        gV, gW = objective_grad(objective, V, W, t0, cfg)
         return (gV if which == "v" else gW).ravel()
     x0 = (V0 if which == "v" else W0).ravel()
     g0 = grad(x0)

@@ -106,7 +106,7 @@ def test_a_planted_slow_flow_claims_no_accuracy(capsys, monkeypatch):
     slow = functools.partial(_slow, 40, nf.gradient_flow)
     monkeypatch.setattr(nf, "gradient_flow", slow)
     monkeypatch.setattr(no, "gradient_flow", slow)
-    no._reduced_flow.cache_clear()
+    no.reduced_flow.cache_clear()
     pc_outcomes._outcome.cache_clear()
     try:
         code, out, _ = _run(capsys, ["finetune", "--objective", "zs", "--train", "all", "--d", "3"])
@@ -119,7 +119,7 @@ def test_a_planted_slow_flow_claims_no_accuracy(capsys, monkeypatch):
                                      "--start", "symmetric", "--shots", "1:1"])
         assert "no accuracy claimed (NOT converged" in out and "accuracy:" not in out
     finally:
-        no._reduced_flow.cache_clear()
+        no.reduced_flow.cache_clear()
         pc_outcomes._outcome.cache_clear()
 
 

@@ -54,7 +54,7 @@ def test_symbolic_and_numpy_objectives_agree(new_objectives, name):
     exact = theory.objective(name).xreplace(_subs())
     assert exact.is_Rational  # exact all the way
     V, W, t0 = _numeric_point()
-    num = objective_value(name, V, W, t0, CFG["N"], float(CFG["sigma2"]), float(CFG["lam"]), m=CFG["m"])
+    num = objective_value(name, V, W, t0, Config(CFG["d"], CFG["m"], CFG["N"], float(CFG["sigma2"]), float(CFG["lam"])))
     assert num == pytest.approx(float(exact), rel=1e-12)
 
 
@@ -66,7 +66,7 @@ def test_symbolic_and_numpy_gradients_agree(new_objectives, name):
 
     res = gradient(name, "all", "merged")
     V, W, t0 = _numeric_point()
-    gV, gW = objective_grad(name, V, W, t0, CFG["N"], float(CFG["sigma2"]), float(CFG["lam"]), m=CFG["m"])
+    gV, gW = objective_grad(name, V, W, t0, Config(CFG["d"], CFG["m"], CFG["N"], float(CFG["sigma2"]), float(CFG["lam"])))
     proj = project(gV, gW, t0)
     assert proj.residual < 1e-10 * max(1.0, proj.norm)  # the gradient is tangent to the manifold
     for nm in vocabulary.coordinate_names("merged"):
@@ -93,9 +93,9 @@ def test_sgd_runs_on_the_new_objective(new_objectives, name):
     from numerics.pretrained import pretrained_point
 
     t0 = np.eye(3)[0]
-    start = objective_value(name, *pretrained_point(3, 10, 0.1), t0, 5, 0.1, 1.0, m=10)
+    start = objective_value(name, *pretrained_point(3, 10, 0.1), t0, Config(3, 10, 5, 0.1, 1.0))
     r = sgd_finetune(name, "merged", "v", Config(3, 10, 5, 0.1, 1.0), lr=0.01, steps=400, batch=32, seed=1)
-    assert r.loss_end == pytest.approx(objective_value(name, r.V, r.W, t0, 5, 0.1, 1.0, m=10))
+    assert r.loss_end == pytest.approx(objective_value(name, r.V, r.W, t0, Config(3, 10, 5, 0.1, 1.0)))
     assert r.loss_end < start
 
 

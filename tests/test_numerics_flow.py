@@ -95,7 +95,7 @@ def test_gradient_is_tangent_at_manifold_points(d, N, sigma2, objective, seed):
     rng = np.random.default_rng(seed)
     t = _unit(rng, d)
     V, W = manifold.merged_point(rng.standard_normal(6), t)
-    gV, gW = flow.objective_grad(objective, V, W, t, N, sigma2, 0.7)
+    gV, gW = flow.objective_grad(objective, V, W, t, Config(d, 1, N, sigma2, 0.7))
     p = manifold.project(gV, gW, t)
     scale = max(np.abs(gV).max(), np.abs(gW).max())
     assert p.residual <= 1e-10 * scale
@@ -118,8 +118,8 @@ def test_separate_gradient_is_tangent_on_the_invariant_algebra(d, N, sigma2, see
     V, K, Q = manifold.separate_point(x, t)
     p = manifold.separate_coords(V, K, Q, t)
     assert np.allclose([p.coeffs[k] for k in manifold.SEPARATE_NAMES], x, atol=1e-12)
-    gV, gK, gQ = flow.objective_grad_kq("zsfs", V, K, Q, t, N, sigma2, 1.3)
-    g2V, gW = flow.objective_grad("zsfs", V, K.T @ Q, t, N, sigma2, 1.3)
+    gV, gK, gQ = flow.objective_grad_kq("zsfs", V, K, Q, t, Config(d, 1, N, sigma2, 1.3))
+    g2V, gW = flow.objective_grad("zsfs", V, K.T @ Q, t, Config(d, 1, N, sigma2, 1.3))
     assert np.allclose(gK, Q @ gW.T) and np.allclose(gQ, K @ gW) and np.allclose(gV, g2V)
     scale = max(np.abs(gK).max(), np.abs(gQ).max(), np.abs(gV).max())
     assert manifold.project_kq(gV, gK, gQ, t).residual <= 1e-10 * scale
@@ -132,13 +132,18 @@ def test_objective_is_the_weighted_sum_of_engine_losses():
     V, W = rng.standard_normal((2, d + 2, d + 2))
     L0 = numerics.expected_loss(V, W, t, 0, 0.2)
     LN = numerics.expected_loss(V, W, t, 7, 0.2)
-    assert flow.objective_value("zs", V, W, t, 7, 0.2, 3.0) == pytest.approx(L0)
-    assert flow.objective_value("fs", V, W, t, 7, 0.2, 3.0) == pytest.approx(LN)
-    assert flow.objective_value("zsfs", V, W, t, 7, 0.2, 3.0) == pytest.approx(L0 + 3.0 * LN)
+    cfg = Config(d, 1, 7, 0.2, 3.0)
+    assert flow.objective_value("zs", V, W, t, cfg) == pytest.approx(L0)
+    assert flow.objective_value("fs", V, W, t, cfg) == pytest.approx(LN)
+    assert flow.objective_value("zsfs", V, W, t, cfg) == pytest.approx(L0 + 3.0 * LN)
     with pytest.raises(ValueError, match="objective"):
-        flow.objective_value("ls", V, W, t, 7, 0.2)
+        flow.objective_value("ls", V, W, t, cfg)
     with pytest.raises(ValueError, match="lam"):
-        flow.objective_grad("zsfs", V, W, t, 7, 0.2, -1.0)
+        flow.objective_grad("zsfs", V, W, t, Config(d, 1, 7, 0.2, -1.0))
+    with pytest.raises(ValueError, match="^config"):  # required: no fallback on the paper's setting
+        flow.objective_value("zs", V, W, t, None)
+    with pytest.raises(ValueError, match="^config: d = 3"):
+        flow.objective_value("zs", V, W, t, Config(3, 1, 7, 0.2, 3.0))
 
 
 @pytest.mark.parametrize("form", ["merged", "separate"])
@@ -238,7 +243,7 @@ def test_v_only_zsfs_matches_the_quadratic_optimum(d, m, N, sigma2, lam):
 
     def F(a, b):
         V, W = manifold.merged_point([a, b, 0.0, c, c, 0.0], t)
-        return flow.objective_value("zsfs", V, W, t, N, sigma2, lam)
+        return flow.objective_value("zsfs", V, W, t, Config(d, m, N, sigma2, lam))
     pts = [(0, 0), (1, 0), (-1, 0), (0, 1), (0, -1), (1, 1)]
     A = np.array([[a * a, b * b, a * b, a, b, 1.0] for a, b in pts])
     q = np.linalg.solve(A, [F(a, b) for a, b in pts])
@@ -260,7 +265,8 @@ def test_flow_decreases_objective_and_conserves_invariants(objective, train, for
     assert r.loss_end < r.loss_start
     # the recorded end loss is the exact objective at the returned matrices
     t = r.theta0
-    assert r.loss_end == pytest.approx(flow.objective_value(objective, r.V, r.W, t, 8, 0.2, 1.5), rel=1e-12)
+    assert r.loss_end == pytest.approx(flow.objective_value(objective, r.V, r.W, t, Config(4, 10, 8, 0.2, 1.5)),
+                                       rel=1e-12)
     assert bool(r.conserved) == (train in ("all", "kq"))
     for k in r.conserved:
         assert abs(r.invariant_end[k] - r.invariant_start[k]) < 1e-8, k

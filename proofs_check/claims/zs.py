@@ -354,10 +354,10 @@ def flow_norm_evidence(cfg: Config = DEFAULT_CONFIG, flows: dict | None = None) 
             x = dict(zip(tr["names"], tr["coords"][k]))
             if form == "merged":
                 mats = merged_point(x, t0)
-                grads = objective_grad("zs", *mats, t0, cfg.N, cfg.sigma2, cfg.lam)
+                grads = objective_grad("zs", *mats, t0, cfg)
             else:
                 mats = separate_point(x, t0)
-                grads = objective_grad_kq("zs", *mats, t0, cfg.N, cfg.sigma2, cfg.lam)
+                grads = objective_grad_kq("zs", *mats, t0, cfg)
             full = float(np.sqrt(sum(float(np.sum(g_ * g_)) for g_ in grads)))
             worst = max(worst, abs(float(tr["grad_norm"][k]) - full) / full)
             checked += 1
