@@ -239,7 +239,7 @@ MUTANTS = [
     ("R18", "numerics/flow.py", 'if run.status == "cap" or spent():', 'if run.status == "cap":',
      "gradient flow: the evaluation cap is checked only when a chunk itself stops on it",
      ["tests/test_bug_classes.py", "tests/test_flow_determinism.py", "tests/test_numerics_flow.py"], ["zs.all.flow_limit"], False),
-    ("R19", "numerics/stability.py", '("converged" if gn <= gtol else "t cap")', '"converged"',
+    ("R19", "numerics/full_space.py", '("converged" if gn <= gtol else "t cap")', '"converged"',
      "full_flow: reaching the end of the time span is reported as converged whatever the gradient",
      ["tests/test_bug_classes.py", "tests/test_stability.py"], ["zs.all.minimizers"], False),
     ("R20", "proofs_check/claims/explore.py", "phases=[Phase.generate, Phase.shrink]", "phases=[Phase.generate]",

@@ -160,7 +160,7 @@ class ClassifiedEndpoint:
         return self.stages[-1].flow
 
 
-def pretrained_problem(objective, form, train, config, scale=1.0):
+def pretrained_problem(objective, form, train, config, *, scale=1.0):
     """The :class:`numerics.problem.Problem` of ``objective`` over ``train`` with the pretrained
     member of scale ``scale`` as its reference point.
 
@@ -234,7 +234,7 @@ def symmetric_outcome(objective, form, train, config, *, scale=1.0, gtol=1e-10, 
     Returns:
         A :class:`ClassifiedEndpoint` with ``start = 'symmetric'``.
     """
-    pb, s, c = pretrained_problem(objective, form, train, config, scale)
+    pb, s, c = pretrained_problem(objective, form, train, config, scale=scale)
     if engine not in ("auto", "reduced", "subspace"):
         raise ValueError(f"engine must be auto, reduced or subspace, got {engine!r}")
     if engine == "reduced" or (engine == "auto" and s == 1.0):
@@ -343,7 +343,7 @@ def perturbed_outcome(objective, form, train, config, *, scale=1.0, size=1e-6, s
     size = check_nonneg("size", size)
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
-    pb, s, c = pretrained_problem(objective, form, train, config, scale)
+    pb, s, c = pretrained_problem(objective, form, train, config, scale=scale)
     x0 = pb.pack() + size * np.random.default_rng(seed).standard_normal(pb.size)
     fl = full_flow(pb, x0, gtol=gtol, max_nfev=max_nfev, t_max=t_max)
     st = classify(pb, fl.x)

@@ -176,7 +176,7 @@ class FullFlowResult:
 
 
 # ----------------------------------------------------------------------------- flows
-def setup_problem(objective, form, train, config, theta0=None):
+def setup_problem(objective, form, train, config, *, theta0=None):
     """Check the arguments and build the reduced problem.
 
     Args:
@@ -324,7 +324,7 @@ def gradient_flow(objective, form, train, config, *, gtol=DEFAULT_GTOL, t_max=DE
     if rhs not in ("exact", "fast"):
         raise ValueError(f"rhs must be 'exact' or 'fast', got {rhs!r}")
     pb, c, (objective, train, form, d, m, N, sigma2, lam), key = setup_problem(
-        objective, form, train, config, theta0)
+        objective, form, train, config, theta0=theta0)
     start = time.perf_counter()
     x0 = pretrained_state(form, c)
     g0 = pb.grad_norm(x0)
@@ -418,7 +418,7 @@ def full_matrix_flow(objective, form, train, config, *, t_end=10.0, n_points=21,
         g = np.random.default_rng(seed).standard_normal(d_)
         theta0 = g / np.linalg.norm(g)
     pb, c, (objective, train, form, d, m, N, sigma2, lam), key = setup_problem(
-        objective, form, train, config, theta0)
+        objective, form, train, config, theta0=theta0)
     D = d + 2
     t_eval = np.linspace(0.0, t_end, n_points)
     x0 = pretrained_state(form, c)

@@ -76,7 +76,7 @@ def minibatch_grad(V, W, X, y, xq, yq):
 
 @dataclass
 class SGDResult:
-    """Outcome of :func:`sgd_finetune`.
+    """The result of :func:`sgd_finetune`.
 
     ``V, W`` (and ``K, Q`` in the separate form; then ``W = K^T Q``): the returned point
     (the Polyak average when ``polyak``, else the last iterate); ``coords``: its merged

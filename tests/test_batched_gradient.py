@@ -189,7 +189,7 @@ def test_reduced_problem_on_a_stack_equals_row_by_row(form, train):
 def test_problem_loss_on_a_stack_equals_row_by_row(objective, form, train):
     from numerics.endpoints import pretrained_problem
 
-    pb, _, _ = pretrained_problem(objective, form, train, Config(2, 10, 5, 0.1, 1.0), 1.0)
+    pb, _, _ = pretrained_problem(objective, form, train, Config(2, 10, 5, 0.1, 1.0), scale=1.0)
     X = pb.pack() + 0.3 * np.random.default_rng(5).standard_normal((6, pb.size))
     L = pb.loss(X)
     assert L.shape == (6,)

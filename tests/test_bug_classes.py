@@ -302,7 +302,7 @@ def test_interpolant_cache_key_covers_every_input():
                    {"theta0": np.array([0.6, 0.8])}, {"objective": "fs"}, {"objective": "fs", "N": 5}):
         args = {**base, **change}
         pb, _, _, key = setup_problem(args["objective"], args["form"], args["train"],
-                                      Config(*(args[k] for k in keys)), args["theta0"])
+                                      Config(*(args[k] for k in keys)), theta0=args["theta0"])
         fit = interpolant(key, pb.terms, args["d"], pb.t)
         exact = ReducedProblem(pb.terms, "all", "merged", args["d"], pb.t).raw_coeffs(X)
         assert np.abs(np.array([fit(x) for x in X]) - exact).max() <= 1e-8 * np.abs(exact).max(), change

@@ -110,7 +110,7 @@ def test_classification_limit_is_explicit(monkeypatch, capsys):
     monkeypatch.setattr(pout, "_outcome", pout._outcome.__wrapped__)  # nor ours stay behind
     monkeypatch.setattr(nst, "MAX_CLASSIFIED_PARAMETERS", 60)
     monkeypatch.setattr(nout, "MAX_CLASSIFIED_PARAMETERS", 60)
-    pb, _, _ = pretrained_problem("zs", "merged", "all", Config(5, 20, 20, 0.1, 1.0), 1.0)
+    pb, _, _ = pretrained_problem("zs", "merged", "all", Config(5, 20, 20, 0.1, 1.0), scale=1.0)
     with pytest.raises(ValueError, match="^d: "):
         nst.classify(pb)
     sym = nout.symmetric_outcome("zs", "merged", "all", Config(5, 20, 20, 0.1, 1.0))
