@@ -319,7 +319,8 @@ def outcome_from(pb: Problem, x0, *, eps=1e-4, gtol=1e-8, max_escapes=3, max_nfe
                    rtol=ESCAPE_RTOL, atol=ESCAPE_ATOL)
     if pb.size > MAX_CLASSIFIED_PARAMETERS:
         st = unclassified(pb, fl.x)
-        return ClassifiedEndpoint("given", pb, [Stage("flow from the given start", fl, st)], fl.x, st, math.nan, math.nan)
+        return ClassifiedEndpoint("given", pb, [Stage("flow from the given start", fl, st)], fl.x, st, math.nan,
+                                  math.nan)
     st = classify(pb, fl.x)
     stages, x, st = escape_saddles(pb, fl.x, st, [Stage("flow from the given start", fl, st)], eps=eps,
                                    gtol=gtol, max_escapes=max_escapes, max_nfev=max_nfev, t_max=t_max)

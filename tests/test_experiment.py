@@ -67,7 +67,8 @@ def test_optax_trainer_agrees_with_the_numpy_sgd_on_the_same_minibatches(form, t
     """Plain SGD (no momentum, no clipping), ZS objective, from the pretrained point: the
     JAX/optax trainer fed numerics.sgd's own minibatches ends at the same matrices."""
     d, m, sigma2, lr, steps, batch, seed = 2, 10, 0.1, 0.05, 30, 16, 7
-    ref = sgd_finetune("zs", form, train, Config(d, m, 5, sigma2, 1.0), lr=lr, steps=steps, batch=batch, seed=seed, polyak=False)
+    ref = sgd_finetune("zs", form, train, Config(d, m, 5, sigma2, 1.0), lr=lr, steps=steps, batch=batch, seed=seed,
+                       polyak=False)
     proto = P.Protocol(d=d, m=m, N=5, sigma2=sigma2, form=form, optimizer="sgd", momentum=0.0, clip=1e6,
                        batch=batch, finetune_steps=steps, lr_finetune=lr).check()
     rng = rng_from_seed(seed)

@@ -66,7 +66,8 @@ def test_symbolic_and_numpy_gradients_agree(new_objectives, name):
 
     res = gradient(name, "all", "merged")
     V, W, t0 = _numeric_point()
-    gV, gW = objective_grad(name, V, W, t0, Config(CFG["d"], CFG["m"], CFG["N"], float(CFG["sigma2"]), float(CFG["lam"])))
+    cfg = Config(CFG["d"], CFG["m"], CFG["N"], float(CFG["sigma2"]), float(CFG["lam"]))
+    gV, gW = objective_grad(name, V, W, t0, cfg)
     proj = project(gV, gW, t0)
     assert proj.residual < 1e-10 * max(1.0, proj.norm)  # the gradient is tangent to the manifold
     for nm in vocabulary.coordinate_names("merged"):
