@@ -755,3 +755,16 @@ def test_package_boundaries(tmp_path):
     assert len(found) == len(expected), found
     for want, got in zip(expected, sorted(found)):
         assert got.startswith(want), (want, got)
+
+
+def test_the_readme_layout_table_lists_every_package():
+    """README.md's "Layout" table has one row per package and sub-package of the package
+    code (``proofs_check/claims/``, ...) and per folder ``tests/``, ``benchmarks/``,
+    ``docs/``, and no row for a folder that does not exist."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = text.split("\n## Layout\n", 1)[1].split("\n## ", 1)[0]
+    rows = {line.split("|")[1].strip().strip("`") for line in section.splitlines()
+            if line.startswith("| `")}
+    wanted = {f"{p.relative_to(ROOT).as_posix()}/" for pkg in PACKAGES for p in [ROOT / pkg, *(ROOT / pkg).iterdir()]
+              if (p / "__init__.py").is_file()} | {"tests/", "benchmarks/", "docs/"}
+    assert rows == wanted, f"missing rows: {sorted(wanted - rows)}; rows for no package: {sorted(rows - wanted)}"
