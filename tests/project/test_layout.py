@@ -197,6 +197,11 @@ def edges(modules: dict[str, Module], imp: Import) -> list[str]:
     return out
 
 
+def package_code(modules: dict[str, Module]) -> list[Module]:
+    """The modules of the package code (not tests or benchmarks)."""
+    return [mod for mod in modules.values() if mod.in_packages]
+
+
 def _private(name: str) -> bool:
     return name.startswith("_") and not (name.startswith("__") and name.endswith("__"))
 
@@ -306,9 +311,7 @@ def private_imports(modules: dict[str, Module]) -> list[str]:
 def undeferred_local_imports(modules: dict[str, Module]) -> list[str]:
     """(c) A function-local import without a ``# deferred: reason`` comment on its lines."""
     out = []
-    for mod in modules.values():
-        if not mod.in_packages:
-            continue
+    for mod in package_code(modules):
         for imp in imports(mod):
             if not imp.local:
                 continue
@@ -466,9 +469,7 @@ def all_mismatches(modules: dict[str, Module]) -> list[str]:
 def long_modules(modules: dict[str, Module]) -> list[str]:
     """(e) Over ``MAX_LINES`` lines without an ``Over 500 lines:`` line in the docstring."""
     out = []
-    for mod in modules.values():
-        if not mod.in_packages:
-            continue
+    for mod in package_code(modules):
         n = len(mod.source.splitlines())
         if n <= MAX_LINES:
             continue
@@ -491,9 +492,7 @@ def boundary_violations(modules: dict[str, Module]) -> list[str]:
         "numerics": {"theory", "proofs_check", "experiment"},
     }
     out = []
-    for mod in modules.values():
-        if not mod.in_packages:
-            continue
+    for mod in package_code(modules):
         pkg = _top(mod.name)
         for imp in imports(mod):
             targets = {imp.target} | {f"{imp.target}.{n}" for n in imp.names}
@@ -537,9 +536,7 @@ def _prose(mod: Module):
 def history_and_timings(modules: dict[str, Module]) -> list[str]:
     """(f) History or timings in comments, docstrings and help strings of the package code."""
     out = []
-    for mod in modules.values():
-        if not mod.in_packages:
-            continue
+    for mod in package_code(modules):
         for line, text in sorted(_prose(mod), key=lambda lt: lt[0]):
             for pattern, what in ((HISTORY, "history"), (TIMING, "a timing")):
                 hit = pattern.search(text)
