@@ -16,7 +16,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from experiment.run import PRESETS, run_experiment  # noqa: E402
+from experiment.presets import PRESETS  # noqa: E402
+from experiment.run import run_experiment  # noqa: E402
 from experiment.protocol import Protocol  # noqa: E402
 
 

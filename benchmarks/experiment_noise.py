@@ -17,7 +17,8 @@ sys.path.insert(0, str(ROOT))
 
 from experiment import ladder as Lad  # noqa: E402
 from experiment import protocol as P  # noqa: E402
-from experiment.run import PRESETS, curve_distance, exact_curves  # noqa: E402
+from experiment.presets import PRESETS  # noqa: E402
+from experiment.run import curve_distance, exact_curves  # noqa: E402
 
 
 def main(argv=None):

@@ -224,7 +224,7 @@ MUTANTS = [
      "return str(x).replace(",
      "md_cell: a | inside a Markdown cell is not escaped",
      ["tests/test_bug_classes.py", "tests/test_cli.py"], ["zs.v.optimum"], False),
-    ("R14", "proofs_check/cli/report.py", "isinstance(obj, np.generic):", "isinstance(obj, np.floating):",
+    ("R14", "proofs_check/storage/json_text.py", "isinstance(obj, np.generic):", "isinstance(obj, np.floating):",
      "JSON cleaning converts only NumPy floats: NumPy booleans and integers become strings",
      ["tests/test_bug_classes.py", "tests/test_hardening.py", "tests/test_explore.py"], ["zs.v.optimum"], False),
     ("R15", "experiment/run.py", '"rms": float(np.sqrt(np.mean(allv ** 2)))', '"rms": float(np.mean(allv))',

@@ -46,9 +46,15 @@ import math
 
 import numpy as np
 
+import numerics
+from numerics.endpoints import nearest_stationary, outcome_from
+from numerics.finite_data import dataset_tokens
+from numerics.multihead import multihead_pretrain_loss
+from numerics.pretrained import pretrained_point
+from numerics.problem import Problem
 from vocabulary import METHODS, TRAIN, Config
 
-from experiment.protocol import Protocol, lam_weight, optimizer_for, require_jax, trainable_for
+from experiment.protocol import Protocol, lam_weight, merged_heads, optimizer_for, require_jax, trainable_for
 
 __all__ = ["RUNGS", "CAUSES", "train_key", "first_head", "from_start", "same_optimizer", "DataMoments",
            "data_loss", "same_data", "pretraining_check", "attribution", "PRETRAIN_RTOL"]
@@ -70,7 +76,6 @@ def first_head(params: dict) -> dict:
 
 
 def _problem(objective: str, method: str, proto: Protocol, theta0, start: dict, lam=None):
-    from numerics.problem import Problem
 
     cfg = Config(proto.d, proto.m, proto.N, proto.sigma2, proto.lam if lam is None else lam)
     return Problem.build(objective, proto.form, train_key(method, proto.form), cfg, start,
@@ -85,7 +90,6 @@ def from_start(method: str, proto: Protocol, theta0, start: dict):
         method: an experiment method; proto: the settings; theta0: the target;
         start: ``D x D`` matrices of the form (:func:`first_head` of the pretrained weights).
     """
-    from numerics.endpoints import outcome_from
 
     pb = _problem(METHODS[method].objective, method, proto, theta0, start)
     o = outcome_from(pb, pb.pack())
@@ -152,7 +156,6 @@ class DataMoments:
     NAMES = ("M2", "M4", "P6", "P4", "YP3", "YP", "PP", "YY")
 
     def __init__(self, X, y, weights=None, chunk: int = 20_000):
-        from numerics.finite_data import dataset_tokens
 
         Z = dataset_tokens(X, y)
         M, D = Z.shape
@@ -309,11 +312,7 @@ def pretraining_check(params: dict, proto: Protocol) -> dict:
     Args:
         params: protocol parameters ``(L, H, D, D)`` of one pretrained model.
     """
-    import numerics
-    from numerics.flow import pretrained_point
-    from numerics.multihead import multihead_pretrain_loss
 
-    from experiment.protocol import merged_heads
 
     Vp, Wp = pretrained_point(proto.d, proto.m, proto.sigma2, form="merged")
     optimum = numerics.pretrain_loss(Vp, Wp, proto.m, proto.sigma2)
@@ -326,8 +325,6 @@ def pretraining_check(params: dict, proto: Protocol) -> dict:
     if proto.heads > 1:
         loss = multihead_pretrain_loss(V[0], W[0], proto.m, proto.sigma2)
     else:
-        from numerics.problem import Problem
-        from numerics.endpoints import nearest_stationary
 
         pb = Problem.build("pretrain", proto.form, "all", Config(proto.d, proto.m, proto.N, proto.sigma2, proto.lam),
                            first_head(params))

@@ -37,6 +37,10 @@ Training
   not depend on which other methods are selected.
 
 JAX is imported lazily (:func:`require_jax`); it is the optional extra ``iclft[experiment]``.
+
+Over 500 lines: one protocol (the model, its random streams and data, the compiled training
+loop and its NumPy mirror for evaluation), whose parts all read :class:`Protocol` and the
+streams; the run, the ladder and the tests use them together as one module.
 """
 from __future__ import annotations
 
@@ -47,13 +51,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from numerics.pretrained import pretrained_point
 from vocabulary import DEFAULTS, EXPERIMENT_METHODS, METHODS
 
 __all__ = ["require_jax", "MissingJax", "Protocol", "Divergence", "forward", "predict",
            "trainable_for", "train", "pretrain", "finetune", "make_dataset", "sample_theta0",
            "tokens", "sphere_prompts", "rng_for", "merged_heads", "monte_carlo_errors", "forward_numpy",
            "train_seeds", "pretrain_many", "finetune_many", "closed_form_start", "pretrain_seed",
-           "finetune_stream", "TIMINGS", "lam_weight", "optimizer_for"]
+           "finetune_stream", "TIMINGS", "lam_weight", "optimizer_for", "CHUNK", "STREAMS", "finetune_prompts",
+           "matrices", "row_matrix"]
 
 CHUNK = 50  # steps per compiled scan: the progress bar and the NaN check run between chunks
 
@@ -78,9 +84,9 @@ def require_jax():
         MissingJax: when JAX or optax cannot be imported.
     """
     try:
-        import jax
-        import jax.numpy as jnp
-        import optax
+        import jax  # deferred: JAX and optax are the optional extra iclft[experiment]
+        import jax.numpy as jnp  # deferred: as above
+        import optax  # deferred: as above
     except ImportError as exc:  # pragma: no cover - depends on the environment
         raise MissingJax("install iclft[experiment] (JAX and optax) to run experiments") from exc
     jax.config.update("jax_enable_x64", True)
@@ -208,8 +214,8 @@ def trainable_for(method: str, form: str) -> tuple[str, ...]:
 # ----------------------------------------------------------------------------- data
 # Random numbers are drawn on the host with NumPy generators seeded from (seed, stream):
 # the compiled programs then take plain arrays.  This is as reproducible as jax.random keys
-# and avoids compiling the random-number generator into every program, which costs
-# several seconds per program on a loaded two-core machine.
+# and keeps the random-number generator out of every compiled program.
+#: the random streams, each seeded from ``(seed, stream)``
 STREAMS = {"pretrain": 0, "init": 1, "theta0": 2, "dataset": 3, "evaluation": 4}
 
 
@@ -443,7 +449,6 @@ def closed_form_start(proto: Protocol) -> dict:
     of the first layer at ``V = e_y e_y^T``, ``W = c* diag(0, I, 0)`` (separate:
     ``K = Q = sqrt(c*) diag(0, I, 0)``); later layers 0 (they add nothing to the
     prediction).  Heads are averaged, so ``H`` equal heads predict as one."""
-    from numerics.pretrained import pretrained_point
 
     mats = pretrained_point(proto.d, proto.m, proto.sigma2, form=proto.form)
     out = {}

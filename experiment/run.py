@@ -40,38 +40,27 @@ from pathlib import Path
 
 import numpy as np
 
+from tqdm import tqdm
+
 import numerics
+from numerics.endpoints import generic_outcome
 from numerics.multihead import multihead_loss, multihead_pretrain_loss
-from vocabulary import EXPERIMENT_METHODS, METHODS, TASKS, Config
+from numerics.pretrained import pretrained_point
+from vocabulary import METHODS, Config
 
-from proofs_check.storage.atomic import atomic_path, write_text_atomic
-from experiment.protocol import Protocol
+from experiment import ladder as Lad
+from experiment import protocol as P
+from experiment.figures import draw_figures, draw_ladder_figures
+from experiment.protocol import Protocol, monte_carlo_errors, rng_for
+from proofs_check.storage.atomic import atomic_path, prepare_output, write_text_atomic
+from proofs_check.storage.json_text import to_json
 
-__all__ = ["QUICK", "DEFAULT", "AUTHORS", "PRESETS", "agreement", "ladder_for", "run_experiment", "theory_model", "orthogonal_task",
-           "exact_curves", "prepare_out", "experiment_command", "CURVE_TASKS"]
+__all__ = ["CURVE_TASKS", "AGREE_STDS", "AGREE_RTOL", "prepare_out", "orthogonal_task", "task_vectors",
+           "exact_curves", "theory_model", "curve_distance", "agreement", "ladder_for", "run_experiment",
+           "write_outputs"]
 
+#: the tasks every model is evaluated on (``sphere``: the pretraining distribution)
 CURVE_TASKS = ("target", "negated", "orthogonal", "sphere")
-#: the default preset: the paper's *model* settings (d=5, m=N=20, sigma2=0.1, lam=1) with this
-#: project's *training* settings, not the authors' (those are :data:`AUTHORS`): 8000 SGD
-#: pretraining steps at lr 0.02 and batch 256 reach L_pre within 2% of the exact optimum
-#: (0.3507 against 0.3453 at seed 0; 3000 steps do not, 7%), 1000 fine-tuning steps on 1000
-#: pairs; about a minute of CPU
-DEFAULT = dict(d=5, m=20, N=20, sigma2=0.1, lam=1.0, heads=1, layers=1, form="separate",
-               pretrain_steps=8000, finetune_steps=1000, batch=256, lr_pretrain=0.02,
-               lr_finetune=0.01, optimizer="sgd", momentum=0.9, clip=1.0,
-               lam_schedule="linear-decay", dataset_size=1000, init_std=0.05, seed=0,
-               shots=(0, 20), mc_samples=20_000)
-#: the quick preset: small and fast (well under a minute on two cores); its short
-#: pretraining stalls for some seeds (the pretraining check flags them)
-QUICK = dict(DEFAULT, d=3, m=10, N=10, pretrain_steps=400, finetune_steps=150, batch=128,
-             lr_pretrain=0.05, lr_finetune=0.02, dataset_size=200, shots=(0, 20), mc_samples=5_000)
-#: the authors' notebook (``regression/linear_model.ipynb``): pretraining 5000 steps, lr 0.01,
-#: batch 5000; fine-tuning 5000 steps, lr 0.01, batch 5000; 100,000 fine-tuning pairs;
-#: evaluation 50,000 prompts x 5 seeds by Monte Carlo (here exact for one layer;
-#: ``mc_samples`` 250,000 for more layers); their state is float32, ours float64
-AUTHORS = dict(DEFAULT, pretrain_steps=5000, lr_pretrain=0.01, finetune_steps=5000, lr_finetune=0.01,
-               batch=5000, dataset_size=100_000, mc_samples=250_000)
-PRESETS = {"default": DEFAULT, "quick": QUICK, "authors": AUTHORS}
 
 
 # ----------------------------------------------------------------------------- output folder
@@ -79,8 +68,6 @@ def prepare_out(out) -> Path:
     """Create ``out`` (and ``out/params``) if needed and check it is writable, before any
     training, by the shared output rule (:func:`proofs_check.storage.atomic.prepare_output`: the
     folder may be created, its parent must exist).  Raises ``ValueError`` naming the path."""
-    from proofs_check.storage.atomic import prepare_output
-
     if not isinstance(out, (str, Path)) or str(out) == "":
         raise ValueError(f"out must be a folder path, got {out!r}")
     path = prepare_output(out, kind="dir", name="out")
@@ -131,8 +118,6 @@ def exact_curves(V: np.ndarray, W: np.ndarray, theta0: np.ndarray, shots, sigma2
 
 
 def _mc_curves(params, theta0, shots, proto: Protocol, samples: int, stream: str):
-    from experiment.protocol import monte_carlo_errors, rng_for
-
     curves, errs = {}, {}
     for task, th in task_vectors(theta0).items():
         if task == "orthogonal" and th is None:
@@ -172,9 +157,6 @@ def theory_model(method: str, proto: Protocol, theta0: np.ndarray) -> tuple[np.n
         ``V, W`` (``D x D``, ``W`` merged) and ``info``: ``start``, ``converged``,
         ``grad_norm``, ``t_final``, ``objective``, ``train``, ``verdict``.
     """
-    from numerics.flow import pretrained_point
-    from numerics.endpoints import generic_outcome
-
     if method == "pretrained":
         pt = pretrained_point(proto.d, proto.m, proto.sigma2, form="merged")
         V, W = pt[0], pt[1]
@@ -265,8 +247,6 @@ def ladder_for(method: str, proto: Protocol, theta0, starts: list, moments, shot
     """The exact rungs of ``method`` (:mod:`experiment.ladder`), each rung's curves the mean
     over the pretraining runs ``starts`` (``D x D`` matrices each), and the distance from
     each rung to the next (the last exact rung to the experiment's mean)."""
-    from experiment import ladder as Lad
-
     population = Lad.DataMoments.population(theta0, proto.sigma2) if proto.d <= 8 else None
     rungs = {"idealised": {"curves": idealised}}
     per = {"from_start": [], "same_optimizer": [], "same_data": []}
@@ -315,9 +295,6 @@ def run_experiment(proto: Protocol, out, shots=(0, 20), mc_samples: int = 20_000
         ValueError: bad settings or an unwritable ``out`` (before any training).
         protocol.Divergence: a non-finite training loss (nothing is written).
     """
-    from experiment import ladder as Lad
-    from experiment import protocol as P
-
     proto.check()
     lo, hi = shots
     if not (0 <= lo <= hi <= 1000):
@@ -334,7 +311,6 @@ def run_experiment(proto: Protocol, out, shots=(0, 20), mc_samples: int = 20_000
     t0, cpu0 = time.perf_counter(), time.process_time()
     bar = None
     if progress:
-        from tqdm import tqdm
         # disable=None: no bar when stderr is not a terminal (a log file would fill with
         # carriage returns); mininterval bounds the refresh rate on a terminal
         bar = tqdm(total=proto.pretrain_steps + proto.finetune_steps * len(proto.methods),
@@ -455,8 +431,6 @@ def run_experiment(proto: Protocol, out, shots=(0, 20), mc_samples: int = 20_000
 
 def write_outputs(out: Path, result: dict, pre_params: dict, params: dict, proto: Protocol) -> list[str]:
     """Write the parameters, the JSON and the figures (atomically); returns the paths."""
-    from proofs_check.cli.report import to_json
-
     files = []
     _save_params(out / "params" / "pretrained.npz", pre_params, proto)
     files.append(str(out / "params" / "pretrained.npz"))
@@ -464,241 +438,8 @@ def write_outputs(out: Path, result: dict, pre_params: dict, params: dict, proto
         _save_params(out / "params" / f"{mth}.npz", p, proto)
         files.append(str(out / "params" / f"{mth}.npz"))
     files += [str(p) for p in draw_figures(out, result)]
-    from experiment.figures import draw_ladder_figures
     files += [str(p) for p in draw_ladder_figures(out, result)]
     files.append(str(out / "experiment.json"))
     result_files = dict(result, files=files)
     write_text_atomic(out / "experiment.json", to_json(result_files) + "\n")
     return files
-
-
-# ----------------------------------------------------------------------------- figures
-def _coinciding(methods: dict, tasks) -> dict:
-    """``{method: first method}`` for each method whose theory curves equal (to 1e-9
-    relative) those of an earlier method on every task."""
-    same, seen = {}, []
-    for mth, e in methods.items():
-        cur = [np.asarray(e["theory"]["curves"][t], dtype=float) for t in tasks]
-        for prev, pc in seen:
-            if all(a.shape == b.shape and np.allclose(a, b, rtol=1e-9, atol=0) for a, b in zip(cur, pc)):
-                same[mth] = prev
-                break
-        else:
-            seen.append((mth, cur))
-    return same
-
-
-def thetas_figure(result: dict):
-    """The ``linear_tf_thetas_qkv`` figure (a Matplotlib figure; draw and save it inside
-    :func:`figure_style.paper_style`): one panel per task of the result (``theta0``,
-    ``-theta0``, ``theta_perp``, the sphere); per method the theory end point as a line
-    and the experiment's mean over runs as markers with the min-max range over runs as
-    error bars (markers offset along ``n`` per method so they do not hide each other)."""
-    from matplotlib.lines import Line2D
-    from matplotlib.ticker import MaxNLocator
-
-    from proofs_check.export import figure_style as FS
-    from experiment.figures import log_ticks
-
-    methods = result["methods"]
-    cfg = result["config"]
-    first = next(iter(methods.values()))
-    tasks = [t for t in TASKS if t in first["curves"]]
-    ncol = 2 if len(tasks) > 1 else 1
-    nrow = (len(tasks) + ncol - 1) // ncol
-    fig = FS.figure(2, 2.1 * nrow + 1.3)
-    axes = np.atleast_1d(fig.subplots(nrow, ncol, sharex=True, squeeze=False)).ravel()
-    same = _coinciding(methods, tasks)
-    nm = len(methods)
-    offsets = {m: 0.28 * (i - (nm - 1) / 2) / max(1, nm - 1) for i, m in enumerate(methods)}
-    for k, (ax, task) in enumerate(zip(axes, tasks)):
-        for mth, e in methods.items():
-            st = FS.method_style(mth)
-            shots = np.asarray(e["shots"], dtype=float)
-            kw = st.line_kw()
-            if mth in same:  # drawn over an identical curve: dotted, so both colours show
-                kw["ls"] = (0, (1.0, 1.5))
-                kw["lw"] = 2.2
-            ax.plot(shots, e["theory"]["curves"][task], zorder=2, **kw)
-            mean = np.asarray(e["curves"][task], dtype=float)
-            sp = e.get("spread", {}).get(task)
-            x = shots + offsets[mth]
-            if sp is not None and e.get("runs", 1) > 1:
-                yerr = np.vstack([mean - np.asarray(sp["min"]), np.asarray(sp["max"]) - mean])
-                ax.errorbar(x, mean, yerr=np.maximum(yerr, 0), fmt="none", ecolor=st.color, elinewidth=0.6,
-                            alpha=0.6, zorder=3)
-            elif e.get("stderr"):  # one run evaluated by Monte Carlo: its standard error
-                ax.errorbar(x, mean, yerr=e["stderr"][task], fmt="none", ecolor=st.color, elinewidth=0.6,
-                            alpha=0.6, zorder=3)
-            ax.plot(x, mean, ms=3.0, zorder=4, **st.marker_kw())
-        ax.set_yscale("log")
-        log_ticks(ax)
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True, steps=[1, 2, 5, 10]))
-        FS.panel_title(ax, "abcdefgh"[k], TASKS[task].label)
-        if k % ncol == 0:
-            ax.set_ylabel("test error" + (" (exact)" if all(e["evaluation"] == "exact" for e in methods.values())
-                                          else " (Monte Carlo)"))
-        if k >= len(tasks) - ncol:
-            ax.set_xlabel("number of shots $n$")
-    for ax in axes[len(tasks):]:
-        ax.set_visible(False)
-    handles = [Line2D([0], [0], **{**FS.method_style(m).line_kw(), **{k: v for k, v in FS.method_style(m).marker_kw().items()
-                                                                     if k != "ls"}}) for m in methods]
-    labels = [FS.method_style(m).tex for m in methods]
-    handles += [Line2D([0], [0], color=FS.NEUTRAL), Line2D([0], [0], color=FS.NEUTRAL, ls="none", marker="o")]
-    runs = cfg.get("seeds", 1) * cfg.get("pretrain_seeds", 1)
-    bars = f"bars: min-max of {runs} runs" if runs > 1 else (
-        "bars: Monte Carlo standard error" if any(e.get("stderr") for e in methods.values()) else "one run")
-    labels += ["theory (exact-flow end point)", f"experiment (mean; {bars})"]
-    fig.legend(handles, labels, loc="outside upper center", ncol=(len(handles) + 1) // 2)
-    notes = [f"{cfg['form']} form, $H={cfg['heads']}$, $L={cfg['layers']}$, {cfg['optimizer']}, "
-             f"{cfg['finetune_steps']} fine-tuning steps; theory from the {first['theory']['start']} start"]
-    if same:
-        notes.append("; ".join(f"theory of {FS.method_style(m).tex} equals that of {FS.method_style(p).tex} "
-                               "(drawn dotted over it)" for m, p in same.items()))
-    notes.append("markers offset along $n$ per method")
-    FS.add_caption(fig, FS.caption(cfg, seeds=range(cfg.get("seed", 0), cfg.get("seed", 0) + runs)
-                                   if runs > 1 else cfg.get("seed"), extra="; ".join(notes)))
-    return fig
-
-
-def losses_figure(result: dict):
-    """The ``train_losses`` figure: the pretraining loss and the fine-tuning losses (mean
-    over runs per step), each as its moving average over the faint raw minibatch loss."""
-    from matplotlib.lines import Line2D
-
-    from proofs_check.export import figure_style as FS
-    from experiment.figures import log_ticks
-
-    methods = result["methods"]
-    cfg = result["config"]
-    fig = FS.figure(2, 2.8)
-    ax0, ax1 = fig.subplots(1, 2)
-    pre = np.asarray(result["pretrained"]["train_loss"], dtype=float)
-    FS.plot_loss(ax0, np.arange(1, len(pre) + 1), pre, "black", "pretraining")
-    FS.panel_title(ax0, "a", "pretraining")
-    ax0.set_ylabel(r"minibatch loss $\mathcal{L}_{\mathrm{pre}}$")
-    handles, labels = [], []
-    for mth, e in methods.items():
-        st = FS.method_style(mth)
-        y = np.asarray(e["train_loss"], dtype=float)
-        _, sm = FS.plot_loss(ax1, np.arange(1, len(y) + 1), y, st.color, st.tex)
-        sm.set_linestyle(st.ls)
-        handles.append(sm)
-        labels.append(st.tex)
-    handles += [Line2D([0], [0], color=FS.NEUTRAL, lw=1.4), Line2D([0], [0], color=FS.NEUTRAL, lw=0.5, alpha=0.4)]
-    labels += ["moving average", "raw minibatch"]
-    FS.panel_title(ax1, "b", "fine-tuning")
-    ax1.set_ylabel(r"minibatch $\mathcal{L}_{\mathrm{ZS}} + w_t\,\mathcal{L}_{\mathrm{FS}}$")
-    for ax in (ax0, ax1):
-        ax.set_yscale("log")
-        log_ticks(ax)
-        ax.set_xlabel("step $t$")
-    fig.legend(handles, labels, loc="outside right upper", ncol=1)
-    runs = cfg.get("seeds", 1) * cfg.get("pretrain_seeds", 1)
-    FS.add_caption(fig, FS.caption(cfg, extra=f"{cfg['optimizer']}, batch {cfg['batch']}, "
-                                              f"$w_t$ schedule {cfg['lam_schedule']}; fine-tuning: mean over {runs} runs per step"))
-    return fig
-
-
-def draw_figures(out: Path, result: dict) -> list[Path]:
-    """The authors' ``linear_tf_thetas_qkv`` (:func:`thetas_figure`) and the training-loss
-    curves (:func:`losses_figure`); PNG and PDF each, written atomically."""
-    from proofs_check.export.figures import save_styled  # matplotlib is imported only when drawing
-
-    return save_styled(out, [("linear_tf_thetas_qkv", lambda: thetas_figure(result)),
-                             ("train_losses", lambda: losses_figure(result))])
-
-
-# ----------------------------------------------------------------------------- command
-def _table(hdr, rows, fmt):
-    if fmt == "markdown":
-        return ["| " + " | ".join(hdr) + " |", "|" + "---|" * len(hdr)] + ["| " + " | ".join(r) + " |" for r in rows]
-    widths = [max(len(str(x)) for x in col) for col in zip(hdr, *rows)]
-    return ["  ".join(h.ljust(w) for h, w in zip(hdr, widths))] + \
-        ["  ".join(str(x).ljust(w) for x, w in zip(r, widths)).rstrip() for r in rows]
-
-
-def render(result: dict, fmt: str) -> str:
-    """Text or Markdown summary: per method the errors at the first and last shot on
-    ``theta0`` and ``-theta0`` (mean over runs), the theory's, and the distance; the
-    pretraining check; the ladder's attribution and whether the last exact rung predicts the
-    experiment."""
-    cfg = result["config"]
-    runs = cfg.get("seeds", 1) * cfg.get("pretrain_seeds", 1)
-    head = (f"experiment: {cfg['form']} form, H={cfg['heads']}, L={cfg['layers']}, d={cfg['d']}, m={cfg['m']}, "
-            f"N={cfg['N']}, sigma2={cfg['sigma2']:g}, lam={cfg['lam']:g} ({cfg['lam_schedule']}), "
-            f"{cfg['optimizer']}, seed {cfg['seed']}, {runs} run(s); trained in {result['train_seconds']:.1f} s "
-            f"(+ {result.get('compile_seconds', 0):.1f} s compiling), ladder {result.get('ladder_seconds', 0):.1f} s")
-    pre = result.get("pretraining", {})
-    rows = []
-    for mth, e in list(result["methods"].items()):
-        n0, n1 = e["shots"][0], e["shots"][-1]
-        cur, th = e["curves"], e["theory"]["curves"]
-        rows.append((mth, e["evaluation"], f"{cur['target'][0]:.4g}", f"{th['target'][0]:.4g}",
-                     f"{cur['target'][-1]:.4g}", f"{th['target'][-1]:.4g}",
-                     f"{cur['negated'][-1]:.4g}", f"{th['negated'][-1]:.4g}",
-                     f"{e['theory']['distance']['max_abs']:.3g}"))
-    hdr = ("method", "evaluation", f"target n={n0}", "theory", f"target n={n1}", "theory",
-           f"negated n={n1}", "theory", "max |exp - theory|")
-    lines = [f"**{head}**", ""] if fmt == "markdown" else [head]
-    if pre.get("loss") is not None:
-        lines.append(f"pretraining: L_pre = {pre['loss']:.4g} (optimum {pre['optimum']:.4g}, gap {pre['gap']:.3g}): "
-                     f"{pre['verdict']}" + ("" if "seeds" not in pre else
-                                            f"; per seed: {', '.join(c['verdict'] for c in pre['seeds'])}"))
-    lines += _table(hdr, rows, fmt)
-    lad = [(m, e) for m, e in result["methods"].items() if "attribution" in e]
-    if lad:
-        hdr2 = ("method", "start", "optimizer", "data", "noise", f"last rung within {AGREE_STDS:g} std / "
-                f"{100 * AGREE_RTOL:g}%", "worst ratio")
-        rows2 = [(m, *(f"{e['attribution'].get(c, float('nan')):.3g}" for c in ("start", "optimizer", "data", "noise")),
-                  f"{'yes' if e['agreement']['within'] else 'no'} ({e['agreement']['rung']})",
-                  f"{e['agreement']['worst_ratio']:.3g}") for m, e in lad]
-        lines += ["", "ladder: largest |difference| between consecutive rungs (idealised -> from_start -> "
-                  "same_optimizer -> same_data -> experiment)" if fmt != "markdown" else ""]
-        lines += _table(hdr2, rows2, fmt)
-    if result.get("files"):
-        lines.append(f"wrote {len(result['files'])} files; figure: "
-                     f"{[f for f in result['files'] if f.endswith('linear_tf_thetas_qkv.png')][0]}")
-    return "\n".join(lines)
-
-
-def protocol_from_args(args) -> tuple[Protocol, tuple, int]:
-    """Build the :class:`Protocol` from parsed arguments, the preset (``--preset``, or
-    ``--quick``) filling the options left unset.  Returns ``(proto, shots, mc_samples)``."""
-    name = getattr(args, "preset", None)
-    if args.quick and name not in (None, "quick"):
-        raise ValueError(f"--quick and --preset {name} contradict each other")
-    preset = PRESETS["quick" if args.quick else (name or "default")]
-    val = {k: (getattr(args, k) if getattr(args, k, None) is not None else v) for k, v in preset.items()}
-    methods = EXPERIMENT_METHODS
-    if args.methods is not None:
-        methods = tuple(m.strip() for m in args.methods.split(",") if m.strip())
-    fields = {k: v for k, v in val.items() if k not in ("shots", "mc_samples")}
-    proto = Protocol(methods=methods, **fields).check()
-    return proto, tuple(val["shots"]), int(val["mc_samples"])
-
-
-def experiment_command(args):
-    """``(text, status)`` for the CLI; a divergence is exit 1 with one line."""
-    from experiment.protocol import Divergence, MissingJax
-    from proofs_check.cli.report import to_json
-
-    proto, shots, mc = protocol_from_args(args)
-    try:
-        from experiment.protocol import require_jax
-        require_jax()
-    except MissingJax:
-        raise ValueError("install iclft[experiment] (JAX and optax) to run experiments") from None
-    progress = args.format != "json" and not args.quiet
-    try:
-        result = run_experiment(proto, args.out, shots=shots, mc_samples=mc, progress=progress,
-                                seeds=getattr(args, "seeds", None) or 1,
-                                pretrain_seeds=getattr(args, "pretrain_seeds", None) or 1,
-                                ladder=not getattr(args, "no_ladder", False))
-    except Divergence as exc:
-        print(f"iclft: error: {exc}", file=sys.stderr)
-        return "", 1
-    if args.format == "json":
-        return to_json(result), 0
-    return render(result, args.format), 0

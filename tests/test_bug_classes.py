@@ -381,7 +381,7 @@ def test_markdown_of_real_finetune_output_keeps_two_cells_per_row(capsys):
 def test_json_keeps_numpy_booleans_and_integers_as_json_values():
     """Evidence carries NumPy scalars (``np.bool_`` from comparisons of arrays, ``np.int64``
     counts): JSON must hold ``true``/``3``, not the strings ``"True"``/``"3"``."""
-    from proofs_check.cli.report import to_json
+    from proofs_check.storage.json_text import to_json
 
     obj = {"flag": np.bool_(True), "off": np.False_, "count": np.int64(3), "x": np.float32(0.5),
            "nan": float("nan"), "arr": np.array([1, 2]), "nested": [{"b": np.bool_(False)}]}

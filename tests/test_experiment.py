@@ -274,7 +274,7 @@ def test_theory_overlay_is_the_generic_outcome_in_the_experiment_frame():
 
 
 def _proto(preset, **kw):
-    from experiment.run import PRESETS
+    from experiment.presets import PRESETS
 
     fields = {k: v for k, v in PRESETS[preset].items() if k not in ("shots", "mc_samples")}
     fields.update(kw)
@@ -308,7 +308,7 @@ def test_pretrain_steps_zero_starts_at_the_closed_form_point():
 
 def test_presets_and_help(tmp_path):
     from proofs_check.cli.main import build_parser
-    from experiment.run import protocol_from_args
+    from experiment.command import protocol_from_args
 
     args = build_parser().parse_args(["experiment", "--preset", "authors", "--out", str(tmp_path)])
     proto, _, _ = protocol_from_args(args)

@@ -187,8 +187,8 @@ def _synthetic_experiment(runs: int = 3) -> dict:
 
 
 def test_experiment_figures_have_no_text_outside_and_titled_panels(tmp_path):
-    from experiment.run import draw_figures, losses_figure, thetas_figure
-    from experiment.figures import attribution_figure, draw_ladder_figures, ladder_figure
+    from experiment.figures import (attribution_figure, draw_figures, draw_ladder_figures, ladder_figure,
+                                    losses_figure, thetas_figure)
 
     result = _synthetic_experiment()
     with FS.paper_style():

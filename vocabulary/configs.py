@@ -30,11 +30,13 @@ class Config:
         return {"d": self.d, "m": self.m, "N": self.N, "sigma2": self.sigma2, "lam": self.lam}
 
 
+#: the configuration of :data:`DEFAULTS`
 DEFAULT_CONFIG = Config()
 
 
 #: the corners of the domain the product grid misses (m = 1, 60; N = 1, 60; d = 12;
-#: sigma2 = 2; lam = 0.05, 8), appended so that every subsample GRID[::k] keeps its old configs
+#: sigma2 = 2; lam = 0.05, 8), appended after the product grid so that a subsample GRID[::k]
+#: of its first 144 configurations does not depend on them
 EDGES = [Config(dd, mm, NN, s2, ll) for dd, mm, NN, s2, ll in (
     (2, 1, 1, 0.0, 0.05), (12, 60, 60, 2.0, 8.0), (2, 60, 1, 2.0, 0.05), (12, 1, 60, 0.0, 8.0))]
 

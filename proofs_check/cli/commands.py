@@ -731,7 +731,7 @@ def cmd_figures(args):
 
 
 def cmd_experiment(args):
-    from experiment.run import experiment_command
+    from experiment.command import experiment_command
 
     _check_output(args.out, "dir", "argument --out")
     return experiment_command(args)

@@ -440,7 +440,7 @@ def _cost_rules(args) -> None:
 def _experiment_args(p):
     """``iclft experiment``: options left unset take the preset's value (``--preset``,
     default ``default``); the help states each preset's value."""
-    from experiment.run import AUTHORS, DEFAULT, QUICK
+    from experiment.presets import AUTHORS, DEFAULT, QUICK
 
     pos_int, nonneg_int = (lambda n: _int_at_least(1, n)), (lambda n: _int_at_least(0, n))
 

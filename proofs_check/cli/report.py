@@ -10,13 +10,13 @@ claim is verified or refined (``iclft check`` then exits 0).
 """
 from __future__ import annotations
 
-import json
 import math
 
 from proofs_check.claims.claim import PASSING, ClaimResult
 from proofs_check.export.prose import as_markdown, as_text, details_prose
+from proofs_check.storage.json_text import to_json
 
-__all__ = ["summary", "render_claims", "to_json", "fmt_num", "md_cell"]
+__all__ = ["summary", "render_claims", "fmt_num", "md_cell"]
 
 
 def fmt_num(x) -> str:
@@ -34,47 +34,6 @@ def fmt_num(x) -> str:
 def md_cell(x) -> str:
     """Text safe inside a Markdown table cell: ``|`` escaped, line breaks as ``<br>``."""
     return str(x).replace("\\|", "|").replace("|", "\\|").replace("\r\n", "\n").replace("\n", "<br>")
-
-
-def _clean(obj):
-    """JSON-safe copy: numpy scalars to Python, non-finite floats to strings."""
-    try:
-        import numpy as np
-    except ImportError:  # pragma: no cover
-        np = None
-    if isinstance(obj, dict):
-        return {str(k): _clean(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_clean(v) for v in obj]
-    if np is not None and isinstance(obj, np.generic):
-        obj = obj.item()
-    if np is not None and isinstance(obj, np.ndarray):
-        return _clean(obj.tolist())
-    obj = _sympy_plain(obj)
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return str(obj)
-    if isinstance(obj, (str, int, float, bool)) or obj is None:
-        return obj
-    return str(obj)
-
-
-def _sympy_plain(obj):
-    """A SymPy boolean as ``bool``, a SymPy integer as ``int``, a SymPy float as ``float``
-    (a SymPy rational stays an exact ``"p/q"`` string); anything else unchanged."""
-    mod = type(obj).__module__ or ""
-    if not mod.startswith("sympy"):
-        return obj
-    if getattr(obj, "is_Boolean", False) and obj in (True, False):
-        return bool(obj)
-    if getattr(obj, "is_Integer", False):
-        return int(obj)
-    if getattr(obj, "is_Float", False):
-        return float(obj)
-    return obj
-
-
-def to_json(obj) -> str:
-    return json.dumps(_clean(obj), indent=2, sort_keys=False)
 
 
 def summary(results: list[ClaimResult], seconds: float) -> dict:

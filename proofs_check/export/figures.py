@@ -614,7 +614,7 @@ def summary(paths, data: dict, seconds: float) -> dict:
 def render_summary(info: dict, fmt: str = "text") -> str:
     """``fmt``: ``text``, ``markdown`` or ``json`` (the :func:`summary` dict)."""
     if fmt == "json":
-        from proofs_check.cli.report import to_json
+        from proofs_check.storage.json_text import to_json
         return to_json(info)
     if fmt not in ("text", "markdown"):
         raise ValueError(f"format must be text, markdown or json, got {fmt!r}")

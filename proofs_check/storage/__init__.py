@@ -1,1 +1,1 @@
-"""Files on disk: atomic writes and the cache of derived SymPy expressions."""
+"""Files and their formats: atomic writes, the cache of derived SymPy expressions, JSON text."""

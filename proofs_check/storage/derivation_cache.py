@@ -16,14 +16,19 @@ statement from these expressions; only the derivation step is cached.
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
+import io
 import json
 import os
 import pickle
 import sys
 from pathlib import Path
 
-__all__ = ["cache_dir", "cache_key", "cache_path", "load", "save", "ensure_derived"]
+from proofs_check.storage.atomic import write_bytes_atomic
 
+__all__ = ["MAGIC", "cache_dir", "cache_key", "cache_path", "load", "save", "ensure_derived"]
+
+#: the first bytes of a cache file (the format's version)
 MAGIC = b"iclft-derivations-v2\n"
 
 
@@ -41,8 +46,7 @@ def cache_dir() -> Path:
 
 def _version() -> str:
     try:
-        from importlib.metadata import version
-        return version("iclft")
+        return importlib.metadata.version("iclft")
     except Exception:  # not installed: the source hash still keys the cache
         return "0+unknown"
 
@@ -54,10 +58,10 @@ def cache_key() -> str:
     Returns:
         64 hex digits.
     """
-    import sympy
+    import sympy  # deferred: SymPy and theory are not loaded at the CLI's start-up
 
-    import theory
-    import vocabulary
+    import theory  # deferred: as above
+    import vocabulary  # deferred: only its source files are read; as above
 
     h = hashlib.sha256()
     h.update(f"iclft {_version()} sympy {sympy.__version__} python {sys.version_info[:3]}\n".encode())
@@ -119,12 +123,10 @@ def load(path: Path, key: str) -> dict | None:
 class _Pickler(pickle.Pickler):
     """Pickles a sum or product as ``Add._from_args(args)`` / ``Mul._from_args(args)``: its
     saved arguments are already canonical, so loading skips SymPy's flattening and
-    ordering (loading the derivations took 0.5 s of CPU, now 0.07 s; the loaded expressions
-    equal the derived ones,
-    ``tests/test_derivation_cache.py``)."""
+    ordering (the loaded expressions equal the derived ones, ``tests/test_derivation_cache.py``)."""
 
     def reducer_override(self, obj):
-        import sympy as sp
+        import sympy as sp  # deferred: SymPy is not loaded at the CLI's start-up
 
         if type(obj) is sp.Add or type(obj) is sp.Mul:
             return type(obj)._from_args, (obj.args,)
@@ -142,10 +144,6 @@ def save(path: Path, key: str, store: dict) -> None:
     Returns:
         None.
     """
-    import io
-
-    from proofs_check.storage.atomic import write_bytes_atomic
-
     buf = io.BytesIO()
     _Pickler(buf, protocol=pickle.HIGHEST_PROTOCOL).dump(store)
     payload = buf.getvalue()
@@ -171,8 +169,8 @@ def ensure_derived(use_cache: bool = True) -> str:
     """
     if not use_cache:
         return "off"
-    import theory
-    from theory import memo
+    import theory  # deferred: SymPy and theory are not loaded at the CLI's start-up
+    from theory import memo  # deferred: as above
 
     key = cache_key()
     path = cache_path(key)
