@@ -39,7 +39,7 @@ from .sampling import draw_prompts, rng_from_seed, sample_sphere, token_array
 from .validation import (check_batch, check_pair, check_positive, check_positive_int, check_problem,
                          check_seed)
 
-__all__ = ["minibatch_grad", "sgd_finetune", "SGDResult", "SGDSettings", "sgd_step", "IterateAverager"]
+__all__ = ["minibatch_grad", "sgd_finetune", "SGDResult", "SGDSettings", "sgd_step", "sgd_terms", "IterateAverager"]
 
 
 def _batch_grad(v, W, X, y, xq, yq):
@@ -162,7 +162,7 @@ def _merged_W(form, mats):
     return mats[1] if form == "merged" else mats[1].T @ mats[2]
 
 
-def _sgd_terms(objective, t0, N, lam, m):
+def sgd_terms(objective, t0, N, lam, m):
     """``[(n, task sampler, weight)]``: a sampler returns the task of each of ``b`` prompts
     (``kappa theta0``, or draws from the sphere)."""
     d = t0.shape[0]
@@ -190,7 +190,7 @@ def sgd_step(v, mats, form, trainable, terms, batch, sigma2, rng, lr_k):
     Args:
         v: the value row (D,); mats: ``[V, W]`` or ``[V, K, Q]`` (row ``y`` of ``V`` is ``v``).
         form: ``merged`` or ``separate``; trainable: a bool per matrix.
-        terms: from ``_sgd_terms``; batch: prompts per term; sigma2: noise variance.
+        terms: from ``sgd_terms``; batch: prompts per term; sigma2: noise variance.
         rng: the generator; lr_k: this step's rate.
 
     Returns:
@@ -329,7 +329,7 @@ def sgd_finetune(objective, train, d, m, N, sigma2=0.0, lam=1.0, lr=0.01, steps=
     t0 = unit_theta0(theta0, d)
 
     rng = rng_from_seed(st.seed)
-    terms = _sgd_terms(objective, t0, N, lam, m)
+    terms = sgd_terms(objective, t0, N, lam, m)
     mats = [M.copy() for M in pretrained_point(d, m, sigma2, form)]
     trainable = [s in vocabulary.trained_matrices(form, train) for s in vocabulary.MATRICES[form]]
     V0 = mats[0].copy()

@@ -14,7 +14,9 @@ import sympy as sp
 
 import numerics
 import vocabulary
+from numerics.hessian import Problem, hessian, hessian_vector_product
 from numerics.manifold import merged_point, separate_point
+from numerics.sgd import sgd_step, sgd_terms
 from theory import gradient
 from theory.gradients import SUBSETS
 from theory.manifold import basis_matrix
@@ -22,7 +24,7 @@ from theory.symbols import INV_KEYS, K, N, Q, a, alpha, b, beta, d, h, lam, m, q
 
 from proofs_check.export.prose import tx
 from vocabulary import Config
-from proofs_check.claims.claim import Claim, Evidence, Outcome
+from proofs_check.claims.claim import Claim, Evidence, Findings
 from proofs_check.claims.exact import rational
 
 __all__ = ["CLAIMS", "symbolic_full_gradient", "numeric_gradient", "POINTS", "manifold_point"]
@@ -131,7 +133,7 @@ def numeric_gradient(obj, form, cfg, coords, theta0):
     return out
 
 
-def check_agree() -> Outcome:
+def check_agree() -> Findings:
     ev = []
     worst, count = 0.0, 0
     memos = {}  # per point and form: each distinct coefficient expression evaluated once
@@ -186,7 +188,7 @@ def check_agree() -> Outcome:
                        zmax < 5.0, {"max_z_score": zmax}))
     ev.append(separate_sgd_evidence())
     ev.append(line_derivative_evidence())
-    return Outcome(ev, grid=[{**c.as_dict(), "point_seed": s} for c, s in POINTS])
+    return Findings(ev, grid=[{**c.as_dict(), "point_seed": s} for c, s in POINTS])
 
 
 def separate_sgd_evidence(seed: int = 31, batches: int = 40, batch: int = 1000) -> Evidence:
@@ -195,9 +197,6 @@ def separate_sgd_evidence(seed: int = 31, batches: int = 40, batch: int = 1000) 
     random full-matrix point ``(V, K, Q)`` estimates the exact separate-form gradient
     (:meth:`numerics.hessian.Problem.grad`, ZS + lam FS, d = 2); entrywise within 5 standard
     errors of the batch means."""
-    from numerics.hessian import Problem
-    from numerics.sgd import _sgd_terms, sgd_step
-
     cfg = POINTS[0][0]
     D = cfg.d + 2
     rng = np.random.default_rng(seed)
@@ -208,7 +207,7 @@ def separate_sgd_evidence(seed: int = 31, batches: int = 40, batch: int = 1000) 
     blocks = pb.block_slices()
     g = pb.grad(pb.pack())
     exact = np.concatenate([g[blocks["V"]].reshape(D, D)[-1], g[blocks["K"]], g[blocks["Q"]]])
-    terms = _sgd_terms("zsfs", t0, cfg.N, cfg.lam, cfg.m)
+    terms = sgd_terms("zsfs", t0, cfg.N, cfg.lam, cfg.m)
     steps = []
     draw = np.random.default_rng(seed + 1)
     for _ in range(batches):
@@ -241,8 +240,6 @@ def line_derivative_evidence(seed: int = 29, lines: int = 3) -> Evidence:
     no step-size error.  Compared: the closed-form gradient (:meth:`numerics.hessian.Problem.grad`),
     the full Hessian :func:`numerics.hessian.hessian` (the one the stability verdicts use) and
     :func:`numerics.hessian.hessian_vector_product`, at a random full-matrix point, d = 2."""
-    from numerics.hessian import Problem, hessian, hessian_vector_product
-
     rng = np.random.default_rng(seed)
     cfg = POINTS[0][0]
     D = cfg.d + 2
