@@ -41,7 +41,7 @@ from proofs_check.claims.exact import (RationalFunction, c_star, exact, exact_lo
                                        poly_positive, pretrained_coords)
 from proofs_check.claims.search_evidence import search_items
 
-__all__ = ["CLAIMS", "TASKS_KR", "flow_norm_evidence", "sgd_evidence_valley", "zs_v_B_values",
+__all__ = ["CLAIMS", "TASKS_KR", "flow_norm_evidence", "sgd_evidence_valley", "zs_v_B_values", "zs_v_B_functions",
            "zs_v_decreasing_far_out", "ICL_DEGRADED_CONDITION", "ICL_PRESERVED_CONDITION", "INITIAL_GRADIENT_PLANT",
            "W_GRADIENT_PLANT", "ZS_V_PLANT", "check_initial_gradient", "check_w_only_stationary", "check_minimizers",
            "check_flow_limit", "check_icl_degraded", "check_v_optimum", "check_icl_preserved"]
@@ -605,7 +605,7 @@ def check_v_optimum() -> Findings:
 
 # --- claim 9 --------------------------------------------------------------------------
 @functools.lru_cache(maxsize=None)
-def _zs_v_B():
+def zs_v_B_functions():
     """``B`` of ``L_n = A + B/(n+1) + C/(n+1)^2`` after V-only ZS, per task and on the sphere
     (:func:`theory.limits.zs_v_inverse_n_coefficient`)."""
     B, Bs = limits.zs_v_inverse_n_coefficient()
@@ -618,7 +618,7 @@ def zs_v_B_values(cfg: Config) -> dict:
     Returns:
         ``{"theta0", "-theta0", "theta_perp", "sphere"}`` -> SymPy rational.
     """
-    B, Bs = _zs_v_B()
+    B, Bs = zs_v_B_functions()
     base = exact_values(cfg)
     out = {name: B({**base, kappa: sp.Integer(k_), rho: sp.Integer(r_)}) for name, k_, r_ in TASKS_KR}
     out["sphere"] = Bs(base)
