@@ -13,8 +13,9 @@ import mpmath
 import sympy as sp
 
 from theory import optima
+from theory import symbols as S
 from theory.objectives import expected_loss_numerator
-from theory.symbols import N, a, alpha, b, beta, c, d, h, kappa, lam, m, n, q, rho, sigma2, to_expr
+from theory.symbols import N, d, lam, m, sigma2, to_expr
 
 from vocabulary import Config
 
@@ -246,7 +247,7 @@ def _loss_poly():
     """``(n+1)^2 L_n`` as a ``Poly`` over ``QQ`` in ``a b q alpha beta h kappa rho d n sigma2``."""
     global _LOSS_GENS
     if _LOSS_GENS is None:
-        gens = (a, b, q, alpha, beta, h, kappa, rho, d, n, sigma2)
+        gens = (S.a, S.b, S.q, S.alpha, S.beta, S.h, S.kappa, S.rho, d, S.n, sigma2)
         P = sp.Poly(expected_loss_numerator(), *gens, domain="QQ")
         _LOSS_GENS = (gens, P, _Compiled(P.as_expr(), sp.Integer(1), gens))
     return _LOSS_GENS
@@ -292,7 +293,7 @@ def c_star():
 def exact_values(cfg: Config, extra: dict | None = None) -> dict:
     """``{d, m, N, sigma2, lam, c}`` at ``cfg`` as exact rationals (``c = c*``), updated by ``extra``."""
     out = dict(exact_subs(cfg))
-    out[c] = exact(c_star(), cfg)
+    out[S.c] = exact(c_star(), cfg)
     if extra:
         out.update(extra)
     return out

@@ -27,7 +27,8 @@ from vocabulary import Config
 from proofs_check.claims.claim import Claim, Evidence, Findings
 from proofs_check.claims.exact import rational
 
-__all__ = ["CLAIMS", "symbolic_full_gradient", "numeric_gradient", "POINTS", "manifold_point"]
+__all__ = ["CLAIMS", "symbolic_full_gradient", "numeric_gradient", "POINTS", "manifold_point", "check_agree",
+           "separate_sgd_evidence", "line_derivative_evidence"]
 
 #: configurations and generic manifold points (rational coordinates) of the comparison
 POINTS = [
