@@ -26,7 +26,8 @@ from theory.symbols import (INV_KEYS, PRETRAINED, PRETRAINED_SEPARATE, K, N, Q, 
 
 from proofs_check.claims.claim import Evidence, Findings
 from proofs_check.claims.convention_evidence import (CONV_GRID, MC_SAMPLES, MC_SEED, c_star_value, config_of,
-                                                     isotropic, sampled_curve, unit_theta0, vertex, zmax)
+                                                     isotropic, sampled_curve, unit_theta0, vertex,
+                                                     max_z_score)
 from proofs_check.claims.exact import is_zero, num
 from proofs_check.claims.gradients import POINTS, manifold_point
 from vocabulary import DEFAULT_CONFIG
@@ -253,7 +254,7 @@ def check_initial_gradient(conv) -> Findings:
     ev.append(Evidence("numeric", f"NumPy ({conv.name}) at c* (default config): the same gradient entry by entry",
                        err < 1e-10, {"max_abs_diff": err, "c_star": cs}))
     mV, mW, sV, sW = mc
-    z = max(zmax(gV[-1], mV[-1], sV[-1]), zmax(gW[:, :-1], mW[:, :-1], sW[:, :-1]))
+    z = max(max_z_score(gV[-1], mV[-1], sV[-1]), max_z_score(gW[:, :-1], mW[:, :-1], sW[:, :-1]))
     ev.append(Evidence("monte-carlo", "sampled ZS gradient (100000 prompts) within 5 standard errors entrywise",
                        z < 5, {"max_z_score": z}))
     return Findings(ev)
@@ -435,8 +436,8 @@ def check_gradients_agree(conv) -> Findings:
                     mV, mW = mV + w * p[0], mW + w * p[1]
                     sV2, sW2 = sV2 + (w * p[2]) ** 2, sW2 + (w * p[3]) ** 2
                 G = symbolic(obj, "all", "merged", cfg, merged, t0)
-                zmax = max(zmax, zmax(G["V"][-1], mV[-1], np.sqrt(sV2)[-1]),
-                           zmax(G["W"][:, :-1], mW[:, :-1], np.sqrt(sW2)[:, :-1]))
+                zmax = max(zmax, max_z_score(G["V"][-1], mV[-1], np.sqrt(sV2)[-1]),
+                           max_z_score(G["W"][:, :-1], mW[:, :-1], np.sqrt(sW2)[:, :-1]))
     ev = [Evidence("numeric", f"symbolic full-matrix gradients ({conv.name}) equal the NumPy closed form at generic "
                    f"manifold points (d = 2, 3): every objective, merged and separate subsets, {count} comparisons",
                    worst < 1e-9, {"max_rel_diff": worst, "comparisons": count}),

@@ -16,7 +16,7 @@ from proofs_check.claims.exact import num
 from vocabulary import DEFAULT_CONFIG, Config
 
 __all__ = ["MC_SAMPLES", "MC_SEED", "CONV_GRID", "vertex", "isotropic", "unit_theta0", "config_of", "c_star_value",
-           "sampled_curve", "zmax"]
+           "sampled_curve", "max_z_score"]
 
 
 #: prompts and first seed of the Monte Carlo items of the convention-aware checks
@@ -73,7 +73,7 @@ def sampled_curve(V, W, conv, shots, what: str, samples: int = 20_000) -> Eviden
                     {"max_z_score": max(zs_)})
 
 
-def zmax(exact, mc, se) -> float:
+def max_z_score(exact, mc, se) -> float:
     """The largest ``|exact - mc| / se`` over the entries with ``se > 0``; an entry with
     ``se = 0`` counts its absolute difference times ``1e12``."""
     mask = se > 0
