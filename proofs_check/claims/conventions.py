@@ -1,4 +1,4 @@
-"""Claims under another convention (issue 23): the claims x conventions matrix.
+"""Claims under another convention: the claims x conventions matrix.
 
 Under today's convention every claim is the registry's own check, unchanged.  Under another
 :class:`vocabulary.Convention` a claim is checked by a convention-aware check

@@ -1,5 +1,5 @@
 """Claim about degenerate starts: ZS training of one attention matrix from a leftover
-value row (docs/theory.md section 5, claim 14; issue 21 item 3).
+value row (docs/theory.md section 5, claim 14).
 
 Conventions: see :mod:`proofs_check` (stated once there) and docs/theory.md section 1.
 The start is the pretrained point with ``V[y, x] = u`` (``v_0 = 0``); ZS trains ``W``

@@ -1,4 +1,6 @@
-"""Exact evaluation of derived expressions at a configuration (the grids are :mod:`vocabulary.configs`).
+"""Exact evaluation of derived expressions at a configuration (the grids are :mod:`vocabulary.configs`),
+shared by the claims' checks and conditions: rationals, compiled rational functions, the exact
+``L_n`` at reduced coordinates, the derived ``c*`` and the sign of a polynomial at every integer.
 
 A configuration is ``(d, m, N, sigma2, lam)`` (docs/theory.md section 5).  Derived SymPy
 expressions are evaluated *exactly* at a configuration (``sigma2`` and ``lam`` become
