@@ -140,13 +140,13 @@ def _recorded_configs(monkeypatch, **kw):
     from proofs_check.claims.conditions import Condition
 
     seen = []
-    real = Condition.evaluate
+    cond = ex.condition_of(kw["claim_id"])
 
-    def spy(self, statement, cfg):
+    def spy(statement, cfg):
         seen.append(cfg.as_dict())
-        return real(self, statement, cfg)
+        return Condition.evaluate(cond, statement, cfg)
 
-    monkeypatch.setattr(Condition, "evaluate", spy)
+    monkeypatch.setattr(cond, "evaluate", spy)
     res = ex.explore(**kw)
     return res, seen
 

@@ -14,6 +14,7 @@ import pytest
 from proofs_check.cli import main as cli
 from proofs_check.claims import claim_conditions
 from proofs_check.claims import explore as explore_mod
+from proofs_check.claims import search_evidence
 from proofs_check.claims import zsfs as few_shot
 from proofs_check.claims import zs as zero_shot
 from vocabulary import Config
@@ -212,6 +213,7 @@ def test_check_is_refuted_when_the_search_is_weakened(monkeypatch, capsys):
     ns = dict(vars(explore_mod))
     exec(compile(src.replace("max_examples=examples", "max_examples=1"), "<weakened search>", "exec"), ns)
     monkeypatch.setattr(explore_mod, "search", ns["search"])
+    monkeypatch.setattr(search_evidence, "search", ns["search"])
     claim, code = _check(capsys, "pretrain.fewshot_vs_zeroshot")
     assert (claim["status"], code) == ("refuted", 1)
     failed = [e for e in claim["evidence"] if e["asserted"] and not e["passed"]]
