@@ -1,6 +1,6 @@
 """Independent evaluation of the claims' configuration-dependent statements (test helper).
 
-Nothing here imports :mod:`proofs_check.claims.conditions` or the derived expressions of
+Nothing here imports the claims' conditions (their topic modules) or the derived expressions of
 :mod:`theory`: every quantity comes from the NumPy closed forms of :mod:`numerics`
 (``numerics.expected_loss`` on full ``D x D`` matrices), fine-tuned models from
 full-matrix quadratic solves (the trained objective is quadratic in ``V`` alone and in ``W``

@@ -138,16 +138,16 @@ def test_finetune_and_curve_return_the_start_they_report(capsys, start):
 
 def _recorded_configs(monkeypatch, **kw):
     import proofs_check.claims.explore as ex
-    from proofs_check.claims import conditions
+    from proofs_check.claims.conditions import Condition
 
     seen = []
-    real = conditions.evaluate
+    cond = ex.condition_of(kw["claim_id"])
 
-    def spy(claim_id, statement, cfg):
+    def spy(statement, cfg):
         seen.append(cfg.as_dict())
-        return real(claim_id, statement, cfg)
+        return Condition.evaluate(cond, statement, cfg)
 
-    monkeypatch.setattr(ex, "evaluate", spy)
+    monkeypatch.setattr(cond, "evaluate", spy)
     res = ex.explore(**kw)
     return res, seen
 
@@ -196,7 +196,7 @@ def test_zs_all_condition_needs_every_task(monkeypatch, failing):
     task (``theta0``, ``-theta0``, ``theta_perp``): a failure on any one of them decides."""
     import proofs_check.claims.zs as zs
     from vocabulary import Config
-    from proofs_check.claims.conditions import evaluate
+    from proofs_check.claims.explore import evaluate
 
     calls = []
 
@@ -204,7 +204,7 @@ def test_zs_all_condition_needs_every_task(monkeypatch, failing):
         calls.append(len(calls))
         return (False, 7) if len(calls) - 1 == failing else (True, None)
 
-    monkeypatch.setattr(zs, "_poly_positive", fake)
+    monkeypatch.setattr(zs, "poly_positive", fake)
     holds, det = evaluate("zs.all.icl_degraded", "paper", Config(3, 5, 2, 0.1, 1.0))
     assert len(calls) == 3
     assert holds is (failing is None)
@@ -216,18 +216,19 @@ def test_zs_all_condition_needs_every_task(monkeypatch, failing):
 def test_zs_v_condition_needs_b_positive_on_every_task(monkeypatch, negative):
     """paper: ``B > 0`` on every task and the sphere; derived: each task's far-out direction
     matches the sign of its ``B`` (one mismatch decides)."""
-    import proofs_check.claims.conditions as cond
+    import proofs_check.claims.zs as zs
+    from proofs_check.claims.explore import evaluate
     from vocabulary import Config
 
     B = {k: sp.Rational(1, 3) for k in ("theta0", "-theta0", "theta_perp", "sphere")}
     if negative:
         B[negative] = sp.Rational(-1, 5)
-    monkeypatch.setattr(cond, "zs_v_B_values", lambda cfg: dict(B))
+    monkeypatch.setattr(zs, "zs_v_B_values", lambda cfg: dict(B))
     dec = {k: True for k in ("theta0", "-theta0", "theta_perp")}
-    monkeypatch.setattr(cond, "zs_v_decreasing_far_out", lambda cfg: dict(dec))
+    monkeypatch.setattr(zs, "zs_v_decreasing_far_out", lambda cfg: dict(dec))
     cfg = Config(3, 5, 2, 0.1, 1.0)
-    assert cond.evaluate("zs.v.icl_preserved", "paper", cfg)[0] is (negative is None)
-    derived = cond.evaluate("zs.v.icl_preserved", "derived", cfg)[0]
+    assert evaluate("zs.v.icl_preserved", "paper", cfg)[0] is (negative is None)
+    derived = evaluate("zs.v.icl_preserved", "derived", cfg)[0]
     assert derived is (negative in (None, "sphere"))
 
 
@@ -437,14 +438,13 @@ def test_explore_counterexample_is_minimal(claim_id, seed):
     least value of the domain (d, m, N to their minimum, sigma2 to 0, lam to 1/20) or by one
     step gives a configuration where it holds or that is the counterexample itself."""
     from vocabulary import Config
-    from proofs_check.claims.conditions import CONDITION_CLAIMS, evaluate
-    from proofs_check.claims.explore import explore
+    from proofs_check.claims.explore import condition_of, evaluate, explore
 
     cx = explore(claim_id, "paper", 100, seed=seed)["counterexample"]
     assert cx is not None
     cfg = cx["config"]
     assert not evaluate(claim_id, "paper", Config(**cfg))[0]
-    lo = {**CONDITION_CLAIMS[claim_id], "sigma2": 0.0, "lam": 0.05}
+    lo = {**condition_of(claim_id).least, "sigma2": 0.0, "lam": 0.05}
     step = {"d": 1, "m": 1, "N": 1, "sigma2": 0.05, "lam": 0.05}
     for key in ("d", "m", "N", "sigma2", "lam"):
         for value in (lo[key], cfg[key] - step[key]):

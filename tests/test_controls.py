@@ -14,14 +14,14 @@ Conventions: token ``z = (1, x, y)``, normalisation by ``n+1``, ``W`` acting on 
 """
 import inspect
 import json
+import sys
 import textwrap
 
 import pytest
 
 import numerics
 from proofs_check.cli import main as cli
-from proofs_check.claims import controls, degenerate, pretrain
-from proofs_check.claims import zsfs as few_shot
+from proofs_check.claims import controls, registry
 from proofs_check.claims import zs as zero_shot
 from vocabulary import Config
 from proofs_check.claims.claim import Evidence
@@ -37,64 +37,41 @@ def _weakened(monkeypatch, mod, name, old, new):
     monkeypatch.setattr(mod, name, ns[name])
 
 
+def _topic_modules():
+    """The topic modules of the registered claims."""
+    return list(dict.fromkeys(sys.modules[c.check.__module__] for c in registry()))
+
+
 def _skip_slow_routes(monkeypatch):
-    """The sampled and stability items are not under test here: replace them by cheap passing ones."""
+    """The sampled, stability and search items are not under test here: replace them by cheap
+    passing ones in every topic module that uses them."""
     skipped = Evidence("monte-carlo", "skipped in this test", True)
     monkeypatch.setattr(numerics, "monte_carlo_pretrain_loss", lambda V, W, m, s2, samples, seed: (
         numerics.pretrain_loss(V, W, m, s2), 1.0))
     monkeypatch.setattr(numerics, "monte_carlo_loss", lambda V, W, t, n, s2, samples, seed: (
         numerics.expected_loss(V, W, t, n, s2), 1.0))
-    for mod in (zero_shot, few_shot):
-        monkeypatch.setattr(mod, "sgd_evidence", lambda *a, **k: skipped)
-        monkeypatch.setattr(mod, "verdict_evidence", lambda *a, **k: skipped)
-    # the domain searches have their own controls (tests/test_verdict_search.py)
-    for mod in (pretrain, zero_shot, few_shot):
-        monkeypatch.setattr(mod, "search_items", lambda *a, **k: ([skipped], None))
+    for mod in _topic_modules():
+        for name in ("sgd_endpoint_evidence", "verdict_evidence"):
+            if hasattr(mod, name):
+                monkeypatch.setattr(mod, name, lambda *a, **k: skipped)
+        # the domain searches have their own controls (tests/test_verdict_search.py)
+        if hasattr(mod, "search_items"):
+            monkeypatch.setattr(mod, "search_items", lambda *a, **k: ([skipped], None))
 
 
-#: (claim, module, comparison, old text, weakened text, what the weakening is)
-WEAKENINGS = [
-    ("pretrain.optimum", pretrain, "_pretrain_grid", "worst_c < 1e-10", "worst_c < 1e-2", "tolerance"),
-    ("pretrain.optimum", pretrain, "_pretrain_grid", "abs(c_num - c_sym)", "abs(c_sym - c_sym)", "self"),
-    ("pretrain.optimum", pretrain, "_pretrain_grid", "for cfg in GRID:", "for cfg in GRID[:4]:", "grid"),
-    ("pretrain.optimum", pretrain, "_pretrain_grid", "worst_g < 1e-10", "worst_g < 1e-2", "tolerance"),
-    ("pretrain.optimum", pretrain, "_pretrain_grid", "worst_l < 1e-10", "worst_l < 1e-2", "tolerance"),
-    ("pretrain.fewshot_vs_zeroshot", pretrain, "_curve_grid", "for cfg in GRID:", "for cfg in GRID[:4]:", "grid"),
-    ("pretrain.fewshot_vs_zeroshot", pretrain, "_curve_grid", "(curve[nn] > curve[0]) != predicted",
-     "predicted != predicted", "self"),
-    ("zs.initial_gradient", zero_shot, "_initial_gradient_grid", "worst < 1e-10", "worst < 1e-6", "tolerance"),
-    ("zs.initial_gradient", zero_shot, "_initial_gradient_grid", "gV - derived(cfg)", "derived(cfg) - derived(cfg)",
-     "self"),
-    ("zs.initial_gradient", zero_shot, "_initial_gradient_grid", "for cfg in GRID[::6]:", "for cfg in GRID[::6][:4]:",
-     "grid"),
-    ("zs.w_only_stationary", zero_shot, "_w_gradient_grid", "worst < 1e-12", "worst < 1e-8", "tolerance"),
-    ("zs.w_only_stationary", zero_shot, "_w_gradient_grid", "for cfg in GRID[::12]:", "for cfg in GRID[::12][:4]:",
-     "grid"),
-    ("zs.v.optimum", zero_shot, "_zs_v_endpoints", "worst < 1e-6", "worst < 1e-2", "tolerance"),
-    ("zs.v.optimum", zero_shot, "_zs_v_endpoints", 'abs(coords["a"] - derived(cfg))',
-     "abs(derived(cfg) - derived(cfg))", "self"),
-    ("zs.v.optimum", zero_shot, "_zs_v_endpoints", "for cfg in FLOW_GRID:", "for cfg in FLOW_GRID[:4]:", "grid"),
-    ("zsfs.v.optimum", few_shot, "_v_stationary", "worst < 1e-9", "worst < 1e-6", "tolerance"),
-    ("zsfs.v.optimum", few_shot, "_v_stationary", "for cfg in GRID[::4]:", "for cfg in GRID[:4]:", "grid"),
-    ("zsfs.v.optimum", few_shot, "_zsfs_v_endpoints", "worst < 1e-6", "worst < 1e-2", "tolerance"),
-    ("zsfs.v.optimum", few_shot, "_zsfs_v_endpoints", 'abs(coords["b"] - be)', "abs(be - be)", "self"),
-    ("zsfs.v.optimum", few_shot, "_zsfs_v_endpoints", "for cfg in FLOW_GRID:", "for cfg in FLOW_GRID[:4]:", "grid"),
-    ("zsfs.v.tradeoff", few_shot, "_condition_grid", "worst_lim < 1e-7", "worst_lim < 1e-2", "tolerance"),
-    ("zsfs.v.tradeoff", few_shot, "_condition_grid", 'abs(lf - float(v["neg_limit_fs"]))',
-     'abs(float(v["neg_limit_fs"]) - float(v["neg_limit_fs"]))', "self"),
-    ("zsfs.v.tradeoff", few_shot, "_condition_grid", "for cfg in GRID:", "for cfg in GRID[:4]:", "grid"),
-    ("zs.degenerate_start", degenerate, "_compare", "all(v < RTOL for v in worst.values())",
-     "all(v < 1e-3 for v in worst.values())", "tolerance"),
-    ("zs.degenerate_start", degenerate, "_compare", "abs(zs_num - zmin)", "abs(zmin - zmin)", "self"),
-    ("zs.degenerate_start", degenerate, "_compare", "for cfg in DEGENERATE_GRID:", "for cfg in DEGENERATE_GRID[:2]:",
-     "grid"),
-    ("zsfs.w.tradeoff", few_shot, "_w_endpoints", "worst < 1e-6", "worst < 1e-2", "tolerance"),
-    ("zsfs.w.tradeoff", few_shot, "_w_endpoints", 'coords["alpha"] - al', "al - al", "self"),
-    ("zsfs.w.tradeoff", few_shot, "_w_endpoints", "for cfg in W_GRID:", "for cfg in W_GRID[:4]:", "grid"),
-    ("zsfs.w.tradeoff", few_shot, "_w_condition_grid", "(tw < tv) != (gap(cfg) > 0)",
-     "(gap(cfg) > 0) != (gap(cfg) > 0)", "self"),
-    ("zsfs.w.tradeoff", few_shot, "_w_condition_grid", "for cfg in W_GRID:", "for cfg in W_GRID[:4]:", "grid"),
-]
+#: (claim, module, comparison, old text, weakened text, what the weakening is), read off the
+#: registry: each claim's ``weakenings``
+WEAKENINGS = [(c.id, sys.modules[w.comparison.__module__], w.comparison.__name__, w.old, w.new, w.what)
+              for c in registry() for w in c.weakenings]
+
+
+def test_weakenings_name_the_comparisons_their_checks_call():
+    """Each weakening's comparison is the module attribute its check calls, so that
+    monkeypatching the weakened source reaches the check; every kind occurs."""
+    assert {w[5] for w in WEAKENINGS} == {"tolerance", "self", "grid"}
+    for c in registry():
+        for w in c.weakenings:
+            assert getattr(sys.modules[w.comparison.__module__], w.comparison.__name__) is w.comparison
 
 
 def _run(capsys, claim_id):

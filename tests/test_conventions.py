@@ -171,7 +171,7 @@ def test_curve_convention_refuses_unsupported_method(capsys):
 @pytest.mark.parametrize("kind", ["numeric", "monte-carlo", "symbolic"])
 def test_negative_controls_refute(monkeypatch, kind, capsys):
     """A wrong value fed to each kind of evidence of a convention check gives 'refuted' and exit 1."""
-    from proofs_check.claims import conventions as CC
+    from proofs_check.claims import convention_checks as CC
     if kind == "numeric":
         real = CC.convention_loss_grad
         monkeypatch.setattr(CC, "convention_loss_grad",

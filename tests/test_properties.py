@@ -63,7 +63,7 @@ def test_pretrained_slope_at_zero_is_positive_iff_condition(cfg):
 def test_full_zs_degrades_icl_at_every_n(cfg, task, n_):
     """At the full-ZS flow limit (q = 1/a, a the positive root of a^4 + d c^2 a^2 = 1, to 40
     digits) the n-shot error exceeds the pretrained one, as the derived polynomial predicts."""
-    from proofs_check.claims.conditions import evaluate
+    from proofs_check.claims.explore import evaluate
 
     _, k_, r_ = task
     cs = _cstar(cfg)
@@ -81,7 +81,8 @@ def test_full_zs_degrades_icl_at_every_n(cfg, task, n_):
 def test_v_only_zs_curve_decreases_eventually_iff_B_positive(cfg, task):
     """After V-only ZS, L_n = A + B/(n+1) + C/(n+1)^2: at n = 10^6 the exact curve decreases
     iff B > 0 (B from the derived expansion; the outcome from exact losses)."""
-    from proofs_check.claims.conditions import _zs_v_B, _vals
+    from proofs_check.claims.exact import exact_values
+    from proofs_check.claims.zs import zs_v_B_functions
     from theory.symbols import kappa, rho
 
     _, k_, r_ = task
@@ -91,7 +92,7 @@ def test_v_only_zs_curve_decreases_eventually_iff_B_positive(cfg, task):
     n0 = 10**6
     dec = exact_loss(pt, sp.Rational(k_), sp.Rational(r_), cfg.d, n0 + 1, cfg.sigma2) < \
         exact_loss(pt, sp.Rational(k_), sp.Rational(r_), cfg.d, n0, cfg.sigma2)
-    B = _zs_v_B()[0]({**_vals(cfg), kappa: sp.Rational(k_), rho: sp.Rational(r_)})
+    B = zs_v_B_functions()[0]({**exact_values(cfg), kappa: sp.Rational(k_), rho: sp.Rational(r_)})
     assume(abs(B) > sp.Rational(1, 10**4))  # away from B = 0, where C decides at n = 10^6
     assert dec == (B > 0)  # (B > 0 everywhere is the paper's wording: false at small m, see the claim)
 
@@ -105,7 +106,7 @@ def test_fs_raises_negated_limit_iff_derived_gap_positive(cfg):
     to n -> oo (no SymPy), the condition is the exact derived gap.  The target error at
     n = N always falls."""
     from proofs_check.claims.zsfs import numpy_large_n_limit
-    from proofs_check.claims.conditions import v_tradeoff_numbers
+    from proofs_check.claims.zsfs import v_tradeoff_numbers
 
     v = v_tradeoff_numbers(cfg)
     assert v["target_N_fs"] < v["target_N_zs"]
@@ -130,7 +131,7 @@ def test_zsfs_flows_beat_v_only_on_target_and_lose_orthogonal_icl(cfg, method):
     pretrained (1-c)^2 + sigma2; sigma2 >= 1/10 (at 0 the full flow has no finite limit),
     N >= 6 and lam >= 1 (W-only loses on the target for N <= 5 where its derived condition
     fails; the full flow can lose at small N and lam: both claims are refined)."""
-    from proofs_check.claims.conditions import evaluate
+    from proofs_check.claims.explore import evaluate
 
     claim = "zsfs.all.tradeoff" if method == "zsfs-all" else "zsfs.w.tradeoff"
     holds, det = evaluate(claim, "paper", cfg)

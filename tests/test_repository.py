@@ -68,3 +68,22 @@ def test_every_mutant_of_the_mutation_benchmark_still_applies():
     spec.loader.exec_module(mod)
     stale = [m["id"] for m in mod.mutants() if (ROOT / m["file"]).read_text().count(m["old"]) != 1]
     assert not stale, f"mutants whose old text no longer occurs exactly once: {stale}"
+
+
+def test_readme_claim_counts_match_the_registry():
+    """The README's prose counts (claims, verified, refined) and its list of refined claims are
+    the registry's (``Claim.expected``)."""
+    import re
+
+    from proofs_check.claims import registry
+
+    text = " ".join((ROOT / "README.md").read_text(encoding="utf-8").split())
+    claims = registry()
+    refined = [c.id for c in claims if c.expected == "refined"]
+    total, n_ref = len(claims), len(refined)
+    assert f"every one of the {total} claims" in text
+    assert f"`iclft check` runs all {total} claims" in text
+    m = re.search(r"Today (\d+) claims are verified and (\d+) refined \(([^)]*)\)", text)
+    assert m and (int(m[1]), int(m[2])) == (total - n_ref, n_ref)
+    assert re.findall(r"`([a-z_.]+)`", m[3]) == refined
+    assert f"{total - n_ref} claims verify and {n_ref} are refined" in text

@@ -12,20 +12,22 @@ import random
 import pytest
 
 from proofs_check.cli import main as cli
-from proofs_check.claims import conditions
+from proofs_check.claims import claim_conditions
 from proofs_check.claims import explore as explore_mod
+from proofs_check.claims import search_evidence
 from proofs_check.claims import zsfs as few_shot
 from proofs_check.claims import zs as zero_shot
 from vocabulary import Config
 from proofs_check.claims.claim import Evidence
-from proofs_check.claims.conditions import CONDITION_CLAIMS, evaluate, statements_of, w_tradeoff_numbers
-from proofs_check.claims.explore import lower_neighbours, explore, minimise
+from proofs_check.claims.explore import evaluate, explore, lower_neighbours, minimise
+from proofs_check.claims.zsfs import w_tradeoff_numbers
 
 from independent_statements import quad_minimiser, statement_fails
 
 import numerics
 
-CASES = [(cl, st) for cl in CONDITION_CLAIMS for st in statements_of(cl)]
+CONDITIONS = claim_conditions()
+CASES = [(cl, st) for cl, cond in CONDITIONS.items() for st in cond.statements]
 
 
 @pytest.mark.parametrize("claim_id, statement", CASES)
@@ -33,7 +35,7 @@ def test_explore_counterexamples_are_confirmed_independently_and_minimal(claim_i
     """``explore`` on every claim and statement (few examples): each counterexample it reports
     fails under the independent evaluation, and no coordinate can be lowered with the statement
     still failing (the shrinking is minimal where it says so)."""
-    k = 8 if CONDITION_CLAIMS[claim_id]["flows"] else 20
+    k = 8 if CONDITIONS[claim_id].flows else 20
     res = explore(claim_id, statement, k, seed=3)
     cx = res["counterexample"]
     if cx is None:
@@ -41,7 +43,7 @@ def test_explore_counterexamples_are_confirmed_independently_and_minimal(claim_i
     cfg = Config(**cx["config"])
     assert statement_fails(claim_id, statement, cfg) is not False, cx
     assert cx["minimal"] is True
-    for lower in lower_neighbours(cfg, CONDITION_CLAIMS[claim_id]):
+    for lower in lower_neighbours(cfg, CONDITIONS[claim_id].least):
         assert evaluate(claim_id, statement, lower)[0] is not False, lower
 
 
@@ -104,7 +106,7 @@ def test_zsfs_all_without_a_flow_limit_is_an_exclusion_not_a_counterexample(caps
     assert holds is None and det["flow_converged"] is False and det["excluded"]
 
 
-@pytest.mark.parametrize("claim_id", [c for c in CONDITION_CLAIMS if statements_of(c) == ("paper",)])
+@pytest.mark.parametrize("claim_id", [c for c, cond in CONDITIONS.items() if cond.statements == ("paper",)])
 def test_single_statement_claims_refuse_derived_with_exit_2(capsys, claim_id):
     assert cli.main(["explore", claim_id, "--statement", "derived"]) == 2
     err = capsys.readouterr().err
@@ -190,9 +192,9 @@ def test_check_is_refuted_when_the_domain_search_finds_a_planted_failure(monkeyp
     """A wrong value fed to the search (the statement planted false for d >= 9): the claim's
     grid evidence still passes, only the domain search can notice; refuted, exit 1."""
     _cheap(monkeypatch)
-    real = conditions._EVAL["zs.all.icl_degraded"]
-    monkeypatch.setitem(conditions._EVAL, "zs.all.icl_degraded",
-                        lambda cfg, w: (False, {}) if cfg.d >= 9 else real(cfg, w))
+    cond = CONDITIONS["zs.all.icl_degraded"]
+    real = cond.holds
+    monkeypatch.setattr(cond, "holds", lambda cfg, w: (False, {}) if cfg.d >= 9 else real(cfg, w))
     claim, code = _check(capsys, "zs.all.icl_degraded")
     assert (claim["status"], code) == ("refuted", 1)
     failed = [e for e in claim["evidence"] if e["asserted"] and not e["passed"]]
@@ -211,6 +213,7 @@ def test_check_is_refuted_when_the_search_is_weakened(monkeypatch, capsys):
     ns = dict(vars(explore_mod))
     exec(compile(src.replace("max_examples=examples", "max_examples=1"), "<weakened search>", "exec"), ns)
     monkeypatch.setattr(explore_mod, "search", ns["search"])
+    monkeypatch.setattr(search_evidence, "search", ns["search"])
     claim, code = _check(capsys, "pretrain.fewshot_vs_zeroshot")
     assert (claim["status"], code) == ("refuted", 1)
     failed = [e for e in claim["evidence"] if e["asserted"] and not e["passed"]]

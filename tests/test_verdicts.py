@@ -19,7 +19,7 @@ from proofs_check.methods import flow_models as models
 from proofs_check.claims import pretrain
 from proofs_check.claims import zsfs as few_shot
 from proofs_check.claims import zs as zero_shot
-from proofs_check.claims.claim import Claim, ClaimResult, Evidence, Outcome, run_claim, status_of
+from proofs_check.claims.claim import Claim, ClaimResult, Evidence, Findings, run_claim, status_of
 from proofs_check.cli.commands import check_exit_code
 
 
@@ -71,9 +71,9 @@ def _fake_registry(monkeypatch, outcome_or_exc):
 
 
 @pytest.mark.parametrize("outcome, status, code", [
-    (Outcome([_ev(True), _ev(False)]), "refuted", 1),
-    (Outcome([_ev(True), _ev(False, asserted=False)]), "verified", 0),
-    (Outcome([_ev(True)], counterexample={"config": {"d": 1}, "details": {"gap": "-1/2"}}), "refined", 0),
+    (Findings([_ev(True), _ev(False)]), "refuted", 1),
+    (Findings([_ev(True), _ev(False, asserted=False)]), "verified", 0),
+    (Findings([_ev(True)], counterexample={"config": {"d": 1}, "details": {"gap": "-1/2"}}), "refined", 0),
     (ZeroDivisionError("boom"), "error", 1),
 ])
 def test_cli_status_and_exit_code_through_main(monkeypatch, capsys, outcome, status, code):
@@ -197,15 +197,16 @@ def test_line_derivative_evidence_catches_a_wrong_derivative(route, monkeypatch)
     """gradients.agree compares the gradient, the full Hessian and the Hessian-vector product
     with derivatives of the interpolated loss: any of them off by 0.1% refutes the item."""
     import numerics.hessian as nh
+    from proofs_check.claims import gradients
     from proofs_check.claims.gradients import line_derivative_evidence
 
     assert line_derivative_evidence().passed
     if route == "hessian":
         real = nh.hessian
-        monkeypatch.setattr(nh, "hessian", lambda *a, **k: dataclasses.replace(r := real(*a, **k), H=1.001 * r.H))
+        monkeypatch.setattr(gradients, "hessian", lambda *a, **k: dataclasses.replace(r := real(*a, **k), H=1.001 * r.H))
     elif route == "hessian_vector_product":
         real = nh.hessian_vector_product
-        monkeypatch.setattr(nh, route, lambda *a, **k: 1.001 * real(*a, **k))
+        monkeypatch.setattr(gradients, route, lambda *a, **k: 1.001 * real(*a, **k))
     else:
         real = nh.Problem.grad
         monkeypatch.setattr(nh.Problem, "grad", lambda self, x: 1.001 * real(self, x))
@@ -245,7 +246,7 @@ def test_zsfs_v_stationarity_covers_its_grid(monkeypatch, capsys):
         return gV, gW
 
     monkeypatch.setattr(numerics, "expected_loss_grad", off_at_d10)
-    monkeypatch.setattr(few_shot, "sgd_evidence", lambda *a, **k: Evidence("monte-carlo", "skipped", True))
+    monkeypatch.setattr(few_shot, "sgd_endpoint_evidence", lambda *a, **k: Evidence("monte-carlo", "skipped", True))
     status, code, claim = _check(capsys, "zsfs.v.optimum")
     assert (status, code) == ("refuted", 1)
     item = next(e for e in claim["evidence"] if "vanishes to 1e-9" in e["description"])
@@ -263,7 +264,7 @@ def test_flow_evidence_fails_on_a_shifted_end_point(monkeypatch, capsys):
         return coords, fl
 
     monkeypatch.setattr(models, "endpoint", shifted)
-    monkeypatch.setattr(zero_shot, "sgd_evidence", lambda *a, **k: Evidence("monte-carlo", "skipped", True))
+    monkeypatch.setattr(zero_shot, "sgd_endpoint_evidence", lambda *a, **k: Evidence("monte-carlo", "skipped", True))
     status, code, claim = _check(capsys, "zs.v.optimum")
     assert (status, code) == ("refuted", 1)
     assert not claim["evidence"][3]["passed"]
@@ -271,7 +272,7 @@ def test_flow_evidence_fails_on_a_shifted_end_point(monkeypatch, capsys):
 
 def test_sgd_evidence_fails_on_biased_sgd(monkeypatch, capsys):
     """SGD end points shifted by 10 standard errors."""
-    import numerics.sgd as sgd_mod
+    from proofs_check.claims import sgd_evidence as sgd_mod
 
     real = sgd_mod.sgd_finetune
 
@@ -280,7 +281,7 @@ def test_sgd_evidence_fails_on_biased_sgd(monkeypatch, capsys):
         return dataclasses.replace(r, coords={key: v + 10 * (r.stderr or {}).get(key, 0.0) for key, v in r.coords.items()})
 
     monkeypatch.setattr(sgd_mod, "sgd_finetune", biased)
-    ev = zero_shot.sgd_evidence("zs", "v", ("a", "b"))
+    ev = sgd_mod.sgd_endpoint_evidence("zs", "v", ("a", "b"))
     assert not ev.passed and ev.asserted
 
 
@@ -300,16 +301,14 @@ def test_monte_carlo_evidence_fails_on_a_biased_estimate(monkeypatch, capsys):
 
 def test_refined_claim_turns_refuted_when_its_derived_condition_is_wrong(monkeypatch):
     """zsfs.v.tradeoff is refined; with a wrong sign of the derived gap it is refuted."""
-    from proofs_check.claims import conditions
-
-    real = conditions.v_tradeoff_numbers
+    real = few_shot.v_tradeoff_numbers
 
     def flipped(cfg):
         v = dict(real(cfg))
         v["gap"] = -v["gap"]
         return v
 
-    monkeypatch.setattr(conditions, "v_tradeoff_numbers", flipped)
+    monkeypatch.setattr(few_shot, "v_tradeoff_numbers", flipped)
     monkeypatch.setattr(few_shot, "GRID", few_shot.GRID[::8])
     claim = next(c for c in few_shot.CLAIMS if c.id == "zsfs.v.tradeoff")
     res = run_claim(claim)
@@ -389,5 +388,5 @@ def test_flow_norm_evidence_catches_a_wrong_gradient(monkeypatch):
 
     assert flow_norm_evidence().passed
     real = fo.objective_grad
-    monkeypatch.setattr(fo, "objective_grad", lambda *a, **k: tuple(1.01 * g for g in real(*a, **k)))
+    monkeypatch.setattr(zero_shot, "objective_grad", lambda *a, **k: tuple(1.01 * g for g in real(*a, **k)))
     assert not flow_norm_evidence().passed

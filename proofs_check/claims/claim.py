@@ -1,7 +1,10 @@
 """The claim objects of the registry and how a claim is run.
 
-A claim (docs/theory.md section 5) has an id, a statement in text and LaTeX, and a check
-that returns evidence: symbolic items (exact SymPy results: an expression that
+A claim (docs/theory.md section 5) is one :class:`Claim` object, written in the module of its
+topic: its id, its statement in text and LaTeX, its check, its :class:`~proofs_check.claims.conditions.Condition`
+(the configuration-dependent statement ``iclft explore`` searches, where it has one), the
+:class:`Weakening` s its negative controls must catch, its relative cost and the status the
+test suite expects of it.  Its check returns :class:`Findings`, the evidence: symbolic items (exact SymPy results: an expression that
 simplifies to 0, the sign of a derived expression) and numeric items (closed forms in
 NumPy, Monte Carlo where sampling adds evidence).
 
@@ -28,10 +31,10 @@ import traceback
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from proofs_check.claims.conditions import Condition
 from vocabulary import Config
 
-
-__all__ = ["Evidence", "ClaimResult", "Claim", "Outcome", "run_claim", "status_of",
+__all__ = ["Evidence", "ClaimResult", "Claim", "Findings", "Weakening", "run_claim", "status_of",
            "STATUSES", "PASSING", "SelfTestFailure", "machinery_self_test"]
 
 #: every claim status, and the ones for which ``iclft check`` exits 0
@@ -96,8 +99,8 @@ class ClaimResult:
 
 
 @dataclass
-class Outcome:
-    """What a claim's check returns."""
+class Findings:
+    """The evidence a claim's check returns."""
 
     evidence: list[Evidence]
     grid: list[dict] | None = None
@@ -126,12 +129,71 @@ def status_of(evidence: list[Evidence], counterexample: dict | None = None) -> s
 
 
 @dataclass(frozen=True)
+class Weakening:
+    """A lenient bug planted in one grid comparison of a claim, which the comparison's negative
+    control (:mod:`proofs_check.claims.controls`) must catch: the test suite recompiles
+    ``comparison`` with ``old`` (occurring once in its source) replaced by ``new`` and expects
+    the claim ``refuted``.
+
+    Args:
+        comparison: the comparison function (in the claim's topic module).
+        old: a piece of its source.
+        new: the weakened piece.
+        what: ``"tolerance"`` (loosened), ``"self"`` (a value compared with itself) or
+            ``"grid"`` (configurations skipped).
+    """
+
+    comparison: Callable
+    old: str
+    new: str
+    what: str
+
+    def __post_init__(self):
+        if self.what not in ("tolerance", "self", "grid"):
+            raise ValueError(f"what must be 'tolerance', 'self' or 'grid', got {self.what!r}")
+
+
+@dataclass(frozen=True)
 class Claim:
+    """One claim of docs/theory.md section 5.
+
+    Args:
+        id: the claim's id (``topic.name``; the topic before the first dot groups claims in one
+            worker process).
+        title, statement, latex: the claim in words, in text and in LaTeX.
+        check: returns :class:`Findings`; the claim's status is decided from it alone
+            (:func:`status_of`).
+        condition: the configuration-dependent statement, or ``None``.
+        weakenings: the lenient bugs its negative controls must catch (test-suite data).
+        weight: the relative CPU cost of its check (balances the workers of ``iclft check -j``;
+            never in a result).
+        expected: the status the test suite expects ``check`` to give (``verified`` or
+            ``refined``): a test expectation compared with the check's result, never an input
+            to the check.
+        expected_reason: why the paper's wording is refined (required when ``expected`` is
+            ``refined``).
+    """
+
     id: str
     title: str
     statement: str
     latex: str
-    check: Callable[[], Outcome]
+    check: Callable[[], Findings]
+    condition: Condition | None = None
+    weakenings: tuple = ()
+    weight: int = 1
+    expected: str = "verified"
+    expected_reason: str = ""
+
+    def __post_init__(self):
+        if self.condition is not None and self.condition.claim_id != self.id:
+            raise ValueError(f"condition: belongs to {self.condition.claim_id!r}, not to {self.id!r}")
+        if self.expected not in PASSING:
+            raise ValueError(f"expected must be one of {PASSING}, got {self.expected!r}")
+        if (self.expected == "refined") != bool(self.expected_reason):
+            raise ValueError(f"expected_reason: give one exactly when {self.id} is expected 'refined'")
+        if isinstance(self.weight, bool) or not isinstance(self.weight, int) or self.weight < 1:
+            raise ValueError(f"weight must be a positive integer, got {self.weight!r}")
 
 
 def run_claim(claim: Claim) -> ClaimResult:
@@ -179,12 +241,12 @@ def machinery_self_test(exit_code: Callable[[list], int]) -> list[str]:
 
     cex = {"config": Config().as_dict(), "details": {}}
     cases = [
-        ("every item passes", lambda: Outcome([ev(True), ev(True)]), "verified"),
-        ("one asserted item fails", lambda: Outcome([ev(True), ev(False), ev(True)]), "refuted"),
-        ("only a reported item fails", lambda: Outcome([ev(True), ev(False, asserted=False)]), "verified"),
-        ("no item is asserted", lambda: Outcome([ev(True, asserted=False)]), "refuted"),
-        ("a counterexample", lambda: Outcome([ev(True)], counterexample=cex), "refined"),
-        ("a failing item and a counterexample", lambda: Outcome([ev(False)], counterexample=cex), "refuted"),
+        ("every item passes", lambda: Findings([ev(True), ev(True)]), "verified"),
+        ("one asserted item fails", lambda: Findings([ev(True), ev(False), ev(True)]), "refuted"),
+        ("only a reported item fails", lambda: Findings([ev(True), ev(False, asserted=False)]), "verified"),
+        ("no item is asserted", lambda: Findings([ev(True, asserted=False)]), "refuted"),
+        ("a counterexample", lambda: Findings([ev(True)], counterexample=cex), "refined"),
+        ("a failing item and a counterexample", lambda: Findings([ev(False)], counterexample=cex), "refuted"),
         ("the check raises", boom, "error"),
     ]
     problems, results = [], {}

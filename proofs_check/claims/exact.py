@@ -1,4 +1,6 @@
-"""Exact evaluation of derived expressions at a configuration (the grids are :mod:`vocabulary.configs`).
+"""Exact evaluation of derived expressions at a configuration (the grids are :mod:`vocabulary.configs`),
+shared by the claims' checks and conditions: rationals, compiled rational functions, the exact
+``L_n`` at reduced coordinates, the derived ``c*`` and the sign of a polynomial at every integer.
 
 A configuration is ``(d, m, N, sigma2, lam)`` (docs/theory.md section 5).  Derived SymPy
 expressions are evaluated *exactly* at a configuration (``sigma2`` and ``lam`` become
@@ -6,16 +8,22 @@ the rationals of their decimal strings) and turned into floats only for display.
 """
 from __future__ import annotations
 
+import functools
 from fractions import Fraction
 
+import mpmath
 import sympy as sp
 
+from theory import optima
+from theory import symbols as S
+from theory.objectives import expected_loss_numerator
 from theory.symbols import N, d, lam, m, sigma2, to_expr
 
 from vocabulary import Config
 
 __all__ = ["compile_fraction", "exact", "exact_subs", "exact_subs_route", "exact_at", "num", "rational",
-           "is_zero"]
+           "is_zero", "exact_loss", "RationalFunction", "c_star", "exact_values", "pretrained_coords",
+           "to_float", "poly_positive"]
 
 
 
@@ -241,10 +249,7 @@ def _loss_poly():
     """``(n+1)^2 L_n`` as a ``Poly`` over ``QQ`` in ``a b q alpha beta h kappa rho d n sigma2``."""
     global _LOSS_GENS
     if _LOSS_GENS is None:
-        from theory.objectives import expected_loss_numerator
-        from theory.symbols import a, alpha, b, beta, h, kappa, n, q, rho
-        from theory.symbols import d as d_, sigma2 as s2_
-        gens = (a, b, q, alpha, beta, h, kappa, rho, d_, n, s2_)
+        gens = (S.a, S.b, S.q, S.alpha, S.beta, S.h, S.kappa, S.rho, d, S.n, sigma2)
         P = sp.Poly(expected_loss_numerator(), *gens, domain="QQ")
         _LOSS_GENS = (gens, P, _Compiled(P.as_expr(), sp.Integer(1), gens))
     return _LOSS_GENS
@@ -265,3 +270,62 @@ def exact_loss(coords: dict, kappa_, rho_, d_: int, n_: int, sigma2_) -> sp.Rati
         r = comp(pairs)
         return sp.Rational(r.numerator, r.denominator) / sp.Integer(n_ + 1) ** 2
     return P.eval(dict(zip(gens, vals))) / sp.Integer(n_ + 1) ** 2
+
+
+class RationalFunction:
+    """A rational function over ``QQ`` given as ``(numerator, denominator)`` expanded
+    (:func:`theory.limits.rational_parts`) in the symbols ``gens``, evaluated exactly in
+    integer arithmetic (:func:`compile_fraction`; much faster than ``subs`` + ``cancel`` on a
+    large expression).  ``f(values)`` takes ``{symbol: rational}`` for every symbol of ``gens``."""
+
+    def __init__(self, parts, gens):
+        self.gens = gens
+        self.comp = compile_fraction(*parts, gens)
+
+    def __call__(self, values: dict):
+        return self.comp.at([values[g] for g in self.gens])
+
+
+@functools.lru_cache(maxsize=None)
+def c_star():
+    """The pretrained ``c*`` as derived by :func:`theory.optima.pretrain_c_star` (never typed in)."""
+    return optima.pretrain_c_star()
+
+
+def exact_values(cfg: Config, extra: dict | None = None) -> dict:
+    """``{d, m, N, sigma2, lam, c}`` at ``cfg`` as exact rationals (``c = c*``), updated by ``extra``."""
+    out = dict(exact_subs(cfg))
+    out[S.c] = exact(c_star(), cfg)
+    if extra:
+        out.update(extra)
+    return out
+
+
+def pretrained_coords(cs) -> dict:
+    """The reduced coordinates of the pretrained point at ``c = cs``: ``a=0, b=1, q=0, alpha=beta=cs, h=0``."""
+    return {"a": sp.Integer(0), "b": sp.Integer(1), "q": sp.Integer(0), "alpha": cs, "beta": cs, "h": sp.Integer(0)}
+
+
+def to_float(x) -> float:
+    """A float of ``x`` through a 20-digit evaluation."""
+    return float(sp.N(x, 20))
+
+
+def poly_positive(coeffs, n0):
+    """``P(n) > 0`` for every integer ``n >= n0`` (``coeffs`` highest first, mpmath numbers):
+    the sign is checked at ``n0`` and at the integers next to each real root ``>= n0 - 1``.
+
+    Returns:
+        ``(True, None)``, or ``(False, k)`` with ``k`` the first integer checked where ``P(k) <= 0``.
+    """
+    cut = {n0}
+    if len(coeffs) > 1:
+        for r in mpmath.polyroots(coeffs, maxsteps=500, extraprec=200):
+            r = mpmath.mpc(r)
+            if abs(r.imag) < mpmath.mpf(10) ** -30 and r.real >= n0 - 1:
+                k = int(mpmath.floor(r.real))
+                cut.update(j for j in (k, k + 1, k + 2) if j >= n0)
+    for k in sorted(cut):
+        if mpmath.polyval(coeffs, k) <= 0:
+            return False, k
+    return True, None

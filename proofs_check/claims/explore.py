@@ -6,7 +6,8 @@ The search is hypothesis's :func:`hypothesis.find` over the claim's domain
 by ``--seed`` (same seed, same answer) and shrinking on; the shrunk counterexample is then
 lowered coordinate by coordinate (:func:`minimise`) until no single coordinate can be lowered
 with the statement still failing (``"minimal": true``).  The statement is evaluated exactly by
-:mod:`proofs_check.claims.conditions`; a configuration where the claim's quantity does not exist (a
+the claim's :class:`~proofs_check.claims.conditions.Condition` (written beside its check in its
+topic module); a configuration where the claim's quantity does not exist (a
 flow with no finite limit) is a domain exclusion, reported under ``"excluded"``, never a
 counterexample.
 
@@ -16,53 +17,64 @@ from __future__ import annotations
 
 import difflib
 import random
+from fractions import Fraction
 
-from proofs_check.claims.conditions import CONDITION_CLAIMS, STATEMENTS, evaluate
+from hypothesis import HealthCheck, Phase, find, settings
+from hypothesis.errors import NoSuchExample
 
-__all__ = ["explore", "render", "search", "minimise", "lower_neighbours"]
+from proofs_check.claims import claim_conditions, registry
+from proofs_check.claims.conditions import STATEMENTS, Condition
+from proofs_check.claims.strategies import STEP, configs
+from proofs_check.cli.report import fmt_num, to_json
+from vocabulary import Config
+
+__all__ = ["explore", "explore_condition", "evaluate", "condition_of", "render", "search", "minimise",
+           "lower_neighbours"]
 
 
-def _check_claim(claim_id: str) -> None:
-    from proofs_check.claims import claim_ids
+def condition_of(claim_id: str) -> Condition:
+    """The condition of ``claim_id`` (from the registry).
 
-    if claim_id in CONDITION_CLAIMS:
-        return
-    known = claim_ids()
+    Raises:
+        ValueError: naming ``CLAIM_ID`` when the id is unknown (with the closest id), or saying
+            that the claim has no condition to explore.
+    """
+    conds = claim_conditions()
+    if claim_id in conds:
+        return conds[claim_id]
+    known = [c.id for c in registry()]
     if claim_id in known:
         raise ValueError(f"claim {claim_id!r} has no configuration-dependent condition to explore; "
-                         f"choose one of {', '.join(CONDITION_CLAIMS)}")
-    close = difflib.get_close_matches(claim_id, list(CONDITION_CLAIMS) + known, n=1, cutoff=0.4)
-    hint = f"; did you mean {close[0]!r}?" if close else f"; choose one of {', '.join(CONDITION_CLAIMS)}"
+                         f"choose one of {', '.join(conds)}")
+    close = difflib.get_close_matches(claim_id, list(conds) + known, n=1, cutoff=0.4)
+    hint = f"; did you mean {close[0]!r}?" if close else f"; choose one of {', '.join(conds)}"
     raise ValueError(f"CLAIM_ID: unknown claim id {claim_id!r}{hint}")
 
 
-def _independent(claim_id: str, statement: str, cfg) -> dict:
-    """A second computation at a counterexample that shares no code with the exact route."""
-    if claim_id != "zsfs.v.tradeoff":
-        return {}
-    import numpy as np
+def evaluate(claim_id: str, statement: str, cfg: Config) -> tuple:
+    """Whether ``statement`` of ``claim_id`` holds at ``cfg``: :meth:`Condition.evaluate` of the
+    claim's condition.
 
-    from proofs_check.claims.zsfs import numpy_large_n_limit
-    from proofs_check.claims.conditions import v_tradeoff_numbers
+    Args:
+        claim_id: a claim with a condition.
+        statement: ``"paper"`` or ``"derived"`` (one the claim offers).
+        cfg: a configuration inside the claim's domain.
 
-    v = v_tradeoff_numbers(cfg)
-    neg = -np.eye(cfg.d)[0]
-    pre = {"q": 0, "alpha": v["c_star"], "beta": v["c_star"], "h": 0}
-    lz = numpy_large_n_limit({**pre, "a": v["a_zs"], "b": 1}, neg, cfg)
-    lf = numpy_large_n_limit({**pre, "a": v["a_fs"], "b": v["b_fs"]}, neg, cfg)
-    return {"numpy_neg_limit_zs_v": lz, "numpy_neg_limit_zsfs_v": lf,
-            "numpy_confirms_not_raised": bool(lf <= lz)}
+    Returns:
+        ``(holds, details)``: ``holds`` is ``True``, ``False``, or ``None`` when the claim's
+        quantity does not exist at ``cfg`` (a domain exclusion, never a counterexample).
+    """
+    conds = claim_conditions()
+    if claim_id not in conds:
+        raise ValueError(f"claim_id: {claim_id!r} has no configuration-dependent statement; "
+                         f"choose one of {', '.join(conds)}")
+    return conds[claim_id].evaluate(statement, cfg)
 
 
 def lower_neighbours(cfg, lo: dict):
     """The configurations one coordinate below ``cfg``: each of ``d, m, N, sigma2, lam`` set
     to its domain minimum, to the grid point halfway down, or lowered by one step (1, or 1/20
     for ``sigma2`` and ``lam``)."""
-    from fractions import Fraction
-
-    from vocabulary import Config
-    from proofs_check.claims.strategies import STEP
-
     mins = {"d": lo["d"], "m": lo["m"], "N": lo["N"], "sigma2": Fraction(0), "lam": STEP}
     out = []
     for key in ("d", "m", "N", "sigma2", "lam"):
@@ -97,11 +109,6 @@ def minimise(fails, cfg, lo: dict, budget: int = 120):
         coordinate set to its minimum, halfway down or one step lower) fails: the
         counterexample is then minimal coordinate by coordinate.
     """
-    from fractions import Fraction
-
-    from vocabulary import Config
-    from proofs_check.claims.strategies import STEP
-
     memo: dict = {}
 
     def f(c):
@@ -147,12 +154,11 @@ class _Spent(Exception):
     """The evaluation budget of :func:`minimise` is spent."""
 
 
-def search(claim_id: str, fails, examples: int, seed: int):
-    """hypothesis's search of ``claim_id``'s whole domain for a configuration where ``fails``.
+def search(condition: Condition, fails, examples: int, seed: int):
+    """hypothesis's search of a claim's whole domain for a configuration where ``fails``.
 
     Args:
-        claim_id: a claim of :data:`proofs_check.claims.conditions.CONDITION_CLAIMS` (its domain's
-            least ``d, m, N``).
+        condition: the claim's condition (its domain's least ``d, m, N``).
         fails: ``fails(cfg) -> bool``.
         examples: at most this many generated configurations.
         seed: seed of hypothesis's random source (same seed, same answer).
@@ -161,12 +167,7 @@ def search(claim_id: str, fails, examples: int, seed: int):
         ``None`` when no configuration fails, else ``(cfg, minimal)``: hypothesis's shrunk
         configuration lowered further by :func:`minimise`.
     """
-    from hypothesis import HealthCheck, Phase, find, settings
-    from hypothesis.errors import NoSuchExample
-
-    from proofs_check.claims.strategies import configs
-
-    lo = CONDITION_CLAIMS[claim_id]
+    lo = condition.least
     strategy = configs(d_min=lo["d"], m_min=lo["m"], N_min=lo["N"])
     opts = settings(max_examples=examples, database=None, deadline=None, derandomize=False,
                     phases=[Phase.generate, Phase.shrink], suppress_health_check=list(HealthCheck))
@@ -178,13 +179,20 @@ def search(claim_id: str, fails, examples: int, seed: int):
 
 
 def explore(claim_id: str, statement: str = "paper", examples: int = 100, seed: int = 0) -> dict:
-    """Search the claim's domain for a configuration where ``statement`` is false.
+    """Search the domain of ``claim_id`` (from the registry) for a configuration where
+    ``statement`` is false: :func:`explore_condition` of its condition.  Arguments and result
+    as there."""
+    return explore_condition(condition_of(claim_id), statement, examples, seed)
+
+
+def explore_condition(condition: Condition, statement: str = "paper", examples: int = 100, seed: int = 0) -> dict:
+    """Search a claim's domain for a configuration where ``statement`` is false.
 
     A configuration where the claim's quantity does not exist (a flow with no limit) is a
     domain exclusion: counted, reported under ``"excluded"``, never a counterexample.
 
     Args:
-        claim_id: a claim with a condition (see :data:`proofs_check.claims.conditions.CONDITION_CLAIMS`).
+        condition: the claim's condition.
         statement: ``"paper"`` (the paper's wording) or ``"derived"`` (the derived condition);
             a claim whose statement is already the derived one offers only ``"paper"``.
         examples: at most this many configurations are generated (``>= 1``).
@@ -198,12 +206,10 @@ def explore(claim_id: str, statement: str = "paper", examples: int = 100, seed: 
         by one step, with the statement still failing); ``excluded`` is ``{"count",
         "reasons", "first"}`` over the distinct configurations tried.
     """
-    from proofs_check.claims.conditions import statements_of
-
-    _check_claim(claim_id)
+    claim_id = condition.claim_id
     if statement not in STATEMENTS:
         raise ValueError(f"statement must be 'paper' or 'derived', got {statement!r}")
-    if statement not in statements_of(claim_id):
+    if statement not in condition.statements:
         raise ValueError(f"statement: {claim_id} has only the statement 'paper' (its statement is the derived "
                          f"one; there is no separate derived condition)")
     if isinstance(examples, bool) or not isinstance(examples, int) or examples < 1:
@@ -215,7 +221,7 @@ def explore(claim_id: str, statement: str = "paper", examples: int = 100, seed: 
 
     def outcome(cfg):
         if cfg not in seen:
-            seen[cfg] = evaluate(claim_id, statement, cfg)
+            seen[cfg] = condition.evaluate(statement, cfg)
             if seen[cfg][0] is None:
                 excluded[cfg] = seen[cfg][1].get("excluded", "excluded")
         return seen[cfg]
@@ -223,13 +229,14 @@ def explore(claim_id: str, statement: str = "paper", examples: int = 100, seed: 
     def fails(cfg):
         return outcome(cfg)[0] is False
 
-    found = search(claim_id, fails, examples, seed)
+    found = search(condition, fails, examples, seed)
     if found is None:
         cx = None
     else:
         cfg, minimal = found
         _, details = outcome(cfg)
-        details = {**details, **_independent(claim_id, statement, cfg)}
+        if condition.independent is not None:
+            details = {**details, **condition.independent(statement, cfg)}
         cx = {"config": cfg.as_dict(), "details": details, "minimal": minimal}
     first = min(excluded, key=lambda c: tuple(c.as_dict().values()), default=None)
     exc = {"count": len(excluded), "reasons": sorted(set(excluded.values())),
@@ -240,8 +247,6 @@ def explore(claim_id: str, statement: str = "paper", examples: int = 100, seed: 
 
 def render(res: dict, fmt: str) -> str:
     """The result of :func:`explore` as ``text``, ``json`` or ``markdown``."""
-    from proofs_check.cli.report import fmt_num, to_json
-
     if fmt == "json":
         return to_json(res)
     head = (f"explore {res['claim']} --statement {res['statement']} (up to {res['examples']} examples, "

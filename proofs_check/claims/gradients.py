@@ -14,7 +14,10 @@ import sympy as sp
 
 import numerics
 import vocabulary
+from numerics.hessian import hessian, hessian_vector_product
+from numerics.problem import Problem
 from numerics.manifold import merged_point, separate_point
+from numerics.sgd import sgd_step, sgd_terms
 from theory import gradient
 from theory.gradients import SUBSETS
 from theory.manifold import basis_matrix
@@ -22,10 +25,11 @@ from theory.symbols import INV_KEYS, K, N, Q, a, alpha, b, beta, d, h, lam, m, q
 
 from proofs_check.export.prose import tx
 from vocabulary import Config
-from proofs_check.claims.claim import Claim, Evidence, Outcome
+from proofs_check.claims.claim import Claim, Evidence, Findings
 from proofs_check.claims.exact import rational
 
-__all__ = ["CLAIMS", "symbolic_full_gradient", "numeric_gradient", "POINTS", "manifold_point"]
+__all__ = ["CLAIMS", "symbolic_full_gradient", "numeric_gradient", "POINTS", "manifold_point", "check_agree",
+           "separate_sgd_evidence", "line_derivative_evidence"]
 
 #: configurations and generic manifold points (rational coordinates) of the comparison
 POINTS = [
@@ -131,7 +135,7 @@ def numeric_gradient(obj, form, cfg, coords, theta0):
     return out
 
 
-def check_agree() -> Outcome:
+def check_agree() -> Findings:
     ev = []
     worst, count = 0.0, 0
     memos = {}  # per point and form: each distinct coefficient expression evaluated once
@@ -186,7 +190,7 @@ def check_agree() -> Outcome:
                        zmax < 5.0, {"max_z_score": zmax}))
     ev.append(separate_sgd_evidence())
     ev.append(line_derivative_evidence())
-    return Outcome(ev, grid=[{**c.as_dict(), "point_seed": s} for c, s in POINTS])
+    return Findings(ev, grid=[{**c.as_dict(), "point_seed": s} for c, s in POINTS])
 
 
 def separate_sgd_evidence(seed: int = 31, batches: int = 40, batch: int = 1000) -> Evidence:
@@ -195,9 +199,6 @@ def separate_sgd_evidence(seed: int = 31, batches: int = 40, batch: int = 1000) 
     random full-matrix point ``(V, K, Q)`` estimates the exact separate-form gradient
     (:meth:`numerics.problem.Problem.grad`, ZS + lam FS, d = 2); entrywise within 5 standard
     errors of the batch means."""
-    from numerics.problem import Problem
-    from numerics.sgd import sgd_step, sgd_terms
-
     cfg = POINTS[0][0]
     D = cfg.d + 2
     rng = np.random.default_rng(seed)
@@ -240,9 +241,6 @@ def line_derivative_evidence(seed: int = 29, lines: int = 3) -> Evidence:
     no step-size error.  Compared: the closed-form gradient (:meth:`numerics.problem.Problem.grad`),
     the full Hessian :func:`numerics.hessian.hessian` (the one the stability verdicts use) and
     :func:`numerics.hessian.hessian_vector_product`, at a random full-matrix point, d = 2."""
-    from numerics.hessian import hessian, hessian_vector_product
-    from numerics.problem import Problem
-
     rng = np.random.default_rng(seed)
     cfg = POINTS[0][0]
     D = cfg.d + 2

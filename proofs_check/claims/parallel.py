@@ -12,7 +12,13 @@ the timings differ.  The results are put back in registry order.
 """
 from __future__ import annotations
 
+import multiprocessing
 import os
+import sys
+from concurrent.futures import ProcessPoolExecutor
+
+from proofs_check.claims import registry, run_claim
+from proofs_check.storage.derivation_cache import ensure_derived
 
 __all__ = ["default_jobs", "run_claims", "worker_groups"]
 
@@ -36,24 +42,17 @@ _INHERITED = False
 def _init(use_cache: bool) -> None:
     if _INHERITED:
         return
-    from proofs_check.storage.derivation_cache import ensure_derived
-
     ensure_derived(use_cache)
 
 
 def _start_method() -> str:
     """``fork`` where available and JAX is not loaded, else ``spawn``."""
-    import multiprocessing
-    import sys
-
     if "fork" in multiprocessing.get_all_start_methods() and "jax" not in sys.modules:
         return "fork"
     return "spawn"
 
 
 def _run_id(claim_id: str):
-    from proofs_check.claims import registry, run_claim
-
     for c in registry():
         if c.id == claim_id:
             return run_claim(c)
@@ -72,22 +71,16 @@ def run_claims(claims, jobs: int = 1, use_cache: bool = True) -> list:
     Returns:
         list of ClaimResult, in the order of ``claims``.
     """
-    from proofs_check.claims import run_claim
-    from proofs_check.storage.derivation_cache import ensure_derived
-
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
         raise ValueError(f"jobs must be a positive integer, got {jobs!r}")
     ensure_derived(use_cache)
     jobs = min(jobs, len(claims))
     if jobs <= 1:
         return [run_claim(c) for c in claims]
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
     global _INHERITED
     method = _start_method()
     ctx = multiprocessing.get_context(method)
-    groups = worker_groups([c.id for c in claims], jobs)
+    groups = worker_groups(claims, jobs)
     _INHERITED = method == "fork"
     try:
         with ProcessPoolExecutor(max_workers=len(groups), mp_context=ctx, initializer=_init,
@@ -103,31 +96,29 @@ def _run_ids(claim_ids):
     return [_run_id(i) for i in claim_ids]
 
 
-#: rough relative CPU cost per claim of a topic (the first part of its id), read off one
-#: run's per-claim timings; used only to balance the workers, never in a result
-TOPIC_WEIGHT = {"pretrain": 1, "zs": 8, "zsfs": 10, "gradients": 1}
-
-
-def worker_groups(claim_ids: list, jobs: int) -> list:
+def worker_groups(claims: list, jobs: int) -> list:
     """Claims split over at most ``jobs`` workers, a topic (the id before its first dot:
     ``pretrain``, ``zs``, ``zsfs``, ...) never split, so that the claims of a topic share
     the flows and end points they have in common within one process.  Topics go, heaviest
-    first, to the least loaded worker (:data:`TOPIC_WEIGHT`); deterministic.
+    first (the sum of their claims' ``weight``), to the least loaded worker; deterministic.
 
     Args:
-        claim_ids: the ids, in registry order.
+        claims: the claims (registry :class:`~proofs_check.claims.claim.Claim` objects), in
+            registry order.
         jobs: the most workers (>= 1).
 
     Returns:
         A list of non-empty lists of ids; each list keeps the registry order.
     """
     topics: dict = {}
-    for i in claim_ids:
-        topics.setdefault(i.split(".")[0], []).append(i)
+    for c in claims:
+        topic = topics.setdefault(c.id.split(".")[0], [0, []])
+        topic[0] += c.weight
+        topic[1].append(c.id)
     loads = [[0, []] for _ in range(max(1, jobs))]
-    for topic, ids in sorted(topics.items(), key=lambda kv: (-TOPIC_WEIGHT.get(kv[0], 1) * len(kv[1]), kv[0])):
+    for topic, (weight, ids) in sorted(topics.items(), key=lambda kv: (-kv[1][0], kv[0])):
         w = min(range(len(loads)), key=lambda k: (loads[k][0], k))
-        loads[w][0] += TOPIC_WEIGHT.get(topic, 1) * len(ids)
+        loads[w][0] += weight
         loads[w][1].extend(ids)
-    order = {i: k for k, i in enumerate(claim_ids)}
+    order = {c.id: k for k, c in enumerate(claims)}
     return [sorted(ids, key=order.__getitem__) for _, ids in loads if ids]

@@ -1,6 +1,6 @@
 """Domain-search evidence: ``iclft check`` runs the search ``iclft explore`` runs.
 
-A claim with a configuration-dependent statement (:data:`proofs_check.claims.conditions.CONDITION_CLAIMS`)
+A claim with a configuration-dependent statement (a :class:`~proofs_check.claims.conditions.Condition`)
 is ``verified`` only when a derandomised search of its *whole* domain (hypothesis, the
 strategy of :func:`proofs_check.claims.strategies.configs`, a bounded number of examples, seed 0)
 finds no configuration where its statement fails, besides its grid evidence; a ``refined``
@@ -15,43 +15,40 @@ budget, seed, shrinking) on a *planted* statement that fails on the slab
 slab and shrinks to its least corner ``(d_min, m_min, N_min, 1, 4)``: a search that skips
 examples, ignores its predicate or stops shrinking early turns the claim ``refuted``.
 
-Cost (measured, see README "Benchmarks"): the budgets of :data:`SEARCH_EXAMPLES`.
+The budget of each search is its condition's ``examples`` (cost: see README "Benchmarks").
 """
 from __future__ import annotations
 
+from proofs_check.claims.claim import Evidence
+from proofs_check.claims.conditions import Condition
+from proofs_check.claims.explore import explore_condition, search
 from proofs_check.export.prose import tx
 from vocabulary import Config
-from proofs_check.claims.claim import Evidence
 
-__all__ = ["SEARCH_EXAMPLES", "SEARCH_SEED", "domain_search", "search_control", "PLANTED_SLAB", "search_items"]
+__all__ = ["SEARCH_SEED", "domain_search", "search_control", "PLANTED_SLAB", "search_items"]
 
-#: examples per domain search inside ``iclft check`` (flow claims integrate three flows per example)
-SEARCH_EXAMPLES = {"pretrain.fewshot_vs_zeroshot": 30, "zs.all.icl_degraded": 30, "zs.v.icl_preserved": 30,
-                   "zsfs.v.tradeoff": 30, "zsfs.all.tradeoff": 20, "zsfs.w.tradeoff": 20}
 #: seed of every search inside ``iclft check``
 SEARCH_SEED = 0
 #: the planted region of the negative control: ``sigma2 >= 1`` and ``lam >= 4``
 PLANTED_SLAB = (1.0, 4.0)
 
 
-def domain_search(claim_id: str, statement: str, examples: int | None = None,
+def domain_search(condition: Condition, statement: str, examples: int | None = None,
                   seed: int = SEARCH_SEED) -> tuple[Evidence, dict]:
-    """Search ``claim_id``'s whole domain for a configuration where ``statement`` fails.
+    """Search a claim's whole domain for a configuration where ``statement`` fails.
 
     Args:
-        claim_id: a claim of :data:`proofs_check.claims.conditions.CONDITION_CLAIMS`.
-        statement: ``"paper"`` or ``"derived"`` (one the claim offers).
-        examples: the budget (default :data:`SEARCH_EXAMPLES`).
+        condition: the claim's condition.
+        statement: ``"paper"`` or ``"derived"`` (one the condition offers).
+        examples: the budget (default: the condition's ``examples``).
         seed: hypothesis's seed.
 
     Returns:
         ``(evidence, result)``: an asserted :class:`Evidence` that passes when no
-        counterexample is found, and the :func:`proofs_check.claims.explore.explore` result.
+        counterexample is found, and the :func:`proofs_check.claims.explore.explore_condition` result.
     """
-    from proofs_check.claims.explore import explore
-
-    k = SEARCH_EXAMPLES[claim_id] if examples is None else examples
-    res = explore(claim_id, statement, k, seed)
+    k = condition.examples if examples is None else examples
+    res = explore_condition(condition, statement, k, seed)
     cx, exc = res["counterexample"], res["excluded"]
     details = {"statement": statement, "examples": k, "seed": seed, "excluded": exc["count"]}
     if exc["count"]:
@@ -66,26 +63,23 @@ def domain_search(claim_id: str, statement: str, examples: int | None = None,
                        if exc["count"] else ""), cx is None, details), res
 
 
-def search_control(claim_id: str, examples: int | None = None, seed: int = SEARCH_SEED) -> Evidence:
+def search_control(condition: Condition, examples: int | None = None, seed: int = SEARCH_SEED) -> Evidence:
     """The negative control of :func:`domain_search`: the same search on a planted statement
     that fails exactly on ``sigma2 >= 1, lam >= 4``; passes only when the search finds the slab
     and shrinks it to its least corner.
 
     Args:
-        claim_id: the claim whose domain is searched.
-        examples: the budget (default :data:`SEARCH_EXAMPLES`).
+        condition: the condition of the claim whose domain is searched.
+        examples: the budget (default: the condition's ``examples``).
         seed: hypothesis's seed.
 
     Returns:
         An asserted :class:`Evidence` of kind ``search``.
     """
-    from proofs_check.claims.conditions import CONDITION_CLAIMS
-    from proofs_check.claims.explore import search
-
-    k = SEARCH_EXAMPLES[claim_id] if examples is None else examples
+    k = condition.examples if examples is None else examples
     s_lo, l_lo = PLANTED_SLAB
-    lo = CONDITION_CLAIMS[claim_id]
-    found = search(claim_id, lambda cfg: cfg.sigma2 >= s_lo and cfg.lam >= l_lo, k, seed)
+    lo = condition.least
+    found = search(condition, lambda cfg: cfg.sigma2 >= s_lo and cfg.lam >= l_lo, k, seed)
     corner = Config(lo["d"], lo["m"], lo["N"], s_lo, l_lo)
     got = None if found is None else found[0]
     return Evidence("search", tx("negative control: the same search ({} examples, seed {}) finds a planted "
@@ -96,14 +90,14 @@ def search_control(claim_id: str, examples: int | None = None, seed: int = SEARC
                     {"planted_found": None if got is None else got.as_dict()})
 
 
-def search_items(claim_id: str, refined: bool, known: dict | None = None) -> tuple[list[Evidence], dict | None]:
+def search_items(condition: Condition, refined: bool, known: dict | None = None) -> tuple[list[Evidence], dict | None]:
     """The search evidence of one claim: the asserted search of the statement the claim's
     status rests on (``derived`` for a refined claim that offers it, else ``paper``) and its
     negative control; for a refined claim without a ``known`` counterexample (from its grid)
     also the search of the paper's wording, whose counterexample (if found) is returned.
 
     Args:
-        claim_id: a claim of :data:`proofs_check.claims.conditions.CONDITION_CLAIMS`.
+        condition: the claim's condition.
         refined: whether the claim's status rests on its derived statement.
         known: a counterexample to the paper's wording already found on the claim's grid (the
             paper search, with its shrinking, is then skipped: it would only re-find one).
@@ -111,14 +105,12 @@ def search_items(claim_id: str, refined: bool, known: dict | None = None) -> tup
     Returns:
         ``(evidence items, counterexample)``: ``known`` when given, else the search's (or None).
     """
-    from proofs_check.claims.conditions import statements_of
-
-    statement = "derived" if refined and "derived" in statements_of(claim_id) else "paper"
-    item, _ = domain_search(claim_id, statement)
-    items = [item, search_control(claim_id)]
+    statement = "derived" if refined and "derived" in condition.statements else "paper"
+    item, _ = domain_search(condition, statement)
+    items = [item, search_control(condition)]
     cx = known
     if statement == "derived" and known is None:
-        _, res = domain_search(claim_id, "paper")
+        _, res = domain_search(condition, "paper")
         found = res["counterexample"]
         if found is not None:
             cx = {"config": found["config"], "details": found["details"], "minimal": found["minimal"],

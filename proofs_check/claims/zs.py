@@ -4,87 +4,56 @@ Conventions: see :mod:`proofs_check` (stated once there) and docs/theory.md sect
 ``ZS = L_0(theta0)``.  Reduced coordinates
 ``(a, b, q, alpha, beta, h)`` as in docs/theory.md section 4; pretrained point
 ``a=0, b=1, q=0, alpha=beta=c, h=0``.
+
+Over 500 lines: one topic's seven claims, each check beside its condition, its grid comparisons
+and their negative controls; a split would separate a claim's pieces.
 """
 from __future__ import annotations
+
+import functools
 
 import mpmath
 import numpy as np
 import sympy as sp
 
 import numerics
+from numerics.finetune_objective import objective_grad, objective_grad_kq
 from numerics.flow import full_matrix_flow, gradient_flow, pretrain_family, pretrained_c
 from numerics.endpoints import reduced_flow
+from numerics.manifold import merged_point, separate_point
+from numerics.sgd import sgd_finetune
 from theory import gradient, limits, optima
 from theory.objectives import expected_loss, zs
+from theory.symbols import K as Ks, Q as Qs
 from theory.symbols import (PRETRAINED, PRETRAINED_SEPARATE, a, alpha, b, beta, c, d, h,
                             kappa, n, q, rho, sigma2, to_expr)
 
 from proofs_check.methods import flow_models as models
 from proofs_check.export.prose import tx
 from vocabulary import Config, DEFAULT_CONFIG
-from proofs_check.claims.claim import Claim, Evidence, Outcome
+from proofs_check.claims.claim import Claim, Evidence, Findings, Weakening
+from proofs_check.claims.conditions import Condition
 from proofs_check.claims.controls import Recorded, negative_control
+from proofs_check.claims.sgd_evidence import SGD_EVIDENCE_SETTINGS, sgd_endpoint_evidence
 from proofs_check.claims.stability_evidence import separate_icl_degraded_evidence, verdict_evidence
 from vocabulary import EDGES, FLOW_GRID, GRID
-from proofs_check.claims.exact import exact, is_zero, num
+from proofs_check.claims.exact import (RationalFunction, c_star, exact, exact_loss, exact_subs, exact_values, is_zero, num,
+                                       poly_positive, pretrained_coords)
 from proofs_check.claims.search_evidence import search_items
 
-__all__ = ["CLAIMS", "TASKS_KR", "sgd_evidence"]
+__all__ = ["CLAIMS", "TASKS_KR", "flow_norm_evidence", "sgd_evidence_valley", "zs_v_B_values", "zs_v_B_functions",
+           "zs_v_decreasing_far_out", "ICL_DEGRADED_CONDITION", "ICL_PRESERVED_CONDITION", "INITIAL_GRADIENT_PLANT",
+           "W_GRADIENT_PLANT", "ZS_V_PLANT", "check_initial_gradient", "check_w_only_stationary", "check_minimizers",
+           "check_flow_limit", "check_icl_degraded", "check_v_optimum", "check_icl_preserved"]
 
 #: (name, kappa, rho) of the three evaluation tasks
 TASKS_KR = (("theta0", 1, 0), ("-theta0", -1, 0), ("theta_perp", 0, 1))
-
-
-def _c_star():
-    return optima.pretrain_c_star()
 
 
 def _unit(d_, seed):
     v = np.random.default_rng(seed).standard_normal(d_)
     return v / np.linalg.norm(v)
 
-
-
-def _poly_positive(coeffs, n0):
-    """``P(n) > 0`` for every integer ``n >= n0`` (``coeffs`` highest first, mpmath numbers):
-    the sign is checked at ``n0`` and at the integers next to each real root ``>= n0 - 1``."""
-    cut = {n0}
-    if len(coeffs) > 1:
-        for r in mpmath.polyroots(coeffs, maxsteps=500, extraprec=200):
-            r = mpmath.mpc(r)
-            if abs(r.imag) < mpmath.mpf(10) ** -30 and r.real >= n0 - 1:
-                k = int(mpmath.floor(r.real))
-                cut.update(j for j in (k, k + 1, k + 2) if j >= n0)
-    for k in sorted(cut):
-        if mpmath.polyval(coeffs, k) <= 0:
-            return False, k
-    return True, None
-
-
-SGD_SETTINGS = {"lr": 0.01, "steps": 2000, "batch": 64, "seed": 2026}
-
-
-def sgd_evidence(objective, train, keys, cfg=None, tol_se=4.0):
-    """Minibatch SGD on sampled prompts (full matrices, Polyak average of the last half)
-    against the exact flow end point, within ``tol_se`` batch-means standard errors."""
-    from numerics.sgd import sgd_finetune
-
-    cfg = cfg or DEFAULT_CONFIG
-    r = sgd_finetune(objective, "merged", train, cfg, **SGD_SETTINGS)
-    flow = models.endpoint(f"{objective}-{train}", cfg)[0]
-    zs_ = {k: abs(r.coords[k] - flow[k]) / r.stderr[k] if r.stderr[k] > 0 else
-           (0.0 if r.coords[k] == flow[k] else np.inf) for k in keys}
-    details = {"lr": SGD_SETTINGS["lr"], "steps": SGD_SETTINGS["steps"], "batch": SGD_SETTINGS["batch"],
-               "seed": SGD_SETTINGS["seed"], "tolerance": f"{tol_se:g} standard errors"}
-    for k in keys:
-        details[f"sgd_{k}"] = r.coords[k]
-        details[f"flow_{k}"] = flow[k]
-        details[f"stderr_{k}"] = r.stderr[k]
-    details["off_manifold"] = r.off_manifold
-    return Evidence("monte-carlo", tx("minibatch SGD on sampled prompts from the pretrained point (full $D times D$ "
-                                      "matrices, seed {}) ends within {:g} standard errors of the exact flow end point",
-                                      SGD_SETTINGS['seed'], tol_se),
-                    all(z <= tol_se for z in zs_.values()), details)
 
 
 # --- claim 3 --------------------------------------------------------------------------
@@ -111,7 +80,7 @@ def _initial_gradient_grid(derived, route) -> tuple[bool, dict]:
     return worst < 1e-10, {"max_abs_deviation": worst}
 
 
-def check_initial_gradient() -> Outcome:
+def check_initial_gradient() -> Findings:
     ev = []
     g = gradient("zs", "all", "merged")
     at = {M: {k: sp.factor(v.subs(PRETRAINED)) for k, v in co.items()} for M, co in g.matrices.items()}
@@ -124,7 +93,7 @@ def check_initial_gradient() -> Outcome:
     ev.append(Evidence("symbolic", tx("$grad_V ZS = ({}) e_y (0,theta0,0)^T$: only $V[y,x]$ is nonzero, "
                                       "equal to $-2c(d+2) theta0$", gvx), ok_v, {"V[y,x] coefficient": gvx}))
     grid = GRID[::6]
-    c_at = Recorded(lambda cfg: num(_c_star(), cfg))
+    c_at = Recorded(lambda cfg: num(c_star(), cfg))
     theta = Recorded(lambda cfg: _unit(cfg.d, grid.index(cfg)))
 
     def derived_(cfg):
@@ -146,7 +115,7 @@ def check_initial_gradient() -> Outcome:
     ev.append(negative_control("numeric", tx("'NumPy gradient at the pretrained point on {} configs'", len(grid)),
                                lambda r: _initial_gradient_grid(derived, r), route, grid[-1], plant,
                                tx("on the NumPy $grad_V$ entry $V[y, x_1]$"), INITIAL_GRADIENT_PLANT))
-    return Outcome(ev, grid=[g_.as_dict() for g_ in GRID[::6]])
+    return Findings(ev, grid=[g_.as_dict() for g_ in GRID[::6]])
 
 
 # --- claim 4 --------------------------------------------------------------------------
@@ -169,7 +138,7 @@ def _w_gradient_grid(route) -> tuple[bool, dict]:
     return worst < 1e-12, {"max_abs_entry": worst}
 
 
-def check_w_only_stationary() -> Outcome:
+def check_w_only_stationary() -> Findings:
     ev = []
     Z = zs().subs(a, 0)
     indep = all(sp.expand(sp.diff(Z, s)) == 0 for s in (q, alpha, beta, h))
@@ -210,7 +179,7 @@ def check_w_only_stationary() -> Outcome:
     ev.append(Evidence("numeric", tx("exact flows ($W$, $K$, $Q$, $KQ$ only) from the pretrained point end where they "
                                      "started"), moved < 1e-12, {"max_displacement": moved}))
     ev.append(verdict_evidence("zs-w"))
-    return Outcome(ev)
+    return Findings(ev)
 
 
 # --- claim 5 --------------------------------------------------------------------------
@@ -221,7 +190,7 @@ def _zs_value(v, W, t0, sigma2_):
     return numerics.expected_loss(V, W, t0, 0, sigma2_), numerics.expected_loss_grad(V, W, t0, 0, sigma2_)
 
 
-def check_minimizers() -> Outcome:
+def check_minimizers() -> Findings:
     ev = []
     res = optima.zs_global_minimisers()
     ev.append(Evidence("symbolic", tx("on the manifold $ZS = sigma2 + u^T G u$ with $u = (a q-1, a alpha, a(beta-alpha))$ "
@@ -323,7 +292,7 @@ def check_minimizers() -> Outcome:
     ev.append(Evidence("numeric", tx("the ZS-all flow end point lies in the first family ($W_00 v_x = theta0$, i.e. "
                                      "$q a = 1$) and its NumPy ZS is the noise floor $sigma2$: symmetry keeps the "
                                      "pretrained point away from the $v_x = 0$ family"), ok_path, {"q*a": fc["q"] * fc["a"], "ZS_at_end": L_end}))
-    return Outcome(ev, grid=[g_.as_dict() for g_ in GRID[::12]])
+    return Findings(ev, grid=[g_.as_dict() for g_ in GRID[::12]])
 
 
 # --- claim 6 --------------------------------------------------------------------------
@@ -341,9 +310,6 @@ def flow_norm_evidence(cfg: Config = DEFAULT_CONFIG, flows: dict | None = None) 
     Returns:
         An :class:`Evidence` of kind ``numeric``.
     """
-    from numerics.finetune_objective import objective_grad, objective_grad_kq
-    from numerics.manifold import merged_point, separate_point
-
     t0 = np.eye(cfg.d)[0]
     worst, checked = 0.0, 0
     for form in ("merged", "separate"):
@@ -367,7 +333,7 @@ def flow_norm_evidence(cfg: Config = DEFAULT_CONFIG, flows: dict | None = None) 
                     {"max_relative_difference": worst, "samples": checked})
 
 
-def check_flow_limit() -> Outcome:
+def check_flow_limit() -> Findings:
     ev = []
     rate = optima.balancedness_rate("zs")
     ev.append(Evidence("symbolic", tx("$d/d t (|v|^2 - |W|_F^2) = 0$ identically under full ZS gradient flow "
@@ -403,7 +369,6 @@ def check_flow_limit() -> Outcome:
                        fm.max_off_manifold < 1e-9 and fm.max_coord_diff < 1e-7,
                        {"max_off_manifold": fm.max_off_manifold, "max_diff_to_reduced": fm.max_coord_diff}))
     # the separate form W = K^T Q: K_0 = Q_0 = 0 is invariant, so q = K_0 Q_0 stays 0
-    from theory.symbols import K as Ks, Q as Qs
     fl_sep = gradient("zs", "all", "separate").flow
     stuck = all(sp.expand(fl_sep[s_].subs({Ks["0"]: 0, Qs["0"]: 0})) == 0 for s_ in (Ks["0"], Qs["0"]))
     # the same flow as the symmetric stage of the separate-form stability item (memoised)
@@ -445,7 +410,7 @@ def check_flow_limit() -> Outcome:
     ev.append(sgd_evidence_valley())
     ev.append(flow_norm_evidence(DEFAULT_CONFIG, {"merged": models.endpoint("zs-all", DEFAULT_CONFIG)[1],
                                                   "separate": sep}))
-    return Outcome(ev, grid=rows, disagreements=dis)
+    return Findings(ev, grid=rows, disagreements=dis)
 
 
 def sgd_evidence_valley() -> Evidence:
@@ -454,12 +419,10 @@ def sgd_evidence_valley() -> Evidence:
     noise (it breaks the conserved ``|v|^2 - |W|_F^2``) with a bias linear in lr/batch; the
     test suite extrapolates that bias away and recovers the flow limit
     (``tests/test_numerics_sgd.py``, at batches 1024 and 2048)."""
-    from numerics.sgd import sgd_finetune
-
     cfg = DEFAULT_CONFIG
     lr, steps, batch = 0.04, 2500, 256
     r = sgd_finetune("zs", "merged", "all", cfg, lr=lr, steps=steps,
-                     batch=batch, seed=SGD_SETTINGS["seed"], avg_frac=0.25)
+                     batch=batch, seed=SGD_EVIDENCE_SETTINGS["seed"], avg_frac=0.25)
     flow, fl = models.endpoint("zs-all", cfg)
     aq = r.coords["a"] * r.coords["q"]
     ab = max(abs(r.coords["alpha"]), abs(r.coords["beta"]))
@@ -470,13 +433,50 @@ def sgd_evidence_valley() -> Evidence:
                                       "$alpha = beta = 0$ (to 0.01), with ZS within $1e-3$ + 1% of $sigma2$ of the flow "
                                       "limit's; its position on the valley carries a noise bias linear in learning rate "
                                       "over batch (noise breaks the conserved $|v|^2 - |W|_F^2$), which the test suite "
-                                      "extrapolates away", lr, steps, batch, SGD_SETTINGS['seed']), ok,
+                                      "extrapolates away", lr, steps, batch, SGD_EVIDENCE_SETTINGS['seed']), ok,
                     {"sgd_a": r.coords["a"], "sgd_q": r.coords["q"], "sgd_aq": aq, "sgd_max_alpha_beta": ab,
                      "sgd_ZS": r.loss_end, "flow_ZS": fl.loss_end, "flow_a": flow["a"], "flow_q": flow["q"]})
 
 
 # --- claim 7 --------------------------------------------------------------------------
-def check_icl_degraded() -> Outcome:
+@functools.lru_cache(maxsize=None)
+def _zs_all_diff_coeffs():
+    """Coefficients in ``n`` of ``P(n) = (n+1)^2 (L_n(ZS-all) - L_n(pre))`` as mpmath functions
+    of ``(a, c, d, sigma2, kappa, rho)``, and the flow-limit ``a(c, d)``
+    (:func:`theory.limits.zs_all_gap_polynomial`)."""
+    coeffs, lim = limits.zs_all_gap_polynomial()
+    args = (a, c, d, sigma2, kappa, rho)
+    return ([sp.lambdify(args, cf, modules="mpmath") for cf in coeffs],
+            sp.lambdify((c, d), lim, modules="mpmath"))
+
+
+def _icl_degraded_holds(cfg: Config, _which: str):
+    """``L_n(ZS-all) > L_n(pretrained)`` for every integer ``n >= 1`` on ``theta0``,
+    ``-theta0``, ``theta_perp``: the sign of the polynomial ``P(n)`` at every integer
+    ``n >= 1``, read from its real roots (50 digits)."""
+    fns, a_fn = _zs_all_diff_coeffs()
+    cs_exact = exact(c_star(), cfg)
+    out, holds = {}, True
+    with mpmath.workdps(50):
+        cs = mpmath.mpf(sp.numer(cs_exact)) / mpmath.mpf(sp.denom(cs_exact))
+        s2r = exact_subs(cfg)[sigma2]
+        s2 = mpmath.mpf(sp.numer(s2r)) / mpmath.mpf(sp.denom(s2r))
+        a_ex = a_fn(cs, cfg.d)
+        for name, k_, r_ in TASKS_KR:
+            ok, where = poly_positive([f(a_ex, cs, cfg.d, s2, k_, r_) for f in fns], 1)
+            holds &= ok
+            out[f"first_failing_n_{name}"] = where
+        out["a_limit"] = float(a_ex)
+    out["c_star"] = str(cs_exact)
+    return holds, out
+
+
+#: the condition of ``zs.all.icl_degraded`` (its statement is already the derived one)
+ICL_DEGRADED_CONDITION = Condition("zs.all.icl_degraded", _icl_degraded_holds, d=2, m=1, N=0,
+                                   statements=("paper",), examples=30)
+
+
+def check_icl_degraded() -> Findings:
     ev, fails = [], []
     L = expected_loss()
     end = {q: 1 / a, alpha: 0, beta: 0, b: 1, h: 0}
@@ -504,14 +504,14 @@ def check_icl_degraded() -> Outcome:
     with mpmath.workdps(50):
         for cfg in GRID[::3]:
             s2 = mpmath.mpf(repr(cfg.sigma2))
-            cs_ex = exact(_c_star(), cfg)  # c* from the derivation, not typed in
+            cs_ex = exact(c_star(), cfg)  # c* from the derivation, not typed in
             cs = mpmath.mpf(int(sp.numer(cs_ex))) / mpmath.mpf(int(sp.denom(cs_ex)))
             a_ex = a_fn(cs, cfg.d)
             # the c of this check against the NumPy vertex of L_pre (an independent route to c*)
             c_dev = max(c_dev, abs(float(cs) - pretrained_c(cfg.d, cfg.m, cfg.sigma2)))
             for name, k_, r_ in TASKS_KR:
                 coeffs = [f(a_ex, cs, cfg.d, s2, k_, r_) for f in coef_fns]
-                ok, where = _poly_positive(coeffs, 1)
+                ok, where = poly_positive(coeffs, 1)
                 checked += 1
                 if not ok:
                     fails.append({**cfg.as_dict(), "task": name, "first_n": where})
@@ -548,10 +548,10 @@ def check_icl_degraded() -> Outcome:
                                                f['task'], f['first_n'])
     else:
         region = tx("holds on every checked pair ({})", checked)
-    ev.extend(search_items("zs.all.icl_degraded", refined=False)[0])
+    ev.extend(search_items(ICL_DEGRADED_CONDITION, refined=False)[0])
     ev.append(verdict_evidence("zs-all"))
     ev.append(separate_icl_degraded_evidence())
-    return Outcome(ev, grid=[g_.as_dict() for g_ in GRID[::3]], region=region,
+    return Findings(ev, grid=[g_.as_dict() for g_ in GRID[::3]], region=region,
                    disagreements=([tx("the paper's statement 'worse for every $n >= 1$' fails on part of the grid: {}",
                                       region)] if fails else []))
 
@@ -578,7 +578,7 @@ def _zs_v_endpoints(derived, route) -> tuple[bool, dict]:
     return worst < 1e-6, {"max_abs_error": worst}
 
 
-def check_v_optimum() -> Outcome:
+def check_v_optimum() -> Findings:
     ev = []
     opt = optima.zs_v_optimum()[a]
     ok = is_zero(opt - 1 / (c * (d + 4)))
@@ -597,13 +597,61 @@ def check_v_optimum() -> Outcome:
                                lambda r: _zs_v_endpoints(derived, r), route, FLOW_GRID[-1],
                                lambda v: ({**v[0], "a": v[0]["a"] + ZS_V_PLANT}, v[1]),
                                tx("on $a$ of the flow end point"), ZS_V_PLANT))
-    ev.append(sgd_evidence("zs", "v", ("a", "b")))
+    ev.append(sgd_endpoint_evidence("zs", "v", ("a", "b")))
     ev.append(verdict_evidence("zs-v"))
-    return Outcome(ev, grid=[g_.as_dict() for g_ in FLOW_GRID])
+    return Findings(ev, grid=[g_.as_dict() for g_ in FLOW_GRID])
 
 
 # --- claim 9 --------------------------------------------------------------------------
-def check_icl_preserved() -> Outcome:
+@functools.lru_cache(maxsize=None)
+def zs_v_B_functions():
+    """``B`` of ``L_n = A + B/(n+1) + C/(n+1)^2`` after V-only ZS, per task and on the sphere
+    (:func:`theory.limits.zs_v_inverse_n_coefficient`)."""
+    B, Bs = limits.zs_v_inverse_n_coefficient()
+    return RationalFunction(B, (d, sigma2, c, kappa, rho)), RationalFunction(Bs, (d, sigma2, c))
+
+
+def zs_v_B_values(cfg: Config) -> dict:
+    """``B`` of ``L_n = A + B/(n+1) + C/(n+1)^2`` after V-only ZS at ``cfg`` (``c = c*``), exactly.
+
+    Returns:
+        ``{"theta0", "-theta0", "theta_perp", "sphere"}`` -> SymPy rational.
+    """
+    B, Bs = zs_v_B_functions()
+    base = exact_values(cfg)
+    out = {name: B({**base, kappa: sp.Integer(k_), rho: sp.Integer(r_)}) for name, k_, r_ in TASKS_KR}
+    out["sphere"] = Bs(base)
+    return out
+
+
+def zs_v_decreasing_far_out(cfg: Config, n0: int = 10**9) -> dict:
+    """Whether the exact V-only ZS curve decreases from ``n0`` to ``n0 + 1`` on each fixed
+    task: the outcome, from the derived loss polynomial evaluated exactly (not from ``B``)."""
+    cs = exact(c_star(), cfg)
+    az = exact(optima.zs_v_optimum()[a], cfg, {c: cs})
+    pt = {**pretrained_coords(cs), "a": az}
+    return {name: bool(exact_loss(pt, k_, r_, cfg.d, n0 + 1, cfg.sigma2) < exact_loss(pt, k_, r_, cfg.d, n0, cfg.sigma2))
+            for name, k_, r_ in TASKS_KR}
+
+
+def _icl_preserved_holds(cfg: Config, which: str):
+    """paper: after V-only ZS every task's curve is eventually decreasing (``B > 0`` on
+    ``theta0``, ``-theta0``, ``theta_perp`` and the sphere); derived: on each fixed task the
+    exact curve decreases far out (``n = 10^9``) iff ``B > 0``."""
+    vals = zs_v_B_values(cfg)
+    det = {f"B_{k}": str(v) for k, v in vals.items()}
+    if which == "paper":
+        return bool(all(v > 0 for v in vals.values())), det
+    dec = zs_v_decreasing_far_out(cfg)
+    det.update({f"decreasing_far_out_{k}": v for k, v in dec.items()})
+    return bool(all(dec[k] == (vals[k] > 0) for k in dec)), det
+
+
+#: the condition of ``zs.v.icl_preserved``
+ICL_PRESERVED_CONDITION = Condition("zs.v.icl_preserved", _icl_preserved_holds, d=2, m=1, N=0, examples=30)
+
+
+def check_icl_preserved() -> Findings:
     ev = []
     aopt = optima.zs_v_optimum()[a]
     pt = {**PRETRAINED, a: aopt}
@@ -615,8 +663,6 @@ def check_icl_preserved() -> Outcome:
                                       "for every task $theta = kappa theta0 + rho theta_perp$"), ok))
     # eventually decreasing: L_n = A + B/(n+1) + C/(n+1)^2; decreasing for large n iff B > 0 (or B = 0, C > 0)
     # B (the derived 1/(n+1) coefficient at c = c*, per task and on the sphere), exactly
-    from proofs_check.claims.conditions import zs_v_B_values, zs_v_decreasing_far_out
-
     # B exactly on the grid; where B <= 0 (the grid's m = 1 corner) the wording fails, and the
     # derived condition is checked there together with the small-m edge below
     bad = [(cfg, name) for cfg in GRID for name, v in zs_v_B_values(cfg).items() if v <= 0]
@@ -655,7 +701,7 @@ def check_icl_preserved() -> Outcome:
                       len(fails), len(edge)))
         counterexample = {"config": g.as_dict(), "details": {**{f"B_{k}": str(v) for k, v in Bv.items()},
                                                              **{f"decreasing_at_1e9_{k}": v for k, v in dec.items()}}}
-    items, found = search_items("zs.v.icl_preserved", refined=True, known=counterexample)
+    items, found = search_items(ICL_PRESERVED_CONDITION, refined=True, known=counterexample)
     ev.extend(items)
     if counterexample is None and found is not None:
         counterexample = found
@@ -675,7 +721,7 @@ def check_icl_preserved() -> Outcome:
                                      "included"),
                        ok_num, info))
     ev.append(verdict_evidence("zs-v"))
-    return Outcome(ev, grid=[g_.as_dict() for g_ in GRID], region=region, disagreements=dis,
+    return Findings(ev, grid=[g_.as_dict() for g_ in GRID], region=region, disagreements=dis,
                    counterexample=counterexample)
 
 
@@ -684,36 +730,48 @@ CLAIMS = [
           tx("At the pretrained point $grad_W ZS = 0$; $grad_V ZS$ is nonzero only in $V[y, x]$, where it equals "
              "$-2c(d+2) theta0$."),
           r"\nabla_W \mathrm{ZS} = 0,\quad \nabla_V \mathrm{ZS} = -2c(d+2)\, e_y (0,\theta_0,0)^\top",
-          check_initial_gradient),
+          check_initial_gradient, weight=8,
+          weakenings=(Weakening(_initial_gradient_grid, "worst < 1e-10", "worst < 1e-6", "tolerance"),
+                      Weakening(_initial_gradient_grid, "gV - derived(cfg)", "derived(cfg) - derived(cfg)", "self"),
+                      Weakening(_initial_gradient_grid, "for cfg in GRID[::6]:", "for cfg in GRID[::6][:4]:",
+                                "grid"))),
     Claim("zs.w_only_stationary", "W-only ZS does not move",
           tx("Training only $W$ (or only $K$, only $Q$) on ZS does not move from the pretrained point."),
           r"\dot W = -\nabla_W \mathrm{ZS} = 0 \text{ at } V = e_y e_y^\top",
-          check_w_only_stationary),
+          check_w_only_stationary, weight=8,
+          weakenings=(Weakening(_w_gradient_grid, "worst < 1e-12", "worst < 1e-8", "tolerance"),
+                      Weakening(_w_gradient_grid, "for cfg in GRID[::12]:", "for cfg in GRID[::12][:4]:", "grid"))),
     Claim("zs.all.minimizers", "Global ZS minimisers",
           tx("Every global minimiser of ZS with $v_x != 0$ has $v_0 = 0$, $W_00 v_x = theta0$, $W_xx + W_xx^T = 0$ and "
              "$W_0x = -W_x0^T$; the minimum is $sigma2$. On the manifold: $a q = 1$, $alpha = beta = 0$. The attention "
              "no longer compares $x_i$ with $x_q$."),
           r"\min \mathrm{ZS} = \sigma^2 \iff v_0 = 0,\ W_{00} v_x = \theta_0,\ W_{xx}+W_{xx}^\top = 0,\ "
           r"W_{0x} = -W_{x0}^\top;\quad aq = 1,\ \alpha=\beta=0",
-          check_minimizers),
+          check_minimizers, weight=8),
     Claim("zs.all.flow_limit", "Full ZS flow limit",
           tx("Gradient flow on all parameters conserves $|v|^2 - |W|_F^2$, so the flow from the pretrained point ends "
              "at $a^4 + d c^2 a^2 - 1 = 0$ with $q = 1/a$ and $b$, $h$ unchanged."),
           r"\tfrac{d}{dt}(\|v\|^2 - \|W\|_F^2) = 0,\quad a^4 + d c^2 a^2 - 1 = 0,\ q = 1/a",
-          check_flow_limit),
+          check_flow_limit, weight=8),
     Claim("zs.all.icl_degraded", "Full ZS fine-tuning degrades ICL",
           tx("After full ZS fine-tuning the $n$-shot error is worse than the pretrained model's for every $n >= 1$ on "
              "$theta0$, $-theta0$ and $theta_perp$, and tends to $1 + sigma2$ as $n -> oo$."),
           r"L_n^{\mathrm{ZS\text{-}all}} > L_n^{\mathrm{pre}}\ (n\ge1),\quad L_n^{\mathrm{ZS\text{-}all}} \to 1+\sigma^2",
-          check_icl_degraded),
+          check_icl_degraded, condition=ICL_DEGRADED_CONDITION, weight=8),
     Claim("zs.v.optimum", "V-only ZS optimum",
           tx("$V$-only ZS fine-tuning gives $a = 1/(c(d+4))$ and leaves $b$ unchanged; the zero-shot error falls from "
              "$1 + sigma2$ to $sigma2 + 2/(d+4)$."),
           r"a^\star = \frac{1}{c(d+4)},\quad \mathrm{ZS}: 1+\sigma^2 \to \sigma^2 + \frac{2}{d+4}",
-          check_v_optimum),
+          check_v_optimum, weight=8,
+          weakenings=(Weakening(_zs_v_endpoints, "worst < 1e-6", "worst < 1e-2", "tolerance"),
+                      Weakening(_zs_v_endpoints, 'abs(coords["a"] - derived(cfg))', "abs(derived(cfg) - derived(cfg))",
+                                "self"),
+                      Weakening(_zs_v_endpoints, "for cfg in FLOW_GRID:", "for cfg in FLOW_GRID[:4]:", "grid"))),
     Claim("zs.v.icl_preserved", "V-only ZS keeps ICL",
           tx("After $V$-only ZS fine-tuning, on every task the $n$-shot error tends to "
              "$sigma2 + |(c-1) theta + c a theta0|^2$ and is eventually decreasing."),
           r"L_n \to \sigma^2 + \|(c-1)\theta + c\,a\,\theta_0\|^2,\ \text{eventually decreasing}",
-          check_icl_preserved),
+          check_icl_preserved, condition=ICL_PRESERVED_CONDITION, weight=8, expected="refined",
+          expected_reason="'eventually decreasing on every task' holds exactly when B > 0 "
+                          "(L_n = A + B/(n+1) + C/(n+1)^2); B <= 0 at small m"),
 ]

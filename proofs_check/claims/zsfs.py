@@ -4,6 +4,9 @@
 Conventions: see :mod:`proofs_check` (stated once there) and docs/theory.md section 1.
 ``FS = L_N(theta0)``.  Reduced coordinates
 ``(a, b, q, alpha, beta, h)`` of docs/theory.md section 4.
+
+Over 500 lines: one topic's four claims, each check beside its condition, its grid comparisons
+and their negative controls; a split would separate a claim's pieces.
 """
 from __future__ import annotations
 
@@ -12,6 +15,10 @@ import functools
 import numpy as np
 import sympy as sp
 
+import numerics
+from numerics.flow import gradient_flow
+from numerics.manifold import merged_point
+from numerics.sgd import sgd_finetune
 from theory import limits, optima
 from theory.limits import large_n_limit
 from theory.objectives import expected_loss
@@ -22,15 +29,20 @@ from theory.symbols import (PRETRAINED, N, a, alpha, b, beta, c, d, h, kappa, la
 from proofs_check.methods import flow_models as models
 from proofs_check.export.prose import tx
 from vocabulary import Config, DEFAULT_CONFIG
-from proofs_check.claims.claim import Claim, Evidence, Outcome
+from proofs_check.claims.claim import Claim, Evidence, Findings, Weakening
+from proofs_check.claims.conditions import EXCLUDED, Condition
 from proofs_check.claims.controls import Recorded, negative_control
 from vocabulary import FLOW_GRID, GRID
-from proofs_check.claims.exact import is_zero, num
+from proofs_check.claims.exact import (RationalFunction, c_star, exact, exact_loss, exact_values, is_zero, num,
+                                       pretrained_coords, to_float)
 from proofs_check.claims.search_evidence import search_items
+from proofs_check.claims.sgd_evidence import sgd_endpoint_evidence
 from proofs_check.claims.stability_evidence import verdict_evidence
-from proofs_check.claims.zs import sgd_evidence
 
-__all__ = ["CLAIMS", "large_n_limit"]
+__all__ = ["CLAIMS", "COORDS", "STATIONARY_PLANT", "ZSFS_V_PLANT", "LIMIT_PLANT", "ALL_GRID", "ALL_EDGE",
+           "ALL_LAM_MIN", "W_GRID", "W_END_PLANT", "W_TARGET_PLANT", "V_TRADEOFF_CONDITION",
+           "ALL_TRADEOFF_CONDITION", "W_TRADEOFF_CONDITION", "numpy_large_n_limit", "v_tradeoff_numbers",
+           "w_tradeoff_numbers", "check_v_optimum", "check_v_tradeoff", "check_w_tradeoff"]
 
 COORDS = (a, b, q, alpha, beta, h)
 
@@ -64,13 +76,8 @@ def _v_gradient(opt, cfg) -> tuple[float, float]:
     """``(dL/da, dL/db)`` of ``L = ZS + lam FS`` at the closed-form ``(a, b)`` and the pretrained
     ``W`` (``c = c*``), from the NumPy gradient of the full ``D x D`` matrix ``V``: its row
     ``e_y`` along ``theta0 = e_1`` and along ``e_y``."""
-    import numerics
-    from numerics.manifold import merged_point
-
-    from proofs_check.claims.exact import exact as exact_
-
-    cs = exact_(optima.pretrain_c_star(), cfg)
-    coords = {"a": float(exact_(opt[a], cfg, {c: cs})), "b": float(exact_(opt[b], cfg, {c: cs})),
+    cs = exact(c_star(), cfg)
+    coords = {"a": float(exact(opt[a], cfg, {c: cs})), "b": float(exact(opt[b], cfg, {c: cs})),
               "q": 0.0, "alpha": float(cs), "beta": float(cs), "h": 0.0}
     e1 = np.eye(cfg.d)[0]
     V, W = merged_point(coords, e1)
@@ -130,7 +137,7 @@ def _zsfs_v_endpoints(derived, route) -> tuple[bool, dict]:
     return worst < 1e-6, {"max_abs_error": worst}
 
 
-def check_v_optimum() -> Outcome:
+def check_v_optimum() -> Findings:
     ev, dis = [], []
     opt = optima.zsfs_v_optimum()
     det = opt["hessian_det"]
@@ -171,9 +178,9 @@ def check_v_optimum() -> Outcome:
                                lambda r: _zsfs_v_endpoints(derived, r), route, FLOW_GRID[-1],
                                lambda v: ({**v[0], "b": v[0]["b"] + ZSFS_V_PLANT}, v[1]),
                                tx("on $b$ of the flow end point"), ZSFS_V_PLANT))
-    ev.append(sgd_evidence("zsfs", "v", ("a", "b")))
+    ev.append(sgd_endpoint_evidence("zsfs", "v", ("a", "b")))
     ev.append(verdict_evidence("zsfs-v"))
-    return Outcome(ev, grid=rows, disagreements=dis)
+    return Findings(ev, grid=rows, disagreements=dis)
 
 
 # --- claim 11 -------------------------------------------------------------------------
@@ -181,9 +188,6 @@ def numpy_large_n_limit(coords: dict, theta, cfg: Config, M: int = 10**6) -> flo
     """``lim_{n->oo} L_n(theta)`` from the NumPy closed form alone (no SymPy):
     ``L_n = A + B/(n+1) + C/(n+1)^2``, so ``2 L_{2M-1} - L_{M-1} = A - C/(2 M^2)``
     (Richardson extrapolation; the error is ``O(1/M^2)``)."""
-    import numerics
-    from numerics.manifold import merged_point
-
     e1 = np.zeros(cfg.d)
     e1[0] = 1.0
     V, W = merged_point({k: float(v) for k, v in coords.items()}, e1)
@@ -200,7 +204,7 @@ LIMIT_PLANT = 1e-5
 def _numpy_neg_limits(v: dict, cfg: Config) -> tuple[float, float]:
     """``(lim L_n(-theta0) after V-only ZS, after V-only ZS + lam FS)`` from the NumPy closed
     form alone (:func:`numpy_large_n_limit`), at the exact optima ``v`` of
-    :func:`proofs_check.claims.conditions.v_tradeoff_numbers`."""
+    :func:`v_tradeoff_numbers`."""
     neg = -np.eye(cfg.d)[0]
     pre = {"q": 0, "alpha": v["c_star"], "beta": v["c_star"], "h": 0}
     lz = numpy_large_n_limit({**pre, "a": v["a_zs"], "b": 1}, neg, cfg)
@@ -230,9 +234,65 @@ def _condition_grid(numbers, route) -> tuple[bool, dict]:
     return not mismatch and worst_lim < 1e-7, {"mismatches": len(mismatch), "max_limit_deviation": worst_lim}
 
 
-def check_v_tradeoff() -> Outcome:
-    from proofs_check.claims.conditions import v_tradeoff_numbers
+@functools.lru_cache(maxsize=None)
+def _v_tradeoff_exprs():
+    e = limits.zsfs_v_tradeoff()
+    g = (d, N, sigma2, lam, c)
+    return (RationalFunction(e["a_fs"], g), RationalFunction(e["b_fs"], g), RationalFunction(e["a_zs"], g),
+            RationalFunction(e["neg_limit"], g + (a, b)), RationalFunction(e["gap"], g))
 
+
+def v_tradeoff_numbers(cfg: Config) -> dict:
+    """Exact numbers of ``zsfs.v.tradeoff`` at ``cfg`` (``c = c*``).
+
+    Returns:
+        ``{"a_zs", "a_fs", "b_fs", "target_N_zs", "target_N_fs", "neg_limit_zs",
+        "neg_limit_fs", "gap"}`` as SymPy rationals: the closed-form end points, the exact
+        ``L_N(theta0)`` at each, the large-``n`` limits ``lim L_n(-theta0)`` (leading
+        coefficient of ``(n+1)^2 L_n``) and the derived condition
+        ``gap = (1 + c a_FS - c b_FS)^2 - (1 + c a_ZS - c)^2``.
+    """
+    fa, fb, fz, Linf_neg, gap = _v_tradeoff_exprs()
+    vals = exact_values(cfg)
+    cs = vals[c]
+    az, af, bf = fz(vals), fa(vals), fb(vals)
+    pz = {**pretrained_coords(cs), "a": az}
+    pf = {**pretrained_coords(cs), "a": af, "b": bf}
+    return {"c_star": cs, "a_zs": az, "a_fs": af, "b_fs": bf,
+            "target_N_zs": exact_loss(pz, 1, 0, cfg.d, cfg.N, cfg.sigma2),
+            "target_N_fs": exact_loss(pf, 1, 0, cfg.d, cfg.N, cfg.sigma2),
+            "neg_limit_zs": Linf_neg({**vals, a: az, b: sp.Integer(1)}),
+            "neg_limit_fs": Linf_neg({**vals, a: af, b: bf}),
+            "gap": gap(vals)}
+
+
+def _v_tradeoff_holds(cfg: Config, which: str):
+    """paper: target gain at ``n = N`` and ``-theta0`` limit raised; derived: target gain and
+    (limit raised iff ``gap > 0``)."""
+    v = v_tradeoff_numbers(cfg)
+    target = v["target_N_fs"] < v["target_N_zs"]
+    raised = v["neg_limit_fs"] > v["neg_limit_zs"]
+    holds = bool(target and raised if which == "paper" else target and (raised == (v["gap"] > 0)))
+    det = {k: str(x) for k, x in v.items()}
+    det.update({"target_gain": bool(target), "neg_limit_raised": bool(raised),
+                "condition_gap_positive": bool(v["gap"] > 0),
+                "neg_limit_zs_float": to_float(v["neg_limit_zs"]), "neg_limit_fs_float": to_float(v["neg_limit_fs"])})
+    return holds, det
+
+
+def _v_tradeoff_independent(_statement: str, cfg: Config) -> dict:
+    """At a counterexample: the ``-theta0`` limits from the NumPy closed form alone."""
+    lz, lf = _numpy_neg_limits(v_tradeoff_numbers(cfg), cfg)
+    return {"numpy_neg_limit_zs_v": lz, "numpy_neg_limit_zsfs_v": lf,
+            "numpy_confirms_not_raised": bool(lf <= lz)}
+
+
+#: the condition of ``zsfs.v.tradeoff``
+V_TRADEOFF_CONDITION = Condition("zsfs.v.tradeoff", _v_tradeoff_holds, d=1, m=1, N=1, examples=30,
+                                 independent=_v_tradeoff_independent)
+
+
+def check_v_tradeoff() -> Findings:
     ev, dis = [], []
     Linf = large_n_limit()
     # derived identity: after V-only training the -theta0 limit is sigma2 + (1 + c a - c b)^2
@@ -292,15 +352,85 @@ def check_v_tradeoff() -> Outcome:
         counterexample = {"config": g.as_dict(), "details": {
             "neg_limit_zs_v": str(v["neg_limit_zs"]), "neg_limit_zsfs_v": str(v["neg_limit_fs"]),
             "gap": str(v["gap"]), "numpy_neg_limit_zs_v": lz, "numpy_neg_limit_zsfs_v": lf}}
-    items, found = search_items("zsfs.v.tradeoff", refined=True, known=counterexample)
+    items, found = search_items(V_TRADEOFF_CONDITION, refined=True, known=counterexample)
     ev.extend(items)
     if counterexample is None and found is not None:
         counterexample = found
         dis.append(tx("the paper's statement fails (found by the domain search); the derived condition $gap > 0$ "
                       "replaces it"))
     ev.append(verdict_evidence("zsfs-v"))
-    return Outcome(ev, grid=[g_.as_dict() for g_ in GRID], region=region, disagreements=dis,
+    return Findings(ev, grid=[g_.as_dict() for g_ in GRID], region=region, disagreements=dis,
                    counterexample=counterexample)
+
+
+#: ``zsfs.all.tradeoff``'s refined statement: the target half is asserted only for ``lam >= ALL_LAM_MIN``
+#: (the full flow has no closed-form limit; below it the target half fails at small ``N`` and
+#: large ``sigma2``, e.g. ``(d, m, N, sigma2, lam) = (2, 1, 2, 2, 0.7)``; the region is
+#: established by the domain search, not derived)
+ALL_LAM_MIN = 1.0
+
+
+@functools.lru_cache(maxsize=None)
+def _w_tradeoff_exprs():
+    e = limits.zsfs_w_tradeoff()
+    return {k: RationalFunction(e[k], (d, N, sigma2, lam, c)) for k in ("target_w", "target_v", "gap", "perp_w")}
+
+
+def w_tradeoff_numbers(cfg: Config) -> dict:
+    """Exact numbers of the derived condition of ``zsfs.w.tradeoff`` at ``cfg``.
+
+    Returns:
+        ``{"target_w", "target_v", "gap", "perp_w"}`` as SymPy rationals: ``L_N(theta0)`` at the
+        W-only optimum (``sigma2 + 2/(N+2)``) and at the V-only ``ZS + lam FS`` optimum, their
+        difference ``gap = target_v - target_w`` (W-only wins on the target exactly when
+        ``gap > 0``; evaluated at ``c = c*``, its value does not depend on ``c``, so ``m`` drops
+        out) and the ``theta_perp`` limit at the W-only
+        optimum (``1 + sigma2 + ((N+1)/(N+2))^2``, for ``sigma2 > 0``).
+    """
+    vals = exact_values(cfg)
+    return {k: f(vals) for k, f in _w_tradeoff_exprs().items()}
+
+
+def _flow_tradeoff(method):
+    def run(cfg: Config, which: str):
+        """paper: at the exact flow end points, the target error at ``n = N`` is below V-only
+        ZS+lam FS and the ``theta_perp`` large-``n`` error above the pretrained
+        ``(1-c)^2 + sigma2``; derived (``zsfs.w.tradeoff``): the ``theta_perp`` half holds and
+        the target half holds exactly when the derived ``gap > 0``; refined (``zsfs.all.tradeoff``,
+        ``--statement derived``): the ``theta_perp`` half holds and, for ``lam >= ALL_LAM_MIN``,
+        the target half.  A flow that does not
+        converge has no end point: the configuration is excluded (``holds is None``)."""
+        pc, fl = models.endpoint(method, cfg)
+        vc, fv = models.endpoint("zsfs-v", cfg)
+        cs = to_float(exact(c_star(), cfg))
+        tN, vN = _L(pc, 1, 0, cfg, cfg.N), _L(vc, 1, 0, cfg, cfg.N)
+        perp, pre_perp = _Linf(pc, 0, 1, cfg), (1 - cs) ** 2 + cfg.sigma2
+        det = {"target_N": tN, "target_N_v_only": vN, "perp_limit": perp, "pretrained_perp_limit": pre_perp,
+               "target_gain": bool(tN < vN), "perp_raised": bool(perp > pre_perp),
+               "flow_converged": bool(fl.converged), "flow_grad_norm": float(fl.grad_norm),
+               "v_only_flow_converged": bool(fv.converged)}
+        if which == "derived" and method == "zsfs-all":
+            det["target_half_asserted"] = bool(cfg.lam >= ALL_LAM_MIN)
+        if which == "derived" and method == "zsfs-w":
+            w = w_tradeoff_numbers(cfg)
+            det.update({"derived_target_w": str(w["target_w"]), "derived_target_v": str(w["target_v"]),
+                        "derived_gap": str(w["gap"]), "condition_gap_positive": bool(w["gap"] > 0)})
+        if not (fl.converged and fv.converged):
+            det["excluded"] = EXCLUDED
+            return None, det
+        if which == "paper":
+            return bool(tN < vN and perp > pre_perp), det
+        if method == "zsfs-all":
+            return bool(perp > pre_perp and (cfg.lam < ALL_LAM_MIN or tN < vN)), det
+        return bool(perp > pre_perp and (tN < vN) == (w["gap"] > 0)), det
+    return run
+
+
+#: the conditions of ``zsfs.all.tradeoff`` and ``zsfs.w.tradeoff`` (at the exact flow end points)
+ALL_TRADEOFF_CONDITION = Condition("zsfs.all.tradeoff", _flow_tradeoff("zsfs-all"), d=2, m=1, N=1, flows=True,
+                                   examples=20)
+W_TRADEOFF_CONDITION = Condition("zsfs.w.tradeoff", _flow_tradeoff("zsfs-w"), d=2, m=1, N=1, flows=True,
+                                 examples=20)
 
 
 # --- claim 12 -------------------------------------------------------------------------
@@ -315,7 +445,7 @@ ALL_EDGE = [Config(dd, mm, NN, s2, ll) for dd, mm, NN, s2, ll in (
     (2, 1, 2, 2.0, 0.05), (2, 1, 3, 0.4, 0.05), (12, 60, 1, 2.0, 0.05), (3, 20, 3, 1.0, 0.05))]
 
 
-def _tradeoff(method: str) -> Outcome:
+def _tradeoff(method: str) -> Findings:
     ev = []
     rows, bad_t, bad_p, worst_g = [], [], [], 0.0
     neg = []
@@ -361,11 +491,9 @@ def _tradeoff(method: str) -> Outcome:
     if method == "zsfs-all":
         ev.append(_noise_free_divergence())
         ev.append(_off_manifold_minimum())
-    from proofs_check.claims.conditions import ALL_LAM_MIN, evaluate
-
     # the small-lam edge of the domain (lam = 0.05), absent from the flow grid: the paper's wording
     # against the refined statement, both evaluated at the exact flow end points
-    edge = [(g, evaluate("zsfs.all.tradeoff", "paper", g), evaluate("zsfs.all.tradeoff", "derived", g))
+    edge = [(g, ALL_TRADEOFF_CONDITION.evaluate("paper", g), ALL_TRADEOFF_CONDITION.evaluate("derived", g))
             for g in ALL_EDGE]
     paper_fails = [(g, p[1]) for g, p, _ in edge if p[0] is False]
     ev.append(Evidence("numeric", tx("the refined statement ($theta_perp$ half; target half for $lam >= {}$) holds at "
@@ -377,7 +505,7 @@ def _tradeoff(method: str) -> Outcome:
     if paper_fails:
         g, det = paper_fails[0]
         known = {"config": g.as_dict(), "details": det, "source": "the small-lam edge of the domain"}
-    items, counterexample = search_items("zsfs.all.tradeoff", refined=True, known=known)
+    items, counterexample = search_items(ALL_TRADEOFF_CONDITION, refined=True, known=known)
     ev.extend(items)
     dis = []
     if counterexample is not None:
@@ -392,7 +520,7 @@ def _tradeoff(method: str) -> Outcome:
     if bad_t or bad_p:
         region += tx("; target fails at {} configs, $theta_perp$ fails at {} configs", len(bad_t), len(bad_p))
     ev.append(verdict_evidence(method))
-    return Outcome(ev, grid=rows, region=region, disagreements=dis, counterexample=counterexample)
+    return Findings(ev, grid=rows, region=region, disagreements=dis, counterexample=counterexample)
 
 
 #: the W-only claim's flow grid: FLOW_GRID and the edges of its domain (N = 1, 2, 3; m = 1, 60;
@@ -453,9 +581,7 @@ def _w_condition_grid(gap, route) -> tuple[bool, dict]:
                                            "configs_where_w_wins": wins, "configs": len(W_GRID)}
 
 
-def check_w_tradeoff() -> Outcome:
-    from proofs_check.claims.conditions import evaluate, w_tradeoff_numbers
-
+def check_w_tradeoff() -> Findings:
     ev, dis = [], []
     w = optima.zsfs_w_optimum()
     zs_free = all(sp.expand(sp.diff(zs_loss().subs({a: 0, b: 1}), s_)) == 0 for s_ in (q, alpha, beta, h))
@@ -515,9 +641,9 @@ def check_w_tradeoff() -> Outcome:
     known = None
     if losers:  # the least losing grid config, with the paper statement's numbers there
         g = min(losers, key=lambda c: tuple(c.as_dict().values()))
-        known = {"config": g.as_dict(), "details": evaluate("zsfs.w.tradeoff", "paper", g)[1],
+        known = {"config": g.as_dict(), "details": W_TRADEOFF_CONDITION.evaluate("paper", g)[1],
                  "source": "the claim's grid"}
-    items, counterexample = search_items("zsfs.w.tradeoff", refined=True, known=known)
+    items, counterexample = search_items(W_TRADEOFF_CONDITION, refined=True, known=known)
     ev.extend(items)
     if counterexample is not None:
         dis.append(tx("the paper's statement '$W$-only ZS + FS beats $V$-only ZS + FS on the target at $n = N$' fails "
@@ -538,13 +664,11 @@ def check_w_tradeoff() -> Outcome:
                 "the $theta_perp$ half holds everywhere", details["configs_where_w_wins"], len(W_GRID))
     rows = [{**g.as_dict(), "target_N": outcome(g)[0], "target_N_v_only": outcome(g)[1], "perp_limit": outcome(g)[2],
              "gap": float(gap(g)), "converged": route(g)[1].converged} for g in W_GRID]
-    return Outcome(ev, grid=rows, region=region, disagreements=dis, counterexample=counterexample)
+    return Findings(ev, grid=rows, region=region, disagreements=dis, counterexample=counterexample)
 
 
 def _off_manifold_minimum() -> Evidence:
     """Reported finding: the flow limit is not the global minimum over all matrices."""
-    from numerics.sgd import sgd_finetune
-
     cfg = DEFAULT_CONFIG
     pc, fl = models.endpoint("zsfs-all", cfg)
     r = sgd_finetune("zsfs", "merged", "all", cfg, lr=0.05, steps=1000, batch=64, seed=0)
@@ -561,8 +685,6 @@ def _off_manifold_minimum() -> Evidence:
 
 def _noise_free_divergence() -> Evidence:
     """Reported finding: at sigma2 = 0 the full ZS + FS flow has no finite limit."""
-    from numerics.flow import gradient_flow
-
     cfg = Config(3, 10, 5, 0.0, 1.0)
     # flows to fixed flow times: the t cap decides (the evaluation budget is set well above it)
     runs = [gradient_flow("zsfs", "merged", "all", cfg, t_max=tm, max_nfev=1_000_000)
@@ -591,21 +713,43 @@ CLAIMS = [
              "At fixed $a = 1/(c(d+4))$ the FS-optimal $b$ satisfies "
              "$c b = ((N+1) - (N+3+2 d)/(d+4))/(N+1+d(1+sigma2))$."),
           r"c\,b^\star = \frac{(N+1) - \frac{N+3+2d}{d+4}}{N+1+d(1+\sigma^2)}",
-          check_v_optimum),
+          check_v_optimum, weight=10,
+          weakenings=(Weakening(_v_stationary, "worst < 1e-9", "worst < 1e-6", "tolerance"),
+                      Weakening(_v_stationary, "for cfg in GRID[::4]:", "for cfg in GRID[:4]:", "grid"),
+                      Weakening(_zsfs_v_endpoints, "worst < 1e-6", "worst < 1e-2", "tolerance"),
+                      Weakening(_zsfs_v_endpoints, 'abs(coords["b"] - be)', "abs(be - be)", "self"),
+                      Weakening(_zsfs_v_endpoints, "for cfg in FLOW_GRID:", "for cfg in FLOW_GRID[:4]:", "grid"))),
     Claim("zsfs.v.tradeoff", tx("$V$-only: FS helps the target, hurts $-theta0$"),
           tx("Compared with $V$-only ZS, adding FS lowers the target-task error at $n = N$ and raises the $-theta0$ error "
              "for large $n$."),
           r"L_N^{\mathrm{ZSFS\text{-}V}}(\theta_0) < L_N^{\mathrm{ZS\text{-}V}}(\theta_0),\quad "
           r"L_\infty^{\mathrm{ZSFS\text{-}V}}(-\theta_0) > L_\infty^{\mathrm{ZS\text{-}V}}(-\theta_0)",
-          check_v_tradeoff),
+          check_v_tradeoff, condition=V_TRADEOFF_CONDITION, weight=10,
+          weakenings=(Weakening(_condition_grid, "worst_lim < 1e-7", "worst_lim < 1e-2", "tolerance"),
+                      Weakening(_condition_grid, 'abs(lf - float(v["neg_limit_fs"]))',
+                                'abs(float(v["neg_limit_fs"]) - float(v["neg_limit_fs"]))', "self"),
+                      Weakening(_condition_grid, "for cfg in GRID:", "for cfg in GRID[:4]:", "grid")),
+          expected="refined",
+          expected_reason="the -theta0 limit is raised exactly when (1 + c a_FS - c b_FS)^2 > (1 + c a_ZS - c)^2, "
+                          "not everywhere"),
     Claim("zsfs.all.tradeoff", "Full ZS+FS: better on target, loses orthogonal ICL",
           tx("Full ZS + FS fine-tuning beats $V$-only ZS + FS on the target task at $n = N$, but on $theta_perp$ its "
              "large-$n$ error stays above the pretrained model's $(1-c)^2 + sigma2$."),
           r"L_N^{\mathrm{all}}(\theta_0) < L_N^{\mathrm{V}}(\theta_0),\quad L_\infty^{\mathrm{all}}(\theta_\perp) > (1-c)^2+\sigma^2",
-          lambda: _tradeoff("zsfs-all")),
+          lambda: _tradeoff("zsfs-all"), condition=ALL_TRADEOFF_CONDITION, weight=10, expected="refined",
+          expected_reason="the target half fails at small lam (small N, large sigma2): it is asserted for "
+                          "lam >= ALL_LAM_MIN, the theta_perp half everywhere"),
     Claim("zsfs.w.tradeoff", tx("$W$-only ZS+FS: better on target, loses orthogonal ICL"),
           tx("$W$-only ZS + FS fine-tuning beats $V$-only ZS + FS on the target task at $n = N$, but on $theta_perp$ its "
              "large-$n$ error stays above the pretrained model's $(1-c)^2 + sigma2$."),
           r"L_N^{\mathrm{W}}(\theta_0) < L_N^{\mathrm{V}}(\theta_0),\quad L_\infty^{\mathrm{W}}(\theta_\perp) > (1-c)^2+\sigma^2",
-          check_w_tradeoff),
+          check_w_tradeoff, condition=W_TRADEOFF_CONDITION, weight=10,
+          weakenings=(Weakening(_w_endpoints, "worst < 1e-6", "worst < 1e-2", "tolerance"),
+                      Weakening(_w_endpoints, 'coords["alpha"] - al', "al - al", "self"),
+                      Weakening(_w_endpoints, "for cfg in W_GRID:", "for cfg in W_GRID[:4]:", "grid"),
+                      Weakening(_w_condition_grid, "(tw < tv) != (gap(cfg) > 0)", "(gap(cfg) > 0) != (gap(cfg) > 0)",
+                                "self"),
+                      Weakening(_w_condition_grid, "for cfg in W_GRID:", "for cfg in W_GRID[:4]:", "grid")),
+          expected="refined",
+          expected_reason="W-only beats V-only on the target exactly when the derived gap > 0; it loses at small N"),
 ]
