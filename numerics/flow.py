@@ -54,14 +54,14 @@ from .validation import check_positive, check_positive_int, check_problem
 
 __all__ = [
     "pretrain_family",
-    "OBJECTIVES", "TRAIN_MERGED", "TRAIN_SEPARATE", "STOP_REASONS",
+    "FINETUNE_OBJECTIVES", "TRAIN_MERGED", "TRAIN_SEPARATE", "STOP_REASONS",
     "pretrained_c", "pretrained_point", "objective_value", "objective_grad",
     "objective_grad_kq", "gradient_flow", "full_matrix_flow", "FlowResult", "FullFlowResult",
     "ReducedProblem", "Interpolant", "setup_problem",
 ]
 
 #: the fine-tuning objectives (``vocabulary.OBJECTIVES`` without ``pretrain``)
-OBJECTIVES = vocabulary.FINETUNE_OBJECTIVES
+FINETUNE_OBJECTIVES = vocabulary.FINETUNE_OBJECTIVES
 TRAIN_MERGED = tuple(vocabulary.TRAIN["merged"])
 TRAIN_SEPARATE = tuple(vocabulary.TRAIN["separate"])
 #: the values of :attr:`FlowResult.stop_reason`

@@ -45,11 +45,11 @@ import numpy as np
 from scipy.integrate import BDF, DOP853, LSODA, RK23, RK45, OdeSolver, Radau
 from scipy.optimize import brentq
 
-__all__ = ["integrate_to_norm", "Integration", "BudgetSpent"]
+__all__ = ["integrate_to_norm", "Integration", "BudgetSpent", "SOLVERS"]
 
 _EPS = np.finfo(float).eps
 #: the solvers of ``solve_ivp``, by its method names
-METHODS = {"LSODA": LSODA, "BDF": BDF, "Radau": Radau, "RK45": RK45, "RK23": RK23, "DOP853": DOP853}
+SOLVERS = {"LSODA": LSODA, "BDF": BDF, "Radau": Radau, "RK45": RK45, "RK23": RK23, "DOP853": DOP853}
 
 
 class BudgetSpent(Exception):
@@ -91,7 +91,7 @@ def integrate_to_norm(fun, t_span, y0, *, norm, target, norm_of_f=None, cap=None
     Returns:
         An :class:`Integration`.
     """
-    solver_cls = METHODS.get(method, method) if isinstance(method, str) else method
+    solver_cls = SOLVERS.get(method, method) if isinstance(method, str) else method
     if not (isinstance(solver_cls, type) and issubclass(solver_cls, OdeSolver)):
         raise ValueError(f"method must be a solve_ivp method name, got {method!r}")
     last = [None, None]  # time and value of the last right-hand-side evaluation

@@ -40,7 +40,7 @@ DEGENERATE_GRID = [Config(1, 20, 20, 0.1, 1.0), Config(2, 5, 20, 0.0, 1.0), Conf
 #: the configuration and leftover of the LSODA route
 LSODA_CONFIG, LSODA_U = Config(2, 10, 20, 0.1, 1.0), 0.5
 #: (form, train) of the three degenerate methods
-METHODS = (("merged", "w"), ("separate", "q"), ("separate", "k"))
+DEGENERATE_SUBSETS = (("merged", "w"), ("separate", "q"), ("separate", "k"))
 #: shots of the compared curves
 SHOTS = (0, 1, 2, 5, 20)
 #: relative tolerance of the comparisons (exact routes; rounding only)
@@ -110,7 +110,7 @@ def _route(cfg: Config) -> list:
     (end point of :func:`numerics.degenerate.degenerate_start_outcome`)."""
     t0, e, _ = _frame(cfg.d)
     out = []
-    for form, train in METHODS:
+    for form, train in DEGENERATE_SUBSETS:
         for name, cp, sp_ in _directions(cfg.d):
             for s in U_GRID:
                 up, uq = s * cp, s * sp_
@@ -223,7 +223,7 @@ def check_degenerate_start() -> Outcome:
     t0 = np.eye(cfg.d)[0]
     worst = 0.0
     stops = {}
-    for form, train in METHODS:
+    for form, train in DEGENERATE_SUBSETS:
         start = leftover_start(cfg.d, cfg.m, cfg.sigma2, u=LSODA_U * t0, form=form)
         pb = Problem.build("zs", form, train, start, t0, sigma2=cfg.sigma2)
         fl = full_flow(pb, pb.pack(), gtol=1e-11, t_max=1e6)
