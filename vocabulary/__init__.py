@@ -1,8 +1,8 @@
 """The shared vocabulary of iclft: plain data, no formulas.
 
 Every layer names the same things: objectives, tasks, parametrisations, fine-tuning
-methods, and the coordinates of the reduced (invariant) manifold.  They are defined once,
-here.  ``theory`` (SymPy) and ``numerics`` (NumPy) both import this module and each
+methods, and the coordinates of the reduced (invariant) manifold.  They are defined here,
+in one place.  ``theory`` (SymPy) and ``numerics`` (NumPy) both import this module and each
 *computes* from these descriptions with its own formulas; neither imports the other.
 This module imports nothing from the project.  The conventions (tokens, normalisation,
 the merged and separate forms, the reduced coordinates) are stated in ``docs/theory.md``.
@@ -13,6 +13,10 @@ Objectives
     fine-tuning shots, ``"m"`` the pretraining shots) and ``weight`` is a number or the
     name ``"lam"``.  ``ZS``, ``FS``, ``ZS + lam FS`` and the sphere pretraining loss are
     instances; :func:`objective_terms` resolves names to numbers.
+    Each fine-tuning objective with ``methods`` set makes the methods ``NAME-all``,
+    ``NAME-v``, ``NAME-w``, ``NAME-k``, ``NAME-q`` (:data:`METHODS`); an entry may declare
+    how they are drawn (``line``, ``filled``) and the SGD runs of the figures (``sgd``),
+    and defaults apply where it does not.
 
 Tasks
     ``theta = kappa theta0 + rho theta_perp`` with ``theta0``, ``theta_perp`` orthonormal,
@@ -377,14 +381,14 @@ class Convention:
     Args:
         name: the name used on the command line and in reports.
         query_in_context: ``True``: the query token is in ``S`` and ``S`` is normalised by
-            the token count ``n + 1`` (today's convention).  ``False``: ``S`` averages the
+            the token count ``n + 1`` (the default convention).  ``False``: ``S`` averages the
             ``n`` demonstrations only (normalised by ``n``); at ``n = 0`` the prediction then
             reads the query token alone, ``S = z_q z_q^T`` (so the zero-shot error and ZS
-            are those of today's convention).
+            are those of the default convention).
         task_prior: the pretraining (and unseen-task) distribution of ``theta``:
-            ``"sphere"`` (uniform on the unit sphere, today's) or ``"gaussian"``
+            ``"sphere"`` (uniform on the unit sphere, the default) or ``"gaussian"``
             (``N(0, I_d / d)``, so ``E|theta|^2 = 1`` and ``E|theta|^4 = (d+2)/d``).
-        covariance: the feature covariance ``Sigma_x``: ``None`` for the identity (today's),
+        covariance: the feature covariance ``Sigma_x``: ``None`` for the identity (the default),
             or a two-level diagonal spectrum ``(k, s)``: the first ``k`` coordinates of ``x``
             have variance ``s`` (an int, a float or a ``fractions.Fraction``), the other
             ``d - k`` variance 1.  (A two-level spectrum keeps ``d`` a symbol in the SymPy
@@ -400,7 +404,7 @@ class Convention:
 
     @property
     def is_default(self) -> bool:
-        """Whether this is today's convention in every field (its name aside)."""
+        """Whether this is the default convention in every field (its name aside)."""
         return self.query_in_context and self.task_prior == "sphere" and self.covariance is None
 
     def as_dict(self) -> dict:
@@ -412,7 +416,7 @@ class Convention:
                 "description": self.description}
 
 
-#: the named conventions, today's first
+#: the named conventions, the default first
 CONVENTIONS = {
     "default": Convention("default", description="query token in S, normalisation n+1; theta uniform on "
                           "the sphere; x ~ N(0, I_d)"),
@@ -432,7 +436,7 @@ def convention_named(name) -> Convention:
     """The :class:`Convention` named ``name`` (a :class:`Convention` is returned as is).
 
     Args:
-        name: a key of :data:`CONVENTIONS`, a :class:`Convention`, or ``None`` (today's).
+        name: a key of :data:`CONVENTIONS`, a :class:`Convention`, or ``None`` (the default).
 
     Returns:
         The :class:`Convention`.

@@ -256,7 +256,7 @@ def plot_loss(ax, steps, loss, color, label: str, halflife: float | None = None)
 def text_outside(fig, tol: float = 0.5) -> list[str]:
     """The visible, non-empty text artists of ``fig`` whose rendered extent leaves the figure
     by more than ``tol`` pixels (titles, labels, tick labels, legends' texts, annotations).
-    Draws the figure once (Agg) to lay it out."""
+    Draws the figure (Agg) to lay it out."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg  # deferred: matplotlib only when a figure is drawn
     from matplotlib.text import Text  # deferred: matplotlib only when a figure is drawn
 

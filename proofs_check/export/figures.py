@@ -1,6 +1,6 @@
 """The paper's figures, from the exact closed forms (lines) and SGD runs (markers).
 
-Conventions: see :mod:`proofs_check` (stated once there) and docs/theory.md section 1.
+Conventions: see :mod:`proofs_check` (stated in one place there) and docs/theory.md section 1.
 Tasks: ``theta0 = e_1`` (target),
 ``-theta0`` (negated), ``theta_perp = e_2`` (orthogonal).  Fine-tuned models are the end
 points of the exact population gradient flow (:mod:`proofs_check.methods.flow_models`).
