@@ -9,6 +9,7 @@ import pytest
 import sympy as sp
 
 from proofs_check.methods import flow_models as models
+import vocabulary
 from vocabulary import Config
 from proofs_check.claims.exact import exact_loss, rational
 from theory import optima
@@ -36,7 +37,7 @@ def _analytic(method, cfg):
     return None
 
 
-@pytest.mark.parametrize("method", ["pretrained", "zs-all", "zs-v", "zs-w", "zsfs-v", "zsfs-all", "zsfs-w"])
+@pytest.mark.parametrize("method", vocabulary.methods_for("merged"))
 @pytest.mark.parametrize("cfg", [Config(), Config(3, 10, 5, 0.25, 2.0)])
 def test_curve_equals_symbolic_loss(method, cfg):
     """The curve is the closed-form NumPy loss at the model; the reference is the SymPy

@@ -72,14 +72,15 @@ def test_text_outside_catches_a_planted_text():
 
 @pytest.fixture(scope="module")
 def small_figures():
+    from proofs_check.export import figure_drawing as D
     from proofs_check.export import figures as F
     from vocabulary import Config
     cfg = Config(**SMALL)
     return {
-        "icl_curves": F.draw_icl_curves(F.icl_curves_data(cfg, sgd=False)),
-        "w_star": F.draw_w_star(F.w_star_data(cfg, Ns=(1, 12))),
-        "flow_trajectories": F.draw_flow_trajectories(F.flow_trajectories_data(cfg, max_points=60)),
-        "pretrained_threshold": F.draw_pretrained_threshold(F.pretrained_threshold_data(cfg, ds=(2, 3, 5))),
+        "icl_curves": D.draw_icl_curves(F.icl_curves_data(cfg, sgd=False)),
+        "w_star": D.draw_w_star(F.w_star_data(cfg, Ns=(1, 12))),
+        "flow_trajectories": D.draw_flow_trajectories(F.flow_trajectories_data(cfg, max_points=60)),
+        "pretrained_threshold": D.draw_pretrained_threshold(F.pretrained_threshold_data(cfg, ds=(2, 3, 5))),
     }
 
 

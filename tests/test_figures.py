@@ -8,7 +8,8 @@ import pytest
 
 import numerics
 from numerics.flow import pretrained_c, pretrained_point
-from proofs_check.export import figures
+from proofs_check.export import figure_drawing, figures
+import vocabulary
 from vocabulary import Config
 
 CFG = Config()  # d=5, m=20, N=20, sigma2=0.1, lam=1
@@ -46,7 +47,7 @@ def test_png_resolution_is_150_dpi(written):
 
 
 def test_output_folder_is_created(tmp_path):
-    fig = figures.draw_w_star(figures.w_star_data(CFG, Ns=(1, 3)))
+    fig = figure_drawing.draw_w_star(figures.w_star_data(CFG, Ns=(1, 3)))
     target = tmp_path / "a"
     paths = figures.save_figure(fig, figures._prepare_out(target), "w")
     assert [p.name for p in paths] == ["w.png", "w.pdf"]
@@ -207,7 +208,10 @@ def test_flow_trajectories(written):
     data = written[2]["flow_trajectories"]
     ends = _closed_form_end_points()
     c = ends["pretrained"]["alpha"]
-    assert data["methods"] == list(figures.TRAJ_METHODS)
+    # every merged fine-tuning method whose flow leaves the pretrained point: all but ZS-W
+    # (the ZS gradient in W vanishes there, test_icl_curves_show_the_paper_picture)
+    assert data["methods"] == [m for m in vocabulary.methods_for("merged") if m not in ("pretrained", "zs-w")]
+    assert data["methods"] == list(figures.moving_methods(CFG))
     for mth, f in data["flows"].items():
         assert f["t"][0] == 0.0 and f["a"][0] == 0.0 and f["alpha"][0] == pytest.approx(c)
         assert all(np.diff(f["t"]) > 0)
@@ -252,7 +256,7 @@ class _Interrupted(KeyboardInterrupt):
 def test_interrupted_save_leaves_no_file(tmp_path, monkeypatch):
     from matplotlib.figure import Figure
 
-    fig = figures.draw_w_star(figures.w_star_data(CFG, Ns=(1, 3)))
+    fig = figure_drawing.draw_w_star(figures.w_star_data(CFG, Ns=(1, 3)))
 
     def broken(self, fname, *args, **kwargs):
         with open(fname, "wb") as fh:  # a partial file, then Ctrl-C
@@ -270,7 +274,7 @@ def test_interrupted_save_keeps_the_old_file(tmp_path, monkeypatch):
 
     old = tmp_path / "w_star.png"
     old.write_bytes(b"old figure")
-    fig = figures.draw_w_star(figures.w_star_data(CFG, Ns=(1, 3)))
+    fig = figure_drawing.draw_w_star(figures.w_star_data(CFG, Ns=(1, 3)))
     monkeypatch.setattr(Figure, "savefig", lambda *a, **k: (_ for _ in ()).throw(_Interrupted()))
     with pytest.raises(KeyboardInterrupt):
         figures.save_figure(fig, tmp_path, "w_star")

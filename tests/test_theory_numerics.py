@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import vocabulary
 from test_theory_helpers import (embed, embed_separate, inv_numpy, mat_close, orthonormal_pair,
                                  rationals, rel_close, unit_pair)
 from proofs_check.claims.exact import exact_at
@@ -47,22 +48,22 @@ def test_sphere_loss_matches_numerics_pretrain_loss(point, dim, shots, s2, seed)
 
 
 def _numeric_merged_grad(obj, V, W, t0, shots, s2, lam_):
-    if obj == "pretrain":
-        return numerics.pretrain_loss_grad(V, W, shots, s2)
-    z = numerics.expected_loss_grad(V, W, t0, 0, s2)
-    if obj == "zs":
-        return z
-    f = numerics.expected_loss_grad(V, W, t0, shots, s2)
-    if obj == "fs":
-        return f
-    return z[0] + lam_ * f[0], z[1] + lam_ * f[1]
+    """The objective's gradient from its vocabulary terms (``N = m = shots``), each term an
+    exact NumPy ``L_n`` gradient: the task ``kappa theta0``, or the sphere average."""
+    gV = gW = 0.0
+    for n_, task, w in vocabulary.objective_terms(obj, N=shots, m=shots, lam=lam_):
+        kappa_ = vocabulary.TASKS[task].kappa
+        g = (numerics.pretrain_loss_grad(V, W, n_, s2) if kappa_ is None
+             else numerics.expected_loss_grad(V, W, kappa_ * t0, n_, s2))
+        gV, gW = gV + w * g[0], gW + w * g[1]
+    return gV, gW
 
 
 def _subs(vals, dim, shots, s2, lam_):
     return {**vals, d: dim, N: shots, m: shots, sigma2: s2, lam: lam_}
 
 
-@pytest.mark.parametrize("obj", ["pretrain", "zs", "fs", "zsfs"])
+@pytest.mark.parametrize("obj", tuple(vocabulary.OBJECTIVES))
 @settings(max_examples=20, deadline=None)
 @given(point=point_st, lam_=rationals(0, 2), **common)
 def test_merged_gradients_match_numerics(obj, point, lam_, dim, shots, s2, seed):
@@ -88,7 +89,7 @@ def _sep_point(vals14):
     return a_, b_, kc, qc
 
 
-@pytest.mark.parametrize("obj", ["pretrain", "zs", "fs", "zsfs"])
+@pytest.mark.parametrize("obj", tuple(vocabulary.OBJECTIVES))
 @settings(max_examples=15, deadline=None)
 @given(point=sep_st, lam_=rationals(0, 2), **common)
 def test_separate_gradients_match_numerics(obj, point, lam_, dim, shots, s2, seed):
@@ -96,14 +97,15 @@ def test_separate_gradients_match_numerics(obj, point, lam_, dim, shots, s2, see
     a_, b_, kc, qc = _sep_point(point)
     V, Km, Qm = embed_separate(dim, t0, a_, b_, kc, qc)
     s2f, lf = float(s2), float(lam_)
-    if obj == "pretrain":
-        gV, gW = numerics.pretrain_loss_grad(V, Km.T @ Qm, shots, s2f)
-        gK, gQ = Qm @ gW.T, Km @ gW
-    else:
-        z = numerics.expected_loss_grad_kq(V, Km, Qm, t0, 0, s2f)
-        f = numerics.expected_loss_grad_kq(V, Km, Qm, t0, shots, s2f)
-        w = {"zs": (1.0, 0.0), "fs": (0.0, 1.0), "zsfs": (1.0, lf)}[obj]
-        gV, gK, gQ = (w[0] * z[i] + w[1] * f[i] for i in range(3))
+    gV = gK = gQ = 0.0
+    for n_, task, w in vocabulary.objective_terms(obj, N=shots, m=shots, lam=lf):
+        kappa_ = vocabulary.TASKS[task].kappa
+        if kappa_ is None:  # the sphere average through W = K^T Q (chain rule)
+            gV_, gW_ = numerics.pretrain_loss_grad(V, Km.T @ Qm, n_, s2f)
+            g = (gV_, Qm @ gW_.T, Km @ gW_)
+        else:
+            g = numerics.expected_loss_grad_kq(V, Km, Qm, kappa_ * t0, n_, s2f)
+        gV, gK, gQ = gV + w * g[0], gK + w * g[1], gQ + w * g[2]
     numeric = {"V": gV, "K": gK, "Q": gQ}
     vals = {a: a_, b: b_, **{K[k]: kc[k] for k in INV_KEYS}, **{Q[k]: qc[k] for k in INV_KEYS}}
     sub = _subs(vals, dim, shots, s2, lam_)

@@ -36,7 +36,7 @@ from .symbols import (N, PRETRAINED, a, alpha, b, beta, d, h, kappa, lam, m, n, 
 from .wick import expect_polynomial
 
 __all__ = ["expected_loss", "expected_loss_numerator", "sphere_loss", "pretrain_loss",
-           "pretrain_objective", "objective_fraction", "sphere_loss_numerator", "zs", "fs", "zsfs", "objective", "OBJECTIVES",
+           "pretrain_objective", "objective_fraction", "sphere_loss_numerator", "zs", "fs", "zsfs", "objective", "OBJECTIVE_FUNCTIONS",
            "objective_expr", "term_fraction",
            "sphere_average", "SPHERE_KAPPA_MOMENTS", "NotDerived", "shot_denominator",
            "shot_numerator", "prior_average", "prior_denominator", "GAUSSIAN_MOMENTS"]
@@ -440,7 +440,7 @@ def zsfs(convention=None) -> sp.Expr:
 
 
 #: the named objectives of ``vocabulary.OBJECTIVES`` with their own accessor functions
-OBJECTIVES = {"pretrain": pretrain_objective, "zs": zs, "fs": fs, "zsfs": zsfs}
+OBJECTIVE_FUNCTIONS = {"pretrain": pretrain_objective, "zs": zs, "fs": fs, "zsfs": zsfs}
 
 
 def objective(name: str, convention=None) -> sp.Expr:

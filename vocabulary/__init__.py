@@ -1,8 +1,8 @@
 """The shared vocabulary of iclft: plain data, no formulas.
 
 Every layer names the same things: objectives, tasks, parametrisations, fine-tuning
-methods, and the coordinates of the reduced (invariant) manifold.  They are defined once,
-here.  ``theory`` (SymPy) and ``numerics`` (NumPy) both import this module and each
+methods, and the coordinates of the reduced (invariant) manifold.  They are defined here,
+in one place.  ``theory`` (SymPy) and ``numerics`` (NumPy) both import this module and each
 *computes* from these descriptions with its own formulas; neither imports the other.
 This module imports nothing from the project.  The conventions (tokens, normalisation,
 the merged and separate forms, the reduced coordinates) are stated in ``docs/theory.md``.
@@ -13,6 +13,10 @@ Objectives
     fine-tuning shots, ``"m"`` the pretraining shots) and ``weight`` is a number or the
     name ``"lam"``.  ``ZS``, ``FS``, ``ZS + lam FS`` and the sphere pretraining loss are
     instances; :func:`objective_terms` resolves names to numbers.
+    Each fine-tuning objective with ``methods`` set makes the methods ``NAME-all``,
+    ``NAME-v``, ``NAME-w``, ``NAME-k``, ``NAME-q`` (:data:`METHODS`); an entry may declare
+    how they are drawn (``line``, ``filled``) and the SGD runs of the figures (``sgd``),
+    and defaults apply where it does not.
 
 Tasks
     ``theta = kappa theta0 + rho theta_perp`` with ``theta0``, ``theta_perp`` orthonormal,
@@ -49,7 +53,7 @@ __all__ = [
     "Term", "Objective", "OBJECTIVES", "FINETUNE_OBJECTIVES", "objective_terms",
     "Task", "TASKS", "EVALUATION_TASKS",
     "FORMS", "MATRICES", "TRAIN", "trained_matrices",
-    "Method", "METHODS", "methods_for", "EXPERIMENT_METHODS",
+    "Method", "METHODS", "METHOD_TRAINS", "DEFAULT_SGD", "methods_for", "EXPERIMENT_METHODS",
     "Basis", "BASIS", "BASIS_NAMES", "Coordinate", "MERGED_COORDS", "SEPARATE_COORDS",
     "coordinate_names", "DEFAULTS", "Config", "DEFAULT_CONFIG", "GRID", "EDGES", "FLOW_GRID", "Convention", "CONVENTIONS", "DEFAULT_CONVENTION",
     "convention_named",
@@ -77,7 +81,12 @@ class Term:
 
 @dataclass(frozen=True)
 class Objective:
-    """A named objective: a weighted list of loss terms, with its display names."""
+    """A named objective: a weighted list of loss terms, with its display names.
+
+    The fields after ``description`` have defaults, so a new objective needs only the first
+    six.  Every table that lists objectives or methods (the CLI choices, the methods, the
+    figure styles, the SGD runs of the figures) is built from these entries.
+    """
 
     name: str
     terms: tuple[Term, ...]
@@ -85,18 +94,32 @@ class Objective:
     tex: str       #: LaTeX, e.g. ``\\mathrm{ZS} + \\lambda\\,\\mathrm{FS}``
     label: str     #: short label for legends and tables
     description: str
+    #: whether fine-tuning with it makes methods ``NAME-all``, ``NAME-v``, ... (:data:`METHODS`)
+    methods: bool = True
+    #: matplotlib line style of its methods' curves; ``None``: the figure style gives each
+    #: objective that declares none its own dash-dot pattern
+    line: str | tuple | None = None
+    #: whether its methods' markers are filled (else open)
+    filled: bool = False
+    #: ``(trains, learning rate, steps)`` of the SGD runs behind the figures' markers at
+    #: ``d = 5``; a method not listed runs with :data:`DEFAULT_SGD`
+    sgd: tuple[tuple[str, float, int], ...] = ()
 
 
 OBJECTIVES: dict[str, Objective] = {o.name: o for o in (
     Objective("pretrain", (Term("m", "sphere"),), "L_pre", r"L_{\mathrm{pre}}", "pretraining",
-              "pretraining loss: the m-shot error averaged over theta ~ Uniform(S^{d-1})"),
+              "pretraining loss: the m-shot error averaged over theta ~ Uniform(S^{d-1})", methods=False),
     Objective("zs", (Term(0, "target"),), "ZS", r"\mathrm{ZS}", "ZS",
-              "zero-shot error on the target task: L_0(theta0)"),
+              "zero-shot error on the target task: L_0(theta0)",
+              line="-", filled=True, sgd=(("all", 0.02, 4000), ("V", 0.01, 3000), ("W", 0.01, 1000))),
     Objective("fs", (Term("N", "target"),), "FS", r"\mathrm{FS}", "FS",
-              "few-shot error on the target task: L_N(theta0)"),
+              "few-shot error on the target task: L_N(theta0)", methods=False),
+    # ZS+FS-W has a flat direction (alpha -> 0 while h grows; the exact flow needs t ~ 4e3),
+    # hence the large rate of its SGD run
     Objective("zsfs", (Term(0, "target"), Term("N", "target", "lam")), "ZS + lam FS",
               r"\mathrm{ZS} + \lambda\,\mathrm{FS}", "ZS+FS",
-              "zero-shot plus lam times few-shot error on the target task: L_0(theta0) + lam L_N(theta0)"),
+              "zero-shot plus lam times few-shot error on the target task: L_0(theta0) + lam L_N(theta0)",
+              line=(0, (4, 2)), sgd=(("all", 0.02, 6000), ("V", 0.01, 3000), ("W", 0.2, 6000))),
 )}
 
 #: the objectives a fine-tuning flow may use (``pretrain`` defines the starting point)
@@ -201,6 +224,9 @@ class Method:
     objective: str | None
     trains: str | None
     label: str
+    #: ``(learning rate, steps)`` of its SGD run behind the figures' markers at ``d = 5``
+    #: (``Objective.sgd``, else :data:`DEFAULT_SGD`); ``None`` for the pretrained model
+    sgd: tuple[float, int] | None = None
 
     def train_for(self, form: str) -> str | None:
         """The subset key of this method in ``form``.
@@ -222,16 +248,25 @@ class Method:
         return key
 
 
+#: ``(learning rate, steps)`` of a method whose objective lists no SGD setting for it
+DEFAULT_SGD = (0.01, 3000)
+#: what a method trains, in words, in the order of :data:`METHODS`
+METHOD_TRAINS = ("all", "V", "W", "K", "Q")
+
+
 def _method(objective, trains):
     if objective is None:
         return Method("pretrained", None, None, "pretrained")
+    obj = OBJECTIVES[objective]
     suffix = "all" if trains == "all" else trains.lower()
-    return Method(f"{objective}-{suffix}", objective, trains,
-                  f"{OBJECTIVES[objective].label}-{trains if trains != 'all' else 'all'}")
+    sgd = next(((lr, steps) for t, lr, steps in obj.sgd if t == trains), DEFAULT_SGD)
+    return Method(f"{objective}-{suffix}", objective, trains, f"{obj.label}-{trains}", sgd)
 
 
+#: ``pretrained``, then ``OBJECTIVE-SUBSET`` for every objective with ``methods`` set, in
+#: the order of :data:`OBJECTIVES`, and every entry of :data:`METHOD_TRAINS`
 METHODS: dict[str, Method] = {m.name: m for m in [_method(None, None)] + [
-    _method(o, t) for o in ("zs", "zsfs") for t in ("all", "V", "W", "K", "Q")]}
+    _method(o, t) for o in FINETUNE_OBJECTIVES if OBJECTIVES[o].methods for t in METHOD_TRAINS]}
 
 
 def methods_for(form: str) -> tuple[str, ...]:
@@ -346,14 +381,14 @@ class Convention:
     Args:
         name: the name used on the command line and in reports.
         query_in_context: ``True``: the query token is in ``S`` and ``S`` is normalised by
-            the token count ``n + 1`` (today's convention).  ``False``: ``S`` averages the
+            the token count ``n + 1`` (the default convention).  ``False``: ``S`` averages the
             ``n`` demonstrations only (normalised by ``n``); at ``n = 0`` the prediction then
             reads the query token alone, ``S = z_q z_q^T`` (so the zero-shot error and ZS
-            are those of today's convention).
+            are those of the default convention).
         task_prior: the pretraining (and unseen-task) distribution of ``theta``:
-            ``"sphere"`` (uniform on the unit sphere, today's) or ``"gaussian"``
+            ``"sphere"`` (uniform on the unit sphere, the default) or ``"gaussian"``
             (``N(0, I_d / d)``, so ``E|theta|^2 = 1`` and ``E|theta|^4 = (d+2)/d``).
-        covariance: the feature covariance ``Sigma_x``: ``None`` for the identity (today's),
+        covariance: the feature covariance ``Sigma_x``: ``None`` for the identity (the default),
             or a two-level diagonal spectrum ``(k, s)``: the first ``k`` coordinates of ``x``
             have variance ``s`` (an int, a float or a ``fractions.Fraction``), the other
             ``d - k`` variance 1.  (A two-level spectrum keeps ``d`` a symbol in the SymPy
@@ -369,7 +404,7 @@ class Convention:
 
     @property
     def is_default(self) -> bool:
-        """Whether this is today's convention in every field (its name aside)."""
+        """Whether this is the default convention in every field (its name aside)."""
         return self.query_in_context and self.task_prior == "sphere" and self.covariance is None
 
     def as_dict(self) -> dict:
@@ -381,7 +416,7 @@ class Convention:
                 "description": self.description}
 
 
-#: the named conventions, today's first
+#: the named conventions, the default first
 CONVENTIONS = {
     "default": Convention("default", description="query token in S, normalisation n+1; theta uniform on "
                           "the sphere; x ~ N(0, I_d)"),
@@ -401,7 +436,7 @@ def convention_named(name) -> Convention:
     """The :class:`Convention` named ``name`` (a :class:`Convention` is returned as is).
 
     Args:
-        name: a key of :data:`CONVENTIONS`, a :class:`Convention`, or ``None`` (today's).
+        name: a key of :data:`CONVENTIONS`, a :class:`Convention`, or ``None`` (the default).
 
     Returns:
         The :class:`Convention`.

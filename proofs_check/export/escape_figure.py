@@ -11,9 +11,11 @@ from __future__ import annotations
 import numpy as np
 
 import numerics
+import vocabulary
 from numerics.endpoints import perturbed_outcome, symmetric_outcome
-
-from vocabulary import Config, DEFAULT_CONFIG
+from proofs_check.export import figure_style as FS
+from proofs_check.export.prose import num_tex
+from vocabulary import DEFAULT_CONFIG, Config
 
 __all__ = ["escape_data", "draw_escape", "SIZES"]
 
@@ -28,12 +30,18 @@ def escape_data(cfg: Config = DEFAULT_CONFIG, sizes=SIZES, seed: int = 0, object
         cfg: the configuration (``d >= 2``).
         sizes: perturbation sizes.
         seed: the seed of every perturbation.
-        objective: ``zs`` or ``zsfs``.
+        objective: a fine-tuning objective of :data:`vocabulary.OBJECTIVES`.
         n_eval: the shots of the ``L_n(theta_perp)`` curve.
 
     Returns:
-        A dict with ``runs``, ``config``, ``one_plus_sigma2`` and ``floor``.
+        A dict with ``runs``, ``config``, ``one_plus_sigma2`` and ``floor`` (the objective's
+        noise floor ``sigma2 * sum of its term weights``: each ``L_n >= sigma2``).
+
+    Raises:
+        ValueError: ``d < 2``, or ``objective`` is not a fine-tuning objective.
     """
+    if objective not in vocabulary.FINETUNE_OBJECTIVES:
+        raise ValueError(f"objective must be one of {', '.join(vocabulary.FINETUNE_OBJECTIVES)}, got {objective!r}")
     if cfg.d < 2:
         raise ValueError("d must be >= 2 for theta_perp")
     runs = {}
@@ -50,7 +58,7 @@ def escape_data(cfg: Config = DEFAULT_CONFIG, sizes=SIZES, seed: int = 0, object
     for s in sizes:
         track(f"perturbation {s:g}", perturbed_outcome(objective, "separate", "all", cfg,
                                                        size=s, seed=seed, gtol=1e-8))
-    floor = cfg.sigma2 * (1 + (cfg.lam if objective == "zsfs" else 0))
+    floor = cfg.sigma2 * sum(w for _, _, w in vocabulary.objective_terms(objective, N=cfg.N, m=cfg.m, lam=cfg.lam))
     return {"runs": runs, "config": cfg.as_dict(), "one_plus_sigma2": 1 + cfg.sigma2, "floor": floor,
             "n_eval": n_eval, "objective": objective, "seed": seed}
 
@@ -59,10 +67,7 @@ def draw_escape(data: dict):
     """Two panels against flow time (log scale): the objective and ``L_n(theta_perp)``.
     The start ``t = 0`` is not on a log axis: each curve begins at its first positive time;
     the symmetric start (it stops at the saddle) is drawn thick and black on top."""
-    from proofs_check.export import figure_style as FS
-    from proofs_check.export.prose import num_tex
-
-    obj = "ZS" if data["objective"] == "zs" else r"ZS$+\lambda$FS"
+    obj = vocabulary.OBJECTIVES[data["objective"]].label
     with FS.paper_style():
         fig = FS.figure(2, 2.9)
         axes = fig.subplots(1, 2)

@@ -1,5 +1,5 @@
 """Fingerprints of committed figures, so that a test can tell when a figure in
-``docs/figures`` is older than the code that draws it (issue 19, item 6).
+``docs/figures`` is older than the code that draws it.
 
 A figure's fingerprint is two SHA-256 digests:
 
@@ -20,6 +20,10 @@ import inspect
 import json
 import math
 
+import numpy as np
+
+from proofs_check.export import escape_figure, figure_drawing, figure_style
+
 __all__ = ["DIGITS", "drawers", "code_digest", "data_digest", "fingerprint"]
 
 #: significant digits kept in the data digest
@@ -28,11 +32,9 @@ DIGITS = 6
 
 def drawers() -> dict:
     """``{figure name: draw function}`` of every docs figure made by the regeneration script."""
-    from proofs_check.export import escape_figure
-    from proofs_check.export import figures
-    return {"icl_curves": figures.draw_icl_curves, "w_star": figures.draw_w_star,
-            "flow_trajectories": figures.draw_flow_trajectories,
-            "pretrained_threshold": figures.draw_pretrained_threshold,
+    return {"icl_curves": figure_drawing.draw_icl_curves, "w_star": figure_drawing.draw_w_star,
+            "flow_trajectories": figure_drawing.draw_flow_trajectories,
+            "pretrained_threshold": figure_drawing.draw_pretrained_threshold,
             "escape": escape_figure.draw_escape}
 
 
@@ -45,7 +47,6 @@ def code_digest(name: str) -> str:
     table = drawers()
     if name not in table:
         raise ValueError(f"name must be one of {', '.join(table)}, got {name!r}")
-    from proofs_check.export import figure_style
     src = inspect.getsource(table[name]) + inspect.getsource(figure_style)
     return hashlib.sha256(src.encode()).hexdigest()
 
@@ -63,14 +64,10 @@ def _rounded(obj):
         return {str(k): _rounded(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
         return [_rounded(v) for v in obj]
-    try:
-        import numpy as np
-        if isinstance(obj, np.generic):
-            return _rounded(obj.item())
-        if isinstance(obj, np.ndarray):
-            return _rounded(obj.tolist())
-    except ImportError:  # pragma: no cover
-        pass
+    if isinstance(obj, np.generic):
+        return _rounded(obj.item())
+    if isinstance(obj, np.ndarray):
+        return _rounded(obj.tolist())
     return str(obj)
 
 

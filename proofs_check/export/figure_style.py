@@ -8,8 +8,10 @@ API (stable; other modules draw with it):
 * :func:`figure` - a constrained-layout :class:`matplotlib.figure.Figure` sized for a paper:
   ``columns=1`` (:data:`COLUMN_WIDTH`, 3.4 in) or ``columns=2`` (:data:`TEXT_WIDTH`, 7.0 in).
 * :func:`method_style` - ``MethodStyle(color, ls, marker, label, tex)`` of a method name of
-  :data:`vocabulary.METHODS`: the colour encodes what is trained (all, V, W, K, Q), the line
-  style the objective (ZS solid, ZS+FS dashed), filled markers for ZS, open for ZS+FS.
+  :data:`vocabulary.METHODS`: the colour and the marker encode what is trained (all, V, W,
+  K, Q), the line style the objective (``Objective.line``: ZS solid, ZS+FS dashed, an
+  objective that declares none a dash-dot pattern of its own, :func:`objective_line`), the
+  marker face ``Objective.filled`` (filled for ZS, open for ZS+FS).
 * :func:`caption` / :func:`add_caption` - the configuration line
   ``d = 5, m = 20, N = 20, σ² = 0.1, λ = 1; seeds 0-3`` (mathtext) under the figure.
 * :func:`smoothed` and :func:`plot_loss` - a training loss drawn as its exponential moving
@@ -30,6 +32,7 @@ import numpy as np
 import vocabulary
 
 __all__ = ["RC", "COLUMN_WIDTH", "TEXT_WIDTH", "SUBSET_COLORS", "NEUTRAL", "MethodStyle", "method_style",
+           "objective_line",
            "paper_style", "figure", "caption", "add_caption", "smoothed", "plot_loss", "text_outside",
            "panel_title", "wrap"]
 
@@ -106,17 +109,34 @@ def method_style(name: str) -> MethodStyle:
         raise ValueError(f"name must be one of {', '.join(vocabulary.METHODS)}, got {name!r}")
     if meth.objective is None:
         return MethodStyle("black", "-", None, True, meth.label, "pretrained")
-    zs = meth.objective == "zs"
-    obj_tex = r"\mathrm{ZS}" if zs else r"\mathrm{ZS{+}FS}"
+    obj = vocabulary.OBJECTIVES[meth.objective]
+    obj_tex = r"\mathrm{" + obj.label.replace("_", r"\_").replace("+", "{+}") + "}"
     trains = meth.trains
     tex = f"${obj_tex}$-{'all' if trains == 'all' else f'${trains}$'}"
-    return MethodStyle(SUBSET_COLORS[trains], "-" if zs else (0, (4, 2)), _MARKERS[trains], zs, meth.label, tex)
+    return MethodStyle(SUBSET_COLORS[trains], objective_line(meth.objective), _MARKERS[trains], obj.filled,
+                       meth.label, tex)
+
+
+def objective_line(objective: str):
+    """The line style of the methods of ``objective``: its ``Objective.line``, else a
+    dash-dot pattern of its own (a dash and ``k`` dots, ``k`` the place of ``objective``
+    among the objectives that declare no line, in the order of :data:`vocabulary.OBJECTIVES`).
+
+    Raises:
+        ValueError: ``objective`` is not an objective of the vocabulary.
+    """
+    if objective not in vocabulary.OBJECTIVES:
+        raise ValueError(f"objective must be one of {', '.join(vocabulary.OBJECTIVES)}, got {objective!r}")
+    if vocabulary.OBJECTIVES[objective].line is not None:
+        return vocabulary.OBJECTIVES[objective].line
+    undeclared = [k for k, o in vocabulary.OBJECTIVES.items() if o.line is None]
+    return (0, (5, 1.5) + (1, 1.5) * (undeclared.index(objective) + 1))
 
 
 @contextlib.contextmanager
 def paper_style():
     """Context manager: :data:`RC` in force (matplotlib's ``rc_context``)."""
-    import matplotlib
+    import matplotlib  # deferred: matplotlib only when a figure is drawn
     with matplotlib.rc_context(RC):
         yield
 
@@ -128,7 +148,7 @@ def figure(columns: int = 2, height: float = 2.6):
     Raises:
         ValueError: ``columns`` is not 1 or 2, or ``height`` is not positive.
     """
-    from matplotlib.figure import Figure
+    from matplotlib.figure import Figure  # deferred: matplotlib only when a figure is drawn
     if columns not in (1, 2):
         raise ValueError(f"columns must be 1 or 2, got {columns!r}")
     if not (isinstance(height, (int, float)) and height > 0):
@@ -236,9 +256,9 @@ def plot_loss(ax, steps, loss, color, label: str, halflife: float | None = None)
 def text_outside(fig, tol: float = 0.5) -> list[str]:
     """The visible, non-empty text artists of ``fig`` whose rendered extent leaves the figure
     by more than ``tol`` pixels (titles, labels, tick labels, legends' texts, annotations).
-    Draws the figure once (Agg) to lay it out."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.text import Text
+    Draws the figure (Agg) to lay it out."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg  # deferred: matplotlib only when a figure is drawn
+    from matplotlib.text import Text  # deferred: matplotlib only when a figure is drawn
 
     canvas = fig.canvas if isinstance(fig.canvas, FigureCanvasAgg) else FigureCanvasAgg(fig)
     canvas.draw()

@@ -1,6 +1,6 @@
 """The paper's figures, from the exact closed forms (lines) and SGD runs (markers).
 
-Conventions: see :mod:`proofs_check` (stated once there) and docs/theory.md section 1.
+Conventions: see :mod:`proofs_check` (stated in one place there) and docs/theory.md section 1.
 Tasks: ``theta0 = e_1`` (target),
 ``-theta0`` (negated), ``theta_perp = e_2`` (orthogonal).  Fine-tuned models are the end
 points of the exact population gradient flow (:mod:`proofs_check.methods.flow_models`).
@@ -8,20 +8,21 @@ points of the exact population gradient flow (:mod:`proofs_check.methods.flow_mo
 Figures (each written as ``NAME.png`` (150 dpi) and ``NAME.pdf``):
 
 1. ``icl_curves``: exact ``n``-shot error ``L_n`` for ``n = 0..40`` on the three tasks, for
-   every method of :data:`proofs_check.methods.flow_models.METHODS`; SGD-trained models
-   (:func:`numerics.sgd.sgd_finetune`, evaluated with the exact
-   :func:`numerics.expected_loss`) as markers.
+   every method of :data:`proofs_check.methods.flow_models.MERGED_METHODS`; SGD-trained
+   models (:func:`numerics.sgd.sgd_finetune` with each method's ``Method.sgd`` settings of
+   :mod:`vocabulary`, evaluated with the exact :func:`numerics.expected_loss`) as markers.
 2. ``w_star``: the authors' ``w*(N) = c*b`` (FS-optimal ``b`` at the V-only ZS ``a``) and the
    V-only ``ZS + lam FS`` optimum ``c*b``, both from the SymPy derivations of
    :mod:`theory.optima`, against ``N = 0..60``.
-3. ``flow_trajectories``: ``a(t)`` and ``alpha(t)`` along the exact gradient flows.
+3. ``flow_trajectories``: ``a(t)`` and ``alpha(t)`` along the exact gradient flows that
+   leave the pretrained point (:func:`moving_methods`).
 4. ``pretrained_threshold``: the pretrained curve on the target for several ``d`` with the
    threshold of claim 2, ``n + 1 = c d (1 + sigma2)/(2 - c)``.
 
-Each ``*_data`` function returns the plotted numbers (a dict); each ``draw_*`` turns them
-into a :class:`matplotlib.figure.Figure` (no pyplot, so no global backend state: the
-figures are rendered by the Agg canvas).  :func:`make_figures` writes every file through
-:class:`proofs_check.storage.atomic.atomic_path`, so an interrupted run leaves no partial file.
+Each ``*_data`` function returns the plotted numbers (a dict); the matching ``draw_*`` of
+:mod:`proofs_check.export.figure_drawing` turns them into a figure.  :func:`make_figures`
+writes every file through :class:`proofs_check.storage.atomic.atomic_path`, so an
+interrupted run leaves no partial file.
 """
 from __future__ import annotations
 
@@ -30,45 +31,34 @@ import time
 from pathlib import Path
 
 import numpy as np
+from tqdm import tqdm
 
 import numerics
 import vocabulary
 from numerics.flow import gradient_flow, pretrained_c
-
+from numerics.sgd import sgd_finetune
+from proofs_check.cli.report import md_cell, to_json
 from proofs_check.export import figure_style as FS
+from proofs_check.export.figure_drawing import (LABELS, draw_flow_trajectories, draw_icl_curves,
+                                                draw_pretrained_threshold, draw_w_star)
+from proofs_check.methods.flow_models import MERGED_METHODS, endpoint, model, task_vector
 from proofs_check.storage.atomic import atomic_path, prepare_output
-from vocabulary import Config, DEFAULT_CONFIG
-from proofs_check.methods.flow_models import METHODS, endpoint, model, task_vector
+from vocabulary import DEFAULT_CONFIG, Config
 
-__all__ = ["FIGURES", "save_styled", "SHOTS", "SGD_SETTINGS", "LABELS", "make_figures",
+__all__ = ["FIGURES", "SHOTS", "SGD_SHOTS", "CURVE_TASKS", "SGD_BATCH", "THRESHOLD_DS", "W_STAR_NS", "DPI",
+           "make_figures", "save_styled", "save_figure", "moving_methods",
            "icl_curves_data", "w_star_data", "flow_trajectories_data", "pretrained_threshold_data",
-           "draw_icl_curves", "draw_w_star", "draw_flow_trajectories", "draw_pretrained_threshold",
-           "save_figure", "summary", "render_summary", "figures_command"]
+           "sgd_note", "summary", "render_summary", "figures_command"]
 
 FIGURES = ("icl_curves", "w_star", "flow_trajectories", "pretrained_threshold")
 SHOTS = (0, 40)
 SGD_SHOTS = tuple(range(0, 41, 5))
 CURVE_TASKS = ("target", "negated", "orthogonal")
-#: panel titles and legend labels: ``Task.label`` and ``Method.label`` of :mod:`vocabulary`
-TASK_TITLES = {t: vocabulary.TASKS[t].label for t in CURVE_TASKS}
-LABELS = {m: vocabulary.METHODS[m].label for m in METHODS}
-STYLE = {  # colour, line style, marker
-    "pretrained": ("black", "-", None),
-    "zs-all": ("tab:red", "-", "o"),
-    "zs-v": ("tab:blue", "-", "s"),
-    "zs-w": ("tab:green", (0, (1, 1.5)), "^"),
-    "zsfs-all": ("tab:orange", "--", "D"),
-    "zsfs-v": ("tab:purple", "--", "v"),
-    "zsfs-w": ("tab:brown", "--", "P"),
-}
-#: SGD settings at the default d = 5: (learning rate, steps); batch 64, Polyak averaging of
-#: the last half.  The rate is scaled by 63/((d+2)(d+4)) for other d (the curvature of
-#: ZS in V grows like (d+2)(d+4)) and halved on divergence.  ZS+FS-W has a flat direction
-#: (alpha -> 0 while h grows; the exact flow needs t ~ 4e3), hence its large rate.
-SGD_SETTINGS = {"zs-all": (0.02, 4000), "zs-v": (0.01, 3000), "zs-w": (0.01, 1000),
-                "zsfs-all": (0.02, 6000), "zsfs-v": (0.01, 3000), "zsfs-w": (0.2, 6000)}
+#: SGD runs: batch 64, Polyak averaging of the last half; the rate and the number of steps
+#: at the default d = 5 are each method's ``Method.sgd`` (:mod:`vocabulary`).  The rate is
+#: scaled by 63/((d+2)(d+4)) for other d (the curvature of ZS in V grows like
+#: (d+2)(d+4)) and halved on divergence.
 SGD_BATCH = 64
-TRAJ_METHODS = ("zs-all", "zs-v", "zsfs-all", "zsfs-v", "zsfs-w")
 THRESHOLD_DS = (2, 5, 10, 20)
 #: N starts at 1: at N = 0 the label slot is empty (z_q[y] = 0), FS does not depend on b and
 #: the derived c*b formula only gives its N -> 0 limit, not an optimum.
@@ -110,17 +100,15 @@ def _check_bool(name, v) -> bool:
 def _bar(iterable, progress, desc, total=None):
     if not progress:
         return iterable
-    from tqdm import tqdm
     return tqdm(iterable, desc=desc, total=total, unit="item", leave=False)
 
 
 # ----------------------------------------------------------------------------- figure 1
 def _sgd_run(method: str, cfg: Config, progress: bool, seed: int = 0) -> dict:
-    """One SGD fine-tuning run from the pretrained point (rate halved on divergence)."""
-    from numerics.sgd import sgd_finetune
-
-    objective, train = METHODS[method]
-    lr0, steps = SGD_SETTINGS[method]
+    """One SGD fine-tuning run from the pretrained point with the method's ``Method.sgd``
+    settings (rate halved on divergence)."""
+    objective, train = MERGED_METHODS[method]
+    lr0, steps = vocabulary.METHODS[method].sgd
     lr = lr0 * min(1.0, 63.0 / ((cfg.d + 2) * (cfg.d + 4)))
     last = None
     for _ in range(6):
@@ -136,7 +124,7 @@ def _sgd_run(method: str, cfg: Config, progress: bool, seed: int = 0) -> dict:
 
 
 def icl_curves_data(cfg: Config | None = None, sgd: bool = True, progress: bool = False,
-                    methods=tuple(METHODS), sgd_shots=SGD_SHOTS) -> dict:
+                    methods=tuple(MERGED_METHODS), sgd_shots=SGD_SHOTS) -> dict:
     """Exact ``L_n`` for ``n = 0..40`` per method and task (``exact[method][task]``), the
     flow convergence of each method, and (``sgd=True``) the exact ``L_n`` of each SGD end
     point at ``sgd_shots`` (``sgd[method][task]``) with the run's settings."""
@@ -144,7 +132,7 @@ def icl_curves_data(cfg: Config | None = None, sgd: bool = True, progress: bool 
     _check_bool("sgd", sgd)
     _check_bool("progress", progress)
     for mth in methods:
-        if mth not in METHODS:
+        if mth not in MERGED_METHODS:
             raise ValueError(f"methods: unknown method {mth!r}")
     shots = list(range(SHOTS[0], max(SHOTS[1], min(cfg.N, 200)) + 1))  # show n = N when N <= 200
     thetas = {t: task_vector(t, cfg.d) for t in CURVE_TASKS}
@@ -163,7 +151,7 @@ def icl_curves_data(cfg: Config | None = None, sgd: bool = True, progress: bool 
     if sgd:
         out["sgd"] = {}
         for mth in methods:
-            if METHODS[mth] is None:
+            if MERGED_METHODS[mth] is None:
                 continue
             t0 = time.perf_counter()
             run = _sgd_run(mth, cfg, progress)
@@ -177,103 +165,6 @@ def icl_curves_data(cfg: Config | None = None, sgd: bool = True, progress: bool 
                 "batch": SGD_BATCH, "seconds": time.perf_counter() - t0,
             }
     return out
-
-
-def _positive_floor(values) -> float:
-    return max(min(v for v in values if v > 0), 1e-6)
-
-
-_LOG_TICKS = [k * 10.0 ** e for e in range(-4, 4) for k in (1, 2, 5)]
-
-
-def _coinciding(curves: dict, methods, tol: float = 1e-9) -> list[tuple[str, str]]:
-    """Pairs of methods whose curves agree to ``tol`` (relative) on every task: drawn with
-    markers and named in the caption, so that no line hides another unannounced."""
-    out = []
-    ms = list(methods)
-    for i, m1 in enumerate(ms):
-        for m2 in ms[i + 1:]:
-            if all(np.allclose(curves[m1][t], curves[m2][t], rtol=tol, atol=tol) for t in curves[m1]):
-                out.append((m1, m2))
-    return out
-
-
-def draw_icl_curves(data: dict):
-    from matplotlib.lines import Line2D
-    from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter
-
-    cfg = data["config"]
-    with FS.paper_style():
-        fig = FS.figure(2, 3.3)
-        axes = fig.subplots(1, len(data["tasks"]), sharey=True)
-        allv = [v for m in data["exact"].values() for vs in m.values() for v in vs]
-        if data["sgd"]:
-            allv += [v for m in data["sgd"].values() for t in data["tasks"] for v in m[t]]
-        s2 = cfg["sigma2"]
-        lo, hi = _positive_floor(allv), max(allv)
-        # clip the scale to [1e-3 (1 + sigma2), 30 (1 + sigma2)]: degenerate configurations
-        # (sigma2 = 0, diverging flows) otherwise squash every curve; clipped curves are named
-        y_lo = max(lo / 1.25, 1e-3 * (1 + s2))
-        y_hi = min(hi * 1.25, 30.0 * (1 + s2))
-        same = _coinciding(data["exact"], data["methods"])
-        hidden = {m2 for _m1, m2 in same}
-        off_notes = []
-        for k, (ax, task) in enumerate(zip(axes, data["tasks"])):
-            for j, mth in enumerate(data["methods"]):
-                st = FS.method_style(mth)
-                lw = 2.2 if mth == "pretrained" else 1.2
-                # a curve that coincides with an earlier one carries markers (offset per method)
-                mk = dict(marker=st.marker or "o", markevery=(2 + 3 * j % 7, 8), ms=3.5,
-                          mfc="white", mew=0.9) if mth in hidden else {}
-                ax.plot(data["shots"], data["exact"][mth][task], lw=lw, zorder=3 if mth in hidden else 2,
-                        **st.line_kw(), **mk)
-                if data["sgd"] and mth in data["sgd"]:
-                    sg = data["sgd"][mth]
-                    ax.plot(sg["shots"], sg[task], ms=4.5, zorder=4, **st.marker_kw())
-            ax.axhline(1 + s2, color=FS.NEUTRAL, lw=0.7, ls=":")
-            if s2 > 0:
-                ax.axhline(s2, color=FS.NEUTRAL, lw=0.7, ls="-.")
-            ax.set_yscale("log")
-            ax.set_ylim(y_lo, y_hi)
-            ticks = [t for t in _LOG_TICKS if y_lo <= t <= y_hi]
-            if len(ticks) > 9:
-                ticks = [t for t in ticks if f"{t:g}".lstrip("0.").startswith("1")]
-            for m in data["methods"]:
-                if max(data["exact"][m][task]) > y_hi:
-                    off_notes.append(f"{LABELS[m]} on {TASK_TITLES[task]} (max {max(data['exact'][m][task]):.3g})")
-                if min(data["exact"][m][task]) < y_lo:
-                    off_notes.append(f"{LABELS[m]} on {TASK_TITLES[task]} (min {min(data['exact'][m][task]):.2g})")
-            ax.yaxis.set_major_locator(FixedLocator(ticks))
-            ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}"))
-            ax.yaxis.set_minor_formatter(NullFormatter())
-            ax.set_xlim(data["shots"][0] - 0.5, data["shots"][-1] + 0.5)
-            ax.set_xlabel("shots $n$")
-            FS.panel_title(ax, "abc"[k], TASK_TITLES[task])
-            ax.grid(True, which="minor", alpha=0.1)
-            ax.axvline(cfg["N"], color="0.75", lw=0.7, ls="--", zorder=0)
-        axes[0].set_ylabel("test error $L_n$ (log scale)")
-        handles = []
-        for m in data["methods"]:
-            st = FS.method_style(m)
-            has_sgd = bool(data["sgd"]) and m in data["sgd"]
-            kw = {**st.line_kw(), **({k: v for k, v in st.marker_kw().items() if k != "ls"} if has_sgd else {})}
-            handles.append(Line2D([], [], lw=2.2 if m == "pretrained" else 1.2, **kw,
-                                  label=st.tex + ("" if data["flow"][m]["converged"] else " (flow NOT converged)")))
-        handles.append(Line2D([], [], color=FS.NEUTRAL, lw=0.7, ls=":", label=r"$1+\sigma^2$"))
-        if s2 > 0:
-            handles.append(Line2D([], [], color=FS.NEUTRAL, lw=0.7, ls="-.", label=r"$\sigma^2$ (noise floor)"))
-        if cfg["N"] <= data["shots"][-1]:
-            handles.append(Line2D([], [], color="0.75", lw=0.7, ls="--", label="$n = N$"))
-        fig.legend(handles=handles, loc="outside upper center", ncol=6, fontsize=7)
-        notes = ["lines: exact error of the gradient-flow limit"]
-        if data["sgd"]:
-            notes.append(f"markers: SGD-trained models (batch {SGD_BATCH}, Polyak average), exact error")
-        for m1, m2 in same:
-            notes.append(f"{LABELS[m2]} coincides with {LABELS[m1]} (drawn with open markers)")
-        if off_notes:
-            notes.append("off scale: " + ", ".join(off_notes))
-        FS.add_caption(fig, FS.caption(cfg, seeds=0 if data["sgd"] else None) + "\n" + "; ".join(notes))
-    return fig
 
 
 def sgd_note(data: dict) -> str:
@@ -298,7 +189,7 @@ def sgd_note(data: dict) -> str:
 
 # ----------------------------------------------------------------------------- figure 2
 def _num(x):
-    import sympy as sp
+    import sympy as sp  # deferred: SymPy only for the w* figure, not at the CLI's start-up
     if isinstance(x, (int, np.integer)):
         return sp.Integer(int(x))
     return sp.Float(float(x), 30)
@@ -309,8 +200,8 @@ def w_star_data(cfg: Config | None = None, Ns=W_STAR_NS) -> dict:
     optimum ``c*b`` of :func:`theory.optima.zsfs_v_optimum` (at ``c = c*``, and its ``a``),
     for ``N = Ns[0]..Ns[1]`` (``Ns[0] >= 1``), evaluated by substituting numbers into the
     SymPy results."""
-    from theory import symbols as S
-    from theory.optima import fs_b_at_zs_a, zsfs_v_optimum
+    from theory import symbols as S  # deferred: SymPy only for the w* figure, not at the CLI's start-up
+    from theory.optima import fs_b_at_zs_a, zsfs_v_optimum  # deferred: SymPy only for the w* figure
 
     cfg = _check_cfg(cfg)
     if len(Ns) != 2 or any(isinstance(x, bool) or not isinstance(x, (int, np.integer)) for x in Ns) \
@@ -334,40 +225,21 @@ def w_star_data(cfg: Config | None = None, Ns=W_STAR_NS) -> dict:
             "default_N": cfg.N}
 
 
-def draw_w_star(data: dict):
-    cfg = data["config"]
-    with FS.paper_style():
-        fig = FS.figure(1, 2.9)
-        ax = fig.subplots()
-        v_fs, v_zs = FS.method_style("zsfs-v"), FS.method_style("zs-v")
-        ax.plot(data["N"], data["w_star"], color=v_zs.color, lw=1.4,
-                label=r"$w^\star(N) = c\,b$: FS-optimal $b$ at the ZS-$V$ $a$")
-        gap = max(abs(x - y) for x, y in zip(data["w_star"], data["zsfs_v_cb"]))
-        ax.plot(data["N"], data["zsfs_v_cb"], lw=1.4, **v_fs.line_kw(), marker="s", markevery=6, ms=3,
-                mfc="white", mew=0.8, label=r"$c\,b$ of the ZS+FS-$V$ optimum")
-        ax.axhline(data["c"], color=FS.NEUTRAL, lw=0.7, ls="-.", label=rf"pretrained $c\,b = c^\star = {data['c']:.3f}$")
-        N0 = data["default_N"]
-        if data["N"][0] <= N0 <= data["N"][-1]:
-            i = data["N"].index(N0)
-            ax.axvline(N0, color="0.75", lw=0.7, ls="--", zorder=0)
-            ax.plot([N0], [data["w_star"][i]], "o", color=v_zs.color, ms=4)
-            ax.plot([N0], [data["zsfs_v_cb"][i]], "o", color=v_fs.color, ms=4)
-        ax.set_xlabel("fine-tuning shots $N$")
-        ax.set_ylabel(r"optimal $c\,b$")
-        ax.set_xlim(data["N"][0], data["N"][-1])
-        FS.panel_title(ax, "a", "label-slot weight against $N$")
-        fig.legend(loc="outside upper center", ncol=1, fontsize=7)
-        FS.add_caption(fig, FS.caption(cfg) + r"; $c = c^\star$" + "\n"
-                       + f"the two curves differ by at most {gap:.2g} (open markers)"
-                       + (f"; dots: $N = {N0}$" if data["N"][0] <= N0 <= data["N"][-1] else ""))
-    return fig
-
-
 # ----------------------------------------------------------------------------- figure 3
-def flow_trajectories_data(cfg: Config | None = None, methods=TRAJ_METHODS, max_points: int = 400,
+def moving_methods(cfg: Config | None = None) -> tuple[str, ...]:
+    """The merged fine-tuning methods whose exact flow leaves the pretrained point at
+    ``cfg``: those whose flow (:func:`proofs_check.methods.flow_models.endpoint`) ran for a
+    positive time (a flow whose gradient vanishes at the start, ZS-W, stops at ``t = 0``),
+    in the order of :data:`proofs_check.methods.flow_models.MERGED_METHODS`."""
+    cfg = _check_cfg(cfg)
+    return tuple(m for m, spec in MERGED_METHODS.items() if spec is not None and endpoint(m, cfg)[1].t_final > 0)
+
+
+def flow_trajectories_data(cfg: Config | None = None, methods=None, max_points: int = 400,
                            rerun_below: int = 20_000) -> dict:
-    """The exact gradient flows (merged form) of ``methods``: times and coordinates ``a``,
-    ``alpha`` (plus ``beta``, ``q``, ``h``, ``b``) along each, with its convergence.
+    """The exact gradient flows (merged form) of ``methods`` (default: :func:`moving_methods`):
+    times and coordinates ``a``, ``alpha`` (plus ``beta``, ``q``, ``h``, ``b``) along each,
+    with its convergence.
 
     The flow of :func:`proofs_check.methods.flow_models.endpoint` (cached) keeps 50 samples of the
     accepted solver steps, too coarse for a smooth curve; it is rerun with ``max_points``
@@ -375,13 +247,14 @@ def flow_trajectories_data(cfg: Config | None = None, methods=TRAJ_METHODS, max_
     (a long, usually non-converging flow) its 50 samples are plotted (``samples`` says
     which).  The choice depends on the evaluation count only, never on the clock."""
     cfg = _check_cfg(cfg)
+    methods = moving_methods(cfg) if methods is None else methods
     out = {"config": cfg.as_dict(), "methods": list(methods), "flows": {}}
     for mth in methods:
-        if METHODS.get(mth) is None:
+        if MERGED_METHODS.get(mth) is None:
             raise ValueError(f"methods: {mth!r} is not a fine-tuning method")
         _, fl = endpoint(mth, cfg)
         if fl.nfev < rerun_below:
-            fl = gradient_flow(METHODS[mth][0], "merged", METHODS[mth][1], cfg, max_points=max_points)
+            fl = gradient_flow(MERGED_METHODS[mth][0], "merged", MERGED_METHODS[mth][1], cfg, max_points=max_points)
         tr = fl.trajectory
         names = list(tr["names"])
         rec = {"t": tr["t"].tolist(), "converged": bool(fl.converged), "grad_norm": float(fl.grad_norm),
@@ -391,65 +264,6 @@ def flow_trajectories_data(cfg: Config | None = None, methods=TRAJ_METHODS, max_
         out["flows"][mth] = rec
     out["c"] = pretrained_c(cfg.d, cfg.m, cfg.sigma2)
     return out
-
-
-def draw_flow_trajectories(data: dict):
-    from matplotlib.lines import Line2D
-
-    cfg = data["config"]
-    with FS.paper_style():
-        fig = FS.figure(2, 3.0)
-        axes = fig.subplots(1, 2)
-        # the start (t = 0) is drawn at the left edge t_lo (below 1e-5 the coordinates have not moved visibly)
-        positive_t = [t for f in data["flows"].values() for t in f["t"] if t > 0]
-        t_lo = max(10 ** math.floor(math.log10(min(positive_t))), 1e-5) if positive_t else 1e-5
-        t_hi = max([f["t_final"] for f in data["flows"].values()] + [1.0])
-        coords = (("a", r"value weight $a$ ($v_x = a\,\theta_0$)"),
-                  ("alpha", r"attention weight $\alpha$ on $x \perp \theta_0$"))
-        same = {}
-        for k, (ax, (coord, lab)) in enumerate(zip(axes, coords)):
-            drawn = []
-            ys = [v for f in data["flows"].values() for v in f[coord]]
-            close = 0.01 * (max(ys) - min(ys) or 1.0)  # curves closer than 1% of the panel overlap
-            for j, mth in enumerate(data["methods"]):
-                f = data["flows"][mth]
-                st = FS.method_style(mth)
-                t = np.asarray(f["t"])
-                y = np.asarray(f[coord])
-                keep = t > t_lo
-                # the start (t = 0) is drawn at the left edge, and the limit held to the right edge
-                tt = np.concatenate([[t_lo], t[keep], [t_hi * 3]])
-                yy = np.concatenate([[y[0]], y[keep], [y[-1]]])
-                grid_t = np.geomspace(t_lo, t_hi * 3, 200)
-                on_grid = np.interp(np.log(grid_t), np.log(tt), yy)
-                twin = next((m for m, y2 in drawn if np.max(np.abs(y2 - on_grid)) < close), None)
-                mk = {}
-                if twin is not None:  # an overlapping curve: open markers, named in the caption
-                    same.setdefault((coord, LABELS[twin]), []).append(LABELS[mth])
-                    mk = dict(marker=st.marker, markevery=0.12 + 0.05 * j, ms=3.5, mfc="white", mew=0.9)
-                ax.plot(tt, yy, lw=1.3, **st.line_kw(), **mk)
-                ax.plot([f["t_final"]], [y[-1]], marker="o", color=st.color, ms=3.5, ls="none")
-                drawn.append((mth, on_grid))
-            ax.set_xscale("log")
-            ax.set_xlim(t_lo, t_hi * 3)
-            ax.set_xlabel("flow time $t$ (log scale; start at the left edge)")
-            ax.set_ylabel(lab.split(" (")[0] if k else lab)
-            FS.panel_title(ax, "ab"[k], (r"$a$" if coord == "a" else r"$\alpha$") + " along the exact flow")
-        axes[1].axhline(data["c"], color=FS.NEUTRAL, lw=0.7, ls=":")
-        handles = [Line2D([], [], lw=1.3, **FS.method_style(m).line_kw(), label=FS.method_style(m).tex
-                          + ("" if data["flows"][m]["converged"] else " (NOT converged)")) for m in data["methods"]]
-        handles.append(Line2D([], [], ls="none", marker="o", color="0.3", ms=3.5, label="end of the flow"))
-        handles.append(Line2D([], [], color=FS.NEUTRAL, lw=0.7, ls=":", label=rf"pretrained $c^\star = {data['c']:.3f}$"))
-        fig.legend(handles=handles, loc="outside upper center", ncol=4, fontsize=7)
-        notes = []
-        for (coord, first), others in same.items():
-            notes.append(f"{', '.join(others)} within 1% of {first} in {'a' if coord == 'a' else 'alpha'} "
-                         "(open markers)")
-        omitted = [LABELS[m] for m in METHODS if METHODS[m] is not None and m not in data["methods"]]
-        if omitted:
-            notes.append(f"not shown: {', '.join(omitted)} (the flow does not move from the pretrained point)")
-        FS.add_caption(fig, FS.caption(cfg) + ("\n" + "; ".join(notes) if notes else ""))
-    return fig
 
 
 # ----------------------------------------------------------------------------- figure 4
@@ -473,49 +287,6 @@ def pretrained_threshold_data(cfg: Config | None = None, ds=THRESHOLD_DS, shots=
     return {"config": cfg.as_dict(), "shots": n_list, "ds": [int(x) for x in ds], "per_d": per_d}
 
 
-def draw_pretrained_threshold(data: dict):
-    from matplotlib.lines import Line2D
-    from matplotlib.patches import Patch
-
-    cfg = data["config"]
-    k = len(data["ds"])
-    ncol = 2 if k > 1 else 1
-    nrow = math.ceil(k / ncol)
-    red = FS.SUBSET_COLORS["all"]
-    with FS.paper_style():
-        fig = FS.figure(2 if ncol == 2 else 1, 2.0 * nrow + 0.9)
-        axes = np.atleast_1d(fig.subplots(nrow, ncol)).ravel()
-        n = np.asarray(data["shots"])
-        for j, (ax, d_) in enumerate(zip(axes, data["ds"])):
-            r = data["per_d"][d_]
-            L = np.asarray(r["L"])
-            nt = r["n_threshold"]
-            if nt > n[0]:
-                ax.axvspan(n[0] - 0.5, min(nt, n[-1] + 0.5), color=red, alpha=0.12, lw=0)
-            ax.axvline(nt, color=red, lw=1.0, ls="--")
-            ax.axhline(r["L0"], color=FS.NEUTRAL, lw=0.8, ls=":")
-            ax.plot(n, L, color="black", lw=1.3)
-            up = np.isin(n, r["above"])
-            ax.plot(n[up], L[up], "o", color=red, ms=3.5)
-            ax.plot(n[~up], L[~up], "o", color="black", ms=1.8)
-            ax.set_xlim(n[0] - 0.5, n[-1] + 0.5)
-            FS.panel_title(ax, "abcdefgh"[j], rf"$d = {d_}$: $c^\star = {r['c']:.3f}$, threshold $n+1 = {r['threshold']:.2f}$")
-            ax.set_xlabel("shots $n$")
-            ax.set_ylabel(r"$L_n(\theta_0)$")
-        for ax in axes[k:]:
-            ax.set_visible(False)
-        handles = [Line2D([], [], color="black", lw=1.3, label="pretrained $L_n$ (exact)"),
-                   Line2D([], [], color=FS.NEUTRAL, lw=0.8, ls=":", label=r"zero-shot level $L_0 = 1+\sigma^2$"),
-                   Line2D([], [], color=red, lw=1.0, ls="--",
-                          label=r"derived threshold $n+1 = c\,d(1+\sigma^2)/(2-c)$"),
-                   Patch(color=red, alpha=0.12, label=r"predicted region $L_n > L_0$"),
-                   Line2D([], [], ls="none", marker="o", color=red, ms=3.5, label=r"computed $L_n > L_0$")]
-        fig.legend(handles=handles, loc="outside upper center", ncol=3, fontsize=7)
-        FS.add_caption(fig, FS.caption({"m": cfg["m"], "sigma2": cfg["sigma2"]}) + r"; $c = c^\star(d)$" + "\n"
-                       "the few-shot error of the pretrained model exceeds its zero-shot error for small $n$ "
-                       "(claim pretrain.fewshot_vs_zeroshot)")
-    return fig
-
 
 # ----------------------------------------------------------------------------- output
 def save_figure(fig, out_dir, name: str, formats=("png", "pdf")) -> list[Path]:
@@ -536,7 +307,7 @@ def save_figure(fig, out_dir, name: str, formats=("png", "pdf")) -> list[Path]:
 def save_styled(out_dir, makers) -> list[Path]:
     """Draw each ``(name, make)`` of ``makers`` inside :func:`figure_style.paper_style` (the
     Agg backend) and write it with :func:`save_figure`; the written paths in order."""
-    import matplotlib
+    import matplotlib  # deferred: matplotlib only when a figure is drawn
 
     matplotlib.use("Agg")
     paths = []
@@ -614,7 +385,6 @@ def summary(paths, data: dict, seconds: float) -> dict:
 def render_summary(info: dict, fmt: str = "text") -> str:
     """``fmt``: ``text``, ``markdown`` or ``json`` (the :func:`summary` dict)."""
     if fmt == "json":
-        from proofs_check.storage.json_text import to_json
         return to_json(info)
     if fmt not in ("text", "markdown"):
         raise ValueError(f"format must be text, markdown or json, got {fmt!r}")
@@ -649,7 +419,6 @@ def render_summary(info: dict, fmt: str = "text") -> str:
                      f"computed n with L_n > L_0: {r['above'] or 'none'}")
     files = [f"  {f}" for f in info["files"]]
     if fmt == "markdown":
-        from proofs_check.cli.report import md_cell
         lines = [f"**{head}**", "", "| " + " | ".join(md_cell(c) for c in cols) + " |", "|" + "---|" * len(cols)]
         lines += ["| " + " | ".join(md_cell(x) for x in r) + " |" for r in rows]
         return "\n".join(lines + [""] + [f"- {e}" for e in extra] + [""] + [f"- `{f.strip()}`" for f in files])

@@ -21,13 +21,13 @@ from numerics.endpoints import reduced_flow
 
 from vocabulary import Config
 
-__all__ = ["METHODS", "TASKS", "endpoint", "model", "curve", "task_vector"]
+__all__ = ["MERGED_METHODS", "TASKS", "endpoint", "model", "curve", "exact_curve", "task_vector"]
 
 #: method name -> ``(objective, merged subset)`` (``None`` for ``pretrained``), from
 #: :func:`vocabulary.methods_for` in the merged form
-METHODS = {name: None if vocabulary.METHODS[name].objective is None
-           else (vocabulary.METHODS[name].objective, vocabulary.METHODS[name].train_for("merged"))
-           for name in vocabulary.methods_for("merged")}
+MERGED_METHODS = {name: None if vocabulary.METHODS[name].objective is None
+                  else (vocabulary.METHODS[name].objective, vocabulary.METHODS[name].train_for("merged"))
+                  for name in vocabulary.methods_for("merged")}
 #: the evaluation tasks of :data:`vocabulary.TASKS`
 TASKS = tuple(vocabulary.EVALUATION_TASKS)
 
@@ -40,12 +40,12 @@ def _flow(objective, train, cfg: Config):
 def endpoint(method: str, cfg: Config):
     """``(coords, flow)``: the merged reduced coordinates of the model and the
     :class:`numerics.flow.FlowResult` (``None`` for ``pretrained``)."""
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
-    if METHODS[method] is None:  # pretrained_c rejects m = 0 (L_pre is flat in c)
+    if method not in MERGED_METHODS:
+        raise ValueError(f"method must be one of {', '.join(MERGED_METHODS)}, got {method!r}")
+    if MERGED_METHODS[method] is None:  # pretrained_c rejects m = 0 (L_pre is flat in c)
         c = pretrained_c(cfg.d, cfg.m, cfg.sigma2)
         return {"a": 0.0, "b": 1.0, "q": 0.0, "alpha": c, "beta": c, "h": 0.0}, None
-    fl = _flow(*METHODS[method], cfg)
+    fl = _flow(*MERGED_METHODS[method], cfg)
     return dict(fl.final), fl
 
 
