@@ -39,9 +39,9 @@ def test_long_work_is_refused_at_once(capsys, monkeypatch, argv, limit):
 
 
 def test_a_long_flow_warns_first(capsys, monkeypatch):
-    from proofs_check.cli import commands
+    from proofs_check.cli import main as cli_main
 
-    monkeypatch.setattr(commands, "run", lambda args: ("", 0))
+    monkeypatch.setattr(cli_main, "run_command", lambda args: ("", 0))
     assert main(["curve", "--method", "zs-v", "--task", "target", "--d", "500", "--start", "symmetric"]) == 0
     assert "warning: a flow at d = 500" in capsys.readouterr().err
     assert main(["curve", "--method", "zs-v", "--task", "target", "--d", "500", "--start", "symmetric",

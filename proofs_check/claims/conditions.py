@@ -308,7 +308,7 @@ def _flow_tradeoff(method):
         ``--statement derived``): the ``theta_perp`` half holds and, for ``lam >= ALL_LAM_MIN``,
         the target half.  A flow that does not
         converge has no end point: the configuration is excluded (``holds is None``)."""
-        from proofs_check.methods import flow_models as models
+        from proofs_check.methods import models
         from proofs_check.claims.zsfs import _L, _Linf
 
         pc, fl = models.endpoint(method, cfg)

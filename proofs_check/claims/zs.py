@@ -19,7 +19,7 @@ from theory.objectives import expected_loss, zs
 from theory.symbols import (PRETRAINED, PRETRAINED_SEPARATE, a, alpha, b, beta, c, d, h,
                             kappa, n, q, rho, sigma2, to_expr)
 
-from proofs_check.methods import flow_models as models
+from proofs_check.methods import models
 from proofs_check.export.prose import tx
 from vocabulary import Config, DEFAULT_CONFIG
 from proofs_check.claims.claim import Claim, Evidence, Outcome

@@ -13,6 +13,8 @@ from __future__ import annotations
 import json
 import math
 
+import numpy as np
+
 from proofs_check.claims.claim import PASSING, ClaimResult
 from proofs_check.export.prose import as_markdown, as_text, details_prose
 
@@ -38,17 +40,13 @@ def md_cell(x) -> str:
 
 def _clean(obj):
     """JSON-safe copy: numpy scalars to Python, non-finite floats to strings."""
-    try:
-        import numpy as np
-    except ImportError:  # pragma: no cover
-        np = None
     if isinstance(obj, dict):
         return {str(k): _clean(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
         return [_clean(v) for v in obj]
-    if np is not None and isinstance(obj, np.generic):
+    if isinstance(obj, np.generic):
         obj = obj.item()
-    if np is not None and isinstance(obj, np.ndarray):
+    if isinstance(obj, np.ndarray):
         return _clean(obj.tolist())
     obj = _sympy_plain(obj)
     if isinstance(obj, float) and not math.isfinite(obj):

@@ -3,12 +3,12 @@
 Conventions: see :mod:`proofs_check` (stated once there) and docs/theory.md section 1.
 Tasks: ``theta0 = e_1`` (target),
 ``-theta0`` (negated), ``theta_perp = e_2`` (orthogonal).  Fine-tuned models are the end
-points of the exact population gradient flow (:mod:`proofs_check.methods.flow_models`).
+points of the exact population gradient flow (:mod:`proofs_check.methods.models`).
 
 Figures (each written as ``NAME.png`` (150 dpi) and ``NAME.pdf``):
 
 1. ``icl_curves``: exact ``n``-shot error ``L_n`` for ``n = 0..40`` on the three tasks, for
-   every method of :data:`proofs_check.methods.flow_models.METHODS`; SGD-trained models
+   every method of :data:`proofs_check.methods.models.MERGED_METHODS`; SGD-trained models
    (:func:`numerics.sgd.sgd_finetune`, evaluated with the exact
    :func:`numerics.expected_loss`) as markers.
 2. ``w_star``: the authors' ``w*(N) = c*b`` (FS-optimal ``b`` at the V-only ZS ``a``) and the
@@ -38,7 +38,7 @@ from numerics.flow import gradient_flow, pretrained_c
 from proofs_check.export import figure_style as FS
 from proofs_check.storage.atomic import atomic_path, prepare_output
 from vocabulary import Config, DEFAULT_CONFIG
-from proofs_check.methods.flow_models import METHODS, endpoint, model, task_vector
+from proofs_check.methods.models import MERGED_METHODS, endpoint, model, task_vector
 
 __all__ = ["FIGURES", "save_styled", "SHOTS", "SGD_SETTINGS", "LABELS", "make_figures",
            "icl_curves_data", "w_star_data", "flow_trajectories_data", "pretrained_threshold_data",
@@ -51,7 +51,7 @@ SGD_SHOTS = tuple(range(0, 41, 5))
 CURVE_TASKS = ("target", "negated", "orthogonal")
 #: panel titles and legend labels: ``Task.label`` and ``Method.label`` of :mod:`vocabulary`
 TASK_TITLES = {t: vocabulary.TASKS[t].label for t in CURVE_TASKS}
-LABELS = {m: vocabulary.METHODS[m].label for m in METHODS}
+LABELS = {m: vocabulary.METHODS[m].label for m in MERGED_METHODS}
 STYLE = {  # colour, line style, marker
     "pretrained": ("black", "-", None),
     "zs-all": ("tab:red", "-", "o"),
@@ -119,7 +119,7 @@ def _sgd_run(method: str, cfg: Config, progress: bool, seed: int = 0) -> dict:
     """One SGD fine-tuning run from the pretrained point (rate halved on divergence)."""
     from numerics.sgd import sgd_finetune
 
-    objective, train = METHODS[method]
+    objective, train = MERGED_METHODS[method]
     lr0, steps = SGD_SETTINGS[method]
     lr = lr0 * min(1.0, 63.0 / ((cfg.d + 2) * (cfg.d + 4)))
     last = None
@@ -136,7 +136,7 @@ def _sgd_run(method: str, cfg: Config, progress: bool, seed: int = 0) -> dict:
 
 
 def icl_curves_data(cfg: Config | None = None, sgd: bool = True, progress: bool = False,
-                    methods=tuple(METHODS), sgd_shots=SGD_SHOTS) -> dict:
+                    methods=tuple(MERGED_METHODS), sgd_shots=SGD_SHOTS) -> dict:
     """Exact ``L_n`` for ``n = 0..40`` per method and task (``exact[method][task]``), the
     flow convergence of each method, and (``sgd=True``) the exact ``L_n`` of each SGD end
     point at ``sgd_shots`` (``sgd[method][task]``) with the run's settings."""
@@ -144,7 +144,7 @@ def icl_curves_data(cfg: Config | None = None, sgd: bool = True, progress: bool 
     _check_bool("sgd", sgd)
     _check_bool("progress", progress)
     for mth in methods:
-        if mth not in METHODS:
+        if mth not in MERGED_METHODS:
             raise ValueError(f"methods: unknown method {mth!r}")
     shots = list(range(SHOTS[0], max(SHOTS[1], min(cfg.N, 200)) + 1))  # show n = N when N <= 200
     thetas = {t: task_vector(t, cfg.d) for t in CURVE_TASKS}
@@ -163,7 +163,7 @@ def icl_curves_data(cfg: Config | None = None, sgd: bool = True, progress: bool 
     if sgd:
         out["sgd"] = {}
         for mth in methods:
-            if METHODS[mth] is None:
+            if MERGED_METHODS[mth] is None:
                 continue
             t0 = time.perf_counter()
             run = _sgd_run(mth, cfg, progress)
@@ -369,7 +369,7 @@ def flow_trajectories_data(cfg: Config | None = None, methods=TRAJ_METHODS, max_
     """The exact gradient flows (merged form) of ``methods``: times and coordinates ``a``,
     ``alpha`` (plus ``beta``, ``q``, ``h``, ``b``) along each, with its convergence.
 
-    The flow of :func:`proofs_check.methods.flow_models.endpoint` (cached) keeps 50 samples of the
+    The flow of :func:`proofs_check.methods.models.endpoint` (cached) keeps 50 samples of the
     accepted solver steps, too coarse for a smooth curve; it is rerun with ``max_points``
     samples when it took fewer than ``rerun_below`` right-hand-side evaluations, otherwise
     (a long, usually non-converging flow) its 50 samples are plotted (``samples`` says
@@ -377,11 +377,11 @@ def flow_trajectories_data(cfg: Config | None = None, methods=TRAJ_METHODS, max_
     cfg = _check_cfg(cfg)
     out = {"config": cfg.as_dict(), "methods": list(methods), "flows": {}}
     for mth in methods:
-        if METHODS.get(mth) is None:
+        if MERGED_METHODS.get(mth) is None:
             raise ValueError(f"methods: {mth!r} is not a fine-tuning method")
         _, fl = endpoint(mth, cfg)
         if fl.nfev < rerun_below:
-            fl = gradient_flow(*METHODS[mth], cfg.d, cfg.m, cfg.N, cfg.sigma2, cfg.lam, max_points=max_points)
+            fl = gradient_flow(*MERGED_METHODS[mth], cfg.d, cfg.m, cfg.N, cfg.sigma2, cfg.lam, max_points=max_points)
         tr = fl.trajectory
         names = list(tr["names"])
         rec = {"t": tr["t"].tolist(), "converged": bool(fl.converged), "grad_norm": float(fl.grad_norm),
@@ -445,7 +445,7 @@ def draw_flow_trajectories(data: dict):
         for (coord, first), others in same.items():
             notes.append(f"{', '.join(others)} within 1% of {first} in {'a' if coord == 'a' else 'alpha'} "
                          "(open markers)")
-        omitted = [LABELS[m] for m in METHODS if METHODS[m] is not None and m not in data["methods"]]
+        omitted = [LABELS[m] for m in MERGED_METHODS if MERGED_METHODS[m] is not None and m not in data["methods"]]
         if omitted:
             notes.append(f"not shown: {', '.join(omitted)} (the flow does not move from the pretrained point)")
         FS.add_caption(fig, FS.caption(cfg) + ("\n" + "; ".join(notes) if notes else ""))
