@@ -55,7 +55,7 @@ def test_one_blas_thread_unless_the_user_chose(user):
            ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "VECLIB_MAXIMUM_THREADS")}
     if user:
         env["OPENBLAS_NUM_THREADS"] = user
-    code = ("import os, sys; from proofs_check.cli import main as cli; cli._single_threaded_blas(); "
+    code = ("import os, sys; from proofs_check.cli import main as cli; cli.single_threaded_blas(); "
             "print(os.environ.get('OPENBLAS_NUM_THREADS'), os.environ.get('OMP_NUM_THREADS'), "
             "'numpy' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)

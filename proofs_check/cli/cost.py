@@ -34,7 +34,7 @@ _SECONDS_AT_400 = 8.4
 
 
 def _max_classified() -> int:
-    from numerics.stability import MAX_CLASSIFIED_PARAMETERS  # deferred: numerics loads NumPy after main() sets BLAS threads
+    from numerics.stability import MAX_CLASSIFIED_PARAMETERS  # deferred: NumPy after main() sets BLAS threads
 
     return MAX_CLASSIFIED_PARAMETERS
 

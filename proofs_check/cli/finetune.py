@@ -189,8 +189,8 @@ def exact_start(cfg, form: str, scale=1.0) -> dict:
     coords = vocabulary.MERGED_COORDS if form == "merged" else vocabulary.SEPARATE_COORDS
     of_v = {co.name for co in coords if co.matrix == "V"}
     placeholder = sp.Symbol("C")  # c*/s printed as the fraction it is, inside sqrt() in the separate form
-    return {str(k): str(sp.sympify(v) * s) if str(k) in of_v
-            else sp.sstr(sp.sympify(v).subs(S.c, placeholder)).replace("C", str(cs))
+    return {str(k): str(S.to_expr(v) * s) if str(k) in of_v
+            else sp.sstr(S.to_expr(v).subs(S.c, placeholder)).replace("C", str(cs))
             for k, v in point.items()}
 
 

@@ -24,8 +24,8 @@ from proofs_check.cli.arguments import (claim_ids, float_at_least, flow_d, int_a
 
 _vocab = vocabulary
 
-__all__ = ["main", "build_parser", "check_claim_ids", "UsageError", "PROG", "BLAS_THREAD_VARS", "COMMAND_MODULES",
-           "run_command"]
+__all__ = ["main", "build_parser", "check_claim_ids", "run_command", "single_threaded_blas", "UsageError", "PROG",
+           "BLAS_THREAD_VARS", "COMMAND_MODULES"]
 
 PROG = "iclft"
 
@@ -265,8 +265,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "flows only (default on)")
     _config_args(p)
 
-    # deferred: experiment.run loads NumPy, which must load after main() has set the BLAS threads
-    from proofs_check.cli import experiment
+    from proofs_check.cli import experiment  # deferred: NumPy loads after main() sets BLAS threads
 
     experiment.add_arguments(_add(sub, "experiment", fmt, "the authors' SGD protocol (JAX/optax) with exact evaluation"))
     return parser
@@ -352,11 +351,11 @@ def _cost_rules(args) -> None:
 
 
 #: the thread-count variables of the BLAS libraries NumPy may load (OpenBLAS, OpenMP, MKL,
-#: Apple Accelerate); :func:`_single_threaded_blas` sets them all to 1 unless the user set one
+#: Apple Accelerate); :func:`single_threaded_blas` sets them all to 1 unless the user set one
 BLAS_THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "VECLIB_MAXIMUM_THREADS")
 
 
-def _single_threaded_blas() -> None:
+def single_threaded_blas() -> None:
     """One BLAS thread per process, for every command, unless the user chose a thread count:
     when any variable of :data:`BLAS_THREAD_VARS` is already in the environment, none is
     touched (``OPENBLAS_NUM_THREADS=4 iclft curve ...`` runs with four threads).
@@ -391,14 +390,14 @@ COMMAND_MODULES = {"check": "check", "explore": "explore", "curve": "curve", "fi
 
 def run_command(args):
     """``(text, exit status)`` of the parsed subcommand."""
-    # deferred: a subcommand's module loads SymPy, SciPy or matplotlib; --help and bad arguments do not
-    module = importlib.import_module(f"proofs_check.cli.{COMMAND_MODULES[args.command]}")
+    name = f"proofs_check.cli.{COMMAND_MODULES[args.command]}"
+    module = importlib.import_module(name)  # deferred: SymPy, SciPy, matplotlib load only for the subcommand run
     return module.run(args)
 
 
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
-    _single_threaded_blas()
+    single_threaded_blas()
     parser = build_parser()
     if not argv:  # no subcommand: the usage and the list of subcommands, exit 0
         sys.stdout.write(parser.format_help())

@@ -40,8 +40,7 @@ from numerics.moments import fixed_task, sphere_task
 from numerics.objectives import loss_curve
 from vocabulary import Config
 
-__all__ = ["MERGED_METHODS", "STARTS", "task_vector", "exact_curve", "endpoint", "reduced_record", "fine_tune",
-           "outcome",
+__all__ = ["MERGED_METHODS", "task_vector", "exact_curve", "endpoint", "reduced_record", "fine_tune", "outcome",
            "model", "curve", "coords", "convention_model"]
 
 #: the methods of the merged form: name -> ``(objective, merged subset)`` (``None`` for
