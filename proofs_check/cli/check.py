@@ -8,10 +8,10 @@ from __future__ import annotations
 import time
 
 import vocabulary
-from proofs_check.claims import registry
+from proofs_check import claims as claim_registry
 from proofs_check.claims.claim import PASSING, SelfTestFailure, machinery_self_test
 from proofs_check.claims.conventions import NOT_DERIVED, convention_matrix, render_matrix
-from proofs_check.claims.parallel import default_jobs, run_claims
+from proofs_check.claims import parallel
 from proofs_check.cli.report import render_claims
 from proofs_check.storage.derivation_cache import ensure_derived
 
@@ -24,7 +24,7 @@ def run(args):
     if problems:
         raise SelfTestFailure("the verdict machinery failed its self-test (" + "; ".join(problems)
                               + "): no claim status can be trusted")
-    claims = registry()
+    claims = claim_registry.registry()
     if args.only:
         known = {c.id for c in claims}
         unknown = [i for i in args.only if i not in known]
@@ -35,7 +35,7 @@ def run(args):
     if convention != "default":
         return _conventions(args, claims, convention)
     t0 = time.perf_counter()
-    results = run_claims(claims, jobs=args.jobs or default_jobs(), use_cache=not args.no_cache)
+    results = parallel.run_claims(claims, jobs=args.jobs or parallel.default_jobs(), use_cache=not args.no_cache)
     seconds = time.perf_counter() - t0
     return render_claims(results, seconds, args.format), check_exit_code(results)
 
@@ -48,8 +48,8 @@ def _conventions(args, claims, convention):
     t0 = time.perf_counter()
     default_results = None
     if vocabulary.DEFAULT_CONVENTION in convs:
-        default_results = {r.id: r for r in run_claims(claims, jobs=args.jobs or default_jobs(),
-                                                         use_cache=not args.no_cache)}
+        results = parallel.run_claims(claims, jobs=args.jobs or parallel.default_jobs(), use_cache=not args.no_cache)
+        default_results = {r.id: r for r in results}
     matrix = convention_matrix(claims, convs, default_results)
     seconds = time.perf_counter() - t0
     bad = any(st not in ("verified", "refined", NOT_DERIVED) for row in matrix["claims"]

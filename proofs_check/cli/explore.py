@@ -7,7 +7,7 @@ Conventions: see :mod:`proofs_check` (stated once there) and docs/theory.md sect
 from __future__ import annotations
 
 import vocabulary
-from proofs_check.claims import registry
+from proofs_check import claims as claim_registry
 from proofs_check.claims.conventions import NOT_DERIVED, run_under
 from proofs_check.claims.explore import explore, render
 
@@ -26,7 +26,7 @@ def _convention(args):
     """``iclft explore CLAIM --convention NAME``: the counterexample the claim's check finds
     under that convention (:func:`proofs_check.claims.conventions.run_under`)."""
     conv = vocabulary.CONVENTIONS[args.convention]
-    claims = {c.id: c for c in registry()}
+    claims = {c.id: c for c in claim_registry.registry()}
     if args.claim not in claims:
         raise ValueError(f"claim: unknown claim id {args.claim!r}")
     if args.statement != "paper":
