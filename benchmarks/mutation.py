@@ -136,7 +136,7 @@ MUTANTS = [
      "if not asserted or not any(e.passed for e in asserted):",
      "status aggregation: all asserted items -> any",
      ["tests/test_verdicts.py"], ["zs.v.optimum"], False),
-    ("P02", "proofs_check/cli/commands.py",
+    ("P02", "proofs_check/cli/check.py",
      "return 0 if results and all(r.status in PASSING for r in results) else 1", "return 0",
      "check exit code always 0",
      ["tests/test_verdicts.py"], ["zs.v.optimum"], False),
@@ -180,17 +180,20 @@ MUTANTS = [
     # shrinking never checked for minimality) and the areas where check caught nothing
     # (multi-head loss, chunked batching, the explore condition, the experiment's head
     # evaluation, the lam schedule); committed before any of them was run
-    ("R01", "proofs_check/cli/commands.py", 'if args.start == "symmetric" and args.pretrained_scale == 1.0:',
-     "if args.pretrained_scale == 1.0:",
+    ("R01", "proofs_check/cli/finetune.py",
+     "o = models.fine_tune(args.objective, args.form, args.train, cfg, args.start, args.pretrained_scale)",
+     "o = models.fine_tune(args.objective, args.form, args.train, cfg, "
+     "\"symmetric\" if args.pretrained_scale == 1.0 else args.start, args.pretrained_scale)",
      "finetune --start generic ignored at scale 1: the symmetric saddle is returned, reported as generic",
      ["tests/test_bug_classes.py", "tests/test_stability_cli.py"], ["zs.v.optimum"], False),
-    ("R02", "proofs_check/cli/commands.py", "(lo, hi), form, start, scale)", '(lo, hi), form, "generic", scale)',
+    ("R02", "proofs_check/cli/curve.py", "o = models.outcome(args.method, cfg, form, start, scale)",
+     'o = models.outcome(args.method, cfg, form, "generic", scale)',
      "curve --start symmetric ignored for the printed errors (the header still says symmetric)",
      ["tests/test_bug_classes.py", "tests/test_stability_cli.py", "tests/test_cli.py"], ["zs.v.optimum"], False),
     ("R03", "proofs_check/claims/explore.py", "random=random.Random(seed))", "random=random.Random(0))",
      "explore --seed ignored (every seed searches with seed 0; the output still reports the seed)",
      ["tests/test_bug_classes.py", "tests/test_explore.py"], ["zsfs.v.tradeoff"], False),
-    ("R04", "proofs_check/cli/commands.py", "scale=args.pretrained_scale)", "scale=1.0)",
+    ("R04", "proofs_check/cli/finetune.py", "cfg, args.start, args.pretrained_scale)", "cfg, args.start, 1.0)",
      "finetune --pretrained-scale ignored on the outcome path (the member s = 1 is trained)",
      ["tests/test_bug_classes.py", "tests/test_stability_cli.py"], ["zs.v.optimum"], False),
     ("R05", "proofs_check/claims/exact.py", "return sp.cancel(e) == 0", "return not sp.cancel(e).free_symbols",

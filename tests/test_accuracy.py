@@ -13,10 +13,10 @@ from numerics.accuracy import polish
 from numerics.endpoints import generic_outcome, symmetric_outcome
 from numerics.full_space import full_flow
 from numerics.stability import complement, invariant_basis, symmetry_basis
-from proofs_check.methods import classified as pc_outcomes
+from proofs_check.methods import models as pc_models
 from vocabulary import Config
 from proofs_check.cli.main import main
-from proofs_check.methods.flow_models import exact_curve, task_vector
+from proofs_check.methods.models import exact_curve, task_vector
 
 
 def _run(capsys, argv):
@@ -51,13 +51,13 @@ def test_printed_accuracy_covers_the_continued_flow(capsys, form, method, task, 
     res = json.loads(out)
     acc = res["accuracy"]
     assert acc is not None and acc["error"] > 0 and acc["model"] >= 0
-    o = pc_outcomes.outcome(method, Config(), form, "generic", 1.0)
+    o = pc_models.outcome(method, Config(), form, "generic", 1.0)
     pb, x, x_lim = _generic_limit(o.problem.objective, form, o.problem.train, gtol)
     assert np.array_equal(x, o.x)  # the same end point as the command's
     V, W = pb.merged(x_lim)
     limit = exact_curve(V, W, task_vector(task, 5), 0.1, shots)
     assert np.max(np.abs(np.array(res["error"]) - limit)) <= acc["error"]
-    coords = pc_outcomes.coords(V, W, 5)[0]
+    coords = pc_models.coords(V, W, 5)[0]
     assert max(abs(res["model"][k] - coords[k]) for k in coords) <= acc["model"]
     # the text output: each value rounded to its accuracy, still within it (plus half a unit)
     code, text, _ = _run(capsys, argv)
@@ -107,7 +107,7 @@ def test_a_planted_slow_flow_claims_no_accuracy(capsys, monkeypatch):
     monkeypatch.setattr(nf, "gradient_flow", slow)
     monkeypatch.setattr(no, "gradient_flow", slow)
     no.reduced_flow.cache_clear()
-    pc_outcomes._outcome.cache_clear()
+    pc_models.fine_tune.cache_clear()
     try:
         code, out, _ = _run(capsys, ["finetune", "--objective", "zs", "--train", "all", "--d", "3"])
         assert code == 0
@@ -120,7 +120,7 @@ def test_a_planted_slow_flow_claims_no_accuracy(capsys, monkeypatch):
         assert "no accuracy claimed (NOT converged" in out and "accuracy:" not in out
     finally:
         no.reduced_flow.cache_clear()
-        pc_outcomes._outcome.cache_clear()
+        pc_models.fine_tune.cache_clear()
 
 
 def test_an_unconverged_flow_prints_no_accuracy(capsys):

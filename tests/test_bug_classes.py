@@ -355,7 +355,7 @@ def test_fmt_tol_on_measured_tolerances_and_negative_zero():
     """A measured accuracy is rarely a power of ten: ``3.47e-06`` allows 6 decimals (a value
     to 6 decimals is within 5e-7 of the truth), ``0.05`` allows 2; a value below the
     accuracy prints as 0, never ``-0``."""
-    from proofs_check.cli.commands import fmt_tol
+    from proofs_check.cli.endpoint_text import fmt_tol
 
     for tol, digits in ((1e-7, 7), (3.47e-6, 6), (9.99e-6, 6), (1.2e-5, 5), (0.05, 2), (0.5, 1), (2.0, 0)):
         text = fmt_tol(1.0 / 3.0, tol)

@@ -253,7 +253,7 @@ def test_finetune_names_precision_and_full_trajectory():
 
 
 def test_fmt_tol_rounds_to_the_accuracy():
-    from proofs_check.cli.commands import fmt_tol, vocab_name
+    from proofs_check.cli.endpoint_text import fmt_tol, vocab_name
     assert fmt_tol(-8.37e-27) == "0"
     assert fmt_tol(0.53984389612) == "0.5398439"
     assert fmt_tol(1.0) == "1"

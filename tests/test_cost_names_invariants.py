@@ -40,9 +40,9 @@ def test_long_work_is_refused_at_once(capsys, monkeypatch, argv, limit):
 
 
 def test_a_long_flow_warns_first(capsys, monkeypatch):
-    from proofs_check.cli import commands
+    from proofs_check.cli import main as cli_main
 
-    monkeypatch.setattr(commands, "run", lambda args: ("", 0))
+    monkeypatch.setattr(cli_main, "run_command", lambda args: ("", 0))
     assert main(["curve", "--method", "zs-v", "--task", "target", "--d", "500", "--start", "symmetric"]) == 0
     assert "warning: a flow at d = 500" in capsys.readouterr().err
     assert main(["curve", "--method", "zs-v", "--task", "target", "--d", "500", "--start", "symmetric",
@@ -56,7 +56,7 @@ def test_one_blas_thread_unless_the_user_chose(user):
            ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "VECLIB_MAXIMUM_THREADS")}
     if user:
         env["OPENBLAS_NUM_THREADS"] = user
-    code = ("import os, sys; from proofs_check.cli import main as cli; cli._single_threaded_blas(); "
+    code = ("import os, sys; from proofs_check.cli import main as cli; cli.single_threaded_blas(); "
             "print(os.environ.get('OPENBLAS_NUM_THREADS'), os.environ.get('OMP_NUM_THREADS'), "
             "'numpy' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)

@@ -8,7 +8,7 @@ import sys
 import pytest
 import sympy as sp
 
-from proofs_check.methods import flow_models as models
+from proofs_check.methods import models
 import vocabulary
 from vocabulary import Config
 from proofs_check.claims.exact import exact_loss, rational

@@ -252,10 +252,10 @@ def test_two_layers_are_evaluated_by_monte_carlo_with_a_standard_error(tmp_path)
 def test_theory_overlay_is_the_generic_outcome_in_the_experiment_frame():
     """The overlay for separate zs-all is the generic (stable) end point, moved to the
     experiment's theta0 by a reflection of the x-block: on theta0 and -theta0 its curve equals
-    the generic outcome's curve of :mod:`proofs_check.methods.classified` (theta0 = e_1), which is not
+    the generic outcome's curve of :mod:`proofs_check.methods.models` (theta0 = e_1), which is not
     the symmetric saddle's."""
     from experiment import run as E
-    from proofs_check.methods import classified as outcomes
+    from proofs_check.methods import models
     from vocabulary import Config
 
     proto = P.Protocol(d=3, m=10, N=5, sigma2=0.3, lam=1.0)
@@ -266,10 +266,10 @@ def test_theory_overlay_is_the_generic_outcome_in_the_experiment_frame():
     assert info["start"] == "generic" and info["verdict"] == "minimum"
     cfg = Config(3, 10, 5, 0.3, 1.0)
     for task, sign in (("target", 1.0), ("negated", -1.0)):
-        want = outcomes.curve("zs-all", task, cfg, (0, 6), "separate", "generic")
+        want = models.curve("zs-all", task, cfg, (0, 6), "separate", "generic")
         got = [numerics.expected_loss(V, W, sign * theta0, k, 0.3) for k in range(7)]
         assert np.allclose(got, want, rtol=1e-9, atol=1e-12)
-    sym = outcomes.curve("zs-all", "target", cfg, (6, 6), "separate", "symmetric")[0]
+    sym = models.curve("zs-all", "target", cfg, (6, 6), "separate", "symmetric")[0]
     assert abs(sym - got[-1]) > 1e-2
 
 

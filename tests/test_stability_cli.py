@@ -103,11 +103,11 @@ def test_classification_limit_is_explicit(monkeypatch, capsys):
     import numerics.endpoints as nout
     import numerics.stability as nst
     from numerics.endpoints import pretrained_problem
-    from proofs_check.methods import classified as pout
+    from proofs_check.methods import models
     from proofs_check.cli.main import main
 
-    pout._outcome.cache_clear()  # memoised outcomes of other tests must not answer here,
-    monkeypatch.setattr(pout, "_outcome", pout._outcome.__wrapped__)  # nor ours stay behind
+    models.fine_tune.cache_clear()  # memoised outcomes of other tests must not answer here,
+    monkeypatch.setattr(models, "fine_tune", models.fine_tune.__wrapped__)  # nor ours stay behind
     monkeypatch.setattr(nst, "MAX_CLASSIFIED_PARAMETERS", 60)
     monkeypatch.setattr(nout, "MAX_CLASSIFIED_PARAMETERS", 60)
     pb, _, _ = pretrained_problem("zs", "merged", "all", Config(5, 20, 20, 0.1, 1.0), scale=1.0)

@@ -15,12 +15,12 @@ import pytest
 
 import numerics
 from proofs_check.cli import main as cli
-from proofs_check.methods import flow_models as models
+from proofs_check.methods import models
 from proofs_check.claims import pretrain
 from proofs_check.claims import zsfs as few_shot
 from proofs_check.claims import zs as zero_shot
 from proofs_check.claims.claim import Claim, ClaimResult, Evidence, Findings, run_claim, status_of
-from proofs_check.cli.commands import check_exit_code
+from proofs_check.cli.check import check_exit_code
 
 
 def _check(capsys, claim_id):
@@ -121,7 +121,7 @@ def test_numeric_evidence_fails_on_a_transposed_gradient(monkeypatch, capsys):
 def test_grid_inequality_fails_on_a_perturbed_loss(monkeypatch, capsys):
     """The NumPy loss curve off by one shot for n >= 1 (normalisation n instead of n+1 tokens):
     the region L_n > L_0 no longer matches the threshold."""
-    from proofs_check.methods import flow_models as models
+    from proofs_check.methods import models
 
     real = models.exact_curve
     monkeypatch.setattr(models, "exact_curve", lambda V, W, th, s2, shots: [
@@ -357,7 +357,7 @@ def test_no_evidence_item_is_a_literal_true():
 # --------------------------------------------------------------------------- the machinery checks itself
 def test_machinery_self_test_passes_on_the_real_machinery():
     from proofs_check.claims.claim import machinery_self_test
-    from proofs_check.cli.commands import check_exit_code
+    from proofs_check.cli.check import check_exit_code
     assert machinery_self_test(check_exit_code) == []
 
 
@@ -365,13 +365,13 @@ def test_machinery_self_test_passes_on_the_real_machinery():
 def test_check_exits_1_when_the_machinery_is_broken(mutant, monkeypatch, capsys):
     """A broken aggregation or exit code (planted) is caught by the self-test that iclft
     check runs before any claim: exit 1, one line, no report."""
-    from proofs_check.cli import commands
+    from proofs_check.cli import check as check_command
     from proofs_check.claims import claim as base
 
     if mutant == "any":
         monkeypatch.setattr(base, "status_of", lambda ev, cx=None: "verified" if any(e.passed for e in ev) else "refuted")
     elif mutant == "always0":
-        monkeypatch.setattr(commands, "check_exit_code", lambda results: 0)
+        monkeypatch.setattr(check_command, "check_exit_code", lambda results: 0)
     else:
         monkeypatch.setattr(base, "status_of",
                             lambda ev, cx=None: ("refined" if cx else "verified") if all(e.passed for e in ev) else "refuted")

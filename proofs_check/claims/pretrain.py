@@ -17,7 +17,7 @@ from theory import optima
 from theory.objectives import expected_loss, pretrain_loss
 from theory.symbols import PRETRAINED, c, d, kappa, m, n, rho, sigma2
 
-from proofs_check.methods import flow_models as models
+from proofs_check.methods import models
 from proofs_check.export.prose import tx
 from vocabulary import DEFAULT_CONFIG
 from proofs_check.claims.claim import Claim, Evidence, Findings, Weakening
@@ -167,7 +167,7 @@ def _threshold(c_: float, cfg) -> float:
 
 def _pretrained_curve_numpy(c_: float, cfg) -> np.ndarray:
     """``[L_0, ..., L_CURVE_SHOTS]`` of the pretrained model at ``c`` on ``theta0 = e_1``, NumPy closed form
-    (:func:`proofs_check.methods.flow_models.exact_curve`: each value equals ``numerics.expected_loss`` at that ``n``)."""
+    (:func:`proofs_check.methods.models.exact_curve`: each value equals ``numerics.expected_loss`` at that ``n``)."""
     V, W = pretrain_family(cfg.d, c_)
     t0 = np.zeros(cfg.d)
     t0[0] = 1.0

@@ -14,7 +14,7 @@ from numerics.sgd import sgd_finetune
 
 from proofs_check.claims.claim import Evidence
 from proofs_check.export.prose import tx
-from proofs_check.methods import flow_models as models
+from proofs_check.methods import models
 from vocabulary import DEFAULT_CONFIG
 
 __all__ = ["SGD_EVIDENCE_SETTINGS", "sgd_endpoint_evidence"]

@@ -13,8 +13,7 @@ import numpy as np
 
 import numerics
 
-from proofs_check.methods import flow_models as models
-from proofs_check.methods import classified as outcomes
+from proofs_check.methods import models
 from proofs_check.export.prose import tx
 from vocabulary import Config, DEFAULT_CONFIG
 from proofs_check.claims.claim import Evidence
@@ -38,7 +37,7 @@ def verdict_evidence(method: str, cfg: Config = DEFAULT_CONFIG) -> Evidence:
     """
     details, parts, ok = {}, [], True
     for form in ("merged", "separate"):
-        o = outcomes.outcome(method, cfg, form, "generic")
+        o = models.outcome(method, cfg, form, "generic")
         sym, gen = o.stages[0].stability, o.stability
         # classify() calls a point whose gradient is not small against the spectrum "not a
         # stationary point", so a minimum verdict is a near-stationary point; a flow stopped by
@@ -68,8 +67,8 @@ def separate_icl_degraded_evidence(cfg: Config = DEFAULT_CONFIG) -> Evidence:
     Returns:
         An :class:`Evidence` of kind ``numeric``.
     """
-    V, W = outcomes.model("zs-all", cfg, "separate", "generic")
-    Vp, Wp = outcomes.model("pretrained", cfg, "separate", "generic")
+    V, W = models.model("zs-all", cfg, "separate", "generic")
+    Vp, Wp = models.model("pretrained", cfg, "separate", "generic")
     d = cfg.d
     t0, tp = np.eye(d)[0], np.eye(d)[1]
     worst = np.inf

@@ -28,7 +28,7 @@ from theory.symbols import K as Ks, Q as Qs
 from theory.symbols import (PRETRAINED, PRETRAINED_SEPARATE, a, alpha, b, beta, c, d, h,
                             kappa, n, q, rho, sigma2, to_expr)
 
-from proofs_check.methods import flow_models as models
+from proofs_check.methods import models
 from proofs_check.export.prose import tx
 from vocabulary import Config, DEFAULT_CONFIG
 from proofs_check.claims.claim import Claim, Evidence, Findings, Weakening

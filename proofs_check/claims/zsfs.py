@@ -26,7 +26,7 @@ from theory.objectives import zs as zs_loss
 from theory.symbols import (PRETRAINED, N, a, alpha, b, beta, c, d, h, kappa, lam, n, q, rho,
                             sigma2)
 
-from proofs_check.methods import flow_models as models
+from proofs_check.methods import models
 from proofs_check.export.prose import tx
 from vocabulary import Config, DEFAULT_CONFIG
 from proofs_check.claims.claim import Claim, Evidence, Findings, Weakening

@@ -6,10 +6,9 @@ Two costs bound a command that runs a flow (``curve``, ``finetune``, ``figures``
 
 * **the flow**: a flow evaluates the closed-form gradient ``O(D^3)`` (``D = d + 2``) about a
   hundred times beyond its polynomial right-hand side (fitting it, checking the end point,
-  sampling the trajectory), so its time grows like ``d^3``: measured 8.4 s of CPU at
-  ``d = 400`` (``curve --method zs-v --start symmetric``, README), hence about
-  ``8.4 (d / 400)^3`` s.  Above :data:`MAX_FLOW_D` (about a minute) the ``--d`` parser of
-  a flow command refuses it; above :data:`WARN_FLOW_D` (about 10 s) it warns first;
+  sampling the trajectory), so its time grows like ``d^3``, scaled from the CPU time of one
+  flow command at ``d = 400`` (README, "Large d").  Above :data:`MAX_FLOW_D` the ``--d``
+  parser of a flow command refuses it; above :data:`WARN_FLOW_D` it warns first;
 * **the classification** of an end point: the exact ``P x P`` Hessian over the ``P``
   trained parameters (:data:`numerics.stability.MAX_CLASSIFIED_PARAMETERS`).  The generic
   start escapes saddles found by that Hessian, so it is refused above the limit; the
@@ -25,17 +24,17 @@ import vocabulary
 __all__ = ["trained_parameters", "refusal", "warning", "MAX_FLOW_D", "WARN_FLOW_D",
            "flow_seconds"]
 
-#: the largest ``d`` a flow command accepts (about a minute of CPU: ``flow_seconds(800)``)
+#: the largest ``d`` a flow command accepts (``flow_seconds(800)`` of CPU)
 MAX_FLOW_D = 800
-#: above this ``d`` a flow command warns first (about 10 s)
+#: above this ``d`` a flow command warns first
 WARN_FLOW_D = 400
-#: measured CPU seconds of one flow command at ``d = 400`` (README, ``curve --method zs-v
-#: --start symmetric --task target``)
+#: the cost model's scale: CPU seconds of one flow command at ``d = 400`` (README, "Large d":
+#: ``curve --method zs-v --start symmetric --task target``)
 _SECONDS_AT_400 = 8.4
 
 
 def _max_classified() -> int:
-    from numerics.stability import MAX_CLASSIFIED_PARAMETERS
+    from numerics.stability import MAX_CLASSIFIED_PARAMETERS  # deferred: NumPy after main() sets BLAS threads
 
     return MAX_CLASSIFIED_PARAMETERS
 
@@ -47,8 +46,8 @@ def trained_parameters(form: str, train: str, d: int) -> int:
 
 
 def flow_seconds(d: int) -> float:
-    """The estimated CPU seconds of one flow command at ``d``: ``8.4 (d / 400)^3`` (module
-    docstring; an estimate for the messages, never used to decide a result)."""
+    """The estimated CPU seconds of one flow command at ``d``: ``_SECONDS_AT_400 (d / 400)^3``
+    (module docstring; an estimate for the messages, never used to decide a result)."""
     return _SECONDS_AT_400 * (d / 400.0) ** 3
 
 

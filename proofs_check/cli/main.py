@@ -11,17 +11,21 @@ from __future__ import annotations
 
 import argparse
 import difflib
-import math
+import importlib
 import os
 import sys
+from importlib import metadata
 
 import vocabulary
-
 from proofs_check.claims.claim import SelfTestFailure
+from proofs_check.cli import cost
+from proofs_check.cli.arguments import (claim_ids, float_at_least, flow_d, int_at_least, pretrained_scale,
+                                        shot_range)
 
 _vocab = vocabulary
 
-__all__ = ["main", "build_parser"]
+__all__ = ["main", "build_parser", "check_claim_ids", "run_command", "single_threaded_blas", "UsageError", "PROG",
+           "BLAS_THREAD_VARS", "COMMAND_MODULES"]
 
 PROG = "iclft"
 
@@ -41,8 +45,6 @@ class _Parser(argparse.ArgumentParser):
 
 def _version() -> str:
     """The installed package version (package metadata), or ``unknown`` when not installed."""
-    from importlib import metadata
-
     try:
         return metadata.version("iclft")
     except metadata.PackageNotFoundError:  # pragma: no cover - running from a bare checkout
@@ -71,91 +73,12 @@ _TRAIN_MEANING = {"all": "every matrix (V, W; or V, K, Q)", "v": "V only", "w": 
 _FORM_MEANING = {"merged": "one key-query matrix W", "separate": "W = K^T Q, K and Q trained separately"}
 
 
-def _int_at_least(lo, name):
-    def parse(text):
-        try:
-            val = int(text, 10)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{name} must be an integer, got {text!r}") from None
-        if val < lo:
-            raise argparse.ArgumentTypeError(f"{name} must be >= {lo}, got {val}")
-        if val > 100_000:
-            raise argparse.ArgumentTypeError(f"{name} must be <= 100000, got {val}")
-        return val
-    return parse
-
-
-def _flow_d(text):
-    """``--d`` of a flow command: an integer in ``[1, MAX_FLOW_D]`` (:mod:`proofs_check.cli.cost`:
-    a flow's CPU time grows like ``d^3``), refused while parsing, before any other check."""
-    from proofs_check.cli import cost
-
-    val = _int_at_least(1, "d")(text)
-    if val > cost.MAX_FLOW_D:
-        raise argparse.ArgumentTypeError(
-            f"a flow at d = {val} would take about {cost.flow_seconds(val) / 60:.0f} min of CPU (it grows like "
-            f"d^3); the limit is d <= {cost.MAX_FLOW_D}")
-    return val
-
-
-def _int_in(lo, hi, name):
-    def parse(text):
-        val = _int_at_least(lo, name)(text)
-        if val > hi:
-            raise argparse.ArgumentTypeError(f"{name} must be <= {hi}, got {val}")
-        return val
-    return parse
-
-
-def _float_at_least(lo, name, hi=1e6):
-    def parse(text):
-        try:
-            val = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{name} must be a number, got {text!r}") from None
-        if not math.isfinite(val):
-            raise argparse.ArgumentTypeError(f"{name} must be finite, got {text!r}")
-        if val < lo or val > hi:
-            raise argparse.ArgumentTypeError(f"{name} must be in [{lo}, {hi:g}], got {text!r}")
-        return val
-    return parse
-
-
-def _shots(text):
-    parts = text.split(":")
-    if len(parts) != 2:
-        raise argparse.ArgumentTypeError(f"shots must look like A:B, got {text!r}")
-    try:
-        a, b = (int(p, 10) for p in parts)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"shots must be two integers A:B, got {text!r}") from None
-    if a < 0 or b < a:
-        raise argparse.ArgumentTypeError(f"shots must satisfy 0 <= A <= B, got {text!r}")
-    if b > 100_000:
-        raise argparse.ArgumentTypeError(f"shots must have B <= 100000, got {text!r}")
-    return a, b
-
-
-def _scale(text):
-    """``--pretrained-scale``: a finite number > 0 or ``balanced``."""
-    if text == "balanced":
-        return text
-    try:
-        val = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"pretrained-scale must be a number > 0 or 'balanced', got {text!r}") from None
-    if not math.isfinite(val) or val <= 0 or val > 1e6:
-        raise argparse.ArgumentTypeError(f"pretrained-scale must be a finite number in (0, 1e6] or 'balanced', "
-                                         f"got {text!r}")
-    return val
-
-
 def _outcome_args(p, start_default):
     p.add_argument("--start", choices=("symmetric", "generic"), default=start_default,
                    help="symmetric: the flow end point from the exactly symmetric pretrained point; "
                         "generic: the end point after escaping saddles (the stable outcome) "
                         f"(default {start_default})")
-    p.add_argument("--pretrained-scale", dest="pretrained_scale", type=_scale, default=1.0,
+    p.add_argument("--pretrained-scale", dest="pretrained_scale", type=pretrained_scale, default=1.0,
                    help="the pretrained member (s V, W/s): a number > 0 or 'balanced' (default 1)")
 
 
@@ -163,25 +86,23 @@ def _config_args(p, with_shots=False, quiet=False):
     if quiet:
         p.add_argument("--quiet", action="store_true", help="no progress line on stderr")
     dflt = vocabulary.DEFAULTS
-    p.add_argument("--d", type=_flow_d, default=dflt["d"],
+    p.add_argument("--d", type=flow_d, default=dflt["d"],
                    help=f"feature dimension, 1 to 800 (default {dflt['d']}; the orthogonal task needs d >= 2). An end point is "
                         "classified from the exact Hessian over the trained entries, at most 1200 of them "
                         "(merged, all trained: d <= 22; one matrix: d <= 32; separate, all: d <= 18); above "
                         "that --start symmetric is returned unclassified and --start generic is refused. "
-                        "Measured CPU (2 cores): curve --method zs-all d=10 1.4 s, d=20 4 s; curve --method zs-v "
-                        "--start symmetric d=200 2.6 s, d=400 8.4 s, about 0.2 GB of memory (a flow costs about a "
-                        "hundred O(d^3) gradient evaluations); a flow at d > 400 warns first, one at d > 800 "
-                        "(about a minute) is refused at once")
-    p.add_argument("--m", type=_int_at_least(1, "m"), default=dflt["m"],
+                        "A flow costs about a hundred O(d^3) gradient evaluations (README, Large d); a flow at "
+                        "d > 400 warns first, one at d > 800 is refused at once")
+    p.add_argument("--m", type=int_at_least(1, "m"), default=dflt["m"],
                    help=f"pretraining shots, >= 1 (default {dflt['m']}; at m = 0 the pretraining loss is flat in c)")
-    p.add_argument("--N", type=_int_at_least(0, "N"), default=dflt["N"],
+    p.add_argument("--N", type=int_at_least(0, "N"), default=dflt["N"],
                    help=f"shots of the few-shot objective FS = L_N, >= 0 (default {dflt['N']})")
-    p.add_argument("--sigma2", type=_float_at_least(0.0, "sigma2", 1e3), default=dflt["sigma2"],
+    p.add_argument("--sigma2", type=float_at_least(0.0, "sigma2", 1e3), default=dflt["sigma2"],
                    help=f"label noise variance, in [0, 1000] (default {dflt['sigma2']:g})")
-    p.add_argument("--lam", type=_float_at_least(0.0, "lam", 1e3), default=dflt["lam"],
+    p.add_argument("--lam", type=float_at_least(0.0, "lam", 1e3), default=dflt["lam"],
                    help=f"few-shot weight lambda in ZS + lambda FS, in [0, 1000] (default {dflt['lam']:g})")
     if with_shots:
-        p.add_argument("--shots", type=_shots, default=dflt["shots"],
+        p.add_argument("--shots", type=shot_range, default=dflt["shots"],
                        help="range of shots n, A:B inclusive with 0 <= A <= B (default {}:{})".format(*dflt["shots"]))
 
 
@@ -277,10 +198,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     p = _add(sub, "check", fmt, "re-derive and re-check every claim")
-    p.add_argument("--only", action="append", default=None, metavar="ID[,ID...]", type=_id_list,
+    p.add_argument("--only", action="append", default=None, metavar="ID[,ID...]", type=claim_ids,
                    help="run only these claim ids (comma-separated, repeatable); an unknown id "
                         "lists the valid ones")
-    p.add_argument("--jobs", type=_int_at_least(1, "jobs"), default=None, metavar="J",
+    p.add_argument("--jobs", type=int_at_least(1, "jobs"), default=None, metavar="J",
                    help="worker processes for the claims (default: the available cores); "
                         "output is in registry order and the same for every J")
     _convention_arg(p, with_all=True)
@@ -290,9 +211,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("claim", metavar="CLAIM_ID", help="a claim with a condition, e.g. zsfs.v.tradeoff")
     p.add_argument("--statement", choices=("paper", "derived"), default="paper",
                    help="paper: the paper's wording; derived: the derived condition (default paper)")
-    p.add_argument("--examples", type=_int_at_least(1, "examples"), default=100,
+    p.add_argument("--examples", type=int_at_least(1, "examples"), default=100,
                    help="at most this many configurations, >= 1 (default 100)")
-    p.add_argument("--seed", type=_int_at_least(0, "seed"), default=0,
+    p.add_argument("--seed", type=int_at_least(0, "seed"), default=0,
                    help="random seed; the same seed gives the same answer (default 0)")
     _convention_arg(p)
 
@@ -333,7 +254,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = _add(sub, "export-latex", fmt, "write a standalone LaTeX document")
     p.add_argument("path", help="output .tex file (written atomically; its folder must exist and be writable)")
     p.add_argument("--no-claims", action="store_true",
-                   help="derivations only: skip running the claims (seconds instead of a minute)")
+                   help="derivations only: skip running the claims")
     _convention_arg(p)
     _cache_arg(p)
 
@@ -344,16 +265,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "flows only (default on)")
     _config_args(p)
 
-    _experiment_args(_add(sub, "experiment", fmt, "the authors' SGD protocol (JAX/optax) with exact evaluation"))
+    from proofs_check.cli import experiment  # deferred: NumPy loads after main() sets BLAS threads
+
+    experiment.add_arguments(_add(sub, "experiment", fmt, "the authors' SGD protocol (JAX/optax) with exact evaluation"))
     return parser
-
-
-def _id_list(text: str) -> list[str]:
-    """``--only`` value: comma-separated claim ids (empty items refused)."""
-    ids = [t.strip() for t in text.split(",")]
-    if not all(ids):
-        raise argparse.ArgumentTypeError(f"claim ids must be comma-separated and non-empty, got {text!r}")
-    return ids
 
 
 def check_claim_ids(requested, known) -> list[str]:
@@ -419,7 +334,7 @@ def _domain_rules(args) -> None:
     if args.command == "curve" and args.shots[1] - args.shots[0] > 10_000:
         raise UsageError(f"argument --shots: at most 10001 values per call, got {args.shots[0]}:{args.shots[1]}")
     if args.command == "check" and args.only:
-        from proofs_check.claims import registry
+        from proofs_check.claims import registry  # deferred: the claims load SymPy; only check --only needs them
 
         args.only = check_claim_ids(args.only, [c.id for c in registry()])
 
@@ -427,8 +342,6 @@ def _domain_rules(args) -> None:
 def _cost_rules(args) -> None:
     """Refuse at once what would take too long, or warn before a long run
     (:mod:`proofs_check.cli.cost`: decided from the arguments, before any flow starts)."""
-    from proofs_check.cli import cost
-
     reason = cost.refusal(args)
     if reason:
         raise UsageError(reason)
@@ -437,84 +350,20 @@ def _cost_rules(args) -> None:
         print(f"{PROG}: {note}", file=sys.stderr)
 
 
-def _experiment_args(p):
-    """``iclft experiment``: options left unset take the preset's value (``--preset``,
-    default ``default``); the help states each preset's value."""
-    from experiment.presets import AUTHORS, DEFAULT, QUICK
-
-    pos_int, nonneg_int = (lambda n: _int_at_least(1, n)), (lambda n: _int_at_least(0, n))
-
-    def dflt(key):
-        vals = [DEFAULT[key], QUICK[key], AUTHORS[key]]
-        if vals[0] == vals[1] == vals[2]:
-            return f"default {vals[0]:g}" if isinstance(vals[0], float) else f"default {vals[0]}"
-        fmt = (lambda v: f"{v:g}") if isinstance(vals[0], float) else str
-        return f"default {fmt(vals[0])}; quick {fmt(vals[1])}; authors {fmt(vals[2])}"
-
-    p.add_argument("--form", choices=("separate", "merged"), default=None, help="default separate (V, K, Q)")
-    p.add_argument("--methods", default=None, metavar="LIST",
-                   help="comma list (default: zs-all,zsfs-all,zs-q,zsfs-q,zs-k,zsfs-k,zs-v,zsfs-v)")
-    p.add_argument("--d", type=pos_int("d"), default=None, help=f"feature dimension ({dflt('d')})")
-    p.add_argument("--m", type=nonneg_int("m"), default=None, help=f"pretraining shots ({dflt('m')})")
-    p.add_argument("--N", type=nonneg_int("N"), default=None, help=f"fine-tuning shots ({dflt('N')})")
-    p.add_argument("--sigma2", type=_float_at_least(0.0, "sigma2", 1e3), default=None, help=f"noise ({dflt('sigma2')})")
-    p.add_argument("--lam", type=_float_at_least(0.0, "lam", 1e3), default=None, help=f"FS weight ({dflt('lam')})")
-    p.add_argument("--heads", type=pos_int("heads"), default=None,
-                   help="heads H (default 1; the theory overlay stays one-head, and the ladder needs H = 1)")
-    p.add_argument("--layers", type=pos_int("layers"), default=None, help="layers L (default 1)")
-    p.add_argument("--pretrain-steps", type=nonneg_int("pretrain-steps"), default=None,
-                   help=f"SGD steps of pretraining ({dflt('pretrain_steps')}; 0: start from the closed-form "
-                        "pretrained point, every head of layer 1, later layers 0)")
-    p.add_argument("--finetune-steps", type=pos_int("finetune-steps"), default=None,
-                   help=f"SGD steps of fine-tuning ({dflt('finetune_steps')})")
-    p.add_argument("--batch", type=pos_int("batch"), default=None, help=f"prompts per SGD step ({dflt('batch')})")
-    p.add_argument("--lr-pretrain", type=_float_at_least(1e-300, "lr-pretrain", 1e3), default=None,
-                   help=f"learning rate of pretraining ({dflt('lr_pretrain')})")
-    p.add_argument("--lr-finetune", type=_float_at_least(1e-300, "lr-finetune", 1e3), default=None,
-                   help=f"learning rate of fine-tuning ({dflt('lr_finetune')})")
-    p.add_argument("--optimizer", choices=("sgd", "adam"), default=None, help="default sgd (momentum 0.9)")
-    p.add_argument("--momentum", type=_float_at_least(0.0, "momentum", 0.999), default=None,
-                   help="SGD momentum, in [0, 0.999] (default 0.9)")
-    p.add_argument("--clip", type=_float_at_least(1e-300, "clip", 1e300), default=None, help="global-norm clip (default 1)")
-    p.add_argument("--lam-schedule", choices=("constant", "linear-decay"), default=None,
-                   help="FS weight schedule (default linear-decay)")
-    p.add_argument("--dataset-size", type=nonneg_int("dataset-size"), default=None,
-                   help=f"fine-tuning pairs (0: fresh samples; {dflt('dataset_size')})")
-    p.add_argument("--init-std", type=_float_at_least(1e-300, "init-std", 1e3), default=None,
-                   help=f"standard deviation of the random initialisation ({dflt('init_std')})")
-    p.add_argument("--seed", type=nonneg_int("seed"), default=None, help="random seed (default 0; same seed, same run)")
-    p.add_argument("--seeds", type=_int_in(1, 1024, "seeds"), default=None,
-                   help="fine-tuning seeds per pretrained model, trained together (jax.vmap; default 1)")
-    p.add_argument("--pretrain-seeds", type=_int_in(1, 1024, "pretrain-seeds"), default=None,
-                   help="pretraining runs, seeds seed..seed+P-1 (default 1)")
-    p.add_argument("--no-ladder", action="store_true", help="skip the exact ladder of predictions")
-    p.add_argument("--shots", type=_shots, default=None, help="evaluated shots A:B (default 0:20)")
-    p.add_argument("--mc-samples", type=_int_at_least(2, "mc-samples"), default=None,
-                   help=f"Monte Carlo prompts per point when layers > 1 ({dflt('mc_samples')})")
-    p.add_argument("--preset", choices=("default", "quick", "authors"), default=None,
-                   help="default: the paper's model settings with this project's training settings; quick: "
-                        "small (d=3, few steps; well under a minute); authors: the authors' notebook "
-                        "(5000 steps, lr 0.01, batch 5000, 100,000 pairs; float64 here, float32 theirs)")
-    p.add_argument("--quick", action="store_true", help="the same as --preset quick")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.add_argument("--out", required=True, help="output folder (created; checked writable before training)")
-
-
 #: the thread-count variables of the BLAS libraries NumPy may load (OpenBLAS, OpenMP, MKL,
-#: Apple Accelerate); :func:`_single_threaded_blas` sets them all to 1 unless the user set one
+#: Apple Accelerate); :func:`single_threaded_blas` sets them all to 1 unless the user set one
 BLAS_THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "VECLIB_MAXIMUM_THREADS")
 
 
-def _single_threaded_blas() -> None:
+def single_threaded_blas() -> None:
     """One BLAS thread per process, for every command, unless the user chose a thread count:
     when any variable of :data:`BLAS_THREAD_VARS` is already in the environment, none is
     touched (``OPENBLAS_NUM_THREADS=4 iclft curve ...`` runs with four threads).
 
     The matrices here are ``(d+2) x (d+2)`` with small ``d``; extra BLAS threads only spin
-    and cost CPU time (``curve --method zs-all --d 20 --shots 40:40`` took 16-28 s of CPU on
-    a loaded 2-core machine, 2.0 s with one thread, same output).  Called once, at the
-    entry point :func:`main`, before NumPy is imported (the variables are read when the
-    BLAS library loads; later changes have no effect)."""
+    and cost CPU time (README).  Called once, at the entry point :func:`main`, before NumPy
+    is imported (the variables are read when the BLAS library loads; later changes have no
+    effect)."""
     if "numpy" in sys.modules:  # pragma: no cover - main() is the first thing the entry point runs
         return
     if any(var in os.environ for var in BLAS_THREAD_VARS):
@@ -533,11 +382,22 @@ def _convention_arg(p, with_all: bool = False) -> None:
                                       default="default"))
 
 
+#: subcommand -> the module of ``proofs_check.cli`` whose ``run(args)`` returns ``(text, exit status)``
+COMMAND_MODULES = {"check": "check", "explore": "explore", "curve": "curve", "finetune": "finetune",
+                   "derive": "derive", "export-latex": "export_latex", "figures": "figures",
+                   "experiment": "experiment"}
+
+
+def run_command(args):
+    """``(text, exit status)`` of the parsed subcommand."""
+    name = f"proofs_check.cli.{COMMAND_MODULES[args.command]}"
+    module = importlib.import_module(name)  # deferred: SymPy, SciPy, matplotlib load only for the subcommand run
+    return module.run(args)
+
+
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
-    _single_threaded_blas()
-    from proofs_check.cli import commands  # imported late: argument errors report fast
-
+    single_threaded_blas()
     parser = build_parser()
     if not argv:  # no subcommand: the usage and the list of subcommands, exit 0
         sys.stdout.write(parser.format_help())
@@ -548,7 +408,7 @@ def main(argv=None) -> int:
             raise UsageError("a subcommand is required (run iclft with no arguments for the list)")
         _domain_rules(args)
         _cost_rules(args)
-        text, code = commands.run(args)
+        text, code = run_command(args)
     except UsageError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 2

@@ -11,6 +11,8 @@ import contextlib
 import sys
 import threading
 
+from tqdm import tqdm
+
 __all__ = ["busy", "wanted"]
 
 
@@ -42,8 +44,6 @@ def busy(desc: str, enabled: bool):
     if not enabled:
         yield
         return
-    from tqdm import tqdm
-
     bar = tqdm(total=None, desc=desc, file=sys.stderr, leave=False,
                bar_format="{desc}: {elapsed} elapsed")
     stop = threading.Event()

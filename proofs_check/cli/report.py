@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 
+
 from proofs_check.claims.claim import PASSING, ClaimResult
 from proofs_check.export.prose import as_markdown, as_text, details_prose
 from proofs_check.storage.json_text import to_json

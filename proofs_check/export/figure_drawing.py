@@ -14,7 +14,7 @@ import numpy as np
 
 import vocabulary
 from proofs_check.export import figure_style as FS
-from proofs_check.methods.flow_models import MERGED_METHODS
+from proofs_check.methods.models import MERGED_METHODS
 
 __all__ = ["LABELS", "TASK_TITLES", "draw_icl_curves", "draw_w_star", "draw_flow_trajectories",
            "draw_pretrained_threshold"]

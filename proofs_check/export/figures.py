@@ -3,12 +3,12 @@
 Conventions: see :mod:`proofs_check` (stated in one place there) and docs/theory.md section 1.
 Tasks: ``theta0 = e_1`` (target),
 ``-theta0`` (negated), ``theta_perp = e_2`` (orthogonal).  Fine-tuned models are the end
-points of the exact population gradient flow (:mod:`proofs_check.methods.flow_models`).
+points of the exact population gradient flow (:mod:`proofs_check.methods.models`).
 
 Figures (each written as ``NAME.png`` (150 dpi) and ``NAME.pdf``):
 
 1. ``icl_curves``: exact ``n``-shot error ``L_n`` for ``n = 0..40`` on the three tasks, for
-   every method of :data:`proofs_check.methods.flow_models.MERGED_METHODS`; SGD-trained
+   every method of :data:`proofs_check.methods.models.MERGED_METHODS`; SGD-trained
    models (:func:`numerics.sgd.sgd_finetune` with each method's ``Method.sgd`` settings of
    :mod:`vocabulary`, evaluated with the exact :func:`numerics.expected_loss`) as markers.
 2. ``w_star``: the authors' ``w*(N) = c*b`` (FS-optimal ``b`` at the V-only ZS ``a``) and the
@@ -37,11 +37,12 @@ import numerics
 import vocabulary
 from numerics.flow import gradient_flow, pretrained_c
 from numerics.sgd import sgd_finetune
-from proofs_check.cli.report import md_cell, to_json
+from proofs_check.cli.report import md_cell
+from proofs_check.storage.json_text import to_json
 from proofs_check.export import figure_style as FS
 from proofs_check.export.figure_drawing import (LABELS, draw_flow_trajectories, draw_icl_curves,
                                                 draw_pretrained_threshold, draw_w_star)
-from proofs_check.methods.flow_models import MERGED_METHODS, endpoint, model, task_vector
+from proofs_check.methods.models import MERGED_METHODS, endpoint, model, task_vector
 from proofs_check.storage.atomic import atomic_path, prepare_output
 from vocabulary import DEFAULT_CONFIG, Config
 
@@ -228,9 +229,9 @@ def w_star_data(cfg: Config | None = None, Ns=W_STAR_NS) -> dict:
 # ----------------------------------------------------------------------------- figure 3
 def moving_methods(cfg: Config | None = None) -> tuple[str, ...]:
     """The merged fine-tuning methods whose exact flow leaves the pretrained point at
-    ``cfg``: those whose flow (:func:`proofs_check.methods.flow_models.endpoint`) ran for a
+    ``cfg``: those whose flow (:func:`proofs_check.methods.models.endpoint`) ran for a
     positive time (a flow whose gradient vanishes at the start, ZS-W, stops at ``t = 0``),
-    in the order of :data:`proofs_check.methods.flow_models.MERGED_METHODS`."""
+    in the order of :data:`proofs_check.methods.models.MERGED_METHODS`."""
     cfg = _check_cfg(cfg)
     return tuple(m for m, spec in MERGED_METHODS.items() if spec is not None and endpoint(m, cfg)[1].t_final > 0)
 
@@ -241,7 +242,7 @@ def flow_trajectories_data(cfg: Config | None = None, methods=None, max_points: 
     times and coordinates ``a``, ``alpha`` (plus ``beta``, ``q``, ``h``, ``b``) along each,
     with its convergence.
 
-    The flow of :func:`proofs_check.methods.flow_models.endpoint` (cached) keeps 50 samples of the
+    The flow of :func:`proofs_check.methods.models.endpoint` (cached) keeps 50 samples of the
     accepted solver steps, too coarse for a smooth curve; it is rerun with ``max_points``
     samples when it took fewer than ``rerun_below`` right-hand-side evaluations, otherwise
     (a long, usually non-converging flow) its 50 samples are plotted (``samples`` says

@@ -1,2 +1,2 @@
 """A method (``zs-v``, ``zsfs-all``, ...) -> its fine-tuned end point -> its exact test-error
-curves, with the measured accuracy of what is printed."""
+curves (:mod:`.models`), with the measured accuracy of what is printed (:mod:`.accuracy`)."""

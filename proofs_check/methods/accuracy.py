@@ -17,11 +17,17 @@ returns ``None`` and the commands say why.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Measured", "measure", "unmeasured_reason", "PRINT_FLOOR", "fmt_value"]
+from numerics.accuracy import SAFETY, polish
+from numerics.conservation import conserved_names, scalar_invariants
+from numerics.stability import MAX_CLASSIFIED_PARAMETERS
+
+__all__ = ["Measured", "measure", "measure_outcome", "conserved_drift", "unmeasured_reason", "PRINT_FLOOR",
+           "fmt_value"]
 
 #: values are printed to at most 7 decimals, whatever the measured accuracy
 PRINT_FLOOR = 1e-7
@@ -39,8 +45,6 @@ class Measured:
     def accuracy(self, fn) -> float:
         """``SAFETY max_i |fn(x)_i - fn(x*)_i|``, at least ``drift``: the accuracy of the
         quantities ``fn(x)`` (a sequence of floats, or a dict of them)."""
-        from numerics.accuracy import SAFETY
-
         a, b = fn(self.x), fn(self.polish.x)
         if isinstance(a, dict):
             a, b = list(a.values()), [b[k] for k in a]
@@ -79,9 +83,6 @@ def measure(problem, x, *, converged: bool, drift: float = 0.0) -> Measured | No
     Returns:
         A :class:`Measured` or ``None``.
     """
-    from numerics.accuracy import polish
-    from numerics.stability import MAX_CLASSIFIED_PARAMETERS
-
     if not converged or problem.size > MAX_CLASSIFIED_PARAMETERS:
         return None
     p = polish(problem, x)
@@ -90,11 +91,24 @@ def measure(problem, x, *, converged: bool, drift: float = 0.0) -> Measured | No
     return Measured(np.asarray(x, dtype=float), p, float(drift))
 
 
+def conserved_drift(problem, x0, x) -> float:
+    """The largest change of a quantity the flow of ``problem`` conserves, from ``x0`` to ``x``
+    (:mod:`numerics.conservation`; 0 when the subset conserves none)."""
+    a, b = scalar_invariants(problem.matrices(x0)), scalar_invariants(problem.matrices(x))
+    names = conserved_names(tuple(a), problem.trained)
+    return max((abs(b[k] - a[k]) for k in names), default=0.0)
+
+
+def measure_outcome(o) -> Measured | None:
+    """:func:`measure` at the end point of the :class:`numerics.endpoints.ClassifiedEndpoint` ``o``, with
+    the drift of its conserved quantities from the start of its first flow."""
+    return measure(o.problem, o.x, converged=o.flow.converged,
+                   drift=conserved_drift(o.problem, o.stages[0].flow.samples[0], o.x))
+
+
 def unmeasured_reason(problem) -> str:
     """Why :func:`measure` returned ``None`` for a converged flow of ``problem``: the Hessian
     is over the size limit, or the Newton polish did not reach a stationary point."""
-    from numerics.stability import MAX_CLASSIFIED_PARAMETERS
-
     if problem.size > MAX_CLASSIFIED_PARAMETERS:
         return (f"not measured: no Newton polish without the exact Hessian, assembled for at most "
                 f"{MAX_CLASSIFIED_PARAMETERS} trained parameters ({problem.size} here)")
@@ -104,8 +118,6 @@ def unmeasured_reason(problem) -> str:
 def fmt_value(x: float, accuracy: float | None) -> str:
     """``x`` rounded to ``max(accuracy, PRINT_FLOOR)`` without trailing zeros; with
     ``accuracy=None`` (no accuracy claimed) 7 significant digits."""
-    import math
-
     if not math.isfinite(x):
         return str(x)
     if accuracy is None:
