@@ -121,7 +121,7 @@ class _Pickler(pickle.Pickler):
     saved arguments are already canonical, so loading skips SymPy's flattening and
     ordering (loading the derivations took 0.5 s of CPU, now 0.07 s; the loaded expressions
     equal the derived ones,
-    ``tests/test_derivation_cache.py``)."""
+    ``tests/storage/test_derivation_cache.py``)."""
 
     def reducer_override(self, obj):
         import sympy as sp

@@ -47,7 +47,7 @@ def _skip_slow_routes(monkeypatch):
     for mod in (zero_shot, few_shot):
         monkeypatch.setattr(mod, "sgd_evidence", lambda *a, **k: skipped)
         monkeypatch.setattr(mod, "verdict_evidence", lambda *a, **k: skipped)
-    # the domain searches have their own controls (tests/test_verdict_search.py)
+    # the domain searches have their own controls (tests/claims/test_verdict_search.py)
     for mod in (pretrain, zero_shot, few_shot):
         monkeypatch.setattr(mod, "search_items", lambda *a, **k: ([skipped], None))
 

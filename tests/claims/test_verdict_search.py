@@ -1,7 +1,7 @@
 """One verdict per claim over its whole domain: ``check`` runs ``explore``'s search, a
 configuration where the quantity does not exist is an exclusion (never a counterexample),
 every reported counterexample is confirmed by an independent evaluation
-(:mod:`tests.independent_statements`, NumPy only, no condition code), shrinking is minimal,
+(:mod:`helpers.independent_statements`, NumPy only, no condition code), shrinking is minimal,
 and the W-only trade-off's derived condition is confirmed on both sides.
 
 Conventions: token ``z = (1, x, y)``, normalisation by ``n+1``, ``W`` acting on the query.
@@ -21,7 +21,7 @@ from proofs_check.claims.claim import Evidence
 from proofs_check.claims.conditions import CONDITION_CLAIMS, evaluate, statements_of, w_tradeoff_numbers
 from proofs_check.claims.explore import lower_neighbours, explore, minimise
 
-from independent_statements import quad_minimiser, statement_fails
+from helpers.independent_statements import quad_minimiser, statement_fails
 
 import numerics
 

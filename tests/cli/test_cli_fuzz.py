@@ -1,15 +1,9 @@
-"""Hardening: fuzzed CLI arguments, no string evaluation anywhere, atomic output."""
-import re
-from pathlib import Path
-
-import pytest
+"""Fuzzed command lines: every argument list with an invalid element exits 2 with one clean
+stderr line, never a traceback."""
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from proofs_check.cli import main as cli
-from proofs_check.storage.atomic import atomic_path, write_text_atomic
-
-ROOT = Path(__file__).resolve().parents[1]
 
 SUBCOMMANDS = ["check", "curve", "finetune", "derive", "export-latex", "figures"]
 FLAGS = ["--method", "--task", "--d", "--m", "--N", "--sigma2", "--lam", "--shots", "--objective",
@@ -65,58 +59,3 @@ def test_fuzzed_bad_arguments_exit_2_with_one_clean_line(argv):
     lines = text.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("iclft: error:"), (argv, text)
     assert "Traceback" not in text
-
-
-FORBIDDEN = re.compile(r"(?<![\w.])(eval|exec|__import__)\s*\(|\b(sympify|parse_expr)\s*\(|\bsp\.S\s*\("
-                       r"|\bS\s*\(\s*['\"]")
-
-
-def test_no_string_evaluation_in_the_code():
-    """No eval/exec/sympify/parse_expr anywhere in the packages; the only parser used is
-    SymPy's LaTeX parser, on LaTeX iclft wrote itself, in the round-trip check."""
-    offenders = []
-    for pkg in ("theory", "numerics", "proofs_check", "benchmarks"):
-        for path in (ROOT / pkg).rglob("*.py"):
-            for i, line in enumerate(path.read_text().splitlines(), 1):
-                code = line.split("#", 1)[0]
-                if FORBIDDEN.search(code) and "``" not in code:
-                    offenders.append(f"{path.relative_to(ROOT)}:{i}: {line.strip()}")
-    assert not offenders, "\n".join(offenders)
-
-
-def test_atomic_write_leaves_no_partial_file(tmp_path):
-    target = tmp_path / "out.tex"
-    with pytest.raises(KeyboardInterrupt):
-        with atomic_path(target) as tmp:
-            tmp.write_text("half a document")
-            raise KeyboardInterrupt
-    assert not target.exists()
-    assert list(tmp_path.iterdir()) == []
-    write_text_atomic(target, "complete")
-    assert target.read_text() == "complete" and len(list(tmp_path.iterdir())) == 1
-
-
-def test_atomic_write_keeps_old_file_on_failure(tmp_path):
-    target = tmp_path / "fig.png"
-    target.write_text("old")
-    with pytest.raises(RuntimeError):
-        with atomic_path(target) as tmp:
-            tmp.write_text("new but unfinished")
-            raise RuntimeError("boom")
-    assert target.read_text() == "old"
-    assert [p.name for p in tmp_path.iterdir()] == ["fig.png"]
-
-
-def test_atomic_write_rejects_missing_folder(tmp_path):
-    with pytest.raises(ValueError, match="path"):
-        write_text_atomic(tmp_path / "nope" / "x.tex", "x")
-
-
-def test_atomic_write_gives_the_usual_file_mode(tmp_path):
-    import os
-    umask = os.umask(0o022)
-    try:
-        write_text_atomic(tmp_path / "x.tex", "x")
-        assert (tmp_path / "x.tex").stat().st_mode & 0o777 == 0o644
-    finally:
-        os.umask(umask)

@@ -20,7 +20,7 @@ from numerics.sampling import _draw, _generator  # noqa: E402
 from numerics.sgd import sgd_finetune  # noqa: E402
 from experiment import protocol as P  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _cli(*args, timeout=300):

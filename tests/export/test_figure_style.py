@@ -20,7 +20,7 @@ import vocabulary
 from proofs_check.export import figure_manifest as FM
 from proofs_check.export import figure_style as FS
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SMALL = dict(d=2, m=5, N=5, sigma2=0.1, lam=1.0)
 
 

@@ -162,7 +162,7 @@ def test_same_latex_under_two_hash_seeds():
     for seed in ("0", "7"):
         env = dict(os.environ, PYTHONHASHSEED=seed)
         r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
-                           timeout=600, cwd=os.path.dirname(os.path.dirname(__file__)))
+                           timeout=600, cwd=os.path.dirname(os.path.dirname(os.path.dirname(__file__))))
         assert r.returncode == 0, r.stderr[-500:]
         outs.append(r.stdout)
     assert outs[0] == outs[1]

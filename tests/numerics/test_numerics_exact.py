@@ -6,8 +6,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import numerics
-from exact_gaussian import loss_by_exchangeability, loss_direct
-from strategies import five_point, problems
+from helpers.exact_gaussian import loss_by_exchangeability, loss_direct
+from helpers.strategies import five_point, problems
 
 
 @settings(max_examples=60)

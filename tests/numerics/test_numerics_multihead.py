@@ -1,6 +1,6 @@
 """The H-head closed form (numerics.multihead) against three independent routes:
 the single-head closed form (H = 1), the exact polynomial expansion of
-tests/exact_gaussian.py (every monomial replaced by its Gaussian moment) and Monte Carlo
+tests/helpers/exact_gaussian.py (every monomial replaced by its Gaussian moment) and Monte Carlo
 with a head-averaged forward pass written here."""
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 import numerics
 from numerics.multihead import (check_heads, multihead_cross_moments, multihead_loss,
                                 multihead_pretrain_loss)
-from tests.exact_gaussian import Poly, _dot, _linear, _token, _Vars
+from helpers.exact_gaussian import Poly, _dot, _linear, _token, _Vars
 
 
 def _random_heads(rng, H, d, scale=0.7):

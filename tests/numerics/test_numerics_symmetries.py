@@ -5,7 +5,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import numerics
-from strategies import problems
+from helpers.strategies import problems
 
 
 def _block(R):

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("vocabulary", "theory", "numerics", "proofs_check")
 #: the runtime dependencies (pyproject.toml) and pip: the fresh environments borrow their folders
 DEPENDENCIES = ("sympy", "numpy", "scipy", "hypothesis", "tqdm", "matplotlib", "pip")

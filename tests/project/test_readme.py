@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import sympy as sp
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _python_api_block() -> str:

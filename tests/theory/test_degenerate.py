@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from numerics.degenerate import degenerate_start_outcome, frozen_value_flow, leftover_start
 from numerics.hessian import Problem
-from test_theory_helpers import orthonormal_pair
+from helpers.theory_points import orthonormal_pair
 from theory import degenerate as tdeg
 from theory.symbols import (alpha, beta, d, delta, gamma, kappa, n, q, rho, sigma2, u_par,
                             u_perp)

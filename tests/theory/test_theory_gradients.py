@@ -7,7 +7,7 @@ import sympy as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from test_theory_helpers import orthonormal_pair, rationals
+from helpers.theory_points import orthonormal_pair, rationals
 from theory.gradients import (OBJECTIVE_NAMES, SUBSETS, flow_lambdified, gradient,
                               separate_substitution)
 from theory.manifold import BASIS_SQNORM, basis_matrix

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from test_theory_helpers import (embed, embed_separate, inv_numpy, mat_close, orthonormal_pair,
+from helpers.theory_points import (embed, embed_separate, inv_numpy, mat_close, orthonormal_pair,
                                  rationals, rel_close, unit_pair)
 from proofs_check.claims.exact import exact_at
 from theory.gradients import SUBSETS, gradient

@@ -7,7 +7,7 @@ import sympy as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from test_theory_helpers import embed, orthonormal_pair, rationals
+from helpers.theory_points import embed, orthonormal_pair, rationals
 from theory import optima
 from theory.gradients import OBJECTIVE_NAMES, flow_lambdified, gradient
 from theory.objectives import fs, pretrain_loss, zs

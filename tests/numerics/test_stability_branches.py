@@ -1,0 +1,40 @@
+"""Deciding helpers of ``numerics.stability``, driven down every branch: the zero-shot test
+(every term at n = 0) and the stop rule of the full flow.
+
+``benchmarks/mutation.py`` (mutants R06, R19) plants one bug of this class.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+
+def test_zero_shot_test_of_the_stability_helper_needs_every_term_at_n_zero():
+    from numerics.hessian import Problem
+    from numerics.endpoints import pretrained_member
+    from numerics.stability import _zero_shot
+
+    mats = pretrained_member(2, 5, 0.1)
+    cases = {"zs": True, "fs": False, "zsfs": False, "pretrain": False}
+    for objective, want in cases.items():
+        pb = Problem.build(objective, "merged", "all", mats, None, N=3, m=5, sigma2=0.1, lam=1.0)
+        assert _zero_shot(pb) is want, objective
+
+
+def test_full_flow_stop_rule_on_each_branch():
+    """``converged`` only when the gradient norm reached ``gtol``: a flow stopped by its time
+    cap, by its evaluation cap, or started at the target says so."""
+    from numerics.hessian import Problem
+    from numerics.endpoints import pretrained_member
+    from numerics.stability import full_flow
+
+    pb = Problem.build("zs", "merged", "all", pretrained_member(2, 5, 0.1), None, N=3, m=5, sigma2=0.1, lam=1.0)
+    x0 = pb.pack()
+    g0 = float(np.linalg.norm(pb.grad(x0)))
+    short = full_flow(pb, x0, gtol=1e-10, t_max=1e-3)
+    assert short.stop == "t cap" and not short.converged and short.grad_norm > 1e-10
+    capped = full_flow(pb, x0, gtol=1e-10, max_nfev=5)
+    assert capped.stop != "converged" and not capped.converged
+    done = full_flow(pb, x0, gtol=1e-8)
+    assert done.stop == "converged" and done.converged and done.grad_norm <= 1e-8 * (1 + 1e-6)  # located crossing
+    at = full_flow(pb, x0, gtol=2 * g0)
+    assert at.converged and at.t_final == 0.0
