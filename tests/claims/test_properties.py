@@ -8,20 +8,29 @@ condition from its own closed formula.
 
 Conventions: token ``z = (1, x, y)``, normalisation by ``n+1``, ``W`` acting on the query.
 """
+import functools
+
 import numpy as np
 import sympy as sp
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from vocabulary import Config
-from proofs_check.claims.exact import exact, exact_loss, exact_subs
+from proofs_check.claims.exact import compile_fraction, exact, exact_loss, exact_subs
 from proofs_check.claims.strategies import configs, tasks
-from theory import optima
-from theory.symbols import a, c, sigma2
+from theory import limits, optima
+from theory.symbols import a, c, d, kappa, rho, sigma2
 
 
 def _cstar(cfg):
     return exact(optima.pretrain_c_star(), cfg)
+
+
+@functools.lru_cache(maxsize=None)
+def _zs_v_B():
+    """``B`` of ``L_n = A + B/(n+1) + C/(n+1)^2`` after V-only ZS on the task ``(kappa, rho)``
+    (:func:`theory.limits.zs_v_inverse_n_coefficient`), compiled in ``d, sigma2, c, kappa, rho``."""
+    return compile_fraction(*limits.zs_v_inverse_n_coefficient()[0], (d, sigma2, c, kappa, rho))
 
 
 def _pre(cs):
@@ -81,9 +90,6 @@ def test_full_zs_degrades_icl_at_every_n(cfg, task, n_):
 def test_v_only_zs_curve_decreases_eventually_iff_B_positive(cfg, task):
     """After V-only ZS, L_n = A + B/(n+1) + C/(n+1)^2: at n = 10^6 the exact curve decreases
     iff B > 0 (B from the derived expansion; the outcome from exact losses)."""
-    from proofs_check.claims.conditions import _zs_v_B, _vals
-    from theory.symbols import kappa, rho
-
     _, k_, r_ = task
     cs = _cstar(cfg)
     az = exact(optima.zs_v_optimum()[a], cfg, {c: cs})
@@ -91,7 +97,8 @@ def test_v_only_zs_curve_decreases_eventually_iff_B_positive(cfg, task):
     n0 = 10**6
     dec = exact_loss(pt, sp.Rational(k_), sp.Rational(r_), cfg.d, n0 + 1, cfg.sigma2) < \
         exact_loss(pt, sp.Rational(k_), sp.Rational(r_), cfg.d, n0, cfg.sigma2)
-    B = _zs_v_B()[0]({**_vals(cfg), kappa: sp.Rational(k_), rho: sp.Rational(r_)})
+    sub = exact_subs(cfg)
+    B = _zs_v_B().at([sub[d], sub[sigma2], cs, sp.Rational(k_), sp.Rational(r_)])
     assume(abs(B) > sp.Rational(1, 10**4))  # away from B = 0, where C decides at n = 10^6
     assert dec == (B > 0)  # (B > 0 everywhere is the paper's wording: false at small m, see the claim)
 

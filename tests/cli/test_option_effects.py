@@ -5,18 +5,11 @@
 """
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
 
 import numerics
-from proofs_check.cli.main import main
-
-
-def _json(capsys, argv):
-    assert main(argv) == 0
-    return json.loads(capsys.readouterr().out)
+from helpers.commands import CURVE, FINETUNE
 
 
 def _get(out: dict, path: tuple):
@@ -24,10 +17,6 @@ def _get(out: dict, path: tuple):
         out = out[k]
     return out
 
-CURVE = ["curve", "--method", "zs-all", "--task", "target", "--d", "2", "--m", "5", "--N", "3",
-         "--shots", "1:2", "--quiet", "--format", "json"]
-FINETUNE = ["finetune", "--objective", "zs", "--train", "all", "--d", "2", "--m", "5", "--N", "3",
-            "--quiet", "--format", "json"]
 
 #: (base command, extra base arguments, option, value, where the JSON reports it, the
 #: quantity that must change, whether it must change): "must not change" rows are the
@@ -74,10 +63,10 @@ def _parsed(value: str):
 
 @pytest.mark.parametrize("base, extra, option, value, reported, quantity, changes", OPTION_CASES,
                          ids=[f"{c[0][0]}{''.join(c[1])}{c[2]}={c[3]}" for c in OPTION_CASES])
-def test_every_option_changes_the_output_when_it_should_and_is_reported(capsys, base, extra, option, value,
+def test_every_option_changes_the_output_when_it_should_and_is_reported(cli_json, base, extra, option, value,
                                                                         reported, quantity, changes):
-    ref = _json(capsys, base + extra)
-    out = _json(capsys, base + extra + [option, value])
+    ref = cli_json(base + extra)
+    out = cli_json(base + extra + [option, value])
     got = _get(out, reported)
     want = _parsed(value)
     assert (float(got) if isinstance(want, float) else got) == want
@@ -90,13 +79,13 @@ def test_every_option_changes_the_output_when_it_should_and_is_reported(capsys, 
 
 
 @pytest.mark.parametrize("start", ["symmetric", "generic"])
-def test_finetune_and_curve_return_the_start_they_report(capsys, start):
+def test_finetune_and_curve_return_the_start_they_report(cli_json, start):
     """Separate ZS-all at d = 2: the symmetric end point is a saddle above the noise floor,
     the generic one a minimum at it (ZS attains ``sigma2``); ``curve`` prints the exact errors
     of that end point (:func:`numerics.expected_loss` at the outcome of the named start)."""
     from numerics.endpoints import generic_outcome, symmetric_outcome
 
-    out = _json(capsys, FINETUNE + ["--form", "separate", "--start", start])
+    out = cli_json(FINETUNE + ["--form", "separate", "--start", start])
     assert out["start"] == start
     sigma2 = out["config"]["sigma2"]
     if start == "generic":
@@ -107,7 +96,7 @@ def test_finetune_and_curve_return_the_start_they_report(capsys, start):
         assert out["loss_end"] > sigma2 + 0.1
     fn = generic_outcome if start == "generic" else symmetric_outcome
     V, W = fn("zs", "separate", "all", 2, 5, 3, sigma2, 1.0).merged
-    cur = _json(capsys, CURVE + ["--form", "separate", "--start", start])
+    cur = cli_json(CURVE + ["--form", "separate", "--start", start])
     assert cur["start"] == start
     e1 = np.eye(2)[0]
     want = [numerics.expected_loss(V, W, e1, n, sigma2) for n in (1, 2)]

@@ -9,10 +9,8 @@ import json
 
 import numpy as np
 
+from helpers.commands import FINETUNE
 from proofs_check.cli.main import main
-
-FINETUNE = ["finetune", "--objective", "zs", "--train", "all", "--d", "2", "--m", "5", "--N", "3",
-            "--quiet", "--format", "json"]
 
 
 def test_fmt_tol_on_measured_tolerances_and_negative_zero():

@@ -16,7 +16,7 @@ pytest.importorskip("optax")
 
 import numerics  # noqa: E402
 from numerics.flow import pretrained_point  # noqa: E402
-from numerics.sampling import _draw, _generator  # noqa: E402
+from numerics.sampling import draw_prompts, rng_from_seed  # noqa: E402
 from numerics.sgd import sgd_finetune  # noqa: E402
 from experiment import protocol as P  # noqa: E402
 
@@ -70,13 +70,13 @@ def test_optax_trainer_agrees_with_the_numpy_sgd_on_the_same_minibatches(form, t
                        form=form, polyak=False)
     proto = P.Protocol(d=d, m=m, N=5, sigma2=sigma2, form=form, optimizer="sgd", momentum=0.0, clip=1e6,
                        batch=batch, finetune_steps=steps, lr_finetune=lr).check()
-    rng = _generator(seed)
+    rng = rng_from_seed(seed)
     t0 = np.eye(d)[0]
 
     def draw(k):
         Zs, ys = [], []
         for _ in range(k):
-            pr = _draw(t0, 0, batch, sigma2, rng)
+            pr = draw_prompts(t0, 0, batch, sigma2, rng)
             Z, yq = P.tokens(pr.xq[:, None, :], pr.yq[:, None])
             Zs.append(Z)
             ys.append(yq)

@@ -65,7 +65,9 @@ class Poly:
         return total
 
 
-class _Vars:
+class Variables:
+    """Allocator of fresh standard Gaussian variable ids (``new(k)``: ``k`` new ids)."""
+
     def __init__(self):
         self.n = 0
 
@@ -75,28 +77,30 @@ class _Vars:
         return ids
 
 
-def _linear(coefs, ids, const=0.0):
+def linear(coefs, ids, const=0.0):
+    """The polynomial ``const + sum_i coefs[i] g_{ids[i]}``."""
     terms = {(i,): float(c) for c, i in zip(coefs, ids) if c != 0.0}
     if const != 0.0:
         terms[()] = float(const)
     return Poly(terms)
 
 
-def _token(theta, sigma2, vs: _Vars, label=True):
+def token(theta, sigma2, vs: Variables, label=True):
     """Token ``(1, x, y)`` as a list of polynomials; the query has label slot 0."""
     d = len(theta)
     x = vs.new(d)
     comps = [Poly.const(1.0)] + [Poly.var(i) for i in x]
     if label:
         e = vs.new(1)[0]
-        y = _linear(list(theta) + [np.sqrt(sigma2)], x + [e])
+        y = linear(list(theta) + [np.sqrt(sigma2)], x + [e])
         comps.append(y)
     else:
         comps.append(Poly())
     return comps, x
 
 
-def _dot(coefs, comps):
+def dot(coefs, comps):
+    """The polynomial ``sum_i coefs[i] comps[i]`` (a row times a token of polynomials)."""
     out = Poly()
     for c, p in zip(coefs, comps):
         if c != 0.0:
@@ -105,21 +109,21 @@ def _dot(coefs, comps):
 
 
 def _pieces(V, W, theta, sigma2, demos):
-    vs = _Vars()
+    vs = Variables()
     v = np.asarray(V)[-1]
-    zq, xq = _token(theta, sigma2, vs, label=False)
+    zq, xq = token(theta, sigma2, vs, label=False)
     eq = vs.new(1)[0]
-    yq = _linear(list(theta) + [np.sqrt(sigma2)], xq + [eq])
-    u = [_dot(W[a], zq) for a in range(len(zq))]  # u = W z_q
-    quad_q = _dot([1.0] * len(zq), [zq[a] * u[a] for a in range(len(zq))])
-    tq = _dot(v, zq) * quad_q
+    yq = linear(list(theta) + [np.sqrt(sigma2)], xq + [eq])
+    u = [dot(W[a], zq) for a in range(len(zq))]  # u = W z_q
+    quad_q = dot([1.0] * len(zq), [zq[a] * u[a] for a in range(len(zq))])
+    tq = dot(v, zq) * quad_q
     gs = []
     for _ in range(demos):
-        z, _x = _token(theta, sigma2, vs)
+        z, _x = token(theta, sigma2, vs)
         zu = Poly()
         for a in range(len(z)):
             zu = zu + z[a] * u[a]
-        gs.append(_dot(v, z) * zu)
+        gs.append(dot(v, z) * zu)
     return gs, tq, yq
 
 

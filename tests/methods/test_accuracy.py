@@ -14,14 +14,7 @@ from numerics.endpoints import generic_outcome, symmetric_outcome
 from numerics.stability import complement, full_flow, invariant_basis, symmetry_basis
 from proofs_check.methods import classified as pc_outcomes
 from vocabulary import Config
-from proofs_check.cli.main import main
 from proofs_check.methods.flow_models import exact_curve, task_vector
-
-
-def _run(capsys, argv):
-    code = main(argv)
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 def _continue(pb, x, gtol):
@@ -43,9 +36,9 @@ def _generic_limit(objective, form, train, gtol, d=5, m=20, N=20, sigma2=0.1, la
     ("separate", "zs-all", "target", (1, 2), 1e-10),   # a degenerate valley (the issue's 7.064934)
     ("separate", "zsfs-all", "sphere", (0, 3), 1e-12),
 ])
-def test_printed_accuracy_covers_the_continued_flow(capsys, form, method, task, shots, gtol):
+def test_printed_accuracy_covers_the_continued_flow(run_cli, form, method, task, shots, gtol):
     argv = ["curve", "--method", method, "--task", task, "--form", form, "--shots", f"{shots[0]}:{shots[1]}"]
-    code, out, _ = _run(capsys, argv + ["--format", "json"])
+    code, out, _ = run_cli(argv + ["--format", "json"])
     assert code == 0
     res = json.loads(out)
     acc = res["accuracy"]
@@ -59,7 +52,7 @@ def test_printed_accuracy_covers_the_continued_flow(capsys, form, method, task, 
     coords = pc_outcomes.coords(V, W, 5)[0]
     assert max(abs(res["model"][k] - coords[k]) for k in coords) <= acc["model"]
     # the text output: each value rounded to its accuracy, still within it (plus half a unit)
-    code, text, _ = _run(capsys, argv)
+    code, text, _ = run_cli(argv)
     rows = [ln.split() for ln in text.splitlines() if ln.strip() and ln.split()[0].isdigit()]
     for (n, val), lim in zip(rows, limit):
         decimals = len(val.partition(".")[2])
@@ -96,7 +89,7 @@ def _slow(max_nfev, orig, *args, **kwargs):
     return orig(*args, **kwargs)
 
 
-def test_a_planted_slow_flow_claims_no_accuracy(capsys, monkeypatch):
+def test_a_planted_slow_flow_claims_no_accuracy(run_cli, monkeypatch):
     """A flow cut short by a planted evaluation cap: NOT converged, no accuracy claimed, no
     'converged' and no rounding to a claimed accuracy."""
     import numerics.flow as nf
@@ -106,13 +99,13 @@ def test_a_planted_slow_flow_claims_no_accuracy(capsys, monkeypatch):
     no._reduced_flow.cache_clear()
     pc_outcomes._outcome.cache_clear()
     try:
-        code, out, _ = _run(capsys, ["finetune", "--objective", "zs", "--train", "all", "--d", "3"])
+        code, out, _ = run_cli(["finetune", "--objective", "zs", "--train", "all", "--d", "3"])
         assert code == 0
         assert "NOT converged" in out and "no accuracy claimed" in out
         assert "status                 converged" not in out and "accuracy:" not in out
         stop = next(ln for ln in out.splitlines() if ln.startswith("stop reason"))
         assert "evaluation cap (40 of at most 40 evaluations" in stop
-        code, out, _ = _run(capsys, ["curve", "--method", "zs-v", "--task", "target", "--d", "3",
+        code, out, _ = run_cli(["curve", "--method", "zs-v", "--task", "target", "--d", "3",
                                      "--start", "symmetric", "--shots", "1:1"])
         assert "no accuracy claimed (NOT converged" in out and "accuracy:" not in out
     finally:
@@ -120,10 +113,10 @@ def test_a_planted_slow_flow_claims_no_accuracy(capsys, monkeypatch):
         pc_outcomes._outcome.cache_clear()
 
 
-def test_an_unconverged_flow_prints_no_accuracy(capsys):
+def test_an_unconverged_flow_prints_no_accuracy(run_cli):
     """The issue's example: sigma2 = 0 has no limit; 'NOT converged' and an accuracy claim
     never share a line."""
-    code, out, _ = _run(capsys, ["curve", "--method", "zsfs-all", "--sigma2", "0", "--d", "3", "--m", "10",
+    code, out, _ = run_cli(["curve", "--method", "zsfs-all", "--sigma2", "0", "--d", "3", "--m", "10",
                                  "--N", "5", "--task", "target", "--shots", "40:40"])
     assert code == 0
     line = next(ln for ln in out.splitlines() if ln.startswith("flow end point"))
@@ -136,14 +129,14 @@ def test_an_unconverged_flow_prints_no_accuracy(capsys):
     (["--objective", "zsfs", "--train", "kq", "--d", "3", "--m", "10", "--N", "5", "--sigma2", "0.3",
       "--lam", "1000"], 1e-12),
 ])
-def test_finetune_accuracy_covers_the_continued_flow(capsys, argv, gtol):
+def test_finetune_accuracy_covers_the_continued_flow(run_cli, argv, gtol):
     """finetune's printed accuracy of the coordinates and the loss against the flow continued
     from its end point (full space, tight tolerances)."""
     from numerics.flow import gradient_flow
     from numerics.hessian import Problem
     from numerics.manifold import merged_coords
 
-    code, out, _ = _run(capsys, ["finetune", *argv, "--format", "json"])
+    code, out, _ = run_cli(["finetune", *argv, "--format", "json"])
     assert code == 0
     res = json.loads(out)
     acc = res["accuracy"]

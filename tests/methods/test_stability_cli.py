@@ -14,11 +14,6 @@ from numerics.endpoints import perturbed_outcome
 from proofs_check.cli.main import main
 
 
-def _json(capsys, argv):
-    assert main(argv) == 0
-    return json.loads(capsys.readouterr().out)
-
-
 @pytest.mark.parametrize("argv", [
     ["curve", "--method", "zs-v", "--task", "target", "--start", "nope"],
     ["curve", "--method", "zs-v", "--task", "target", "--pretrained-scale", "0"],
@@ -36,15 +31,15 @@ def test_bad_stability_arguments_exit_2_with_one_line(argv, capsys):
     assert len(err) == 1 and err[0].startswith("iclft: error:")
 
 
-def test_finetune_json_has_stability_keys(capsys):
-    out = _json(capsys, ["finetune", "--objective", "zsfs", "--train", "v", "--d", "2", "--format", "json"])
+def test_finetune_json_has_stability_keys(cli_json):
+    out = cli_json(["finetune", "--objective", "zsfs", "--train", "v", "--d", "2", "--format", "json"])
     stab = out["stability"]
     assert {"verdict", "index", "min_eigenvalue", "null_dim", "symmetry_dim"} <= set(stab)
     assert stab["verdict"] == "minimum" and stab["index"] == 0
     assert out["start"] == "symmetric"
 
 
-def test_pretrained_scale_changes_the_zs_all_limit(capsys):
+def test_pretrained_scale_changes_the_zs_all_limit(cli_json):
     # merged ZS-all from the member of scale s reaches the root of the equation derived in
     # theory (a^4 + (c^2 d / s^2) a^2 - 1 = 0): the numeric flow against the SymPy derivation
     from numerics.flow import pretrained_c
@@ -56,7 +51,7 @@ def test_pretrained_scale_changes_the_zs_all_limit(capsys):
     d, m = 2, 10
     c = pretrained_c(d, m, 0.1)
     for s in (0.5, 2.0):
-        out = _json(capsys, ["finetune", "--objective", "zs", "--train", "all", "--d", str(d), "--m", str(m),
+        out = cli_json(["finetune", "--objective", "zs", "--train", "all", "--d", str(d), "--m", str(m),
                              "--pretrained-scale", str(s), "--format", "json"])
         a = out["final"]["a"]
         a_theory = float(lim["a"].subs({c_sym: c, d_sym: d, lim["s"]: s}))
@@ -94,14 +89,13 @@ def test_generic_separate_zs_destroys_icl(d, m, sigma2):
     assert L40 > 1 + sigma2
 
 
-def test_classification_limit_is_explicit(monkeypatch, capsys):
+def test_classification_limit_is_explicit(monkeypatch, capsys, pretrained_problem):
     """Above MAX_CLASSIFIED_PARAMETERS trained entries the Hessian is not assembled: classify
     refuses (naming d), the symmetric start is returned 'unclassified', the generic start is
     refused, and the CLI says so in one line with exit 2 (the limit is lowered here so that
     the default d = 5 crosses it: zs-all merged has P = 98)."""
     import numerics.endpoints as nout
     import numerics.stability as nst
-    from numerics.endpoints import _problem
     from proofs_check.methods import classified as pout
     from proofs_check.cli.main import main
 
@@ -109,7 +103,7 @@ def test_classification_limit_is_explicit(monkeypatch, capsys):
     monkeypatch.setattr(pout, "_outcome", pout._outcome.__wrapped__)  # nor ours stay behind
     monkeypatch.setattr(nst, "MAX_CLASSIFIED_PARAMETERS", 60)
     monkeypatch.setattr(nout, "MAX_CLASSIFIED_PARAMETERS", 60)
-    pb, _, _ = _problem("zs", "merged", "all", 5, 20, 20, 0.1, 1.0, 1.0)
+    pb = pretrained_problem("zs", "merged", "all", 5, 20, 20, 0.1, 1.0)
     with pytest.raises(ValueError, match="^d: "):
         nst.classify(pb)
     sym = nout.symmetric_outcome("zs", "merged", "all", 5, 20, 20, 0.1, 1.0)

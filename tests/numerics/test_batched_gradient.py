@@ -13,7 +13,7 @@ import pytest
 
 from numerics.finetune_objective import loss_terms
 from numerics.gradients import weighted_loss_grad
-from numerics.hessian import STENCILS, Problem, _step, hessian
+from numerics.hessian import STENCILS, Problem, hessian
 from numerics.moments import fixed_task, sphere_task
 from numerics.reduced import ReducedProblem
 from numerics.stability import unread_basis
@@ -87,7 +87,7 @@ def hessian_by_loop(pb, x, points, bad_column=None):
     a time; ``bad_column`` plants a wrong point in one column (its first stencil point moved
     by a relative 1e-4, which the stencil no longer cancels)."""
     P = x.size
-    h = _step(x, 0.05)
+    h = 0.05 * max(1.0, float(np.max(np.abs(x))))  # rel_step * max(1, |x|_inf), as documented
     offs, wts = STENCILS[points]
     H = np.zeros((P, P))
     for j in range(P):
@@ -185,10 +185,8 @@ def test_reduced_problem_on_a_stack_equals_row_by_row(form, train):
 
 @pytest.mark.parametrize("objective,form,train", [("zsfs", "separate", "all"), ("zs", "merged", "all"),
                                                   ("zsfs", "separate", "kq"), ("fs", "merged", "v")])
-def test_problem_loss_on_a_stack_equals_row_by_row(objective, form, train):
-    from numerics.endpoints import _problem
-
-    pb, _, _ = _problem(objective, form, train, 2, 10, 5, 0.1, 1.0, 1.0)
+def test_problem_loss_on_a_stack_equals_row_by_row(objective, form, train, pretrained_problem):
+    pb = pretrained_problem(objective, form, train, 2, 10, 5, 0.1, 1.0)
     X = pb.pack() + 0.3 * np.random.default_rng(5).standard_normal((6, pb.size))
     L = pb.loss(X)
     assert L.shape == (6,)

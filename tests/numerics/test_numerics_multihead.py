@@ -10,7 +10,7 @@ import pytest
 import numerics
 from numerics.multihead import (check_heads, multihead_cross_moments, multihead_loss,
                                 multihead_pretrain_loss)
-from helpers.exact_gaussian import Poly, _dot, _linear, _token, _Vars
+from helpers.exact_gaussian import Poly, Variables, dot, linear, token
 
 
 def _random_heads(rng, H, d, scale=0.7):
@@ -65,20 +65,20 @@ def test_polarisation_of_the_single_head_moment_gives_only_the_w_symmetric_part(
 def _multihead_exact_expansion(Vs, Ws, theta, n, sigma2):
     """(yhat - y_q)^2 with yhat = mean_h e_y^T V_h S W_h z_q, expanded over all Gaussian
     variables of the prompt and reduced monomial by monomial."""
-    vs = _Vars()
-    zq, xq = _token(theta, sigma2, vs, label=False)
+    vs = Variables()
+    zq, xq = token(theta, sigma2, vs, label=False)
     eq = vs.new(1)[0]
-    yq = _linear(list(theta) + [np.sqrt(sigma2)], xq + [eq])
-    demos = [_token(theta, sigma2, vs)[0] for _ in range(n)]
+    yq = linear(list(theta) + [np.sqrt(sigma2)], xq + [eq])
+    demos = [token(theta, sigma2, vs)[0] for _ in range(n)]
     H = Vs.shape[0]
     total = Poly()
     for h in range(H):
-        u = [_dot(Ws[h][a], zq) for a in range(len(zq))]
+        u = [dot(Ws[h][a], zq) for a in range(len(zq))]
         for z in demos + [zq]:
             zu = Poly()
             for a in range(len(z)):
                 zu = zu + z[a] * u[a]
-            total = total + _dot(Vs[h][-1], z) * zu
+            total = total + dot(Vs[h][-1], z) * zu
     err = total.scale(1.0 / (H * (n + 1))) + yq.scale(-1.0)
     return (err * err).expect()
 

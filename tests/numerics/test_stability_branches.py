@@ -8,26 +8,25 @@ from __future__ import annotations
 import numpy as np
 
 
-def test_zero_shot_test_of_the_stability_helper_needs_every_term_at_n_zero():
-    from numerics.hessian import Problem
-    from numerics.endpoints import pretrained_member
-    from numerics.stability import _zero_shot
+def test_zero_shot_test_of_the_stability_helper_needs_every_term_at_n_zero(pretrained_problem):
+    """The zero-shot symmetries (the odd family of the separate form with K and Q trained) are
+    counted only for an objective whose every term is at n = 0: ZS, not FS, pretraining or
+    ZS + FS (which has one term at n = 0 and one at n = N)."""
+    from numerics.stability import symmetry_basis
 
-    mats = pretrained_member(2, 5, 0.1)
     cases = {"zs": True, "fs": False, "zsfs": False, "pretrain": False}
     for objective, want in cases.items():
-        pb = Problem.build(objective, "merged", "all", mats, None, N=3, m=5, sigma2=0.1, lam=1.0)
-        assert _zero_shot(pb) is want, objective
+        pb = pretrained_problem(objective, "separate", "all", 2, 5, 3, 0.1, 1.0)
+        _, dims = symmetry_basis(pb, pb.pack())
+        assert (dims["zero_shot_odd"] > 0) is want, objective
 
 
-def test_full_flow_stop_rule_on_each_branch():
+def test_full_flow_stop_rule_on_each_branch(pretrained_problem):
     """``converged`` only when the gradient norm reached ``gtol``: a flow stopped by its time
     cap, by its evaluation cap, or started at the target says so."""
-    from numerics.hessian import Problem
-    from numerics.endpoints import pretrained_member
     from numerics.stability import full_flow
 
-    pb = Problem.build("zs", "merged", "all", pretrained_member(2, 5, 0.1), None, N=3, m=5, sigma2=0.1, lam=1.0)
+    pb = pretrained_problem("zs", "merged", "all", 2, 5, 3, 0.1, 1.0)
     x0 = pb.pack()
     g0 = float(np.linalg.norm(pb.grad(x0)))
     short = full_flow(pb, x0, gtol=1e-10, t_max=1e-3)
