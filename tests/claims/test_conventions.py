@@ -1,4 +1,4 @@
-"""Conventions as parameters (issue 23): the three routes under each convention, the memo
+"""Conventions as parameters: the three routes under each convention, the memo
 keys of today's convention, the claims x conventions matrix and its negative controls."""
 from __future__ import annotations
 

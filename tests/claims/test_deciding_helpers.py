@@ -21,11 +21,10 @@ def test_is_zero_rejects_every_nonzero_constant_and_expression():
 
 
 @pytest.mark.parametrize("failing", [0, 1, 2, None])
-def test_zs_all_condition_needs_every_task(monkeypatch, failing):
+def test_zs_all_condition_needs_every_task(monkeypatch, small_config, failing):
     """The statement of ``zs.all.icl_degraded`` holds only if the gap is positive on every
     task (``theta0``, ``-theta0``, ``theta_perp``): a failure on any one of them decides."""
     import proofs_check.claims.zs as zs
-    from vocabulary import Config
     from proofs_check.claims.conditions import evaluate
 
     calls = []
@@ -35,7 +34,7 @@ def test_zs_all_condition_needs_every_task(monkeypatch, failing):
         return (False, 7) if len(calls) - 1 == failing else (True, None)
 
     monkeypatch.setattr(zs, "_poly_positive", fake)
-    holds, det = evaluate("zs.all.icl_degraded", "paper", Config(3, 5, 2, 0.1, 1.0))
+    holds, det = evaluate("zs.all.icl_degraded", "paper", small_config)
     assert len(calls) == 3
     assert holds is (failing is None)
     for i, name in enumerate(("theta0", "-theta0", "theta_perp")):
@@ -43,11 +42,10 @@ def test_zs_all_condition_needs_every_task(monkeypatch, failing):
 
 
 @pytest.mark.parametrize("negative", [None, "theta0", "-theta0", "theta_perp", "sphere"])
-def test_zs_v_condition_needs_b_positive_on_every_task(monkeypatch, negative):
+def test_zs_v_condition_needs_b_positive_on_every_task(monkeypatch, small_config, negative):
     """paper: ``B > 0`` on every task and the sphere; derived: each task's far-out direction
     matches the sign of its ``B`` (one mismatch decides)."""
     import proofs_check.claims.conditions as cond
-    from vocabulary import Config
 
     B = {k: sp.Rational(1, 3) for k in ("theta0", "-theta0", "theta_perp", "sphere")}
     if negative:
@@ -55,7 +53,7 @@ def test_zs_v_condition_needs_b_positive_on_every_task(monkeypatch, negative):
     monkeypatch.setattr(cond, "zs_v_B_values", lambda cfg: dict(B))
     dec = {k: True for k in ("theta0", "-theta0", "theta_perp")}
     monkeypatch.setattr(cond, "zs_v_decreasing_far_out", lambda cfg: dict(dec))
-    cfg = Config(3, 5, 2, 0.1, 1.0)
+    cfg = small_config
     assert cond.evaluate("zs.v.icl_preserved", "paper", cfg)[0] is (negative is None)
     derived = cond.evaluate("zs.v.icl_preserved", "derived", cfg)[0]
     assert derived is (negative in (None, "sphere"))

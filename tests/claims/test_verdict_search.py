@@ -50,7 +50,7 @@ def test_explore_counterexamples_are_confirmed_independently_and_minimal(claim_i
     ("zsfs.w.tradeoff", Config(3, 5, 2, 0.2, 0.5)), ("zsfs.v.tradeoff", Config(1, 1, 9, 0.1, 0.05)),
     ("zs.v.icl_preserved", Config(6, 1, 0, 0.5, 1.0))])
 def test_known_counterexamples_fail_independently(claim_id, cfg):
-    """The paper's wording fails at these configurations (the issue's and the README's), by the
+    """The paper's wording fails at these configurations (the README's among them), by the
     independent route, and the project's evaluation agrees."""
     assert statement_fails(claim_id, "paper", cfg) is True
     assert evaluate(claim_id, "paper", cfg)[0] is False
@@ -105,12 +105,12 @@ def test_zsfs_all_without_a_flow_limit_is_an_exclusion_not_a_counterexample(caps
 
 
 @pytest.mark.parametrize("claim_id", [c for c in CONDITION_CLAIMS if statements_of(c) == ("paper",)])
-def test_single_statement_claims_refuse_derived_with_exit_2(capsys, claim_id):
+def test_single_statement_claims_refuse_derived_with_exit_2(capsys, small_config, claim_id):
     assert cli.main(["explore", claim_id, "--statement", "derived"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "only the statement 'paper'" in err
     with pytest.raises(ValueError, match="statement"):
-        evaluate(claim_id, "derived", Config(3, 5, 2, 0.1, 1.0))
+        evaluate(claim_id, "derived", small_config)
 
 
 def test_w_tradeoff_statements_differ():

@@ -261,5 +261,5 @@ def test_derive_uses_the_vocabulary_names():
     assert "K_perp" in out["flow"] and "K_00" not in out["flow"] and "K_p" not in out["flow"]
     assert "K_00" not in r.stdout and "K_{p}" not in r.stdout and "\\cdot" not in r.stdout
     t = run("derive", "--objective", "zs", "--train", "w", "--latex")
-    # one name per basis matrix: its subscript, as in G_{\perp} and K_{\perp} (issue 22)
+    # one name per basis matrix: its subscript, as in G_{\perp} and K_{\perp}
     assert "]_{\\perp}" in t.stdout and "\\Pi" not in t.stdout and "\\cdot" not in t.stdout

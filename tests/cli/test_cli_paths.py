@@ -112,9 +112,8 @@ def test_refused_write_is_named_as_not_writable_on_any_machine(capsys, tmp_path,
 
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="no /proc on this system")
 def test_export_latex_into_proc_from_a_real_process():
-    """The issue's case: ``export-latex /proc/x.tex`` said "cannot write into folder (No such
-    file or directory)"; now the message names the path, the folder and that it is not
-    writable, in one line, exit 2."""
+    """``export-latex /proc/x.tex`` (a folder that exists but takes no new file): the message
+    names the path, the folder and that it is not writable, in one line, exit 2."""
     r = subprocess.run([sys.executable, "-m", "proofs_check", "export-latex", "/proc/x.tex"],
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 2 and r.stdout == ""

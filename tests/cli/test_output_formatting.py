@@ -1,5 +1,6 @@
 """Formatting tested on the real evidence that stresses it: a measured tolerance that is not
-a power of ten, ``|grad|`` inside a Markdown cell, NumPy booleans in JSON.
+a power of ten, ``|grad|`` inside a Markdown cell, NumPy booleans in JSON, and the exact
+start value of a matrix that is not trained.
 
 ``benchmarks/mutation.py`` (mutants R12-R14) plants one bug of this class.
 """
@@ -52,3 +53,9 @@ def test_json_keeps_numpy_booleans_and_integers_as_json_values():
     assert back == {"flag": True, "off": False, "count": 3, "x": 0.5, "nan": "nan", "arr": [1, 2],
                     "nested": [{"b": False}]}
     assert type(back["flag"]) is bool and type(back["count"]) is int
+
+
+def test_pretrained_scale_keeps_the_exact_start_labels(capsys):
+    assert main(["finetune", "--objective", "zs", "--train", "w", "--pretrained-scale", "0.5"]) == 0
+    out = capsys.readouterr().out
+    assert "final b            1/2 (not trained: exact start value)" in out

@@ -1,5 +1,5 @@
 """The figure style module, the paper-quality checks of every figure, and the staleness of the
-committed docs figures (issues 19 item 6 and 22).
+committed docs figures.
 
 * No text artist of any figure extends outside the figure (titles, captions, legends, tick
   labels), checked on real data at a small configuration; a planted outside text is caught.

@@ -146,7 +146,7 @@ def _check_one(i):
 
 @pytest.mark.slow
 def test_every_exported_expression_roundtrips(exports):
-    """Parse every exported display once with SymPy's lark parser (about a minute of CPU).
+    """Parse every exported display once with SymPy's lark parser.
     Serial on purpose: the suite already runs on two worker processes, and forking a worker
     that has imported JAX (the experiment tests) can deadlock."""
     results = [_check_one(i) for i in range(len(exports))]

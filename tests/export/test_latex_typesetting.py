@@ -1,4 +1,4 @@
-"""Typesetting of the LaTeX export as a paper would have it (issue 22).
+"""Typesetting of the LaTeX export as a paper would have it.
 
 Over the document exported from real ``iclft check`` results: no ``\\mathrm{`` of an English
 word, no math mode that opens inside a word, no ``\\_`` in running text, no inline formula

@@ -1,4 +1,4 @@
-"""Issue 19 item 3: the accuracy printed with a flow end point is measured there, and true.
+"""The accuracy printed with a flow end point is measured there, and true.
 
 Every printed accuracy is checked against an independently polished end point: the flow
 itself continued from the printed end point with a tight tolerance (the flow's own limit,
@@ -33,7 +33,7 @@ def _generic_limit(objective, form, train, gtol, d=5, m=20, N=20, sigma2=0.1, la
 
 @pytest.mark.parametrize("form,method,task,shots,gtol", [
     ("merged", "zs-all", "orthogonal", (0, 4), 1e-13),
-    ("separate", "zs-all", "target", (1, 2), 1e-10),   # a degenerate valley (the issue's 7.064934)
+    ("separate", "zs-all", "target", (1, 2), 1e-10),   # a degenerate valley
     ("separate", "zsfs-all", "sphere", (0, 3), 1e-12),
 ])
 def test_printed_accuracy_covers_the_continued_flow(run_cli, form, method, task, shots, gtol):

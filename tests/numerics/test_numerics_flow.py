@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 import numerics
 from numerics import flow, manifold
+from vocabulary import FINETUNE_OBJECTIVES
 
 CONFIGS = [(2, 5, 5, 0.0), (3, 10, 20, 0.3), (5, 20, 20, 0.1), (8, 40, 3, 1.0), (10, 1, 40, 0.5)]
 
@@ -84,7 +85,7 @@ def test_manifold_point_roundtrip_and_basis_orthogonality(d, seed):
 
 
 @settings(max_examples=30, deadline=None)
-@given(st.integers(2, 6), st.integers(0, 12), st.floats(0, 1), st.sampled_from(["zs", "fs", "zsfs"]),
+@given(st.integers(2, 6), st.integers(0, 12), st.floats(0, 1), st.sampled_from(list(FINETUNE_OBJECTIVES)),
        st.integers(0, 2**32 - 1))
 def test_gradient_is_tangent_at_manifold_points(d, N, sigma2, objective, seed):
     """Symmetry (rotations fixing theta0 and the flip) forces the full engine gradient at a

@@ -1,4 +1,4 @@
-"""Degenerate starts (issue 21 item 3): the SymPy minimiser of ``theory.degenerate`` against
+"""Degenerate starts: the SymPy minimiser of ``theory.degenerate`` against
 the closed-form linear flow of ``numerics.degenerate`` (full matrices), and the flow's own
 identities (it solves the ODE; Q-only and K-only agree at n = 0).
 
