@@ -5,6 +5,7 @@ own theory document is ``docs/theory.md``).
 """
 from __future__ import annotations
 
+import re
 import subprocess
 from pathlib import Path
 
@@ -48,8 +49,6 @@ def test_no_work_reports_inside_the_packages():
 
 def test_theory_document_states_every_registered_claim():
     """docs/theory.md lists each registry id (and no id the registry does not have)."""
-    import re
-
     from proofs_check.claims import claim_ids
 
     text = (ROOT / "docs" / "theory.md").read_text(encoding="utf-8")
@@ -68,3 +67,20 @@ def test_every_mutant_of_the_mutation_benchmark_still_applies():
     spec.loader.exec_module(mod)
     stale = [m["id"] for m in mod.mutants() if (ROOT / m["file"]).read_text().count(m["old"]) != 1]
     assert not stale, f"mutants whose old text no longer occurs exactly once: {stale}"
+
+
+def test_every_test_the_mutation_benchmark_and_readme_name_exists():
+    """The test files each mutant runs (``benchmarks/mutation.py``) and the test ids of the
+    README's mutation table exist: pytest on a missing file fails, which the benchmark would
+    count as a kill."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("mutation_benchmark", ROOT / "benchmarks" / "mutation.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    missing = [f"{m['id']}: {f}" for m in mod.mutants() for f in m["tests"] if not (ROOT / f).is_file()]
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for path, name in set(re.findall(r"(tests/[\w/]+\.py)::(\w+)", readme)):
+        if not (ROOT / path).is_file() or not re.search(rf"^def {name}\(", (ROOT / path).read_text(), re.M):
+            missing.append(f"README: {path}::{name}")
+    assert not missing, missing

@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from helpers.theory_points import (embed, embed_separate, inv_numpy, mat_close, orthonormal_pair,
                                  rationals, rel_close, unit_pair)
+import vocabulary
 from proofs_check.claims.exact import exact_at
 from theory.gradients import SUBSETS, gradient
 from theory.objectives import expected_loss, pretrain_objective, sphere_loss
@@ -46,30 +47,41 @@ def test_sphere_loss_matches_numerics_pretrain_loss(point, dim, shots, s2, seed)
     assert rel_close(float(exact), numerics.pretrain_loss(V, W, shots, float(s2)))
 
 
-def _numeric_merged_grad(obj, V, W, t0, shots, s2, lam_):
-    if obj == "pretrain":
-        return numerics.pretrain_loss_grad(V, W, shots, s2)
-    z = numerics.expected_loss_grad(V, W, t0, 0, s2)
-    if obj == "zs":
-        return z
-    f = numerics.expected_loss_grad(V, W, t0, shots, s2)
-    if obj == "fs":
-        return f
-    return z[0] + lam_ * f[0], z[1] + lam_ * f[1]
+def _terms(obj, shots, lam_, t0, tp):
+    """``(weight, n, theta)`` of each term of the objective's vocabulary entry at
+    ``N = m = shots`` (``theta = kappa theta0 + rho theta_perp``; ``None`` for the sphere)."""
+    out = []
+    for term in vocabulary.OBJECTIVES[obj].terms:
+        n_ = {"m": shots, "N": shots}.get(term.shots, term.shots)
+        w = lam_ if term.weight == "lam" else float(term.weight)
+        task = vocabulary.TASKS[term.task]
+        out.append((w, n_, None if task.kappa is None else task.kappa * t0 + task.rho * tp))
+    return out
+
+
+def _numeric_merged_grad(obj, V, W, t0, tp, shots, s2, lam_):
+    """The objective's gradient term by term, each by numerics' closed form (the sphere
+    average for a sphere term, the n-shot error on its task otherwise)."""
+    gV, gW = 0.0, 0.0
+    for w, n_, theta in _terms(obj, shots, lam_, t0, tp):
+        g = (numerics.pretrain_loss_grad(V, W, n_, s2) if theta is None
+             else numerics.expected_loss_grad(V, W, theta, n_, s2))
+        gV, gW = gV + w * g[0], gW + w * g[1]
+    return gV, gW
 
 
 def _subs(vals, dim, shots, s2, lam_):
     return {**vals, d: dim, N: shots, m: shots, sigma2: s2, lam: lam_}
 
 
-@pytest.mark.parametrize("obj", ["pretrain", "zs", "fs", "zsfs"])
+@pytest.mark.parametrize("obj", list(vocabulary.OBJECTIVES))
 @settings(max_examples=20, deadline=None)
 @given(point=point_st, lam_=rationals(0, 2), **common)
 def test_merged_gradients_match_numerics(obj, point, lam_, dim, shots, s2, seed):
     t0, tp = orthonormal_pair(dim, seed)
     vals = dict(zip(COORDS, point))
     V, W = embed(dim, t0, tp, *point)
-    gV, gW = _numeric_merged_grad(obj, V, W, t0, shots, float(s2), float(lam_))
+    gV, gW = _numeric_merged_grad(obj, V, W, t0, tp, shots, float(s2), float(lam_))
     numeric = {"V": gV, "W": gW}
     sub = _subs(vals, dim, shots, s2, lam_)
     for subset in SUBSETS["merged"]:
@@ -88,22 +100,22 @@ def _sep_point(vals14):
     return a_, b_, kc, qc
 
 
-@pytest.mark.parametrize("obj", ["pretrain", "zs", "fs", "zsfs"])
+@pytest.mark.parametrize("obj", list(vocabulary.OBJECTIVES))
 @settings(max_examples=15, deadline=None)
 @given(point=sep_st, lam_=rationals(0, 2), **common)
 def test_separate_gradients_match_numerics(obj, point, lam_, dim, shots, s2, seed):
-    t0, _ = orthonormal_pair(dim, seed)
+    t0, tp = orthonormal_pair(dim, seed)
     a_, b_, kc, qc = _sep_point(point)
     V, Km, Qm = embed_separate(dim, t0, a_, b_, kc, qc)
     s2f, lf = float(s2), float(lam_)
-    if obj == "pretrain":
-        gV, gW = numerics.pretrain_loss_grad(V, Km.T @ Qm, shots, s2f)
-        gK, gQ = Qm @ gW.T, Km @ gW
-    else:
-        z = numerics.expected_loss_grad_kq(V, Km, Qm, t0, 0, s2f)
-        f = numerics.expected_loss_grad_kq(V, Km, Qm, t0, shots, s2f)
-        w = {"zs": (1.0, 0.0), "fs": (0.0, 1.0), "zsfs": (1.0, lf)}[obj]
-        gV, gK, gQ = (w[0] * z[i] + w[1] * f[i] for i in range(3))
+    gV, gK, gQ = 0.0, 0.0, 0.0
+    for w, n_, theta in _terms(obj, shots, lf, t0, tp):
+        if theta is None:  # the sphere average of the merged W = K^T Q, by the chain rule
+            pV, pW = numerics.pretrain_loss_grad(V, Km.T @ Qm, n_, s2f)
+            g = (pV, Qm @ pW.T, Km @ pW)
+        else:
+            g = numerics.expected_loss_grad_kq(V, Km, Qm, theta, n_, s2f)
+        gV, gK, gQ = gV + w * g[0], gK + w * g[1], gQ + w * g[2]
     numeric = {"V": gV, "K": gK, "Q": gQ}
     vals = {a: a_, b: b_, **{K[k]: kc[k] for k in INV_KEYS}, **{Q[k]: qc[k] for k in INV_KEYS}}
     sub = _subs(vals, dim, shots, s2, lam_)
