@@ -48,7 +48,7 @@ def main(argv=None):
               f"{rs.coords[k]:.5f} | {se:.1e} | {ts:.2f} | {kw['batch']} | "
               f"{abs(rs.coords[k] - ff.final[k]):.1e} | {ts / tf:.1f}x |")
     print("\nFull ZS: SGD's position on the valley of minimisers a q = 1 carries a noise bias "
-          "linear in lr/batch; the test suite (`tests/test_numerics_sgd.py`) extrapolates it to zero noise.")
+          "linear in lr/batch; the test suite (`tests/numerics/test_numerics_sgd.py`) extrapolates it to zero noise.")
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ Writes ``docs/figures/{icl_curves,w_star,flow_trajectories,pretrained_threshold,
 (``.png`` and ``.pdf``, at the default configuration, SGD markers on) and
 ``docs/figures/MANIFEST.json``, the fingerprint of each figure
 (:mod:`proofs_check.export.figure_manifest`: a digest of the code that draws it and of the numbers
-it plots).  ``tests/test_figure_style.py`` fails when a committed figure's fingerprint is
+it plots).  ``tests/export/test_figure_style.py`` fails when a committed figure's fingerprint is
 older than the code.  The experiment figures (``linear_tf_thetas_qkv``,
 ``experiment_train_losses``) come from ``iclft experiment`` (needs JAX) and are not
 rewritten here.  Takes a few minutes on one core (the SGD markers).

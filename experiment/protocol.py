@@ -13,7 +13,7 @@ Each of ``L`` layers computes ``Z <- Z + (1/H) sum_h Attn_h(Z)`` with
 The prediction is ``Z_out[-1, -1]``.  For one layer and one head, row ``-1`` of
 ``Attn`` is ``sum_j (z_q^T M z_j) V z_j / T = V S W z_q`` with ``S = sum_j z_j z_j^T / T``,
 and the residual adds ``Z[-1, -1] = 0``, so the prediction is ``e_y^T V S W z_q``, the
-closed form's ``yhat`` (tested in ``tests/test_experiment.py``).
+closed form's ``yhat`` (tested in ``tests/experiment/test_experiment.py``).
 
 Parameters are a dict of arrays of shape ``(L, H, D, D)``: ``V, W`` (merged) or
 ``V, K, Q`` (separate), initialised i.i.d. ``N(0, init_std^2)``.

@@ -74,7 +74,7 @@ DEFAULT_MAX_NFEV = 50_000
 #: (1e-10 at ``t = 1e6``).  Below that floor the step control of a flow that creeps to a
 #: degenerate minimum chases the rounding, and whether it reaches the evaluation cap depends
 #: on the last bits of the gradient
-#: (tests/test_numerics_flow.py::test_creeping_flow_converges_whatever_the_tolerances).
+#: (tests/numerics/test_numerics_flow.py::test_creeping_flow_converges_whatever_the_tolerances).
 LOG_TIME_FLOOR = 1e-17
 
 

@@ -33,7 +33,7 @@ at the step's start too: if it is positive there the crossing is located as abov
 near a minimum allow), the integration ends at ``t_{k-1}``, where the norm is already at most
 ``target``.  Either way the end point has ``norm <= target``; with ``norm_of_f = None``
 every step is checked and, from a start above the target, the end is that of
-``solve_ivp``, bit for bit (``tests/test_ode.py``).
+``solve_ivp``, bit for bit (``tests/numerics/test_ode.py``).
 
 The result is the same on every run: nothing depends on time or load.
 """

@@ -255,7 +255,7 @@ def monomials(x: np.ndarray) -> np.ndarray:
 def _group_monomials(x):
     """The 6 monomials in ``(a, b)`` and the 15 in ``(q, alpha, beta, h)``, in the order of
     :func:`merged_exponents` (written out: the fast right-hand side calls this at every
-    step; ``tests/test_numerics_flow.py`` checks them against the exponent table)."""
+    step; ``tests/numerics/test_numerics_flow.py`` checks them against the exponent table)."""
     a, b, q, al, be, h = np.asarray(x, dtype=float).tolist()
     return (np.array((1.0, b, b * b, a, a * b, a * a)),
             np.array((1.0, h, h * h, be, be * h, be * be, al, al * h, al * be, al * al,

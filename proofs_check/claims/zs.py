@@ -418,7 +418,7 @@ def sgd_evidence_valley() -> Evidence:
     ZS equals its floor ``sigma2``.  Where on the valley it lands depends on the minibatch
     noise (it breaks the conserved ``|v|^2 - |W|_F^2``) with a bias linear in lr/batch; the
     test suite extrapolates that bias away and recovers the flow limit
-    (``tests/test_numerics_sgd.py``, at batches 1024 and 2048)."""
+    (``tests/numerics/test_numerics_sgd.py``, at batches 1024 and 2048)."""
     cfg = DEFAULT_CONFIG
     lr, steps, batch = 0.04, 2500, 256
     r = sgd_finetune("zs", "merged", "all", cfg, lr=lr, steps=steps,

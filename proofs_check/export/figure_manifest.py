@@ -10,7 +10,7 @@ A figure's fingerprint is two SHA-256 digests:
 
 ``python docs/regenerate_figures.py`` draws every docs figure and writes
 ``docs/figures/MANIFEST.json`` (``{name: {"code", "data", "files"}}``);
-``tests/test_figure_style.py`` recomputes the code digests of every entry and the data
+``tests/export/test_figure_style.py`` recomputes the code digests of every entry and the data
 digests of the closed-form figures, and fails when one differs.
 """
 from __future__ import annotations

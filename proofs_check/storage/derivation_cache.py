@@ -123,7 +123,7 @@ def load(path: Path, key: str) -> dict | None:
 class _Pickler(pickle.Pickler):
     """Pickles a sum or product as ``Add._from_args(args)`` / ``Mul._from_args(args)``: its
     saved arguments are already canonical, so loading skips SymPy's flattening and
-    ordering (the loaded expressions equal the derived ones, ``tests/test_derivation_cache.py``)."""
+    ordering (the loaded expressions equal the derived ones, ``tests/storage/test_derivation_cache.py``)."""
 
     def reducer_override(self, obj):
         import sympy as sp  # deferred: SymPy is not loaded at the CLI's start-up
