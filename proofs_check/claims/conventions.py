@@ -871,7 +871,7 @@ def convention_latex(convention) -> str:
         return ""
     from theory.printing import tex
 
-    from proofs_check.export.latex_document import escape_text
+    from proofs_check.export.latex_text import escape_text
     parts = [r"\paragraph{Convention of this document: " + escape_text(conv.name) + "}",
              escape_text(conv.description) + "."]
     if not conv.query_in_context:

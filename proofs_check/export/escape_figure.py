@@ -61,7 +61,7 @@ def draw_escape(data: dict):
     The start ``t = 0`` is not on a log axis: each curve begins at its first positive time;
     the symmetric start (it stops at the saddle) is drawn thick and black on top."""
     from proofs_check.export import figure_style as FS
-    from proofs_check.export.prose import num_tex
+    from proofs_check.export.latex_text import num_tex
 
     obj = "ZS" if data["objective"] == "zs" else r"ZS$+\lambda$FS"
     with FS.paper_style():
