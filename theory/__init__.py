@@ -17,6 +17,7 @@ invariants), :mod:`conventions` (the anisotropic pretraining family; every deriv
 conditions), :mod:`printing` (the one LaTeX printer; its :func:`~printing.latex` is ``theory.latex``), :mod:`naive` (brute-force concrete-``d`` reference),
 :mod:`degenerate` (ZS of one attention matrix from a leftover value row).
 """
+from . import degenerate, gradients, limits, optima
 from .gradients import GradientResult, flow_lambdified, gradient
 from .printing import derived, gradient_names, latex, registry
 from .objectives import (expected_loss, fs, objective, pretrain_loss, pretrain_objective,
@@ -28,34 +29,28 @@ __all__ = ["expected_loss", "sphere_loss", "pretrain_loss", "pretrain_objective"
 
 
 def build_all() -> None:
-    """Build (and cache) every derived expression: losses, all gradients, all optima.
-
-    Takes a few seconds cold; later calls of the functions above are then cache hits.
+    """Build (and cache) every derived expression: losses, all gradients, all optima, the
+    limits and the degenerate-start fits; later calls of the functions above are cache hits.
 
     Returns:
         None.
     """
-    from .gradients import OBJECTIVE_NAMES, SUBSETS
     for name in registry():
         derived(name)
-    for obj in OBJECTIVE_NAMES:
-        for form, subsets in SUBSETS.items():
+    for obj in gradients.OBJECTIVE_NAMES:
+        for form, subsets in gradients.SUBSETS.items():
             for sub in subsets:
                 gradient(obj, sub, form)
-    from .optima import (balancedness_rate, pretrain_gradient_at_optimum,
-                         zs_global_minimisers)
-    zs_global_minimisers()
-    pretrain_gradient_at_optimum("merged")
-    pretrain_gradient_at_optimum("separate")
-    for obj in OBJECTIVE_NAMES:
-        balancedness_rate(obj)
-    from . import limits
+    optima.zs_global_minimisers()
+    optima.pretrain_gradient_at_optimum("merged")
+    optima.pretrain_gradient_at_optimum("separate")
+    for obj in gradients.OBJECTIVE_NAMES:
+        optima.balancedness_rate(obj)
     limits.large_n_limit()
     limits.zs_v_inverse_n_coefficient()
     limits.zs_all_gap_polynomial()
     limits.zsfs_v_tradeoff()
     limits.zsfs_w_tradeoff()
-    from . import degenerate
     for train in degenerate.DEGENERATE_SUBSETS:
         for parallel in (True, False):
             degenerate.zs_frozen_value_fit(train, parallel)

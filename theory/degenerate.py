@@ -38,6 +38,7 @@ import sympy as sp
 from .memo import derivation
 from .objectives import expected_loss, sphere_loss
 from .symbols import a, alpha, b, beta, d, delta, gamma, h, q, sigma2, u_par, u_perp
+from .wick import double_factorial_odd
 
 __all__ = ["DEGENERATE_SUBSETS", "zs_frozen_value", "zs_frozen_value_fit",
            "parallel_endpoint", "parallel_loss", "parallel_leading_coefficient",
@@ -50,13 +51,6 @@ DEGENERATE_SUBSETS = {"w": True, "k": False, "q": False}
 _x1, _x2, _r = sp.symbols("_x1 _x2 _r")
 
 
-def _double_factorial_odd(k: int) -> int:
-    out = 1
-    for j in range(k - 1, 0, -2):
-        out *= j
-    return out
-
-
 def _expect(poly: sp.Expr, rest_dim) -> sp.Expr:
     """``E`` of a polynomial in ``_x1, _x2`` (independent ``N(0, 1)``) and ``_r``
     (chi-square with ``rest_dim`` degrees of freedom: ``E r^j = prod_{i<j} (rest_dim + 2i)``)."""
@@ -67,7 +61,7 @@ def _expect(poly: sp.Expr, rest_dim) -> sp.Expr:
         rk = sp.Integer(1)
         for t in range(k):
             rk *= rest_dim + 2 * t
-        out.append(coef * _double_factorial_odd(i) * _double_factorial_odd(j) * rk)
+        out.append(coef * double_factorial_odd(i) * double_factorial_odd(j) * rk)
     return sp.expand(sp.Add(*out))
 
 

@@ -14,7 +14,7 @@ import sympy as sp
 
 from . import optima
 from .memo import derivation
-from .objectives import expected_loss, sphere_loss
+from .objectives import expected_loss, expected_loss_numerator, sphere_loss
 from .symbols import N, PRETRAINED, a, alpha, b, beta, c, h, kappa, n, q, rho
 
 __all__ = ["large_n_limit", "zs_v_inverse_n_coefficient", "zs_all_gap_polynomial",
@@ -108,8 +108,6 @@ def zsfs_w_tradeoff() -> dict:
         ``"perp_w"``: ``lim L_n(theta_perp)`` at the W-only optimum
         (``= 1 + sigma2 + ((N+1)/(N+2))^2``).
     """
-    from .objectives import expected_loss_numerator
-
     w = optima.zsfs_w_optimum()
     wpt = {a: 0, b: 1, q: w[q], alpha: w[alpha], beta: w[beta], h: w[h]}
     tw = sp.cancel(expected_loss().subs({kappa: 1, rho: 0, n: N}).subs(wpt))

@@ -17,7 +17,7 @@ from .memo import derivation
 from .gradients import gradient
 from .manifold import merged_V, merged_W
 from .objectives import fs, pretrain_loss, zs, zsfs
-from .symbols import MERGED_COORDS, PRETRAINED, a, alpha, b, beta, c, d, h, q, to_expr
+from .symbols import MERGED_COORDS, PRETRAINED, PRETRAINED_SEPARATE, a, alpha, b, beta, c, d, h, q, to_expr
 
 __all__ = ["pretrain_c_star", "pretrain_min_loss", "pretrain_gradient_at_optimum",
            "zs_v_optimum", "zs_v_min_loss", "zs_independent_of", "zsfs_v_optimum",
@@ -51,7 +51,6 @@ def pretrain_gradient_at_optimum(form: str = "merged", convention=None) -> dict:
     stationary point of ``L_pre`` over *all* matrices (by the invariance argument of
     :mod:`theory.gradients` the listed coefficients are the whole gradient; this holds
     for every ``theta0``)."""
-    from .symbols import PRETRAINED_SEPARATE
     res = gradient("pretrain", "all", form, convention)
     point = dict(PRETRAINED if form == "merged" else PRETRAINED_SEPARATE)
     cs = pretrain_c_star(convention)

@@ -1,7 +1,7 @@
 """Bounded, deterministic presentation of derived rational expressions.
 
-Multivariate ``sympy.factor`` of a separate-form gradient coefficient can run for many
-minutes, and how long depends on ``PYTHONHASHSEED``.  :func:`present` instead writes a
+Multivariate ``sympy.factor`` of a separate-form gradient coefficient has no useful bound
+on its running time, which depends on ``PYTHONHASHSEED``.  :func:`present` instead writes a
 rational function ``P / Q`` as
 
     (content * monomial gcd) / factor(Q) * sum_k factor(c_k) * mu_k
@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import sympy as sp
 
+from .gradients import gradient, merged_gradient_invmats, separate_substitution
+from .manifold import InvMat, separate_K, separate_Q
 from .symbols import K_COORDS, MERGED_COORDS, Q_COORDS, c, kappa, n, rho, to_expr
 
 __all__ = ["present", "gradient_presentation", "COORD_ORDER", "G_SYMBOLS", "leads_negative", "content"]
@@ -152,7 +154,7 @@ def gradient_presentation(obj: str, subset: str = "all", form: str = "merged",
         subset: trained subset of the form.
         form: ``merged`` or ``separate``.
         full: also present every coefficient fully expanded in the separate coordinates
-            (``matrices`` and ``flow``); costs a few seconds for the separate form.
+            (``matrices`` and ``flow``); slow for the separate form.
         convention: a :class:`vocabulary.Convention` or its name (default today's).
 
     Returns:
@@ -161,9 +163,6 @@ def gradient_presentation(obj: str, subset: str = "all", form: str = "merged",
         "V": {basis: expr} (merged coordinates, if V is trained),
         "matrices": {"K"|"Q": {basis: expr in G_* and K_*/Q_*}}}}``.
     """
-    from .gradients import gradient, merged_gradient_invmats, separate_substitution
-    from .manifold import InvMat, separate_K, separate_Q
-
     res = gradient(obj, subset, form, convention)  # validates the arguments
     out = {"matrices": None, "flow": None, "chain_rule": None}
     if full or form == "merged":

@@ -39,14 +39,16 @@ import vocabulary as _vocab
 
 from . import objectives as _obj
 from . import optima as _opt
-from .gradients import OBJECTIVE_NAMES, SUBSETS, gradient
+from .gradients import OBJECTIVE_NAMES, SUBSETS, gradient, separate_substitution
+from .manifold import InvMat, separate_K, separate_Q
 from .present import content, leads_negative
 from .symbols import (INV_KEYS, K, N, Q, a, alpha, b, beta, c, d, h, kappa, lam, m, n, q,
                       rho, sigma2)
 
-__all__ = ["latex", "registry", "derived", "gradient_names", "SYMBOL_NAMES", "BASIS_LATEX", "NOISE_STD",
-           "to_parseable", "to_display", "tex", "tidy", "display_form", "KEY_BASIS",
-           "MODEL_SYMBOLS", "G", "FACTOR_MAX_TERMS"]
+__all__ = ["latex", "registry", "derived", "gradient_names", "SYMBOL_NAMES", "PARSE_NAMES", "BASIS_LATEX",
+           "NOISE_STD", "to_parseable", "to_display", "tex", "tidy", "display_form", "KEY_BASIS",
+           "MANIFOLD_BASIS", "OBJECTIVE_TEX", "MODEL_SYMBOLS", "G", "FACTOR_MAX_TERMS",
+           "separate_substitution_named", "chain_rule"]
 
 #: the noise standard deviation, display only: ``sigma2 = NOISE_STD**2`` (``sigma2 >= 0``)
 NOISE_STD = sp.Symbol("sigma", positive=True)
@@ -57,7 +59,7 @@ KEY_BASIS = {"00": "0", "tt": "tt", "ty": "ty", "yt": "yt", "yy": "yy", "p": "pe
 #: basis name of :data:`vocabulary.BASIS` -> invariant-algebra key of ``theory.symbols``
 _INV_KEY = {KEY_BASIS[k]: k for k in INV_KEYS}
 #: basis name of :mod:`theory.manifold` (``row,col``) -> basis name of :data:`vocabulary.BASIS`
-_MANIFOLD_BASIS = {"0,0": "0", "t0,t0": "tt", "t0,y": "ty", "y,t0": "yt", "y,y": "yy",
+MANIFOLD_BASIS = {"0,0": "0", "t0,t0": "tt", "t0,y": "ty", "y,t0": "yt", "y,y": "yy",
                    "perp": "perp", **{bn: bn for bn in _vocab.BASIS_NAMES}}
 
 #: parseable subscript of each basis name (lark reads letters and one digit, not ``\perp``)
@@ -92,9 +94,10 @@ SYMBOL_NAMES = {**_BASE_NAMES, sigma2: r"\sigma^{2}", **_coord_names(False)}
 MODEL_SYMBOLS = (a, b, q, alpha, beta, h, kappa, rho, *K.values(), *Q.values(), *G.values())
 
 #: basis name (either spelling) -> LaTeX of the basis matrix, from :data:`vocabulary.BASIS`
-BASIS_LATEX = {name: _vocab.BASIS[bn].tex_matrix for name, bn in _MANIFOLD_BASIS.items()}
+BASIS_LATEX = {name: _vocab.BASIS[bn].tex_matrix for name, bn in MANIFOLD_BASIS.items()}
 
-_OBJ_TEX = {k: (f"({o.tex})" if " " in o.tex else o.tex) for k, o in _vocab.OBJECTIVES.items()}
+#: objective name -> LaTeX of the objective, parenthesised when it is a sum
+OBJECTIVE_TEX = {k: (f"({o.tex})" if " " in o.tex else o.tex) for k, o in _vocab.OBJECTIVES.items()}
 
 #: ``sp.factor`` is only applied to polynomials with at most this many terms
 FACTOR_MAX_TERMS = 40
@@ -307,10 +310,8 @@ def gradient_names() -> tuple:
     Returns:
         A tuple of names, e.g. ``grad.zsfs.merged.v.V``.
     """
-    import vocabulary
-
     return tuple(f"grad.{obj}.{form}.{subset}.{mat}" for obj in OBJECTIVE_NAMES for form in SUBSETS
-                 for subset in SUBSETS[form] for mat in vocabulary.trained_matrices(form, subset))
+                 for subset in SUBSETS[form] for mat in _vocab.trained_matrices(form, subset))
 
 
 def _gradient_coefficients(name: str):
@@ -341,7 +342,7 @@ def _gradient_latex(name: str) -> str:
             continue
         terms.append(rf"\left({tex(coef)}\right) {BASIS_LATEX[basis]}")
     body = " + ".join(terms) if terms else "0"
-    return rf"\nabla_{{{mat}}} {_OBJ_TEX[obj]} = {body}"
+    return rf"\nabla_{{{mat}}} {OBJECTIVE_TEX[obj]} = {body}"
 
 
 def latex(expr_or_name) -> str:
@@ -381,8 +382,6 @@ def separate_substitution_named() -> dict:
     Returns:
         ``{merged symbol: expression in K_*, Q_*}``.
     """
-    from .gradients import separate_substitution
-
     return dict(separate_substitution())
 
 
@@ -397,8 +396,6 @@ def chain_rule() -> dict:
         :data:`vocabulary.BASIS` and coefficients in ``Q_*``/``K_*`` and ``G_*``
         (:data:`G`); zero coefficients are omitted.
     """
-    from .manifold import InvMat, separate_K, separate_Q
-
     Gm = InvMat.from_coords({_INV_KEY[bn]: G[bn] for bn in ("0", "tt", "yt", "perp")})
     out = {}
     for name, M in (("K", separate_Q() @ Gm.T), ("Q", separate_K() @ Gm)):

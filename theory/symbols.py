@@ -27,6 +27,9 @@ x-block only.  The basis names are :data:`vocabulary.BASIS_NAMES`; the symbols a
 """
 from __future__ import annotations
 
+import numbers
+from fractions import Fraction
+
 import sympy as sp
 
 import vocabulary
@@ -81,9 +84,6 @@ def to_expr(x) -> sp.Basic:
     """An exact SymPy object from a SymPy object, an ``int``, a ``fractions.Fraction`` or a
     ``float`` (kept as ``sp.Float``).  Strings are refused: iclft never parses a string into
     an expression (no ``eval``, no ``sympify``)."""
-    from fractions import Fraction
-    import numbers
-
     if isinstance(x, sp.Basic):
         return x
     if isinstance(x, bool) or isinstance(x, str):

@@ -34,7 +34,7 @@ from proofs_check.claims.convention_checks import (check_flow_limit, check_fewsh
                                                    check_zs_v_optimum, check_zsfs_v_optimum)
 from proofs_check.claims.convention_curve_checks import check_icl_degraded, check_icl_preserved, check_v_tradeoff
 from proofs_check.claims.exact import is_zero
-from proofs_check.export.prose import escape_text
+from proofs_check.export.latex_text import escape_text
 
 __all__ = ["CONVENTION_CHECKS", "NOT_DERIVED", "run_under", "convention_matrix", "render_matrix", "convention_latex",
            "authors_formulas"]

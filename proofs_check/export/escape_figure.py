@@ -14,7 +14,7 @@ import numerics
 import vocabulary
 from numerics.endpoints import perturbed_outcome, symmetric_outcome
 from proofs_check.export import figure_style as FS
-from proofs_check.export.prose import num_tex
+from proofs_check.export.latex_text import num_tex
 from vocabulary import DEFAULT_CONFIG, Config
 
 __all__ = ["escape_data", "draw_escape", "SIZES"]

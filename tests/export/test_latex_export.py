@@ -1,4 +1,5 @@
-"""Tests of ``proofs_check.export.latex_document`` (``iclft export-latex PATH``).
+"""Tests of the LaTeX export (``iclft export-latex PATH``): ``proofs_check.export.latex_document``,
+``latex_content``, ``latex_lines``, ``latex_roundtrip`` and ``latex_text``.
 
 Conventions: docs/theory.md section 1.  Checks: every exported expression parses back
 (SymPy's lark LaTeX parser) to an expression equal to the original, the broken lines join
@@ -17,7 +18,12 @@ import sympy as sp
 
 pytest.importorskip("lark")
 
+from proofs_check.export import latex_content as LC  # noqa: E402
 from proofs_check.export import latex_document as LE  # noqa: E402
+from proofs_check.export import latex_lines as LL  # noqa: E402
+from proofs_check.export import latex_roundtrip as RT  # noqa: E402
+from proofs_check.export import latex_text as LT  # noqa: E402
+from theory import printing as TP  # noqa: E402
 from proofs_check.claims.claim import ClaimResult, Evidence  # noqa: E402
 
 
@@ -40,12 +46,12 @@ def _fake_results():
 
 @pytest.fixture(scope="module")
 def exports():
-    return LE.exported_expressions()
+    return LC.exported_expressions()
 
 
 def test_symbol_names_parse_back():
     from theory import symbols as S
-    back = LE._back_map()
+    back = RT.back_map()
     assert set(back.values()) >= {S.a, S.b, S.q, S.alpha, S.beta, S.h, S.kappa, S.rho, S.c, S.d,
                                   S.n, S.N, S.m, S.lam, *S.K.values(), *S.Q.values()}
     assert sp.sqrt(S.sigma2) in back.values()
@@ -54,10 +60,10 @@ def test_symbol_names_parse_back():
 def test_roundtrip_small_and_negative():
     from theory.symbols import a, c, d, sigma2
     e = (a ** 2 * d + 3 * sigma2 ** 2) / (c * (d + 4))
-    assert LE.roundtrip_check(LE.to_latex(e), e)
-    assert not LE.roundtrip_check(LE.to_latex(e), e + 1)
-    assert not LE.roundtrip_check(r"\frac{1}{", e)          # parse error -> False
-    assert not LE.roundtrip_check("x + a", a)                # unknown symbol -> False
+    assert RT.roundtrip_check(TP.to_parseable(e), e)
+    assert not RT.roundtrip_check(TP.to_parseable(e), e + 1)
+    assert not RT.roundtrip_check(r"\frac{1}{", e)          # parse error -> False
+    assert not RT.roundtrip_check("x + a", a)                # unknown symbol -> False
 
 
 def test_lines_join_to_unbroken_string(exports):
@@ -71,9 +77,9 @@ def test_lines_join_to_unbroken_string(exports):
     assert any(k.startswith("separate.chain.Q.") for k in keys)
     for e in exports:
         assert " ".join(e.lines) == e.latex
-        assert [LE.to_display(p) for p in e.parse_lines] == e.lines
+        assert [TP.to_display(p) for p in e.parse_lines] == e.lines
         for ln in e.lines:
-            assert len(ln) <= LE.LINE_CHARS + 40, (e.key, ln)
+            assert len(ln) <= LL.LINE_CHARS + 40, (e.key, ln)
             if not isinstance(e.expr, sp.MatrixBase):
                 assert "\\\\" not in ln and "&" not in ln
     assert max(len(e.lines) for e in exports) > 3  # long expressions really are broken
@@ -112,12 +118,12 @@ def test_chain_rule_equals_the_separate_gradient():
     chain = TL.chain_rule()
     for obj in ("zs", "pretrain"):
         merged_W = gradient(obj, "all", "merged").matrices["W"]
-        G = {TL.G[TL._MANIFOLD_BASIS[bn]]: sp.together(v.subs(sub, simultaneous=True))
+        G = {TL.G[TL.MANIFOLD_BASIS[bn]]: sp.together(v.subs(sub, simultaneous=True))
              for bn, v in merged_W.items()}
         G.update({g: 0 for g in TL.G.values() if g not in G})
         sep = gradient(obj, "all", "separate").matrices
         for M in ("K", "Q"):
-            want = {TL._MANIFOLD_BASIS[bn]: v for bn, v in sep[M].items()}
+            want = {TL.MANIFOLD_BASIS[bn]: v for bn, v in sep[M].items()}
             for bn in set(want) | set(chain[M]):
                 got = chain[M].get(bn, sp.Integer(0)).xreplace(G)
                 num, _ = sp.fraction(sp.together(got - want.get(bn, 0)))
@@ -131,17 +137,17 @@ def test_roundtrip_one_of_each_kind(exports):
               "separate.chain.Q.tt", "separate.W.beta", "zs.all.flow_limit.equation",
               "fs.b_at_zs_a"]
     by_key = {e.key: e for e in exports}
-    bad = [k for k in picked if not LE.roundtrip_export(by_key[k])]
+    bad = [k for k in picked if not RT.roundtrip_export(by_key[k])]
     assert not bad
     # the check can fail: a wrong expression, or a display that is not the parsed text
     e = by_key["zs"]
-    assert not LE.roundtrip_check(e.parse_latex, e.expr + 1)
-    assert not LE.roundtrip_check(e.parse_latex, e.expr, e.latex + " + 1")
+    assert not RT.roundtrip_check(e.parse_latex, e.expr + 1)
+    assert not RT.roundtrip_check(e.parse_latex, e.expr, e.latex + " + 1")
 
 
 def _check_one(i):
-    e = LE.exported_expressions()[i]
-    return e.key, LE.roundtrip_export(e)
+    e = LC.exported_expressions()[i]
+    return e.key, RT.roundtrip_export(e)
 
 
 @pytest.mark.slow
@@ -190,7 +196,7 @@ def test_no_claims_document(tmp_path):
 
 
 def test_escape_text_specials():
-    out = LE.escape_text(r"a_b 5% & # ^ ~ \ < > | { } $ θ é", breakable=False)
+    out = LT.escape_text(r"a_b 5% & # ^ ~ \ < > | { } $ θ é", breakable=False)
     for raw in ("a_b", " % ", " & ", " # "):
         assert raw not in out
     assert r"\_" in out and r"\%" in out and r"\&" in out and r"\#" in out
@@ -234,11 +240,11 @@ def test_real_claims_export_compiles(tmp_path):
     target = tmp_path / "out.tex"
     summary = LE.export_latex(target, results)
     assert summary["path"] == str(target) and summary["claims"] == 2
-    assert summary["expressions"] == len(LE.exported_expressions())
+    assert summary["expressions"] == len(LC.exported_expressions())
     text = target.read_text(encoding="utf-8")
     assert text.startswith(r"\documentclass") and text.rstrip().endswith(r"\end{document}")
     for r in results:
-        assert LE.escape_text(r.id) in text
+        assert LT.escape_text(r.id) in text
     exe = _pdflatex_or_skip()
     _compile(exe, tmp_path, text)
 
@@ -274,9 +280,10 @@ def test_write_failure_keeps_old_file(tmp_path, monkeypatch):
 
 def test_no_eval_or_sympify_on_strings():
     import inspect
-    src = inspect.getsource(LE)
-    for bad in ("eval(", "sympify(", "parse_expr(", "exec("):
-        assert bad not in src
+    for module in (LE, LC, LL, RT, LT):
+        src = inspect.getsource(module)
+        for bad in ("eval(", "sympify(", "parse_expr(", "exec("):
+            assert bad not in src, (module.__name__, bad)
 
 
 def test_bad_path_fails_before_running_claims(tmp_path, monkeypatch):

@@ -17,7 +17,10 @@ import sympy as sp
 
 pytest.importorskip("lark")
 
+from proofs_check.export import latex_content as LC  # noqa: E402
 from proofs_check.export import latex_document as LE  # noqa: E402
+from proofs_check.export import latex_roundtrip as RT  # noqa: E402
+from theory import printing as TP  # noqa: E402
 from proofs_check.export.prose import Prose, as_latex, as_markdown, as_text, field_words, tx  # noqa: E402
 
 #: short English words that must never be set upright in math mode
@@ -164,16 +167,16 @@ def test_nabla_L_pre_has_no_common_factor():
     parser keeps the printed numerator and denominator apart), share no polynomial factor
     between numerator and denominator: their gcd is a constant.  Every other gradient
     display is checked on its printed SymPy form."""
-    pre = [ex for ex in LE.exported_expressions() if ex.key.startswith("grad.pretrain.")]
+    pre = [ex for ex in LC.exported_expressions() if ex.key.startswith("grad.pretrain.")]
     assert len(pre) >= 4
     for ex in pre:
-        parsed = LE.parse_exported(ex.parse_latex)
+        parsed = RT.parse_exported(ex.parse_latex)
         assert parsed is not None, ex.key
         g = _gcd_of_display(parsed)
         assert not g.free_symbols, (ex.key, g)
-    for ex in LE.exported_expressions():
+    for ex in LC.exported_expressions():
         if ex.key.startswith("grad."):
-            shown = LE.tidy(ex.expr)
+            shown = TP.tidy(ex.expr)
             parts = sp.Mul.make_args(shown)
             pre_factor = sp.Mul(*[f for f in parts if not isinstance(f, sp.Add)])
             body = sp.Mul(*[f for f in parts if isinstance(f, sp.Add)])
