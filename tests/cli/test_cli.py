@@ -91,7 +91,7 @@ def test_registry_ids_are_unique_and_documented_in_order():
 
     ids = claim_ids()
     assert len(ids) == len(set(ids))
-    text = (Path(__file__).resolve().parents[1] / "docs" / "theory.md").read_text(encoding="utf-8")
+    text = (Path(__file__).resolve().parents[2] / "docs" / "theory.md").read_text(encoding="utf-8")
     section = text.split("## 5.", 1)[1].split("\n## ", 1)[0]
     assert re.findall(r"\*\*`([a-z_.]+)`\*\*", section) == ids
 
