@@ -223,7 +223,7 @@ MUTANTS = [
     ("R12", "proofs_check/methods/accuracy.py", "-int(math.floor(math.log10(tol)))", "-int(math.log10(tol))",
      "fmt_value (behind fmt_tol): digits from int() instead of floor() (one digit short for a tolerance not a power of ten)",
      ["tests/cli/test_output_formatting.py", "tests/cli/test_cli.py"], ["zs.v.optimum"], False),
-    ("R13", "proofs_check/cli/report.py", r'return str(x).replace("\\|", "|").replace("|", "\\|").replace(',
+    ("R13", "proofs_check/export/table_cells.py", r'return str(x).replace("\\|", "|").replace("|", "\\|").replace(',
      "return str(x).replace(",
      "md_cell: a | inside a Markdown cell is not escaped",
      ["tests/cli/test_output_formatting.py", "tests/cli/test_cli.py"], ["zs.v.optimum"], False),

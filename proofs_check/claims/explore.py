@@ -25,7 +25,7 @@ from hypothesis.errors import NoSuchExample
 from proofs_check.claims import claim_conditions, registry
 from proofs_check.claims.conditions import STATEMENTS, Condition
 from proofs_check.claims.strategies import STEP, configs
-from proofs_check.cli.report import fmt_num
+from proofs_check.export.table_cells import fmt_num
 from proofs_check.storage.json_text import to_json
 from vocabulary import Config
 

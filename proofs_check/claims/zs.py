@@ -363,7 +363,7 @@ def check_flow_limit() -> Findings:
                        worst < 1e-6 and worst_inv < 1e-6, {"max_abs_error": worst, "max_invariant_drift": worst_inv,
                                       "default_a": rows[0]["a"], "default_q": 1 / rows[0]["a"]}))
     fm = full_matrix_flow("zs", "merged", "all", Config(3, 10, 10, 0.1, 1.0),
-                          t_end=5.0, rtol=1e-9)  # max diff 8e-9 here
+                          t_end=5.0, rtol=1e-9)
     ev.append(Evidence("numeric", tx("full $D times D$ flow ($d = 3$, generic $theta0$, every entry of $V$ and $W$ "
                                      "integrated) stays on the manifold and matches the reduced flow up to $t = 5$"),
                        fm.max_off_manifold < 1e-9 and fm.max_coord_diff < 1e-7,

@@ -11,7 +11,7 @@ from numerics.conventions import convention_loss
 from proofs_check.cli.arguments import config_from
 from proofs_check.cli.endpoint_text import accuracy_clause, stop_text, vocab_name
 from proofs_check.cli.progress import busy, wanted
-from proofs_check.cli.report import fmt_num
+from proofs_check.export.table_cells import fmt_num
 from proofs_check.storage.json_text import to_json
 from proofs_check.methods import models
 from proofs_check.methods.accuracy import PRINT_FLOOR, fmt_value, measure_outcome

@@ -17,7 +17,7 @@ from numerics.manifold import merged_coords, separate_coords
 from proofs_check.cli.arguments import config_from
 from proofs_check.cli.endpoint_text import FLOW_TOL, accuracy_clause, fmt_tol, renamed, stop_text, vocab_name
 from proofs_check.cli.progress import busy, wanted
-from proofs_check.cli.report import md_cell
+from proofs_check.export.table_cells import md_cell
 from proofs_check.storage.json_text import to_json
 from proofs_check.methods import models
 from proofs_check.methods.accuracy import fmt_value, measure_outcome

@@ -10,31 +10,14 @@ claim is verified or refined (``iclft check`` then exits 0).
 """
 from __future__ import annotations
 
-import math
 
 
 from proofs_check.claims.claim import PASSING, ClaimResult
 from proofs_check.export.prose import as_markdown, as_text, details_prose
+from proofs_check.export.table_cells import fmt_num
 from proofs_check.storage.json_text import to_json
 
-__all__ = ["summary", "render_claims", "fmt_num", "md_cell"]
-
-
-def fmt_num(x) -> str:
-    if isinstance(x, bool):
-        return str(x)
-    if isinstance(x, int):
-        return str(x)
-    if isinstance(x, float):
-        if math.isnan(x) or math.isinf(x):
-            return str(x)
-        return f"{x:.6g}"
-    return str(x)
-
-
-def md_cell(x) -> str:
-    """Text safe inside a Markdown table cell: ``|`` escaped, line breaks as ``<br>``."""
-    return str(x).replace("\\|", "|").replace("|", "\\|").replace("\r\n", "\n").replace("\n", "<br>")
+__all__ = ["summary", "render_claims"]
 
 
 def summary(results: list[ClaimResult], seconds: float) -> dict:

@@ -37,7 +37,7 @@ import numerics
 import vocabulary
 from numerics.flow import gradient_flow, pretrained_c
 from numerics.sgd import sgd_finetune
-from proofs_check.cli.report import md_cell
+from proofs_check.export.table_cells import md_cell
 from proofs_check.storage.json_text import to_json
 from proofs_check.export import figure_style as FS
 from proofs_check.export.figure_drawing import (LABELS, draw_flow_trajectories, draw_icl_curves,

@@ -219,7 +219,7 @@ def _unescaped_pipes(row):
 
 
 def test_markdown_cells_are_escaped():
-    from proofs_check.cli.report import md_cell
+    from proofs_check.export.table_cells import md_cell
     assert md_cell("|g| = 1") == "\\|g\\| = 1"
     assert md_cell("a\nb") == "a<br>b"
     r = run("finetune", "--objective", "zs", "--train", "v", "--format", "markdown")
