@@ -42,6 +42,7 @@ compare them, and both with enumeration and Monte Carlo.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -52,7 +53,7 @@ from numerics.finite_data import dataset_tokens
 from numerics.multihead import multihead_pretrain_loss
 from numerics.pretrained import pretrained_point
 from numerics.problem import Problem
-from vocabulary import METHODS, TRAIN, Config
+from vocabulary import METHODS, TRAIN
 
 from experiment.protocol import Protocol, lam_weight, merged_heads, optimizer_for, require_jax, trainable_for
 
@@ -76,8 +77,7 @@ def first_head(params: dict) -> dict:
 
 
 def _problem(objective: str, method: str, proto: Protocol, theta0, start: dict, lam=None):
-
-    cfg = Config(proto.d, proto.m, proto.N, proto.sigma2, proto.lam if lam is None else lam)
+    cfg = proto.config if lam is None else dataclasses.replace(proto.config, lam=lam)
     return Problem.build(objective, proto.form, train_key(method, proto.form), cfg, start,
                          theta0=np.asarray(theta0, float))
 
@@ -325,9 +325,7 @@ def pretraining_check(params: dict, proto: Protocol) -> dict:
     if proto.heads > 1:
         loss = multihead_pretrain_loss(V[0], W[0], proto.m, proto.sigma2)
     else:
-
-        pb = Problem.build("pretrain", proto.form, "all", Config(proto.d, proto.m, proto.N, proto.sigma2, proto.lam),
-                           first_head(params))
+        pb = Problem.build("pretrain", proto.form, "all", proto.config, first_head(params))
         x = pb.pack()
         loss = float(pb.loss(x))
     gap = loss - optimum

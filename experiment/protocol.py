@@ -52,7 +52,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from numerics.pretrained import pretrained_point
-from vocabulary import DEFAULTS, EXPERIMENT_METHODS, METHODS
+from vocabulary import DEFAULTS, EXPERIMENT_METHODS, METHODS, Config
 
 __all__ = ["require_jax", "MissingJax", "Protocol", "Divergence", "forward", "predict",
            "trainable_for", "train", "pretrain", "finetune", "make_dataset", "sample_theta0",
@@ -118,6 +118,11 @@ class Protocol:
     init_std: float = 0.05
     seed: int = 0
     methods: tuple = field(default=EXPERIMENT_METHODS)
+
+    @property
+    def config(self) -> Config:
+        """The model settings ``(d, m, N, sigma2, lam)`` as the exact routes take them."""
+        return Config(self.d, self.m, self.N, self.sigma2, self.lam)
 
     def check(self) -> "Protocol":
         """Raise ``ValueError`` naming the first bad setting; return ``self``."""

@@ -46,7 +46,7 @@ import numerics
 from numerics.endpoints import generic_outcome
 from numerics.multihead import multihead_loss, multihead_pretrain_loss
 from numerics.pretrained import pretrained_point
-from vocabulary import METHODS, Config
+from vocabulary import METHODS
 
 from experiment import ladder as Lad
 from experiment import protocol as P
@@ -164,8 +164,7 @@ def theory_model(method: str, proto: Protocol, theta0: np.ndarray) -> tuple[np.n
                                               "t_final": 0.0, "objective": "pretrain", "train": None}
     meth = METHODS[method]
     train = meth.train_for(proto.form)
-    o = generic_outcome(meth.objective, proto.form, train,
-                        Config(proto.d, proto.m, proto.N, proto.sigma2, proto.lam))
+    o = generic_outcome(meth.objective, proto.form, train, proto.config)
     B = _frame(np.asarray(theta0, dtype=float))
     V, W = o.merged
     fl = o.flow
