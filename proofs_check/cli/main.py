@@ -18,7 +18,7 @@ from importlib import metadata
 
 import vocabulary
 from proofs_check.claims.claim import SelfTestFailure
-from proofs_check.cli import cost
+from proofs_check.cli import cost, experiment
 from proofs_check.cli.arguments import (claim_ids, float_at_least, flow_d, int_at_least, pretrained_scale,
                                         shot_range)
 
@@ -264,8 +264,6 @@ def build_parser() -> argparse.ArgumentParser:
                    help="on: add SGD markers (finite-step stochastic training) to the curves; off: exact "
                         "flows only (default on)")
     _config_args(p)
-
-    from proofs_check.cli import experiment  # deferred: NumPy loads after main() sets BLAS threads
 
     experiment.add_arguments(_add(sub, "experiment", fmt, "the authors' SGD protocol (JAX/optax) with exact evaluation"))
     return parser
